@@ -1,0 +1,114 @@
+"""Replace files atomically and keep copies of what they were: the only module that writes host files.
+
+Touches the machine. Recipe (as ansible's atomic_move): temp file in the same directory, write,
+chmod/chown, fsync, rename over the target, fsync the directory. Never writes outside `root`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dockharden.errors import ApplyError
+
+DIR_MODE = 0o755
+
+
+def resolve_inside(root: str, path: str) -> Path:
+    """The real file behind host path `path` under root; refuses a symlink that leads outside root."""
+    base = Path(os.path.realpath(root))
+    full = Path(os.path.realpath(base / path.lstrip("/")))
+    if full != base and base not in full.parents:
+        raise ApplyError(f"resolves to {full}, outside the root {base}; dockharden never writes there",
+                         hint="point the symlink inside the root, or replace it with a regular file",
+                         path=path)
+    return full
+
+
+def atomic_write(root: str, path: str, content: bytes, mode: int, uid: int = 0, gid: int = 0) -> None:
+    """Put `content` at `path` (under root) so a reader sees the old or the new file, never a mix."""
+    target = resolve_inside(root, path)
+    _make_parents(target.parent)
+    tmp = target.parent / f".{target.name}.dockharden-{os.getpid()}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            _write_all(fd, content)
+            _set_owner(fd, uid, gid)
+            os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except OSError as exc:
+        _remove_quietly(tmp)
+        raise ApplyError(f"could not write it: {exc.strerror}", hint="check free space and permissions; "
+                         "the previous file is unchanged", path=path) from None
+    fsync_dir(target.parent)
+
+
+def remove(root: str, path: str) -> None:
+    """Delete `path` (under root) durably; a missing file is fine."""
+    target = resolve_inside(root, path)
+    try:
+        target.unlink()
+    except FileNotFoundError:
+        return
+    fsync_dir(target.parent)
+
+
+def copy_preserving(source: Path, dest: Path, mode: int) -> None:
+    """Copy bytes into a backup, with the original's mode, durably."""
+    with open(source, "rb") as src:
+        data = src.read()
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        _write_all(fd, data)
+        os.fchmod(fd, mode)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_private_dir(path: Path) -> None:
+    """A 0700 directory (and its parents), whatever the umask."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _make_parents(directory: Path) -> None:
+    missing = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for made in reversed(missing):
+        made.mkdir(mode=DIR_MODE)
+        fsync_dir(made.parent)
+
+
+def _write_all(fd: int, content: bytes) -> None:
+    view = memoryview(content)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _set_owner(fd: int, uid: int, gid: int) -> None:
+    if os.geteuid() == 0:
+        os.fchown(fd, uid, gid)
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+

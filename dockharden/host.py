@@ -1,0 +1,137 @@
+"""Read the host under `root` into a HostSnapshot: managed files, which paths exist, the running daemon.
+
+Reads only. With root `/` it also asks the running dockerd (its pidfile, /proc/<pid>/cmdline and the
+API socket); with any other root (an image, a chroot) it reads files only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import socket
+import stat
+from pathlib import Path
+from typing import Iterable
+
+from dockharden import dockerapi
+from dockharden.errors import HostFileError
+from dockharden.model import DaemonProcess, HostFile, HostSnapshot
+from dockharden.runner import Runner
+
+PIDFILES = ("/var/run/docker.pid", "/run/docker.pid")
+SOCKET = "/var/run/docker.sock"
+UNIT_FILES = ("/etc/systemd/system/docker.service", "/lib/systemd/system/docker.service",
+              "/usr/lib/systemd/system/docker.service")
+DROPIN_DIRS = ("/etc/systemd/system/docker.service.d", "/run/systemd/system/docker.service.d")
+TOOLS = ("iptables-restore", "ip6tables-restore", "auditctl", "augenrules", "ufw", "dockerd")
+
+
+def under(root: str, path: str) -> Path:
+    """The host path `path` as seen under `root`."""
+    return Path(root) / path.lstrip("/")
+
+
+def read_file(root: str, path: str) -> HostFile:
+    """A file's bytes, mode and owner (following a symlink, whose target is recorded)."""
+    full = under(root, path)
+    link = os.readlink(full) if full.is_symlink() else None
+    try:
+        st = full.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise HostFileError("exists but is not a regular file", hint="move it away", path=path)
+        return HostFile(path, True, full.read_bytes(), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, link)
+    except FileNotFoundError:
+        return HostFile(path, False, symlink_target=link)
+    except PermissionError:
+        raise HostFileError("permission denied while reading it", hint="run dockharden as root",
+                            path=path) from None
+
+
+def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[str] = (),
+              live: bool | None = None) -> HostSnapshot:
+    """Snapshot the host: `paths` are read, `probe` paths are only checked for existence."""
+    live = (os.path.realpath(root) == "/") if live is None else live
+    files = {p: read_file(root, p) for p in paths}
+    present = existing(root, set(probe) | set(paths))
+    daemon = find_daemon(root) if live else None
+    info = dockerapi.get_json(str(under(root, SOCKET)), "/info") if live else None
+    version, source = engine_version(root, runner, live)
+    return HostSnapshot(root=root, files=files, existing_paths=present, engine_version=version,
+                        engine_source=source, daemon=daemon, daemon_info=info,
+                        unit_flags=tuple(unit_flags(root)), tools=find_tools(runner),
+                        hostname=socket.gethostname() if live else "localhost",
+                        ufw_enabled=ufw_enabled(root))
+
+
+def existing(root: str, paths: Iterable[str]) -> frozenset[str]:
+    """Which of `paths` exist under root."""
+    return frozenset(p for p in paths if os.path.lexists(under(root, p)))
+
+
+def find_daemon(root: str) -> DaemonProcess | None:
+    """The running dockerd from its pidfile (never by name: other hosts' daemons are visible)."""
+    for pidfile in PIDFILES:
+        try:
+            pid = int(under(root, pidfile).read_text().strip())
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        args = tuple(a.decode(errors="replace") for a in argv if a)
+        if args and os.path.basename(args[0]).startswith("dockerd"):
+            return DaemonProcess(pid, args)
+    return None
+
+
+def engine_version(root: str, runner: Runner, live: bool) -> tuple[str | None, str]:
+    """The engine version from the API, else from `dockerd --version`; (None, why) when unknown."""
+    if not live:
+        return None, "not asked (offline root)"
+    answer = dockerapi.get_json(str(under(root, SOCKET)), "/version")
+    if isinstance(answer, dict) and answer.get("Version"):
+        return answer["Version"], "docker API"
+    result = runner.run(["dockerd", "--version"], timeout=10)
+    match = re.search(r"version (\S+?),", result.stdout)
+    if result.ok and match:
+        return match.group(1), "dockerd --version"
+    return None, "dockerd not found"
+
+
+def unit_flags(root: str) -> list[str]:
+    """dockerd flags from the systemd unit (drop-ins win, as systemd does) and /etc/default/docker."""
+    exec_start: list[str] = []
+    for unit in _unit_files(root):
+        for line in unit.read_text(errors="replace").splitlines():
+            if line.strip().startswith("ExecStart="):
+                value = line.split("=", 1)[1].strip()
+                exec_start = shlex.split(value) if value else []
+    flags = [a for a in exec_start[1:] if a.startswith("-")] if exec_start else []
+    return flags + _default_file_flags(root)
+
+
+def _unit_files(root: str) -> list[Path]:
+    base = next((under(root, u) for u in UNIT_FILES if under(root, u).is_file()), None)
+    dropins = sorted(p for d in DROPIN_DIRS for p in under(root, d).glob("*.conf"))
+    return ([base] if base else []) + dropins
+
+
+def _default_file_flags(root: str) -> list[str]:
+    path = under(root, "/etc/default/docker")
+    if not path.is_file():
+        return []
+    for line in path.read_text(errors="replace").splitlines():
+        match = re.match(r'\s*DOCKER_OPTS\s*=\s*(.*)$', line)
+        if match:
+            return shlex.split(match.group(1))
+    return []
+
+
+def find_tools(runner: Runner) -> dict[str, str]:
+    """Paths of the external programs dockharden can use, for those that are installed."""
+    return {name: path for name in TOOLS if (path := runner.which(name))}
+
+
+def ufw_enabled(root: str) -> bool:
+    """Whether ufw is set to start (ENABLED=yes in /etc/ufw/ufw.conf)."""
+    conf = under(root, "/etc/ufw/ufw.conf")
+    return conf.is_file() and re.search(r"^ENABLED=yes", conf.read_text(errors="replace"), re.M) is not None

@@ -1,0 +1,90 @@
+"""Merge layers into one Settings value, remembering which layer set each key.
+
+Pure. Rules: maps merge deeply; scalars and lists from a later layer replace earlier ones; a layer's
+`[unset]` removes a key from everything before it (earlier layers and the operator's file) until a
+later layer sets it again.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable, Mapping
+
+from dockharden.model import KeyPath, Layer, Settings
+
+
+def merge_layers(layers: Iterable[Layer]) -> Settings:
+    """Fold the layers, in order, into merged tables with provenance."""
+    tables: dict[str, Any] = {}
+    provenance: dict[tuple[str, KeyPath], str] = {}
+    removed: dict[tuple[str, KeyPath], str] = {}
+    names = []
+    for layer in layers:
+        names.append(layer.name)
+        for table, paths in layer.unset.items():
+            for path in paths:
+                remove_path(tables.setdefault(table, {}), path)
+                _forget(provenance, table, path)
+                removed[(table, path)] = layer.name
+        for table, values in layer.tables.items():
+            target = tables.setdefault(table, {})
+            for path in deep_update(target, values):
+                provenance[(table, path)] = layer.name
+                removed.pop((table, path), None)
+    return Settings(tables=tables, provenance=provenance, removed=removed, layers=tuple(names))
+
+
+def deep_update(target: dict[str, Any], values: Mapping[str, Any], prefix: KeyPath = ()) -> list[KeyPath]:
+    """Merge `values` into `target` in place; return every path it set (maps and leaves)."""
+    touched = []
+    for key, value in values.items():
+        path = prefix + (key,)
+        touched.append(path)
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            touched += deep_update(target[key], value, path)
+        else:
+            target[key] = copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+            if isinstance(value, Mapping):
+                touched += [path + sub for sub in _leaf_paths(value)]
+    return touched
+
+
+def remove_path(target: dict[str, Any], path: KeyPath) -> bool:
+    """Delete `path` from nested dicts; True when something was there. Empty parents are kept."""
+    node = target
+    for key in path[:-1]:
+        node = node.get(key)
+        if not isinstance(node, dict):
+            return False
+    return node.pop(path[-1], _MISSING) is not _MISSING
+
+
+def merged_over(base: dict[str, Any], settings_table: Mapping[str, Any],
+                removals: Iterable[KeyPath]) -> dict[str, Any]:
+    """The operator's document with the layers' values merged over it and removals applied.
+
+    Keys keep the base document's order; keys new to it follow in layer order.
+    """
+    result = copy.deepcopy(base)
+    for path in removals:
+        remove_path(result, path)
+    deep_update(result, settings_table)
+    return result
+
+
+def _leaf_paths(value: Mapping[str, Any], prefix: KeyPath = ()) -> list[KeyPath]:
+    paths = []
+    for key, sub in value.items():
+        paths.append(prefix + (key,))
+        if isinstance(sub, Mapping):
+            paths += _leaf_paths(sub, prefix + (key,))
+    return paths
+
+
+def _forget(provenance: dict, table: str, path: KeyPath) -> None:
+    for t, p in list(provenance):
+        if t == table and p[: len(path)] == path:
+            del provenance[(t, p)]
+
+
+_MISSING = object()

@@ -1,0 +1,167 @@
+"""Frozen values every stage shares: layers, merged settings, host snapshot, rendered files, the plan.
+
+Pure: no I/O. The plan is a value: it can be printed, serialised and tested without touching a host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+KeyPath = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer: a built-in profile or an operator's file, parsed but not merged."""
+
+    name: str
+    source: str
+    tables: dict[str, Any]
+    unset: dict[str, tuple[KeyPath, ...]] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The merged layers: one table per target, and which layer set (or removed) each key."""
+
+    tables: dict[str, Any]
+    provenance: dict[tuple[str, KeyPath], str]
+    removed: dict[tuple[str, KeyPath], str]
+    layers: tuple[str, ...]
+
+    def table(self, name: str) -> dict[str, Any]:
+        return self.tables.get(name, {})
+
+    def origin(self, table: str, path: KeyPath) -> str:
+        """The layer that set `path` (or the closest enclosing map), '' when none did."""
+        for n in range(len(path), 0, -1):
+            who = self.provenance.get((table, path[:n]))
+            if who:
+                return who
+        return ""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which layers to merge: built-in profiles then operator files, in order."""
+
+    profiles: tuple[str, ...]
+    layers: tuple[str, ...]
+    source: str = "default"
+
+
+@dataclass(frozen=True)
+class HostFile:
+    """A managed path as found on the host (under root)."""
+
+    path: str
+    exists: bool
+    content: bytes | None = None
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+    symlink_target: str | None = None
+
+
+@dataclass(frozen=True)
+class DaemonProcess:
+    """The running dockerd: pid and command line, found through its pidfile."""
+
+    pid: int
+    argv: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HostSnapshot:
+    """Everything the pure stages need to know about the host. Read once by host.read_host."""
+
+    root: str
+    files: dict[str, HostFile]
+    existing_paths: frozenset[str]
+    engine_version: str | None = None
+    engine_source: str = "unknown"
+    daemon: DaemonProcess | None = None
+    daemon_info: dict[str, Any] | None = None
+    unit_flags: tuple[str, ...] = ()
+    tools: dict[str, str] = field(default_factory=dict)
+    hostname: str = "localhost"
+    ufw_enabled: bool = False
+
+    def file(self, path: str) -> HostFile:
+        return self.files.get(path) or HostFile(path=path, exists=False)
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """A target's desired bytes and metadata. `content` None means: remove the file."""
+
+    target: str
+    path: str
+    content: bytes | None
+    mode: int = 0o644
+    uid: int = 0
+    gid: int = 0
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """One key-level difference in a JSON file, with the layer that caused it."""
+
+    kind: str  # added | changed | removed
+    path: str
+    old: Any = None
+    new: Any = None
+    layer: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    """What apply would do to one file."""
+
+    target: str
+    path: str
+    action: str  # create | update | delete
+    old: HostFile
+    new: RenderedFile
+    diff: str = ""
+    key_changes: tuple[KeyChange, ...] = ()
+    mode_change: tuple[int | None, int] | None = None
+    owner_change: tuple[tuple[int | None, int | None], tuple[int, int]] | None = None
+
+
+@dataclass(frozen=True)
+class ServiceAction:
+    """A service apply would act on: docker reload/restart, auditd rules load, ufw reload."""
+
+    service: str
+    action: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something the operator should read: a key left out for this engine, a warning."""
+
+    level: str  # info | warning
+    message: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The complete answer to 'what would apply do': file changes, service actions and notes."""
+
+    selection: Selection
+    settings: Settings
+    engine_version: str | None
+    changes: tuple[Change, ...]
+    unchanged: tuple[str, ...]
+    services: tuple[ServiceAction, ...]
+    notes: tuple[Note, ...]
+    rendered: tuple[RenderedFile, ...]
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)

@@ -1,0 +1,74 @@
+"""The plan pipeline: selection -> layers -> merged settings -> host snapshot -> rendered files -> Plan.
+
+Orchestration only: the pure stages do the work; host reading and the tool checks are the I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from dockharden import checks, conflicts, engine, host as hostmod, merge, plan as planmod, profiles, validate
+from dockharden.model import HostSnapshot, Plan, Selection
+from dockharden.runner import Runner
+from dockharden.selection import CONFIG_PATH, choose_selection, parse_config
+from dockharden.targets import audit_rules, daemon_json, managed_paths, render_all
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every command needs: where the host is and how to run programs."""
+
+    root: str = "/"
+    runner: Runner = Runner()
+    engine_version: str | None = None
+
+
+def read_selection(ctx: Context, profile_names: list[str] | None, layer_files: list[str] | None):
+    """The host's dockharden.toml and the selection the flags and that file make."""
+    config_file = hostmod.read_file(ctx.root, CONFIG_PATH)
+    config = parse_config(config_file.content)
+    return config, choose_selection(config, profile_names, layer_files)
+
+
+def build_plan(ctx: Context, selection: Selection) -> Plan:
+    """Everything `plan` shows; nothing is written."""
+    settings = merge.merge_layers(profiles.load_layers(selection))
+    host = read_snapshot(ctx, settings.table("daemon"))
+    version = ctx.engine_version or host.engine_version
+    settings, notes = engine.gate_for_engine(settings, version,
+                                             engine.since_map(validate.load_schema("daemon.schema.json")))
+    config = daemon_json.desired_daemon_config(
+        daemon_json.parse_daemon_json(host.file(daemon_json.PATH).content), settings)
+    validate.check_daemon_config(config, path=daemon_json.PATH)
+    rendered = render_all(settings, host)
+    written = {f.path for f in rendered}
+    notes += conflicts.check_conflicts(config, settings, host, flags_by_key(), written)
+    notes += checks.check_rendered(rendered, host, ctx.runner)
+    notes += _engine_note(host, ctx)
+    return planmod.make_plan(selection, settings, host, rendered, notes, reloadable_keys())
+
+
+def read_snapshot(ctx: Context, daemon_table: dict) -> HostSnapshot:
+    """The host, with the paths the settings and the operator's daemon.json point at probed too."""
+    snapshot = hostmod.read_host(ctx.root, ctx.runner, managed_paths(), audit_rules.candidate_paths())
+    current = daemon_json.parse_daemon_json(snapshot.file(daemon_json.PATH).content)
+    pointed = {v for doc in (daemon_table, current) for k, v in doc.items()
+               if k in conflicts.PATH_KEYS and isinstance(v, str)}
+    return replace(snapshot, existing_paths=snapshot.existing_paths | hostmod.existing(ctx.root, pointed))
+
+
+def _engine_note(host: HostSnapshot, ctx: Context):
+    if ctx.engine_version:
+        return [planmod.Note("info", f"engine version {ctx.engine_version} given on the command line")]
+    if host.engine_version:
+        return [planmod.Note("info", f"Engine {host.engine_version} (from {host.engine_source})")]
+    return [planmod.Note("info", f"engine version unknown ({host.engine_source}): every setting is kept; "
+                                 "pass --engine-version to plan for an older engine")]
+
+
+def flags_by_key() -> dict[str, list[str]]:
+    return {key: spec.get("x-flag", []) for key, spec in validate.daemon_keys().items()}
+
+
+def reloadable_keys() -> frozenset[str]:
+    return frozenset(k for k, spec in validate.daemon_keys().items() if spec.get("x-reload"))

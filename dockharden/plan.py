@@ -1,0 +1,156 @@
+"""Compare rendered files with the host and decide what apply would do: the Plan value.
+
+Pure. JSON files get a key-level diff with the layer behind each change, text files a unified diff;
+services get the least disruptive action that makes the change effective.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any, Iterable
+
+from dockharden.model import (Change, HostSnapshot, KeyChange, Note, Plan, RenderedFile, Selection,
+                              ServiceAction, Settings)
+from dockharden.targets import TARGETS, daemon_json
+
+
+def make_plan(selection: Selection, settings: Settings, host: HostSnapshot, rendered: Iterable[RenderedFile],
+              notes: Iterable[Note], reloadable: frozenset[str]) -> Plan:
+    """The plan: every file that would change, the service actions, and the notes."""
+    changes, unchanged = [], []
+    for new in rendered:
+        change = file_change(new, host, settings)
+        (changes.append(change) if change else unchanged.append(new.path))
+    services = service_actions(changes, host, reloadable)
+    return Plan(selection=selection, settings=settings, engine_version=host.engine_version,
+                changes=tuple(changes), unchanged=tuple(unchanged), services=tuple(services),
+                notes=tuple(notes) + tuple(_service_notes(services, host)), rendered=tuple(rendered))
+
+
+def file_change(new: RenderedFile, host: HostSnapshot, settings: Settings) -> Change | None:
+    """The Change for one rendered file, or None when bytes, mode and owner already match."""
+    old = host.file(new.path)
+    if new.content is None:
+        return Change(new.target, new.path, "delete", old, new) if old.exists else None
+    mode = None if old.mode == new.mode else (old.mode, new.mode)
+    owner = None if (old.uid, old.gid) == (new.uid, new.gid) else ((old.uid, old.gid), (new.uid, new.gid))
+    if old.exists and old.content == new.content and not mode and not owner:
+        return None
+    action = "update" if old.exists else "create"
+    keys: tuple[KeyChange, ...] = ()
+    if new.path == daemon_json.PATH and old.content != new.content:
+        keys = tuple(json_key_changes(daemon_json.parse_daemon_json(old.content),
+                                      json.loads(new.content), settings))
+    return Change(new.target, new.path, action, old, new, diff=unified_diff(old, new),
+                  key_changes=keys, mode_change=mode, owner_change=owner)
+
+
+def unified_diff(old, new: RenderedFile) -> str:
+    if old.content == new.content:
+        return ""
+    before = (old.content or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
+    after = (new.content or b"").decode("utf-8", errors="replace").splitlines(keepends=True)
+    label = new.path
+    return "".join(difflib.unified_diff(before, after, f"{label} (now)" if old.exists else "/dev/null",
+                                        f"{label} (planned)", n=2))
+
+
+def json_key_changes(old: dict[str, Any], new: dict[str, Any], settings: Settings) -> list[KeyChange]:
+    """Key-level differences (deepdiff), each with the layer that caused it."""
+    from deepdiff import DeepDiff  # costly import: only when a JSON file really changes
+
+    # threshold 0: always report keys, even when most of the document changes
+    diff = DeepDiff(old, new, view="tree", threshold_to_diff_deeper=0)
+    result: dict[tuple, KeyChange] = {}
+    for name, items in diff.items():
+        for item in items:
+            full = item.path(output_format="list")
+            path = _map_path(full)
+            kind = _KINDS.get(name, "changed") if path == tuple(full) else "changed"
+            layer = _layer(settings, path, kind)
+            result.setdefault(path, KeyChange(kind, "/".join(path), _get(old, path), _get(new, path), layer))
+    return sorted(result.values(), key=lambda c: c.path)
+
+
+_KINDS = {"dictionary_item_added": "added", "dictionary_item_removed": "removed"}
+
+
+def _map_path(path: list) -> tuple:
+    """The path down to the innermost map: lists are replaced whole, so a list item is its list."""
+    keys = []
+    for part in path:
+        if isinstance(part, int):
+            break
+        keys.append(part)
+    return tuple(keys)
+
+
+def _get(doc: Any, path: tuple) -> Any:
+    for key in path:
+        if not isinstance(doc, dict) or key not in doc:
+            return None
+        doc = doc[key]
+    return doc
+
+
+def _layer(settings: Settings, path: tuple, kind: str) -> str:
+    if kind == "removed":
+        for n in range(len(path), 0, -1):
+            if ("daemon", path[:n]) in settings.removed:
+                return settings.removed[("daemon", path[:n])]
+        return ""
+    return settings.origin("daemon", path)
+
+
+def service_actions(changes: list[Change], host: HostSnapshot, reloadable: frozenset[str]) -> list[ServiceAction]:
+    """docker reload or restart, audit rules load, ufw reload: only for what changed."""
+    by_service = {t.name: t.service for t in TARGETS}
+    touched = {by_service.get(c.target, "") for c in changes}
+    actions = []
+    docker = _docker_action(changes, host, reloadable)
+    if docker:
+        actions.append(docker)
+    if "auditd" in touched:
+        actions.append(ServiceAction("auditd", "reload", "audit rules changed: load them (augenrules --load)"))
+    if "ufw" in touched and host.ufw_enabled:
+        actions.append(ServiceAction("ufw", "reload", "the DOCKER-USER block changed and ufw is active"))
+    return actions
+
+
+def _docker_action(changes: list[Change], host: HostSnapshot, reloadable: frozenset[str]) -> ServiceAction | None:
+    daemon = next((c for c in changes if c.path == daemon_json.PATH and c.old.content != c.new.content), None)
+    keys = sorted({c.path.split("/")[0] for c in daemon.key_changes}) if daemon else []
+    seccomp = any(c.path == daemon_json.SECCOMP_PATH for c in changes) and _uses_own_seccomp(changes, host)
+    if not keys and not seccomp:
+        return None
+    fixed = [k for k in keys if k not in reloadable] + (["seccomp profile file"] if seccomp else [])
+    if not fixed:
+        return ServiceAction("docker", "reload", "only reloadable keys changed (" + ", ".join(keys) + "): SIGHUP")
+    survive = _containers_survive(host)
+    return ServiceAction("docker", "restart", "not reloadable: " + ", ".join(fixed) + "; " + survive)
+
+
+def _uses_own_seccomp(changes: list[Change], host: HostSnapshot) -> bool:
+    daemon = next((c for c in changes if c.path == daemon_json.PATH), None)
+    content = daemon.new.content if daemon else host.file(daemon_json.PATH).content
+    try:
+        config = daemon_json.parse_daemon_json(content)
+    except Exception:  # an unreadable file was already reported by render
+        return False
+    return config.get("seccomp-profile") == daemon_json.SECCOMP_PATH
+
+
+def _containers_survive(host: HostSnapshot) -> str:
+    if host.daemon_info is None:
+        return "dockerd is not answering here, so no running containers are known"
+    running = host.daemon_info.get("ContainersRunning", 0)
+    if host.daemon_info.get("LiveRestoreEnabled"):
+        return f"live-restore is effective: the {running} running container(s) keep running"
+    return f"live-restore is NOT effective yet: the {running} running container(s) stop and restart"
+
+
+def _service_notes(services: list[ServiceAction], host: HostSnapshot) -> list[Note]:
+    if any(s.service == "docker" for s in services) and host.daemon is None and host.daemon_info is None:
+        return [Note("info", "dockerd is not running here: the new daemon.json takes effect when it starts")]
+    return []

@@ -1,0 +1,92 @@
+"""Find, parse and schema-check layer files, in the order they merge.
+
+Reads layer files only. A layer is TOML (or JSON, by its `.json` suffix): `[daemon]` is a daemon.json
+fragment, the other tables configure the other targets, `[unset]` removes keys.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from dockharden.errors import LayerError
+from dockharden.model import KeyPath, Layer, Selection
+from dockharden.resources import profiles_dir
+from dockharden.validate import check_layer_document, daemon_keys, suggest
+
+DEFAULT_PROFILES = ("baseline",)
+
+
+def builtin_profiles() -> list[str]:
+    """Names of the layers that ship with dockharden."""
+    return sorted(p.stem for p in profiles_dir().glob("*.toml"))
+
+
+def load_layers(selection: Selection) -> list[Layer]:
+    """The built-in profiles then the operator's layer files, parsed and checked."""
+    layers = [load_builtin(name) for name in selection.profiles]
+    layers += [load_layer_file(Path(p)) for p in selection.layers]
+    return layers
+
+
+def load_builtin(name: str) -> Layer:
+    path = profiles_dir() / f"{name}.toml"
+    if not path.is_file():
+        names = builtin_profiles()
+        raise LayerError(f"no built-in profile `{name}`{suggest(name, names)}",
+                         hint="built-in profiles are: " + ", ".join(names), key="--profile")
+    return _layer_from_text(path.read_bytes(), source=f"profile:{name}", default_name=name, fmt="toml")
+
+
+def load_layer_file(path: Path) -> Layer:
+    """An operator's layer file."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise LayerError("layer file not found", hint="check the path given to --layer or in "
+                         "/etc/dockharden/dockharden.toml", path=str(path)) from None
+    except OSError as exc:
+        raise LayerError(f"cannot read the layer file: {exc.strerror}", path=str(path)) from None
+    fmt = "json" if path.suffix.lower() == ".json" else "toml"
+    return _layer_from_text(data, source=str(path), default_name=path.stem, fmt=fmt)
+
+
+def _layer_from_text(data: bytes, *, source: str, default_name: str, fmt: str) -> Layer:
+    doc = _parse(data, source=source, fmt=fmt)
+    check_layer_document(doc, path=source)
+    name = doc.get("layer", {}).get("name", default_name)
+    tables = {k: v for k, v in doc.items() if k not in ("layer", "unset")}
+    unset = {table: tuple(_unset_path(p, source) for p in paths)
+             for table, paths in doc.get("unset", {}).items()}
+    return Layer(name=name, source=source, tables=tables, unset=unset,
+                 description=doc.get("layer", {}).get("description", ""))
+
+
+def _parse(data: bytes, *, source: str, fmt: str) -> dict[str, Any]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LayerError(f"not UTF-8 text (byte {exc.start})", hint="save the layer as UTF-8",
+                         path=source) from None
+    try:
+        doc = json.loads(text) if fmt == "json" else tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LayerError(f"invalid TOML: {exc}", hint="fix the syntax at that line", path=source) from None
+    except json.JSONDecodeError as exc:
+        raise LayerError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+                         hint="fix the syntax at that line", path=source) from None
+    if not isinstance(doc, dict):
+        raise LayerError("a layer must be a table (a JSON object)", path=source)
+    return doc
+
+
+def _unset_path(text: str, source: str) -> KeyPath:
+    path = tuple(text.strip("/").split("/"))
+    known = daemon_keys()
+    if path[0] not in known:
+        raise LayerError(f"`unset` names an unknown daemon.json key `{path[0]}`{suggest(path[0], known)}",
+                         hint="name a key of daemon.json; nested keys use '/', e.g. \"log-opts/max-file\"",
+                         path=source, key="unset.daemon")
+    return path

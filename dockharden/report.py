@@ -1,0 +1,136 @@
+"""Render plans and run results for humans and as versioned JSON documents.
+
+Pure: returns strings. The CLI prints them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dockharden.apply import RunResult
+from dockharden.model import Change, Plan, Settings
+
+FORMAT_VERSION = 1
+
+
+def plan_document(plan: Plan, root: str) -> dict[str, Any]:
+    """The plan as a versioned JSON-able document."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": "dockharden.plan",
+        "root": root,
+        "engine_version": plan.engine_version,
+        "selection": {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers),
+                      "from": plan.selection.source},
+        "changes": [_change_document(c) for c in plan.changes],
+        "unchanged": list(plan.unchanged),
+        "services": [{"service": s.service, "action": s.action, "reason": s.reason} for s in plan.services],
+        "notes": [{"level": n.level, "message": n.message} for n in plan.notes],
+    }
+
+
+def _change_document(change: Change) -> dict[str, Any]:
+    doc: dict[str, Any] = {"path": change.path, "target": change.target, "action": change.action,
+                           "mode": _octal(change.new.mode)}
+    if change.mode_change:
+        doc["mode_change"] = {"old": _octal(change.mode_change[0]), "new": _octal(change.mode_change[1])}
+    if change.owner_change:
+        doc["owner_change"] = {"old": list(change.owner_change[0]), "new": list(change.owner_change[1])}
+    if change.key_changes:
+        doc["keys"] = [{"kind": k.kind, "key": k.path, "old": k.old, "new": k.new, "layer": k.layer}
+                       for k in change.key_changes]
+    doc["diff"] = change.diff
+    return doc
+
+
+def _octal(mode: int | None) -> str | None:
+    return None if mode is None else f"{mode:04o}"
+
+
+def render_plan(plan: Plan, root: str, *, full_diff: bool = False) -> str:
+    """The plan for a terminal: per file what changes, then services and notes."""
+    head = (f"dockharden plan: profiles {', '.join(plan.selection.profiles) or '-'}"
+            + (f", layers {', '.join(plan.selection.layers)}" if plan.selection.layers else "")
+            + f" (from {plan.selection.source}); engine {plan.engine_version or 'unknown'}; root {root}")
+    lines = [head, ""]
+    for change in plan.changes:
+        lines += _render_change(change, full_diff)
+    lines += [f"  unchanged  {path}" for path in plan.unchanged]
+    lines += ["", "Services:"] + ([f"  {s.service} {s.action}: {s.reason}" for s in plan.services]
+                                  or ["  none"])
+    if plan.notes:
+        lines += ["", "Notes:"] + [f"  [{n.level}] {n.message}" for n in plan.notes]
+    count = len(plan.changes)
+    lines += ["", f"{count} file(s) to change." + (" Run `dockharden apply` to make these changes."
+                                                   if count else " Nothing to do.")]
+    return "\n".join(lines) + "\n"
+
+
+def _render_change(change: Change, full_diff: bool) -> list[str]:
+    lines = [f"  {change.action:<9}  {change.path}" + (f"  (mode {_octal(change.new.mode)})"
+                                                          if change.action == "create" else "")]
+    if change.mode_change and change.action != "create":
+        lines.append(f"      mode {_octal(change.mode_change[0]) or '-'} -> {_octal(change.mode_change[1])}")
+    if change.owner_change and change.action != "create":
+        (ou, og), (nu, ng) = change.owner_change
+        was = "-" if ou is None else f"{ou}:{og}"
+        lines.append(f"      owner {was} -> {nu}:{ng}")
+    for key in change.key_changes:
+        lines.append("      " + _render_key(key))
+    if change.key_changes:
+        return lines
+    if change.action == "create" and not full_diff:
+        count = len((change.new.content or b"").splitlines())
+        return lines + [f"      new file, {count} lines (--diff shows them)"]
+    return lines + ["      " + line for line in change.diff.splitlines()]
+
+
+def _render_key(key) -> str:
+    who = f"  <- {key.layer}" if key.layer else ""
+    if key.kind == "added":
+        return f"+ {key.path} = {json.dumps(key.new)}{who}"
+    if key.kind == "removed":
+        return f"- {key.path} (was {json.dumps(key.old)}){'  unset by ' + key.layer if key.layer else ''}"
+    return f"~ {key.path}: {json.dumps(key.old)} -> {json.dumps(key.new)}{who}"
+
+
+def render_provenance(settings: Settings) -> str:
+    """Every merged key with the layer that set it (what `show` prints)."""
+    lines = []
+    for (table, path), layer in sorted(settings.provenance.items()):
+        value = _lookup(settings.tables.get(table, {}), path)
+        if not isinstance(value, dict):
+            lines.append(f"{table}.{'.'.join(path)} = {json.dumps(value)}  <- {layer}")
+    for (table, path), layer in sorted(settings.removed.items()):
+        lines.append(f"{table}.{'.'.join(path)} removed  <- {layer}")
+    return "\n".join(lines) + "\n"
+
+
+def provenance_document(settings: Settings) -> dict[str, Any]:
+    return {"format_version": FORMAT_VERSION, "kind": "dockharden.settings", "layers": list(settings.layers),
+            "tables": settings.tables,
+            "provenance": {f"{t}.{'.'.join(p)}": layer for (t, p), layer in sorted(settings.provenance.items())},
+            "removed": {f"{t}.{'.'.join(p)}": layer for (t, p), layer in sorted(settings.removed.items())}}
+
+
+def _lookup(doc: Any, path: tuple) -> Any:
+    for key in path:
+        doc = doc.get(key) if isinstance(doc, dict) else None
+    return doc
+
+
+def result_document(result: RunResult) -> dict[str, Any]:
+    return {"format_version": FORMAT_VERSION, "kind": "dockharden.apply", "result": result.result,
+            "generation": result.generation, "written": list(result.written),
+            "services": list(result.services), "messages": list(result.messages)}
+
+
+def render_result(result: RunResult) -> str:
+    if result.result == "unchanged":
+        return "Nothing to do: the host already matches the plan.\n"
+    lines = [f"{result.result}: generation {result.generation}"]
+    lines += [f"  wrote {path}" for path in result.written]
+    lines += [f"  {s['service']}: {s['action']}" for s in result.services]
+    lines += list(result.messages)
+    return "\n".join(lines) + "\n"

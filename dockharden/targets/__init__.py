@@ -1,0 +1,56 @@
+"""The managed targets: each turns Settings (and the host snapshot) into the bytes of its files.
+
+Pure. The registry maps a target name to its renderer, the service that must act when its files
+change, and the host paths it reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from dockharden.model import HostSnapshot, RenderedFile, Settings
+from dockharden.targets import audit_rules, daemon_json, ufw_block
+
+SECCOMP_PATH = daemon_json.SECCOMP_PATH
+
+
+def render_seccomp_file(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
+    seccomp = settings.table("seccomp")
+    if not seccomp.get("enabled"):
+        return []
+    from dockharden.targets.seccomp import render_seccomp
+
+    try:
+        content = render_seccomp(seccomp)
+    except ValueError as exc:
+        from dockharden.errors import LayerError
+
+        raise LayerError(str(exc), hint="name syscalls as in `man 2 syscalls`", key="seccomp.deny") from None
+    return [RenderedFile("seccomp", SECCOMP_PATH, content, mode=0o644)]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    paths: tuple[str, ...]
+    render: Callable[[Settings, HostSnapshot], list[RenderedFile]]
+    service: str
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("daemon.json", (daemon_json.PATH,), daemon_json.render_daemon_json, "docker"),
+    Target("audit", (audit_rules.PATH,), audit_rules.render_audit_rules, "auditd"),
+    Target("ufw", (ufw_block.PATH_V4, ufw_block.PATH_V6), ufw_block.render_ufw, "ufw"),
+    Target("seccomp", (SECCOMP_PATH,), render_seccomp_file, "docker"),
+)
+
+
+def managed_paths() -> list[str]:
+    """Every host path a target may read or write."""
+    return [p for t in TARGETS for p in t.paths]
+
+
+def render_all(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
+    """Every target's files, in registry order."""
+    return [f for target in TARGETS for f in target.render(settings, host)]

@@ -1,0 +1,93 @@
+"""Target /etc/audit/rules.d/docker.rules: a watch for each CIS 1.1.x path that exists on the host.
+
+Pure: which paths exist comes from the host snapshot. Rendered from templates/docker.rules.j2.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from dockharden.errors import RenderError
+from dockharden.model import HostSnapshot, RenderedFile, Settings
+from dockharden.templating import render_template
+
+PATH = "/etc/audit/rules.d/docker.rules"
+UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
+
+
+@dataclass(frozen=True)
+class Watch:
+    control: str
+    path: str
+
+
+# (control, candidate paths, watched even when absent)
+CIS_AUDIT_PATHS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
+    ("1.1.3", ("/usr/bin/dockerd",), True),
+    ("1.1.3", ("/usr/sbin/dockerd",), False),
+    ("1.1.4", ("/run/containerd",), True),
+    ("1.1.5", ("/var/lib/docker",), False),
+    ("1.1.6", ("/etc/docker",), False),
+    ("1.1.7", tuple(f"{d}/docker.service" for d in UNIT_DIRS), False),
+    ("1.1.8", ("/run/containerd/containerd.sock",), False),
+    ("1.1.9", tuple(f"{d}/docker.socket" for d in UNIT_DIRS), False),
+    ("1.1.10", ("/etc/default/docker",), False),
+    ("1.1.11", ("/etc/docker/daemon.json",), False),
+    ("1.1.12", ("/etc/containerd/config.toml",), False),
+    ("1.1.13", ("/etc/sysconfig/docker",), False),
+    ("1.1.14", ("/usr/bin/containerd",), False),
+    ("1.1.15", ("/usr/bin/containerd-shim",), False),
+    ("1.1.16", ("/usr/bin/containerd-shim-runc-v1",), False),
+    ("1.1.17", ("/usr/bin/containerd-shim-runc-v2",), False),
+    ("1.1.18", ("/usr/bin/runc",), False),
+)
+
+
+def candidate_paths() -> set[str]:
+    """Every path whose existence decides the rules (host.py checks these)."""
+    return {p for _, paths, _ in CIS_AUDIT_PATHS for p in paths} | {"/etc/audit"}
+
+
+def audit_watches(existing: frozenset[str], extra: list[str] = ()) -> list[Watch]:
+    """The watches for this host: the first existing candidate of each control, unit paths resolved."""
+    watches: list[Watch] = []
+    for control, paths, always in CIS_AUDIT_PATHS:
+        found = next((p for p in paths if p in existing), None)
+        if found or always:
+            watches.append(Watch(control, found or paths[0]))
+    # daemon.json will exist once apply writes it, so 1.1.11 is always watched.
+    if not any(w.control == "1.1.11" for w in watches):
+        watches.append(Watch("1.1.11", "/etc/docker/daemon.json"))
+    watches += [Watch("extra", p) for p in extra]
+    return _unique(watches)
+
+
+def _unique(watches: list[Watch]) -> list[Watch]:
+    seen, result = set(), []
+    for watch in watches:
+        if watch.path not in seen:
+            seen.add(watch.path)
+            result.append(watch)
+    return result
+
+
+def render_audit_rules(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
+    audit = settings.table("audit")
+    if not audit.get("enabled"):
+        return []
+    text = render_template("docker.rules.j2", watches=audit_watches(host.existing_paths, audit.get("extra_paths", [])),
+                           key=audit.get("key", "docker"), permissions=audit.get("permissions", "rwxa"))
+    check_audit_syntax(text)
+    return [RenderedFile("audit", PATH, text.encode(), mode=0o640)]
+
+
+_RULE = re.compile(r"^-w /\S+ -p [rwxa]{1,4} -k [A-Za-z0-9_-]{1,31}$")
+
+
+def check_audit_syntax(text: str, path: str = PATH) -> None:
+    """Every line is a comment, blank, or a well-formed watch."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip() and not line.startswith("#") and not _RULE.match(line):
+            raise RenderError(f"line {number} is not a valid audit watch: {line!r}",
+                              hint="check extra_paths in your audit layer", path=path)

@@ -1,0 +1,142 @@
+"""Target /etc/ufw/after.rules (and after6.rules): one managed DOCKER-USER block between markers.
+
+Pure. Everything outside the markers is the operator's and is kept byte for byte. Exactly one
+well-formed block, or an error. The block never opens the host to whole private ranges: it returns
+only for the networks and ports the layer names, plus replies and the containers' own traffic.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from dockharden.errors import HostFileError, LayerError
+from dockharden.model import HostSnapshot, RenderedFile, Settings
+from dockharden.templating import render_template
+
+PATH_V4 = "/etc/ufw/after.rules"
+PATH_V6 = "/etc/ufw/after6.rules"
+BEGIN = "# BEGIN dockharden DOCKER-USER"
+END = "# END dockharden DOCKER-USER"
+DEFAULT_BRIDGE_V4 = "172.17.0.0/16"
+
+
+@dataclass(frozen=True)
+class Port:
+    port: str
+    proto: str
+
+
+def render_ufw(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
+    ufw = settings.table("ufw")
+    if not ufw.get("enabled"):
+        return []
+    files = [_render_one(PATH_V4, block_v4(ufw, settings.table("daemon")), host)]
+    if host.file(PATH_V6).exists or ufw.get("ipv6"):
+        files.append(_render_one(PATH_V6, block_v6(ufw, settings.table("daemon")), host))
+    return files
+
+
+def _render_one(path: str, block: str, host: HostSnapshot) -> RenderedFile:
+    current = host.file(path)
+    text = (current.content or b"").decode("utf-8", errors="surrogateescape")
+    new = splice_block(text, block, path=path)
+    # ufw owns these files: an existing one keeps its mode and owner
+    mode, uid, gid = (current.mode, current.uid, current.gid) if current.exists else (0o640, 0, 0)
+    return RenderedFile("ufw", path, new.encode("utf-8", errors="surrogateescape"), mode=mode, uid=uid, gid=gid)
+
+
+def block_v4(ufw: dict[str, Any], daemon: dict[str, Any]) -> str:
+    """The IPv4 block: container networks come from the layer or from the daemon's pools."""
+    networks = ufw.get("container_networks") or container_networks(daemon, version=4)
+    return _render_block(networks, ufw.get("allow_sources", []), ufw.get("allow_ports", []), 4)
+
+
+def block_v6(ufw: dict[str, Any], daemon: dict[str, Any]) -> str:
+    networks = ufw.get("container_networks_v6") or container_networks(daemon, version=6)
+    return _render_block(networks, ufw.get("allow_sources_v6", []), ufw.get("allow_ports", []), 6)
+
+
+def container_networks(daemon: dict[str, Any], version: int) -> list[str]:
+    """The networks docker gives containers: the default bridge and the address pools."""
+    nets = [pool.get("base", "") for pool in daemon.get("default-address-pools", [])]
+    nets.append(daemon.get("bip") or DEFAULT_BRIDGE_V4 if version == 4 else daemon.get("fixed-cidr-v6", ""))
+    return [n for n in dict.fromkeys(nets) if n and _ip_version(n) == version]
+
+
+def _ip_version(text: str) -> int:
+    try:
+        return ipaddress.ip_network(text, strict=False).version
+    except ValueError:
+        return 0
+
+
+def _render_block(networks: list[str], sources: list[str], ports: list[str], version: int) -> str:
+    return render_template("ufw-docker-user.rules.j2", begin=BEGIN, end=END,
+                           container_networks=[_network(n, version, "container_networks") for n in networks],
+                           allow_sources=[_network(n, version, "allow_sources") for n in sources],
+                           allow_ports=[_port(p) for p in ports])
+
+
+def _network(text: str, version: int, key: str) -> str:
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise LayerError(f"`{text}` is not a network (CIDR)", hint="write it like 10.1.0.0/16",
+                         key=f"ufw.{key}") from None
+    if net.version != version:
+        raise LayerError(f"`{text}` is an IPv{net.version} network in an IPv{version} list",
+                         hint="put IPv6 networks in the *_v6 lists", key=f"ufw.{key}")
+    return str(net)
+
+
+def _port(text: str) -> Port:
+    port, _, proto = text.partition("/")
+    return Port(port=port, proto=proto or "tcp")
+
+
+def splice_block(text: str, block: str, *, path: str) -> str:
+    """`text` with its managed block replaced by `block` (appended when there is none)."""
+    lines = text.splitlines(keepends=True)
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    block_lines = [line + newline for line in block.rstrip("\n").split("\n")]
+    span = find_block(lines, path=path)
+    if span is None:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += newline
+        return "".join(lines + block_lines)
+    start, end = span
+    return "".join(lines[:start] + block_lines + lines[end + 1:])
+
+
+def find_block(lines: list[str], *, path: str) -> tuple[int, int] | None:
+    """Line indexes of BEGIN and END, None when absent; HostFileError when malformed."""
+    begins = [i for i, line in enumerate(lines) if line.strip() == BEGIN]
+    ends = [i for i, line in enumerate(lines) if line.strip() == END]
+    hint = f"repair the block between `{BEGIN}` and `{END}` by hand, or delete it to let dockharden add it"
+    if len(begins) > 1 or len(ends) > 1:
+        raise HostFileError(f"{len(begins)} BEGIN and {len(ends)} END markers; exactly one managed block "
+                            "is allowed", hint=hint, path=path)
+    if not begins and not ends:
+        return None
+    if not ends or not begins or ends[0] < begins[0]:
+        which = "BEGIN" if begins else "END"
+        line = (begins or ends)[0] + 1
+        raise HostFileError(f"the managed block's {which} marker at line {line} has no partner",
+                            hint=hint, path=path)
+    _check_outside_tables(lines, begins[0], path=path, hint=hint)
+    return begins[0], ends[0]
+
+
+def _check_outside_tables(lines: list[str], begin: int, *, path: str, hint: str) -> None:
+    open_table = None
+    for number, line in enumerate(lines[:begin], 1):
+        word = line.strip()
+        if word.startswith("*"):
+            open_table = number
+        elif word == "COMMIT":
+            open_table = None
+    if open_table is not None:
+        raise HostFileError(f"the managed block starts inside the table opened at line {open_table} "
+                            "(no COMMIT before it)", hint=hint, path=path)

@@ -1,0 +1,100 @@
+"""Check layer files and daemon.json against the shipped JSON Schemas, with errors an operator can act on.
+
+Pure apart from reading the shipped schema files once. An error names the file, the key path, what was
+expected and, for an unknown key, the closest valid one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import lru_cache
+from typing import Any
+
+from dockharden.errors import SchemaError
+from dockharden.resources import schema_path
+
+
+@lru_cache(maxsize=None)
+def load_schema(name: str) -> dict[str, Any]:
+    """A shipped schema as a dict (cached: schemas never change while we run)."""
+    return json.loads(schema_path(name).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str):
+    import jsonschema  # not free to import: only when something is validated
+
+    return jsonschema.Draft202012Validator(load_schema(name))
+
+
+def daemon_keys() -> dict[str, Any]:
+    """Every daemon.json key the schema knows, with its annotations (x-since, x-reload, x-flag)."""
+    return load_schema("daemon.schema.json")["properties"]
+
+
+def removed_daemon_keys() -> dict[str, str]:
+    """Keys a daemon refuses or ignores, with what to do instead."""
+    return load_schema("daemon.schema.json").get("x-removed", {})
+
+
+def suggest(word: str, choices) -> str:
+    """' (did you mean `x`?)' for the closest choice, or ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
+def check_daemon_config(config: dict[str, Any], *, path: str, prefix: str = "") -> None:
+    """Raise SchemaError for the first problem in a daemon.json dict (or a layer's [daemon] table)."""
+    removed = removed_daemon_keys()
+    for key in config:
+        if key in removed:
+            raise SchemaError(f"`{key}` is not accepted by current Docker engines: {removed[key]}",
+                              hint=f"remove `{key}` from {path}", path=path, key=prefix + key)
+    _raise_first(_validator("daemon.schema.json"), config, path=path, prefix=prefix)
+
+
+def check_layer_document(doc: dict[str, Any], *, path: str) -> None:
+    """Raise SchemaError for the first problem in a parsed layer file."""
+    _raise_first(_validator("layer.schema.json"), doc, path=path, prefix="")
+    if isinstance(doc.get("daemon"), dict):
+        check_daemon_config(doc["daemon"], path=path, prefix="daemon.")
+
+
+def _raise_first(validator, instance: Any, *, path: str, prefix: str) -> None:
+    errors = sorted(validator.iter_errors(instance), key=lambda e: (list(e.absolute_path), e.message))
+    if errors:
+        raise _explain(errors[0], path=path, prefix=prefix)
+
+
+def _explain(error, *, path: str, prefix: str) -> SchemaError:
+    where = [str(p) for p in error.absolute_path]
+    if error.validator == "additionalProperties":
+        return _unknown_key_error(error, where, path=path, prefix=prefix)
+    key = prefix + ".".join(where) if where else prefix.rstrip(".") or "(top level)"
+    expected = _expected(error)
+    return SchemaError(f"{expected}; found {json.dumps(error.instance)[:80]}",
+                       hint="correct the value (the schemas ship in dockharden/schema/ for editors)",
+                       path=path, key=key)
+
+
+def _unknown_key_error(error, where: list[str], *, path: str, prefix: str) -> SchemaError:
+    known = error.schema.get("properties", {})
+    unknown = [k for k in error.instance if k not in known]
+    name = unknown[0] if unknown else "?"
+    key = prefix + ".".join(where + [name])
+    return SchemaError(f"unknown key `{name}`{suggest(name, known)}",
+                       hint="use one of the keys the schema lists, or remove it", path=path, key=key)
+
+
+def _expected(error) -> str:
+    schema = error.schema
+    if error.validator == "type":
+        return f"expected a value of type {schema['type']}"
+    if error.validator == "enum":
+        return "expected one of " + ", ".join(json.dumps(v) for v in schema["enum"])
+    if error.validator == "pattern":
+        return f"expected a string matching {schema['pattern']}"
+    if error.validator == "not":
+        return "these keys must not be used together"
+    return error.message
