@@ -6,14 +6,16 @@ says: it never re-renders.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
 from dockharden import fsops, generations
 from dockharden.errors import DockhardenError
-from dockharden.host import read_file
-from dockharden.model import Plan
+from dockharden.generations import STATE_DIR
+from dockharden.host import MANAGED_STATE, read_file, under
+from dockharden.model import HostFile, Plan
 from dockharden.selection import CONFIG_PATH, render_config
 
 
@@ -42,25 +44,31 @@ def plan_summary(plan: Plan) -> dict:
             "services": [{"service": s.service, "action": s.action} for s in plan.services]}
 
 
+def bookkeeping(plan: Plan, root: str, config: dict) -> list[tuple[HostFile, bytes]]:
+    """dockharden's own files that differ from what this plan needs: the selection and the state."""
+    wanted = [(MANAGED_STATE, (json.dumps(plan.state, indent=2, sort_keys=True) + "\n").encode())]
+    if plan.selection.source != CONFIG_PATH:
+        wanted.append((CONFIG_PATH, render_config(config, plan.selection)))
+    current = [(read_file(root, path), data) for path, data in wanted]
+    return [(old, data) for old, data in current if old.content != data]
+
+
 def apply_files(plan: Plan, root: str, config: dict, now: Callable[[], datetime], *, restart: bool) -> RunResult:
     """Write the plan's files under a new generation; services are acted on only when `restart`."""
     if restart:
         raise DockhardenError("service actions (reload, restart, verify) are not available yet",
                               hint="use `apply --no-restart` and restart docker yourself")
-    selection_bytes = render_config(config, plan.selection)
-    selection_file = read_file(root, CONFIG_PATH)
-    selection_changed = plan.selection.source != CONFIG_PATH and selection_file.content != selection_bytes
+    ours = bookkeeping(plan, root, config)
     if not plan.changes:
-        if selection_changed:
-            fsops.atomic_write(root, CONFIG_PATH, selection_bytes, 0o644)
+        _write_own(root, ours)
         return RunResult("unchanged")
-    old_files = [c.old for c in plan.changes] + ([selection_file] if selection_changed else [])
     selection = {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers)}
-    generation = generations.start_generation(root, now(), selection, old_files, plan_summary(plan))
+    generation = generations.start_generation(root, now(), selection,
+                                              [c.old for c in plan.changes] + [old for old, _ in ours],
+                                              plan_summary(plan))
     try:
         _write_changes(plan, root)
-        if selection_changed:
-            fsops.atomic_write(root, CONFIG_PATH, selection_bytes, 0o644)
+        _write_own(root, ours)
     except DockhardenError as exc:
         generations.restore_files(root, generation)
         generations.set_state(generation, "failed", error=exc.paragraph())
@@ -69,3 +77,11 @@ def apply_files(plan: Plan, root: str, config: dict, now: Callable[[], datetime]
     generations.set_state(generation, "applied", services="skipped (--no-restart)")
     return RunResult("applied", generation.id, tuple(c.path for c in plan.changes),
                      tuple({"service": s.service, "action": "skipped"} for s in plan.services))
+
+
+def _write_own(root: str, files: list[tuple[HostFile, bytes]]) -> None:
+    for old, data in files:
+        mode = 0o600 if old.path == MANAGED_STATE else 0o644
+        if old.path == MANAGED_STATE:
+            fsops.make_private_dir(under(root, STATE_DIR))
+        fsops.atomic_write(root, old.path, data, mode)

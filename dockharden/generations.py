@@ -58,6 +58,7 @@ def start_generation(root: str, now: datetime, selection: dict, files: list[Host
     fsops.make_private_dir(base)
     gen_id = _next_id(base)
     directory = base / gen_id
+    fsops.make_private_dir(directory)
     fsops.make_private_dir(directory / "files")
     entries = [_backup(root, directory, index, f) for index, f in enumerate(files)]
     record = {"format": FORMAT, "id": gen_id, "time": now.isoformat(timespec="seconds"), "state": "pending",

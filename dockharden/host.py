@@ -6,6 +6,7 @@ API socket); with any other root (an image, a chroot) it reads files only.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -24,6 +25,7 @@ SOCKET = "/var/run/docker.sock"
 UNIT_FILES = ("/etc/systemd/system/docker.service", "/lib/systemd/system/docker.service",
               "/usr/lib/systemd/system/docker.service")
 DROPIN_DIRS = ("/etc/systemd/system/docker.service.d", "/run/systemd/system/docker.service.d")
+MANAGED_STATE = "/var/lib/dockharden/managed.json"
 TOOLS = ("iptables-restore", "ip6tables-restore", "auditctl", "augenrules", "ufw", "dockerd")
 
 
@@ -61,7 +63,7 @@ def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[s
                         engine_source=source, daemon=daemon, daemon_info=info,
                         unit_flags=tuple(unit_flags(root)), tools=find_tools(runner),
                         hostname=socket.gethostname() if live else "localhost",
-                        ufw_enabled=ufw_enabled(root))
+                        ufw_enabled=ufw_enabled(root), managed=read_managed_state(root))
 
 
 def existing(root: str, paths: Iterable[str]) -> frozenset[str]:
@@ -135,3 +137,16 @@ def ufw_enabled(root: str) -> bool:
     """Whether ufw is set to start (ENABLED=yes in /etc/ufw/ufw.conf)."""
     conf = under(root, "/etc/ufw/ufw.conf")
     return conf.is_file() and re.search(r"^ENABLED=yes", conf.read_text(errors="replace"), re.M) is not None
+
+
+def read_managed_state(root: str) -> dict:
+    """What earlier applies recorded about the keys dockharden manages ({} before the first)."""
+    state = read_file(root, MANAGED_STATE)
+    if not state.exists:
+        return {}
+    try:
+        doc = json.loads(state.content)
+    except ValueError:
+        raise HostFileError("dockharden's own state is not valid JSON", path=MANAGED_STATE,
+                            hint="restore it from the newest generation under /var/lib/dockharden/generations") from None
+    return doc if isinstance(doc, dict) else {}

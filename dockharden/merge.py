@@ -59,6 +59,22 @@ def remove_path(target: dict[str, Any], path: KeyPath) -> bool:
     return node.pop(path[-1], _MISSING) is not _MISSING
 
 
+def get_path(doc: Any, path: KeyPath) -> tuple[bool, Any]:
+    """(True, value) when `path` exists in nested dicts, else (False, None)."""
+    for key in path:
+        if not isinstance(doc, dict) or key not in doc:
+            return False, None
+        doc = doc[key]
+    return True, doc
+
+
+def set_path(doc: dict[str, Any], path: KeyPath, value: Any) -> None:
+    """Set `path` in nested dicts, creating maps on the way."""
+    for key in path[:-1]:
+        doc = doc.setdefault(key, {})
+    doc[path[-1]] = copy.deepcopy(value)
+
+
 def merged_over(base: dict[str, Any], settings_table: Mapping[str, Any],
                 removals: Iterable[KeyPath]) -> dict[str, Any]:
     """The operator's document with the layers' values merged over it and removals applied.

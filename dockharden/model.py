@@ -88,6 +88,7 @@ class HostSnapshot:
     tools: dict[str, str] = field(default_factory=dict)
     hostname: str = "localhost"
     ufw_enabled: bool = False
+    managed: dict[str, Any] = field(default_factory=dict)
 
     def file(self, path: str) -> HostFile:
         return self.files.get(path) or HostFile(path=path, exists=False)
@@ -161,6 +162,7 @@ class Plan:
     services: tuple[ServiceAction, ...]
     notes: tuple[Note, ...]
     rendered: tuple[RenderedFile, ...]
+    state: dict[str, Any] = field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:

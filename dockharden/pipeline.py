@@ -37,15 +37,18 @@ def build_plan(ctx: Context, selection: Selection) -> Plan:
     version = ctx.engine_version or host.engine_version
     settings, notes = engine.gate_for_engine(settings, version,
                                              engine.since_map(validate.load_schema("daemon.schema.json")))
-    config = daemon_json.desired_daemon_config(
-        daemon_json.parse_daemon_json(host.file(daemon_json.PATH).content), settings)
+    existing = daemon_json.parse_daemon_json(host.file(daemon_json.PATH).content)
+    previous = host.managed.get("daemon", {})
+    config = daemon_json.desired_daemon_config(existing, settings, previous)
+    state = {"format": 1, "daemon": daemon_json.managed_record(existing, settings, previous)}
     validate.check_daemon_config(config, path=daemon_json.PATH)
     rendered = render_all(settings, host)
     written = {f.path for f in rendered}
     notes += conflicts.check_conflicts(config, settings, host, flags_by_key(), written)
     notes += checks.check_rendered(rendered, host, ctx.runner)
     notes += _engine_note(host, ctx)
-    return planmod.make_plan(selection, settings, host, rendered, notes, reloadable_keys())
+    plan = planmod.make_plan(selection, settings, host, rendered, notes, reloadable_keys())
+    return replace(plan, state=state)
 
 
 def read_snapshot(ctx: Context, daemon_table: dict) -> HostSnapshot:

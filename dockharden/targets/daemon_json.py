@@ -11,7 +11,9 @@ import json
 from typing import Any
 
 from dockharden.errors import HostFileError
-from dockharden.merge import merged_over
+import copy
+
+from dockharden.merge import get_path, merged_over, remove_path, set_path
 from dockharden.model import HostFile, HostSnapshot, RenderedFile, Settings
 
 PATH = "/etc/docker/daemon.json"
@@ -54,10 +56,58 @@ def _no_duplicates(pairs: list[tuple[str, Any]], path: str) -> dict[str, Any]:
     return seen
 
 
-def desired_daemon_config(existing: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The operator's document with the layers' daemon table and removals applied."""
+def desired_daemon_config(existing: dict[str, Any], settings: Settings,
+                          managed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The operator's document with the layers' daemon table and removals applied.
+
+    `managed` is what earlier applies recorded: for each key path a layer set or removed, the
+    operator's value before dockharden touched it. A key no layer manages any more gets that value
+    back (or goes away if the operator never had it), so dropping a profile undoes it.
+    """
+    doc = restore_unmanaged(existing, managed or {}, managed_paths(settings))
     removals = [path for (table, path) in settings.removed if table == "daemon"]
-    return merged_over(existing, derived_daemon_table(settings), removals)
+    return merged_over(doc, derived_daemon_table(settings), removals)
+
+
+def managed_paths(settings: Settings) -> set[str]:
+    """The daemon.json key paths ('a/b') the layers set or remove now."""
+    leaves = {"/".join(p) for p in leaf_paths(derived_daemon_table(settings))}
+    return leaves | {"/".join(p) for (table, p) in settings.removed if table == "daemon"}
+
+
+def leaf_paths(doc: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for key, value in doc.items():
+        if isinstance(value, dict) and value:
+            paths += leaf_paths(value, prefix + (key,))
+        else:
+            paths.append(prefix + (key,))
+    return paths
+
+
+def restore_unmanaged(existing: dict[str, Any], managed: dict[str, Any], now: set[str]) -> dict[str, Any]:
+    """`existing` with the operator's own values back for keys dockharden no longer manages."""
+    doc = copy.deepcopy(existing)
+    for path_text, original in managed.items():
+        if path_text in now:
+            continue
+        path = tuple(path_text.split("/"))
+        remove_path(doc, path)
+        if original.get("had"):
+            set_path(doc, path, original.get("value"))
+    return doc
+
+
+def managed_record(existing: dict[str, Any], settings: Settings, previous: dict[str, Any]) -> dict[str, Any]:
+    """What to remember after this apply: the operator's original value of every managed path."""
+    record = {}
+    for path_text in sorted(managed_paths(settings)):
+        if path_text in previous:
+            record[path_text] = previous[path_text]
+        else:
+            found, value = get_path(existing, tuple(path_text.split("/")))
+            record[path_text] = {"had": found, "value": value} if found else {"had": False}
+    return record
 
 
 def derived_daemon_table(settings: Settings) -> dict[str, Any]:
@@ -76,7 +126,7 @@ def serialize(doc: dict[str, Any]) -> bytes:
 
 def render_daemon_json(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
     current = host.file(PATH)
-    doc = desired_daemon_config(parse_daemon_json(current.content), settings)
+    doc = desired_daemon_config(parse_daemon_json(current.content), settings, host.managed.get("daemon"))
     return [RenderedFile("daemon.json", PATH, serialize(doc), mode=kept_mode(current, MODE))]
 
 

@@ -1,0 +1,135 @@
+"""The command as an operator runs it: a real process, a real directory tree as the root."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TARGETS = {"/etc/docker/daemon.json", "/etc/audit/rules.d/docker.rules", "/etc/ufw/after.rules",
+           "/etc/docker/seccomp/default.json"}
+OPERATOR_UFW = "# operator's own rules\n*filter\n:ufw-after-input - [0:0]\n-A ufw-after-input -p udp --dport 137 -j DROP\nCOMMIT\n"
+
+
+def dockharden(*args, check=False):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "dockharden", *args], capture_output=True, text=True, env=env)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def tree_snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mode) for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def operator_root(tmp_path):
+    (tmp_path / "etc/docker").mkdir(parents=True)
+    (tmp_path / "etc/ufw").mkdir(parents=True)
+    (tmp_path / "etc/docker/daemon.json").write_text('{\n  "data-root": "/srv/docker",\n  "debug": true\n}\n')
+    (tmp_path / "etc/ufw/after.rules").write_text(OPERATOR_UFW)
+    return tmp_path
+
+
+def test_plan_on_an_empty_root_lists_the_four_targets_and_exits_2(tmp_path):
+    done = dockharden("plan", "--root", str(tmp_path), "--profile", "baseline", "--json", "--detailed-exitcode")
+    assert done.returncode == 2, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["format_version"] == 1
+    assert {c["path"] for c in doc["changes"]} == TARGETS
+    assert all(c["action"] == "create" for c in doc["changes"])
+    assert {"service": "docker", "action": "restart"}.items() <= doc["services"][0].items()
+    assert list(tmp_path.iterdir()) == []  # plan wrote nothing
+
+
+def test_apply_keeps_operator_keys_and_ufw_lines_then_plan_reports_nothing_to_do(operator_root):
+    dockharden("apply", "--root", str(operator_root), "--profile", "baseline", "--no-restart", "--yes", check=True)
+    daemon = json.loads((operator_root / "etc/docker/daemon.json").read_text())
+    assert list(daemon)[:2] == ["data-root", "debug"] and daemon["data-root"] == "/srv/docker"
+    assert daemon["live-restore"] is True and daemon["icc"] is False
+    assert (operator_root / "etc/ufw/after.rules").read_text().startswith(OPERATOR_UFW)
+    again = dockharden("plan", "--root", str(operator_root), "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Nothing to do" in again.stdout
+
+
+def test_apply_backs_up_replaced_files_in_a_private_generation(operator_root):
+    before = (operator_root / "etc/docker/daemon.json").read_bytes()
+    done = dockharden("apply", "--root", str(operator_root), "--no-restart", "--yes", "--json", check=True)
+    result = json.loads(done.stdout)
+    assert result["result"] == "applied" and result["generation"] == "0001"
+    gen = operator_root / "var/lib/dockharden/generations/0001"
+    assert oct(gen.stat().st_mode & 0o777) == "0o700"
+    record = json.loads((gen / "record.json").read_text())
+    entry = next(e for e in record["files"] if e["path"] == "/etc/docker/daemon.json")
+    assert (gen / entry["backup"]).read_bytes() == before
+    assert record["state"] == "applied"
+
+
+def test_a_second_apply_changes_nothing_and_records_no_generation(operator_root):
+    dockharden("apply", "--root", str(operator_root), "--no-restart", "--yes", check=True)
+    done = dockharden("apply", "--root", str(operator_root), "--no-restart", "--yes", "--json", check=True)
+    assert json.loads(done.stdout)["result"] == "unchanged"
+    assert [p.name for p in (operator_root / "var/lib/dockharden/generations").iterdir()] == ["0001"]
+
+
+def test_the_persisted_selection_is_reused_and_flags_override_it(operator_root):
+    dockharden("apply", "--root", str(operator_root), "--profile", "baseline,userns", "--no-restart", "--yes",
+               check=True)
+    plan = json.loads(dockharden("plan", "--root", str(operator_root), "--json").stdout)
+    assert plan["selection"]["profiles"] == ["baseline", "userns"] and plan["changes"] == []
+    flagged = json.loads(dockharden("plan", "--root", str(operator_root), "--profile", "baseline", "--json").stdout)
+    assert any(k["key"] == "userns-remap" and k["kind"] == "removed" for c in flagged["changes"]
+               for k in c.get("keys", []))
+
+
+@pytest.mark.parametrize("daemon_json,needle", [
+    (b'{"debug": true,}', "line 1 column 16"),
+    (b'{"graph": "/srv"}', "data-root"),
+    (b'{"live-restor": true}', "did you mean `live-restore`"),
+    (b'{"log-opts": {"tag": 5}}', "log-opts.tag"),
+])
+def test_bad_daemon_json_is_one_paragraph_exit_1_and_nothing_is_touched(operator_root, daemon_json, needle):
+    (operator_root / "etc/docker/daemon.json").write_bytes(daemon_json)
+    before = tree_snapshot(operator_root)
+    done = dockharden("apply", "--root", str(operator_root), "--no-restart", "--yes")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and needle in done.stderr
+    assert "/etc/docker/daemon.json" in done.stderr and done.stderr.count("\n") == 1
+    assert tree_snapshot(operator_root) == before
+
+
+def test_a_malformed_layer_is_one_paragraph_exit_1_and_nothing_is_touched(operator_root, tmp_path_factory):
+    layer = tmp_path_factory.mktemp("layers") / "mine.toml"
+    layer.write_text('[daemon]\nicc = "no"\n')
+    before = tree_snapshot(operator_root)
+    done = dockharden("apply", "--root", str(operator_root), "--layer", str(layer), "--no-restart", "--yes")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert str(layer) in done.stderr and "daemon.icc" in done.stderr and "boolean" in done.stderr
+    assert tree_snapshot(operator_root) == before
+
+
+def test_an_unclosed_managed_block_is_one_paragraph_exit_1_and_nothing_is_touched(operator_root):
+    (operator_root / "etc/ufw/after.rules").write_text(OPERATOR_UFW + "# BEGIN dockharden DOCKER-USER\n")
+    before = tree_snapshot(operator_root)
+    done = dockharden("plan", "--root", str(operator_root))
+    assert done.returncode == 1 and "has no partner" in done.stderr and "after.rules" in done.stderr
+    assert tree_snapshot(operator_root) == before
+
+
+def test_a_setting_the_daemon_would_refuse_is_caught_at_plan_time(operator_root, tmp_path_factory):
+    layer = tmp_path_factory.mktemp("layers") / "open.toml"
+    layer.write_text('[daemon]\nhosts = ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"]\n')
+    done = dockharden("plan", "--root", str(operator_root), "--layer", str(layer))
+    assert done.returncode == 1 and "without TLS client verification" in done.stderr
+
+
+def test_show_prints_each_key_with_the_layer_that_set_it():
+    done = dockharden("show", "--profile", "baseline,userns", check=True)
+    assert "daemon.live-restore = true  <- baseline" in done.stdout
+    assert "daemon.userns-remap = \"default\"  <- userns" in done.stdout
+    assert "daemon.features.containerd-snapshotter removed  <- userns" in done.stdout

@@ -1,0 +1,77 @@
+import pytest
+
+from dockharden.conflicts import check_conflicts
+from dockharden.errors import ConflictError
+from dockharden.merge import merge_layers
+from dockharden.model import DaemonProcess, HostSnapshot, Layer
+
+FLAGS = {"hosts": ["--host", "-H"], "containerd": ["--containerd"], "iptables": ["--iptables"]}
+
+
+def host(argv=(), info=None, existing=()):
+    daemon = DaemonProcess(42, ("/usr/bin/dockerd",) + tuple(argv)) if argv else None
+    return HostSnapshot(root="/", files={}, existing_paths=frozenset(existing), daemon=daemon, daemon_info=info)
+
+
+def settings(**daemon):
+    return merge_layers([Layer("mine", "mine.toml", {"daemon": daemon})])
+
+
+def check(config, h=None, written=()):
+    return check_conflicts(config, settings(**config), h or host(), FLAGS, set(written))
+
+
+def test_hosts_in_daemon_json_while_dockerd_runs_with_h_fd_is_refused_with_the_dropin_hint():
+    with pytest.raises(ConflictError) as err:
+        check({"hosts": ["unix:///var/run/docker.sock"]}, host(["-H", "fd://"]))
+    assert "`hosts`" in str(err.value) and "-H" in str(err.value) and "drop-in" in str(err.value)
+
+
+def test_a_flag_given_as_name_equals_value_is_detected_too():
+    with pytest.raises(ConflictError, match="--containerd"):
+        check({"containerd": "/run/containerd/containerd.sock"},
+              host(["--containerd=/run/containerd/containerd.sock"]))
+
+
+def test_icc_false_with_iptables_false_is_refused():
+    with pytest.raises(ConflictError, match="iptables"):
+        check({"icc": False, "iptables": False})
+
+
+def test_tcp_without_tls_client_verification_is_refused():
+    with pytest.raises(ConflictError, match="without TLS client verification"):
+        check({"hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"]})
+    with pytest.raises(ConflictError):
+        check({"hosts": ["tcp://0.0.0.0:2376"], "tls": True, "tlsverify": False})
+
+
+def test_tcp_with_tlsverify_and_existing_certificates_passes():
+    certs = ("/etc/docker/tls/ca.pem", "/etc/docker/tls/cert.pem", "/etc/docker/tls/key.pem")
+    check({"hosts": ["tcp://0.0.0.0:2376"], "tlsverify": True, "tlscacert": certs[0], "tlscert": certs[1],
+           "tlskey": certs[2]}, host(existing=certs))
+
+
+def test_live_restore_on_a_swarm_node_is_refused():
+    with pytest.raises(ConflictError, match="swarm"):
+        check({"live-restore": True}, host(info={"Swarm": {"LocalNodeState": "active"}}))
+
+
+def test_userns_remap_on_a_rootless_daemon_is_refused():
+    with pytest.raises(ConflictError, match="rootless"):
+        check({"userns-remap": "default"}, host(info={"SecurityOptions": ["name=seccomp", "name=rootless"]}))
+
+
+def test_userns_remap_with_the_containerd_image_store_is_refused():
+    with pytest.raises(ConflictError, match="containerd-snapshotter"):
+        check({"userns-remap": "default", "features": {"containerd-snapshotter": True}})
+
+
+def test_a_seccomp_profile_that_does_not_exist_is_refused_unless_this_plan_writes_it():
+    with pytest.raises(ConflictError, match="does not exist"):
+        check({"seccomp-profile": "/etc/docker/seccomp/default.json"})
+    check({"seccomp-profile": "/etc/docker/seccomp/default.json"}, written=["/etc/docker/seccomp/default.json"])
+
+
+def test_userns_remap_warns_that_existing_images_disappear():
+    notes = check({"userns-remap": "default"})
+    assert any("data root" in n.message for n in notes)

@@ -1,0 +1,57 @@
+import json
+
+from dockharden.merge import merge_layers
+from dockharden.model import HostFile, HostSnapshot, Layer, RenderedFile, Selection
+from dockharden.plan import make_plan
+
+PATH = "/etc/docker/daemon.json"
+RELOADABLE = frozenset({"debug", "live-restore", "labels"})
+
+
+def plan_for(old: dict | None, new: dict, info=None, ufw_enabled=False, extra=()):
+    settings = merge_layers([Layer("baseline", "b", {"daemon": new})])
+    content = None if old is None else json.dumps(old).encode()
+    files = {PATH: HostFile(PATH, old is not None, content, 0o644 if old is not None else None, 0, 0)}
+    host = HostSnapshot(root="/", files=files, existing_paths=frozenset(), daemon_info=info,
+                        ufw_enabled=ufw_enabled)
+    rendered = [RenderedFile("daemon.json", PATH, (json.dumps(new, indent=2) + "\n").encode())] + list(extra)
+    return make_plan(Selection(("baseline",), ()), settings, host, rendered, [], RELOADABLE)
+
+
+def test_only_reloadable_keys_changed_means_a_reload():
+    plan = plan_for({"debug": False}, {"debug": True, "live-restore": True})
+    assert [(s.service, s.action) for s in plan.services] == [("docker", "reload")]
+
+
+def test_any_other_key_means_a_restart_and_says_whether_containers_survive():
+    plan = plan_for({}, {"icc": False}, info={"LiveRestoreEnabled": False, "ContainersRunning": 3})
+    [docker] = plan.services
+    assert docker.action == "restart" and "icc" in docker.reason and "NOT effective" in docker.reason
+    plan = plan_for({}, {"icc": False}, info={"LiveRestoreEnabled": True, "ContainersRunning": 3})
+    assert "keep running" in plan.services[0].reason
+
+
+def test_key_changes_name_the_layer_that_caused_them():
+    plan = plan_for({"icc": True, "data-root": "/srv"}, {"icc": False, "data-root": "/srv"})
+    [change] = plan.changes
+    assert [(k.kind, k.path, k.old, k.new, k.layer) for k in change.key_changes] == [
+        ("changed", "icc", True, False, "baseline")]
+
+
+def test_a_file_whose_bytes_and_mode_match_is_unchanged_and_not_in_changes():
+    doc = {"icc": False}
+    settings_bytes = (json.dumps(doc, indent=2) + "\n").encode()
+    plan = plan_for(None, doc)
+    assert plan.changes[0].action == "create"
+    settings = merge_layers([Layer("baseline", "b", {"daemon": doc})])
+    host = HostSnapshot(root="/", files={PATH: HostFile(PATH, True, settings_bytes, 0o644, 0, 0)},
+                        existing_paths=frozenset())
+    again = make_plan(Selection(("baseline",), ()), settings, host,
+                      [RenderedFile("daemon.json", PATH, settings_bytes)], [], RELOADABLE)
+    assert again.changes == () and again.unchanged == (PATH,) and again.services == ()
+
+
+def test_ufw_is_reloaded_only_when_it_is_active():
+    rules = RenderedFile("ufw", "/etc/ufw/after.rules", b"x\n", mode=0o640)
+    assert [s.service for s in plan_for({}, {}, extra=[rules]).services] == []
+    assert [s.service for s in plan_for({}, {}, ufw_enabled=True, extra=[rules]).services] == ["ufw"]

@@ -1,0 +1,73 @@
+import ipaddress
+
+import pytest
+
+from dockharden.errors import HostFileError, LayerError
+from dockharden.targets.ufw_block import BEGIN, END, block_v4, splice_block
+
+BLOCK = f"{BEGIN}\n*filter\n-A DOCKER-USER -j RETURN\nCOMMIT\n{END}\n"
+UFW = "# operator\n*filter\n:ufw-after-input - [0:0]\n-A ufw-after-input -p udp --dport 137 -j DROP\nCOMMIT\n"
+
+
+def test_the_block_is_appended_and_the_operator_text_kept_byte_for_byte():
+    out = splice_block(UFW, BLOCK, path="after.rules")
+    assert out.startswith(UFW) and out.endswith(BLOCK)
+
+
+def test_an_existing_block_is_replaced_in_place():
+    text = UFW + f"{BEGIN}\nold\n{END}\n# after\n"
+    out = splice_block(text, BLOCK, path="after.rules")
+    assert out == UFW + BLOCK + "# after\n"
+
+
+def test_splicing_twice_is_a_no_op():
+    once = splice_block(UFW, BLOCK, path="p")
+    assert splice_block(once, BLOCK, path="p") == once
+
+
+def test_a_file_without_final_newline_gets_one_before_the_block():
+    assert splice_block("COMMIT", BLOCK, path="p") == "COMMIT\n" + BLOCK
+
+
+def test_crlf_lines_outside_the_block_survive_and_the_block_follows_their_style():
+    text = "# a\r\nCOMMIT\r\n"
+    out = splice_block(text, BLOCK, path="p")
+    assert out.startswith(text) and f"{BEGIN}\r\n" in out
+
+
+@pytest.mark.parametrize("text,needle", [
+    (UFW + f"{BEGIN}\n-A x\n", "has no partner"),
+    (UFW + f"{END}\n", "has no partner"),
+    (UFW + f"{BEGIN}\n{END}\n{BEGIN}\n{END}\n", "exactly one managed block"),
+    ("*filter\n" + f"{BEGIN}\n{END}\nCOMMIT\n", "inside the table"),
+    (f"{END}\n{BEGIN}\n", "has no partner"),
+])
+def test_a_malformed_block_is_an_error_naming_the_file(text, needle):
+    with pytest.raises(HostFileError) as err:
+        splice_block(text, BLOCK, path="/etc/ufw/after.rules")
+    assert needle in str(err.value) and "/etc/ufw/after.rules" in str(err.value)
+
+
+def test_the_default_block_opens_no_whole_private_range():
+    block = block_v4({"enabled": True}, {"default-address-pools": [{"base": "172.20.0.0/14", "size": 24}]})
+    wide = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]
+    for line in block.splitlines():
+        if "-s " in line and "RETURN" in line:
+            net = ipaddress.ip_network(line.split("-s ")[1].split()[0])
+            assert not any(net.supernet_of(w) or net == w for w in wide), line
+    assert "--ctstate RELATED,ESTABLISHED -j RETURN" in block
+    assert "-d 172.20.0.0/14 -m conntrack --ctstate NEW -j DROP" in block
+
+
+def test_allowed_sources_and_published_ports_return_before_the_drop():
+    block = block_v4({"allow_sources": ["192.0.2.0/24"], "allow_ports": ["443", "53/udp"]}, {})
+    lines = block.splitlines()
+    drop = next(i for i, line in enumerate(lines) if "-j DROP" in line)
+    assert lines.index("-A DOCKER-USER -s 192.0.2.0/24 -j RETURN") < drop
+    assert "-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 443 -j RETURN" in lines
+    assert "-A DOCKER-USER -p udp -m conntrack --ctorigdstport 53 -j RETURN" in lines
+
+
+def test_a_bad_network_in_a_layer_names_the_key():
+    with pytest.raises(LayerError, match="ufw.allow_sources"):
+        block_v4({"allow_sources": ["10.0.0.0/33"]}, {})
