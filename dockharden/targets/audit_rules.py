@@ -22,18 +22,20 @@ class Watch:
     path: str
 
 
-# (control, candidate paths, watched even when absent)
+# (control, candidate paths, watched even when absent). 1.1.3 and 1.1.4 are required either way;
+# /etc/docker and daemon.json exist once apply has written daemon.json, so they are watched from the
+# first apply on (otherwise the second plan would differ from the first).
 CIS_AUDIT_PATHS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("1.1.3", ("/usr/bin/dockerd",), True),
     ("1.1.3", ("/usr/sbin/dockerd",), False),
     ("1.1.4", ("/run/containerd",), True),
     ("1.1.5", ("/var/lib/docker",), False),
-    ("1.1.6", ("/etc/docker",), False),
+    ("1.1.6", ("/etc/docker",), True),
     ("1.1.7", tuple(f"{d}/docker.service" for d in UNIT_DIRS), False),
     ("1.1.8", ("/run/containerd/containerd.sock",), False),
     ("1.1.9", tuple(f"{d}/docker.socket" for d in UNIT_DIRS), False),
     ("1.1.10", ("/etc/default/docker",), False),
-    ("1.1.11", ("/etc/docker/daemon.json",), False),
+    ("1.1.11", ("/etc/docker/daemon.json",), True),
     ("1.1.12", ("/etc/containerd/config.toml",), False),
     ("1.1.13", ("/etc/sysconfig/docker",), False),
     ("1.1.14", ("/usr/bin/containerd",), False),
@@ -56,9 +58,6 @@ def audit_watches(existing: frozenset[str], extra: list[str] = ()) -> list[Watch
         found = next((p for p in paths if p in existing), None)
         if found or always:
             watches.append(Watch(control, found or paths[0]))
-    # daemon.json will exist once apply writes it, so 1.1.11 is always watched.
-    if not any(w.control == "1.1.11" for w in watches):
-        watches.append(Watch("1.1.11", "/etc/docker/daemon.json"))
     watches += [Watch("extra", p) for p in extra]
     return _unique(watches)
 

@@ -1,0 +1,50 @@
+"""Golden cases as data: each folder holds layers, a root with the current files, the expected plan and
+the expected bytes after apply. Set DOCKHARDEN_UPDATE_GOLDEN=1 to rewrite the expected files after
+reviewing a deliberate change."""
+
+import os
+import shutil
+import tomllib
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from dockharden.apply import apply_files
+from dockharden.pipeline import Context, build_plan
+from dockharden.runner import Runner
+from dockharden.model import Selection
+
+CASES = sorted(p for p in Path(__file__).parent.iterdir() if (p / "case.toml").is_file())
+COMPARED = ("etc/docker/daemon.json", "etc/audit/rules.d/docker.rules", "etc/ufw/after.rules")
+
+
+class NoTools(Runner):
+    """Golden cases are pure data: no host tool may change their outcome."""
+
+    def which(self, program):
+        return None
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_golden_case_plans_and_renders_exactly_as_recorded(case, tmp_path):
+    spec = tomllib.loads((case / "case.toml").read_text())
+    root = tmp_path / "root"
+    shutil.copytree(case / "root", root)
+    ctx = Context(root=str(root), runner=NoTools(), engine_version=spec["engine_version"])
+    selection = Selection(tuple(spec["profiles"]), tuple(str(case / l) for l in spec.get("layers", [])), "case")
+    plan = build_plan(ctx, selection)
+    assert [[c.path, c.action] for c in plan.changes] == spec["changes"]
+    assert [[s.service, s.action] for s in plan.services] == spec["services"]
+    apply_files(plan, str(root), {}, lambda: datetime(2026, 1, 1, tzinfo=timezone.utc), restart=False)
+    for rel in COMPARED:
+        expected, actual = case / "expected" / rel, root / rel
+        if os.environ.get("DOCKHARDEN_UPDATE_GOLDEN") and actual.exists():
+            expected.parent.mkdir(parents=True, exist_ok=True)
+            expected.write_bytes(actual.read_bytes())
+        if expected.exists():
+            assert actual.read_bytes() == expected.read_bytes(), rel
+        else:
+            assert not actual.exists(), rel
+    again = build_plan(ctx, Selection(selection.profiles, selection.layers, "case"))
+    assert again.changes == ()
