@@ -23,6 +23,7 @@ def check_conflicts(config: dict[str, Any], settings: Settings, host: HostSnapsh
     _userns_conflicts(config, host)
     _live_restore_and_swarm(config, host)
     _paths_exist(config, host, written)
+    _ulimits_grantable(config, host)
     if config.get("bridge") and config.get("bip"):
         raise _conflict("`bridge` and `bip` are mutually exclusive", "bip", "set only one of them")
     return _warnings(config, host)
@@ -107,6 +108,22 @@ def _paths_exist(config: dict, host: HostSnapshot, written: set[str]) -> None:
         if value not in host.existing_paths and value not in written:
             raise _conflict(f"`{key}` points to {value}, which does not exist; dockerd would not start",
                             key, "create the file first or point the key at an existing one")
+
+
+def _ulimits_grantable(config: dict, host: HostSnapshot) -> None:
+    """A default ulimit above dockerd's own hard limit, without CAP_SYS_RESOURCE, fails every container."""
+    daemon = host.daemon
+    if daemon is None or daemon.can_raise_limits:
+        return
+    for name, spec in (config.get("default-ulimits") or {}).items():
+        hard = spec.get("Hard", spec.get("hard")) if isinstance(spec, dict) else None
+        limit = daemon.hard_limits.get(name)
+        if isinstance(hard, int) and limit is not None and hard > limit:
+            raise _conflict(f"`default-ulimits.{name}` Hard {hard} is above dockerd's own hard limit {limit}, "
+                            "and dockerd lacks CAP_SYS_RESOURCE here: every container would fail to start "
+                            "(error setting rlimit)", f"default-ulimits.{name}",
+                            f"lower it to {limit} or less in a layer, or raise dockerd's limit "
+                            "(LimitNOFILE=/LimitNPROC= in its unit)")
 
 
 def _warnings(config: dict, host: HostSnapshot) -> list[Note]:

@@ -81,8 +81,37 @@ def find_daemon(root: str) -> DaemonProcess | None:
             continue
         args = tuple(a.decode(errors="replace") for a in argv if a)
         if args and os.path.basename(args[0]).startswith("dockerd"):
-            return DaemonProcess(pid, args)
+            return DaemonProcess(pid, args, hard_limits(pid), has_capability(pid, CAP_SYS_RESOURCE))
     return None
+
+
+CAP_SYS_RESOURCE = 24
+LIMIT_ROWS = {"nofile": "Max open files", "nproc": "Max processes", "memlock": "Max locked memory",
+              "core": "Max core file size", "stack": "Max stack size"}
+
+
+def hard_limits(pid: int) -> dict[str, int | None]:
+    """The process's hard resource limits by ulimit name (None = unlimited)."""
+    try:
+        rows = Path(f"/proc/{pid}/limits").read_text().splitlines()
+    except OSError:
+        return {}
+    found: dict[str, int | None] = {}
+    for name, label in LIMIT_ROWS.items():
+        row = next((r for r in rows if r.startswith(label)), None)
+        if row:
+            hard = row[len(label):].split()[1]
+            found[name] = None if hard == "unlimited" else int(hard)
+    return found
+
+
+def has_capability(pid: int, cap: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    match = re.search(r"^CapEff:\s*([0-9a-f]+)", status, re.M)
+    return bool(match) and bool(int(match.group(1), 16) >> cap & 1)
 
 
 def engine_version(root: str, runner: Runner, live: bool) -> tuple[str | None, str]:

@@ -71,6 +71,8 @@ class DaemonProcess:
 
     pid: int
     argv: tuple[str, ...]
+    hard_limits: dict[str, int | None] = field(default_factory=dict)
+    can_raise_limits: bool = True
 
 
 @dataclass(frozen=True)

@@ -75,3 +75,14 @@ def test_a_seccomp_profile_that_does_not_exist_is_refused_unless_this_plan_write
 def test_userns_remap_warns_that_existing_images_disappear():
     notes = check({"userns-remap": "default"})
     assert any("data root" in n.message for n in notes)
+
+
+def test_a_default_ulimit_the_daemon_cannot_grant_is_refused_before_containers_break():
+    daemon = DaemonProcess(42, ("dockerd",), {"nofile": 20000}, can_raise_limits=False)
+    h = HostSnapshot(root="/", files={}, existing_paths=frozenset(), daemon=daemon)
+    with pytest.raises(ConflictError, match="every container would fail to start"):
+        check({"default-ulimits": {"nofile": {"Name": "nofile", "Hard": 65536, "Soft": 65536}}}, h)
+    check({"default-ulimits": {"nofile": {"Name": "nofile", "Hard": 20000, "Soft": 20000}}}, h)
+    able = HostSnapshot(root="/", files={}, existing_paths=frozenset(),
+                        daemon=DaemonProcess(42, ("dockerd",), {"nofile": 20000}, can_raise_limits=True))
+    check({"default-ulimits": {"nofile": {"Name": "nofile", "Hard": 65536, "Soft": 65536}}}, able)
