@@ -1,22 +1,27 @@
-"""Execute a Plan: record a generation, back up, write atomically, then act on services.
+"""Execute a Plan: journal a generation, validate, write atomically, act on services, verify,
+and on any failure restore every file and bring the daemon back as it was.
 
-Touches the machine through fsops, generations and the runner. Apply executes exactly what the plan
-says: it never re-renders.
+Touches the machine through fsops, generations, services and the runner. Apply executes exactly
+what the plan says: it never re-renders. The generation's record is the journal: its `state` says how
+far a run got, so a run killed at any point can be finished or undone by the next one (recovery.py).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
-from dockharden import fsops, generations
-from dockharden.errors import DockhardenError
-from dockharden.generations import STATE_DIR
+from dockharden import faults, fsops, generations, services, verify
+from dockharden.errors import ApplyError, DockhardenError
+from dockharden.generations import STATE_DIR, Generation
 from dockharden.host import MANAGED_STATE, read_file, under
 from dockharden.model import HostFile, Plan
+from dockharden.runner import Runner
 from dockharden.selection import CONFIG_PATH, render_config
+from dockharden.targets import audit_rules, daemon_json, ufw_block
 
 
 @dataclass(frozen=True)
@@ -29,14 +34,36 @@ class RunResult:
     services: tuple[dict, ...] = ()
     messages: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def ok(self) -> bool:
+        return self.result in ("applied", "unchanged")
 
-def _write_changes(plan: Plan, root: str) -> None:
-    for change in plan.changes:
-        if change.action == "delete":
-            fsops.remove(root, change.path)
-        else:
-            new = change.new
-            fsops.atomic_write(root, change.path, new.content, new.mode, new.uid, new.gid)
+
+@dataclass(frozen=True)
+class Engine:
+    """Everything apply touches, passed in: no hidden globals."""
+
+    root: str
+    runner: Runner
+    now: Callable[[], datetime]
+    config: dict[str, Any]
+    progress: Callable[[str], None] = lambda message: None
+    wait_timeout: float = 60.0
+
+    @property
+    def socket(self) -> str:
+        return docker_socket(self.root, self.config)
+
+
+def docker_socket(root: str, config: dict[str, Any], environ: dict[str, str] | None = None) -> str:
+    """The daemon's unix socket: [docker] host, else DOCKER_HOST, else the standard path."""
+    import os
+
+    host = config.get("docker", {}).get("host") or (environ or os.environ).get("DOCKER_HOST") or ""
+    if host and not host.startswith("unix://"):
+        raise DockhardenError(f"dockharden talks to dockerd over its unix socket, not {host}",
+                              hint="set [docker] host = \"unix:///var/run/docker.sock\"", path=CONFIG_PATH)
+    return str(under(root, host[len("unix://"):] if host else "/var/run/docker.sock"))
 
 
 def plan_summary(plan: Plan) -> dict:
@@ -46,42 +73,239 @@ def plan_summary(plan: Plan) -> dict:
 
 def bookkeeping(plan: Plan, root: str, config: dict) -> list[tuple[HostFile, bytes]]:
     """dockharden's own files that differ from what this plan needs: the selection and the state."""
+    if plan.state is None:
+        return []
     wanted = [(MANAGED_STATE, (json.dumps(plan.state, indent=2, sort_keys=True) + "\n").encode())]
-    if plan.selection.source != CONFIG_PATH:
+    if plan.selection.source not in (CONFIG_PATH, "rollback"):
         wanted.append((CONFIG_PATH, render_config(config, plan.selection)))
     current = [(read_file(root, path), data) for path, data in wanted]
     return [(old, data) for old, data in current if old.content != data]
 
 
-def apply_files(plan: Plan, root: str, config: dict, now: Callable[[], datetime], *, restart: bool) -> RunResult:
-    """Write the plan's files under a new generation; services are acted on only when `restart`."""
-    if restart:
-        raise DockhardenError("service actions (reload, restart, verify) are not available yet",
-                              hint="use `apply --no-restart` and restart docker yourself")
-    ours = bookkeeping(plan, root, config)
+def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply", **record: Any) -> RunResult:
+    """Make the plan real, or leave the host as it was. The caller holds the host lock."""
+    ours = bookkeeping(plan, engine.root, engine.config)
     if not plan.changes:
-        _write_own(root, ours)
+        _write_own(engine.root, ours)
         return RunResult("unchanged")
+    refuse_stale_plan(plan, engine.root)
+    if restart and any(s.service == "docker" for s in plan.services):
+        services.docker_service(engine.root, engine.config, engine.runner)  # fail before any write
     selection = {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers)}
-    generation = generations.start_generation(root, now(), selection,
-                                              [c.old for c in plan.changes] + [old for old, _ in ours],
-                                              plan_summary(plan))
+    generation = generations.start_generation(
+        engine.root, engine.now(), selection, [c.old for c in plan.changes] + [old for old, _ in ours],
+        plan_summary(plan), kind=kind, restart=restart, audit_rules=_new_audit_text(plan), **record)
+    faults.point("after-record")
     try:
-        _write_changes(plan, root)
-        _write_own(root, ours)
+        generation = _run_steps(plan, engine, generation, ours, restart)
     except DockhardenError as exc:
-        generations.restore_files(root, generation)
-        generations.set_state(generation, "failed", error=exc.paragraph())
-        exc.message += "; every file was restored from generation " + generation.id
-        raise
-    generations.set_state(generation, "applied", services="skipped (--no-restart)")
+        return roll_back_generation(engine, generation, exc.paragraph())
     return RunResult("applied", generation.id, tuple(c.path for c in plan.changes),
-                     tuple({"service": s.service, "action": "skipped"} for s in plan.services))
+                     tuple(generation.record.get("services_done", [])))
+
+
+def _new_audit_text(plan: Plan) -> str | None:
+    change = next((c for c in plan.changes if c.path == audit_rules.PATH and c.new.content), None)
+    return change.new.content.decode(errors="replace") if change else None
+
+
+def _run_steps(plan: Plan, engine: Engine, generation: Generation, ours, restart: bool) -> Generation:
+    generation = generations.set_state(generation, "validating")
+    validate_with_dockerd(plan, engine)
+    generation = generations.set_state(generation, "writing")
+    _write_changes(plan, engine.root)
+    _write_own(engine.root, ours)
+    if not restart:
+        return generations.set_state(generation, "applied", services_done=[
+            {"service": s.service, "action": "skipped"} for s in plan.services])
+    generation = generations.set_state(generation, "services", daemon_pid_before=services.daemon_pid(engine.root))
+    done = act_on_services(plan, engine)
+    generation = generations.set_state(generation, "verifying", services_done=done)
+    faults.point("during-verify")
+    verify_plan(plan, engine)
+    return generations.set_state(generation, "applied")
+
+
+def refuse_stale_plan(plan: Plan, root: str) -> None:
+    """Refuse when a file changed since the plan was made (another process edited it)."""
+    for change in plan.changes:
+        now = read_file(root, change.path)
+        if (now.exists, now.content) != (change.old.exists, change.old.content):
+            raise ApplyError("changed since the plan was made; nothing was written",
+                             hint="run `dockharden plan` again and review it", path=change.path)
+
+
+def validate_with_dockerd(plan: Plan, engine: Engine) -> None:
+    """`dockerd --validate` on the new daemon.json with the running daemon's flags (Engine 23+)."""
+    change = next((c for c in plan.changes if c.path == daemon_json.PATH and c.new.content), None)
+    if change is None or not _has_validate(plan.engine_version) or not engine.runner.which("dockerd"):
+        return
+    target = fsops.resolve_inside(engine.root, daemon_json.PATH)
+    probe = target.parent / f".{target.name}.dockharden-validate"
+    probe.parent.mkdir(parents=True, exist_ok=True)
+    probe.write_bytes(change.new.content)
+    try:
+        result = engine.runner.run(["dockerd", "--validate", *_daemon_flags(engine), "--config-file", str(probe)],
+                                   timeout=60)
+    finally:
+        probe.unlink(missing_ok=True)
+    if not result.ok:
+        raise ApplyError(f"dockerd --validate refuses the new file: {result.stderr.strip()}",
+                         hint="fix the layer that sets the key it names", path=daemon_json.PATH)
+
+
+def _has_validate(version: str | None) -> bool:
+    from dockharden.engine import parse_version
+
+    parsed = parse_version(version)
+    return parsed is not None and parsed >= (23, 0)
+
+
+def _daemon_flags(engine: Engine) -> list[str]:
+    from dockharden.host import find_daemon
+
+    daemon = find_daemon(engine.root)
+    flags = list(daemon.argv[1:]) if daemon else []
+    return [f for f in flags if not f.startswith("--config-file")]
+
+
+def _write_changes(plan: Plan, root: str) -> None:
+    for index, change in enumerate(plan.changes):
+        if change.action == "delete":
+            fsops.remove(root, change.path)
+        else:
+            new = change.new
+            fsops.atomic_write(root, change.path, new.content, new.mode, new.uid, new.gid)
+        faults.point(f"after-write-{index}")
 
 
 def _write_own(root: str, files: list[tuple[HostFile, bytes]]) -> None:
     for old, data in files:
-        mode = 0o600 if old.path == MANAGED_STATE else 0o644
         if old.path == MANAGED_STATE:
             fsops.make_private_dir(under(root, STATE_DIR))
-        fsops.atomic_write(root, old.path, data, mode)
+        fsops.atomic_write(root, old.path, data, 0o600 if old.path == MANAGED_STATE else 0o644)
+
+
+def act_on_services(plan: Plan, engine: Engine) -> list[dict]:
+    """Docker reload or restart, audit rules, ufw: each only when the plan says so."""
+    done = []
+    for action in plan.services:
+        if action.service == "docker":
+            done.append(docker_action(action.action, engine))
+        elif action.service == "auditd":
+            done.append(audit_action(plan, engine))
+        elif action.service == "ufw":
+            result = services.reload_ufw(engine.runner)
+            if not result.ok:
+                raise ApplyError(f"ufw reload failed: {result.stderr.strip()}", path=ufw_block.PATH_V4,
+                                 hint="check the DOCKER-USER block and `ufw status`")
+            done.append({"service": "ufw", "action": "reload"})
+    return done
+
+
+def docker_action(action: str, engine: Engine) -> dict:
+    service = services.docker_service(engine.root, engine.config, engine.runner)
+    if action == "reload":
+        since = time.time()
+        result = services.reload_docker(service, engine.root, engine.runner)
+        if not result.ok or not verify.reload_confirmed(engine.socket, since):
+            raise ApplyError("the daemon did not confirm the reload (it keeps its old configuration)"
+                             + _daemon_error(engine, result.stderr), path=daemon_json.PATH,
+                             hint="the new daemon.json has a value the daemon refuses; see its log")
+        return {"service": "docker", "action": "reload", "pid": services.daemon_pid(engine.root)}
+    engine.progress(f"restarting docker ({service.manager})")
+    result = services.restart_docker(service, engine.runner)
+    faults.point("during-restart")
+    if not result.ok or not verify.wait_for_daemon(engine.socket, engine.wait_timeout, engine.progress):
+        raise ApplyError("docker did not come back after the restart" + _daemon_error(engine, result.stderr),
+                         path=daemon_json.PATH, hint="the daemon refused the new configuration; see its log")
+    return {"service": "docker", "action": "restart", "pid": services.daemon_pid(engine.root)}
+
+
+def _daemon_error(engine: Engine, command_stderr: str) -> str:
+    lines = services.daemon_error_lines(engine.root, engine.config, engine.runner) or \
+        command_stderr.strip().splitlines()
+    return f"; the daemon says: {lines[-1].strip()}" if lines else ""
+
+
+def audit_action(plan: Plan, engine: Engine) -> dict:
+    change = next(c for c in plan.changes if c.path == audit_rules.PATH)
+    if not engine.runner.which("auditctl"):
+        return {"service": "auditd", "action": "skipped (auditctl not installed)"}
+    text = lambda data: data.decode(errors="replace") if data else None  # noqa: E731
+    done = services.sync_audit_rules(engine.runner, text(change.old.content), text(change.new.content))
+    return {"service": "auditd", "action": "reload", "detail": done}
+
+
+def verify_plan(plan: Plan, engine: Engine) -> None:
+    """The effective state after the services acted: daemon, audit rules, firewall chain."""
+    change = next((c for c in plan.changes if c.path == daemon_json.PATH), None)
+    docker_acted = any(s.service == "docker" for s in plan.services)
+    if change and change.new.content and docker_acted:
+        effective = verify.read_effective(engine.socket)
+        if effective is None:
+            raise ApplyError("the daemon does not answer after the change", path=daemon_json.PATH)
+        wrong = verify.compare_daemon(daemon_json.parse_daemon_json(change.new.content), effective)
+        if wrong:
+            raise ApplyError("the daemon runs, but not with the new settings: " + "; ".join(map(str, wrong)),
+                             path=daemon_json.PATH, hint="a flag or another file overrides these keys")
+    _verify_audit(plan, engine)
+    _verify_firewall(plan, engine)
+
+
+def _verify_audit(plan: Plan, engine: Engine) -> None:
+    change = next((c for c in plan.changes if c.path == audit_rules.PATH and c.new.content), None)
+    if change and engine.runner.which("auditctl") and any(s.service == "auditd" for s in plan.services):
+        missing = verify.missing_audit_watches(engine.runner, services.watches(change.new.content.decode()))
+        if missing:
+            raise ApplyError("the kernel does not hold the watches on " + ", ".join(missing),
+                             path=audit_rules.PATH, hint="check `auditctl -s` (enabled, not locked)")
+
+
+def _verify_firewall(plan: Plan, engine: Engine) -> None:
+    if not any(s.service == "ufw" for s in plan.services):
+        return
+    for change in plan.changes:
+        if change.path == ufw_block.PATH_V4 and change.new.content:
+            missing = verify.missing_firewall_rules(engine.runner, change.new.content.decode(errors="replace"))
+            if missing:
+                raise ApplyError("the live DOCKER-USER chain lacks: " + "; ".join(missing),
+                                 path=change.path, hint="is the firewall backend iptables (not nftables)?")
+
+
+def roll_back_generation(engine: Engine, generation: Generation, reason: str) -> RunResult:
+    """Restore every file of `generation`, bring the services back, and record what happened."""
+    engine.progress(f"rolling back generation {generation.id}: {reason}")
+    stage = generation.record["state"]
+    if stage == "rolling_back":  # a rollback that was itself interrupted: redo it from its start
+        stage = generation.record.get("failed_at", "services")
+    generation = generations.set_state(generation, "rolling_back", error=reason, failed_at=stage)
+    try:
+        restored = generations.restore_files(engine.root, generation)
+        restore_services(engine, generation, stage)
+    except DockhardenError as exc:
+        generations.set_state(generation, "failed", rollback_error=exc.paragraph())
+        return RunResult("failed", generation.id, messages=(
+            reason, f"ROLLBACK FAILED: {exc.paragraph()}",
+            f"the previous files are in {generation.directory}/files; restore them by hand"))
+    generations.set_state(generation, "rolled_back", restored=restored)
+    return RunResult("rolled_back", generation.id, messages=(
+        reason, f"every file was restored from generation {generation.id} and the daemon is up"))
+
+
+def restore_services(engine: Engine, generation: Generation, stage: str) -> None:
+    """After the files are back: undo what the services did, and make sure dockerd answers."""
+    record = generation.record
+    acted = bool(record.get("restart")) and stage in ("services", "verifying")
+    planned = {s["service"]: s["action"] for s in record["plan"]["services"]}
+    if acted and "docker" in planned:
+        docker_action(planned["docker"], engine)
+    elif record.get("restart") and not verify.wait_for_daemon(engine.socket, 2, engine.progress):
+        docker_action("restart", engine)
+    if acted and "auditd" in planned and engine.runner.which("auditctl"):
+        entry = next((e for e in record["files"] if e["path"] == audit_rules.PATH), None)
+        old = generations.backup_bytes(generation, entry) if entry else None
+        services.sync_audit_rules(engine.runner, record.get("audit_rules"),
+                                  old.decode(errors="replace") if old else None)
+    if acted and "ufw" in planned:
+        services.reload_ufw(engine.runner)

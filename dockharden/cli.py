@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import List, Optional
 
@@ -49,6 +50,9 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
     from dockharden import report
 
     _, _, the_plan = _plan(root, profile, layer, engine_version)
+    from dockharden.recovery import interrupted_notes
+
+    the_plan = replace(the_plan, notes=the_plan.notes + tuple(interrupted_notes(root)))
     if json_out:
         print(json.dumps(report.plan_document(the_plan, root), indent=2))
     else:
@@ -57,25 +61,112 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
         raise typer.Exit(2)
 
 
+def _engine(ctx, config):
+    from dockharden.apply import Engine
+
+    return Engine(root=ctx.root, runner=ctx.runner, now=lambda: datetime.now(timezone.utc), config=config,
+                  progress=lambda message: print(f"dockharden: {message}", file=sys.stderr))
+
+
+def _locked(root: str, purpose: str):
+    from dockharden.lock import HostLock
+
+    return HostLock(root, datetime.now(timezone.utc), purpose)
+
+
+def _finish(result, json_out: bool, recovered: list[str]) -> None:
+    from dockharden import report
+
+    for line in recovered:
+        print(f"dockharden: {line}", file=sys.stderr)
+    if json_out:
+        print(json.dumps(report.result_document(result, recovered), indent=2))
+    else:
+        sys.stdout.write(report.render_result(result))
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 @app.command()
 def apply(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
           no_restart: bool = typer.Option(False, "--no-restart", help="Write files only; touch no service."),
           json_out: bool = JsonOpt, engine_version: Optional[str] = EngineOpt) -> None:
-    """Make the plan real: back up, write atomically, record a generation."""
-    from dockharden import apply as applymod, report
+    """Make the plan real: back up, write atomically, reload or restart, verify; roll back on failure."""
+    from dockharden import apply as applymod, faults, pipeline, recovery, report
+    from dockharden.selection import split_profiles
 
-    ctx, config, the_plan = _plan(root, profile, layer, engine_version)
-    if not json_out:
-        sys.stdout.write(report.render_plan(the_plan, root))
-    if the_plan.has_changes and not yes and not typer.confirm("Apply these changes?", default=False):
-        raise typer.Exit(1)
-    result = applymod.apply_files(the_plan, root, config, lambda: datetime.now(timezone.utc),
-                                  restart=not no_restart)
+    ctx = _context(root, engine_version)
+    config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
+    the_plan = pipeline.build_plan(ctx, selection)  # bad input fails here, before the lock file exists
+    with _locked(root, "apply"):
+        faults.point("after-lock")
+        recovered = recovery.recover(_engine(ctx, config))
+        if recovered:
+            the_plan = pipeline.build_plan(ctx, selection)
+        if not json_out:
+            sys.stdout.write(report.render_plan(the_plan, root))
+        if the_plan.has_changes and not yes and not typer.confirm("Apply these changes?", default=False):
+            raise typer.Exit(1)
+        result = applymod.apply_plan(the_plan, _engine(ctx, config), restart=not no_restart)
+    _finish(result, json_out, recovered)
+
+
+@app.command()
+def rollback(to: Optional[str] = typer.Option(None, "--to", help="Restore every file to how it was before "
+                                                                 "this generation (default: undo the last apply)."),
+             root: str = RootOpt, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+             no_restart: bool = typer.Option(False, "--no-restart", help="Restore files only; touch no service."),
+             json_out: bool = JsonOpt) -> None:
+    """Return the host to an earlier generation; validated, verified and recorded like an apply."""
+    from dockharden import apply as applymod, generations, pipeline, recovery, report, rollback as rb
+
+    ctx = _context(root, None)
+    with _locked(root, "rollback"):
+        config, _ = pipeline.read_selection(ctx, None, None)
+        recovered = recovery.recover(_engine(ctx, config))
+        target = generations.find_generation(root, to) if to else rb.default_target(root)
+        the_plan = rb.rollback_plan(root, ctx.runner, target, pipeline.reloadable_keys())
+        if not json_out:
+            sys.stdout.write(report.render_plan(the_plan, root))
+        if the_plan.has_changes and not yes and not typer.confirm("Roll back?", default=False):
+            raise typer.Exit(1)
+        result = applymod.apply_plan(the_plan, _engine(ctx, config), restart=not no_restart, kind="rollback",
+                                     target=target.id)
+        if result.result == "applied" and not to:
+            generations.set_state(target, target.record["state"], undone_by=result.generation)
+    _finish(result, json_out, recovered)
+
+
+@app.command()
+def history(root: str = RootOpt, json_out: bool = JsonOpt) -> None:
+    """The generations, newest first: id, time, kind, layers, files, result."""
+    from dockharden import generations, report
+
+    gens = list(reversed(generations.list_generations(root)))
     if json_out:
-        print(json.dumps(report.result_document(result), indent=2))
+        print(json.dumps(report.history_document(gens), indent=2))
     else:
-        sys.stdout.write(report.render_result(result))
+        sys.stdout.write(report.render_history(gens))
+
+
+@app.command()
+def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
+           json_out: bool = JsonOpt) -> None:
+    """Compare the live daemon, audit rules and firewall with the desired state; change nothing."""
+    from dockharden import drift, pipeline, report
+    from dockharden.selection import split_profiles
+
+    ctx = _context(root, None)
+    config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
+    the_plan = pipeline.build_plan(ctx, selection)
+    rows = drift.find_drift(the_plan, _engine(ctx, config))
+    if json_out:
+        print(json.dumps(report.drift_document(rows), indent=2))
+    else:
+        sys.stdout.write(report.render_drift(rows))
+    if any(not row.ok for row in rows):
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -12,6 +12,38 @@ from typing import Any
 
 def get_json(socket_path: str, path: str, timeout: float = 5.0) -> Any:
     """GET `path` (e.g. '/version') from the daemon; None when it does not answer."""
+    body = get_body(socket_path, path, timeout)
+    if body is None:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def get_stream(socket_path: str, path: str, timeout: float = 5.0) -> list[Any]:
+    """GET an endpoint that answers with a sequence of JSON objects (events); [] when none."""
+    body = get_body(socket_path, path, timeout) or b""
+    decoder, text, items, at = json.JSONDecoder(), body.decode(errors="replace"), [], 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at >= len(text):
+            return items
+        try:
+            item, at = decoder.raw_decode(text, at)
+        except ValueError:
+            return items
+        items.append(item)
+
+
+def ping(socket_path: str, timeout: float = 2.0) -> bool:
+    """True when the daemon answers /_ping."""
+    return get_body(socket_path, "/_ping", timeout) == b"OK"
+
+
+def get_body(socket_path: str, path: str, timeout: float = 5.0) -> bytes | None:
+    """The body of a 200 answer, or None."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
@@ -21,12 +53,8 @@ def get_json(socket_path: str, path: str, timeout: float = 5.0) -> Any:
     except OSError:
         return None
     head, _, body = raw.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.") or b" 200 " not in head.split(b"\r\n", 1)[0] + b" ":
-        return None
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
+    status = head.split(b"\r\n", 1)[0].split(b" ")
+    return body if len(status) > 1 and status[1] == b"200" else None
 
 
 def _read_all(sock: socket.socket) -> bytes:

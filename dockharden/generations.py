@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dockharden import fsops
-from dockharden.host import under
+from dockharden.host import read_file, under
 from dockharden.model import HostFile
 
 STATE_DIR = "/var/lib/dockharden"
@@ -51,7 +51,7 @@ def sha256(content: bytes | None) -> str | None:
 
 
 def start_generation(root: str, now: datetime, selection: dict, files: list[HostFile],
-                     plan_summary: dict) -> Generation:
+                     plan_summary: dict, kind: str = "apply", **extra: Any) -> Generation:
     """Back up `files` as they are now and record a pending generation (before anything is written)."""
     base = generations_dir(root)
     fsops.make_private_dir(under(root, STATE_DIR))
@@ -61,8 +61,8 @@ def start_generation(root: str, now: datetime, selection: dict, files: list[Host
     fsops.make_private_dir(directory)
     fsops.make_private_dir(directory / "files")
     entries = [_backup(root, directory, index, f) for index, f in enumerate(files)]
-    record = {"format": FORMAT, "id": gen_id, "time": now.isoformat(timespec="seconds"), "state": "pending",
-              "selection": selection, "files": entries, "plan": plan_summary}
+    record = {"format": FORMAT, "id": gen_id, "kind": kind, "time": now.isoformat(timespec="seconds"),
+              "state": "pending", "selection": selection, "files": entries, "plan": plan_summary, **extra}
     write_record(directory, record)
     return Generation(gen_id, directory, record)
 
@@ -102,14 +102,52 @@ def set_state(generation: Generation, state: str, **extra: Any) -> Generation:
     return Generation(generation.id, generation.directory, record)
 
 
+def backup_bytes(generation: Generation, entry: dict[str, Any]) -> bytes | None:
+    """The bytes a file had before `generation` (None: it did not exist)."""
+    return (generation.directory / entry["backup"]).read_bytes() if entry["existed"] else None
+
+
 def restore_files(root: str, generation: Generation) -> list[str]:
-    """Put every file of `generation` back as it was before it (bytes, mode, owner, or absence)."""
+    """Put every file of `generation` back as it was before it (bytes, mode, owner, or absence).
+
+    A file already as it was is left alone; leftover temporary files of an interrupted write go.
+    """
     restored = []
     for entry in generation.record["files"]:
-        if entry["existed"]:
-            data = (generation.directory / entry["backup"]).read_bytes()
-            fsops.atomic_write(root, entry["path"], data, entry["mode"], entry["uid"] or 0, entry["gid"] or 0)
-        else:
+        _remove_leftover_temps(root, entry["path"])
+        data = backup_bytes(generation, entry)
+        current = read_file(root, entry["path"])
+        if current.content == data and (data is None or (current.mode, current.uid, current.gid) ==
+                                        (entry["mode"], entry["uid"], entry["gid"])):
+            continue
+        if data is None:
             fsops.remove(root, entry["path"])
+        else:
+            fsops.atomic_write(root, entry["path"], data, entry["mode"], entry["uid"] or 0, entry["gid"] or 0)
         restored.append(entry["path"])
     return restored
+
+
+def _remove_leftover_temps(root: str, path: str) -> None:
+    target = under(root, path)
+    if target.parent.is_dir():
+        for temp in target.parent.glob(f".{target.name}.dockharden-*"):
+            temp.unlink(missing_ok=True)
+
+
+def find_generation(root: str, gen_id: str) -> Generation:
+    from dockharden.errors import DockhardenError
+
+    for generation in list_generations(root):
+        if generation.id == gen_id.zfill(4):
+            return generation
+    raise DockhardenError(f"no generation `{gen_id}`", hint="`dockharden history` lists them",
+                          path=STATE_DIR + "/generations")
+
+
+UNFINISHED = ("pending", "validating", "writing", "services", "verifying", "rolling_back")
+
+
+def unfinished(root: str) -> list[Generation]:
+    """Generations a killed run left half done (the journal says where it stopped)."""
+    return [g for g in list_generations(root) if g.record.get("state") in UNFINISHED]

@@ -164,7 +164,7 @@ class Plan:
     services: tuple[ServiceAction, ...]
     notes: tuple[Note, ...]
     rendered: tuple[RenderedFile, ...]
-    state: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] | None = field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:

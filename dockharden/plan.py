@@ -105,8 +105,8 @@ def _layer(settings: Settings, path: tuple, kind: str) -> str:
 
 def service_actions(changes: list[Change], host: HostSnapshot, reloadable: frozenset[str]) -> list[ServiceAction]:
     """docker reload or restart, audit rules load, ufw reload: only for what changed."""
-    by_service = {t.name: t.service for t in TARGETS}
-    touched = {by_service.get(c.target, "") for c in changes}
+    by_path = {path: t.service for t in TARGETS for path in t.paths}
+    touched = {by_path.get(c.path, "") for c in changes}
     actions = []
     docker = _docker_action(changes, host, reloadable)
     if docker:

@@ -120,10 +120,10 @@ def _lookup(doc: Any, path: tuple) -> Any:
     return doc
 
 
-def result_document(result: RunResult) -> dict[str, Any]:
+def result_document(result: RunResult, recovered: list[str] = ()) -> dict[str, Any]:
     return {"format_version": FORMAT_VERSION, "kind": "dockharden.apply", "result": result.result,
             "generation": result.generation, "written": list(result.written),
-            "services": list(result.services), "messages": list(result.messages)}
+            "services": list(result.services), "messages": list(result.messages), "recovered": list(recovered)}
 
 
 def render_result(result: RunResult) -> str:
@@ -132,5 +132,36 @@ def render_result(result: RunResult) -> str:
     lines = [f"{result.result}: generation {result.generation}"]
     lines += [f"  wrote {path}" for path in result.written]
     lines += [f"  {s['service']}: {s['action']}" for s in result.services]
-    lines += list(result.messages)
+    lines += [f"  {m}" for m in result.messages]
+    return "\n".join(lines) + "\n"
+
+
+def history_document(generations) -> list[dict[str, Any]]:
+    return [{"id": g.id, "time": g.record.get("time"), "kind": g.record.get("kind", "apply"),
+             "result": g.record.get("state"), "profiles": g.record["selection"].get("profiles", []),
+             "layers": g.record["selection"].get("layers", []), "target": g.record.get("target"),
+             "undone_by": g.record.get("undone_by"),
+             "files": [c["path"] for c in g.record["plan"]["changes"]]} for g in generations]
+
+
+def render_history(generations) -> str:
+    if not generations:
+        return "No generations yet.\n"
+    lines = [f"{'id':<6}{'time':<27}{'kind':<10}{'result':<13}{'layers':<24}files"]
+    for doc in history_document(generations):
+        layers = ",".join(doc["profiles"] + doc["layers"]) or (f"to {doc['target']}" if doc["target"] else "-")
+        lines.append(f"{doc['id']:<6}{doc['time']:<27}{doc['kind']:<10}{doc['result']:<13}{layers:<24}"
+                     f"{len(doc['files'])}")
+    return "\n".join(lines) + "\n"
+
+
+def drift_document(rows) -> dict[str, Any]:
+    return {"format_version": FORMAT_VERSION, "kind": "dockharden.verify", "ok": all(r.ok for r in rows),
+            "checks": [{"check": r.check, "ok": r.ok, "detail": r.detail} for r in rows]}
+
+
+def render_drift(rows) -> str:
+    lines = [f"{'ok' if r.ok else 'DRIFT':<6} {r.check:<36} {r.detail}" for r in rows]
+    bad = sum(not r.ok for r in rows)
+    lines.append(f"{bad} mismatch(es)." if bad else "Everything desired is in force.")
     return "\n".join(lines) + "\n"

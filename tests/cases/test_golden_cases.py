@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dockharden.apply import apply_files
+from dockharden.apply import Engine, apply_plan
 from dockharden.pipeline import Context, build_plan
 from dockharden.runner import Runner
 from dockharden.model import Selection
@@ -36,7 +36,8 @@ def test_golden_case_plans_and_renders_exactly_as_recorded(case, tmp_path):
     plan = build_plan(ctx, selection)
     assert [[c.path, c.action] for c in plan.changes] == spec["changes"]
     assert [[s.service, s.action] for s in plan.services] == spec["services"]
-    apply_files(plan, str(root), {}, lambda: datetime(2026, 1, 1, tzinfo=timezone.utc), restart=False)
+    engine = Engine(str(root), NoTools(), lambda: datetime(2026, 1, 1, tzinfo=timezone.utc), {})
+    assert apply_plan(plan, engine, restart=False).result == "applied"
     for rel in COMPARED:
         expected, actual = case / "expected" / rel, root / rel
         if os.environ.get("DOCKHARDEN_UPDATE_GOLDEN") and actual.exists():

@@ -289,6 +289,13 @@ class NamespaceHost:
         return self.run([sys.executable, "-m", "dockharden", *args], check=check, timeout=timeout,
                         env={"PYTHONPATH": pythonpath, **(env or {})}, input=input, cwd=REPO_ROOT)
 
+    def spawn_dockharden(self, *args: str, env: Mapping[str, str | None] | None = None) -> subprocess.Popen:
+        """``python -m dockharden ARGS`` inside, in the background (for races and kills)."""
+        pythonpath = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
+        cmd = self._nsenter([sys.executable, "-m", "dockharden", *args], REPO_ROOT)
+        return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                stdin=subprocess.DEVNULL, env=self._env({"PYTHONPATH": pythonpath, **(env or {})}))
+
     def ctl(self, action: str, *, check: bool = False, timeout: float = 90) -> subprocess.CompletedProcess:
         """``dockerd-ctl ACTION`` inside (start|stop|restart|reload|status)."""
         return self.run([DOCKERD_CTL, action], check=check, timeout=timeout)

@@ -1,0 +1,64 @@
+"""`dockharden verify`: is the desired state in force? Files, the live daemon, audit rules, firewall.
+
+Reads only (the daemon's API, auditctl, iptables). Each check is a row; any failed row means drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dockharden import services, verify
+from dockharden.apply import Engine
+from dockharden.model import Plan
+from dockharden.targets import audit_rules, daemon_json, ufw_block
+
+
+@dataclass(frozen=True)
+class Row:
+    check: str
+    ok: bool
+    detail: str
+
+
+def find_drift(plan: Plan, engine: Engine) -> list[Row]:
+    rows = [Row(f"file {c.path}", False, f"would be {c.action}d by apply (run `dockharden plan`)")
+            for c in plan.changes]
+    rows += [Row(f"file {p}", True, "as the layers render it") for p in plan.unchanged]
+    rendered = {f.path: f.content for f in plan.rendered}
+    rows += _daemon_rows(rendered.get(daemon_json.PATH), engine)
+    rows += _audit_rows(rendered.get(audit_rules.PATH), engine)
+    if plan.rendered and any(f.path == ufw_block.PATH_V4 for f in plan.rendered) and engine.runner.which("iptables"):
+        rows += _firewall_rows(rendered[ufw_block.PATH_V4], engine)
+    return rows
+
+
+def _daemon_rows(content: bytes | None, engine: Engine) -> list[Row]:
+    if content is None:
+        return []
+    effective = verify.read_effective(engine.socket)
+    if effective is None:
+        return [Row("dockerd answers", False, f"no answer on {engine.socket}")]
+    config = daemon_json.parse_daemon_json(content)
+    wrong = {m.key: m for m in verify.compare_daemon(config, effective)}
+    rows = [Row("dockerd answers", True, f"Engine {effective.info.get('ServerVersion')}")]
+    rows += [Row(f"daemon {key}", key not in wrong, str(wrong[key]) if key in wrong else "effective")
+             for key in config if key not in verify.NOT_OBSERVABLE]
+    rows += [Row(f"daemon {key}", True, "not shown by docker info (`check --probe` tests it)")
+             for key in verify.not_observable(config)]
+    return rows
+
+
+def _audit_rows(content: bytes | None, engine: Engine) -> list[Row]:
+    if content is None or not engine.runner.which("auditctl"):
+        return []
+    missing = verify.missing_audit_watches(engine.runner, services.watches(content.decode(errors="replace")))
+    return [Row("audit watches loaded", not missing, "missing: " + ", ".join(missing) if missing else "all")]
+
+
+def _firewall_rows(content: bytes, engine: Engine) -> list[Row]:
+    from dockharden.host import ufw_enabled
+
+    if not ufw_enabled(engine.root):
+        return [Row("DOCKER-USER chain", True, "ufw is not active: the block loads when it is enabled")]
+    missing = verify.missing_firewall_rules(engine.runner, content.decode(errors="replace"))
+    return [Row("DOCKER-USER chain", not missing, "missing: " + "; ".join(missing) if missing else "all rules live")]

@@ -1,0 +1,52 @@
+"""One dockharden at a time per host: an exclusive flock on /var/lib/dockharden/lock.
+
+Touches the machine. The kernel drops a flock when its holder dies (even by SIGKILL), so a lock left by
+a dead process is simply free again; the pid and time written in the file say who holds a live one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from datetime import datetime
+from pathlib import Path
+
+from dockharden import fsops
+from dockharden.errors import LockError
+from dockharden.host import under
+
+LOCK_PATH = "/var/lib/dockharden/lock"
+
+
+class HostLock:
+    """Context manager: take the lock at once or raise LockError naming the holder."""
+
+    def __init__(self, root: str, now: datetime, purpose: str) -> None:
+        self.path = Path(under(root, LOCK_PATH))
+        self.now = now
+        self.purpose = purpose
+        self.fd: int | None = None
+
+    def __enter__(self) -> "HostLock":
+        fsops.make_private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise LockError(f"another dockharden run holds the lock ({holder})",
+                            hint="wait for it to finish; a lock whose holder died is released by the kernel",
+                            path=LOCK_PATH) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, {self.purpose} since {self.now.isoformat(timespec='seconds')}\n"
+                  .encode(), 0)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None

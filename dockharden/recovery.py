@@ -1,0 +1,37 @@
+"""Finish what a killed run left: undo every generation whose journal says it did not complete.
+
+Touches the machine (through apply's rollback). Called by apply and rollback under the host lock,
+before they plan; plan only reports what it finds.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+from dockharden import generations
+from dockharden.apply import Engine, roll_back_generation
+from dockharden.model import Note
+
+
+def interrupted_notes(root: str) -> list[Note]:
+    """What plan says about runs that were cut off (it changes nothing itself)."""
+    return [Note("warning", f"generation {g.id} was interrupted while {g.record['state']}; the next apply or "
+                            "rollback restores its files first") for g in generations.unfinished(root)]
+
+
+def recover(engine: Engine) -> list[str]:
+    """Undo interrupted generations (files back, services back, daemon up); say what was done."""
+    messages = []
+    for generation in generations.unfinished(engine.root):
+        state = generation.record["state"]
+        result = roll_back_generation(engine, generation, f"generation {generation.id} was interrupted "
+                                                          f"while {state}")
+        verb = "undone" if result.result == "rolled_back" else "could NOT be undone"
+        messages.append(f"recovered: generation {generation.id} (interrupted while {state}) {verb}; "
+                        + " ".join(result.messages[1:]))
+    base = generations.generations_dir(engine.root)
+    for directory in (base.iterdir() if base.is_dir() else []):
+        if directory.name.isdigit() and not (directory / "record.json").exists():
+            shutil.rmtree(directory)  # killed while taking backups: nothing was written yet
+            messages.append(f"recovered: removed the incomplete backup directory {directory.name}")
+    return messages

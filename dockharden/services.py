@@ -1,0 +1,178 @@
+"""Act on the services behind the managed files: docker (reload/restart), kernel audit rules, ufw.
+
+Touches the machine through the Runner. The docker service manager is systemd, sysvinit, or plain
+commands from /etc/dockharden/dockharden.toml (`[service] manager = "command"`), for hosts without
+either. Commands are argument lists; a string is split as a shell would split it, never run by one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dockharden.errors import ApplyError, HostFileError
+from dockharden.host import PIDFILES, under
+from dockharden.runner import Result, Runner
+
+CONFIG = "/etc/dockharden/dockharden.toml"
+MANAGERS = ("systemd", "sysvinit", "command")
+
+
+@dataclass(frozen=True)
+class DockerService:
+    """How to reload and restart dockerd on this host."""
+
+    manager: str
+    restart: tuple[str, ...]
+    reload: tuple[str, ...] | None  # None: SIGHUP to the pid in the pidfile
+    before_restart: tuple[str, ...] | None = None
+    timeout: float = 90.0
+
+
+def _argv(value: Any, key: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return tuple(shlex.split(value))
+    if isinstance(value, list) and all(isinstance(v, str) for v in value) and value:
+        return tuple(value)
+    raise HostFileError(f"`{key}` must be a command: a list of strings or one string", path=CONFIG,
+                        key=f"service.{key}", hint='e.g. restart_command = ["/usr/local/bin/restart-docker"]')
+
+
+def docker_service(root: str, config: dict[str, Any], runner: Runner) -> DockerService:
+    """The manager named in [service], else the one this host runs."""
+    section = config.get("service", {})
+    manager = section.get("manager", "auto")
+    timeout = float(section.get("timeout", 90))
+    if manager == "auto":
+        manager = detect_manager(root, runner)
+    if manager == "systemd":
+        return DockerService("systemd", ("systemctl", "restart", "docker"), ("systemctl", "reload", "docker"),
+                             ("systemctl", "reset-failed", "docker"), timeout)
+    if manager == "sysvinit":
+        return DockerService("sysvinit", ("service", "docker", "restart"), ("service", "docker", "reload"),
+                             None, timeout)
+    if manager == "command":
+        restart = _argv(section.get("restart_command"), "restart_command")
+        if not restart:
+            raise HostFileError("`manager = \"command\"` needs `restart_command`", path=CONFIG,
+                                key="service.restart_command", hint="add the command that restarts dockerd")
+        return DockerService("command", restart, _argv(section.get("reload_command"), "reload_command"),
+                             None, timeout)
+    raise HostFileError(f"no way to restart docker on this host (manager `{manager}`)", path=CONFIG,
+                        key="service.manager",
+                        hint='set [service] manager = "command" with restart_command (and reload_command), '
+                             "or use --no-restart")
+
+
+def detect_manager(root: str, runner: Runner) -> str:
+    if os.path.realpath(root) == "/" and Path("/run/systemd/system").is_dir():
+        return "systemd"
+    if under(root, "/etc/init.d/docker").is_file() and runner.which("service"):
+        return "sysvinit"
+    return "none"
+
+
+def daemon_pid(root: str) -> int | None:
+    for pidfile in PIDFILES:
+        try:
+            pid = int(under(root, pidfile).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if Path(f"/proc/{pid}").exists():
+            return pid
+    return None
+
+
+def reload_docker(service: DockerService, root: str, runner: Runner) -> Result:
+    """SIGHUP dockerd (through the manager, or straight to its pid)."""
+    if service.reload:
+        return runner.run(service.reload, timeout=service.timeout)
+    pid = daemon_pid(root)
+    if pid is None:
+        return Result(("kill", "-HUP"), 1, "", "dockerd is not running (no live pid in its pidfile)")
+    os.kill(pid, signal.SIGHUP)
+    return Result(("kill", "-HUP", str(pid)), 0, "", "")
+
+
+def restart_docker(service: DockerService, runner: Runner) -> Result:
+    """Restart dockerd; under systemd clear a failed state first so the start limit cannot lock it."""
+    if service.before_restart:
+        runner.run(service.before_restart, timeout=30)
+    return runner.run(service.restart, timeout=service.timeout)
+
+
+WATCH = re.compile(r"^-w (\S+) -p ([rwxa]+) -k (\S+)$")
+
+
+def watches(text: str | None) -> set[tuple[str, str, str]]:
+    """The (path, permissions, key) watches in an audit rules text."""
+    found = set()
+    for line in (text or "").splitlines():
+        match = WATCH.match(line.strip())
+        if match:
+            found.add(match.groups())
+    return found
+
+
+def loaded_watches(runner: Runner) -> set[tuple[str, str, str]]:
+    result = runner.run(["auditctl", "-l"], timeout=20)
+    if not result.ok:
+        raise ApplyError(f"auditctl -l failed: {result.stderr.strip()}", hint="is auditd installed and are "
+                         "we root?", path="/etc/audit/rules.d/docker.rules")
+    return watches(result.stdout)
+
+
+def sync_audit_rules(runner: Runner, old_text: str | None, new_text: str | None) -> list[str]:
+    """Make the kernel hold exactly `new_text`'s watches for our keys; others' rules are never touched."""
+    wanted = watches(new_text)
+    keys = {k for _, _, k in wanted | watches(old_text)}
+    loaded = {w for w in loaded_watches(runner) if w[2] in keys}
+    done = []
+    for path, perms, key in sorted(loaded - wanted):
+        runner.run(["auditctl", "-W", path, "-p", perms, "-k", key], timeout=20)
+        done.append(f"removed watch {path}")
+    for path, perms, key in sorted(wanted - loaded):
+        result = runner.run(["auditctl", "-w", path, "-p", perms, "-k", key], timeout=20)
+        if not result.ok:
+            raise ApplyError(f"auditctl refused the watch on {path}: {result.stderr.strip()}",
+                             hint="the path's parent directory must exist", path="/etc/audit/rules.d/docker.rules")
+        done.append(f"loaded watch {path}")
+    return done
+
+
+def reload_ufw(runner: Runner) -> Result:
+    return runner.run(["ufw", "reload"], timeout=60)
+
+
+ERROR_LINE = re.compile(r"level=(error|fatal)|failed to start daemon|unable to configure|invalid|Error starting",
+                        re.I)
+LOG_FILES = ("/var/log/docker.log", "/var/log/dockerd.log")
+
+
+def daemon_error_lines(root: str, config: dict[str, Any], runner: Runner) -> list[str]:
+    """The daemon's own recent error lines: [docker] log_file, else the journal, else the usual logs."""
+    log_file = config.get("docker", {}).get("log_file")
+    text = ""
+    if log_file:
+        text = _tail(under(root, log_file))
+    elif detect_manager(root, runner) == "systemd":
+        text = runner.run(["journalctl", "-u", "docker", "-n", "50", "--no-pager"], timeout=20).stdout
+    else:
+        text = next((t for t in (_tail(under(root, p)) for p in LOG_FILES) if t), "")
+    return [line for line in text.splitlines() if ERROR_LINE.search(line)]
+
+
+def _tail(path: Path, size: int = 16384) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, path.stat().st_size - size))
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""

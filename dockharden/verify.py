@@ -1,0 +1,157 @@
+"""Compare the effective state of the daemon and the kernel with the desired one.
+
+`compare_daemon` is pure (desired daemon.json + what the daemon reports -> mismatches); the readers
+below it ask the daemon (API socket) and auditctl. Keys the daemon does not report (log-opts,
+default-ulimits, userland-proxy) are listed as not observable, never as passed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from dockharden import dockerapi
+from dockharden.engine import parse_version
+from dockharden.runner import Runner
+
+NOT_OBSERVABLE = ("log-opts", "default-ulimits", "userland-proxy", "builder", "features", "storage-opts")
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    key: str
+    wanted: Any
+    effective: Any
+
+    def __str__(self) -> str:
+        return f"{self.key}: wanted {json.dumps(self.wanted)}, the daemon reports {json.dumps(self.effective)}"
+
+
+@dataclass(frozen=True)
+class Effective:
+    """What the daemon reports: `docker info`, the default bridge's options."""
+
+    info: dict[str, Any]
+    bridge_options: dict[str, str]
+
+
+def compare_daemon(config: dict[str, Any], eff: Effective) -> list[Mismatch]:
+    """Every desired daemon.json value that the running daemon does not show."""
+    info, found = eff.info, []
+    security = {s for s in info.get("SecurityOptions") or []}
+    engine = parse_version(info.get("ServerVersion")) or (99, 0)
+
+    def want(key: str, ok: bool, effective: Any) -> None:
+        if key in config and not ok:
+            found.append(Mismatch(key, config[key], effective))
+
+    want("live-restore", info.get("LiveRestoreEnabled") == bool(config.get("live-restore")),
+         info.get("LiveRestoreEnabled"))
+    want("log-driver", info.get("LoggingDriver") == config.get("log-driver"), info.get("LoggingDriver"))
+    want("storage-driver", _driver_matches(config.get("storage-driver"), info), info.get("Driver"))
+    want("debug", info.get("Debug") == config.get("debug"), info.get("Debug"))
+    want("experimental", info.get("ExperimentalBuild") == config.get("experimental"), info.get("ExperimentalBuild"))
+    want("default-runtime", info.get("DefaultRuntime") == config.get("default-runtime"), info.get("DefaultRuntime"))
+    want("labels", set(config.get("labels") or []) <= set(info.get("Labels") or []), info.get("Labels"))
+    want("userns-remap", ("name=userns" in security) == bool(config.get("userns-remap")), sorted(security))
+    if engine >= (24, 0):
+        want("no-new-privileges", ("name=no-new-privileges" in security) == bool(config.get("no-new-privileges")),
+             sorted(security))
+    want("seccomp-profile", _seccomp_matches(config.get("seccomp-profile"), security), sorted(security))
+    want("exec-opts", _cgroup_driver_matches(config.get("exec-opts") or [], info), info.get("CgroupDriver"))
+    want("registry-mirrors", _mirrors(config.get("registry-mirrors")) == _mirrors(
+        (info.get("RegistryConfig") or {}).get("Mirrors")), (info.get("RegistryConfig") or {}).get("Mirrors"))
+    want("data-root", str(info.get("DockerRootDir", "")).startswith(str(config.get("data-root"))),
+         info.get("DockerRootDir"))
+    want("icc", eff.bridge_options.get("com.docker.network.bridge.enable_icc") == str(config.get("icc")).lower(),
+         eff.bridge_options.get("com.docker.network.bridge.enable_icc"))
+    if "DefaultAddressPools" in info or engine >= (23, 0):
+        want("default-address-pools", _pools(config.get("default-address-pools")) ==
+             _pools(info.get("DefaultAddressPools")), info.get("DefaultAddressPools"))
+    return found
+
+
+def _driver_matches(wanted: str | None, info: dict) -> bool:
+    driver = info.get("Driver")
+    # the containerd image store reports its snapshotter: overlay2 becomes overlayfs
+    return driver == wanted or (wanted == "overlay2" and driver == "overlayfs")
+
+
+def _seccomp_matches(wanted: str | None, security: set[str]) -> bool:
+    profiles = {s.split("profile=", 1)[1] for s in security if s.startswith("name=seccomp,profile=")}
+    if wanted in (None, "builtin"):
+        return not profiles or bool(profiles & {"builtin", "default"})
+    return wanted in profiles
+
+
+def _cgroup_driver_matches(opts: list[str], info: dict) -> bool:
+    wanted = [o.split("=", 1)[1] for o in opts if o.startswith("native.cgroupdriver=")]
+    return not wanted or info.get("CgroupDriver") == wanted[-1]
+
+
+def _mirrors(values) -> list[str]:
+    return sorted(v.rstrip("/") for v in values or [])
+
+
+def _pools(values) -> list[tuple[str, int]]:
+    return sorted((p.get("base", p.get("Base")), p.get("size", p.get("Size"))) for p in values or [])
+
+
+def not_observable(config: dict[str, Any]) -> list[str]:
+    """Desired keys `docker info` cannot show (a probe container checks them: `check --probe`)."""
+    return [k for k in config if k in NOT_OBSERVABLE]
+
+
+def read_effective(socket_path: str) -> Effective | None:
+    """Ask the daemon; None when it does not answer."""
+    info = dockerapi.get_json(socket_path, "/info")
+    if not isinstance(info, dict):
+        return None
+    bridge = dockerapi.get_json(socket_path, "/networks/bridge") or {}
+    return Effective(info, bridge.get("Options") or {})
+
+
+def wait_for_daemon(socket_path: str, timeout: float, progress: Callable[[str], None],
+                    clock: Callable[[], float] = time.monotonic) -> bool:
+    """Poll /_ping until it answers or `timeout` seconds pass, reporting progress each second."""
+    start = last = clock()
+    while clock() - start < timeout:
+        if dockerapi.ping(socket_path):
+            return True
+        if clock() - last >= 1:
+            progress(f"waiting for dockerd to answer ({clock() - start:.0f}/{timeout:.0f} s)")
+            last = clock()
+        time.sleep(0.1)
+    return dockerapi.ping(socket_path)
+
+
+def reload_confirmed(socket_path: str, since: float, timeout: float = 10.0) -> bool:
+    """True once the daemon reports a `reload` event newer than `since` (a failed reload sends none)."""
+    filters = urllib.parse.quote(json.dumps({"type": ["daemon"], "event": ["reload"]}))
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        now = int(time.time()) + 1
+        events = dockerapi.get_stream(socket_path, f"/events?since={int(since) - 1}&until={now}&filters={filters}",
+                                      timeout=5)
+        if any(e.get("timeNano", 0) / 1e9 >= since - 0.5 for e in events if isinstance(e, dict)):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def missing_audit_watches(runner: Runner, wanted: set[tuple[str, str, str]]) -> list[str]:
+    """Watches of the rules file the kernel does not hold."""
+    from dockharden.services import loaded_watches
+
+    return sorted(path for path, _, _ in wanted - loaded_watches(runner))
+
+
+def missing_firewall_rules(runner: Runner, block_text: str, tool: str = "iptables") -> list[str]:
+    """Rules of the managed block absent from the live DOCKER-USER chain."""
+    live = runner.run([tool, "-S", "DOCKER-USER"], timeout=20)
+    lines = {line.strip() for line in live.stdout.splitlines()}
+    wanted = [line.strip() for line in block_text.splitlines() if line.startswith("-A DOCKER-USER")]
+    return [rule for rule in wanted if rule not in lines]

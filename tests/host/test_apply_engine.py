@@ -1,0 +1,196 @@
+"""The apply engine on a real dockerd: effective settings, least disruption, rollback, recovery, locking.
+
+Each test's host runs dockerd through tests/host/dockerd-ctl, configured as dockharden's `command`
+service manager, as on a host without systemd. Audit rules are machine-wide, so every test loads them
+under a key of its own and removes exactly those afterwards.
+"""
+
+import json
+import time
+import uuid
+
+import pytest
+
+from harness import DOCKERD_CTL
+
+ORIGINAL = b'{\n  "debug": false,\n  "labels": ["team=ops"]\n}\n'
+
+
+class Managed:
+    """A test host set up for dockharden: service manager, its own audit key, limits that fit."""
+
+    def __init__(self, host):
+        self.host = host
+        self.key = "dh" + uuid.uuid4().hex[:12]
+        (host.dir / "etc/dockharden").mkdir(parents=True, exist_ok=True)
+        (host.dir / "etc/dockharden/dockharden.toml").write_text(
+            "[service]\nmanager = \"command\"\n"
+            f"restart_command = [\"{DOCKERD_CTL}\", \"restart\"]\n"
+            f"reload_command = [\"{DOCKERD_CTL}\", \"reload\"]\n"
+            "[docker]\nlog_file = \"/var/log/dockerd.log\"\n")
+        self.layers = ["--layer", self.write_layer("site.toml", self._site_layer())]
+
+    def _site_layer(self) -> str:
+        limits = self.host.run(["cat", f"/proc/{self.host.dockerd_pid()}/limits"]).stdout.splitlines()
+        hard = int(next(r for r in limits if r.startswith("Max open files")).split()[4])
+        text = f'[audit]\nkey = "{self.key}"\n'
+        if hard < 65536:  # this sandbox cannot grant baseline's 65536 (see test_plan_and_files_...)
+            text += f'[daemon.default-ulimits]\nnofile = {{ Name = "nofile", Hard = {hard}, Soft = {hard} }}\n'
+        return text
+
+    def write_layer(self, name: str, text: str) -> str:
+        path = self.host.dir / "etc/dockharden/layers" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return f"/etc/dockharden/layers/{name}"
+
+    def apply(self, *args, env=None):
+        return self.host.dockharden("apply", "--yes", "--json", *args, env=env, timeout=180)
+
+    def daemon_json(self) -> bytes:
+        return (self.host.dir / "etc/docker/daemon.json").read_bytes()
+
+    def loaded_watches(self) -> list[str]:
+        return [l for l in self.host.run(["auditctl", "-l"]).stdout.splitlines() if l.endswith(f"-k {self.key}")]
+
+    def remove_watches(self) -> None:
+        for line in self.loaded_watches():
+            parts = line.split()
+            self.host.run(["auditctl", "-W", parts[1], "-p", parts[3], "-k", self.key], check=False)
+
+
+@pytest.fixture
+def managed(docker_host):
+    (docker_host.dir / "etc/docker/daemon.json").write_bytes(ORIGINAL)
+    docker_host.restart_dockerd()
+    m = Managed(docker_host)
+    yield m
+    m.remove_watches()
+
+
+def result_of(done):
+    assert done.stdout, done.stderr
+    return json.loads(done.stdout[done.stdout.index("{"):])
+
+
+def test_apply_makes_baseline_and_userns_effective_and_keeps_the_operators_keys(managed):
+    host = managed.host
+    done = managed.apply("--profile", "baseline,userns", *managed.layers)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert result_of(done)["result"] == "applied"
+    info = host.info()
+    assert info["LiveRestoreEnabled"] is True and "name=userns" in info["SecurityOptions"]
+    assert "team=ops" in info["Labels"] and info["LoggingDriver"] == "json-file"
+    icc = host.docker("network", "inspect", "bridge", "--format",
+                      '{{index .Options "com.docker.network.bridge.enable_icc"}}').stdout.strip()
+    assert icc == "false"
+    assert json.loads(managed.daemon_json())["labels"] == ["team=ops"]
+    assert any(l.startswith("-w /etc/docker/daemon.json ") for l in managed.loaded_watches())
+    assert host.dockharden("verify").returncode == 0
+
+
+def test_a_second_apply_does_nothing_and_the_daemon_keeps_its_pid(managed):
+    assert managed.apply("--profile", "baseline", *managed.layers).returncode == 0
+    pid = managed.host.dockerd_pid()
+    done = managed.apply()
+    assert done.returncode == 0 and result_of(done)["result"] == "unchanged"
+    assert managed.host.dockerd_pid() == pid
+    history = json.loads(managed.host.dockharden("history", "--json").stdout)
+    assert [g["id"] for g in history] == ["0001"]
+
+
+def test_a_reloadable_only_change_is_reloaded_by_sighup_with_the_same_pid(managed):
+    assert managed.apply("--profile", "baseline", *managed.layers).returncode == 0
+    pid = managed.host.dockerd_pid()
+    debug = managed.write_layer("debug.toml", "[daemon]\ndebug = true\nlabels = [\"team=ops\", \"tier=prod\"]\n")
+    done = managed.apply("--profile", "baseline", *managed.layers, "--layer", debug)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [s["action"] for s in result_of(done)["services"] if s["service"] == "docker"] == ["reload"]
+    assert managed.host.dockerd_pid() == pid
+    info = managed.host.info()
+    assert info["Debug"] is True and "tier=prod" in info["Labels"]
+
+
+def test_a_setting_the_daemon_refuses_at_start_is_rolled_back_with_the_previous_bytes_and_the_daemon_up(managed):
+    bad = managed.write_layer("bad.toml", '[daemon.log-opts]\nno-such-opt = "1"\n')
+    done = managed.apply("--profile", "baseline", *managed.layers, "--layer", bad)
+    assert done.returncode == 1, done.stdout
+    result = result_of(done)
+    assert result["result"] == "rolled_back"
+    assert "no-such-opt" in " ".join(result["messages"])  # the daemon's own error line
+    assert managed.daemon_json() == ORIGINAL
+    assert managed.host.info()["LiveRestoreEnabled"] is False
+    assert managed.loaded_watches() == []
+    assert json.loads(managed.host.dockharden("history", "--json").stdout)[0]["result"] == "rolled_back"
+
+
+def test_a_reload_the_daemon_refuses_is_detected_and_rolled_back(managed):
+    assert managed.apply("--profile", "baseline", *managed.layers).returncode == 0
+    before = managed.daemon_json()
+    pid = managed.host.dockerd_pid()
+    bad = managed.write_layer("runtime.toml", '[daemon]\ndefault-runtime = "no-such-runtime"\n')
+    done = managed.apply("--profile", "baseline", *managed.layers, "--layer", bad)
+    assert done.returncode == 1 and result_of(done)["result"] == "rolled_back"
+    assert "reload" in " ".join(result_of(done)["messages"])
+    assert managed.daemon_json() == before and managed.host.dockerd_pid() == pid
+
+
+@pytest.mark.parametrize("point", ["after-record", "after-write-0", "after-write-2", "during-restart",
+                                   "during-verify"])
+def test_sigkill_at_each_step_is_recovered_by_the_next_command_without_losing_the_original_files(managed, point):
+    done = managed.apply("--profile", "baseline", *managed.layers, env={"DOCKHARDEN_FAILPOINT": f"kill:{point}"})
+    assert done.returncode == -9, done.stdout + done.stderr
+    plan = managed.host.dockharden("plan", *managed.layers)
+    assert "interrupted" in plan.stdout
+    again = managed.host.dockharden("rollback", "--to", "0001", "--yes", "--json")
+    assert "recovered: generation 0001" in again.stderr, again.stderr
+    assert managed.daemon_json() == ORIGINAL
+    assert managed.host.info()["LiveRestoreEnabled"] is False  # the original config is in force
+    assert managed.loaded_watches() == []
+    assert not list((managed.host.dir / "etc/docker").glob(".daemon.json.dockharden-*"))
+    final = managed.apply("--profile", "baseline", *managed.layers)
+    assert final.returncode == 0 and result_of(final)["result"] == "applied"
+
+
+def test_two_applies_at_once_exactly_one_proceeds(managed):
+    first = managed.host.spawn_dockharden("apply", "--yes", "--profile", "baseline", *managed.layers,
+                                          env={"DOCKHARDEN_FAILPOINT": "pause:after-lock:4"})
+    lock = managed.host.dir / "var/lib/dockharden/lock"
+    deadline = time.time() + 20
+    while time.time() < deadline and not (lock.exists() and lock.read_text().strip()):
+        time.sleep(0.1)
+    second = managed.apply("--profile", "baseline", *managed.layers)
+    assert second.returncode == 1 and "holds the lock" in second.stderr
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, out + err
+
+
+def test_rollback_to_the_first_generation_gives_back_the_original_bytes(managed):
+    assert managed.apply("--profile", "baseline", *managed.layers).returncode == 0
+    assert managed.apply("--profile", "baseline,userns", *managed.layers).returncode == 0
+    assert "name=userns" in managed.host.info()["SecurityOptions"]
+    done = managed.host.dockharden("rollback", "--to", "0001", "--yes", "--json", timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert managed.daemon_json() == ORIGINAL
+    assert not (managed.host.dir / "etc/audit/rules.d/docker.rules").exists()
+    info = managed.host.info()
+    assert "name=userns" not in info["SecurityOptions"] and info["LiveRestoreEnabled"] is False
+    assert managed.loaded_watches() == []
+    undo = managed.host.dockharden("rollback", "--yes", "--json", timeout=180)  # a rollback can be undone
+    assert undo.returncode == 0, undo.stdout + undo.stderr
+    assert "name=userns" in managed.host.info()["SecurityOptions"]
+
+
+def test_with_live_restore_effective_a_running_container_survives_a_restart_requiring_apply(managed):
+    assert managed.apply("--profile", "baseline", *managed.layers).returncode == 0
+    image = managed.host.import_busybox_image()
+    cid = managed.host.docker("run", "-d", image, "sleep", "600").stdout.strip()
+    pid_before = managed.host.docker("inspect", "-f", "{{.State.Pid}}", cid).stdout.strip()
+    daemon_before = managed.host.dockerd_pid()
+    bigger = managed.write_layer("logs.toml", '[daemon.log-opts]\nmax-size = "20m"\n')
+    done = managed.apply("--profile", "baseline", *managed.layers, "--layer", bigger)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [s["action"] for s in result_of(done)["services"] if s["service"] == "docker"] == ["restart"]
+    assert managed.host.dockerd_pid() != daemon_before
+    state = managed.host.docker("inspect", "-f", "{{.State.Running}} {{.State.Pid}}", cid).stdout.split()
+    assert state == ["true", pid_before]
