@@ -245,9 +245,11 @@ def verify_plan(plan: Plan, engine: Engine) -> None:
         effective = verify.read_effective(engine.socket)
         if effective is None:
             raise ApplyError("the daemon does not answer after the change", path=daemon_json.PATH)
-        wrong = verify.compare_daemon(daemon_json.parse_daemon_json(change.new.content), effective)
+        config = daemon_json.parse_daemon_json(change.new.content)
+        wrong = [str(m) for m in verify.compare_daemon(config, effective)]
+        wrong += [f"no answer on {h}" for h in verify.silent_unix_hosts(config, engine.root)]
         if wrong:
-            raise ApplyError("the daemon runs, but not with the new settings: " + "; ".join(map(str, wrong)),
+            raise ApplyError("the daemon runs, but not with the new settings: " + "; ".join(wrong),
                              path=daemon_json.PATH, hint="a flag or another file overrides these keys")
     _verify_audit(plan, engine)
     _verify_firewall(plan, engine)

@@ -103,6 +103,12 @@ def _layer(settings: Settings, path: tuple, kind: str) -> str:
     return settings.origin("daemon", path)
 
 
+# Reloadable keys a SIGHUP resets when they are absent from the file. Removing any other reloadable key
+# (debug, labels, live-restore, registries, ...) leaves the old value running until a restart.
+RESET_BY_RELOAD = frozenset({"max-concurrent-downloads", "max-concurrent-uploads", "max-download-attempts",
+                             "features", "nri-opts", "network-diagnostic-port", "authorization-plugins"})
+
+
 def service_actions(changes: list[Change], host: HostSnapshot, reloadable: frozenset[str]) -> list[ServiceAction]:
     """docker reload or restart, audit rules load, ufw reload: only for what changed."""
     by_path = {path: t.service for t in TARGETS for path in t.paths}
@@ -125,6 +131,9 @@ def _docker_action(changes: list[Change], host: HostSnapshot, reloadable: frozen
     if not keys and not seccomp:
         return None
     fixed = [k for k in keys if k not in reloadable] + (["seccomp profile file"] if seccomp else [])
+    fixed += [f"removal of {c.path}" for c in (daemon.key_changes if daemon else ())
+              if c.kind == "removed" and "/" not in c.path and c.path in reloadable
+              and c.path not in RESET_BY_RELOAD]
     if not fixed:
         return ServiceAction("docker", "reload", "only reloadable keys changed (" + ", ".join(keys) + "): SIGHUP")
     survive = _containers_survive(host)

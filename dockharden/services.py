@@ -65,6 +65,13 @@ def docker_service(root: str, config: dict[str, Any], runner: Runner) -> DockerS
                                 key="service.restart_command", hint="add the command that restarts dockerd")
         return DockerService("command", restart, _argv(section.get("reload_command"), "reload_command"),
                              None, timeout)
+    if manager == "rootless":
+        user = section.get("user")
+        if not user:
+            raise HostFileError("`manager = \"rootless\"` needs `user`, the rootless daemon's user", path=CONFIG,
+                                key="service.user", hint='e.g. user = "ci"')
+        return DockerService("rootless", ("systemctl", "--user", f"--machine={user}@", "restart", "docker"),
+                             None, ("systemctl", "--user", f"--machine={user}@", "reset-failed", "docker"), timeout)
     raise HostFileError(f"no way to restart docker on this host (manager `{manager}`)", path=CONFIG,
                         key="service.manager",
                         hint='set [service] manager = "command" with restart_command (and reload_command), '

@@ -105,6 +105,14 @@ def not_observable(config: dict[str, Any]) -> list[str]:
     return [k for k in config if k in NOT_OBSERVABLE]
 
 
+def silent_unix_hosts(config: dict[str, Any], root: str) -> list[str]:
+    """The unix sockets in `hosts` that do not answer (TCP hosts are checked by a TLS handshake)."""
+    from dockharden.host import under
+
+    return [h for h in config.get("hosts") or [] if h.startswith("unix://")
+            and not dockerapi.ping(str(under(root, h[len("unix://"):])))]
+
+
 def read_effective(socket_path: str) -> Effective | None:
     """Ask the daemon; None when it does not answer."""
     info = dockerapi.get_json(socket_path, "/info")

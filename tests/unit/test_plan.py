@@ -55,3 +55,9 @@ def test_ufw_is_reloaded_only_when_it_is_active():
     rules = RenderedFile("ufw", "/etc/ufw/after.rules", b"x\n", mode=0o640)
     assert [s.service for s in plan_for({}, {}, extra=[rules]).services] == []
     assert [s.service for s in plan_for({}, {}, ufw_enabled=True, extra=[rules]).services] == ["ufw"]
+
+
+def test_removing_a_key_a_reload_would_not_revert_needs_a_restart():
+    plan = plan_for({"debug": True, "icc": False}, {"icc": False})
+    [docker] = plan.services
+    assert docker.action == "restart" and "removal of debug" in docker.reason

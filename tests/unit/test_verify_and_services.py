@@ -1,0 +1,54 @@
+from dockharden.services import docker_service, watches
+from dockharden.runner import Runner
+from dockharden.verify import Effective, compare_daemon
+
+INFO_20_10 = {"ServerVersion": "20.10.24+dfsg1", "LiveRestoreEnabled": True, "LoggingDriver": "json-file",
+              "Driver": "overlay2", "Debug": False, "Labels": ["team=ops"],
+              "SecurityOptions": ["name=seccomp,profile=default", "name=userns"], "CgroupDriver": "cgroupfs",
+              "DockerRootDir": "/var/lib/docker/100000.100000"}
+
+
+def effective(info=INFO_20_10, icc="false"):
+    return Effective(info, {"com.docker.network.bridge.enable_icc": icc})
+
+
+def test_the_effective_baseline_on_engine_20_10_has_no_mismatch():
+    config = {"live-restore": True, "log-driver": "json-file", "storage-driver": "overlay2", "icc": False,
+              "no-new-privileges": True, "userns-remap": "default", "labels": ["team=ops"],
+              "data-root": "/var/lib/docker", "log-opts": {"max-size": "10m"}}
+    assert compare_daemon(config, effective()) == []
+
+
+def test_a_setting_the_daemon_does_not_run_with_is_a_mismatch_naming_both_values():
+    wrong = compare_daemon({"live-restore": False, "icc": False}, effective(icc="true"))
+    assert {m.key for m in wrong} == {"live-restore", "icc"}
+    assert "wanted false" in str(next(m for m in wrong if m.key == "live-restore"))
+
+
+def test_security_options_are_compared_as_a_set_and_no_new_privileges_only_from_24():
+    info = dict(INFO_20_10, ServerVersion="27.1.0", SecurityOptions=["name=userns", "name=seccomp,profile=builtin"])
+    assert [m.key for m in compare_daemon({"no-new-privileges": True}, effective(info))] == ["no-new-privileges"]
+    assert compare_daemon({"no-new-privileges": True}, effective()) == []
+    assert compare_daemon({"seccomp-profile": "builtin"}, effective(info)) == []
+
+
+def test_the_containerd_image_store_reports_overlayfs_for_overlay2():
+    assert compare_daemon({"storage-driver": "overlay2"}, effective(dict(INFO_20_10, Driver="overlayfs"))) == []
+
+
+def test_audit_watches_are_read_from_rules_text():
+    text = "## comment\n-w /etc/docker -p rwxa -k docker\n-a always,exit -F arch=b64 -S mount\n"
+    assert watches(text) == {("/etc/docker", "rwxa", "docker")}
+
+
+def test_a_command_service_manager_splits_strings_like_a_shell_but_runs_no_shell(tmp_path):
+    config = {"service": {"manager": "command", "restart_command": "/usr/local/bin/dockerd-ctl 'restart now'"}}
+    service = docker_service(str(tmp_path), config, Runner())
+    assert service.restart == ("/usr/local/bin/dockerd-ctl", "restart now") and service.reload is None
+
+
+def test_systemd_clears_a_failed_state_before_restarting(tmp_path):
+    service = docker_service(str(tmp_path), {"service": {"manager": "systemd"}}, Runner())
+    assert service.before_restart == ("systemctl", "reset-failed", "docker")
+    rootless = docker_service(str(tmp_path), {"service": {"manager": "rootless", "user": "ci"}}, Runner())
+    assert rootless.restart == ("systemctl", "--user", "--machine=ci@", "restart", "docker")
