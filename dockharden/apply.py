@@ -190,7 +190,13 @@ def act_on_services(plan: Plan, engine: Engine) -> list[dict]:
     """Docker reload or restart, audit rules, ufw: each only when the plan says so."""
     done = []
     for action in plan.services:
-        if action.service == "docker":
+        if action.service == "systemd":
+            result = engine.runner.run(["systemctl", "daemon-reload"], timeout=60)
+            if not result.ok:
+                raise ApplyError(f"systemctl daemon-reload failed: {result.stderr.strip()}",
+                                 path="/etc/systemd/system/docker.service.d/dockharden.conf")
+            done.append({"service": "systemd", "action": "daemon-reload"})
+        elif action.service == "docker":
             done.append(docker_action(action.action, engine))
         elif action.service == "auditd":
             done.append(audit_action(plan, engine))
@@ -300,6 +306,8 @@ def restore_services(engine: Engine, generation: Generation, stage: str) -> None
     record = generation.record
     acted = bool(record.get("restart")) and stage in ("services", "verifying")
     planned = {s["service"]: s["action"] for s in record["plan"]["services"]}
+    if acted and "systemd" in planned:
+        engine.runner.run(["systemctl", "daemon-reload"], timeout=60)
     if acted and "docker" in planned:
         docker_action(planned["docker"], engine)
     elif record.get("restart") and not verify.wait_for_daemon(engine.socket, 2, engine.progress):

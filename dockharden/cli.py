@@ -37,7 +37,7 @@ def _plan(root: str, profile: str | None, layer: list[str] | None, engine_versio
 
     ctx = _context(root, engine_version)
     config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
-    return ctx, config, pipeline.build_plan(ctx, selection)
+    return ctx, config, pipeline.build_plan(ctx, selection, config)
 
 
 @app.command()
@@ -98,12 +98,12 @@ def apply(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Laye
 
     ctx = _context(root, engine_version)
     config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
-    the_plan = pipeline.build_plan(ctx, selection)  # bad input fails here, before the lock file exists
+    the_plan = pipeline.build_plan(ctx, selection, config)  # bad input fails here, before the lock file exists
     with _locked(root, "apply"):
         faults.point("after-lock")
         recovered = recovery.recover(_engine(ctx, config))
         if recovered:
-            the_plan = pipeline.build_plan(ctx, selection)
+            the_plan = pipeline.build_plan(ctx, selection, config)
         if not json_out:
             sys.stdout.write(report.render_plan(the_plan, root))
         if the_plan.has_changes and not yes and not typer.confirm("Apply these changes?", default=False):
@@ -159,7 +159,7 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
 
     ctx = _context(root, None)
     config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
-    the_plan = pipeline.build_plan(ctx, selection)
+    the_plan = pipeline.build_plan(ctx, selection, config)
     rows = drift.find_drift(the_plan, _engine(ctx, config))
     if json_out:
         print(json.dumps(report.drift_document(rows), indent=2))

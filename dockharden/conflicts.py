@@ -15,15 +15,24 @@ PATH_KEYS = ("tlscacert", "tlscert", "tlskey", "seccomp-profile")
 
 
 def check_conflicts(config: dict[str, Any], settings: Settings, host: HostSnapshot,
-                    flags_by_key: dict[str, list[str]], written: set[str]) -> list[Note]:
-    """Raise ConflictError for the first hard conflict; return warnings."""
-    _flag_duplicates(config, settings, host, flags_by_key)
-    _icc_needs_iptables(config, host)
+                    flags_by_key: dict[str, list[str]], written: set[str],
+                    start_flags: list[str] | None = None) -> list[Note]:
+    """Raise ConflictError for the first hard conflict; return warnings.
+
+    `start_flags` are the flags dockerd will start with (after a planned drop-in); default: now's.
+    """
+    flags = host.start_flags() if start_flags is None else start_flags
+    _flag_duplicates(config, settings, flags, flags_by_key)
+    _icc_needs_iptables(config, flags)
     _tcp_needs_tls(config)
     _userns_conflicts(config, host)
     _live_restore_and_swarm(config, host)
     _paths_exist(config, host, written)
     _ulimits_grantable(config, host)
+    _log_opts_fit_driver(config)
+    if settings.table("ufw").get("enabled"):
+        _firewall_backend(config, host)
+    _userns_user(config, host)
     if config.get("bridge") and config.get("bip"):
         raise _conflict("`bridge` and `bip` are mutually exclusive", "bip", "set only one of them")
     return _warnings(config, host)
@@ -33,38 +42,32 @@ def _conflict(message: str, key: str, hint: str) -> ConflictError:
     return ConflictError(message, hint=hint, path=DAEMON_JSON, key=key)
 
 
-def daemon_flags(host: HostSnapshot) -> list[str]:
-    """The flags dockerd runs with now (live process) or would start with (unit files)."""
-    live = list(host.daemon.argv[1:]) if host.daemon else []
-    return live + [f for f in host.unit_flags if f not in live]
-
-
 def _flag_names(flags: list[str]) -> set[str]:
     return {f.split("=", 1)[0] for f in flags if f.startswith("-")}
 
 
-def _flag_duplicates(config: dict, settings: Settings, host: HostSnapshot,
-                     flags_by_key: dict[str, list[str]]) -> None:
-    present = _flag_names(daemon_flags(host))
+def _flag_duplicates(config: dict, settings: Settings, flags: list[str], flags_by_key: dict[str, list[str]]) -> None:
+    present = _flag_names(flags)
     for key in config:
         clash = sorted(present & set(flags_by_key.get(key, [])))
         if clash and key != "runtimes":
             who = settings.origin("daemon", (key,)) or "the existing daemon.json"
             hint = (f"remove `{key}` (set by {who}) or remove {clash[0]} from dockerd's command line; "
-                    "for `hosts` under systemd, let the tls layer write the systemd drop-in")
+                    "under systemd the tls layer writes a drop-in without -H")
             raise _conflict(f"`{key}` is also given to dockerd as {clash[0]}; dockerd refuses to start "
                             "when a setting is both a flag and in daemon.json", key, hint)
 
 
-def _flag_value(host: HostSnapshot, flag: str) -> str | None:
-    for arg in daemon_flags(host):
+def _flag_value(flags: list[str], flag: str) -> str | None:
+    # boolean flags only take `--flag=value`; a bare `--flag` means true
+    for arg in flags:
         if arg.startswith(flag + "="):
             return arg.split("=", 1)[1]
     return None
 
 
-def _icc_needs_iptables(config: dict, host: HostSnapshot) -> None:
-    iptables_off = config.get("iptables") is False or _flag_value(host, "--iptables") == "false"
+def _icc_needs_iptables(config: dict, flags: list[str]) -> None:
+    iptables_off = config.get("iptables") is False or _flag_value(flags, "--iptables") == "false"
     if config.get("icc") is False and iptables_off:
         raise _conflict("`icc` false needs iptables, but `iptables` is false; dockerd would not start",
                         "icc", "set `iptables` to true, or unset `icc` in a later layer")
@@ -126,11 +129,86 @@ def _ulimits_grantable(config: dict, host: HostSnapshot) -> None:
                             "(LimitNOFILE=/LimitNPROC= in its unit)")
 
 
+ROTATION_OPTS = {"max-size", "max-file", "compress"}
+ROTATING_DRIVERS = {"json-file", "local"}
+
+
+def _log_opts_fit_driver(config: dict) -> None:
+    driver = config.get("log-driver", "json-file")
+    wrong = sorted(ROTATION_OPTS & set(config.get("log-opts") or {}))
+    if driver not in ROTATING_DRIVERS and wrong:
+        raise _conflict(f"log-opts `{wrong[0]}` is an option of json-file/local, but log-driver is `{driver}`; "
+                        "dockerd would refuse to start", f"log-opts.{wrong[0]}",
+                        f'unset it in the layer that changes the driver: [unset] daemon = ["log-opts/{wrong[0]}"]')
+
+
+def _userns_user(config: dict, host: HostSnapshot) -> None:
+    """A named remap user must exist with subordinate ranges; no range may overlap another user's."""
+    remap = config.get("userns-remap")
+    if not remap:
+        return
+    user = "dockremap" if remap == "default" else remap.split(":")[0]
+    for path in ("/etc/subuid", "/etc/subgid"):
+        ranges = parse_subid(host.file(path).content)
+        mine = [r for r in ranges if r[0] == user]
+        if remap != "default" and not mine:
+            raise ConflictError(f"`userns-remap` names `{user}`, who has no range in {path}",
+                                hint=f"add one, e.g. `usermod --add-subuids 200000-265535 --add-subgids "
+                                     f"200000-265535 {user}`", path=path, key="userns-remap")
+        for name, start, count in mine:
+            for other, o_start, o_count in ranges:
+                if other != user and start < o_start + o_count and o_start < start + count:
+                    raise ConflictError(f"{user}'s range {start}-{start + count - 1} overlaps {other}'s "
+                                        f"{o_start}-{o_start + o_count - 1}", path=path, key="userns-remap",
+                                        hint="give each user a range of its own")
+    if remap != "default" and user not in passwd_users(host.file("/etc/passwd").content):
+        raise ConflictError(f"`userns-remap` names `{user}`, who does not exist", path="/etc/passwd",
+                            key="userns-remap", hint=f"create it: useradd --system --no-create-home {user}")
+
+
+def parse_subid(content: bytes | None) -> list[tuple[str, int, int]]:
+    ranges = []
+    for line in (content or b"").decode(errors="replace").splitlines():
+        parts = line.strip().split(":")
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            ranges.append((parts[0], int(parts[1]), int(parts[2])))
+    return ranges
+
+
+def passwd_users(content: bytes | None) -> set[str]:
+    return {line.split(":", 1)[0] for line in (content or b"").decode(errors="replace").splitlines() if line}
+
+
+def _firewall_backend(config: dict, host: HostSnapshot) -> None:
+    backend = ((host.daemon_info or {}).get("FirewallBackend") or {}).get("Driver", "")
+    if config.get("firewall-backend") == "nftables" or backend.startswith("nftables"):
+        raise ConflictError("docker uses the nftables firewall backend, which has no DOCKER-USER chain: the "
+                            "ufw block would filter nothing", path="/etc/ufw/after.rules", key="ufw.enabled",
+                            hint="set [ufw] enabled = false in a layer and filter in nftables, or use "
+                                 "firewall-backend iptables")
+    chains, variant = host.firewall.get("docker_chains", []), host.firewall.get("variant")
+    if chains and variant not in chains:
+        raise ConflictError(f"docker's chains are in iptables-{chains[0]}, but `iptables` (used by ufw) is "
+                            f"{variant}: the DOCKER-USER block would load where docker never looks",
+                            path="/etc/ufw/after.rules", key="ufw.enabled",
+                            hint="make both use one backend (update-alternatives --config iptables), then "
+                                 "restart docker")
+
+
 def _warnings(config: dict, host: HostSnapshot) -> list[Note]:
     notes = []
     if config.get("userns-remap"):
-        notes.append(Note("warning", "userns-remap moves the data root to <data-root>/<uid>.<gid>: existing "
-                                     "images, containers and volumes are not visible until it is removed"))
+        notes.append(Note("warning", userns_warning(host.userns_impact)))
     if config.get("seccomp-profile") == "unconfined":
         notes.append(Note("warning", "seccomp-profile is unconfined: containers run without syscall filtering"))
     return notes
+
+
+def userns_warning(impact: dict | None) -> str:
+    text = "userns-remap moves the data root to <data-root>/<uid>.<gid>"
+    if impact is None:
+        return text + ": existing images, containers and volumes are not visible until it is removed"
+    text += (f": {impact['images']} image(s), {impact['containers']} container(s) and {impact['volumes']} "
+             "volume(s) will no longer be visible until it is removed")
+    broken = [f"{c['name']} ({', '.join(c['uses'])})" for c in impact["incompatible"]]
+    return text + ("; these running containers fail under remap: " + ", ".join(broken) if broken else "")

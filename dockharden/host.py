@@ -51,7 +51,7 @@ def read_file(root: str, path: str) -> HostFile:
 
 
 def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[str] = (),
-              live: bool | None = None) -> HostSnapshot:
+              live: bool | None = None, manager: str = "none") -> HostSnapshot:
     """Snapshot the host: `paths` are read, `probe` paths are only checked for existence."""
     live = (os.path.realpath(root) == "/") if live is None else live
     files = {p: read_file(root, p) for p in paths}
@@ -61,9 +61,12 @@ def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[s
     version, source = engine_version(root, runner, live)
     return HostSnapshot(root=root, files=files, existing_paths=present, engine_version=version,
                         engine_source=source, daemon=daemon, daemon_info=info,
-                        unit_flags=tuple(unit_flags(root)), tools=find_tools(runner),
+                        unit_exec=tuple(unit_exec(root)), default_opts=tuple(default_opts(root)),
+                        manager=manager, tools=find_tools(runner),
                         hostname=socket.gethostname() if live else "localhost",
-                        ufw_enabled=ufw_enabled(root), managed=read_managed_state(root))
+                        ufw_enabled=ufw_enabled(root), managed=read_managed_state(root),
+                        operator_watches=operator_watches(root),
+                        firewall=firewall_variants(runner) if live else {})
 
 
 def existing(root: str, paths: Iterable[str]) -> frozenset[str]:
@@ -128,16 +131,15 @@ def engine_version(root: str, runner: Runner, live: bool) -> tuple[str | None, s
     return None, "dockerd not found"
 
 
-def unit_flags(root: str) -> list[str]:
-    """dockerd flags from the systemd unit (drop-ins win, as systemd does) and /etc/default/docker."""
+def unit_exec(root: str) -> list[str]:
+    """docker.service's effective ExecStart as an argument list (drop-ins win, as systemd does)."""
     exec_start: list[str] = []
     for unit in _unit_files(root):
         for line in unit.read_text(errors="replace").splitlines():
             if line.strip().startswith("ExecStart="):
                 value = line.split("=", 1)[1].strip()
                 exec_start = shlex.split(value) if value else []
-    flags = [a for a in exec_start[1:] if a.startswith("-")] if exec_start else []
-    return flags + _default_file_flags(root)
+    return exec_start
 
 
 def _unit_files(root: str) -> list[Path]:
@@ -146,7 +148,8 @@ def _unit_files(root: str) -> list[Path]:
     return ([base] if base else []) + dropins
 
 
-def _default_file_flags(root: str) -> list[str]:
+def default_opts(root: str) -> list[str]:
+    """DOCKER_OPTS from /etc/default/docker (sysvinit, and Debian's unit through $DOCKER_OPTS)."""
     path = under(root, "/etc/default/docker")
     if not path.is_file():
         return []
@@ -179,3 +182,48 @@ def read_managed_state(root: str) -> dict:
         raise HostFileError("dockharden's own state is not valid JSON", path=MANAGED_STATE,
                             hint="restore it from the newest generation under /var/lib/dockharden/generations") from None
     return doc if isinstance(doc, dict) else {}
+
+
+def operator_watches(root: str) -> dict[str, str]:
+    """Paths the operator's own audit rule files already watch (path -> file)."""
+    found: dict[str, str] = {}
+    for rules in sorted(under(root, "/etc/audit/rules.d").glob("*.rules")):
+        if rules.name == "docker.rules":
+            continue
+        for line in rules.read_text(errors="replace").splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "-w":
+                found.setdefault(parts[1], f"/etc/audit/rules.d/{rules.name}")
+    return found
+
+
+def firewall_variants(runner: Runner) -> dict:
+    """Which iptables backend `iptables` is, and in which backends docker's chains exist."""
+    if not runner.which("iptables"):
+        return {}
+    version = runner.run(["iptables", "--version"], timeout=10).stdout
+    variant = "nf_tables" if "nf_tables" in version else "legacy"
+    chains = []
+    for name, tool in (("legacy", "iptables-legacy"), ("nf_tables", "iptables-nft")):
+        if runner.which(tool):
+            listing = runner.run([tool, "-S", "FORWARD"], timeout=10).stdout
+            if "DOCKER" in listing:
+                chains.append(name)
+    return {"variant": variant, "docker_chains": chains}
+
+
+def userns_impact(socket_path: str) -> dict:
+    """What remapping hides and breaks: counts, and running containers that cannot run remapped."""
+    info = dockerapi.get_json(socket_path, "/info") or {}
+    volumes = (dockerapi.get_json(socket_path, "/volumes") or {}).get("Volumes") or []
+    broken = []
+    for summary in dockerapi.get_json(socket_path, "/containers/json") or []:
+        detail = dockerapi.get_json(socket_path, f"/containers/{summary['Id']}/json") or {}
+        host_config = detail.get("HostConfig") or {}
+        reasons = [r for r, bad in (("--privileged", host_config.get("Privileged")),
+                                    ("host network", host_config.get("NetworkMode") == "host"),
+                                    ("host PID", host_config.get("PidMode") == "host")) if bad]
+        if reasons:
+            broken.append({"name": (summary.get("Names") or ["?"])[0].lstrip("/"), "uses": reasons})
+    return {"images": info.get("Images", 0), "containers": info.get("Containers", 0),
+            "volumes": len(volumes), "incompatible": broken}

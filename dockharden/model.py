@@ -86,14 +86,30 @@ class HostSnapshot:
     engine_source: str = "unknown"
     daemon: DaemonProcess | None = None
     daemon_info: dict[str, Any] | None = None
-    unit_flags: tuple[str, ...] = ()
+    unit_exec: tuple[str, ...] = ()
+    default_opts: tuple[str, ...] = ()
+    manager: str = "none"
     tools: dict[str, str] = field(default_factory=dict)
     hostname: str = "localhost"
     ufw_enabled: bool = False
     managed: dict[str, Any] = field(default_factory=dict)
+    operator_watches: dict[str, str] = field(default_factory=dict)
+    userns_impact: dict[str, Any] | None = None
+    firewall: dict[str, Any] = field(default_factory=dict)
 
     def file(self, path: str) -> HostFile:
         return self.files.get(path) or HostFile(path=path, exists=False)
+
+    def start_flags(self, unit_exec: tuple[str, ...] | None = None) -> list[str]:
+        """The flags dockerd starts with next time: from its unit under systemd (`unit_exec` when a
+        drop-in is planned), from /etc/default/docker under sysvinit, else its live command line."""
+        if self.manager == "systemd":
+            exec_line = self.unit_exec if unit_exec is None else unit_exec
+            flags = [a for a in exec_line[1:] if not a.startswith("$")]
+            return flags + (list(self.default_opts) if any(a.startswith("$") for a in exec_line) else [])
+        if self.manager == "sysvinit":
+            return list(self.default_opts)
+        return list(self.daemon.argv[1:]) if self.daemon else []
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from dockharden import checks, conflicts, engine, host as hostmod, merge, plan as planmod, profiles, validate
+from dockharden import checks, conflicts, derive, engine, host as hostmod, merge, plan as planmod, profiles, validate
 from dockharden.model import HostSnapshot, Plan, Selection
 from dockharden.runner import Runner
 from dockharden.selection import CONFIG_PATH, choose_selection, parse_config
-from dockharden.targets import audit_rules, daemon_json, managed_paths, render_all
+from dockharden.targets import audit_rules, daemon_json, managed_paths, render_all, systemd_dropin
+
+
+ACCOUNT_FILES = ("/etc/passwd", "/etc/subuid", "/etc/subgid")
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class Context:
     root: str = "/"
     runner: Runner = Runner()
     engine_version: str | None = None
+    manager: str | None = None  # the docker service manager; None: from dockharden.toml, else detected
 
 
 def read_selection(ctx: Context, profile_names: list[str] | None, layer_files: list[str] | None):
@@ -30,13 +34,23 @@ def read_selection(ctx: Context, profile_names: list[str] | None, layer_files: l
     return config, choose_selection(config, profile_names, layer_files)
 
 
-def build_plan(ctx: Context, selection: Selection) -> Plan:
+def service_manager(ctx: Context, config: dict) -> str:
+    """The docker service manager: --given, [service] manager, else what this host runs."""
+    from dockharden.services import detect_manager
+
+    named = ctx.manager or config.get("service", {}).get("manager", "auto")
+    return detect_manager(ctx.root, ctx.runner) if named == "auto" else named
+
+
+def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -> Plan:
     """Everything `plan` shows; nothing is written."""
+    ctx = replace(ctx, manager=service_manager(ctx, config or {}))
     settings = merge.merge_layers(profiles.load_layers(selection))
     host = read_snapshot(ctx, settings.table("daemon"))
     version = ctx.engine_version or host.engine_version
     settings, notes = engine.gate_for_engine(settings, version,
                                              engine.since_map(validate.load_schema("daemon.schema.json")))
+    settings = derive.derive(settings, host)
     existing = daemon_json.parse_daemon_json(host.file(daemon_json.PATH).content)
     previous = host.managed.get("daemon", {})
     config = daemon_json.desired_daemon_config(existing, settings, previous)
@@ -44,20 +58,30 @@ def build_plan(ctx: Context, selection: Selection) -> Plan:
     validate.check_daemon_config(config, path=daemon_json.PATH)
     rendered = render_all(settings, host)
     written = {f.path for f in rendered}
-    notes += conflicts.check_conflicts(config, settings, host, flags_by_key(), written)
+    planned = systemd_dropin.planned_exec(settings, host)
+    notes += conflicts.check_conflicts(config, settings, host, flags_by_key(), written,
+                                       host.start_flags(planned))
     notes += checks.check_rendered(rendered, host, ctx.runner)
     notes += _engine_note(host, ctx)
+    notes += [planmod.Note("info", f"audit: {path} is already watched by {where}; not duplicated")
+              for path, where in sorted(host.operator_watches.items())
+              if settings.table("audit").get("enabled") and path in audit_rules.candidate_paths()]
     plan = planmod.make_plan(selection, settings, host, rendered, notes, reloadable_keys())
     return replace(plan, state=state)
 
 
 def read_snapshot(ctx: Context, daemon_table: dict) -> HostSnapshot:
     """The host, with the paths the settings and the operator's daemon.json point at probed too."""
-    snapshot = hostmod.read_host(ctx.root, ctx.runner, managed_paths(), audit_rules.candidate_paths())
+    snapshot = hostmod.read_host(ctx.root, ctx.runner, managed_paths() + list(ACCOUNT_FILES),
+                                 audit_rules.candidate_paths(), manager=ctx.manager or "none")
     current = daemon_json.parse_daemon_json(snapshot.file(daemon_json.PATH).content)
     pointed = {v for doc in (daemon_table, current) for k, v in doc.items()
                if k in conflicts.PATH_KEYS and isinstance(v, str)}
-    return replace(snapshot, existing_paths=snapshot.existing_paths | hostmod.existing(ctx.root, pointed))
+    snapshot = replace(snapshot, existing_paths=snapshot.existing_paths | hostmod.existing(ctx.root, pointed))
+    security = (snapshot.daemon_info or {}).get("SecurityOptions") or []
+    if daemon_table.get("userns-remap") and snapshot.daemon_info and "name=userns" not in security:
+        snapshot = replace(snapshot, userns_impact=hostmod.userns_impact(str(hostmod.under(ctx.root, hostmod.SOCKET))))
+    return snapshot
 
 
 def _engine_note(host: HostSnapshot, ctx: Context):

@@ -114,6 +114,8 @@ def service_actions(changes: list[Change], host: HostSnapshot, reloadable: froze
     by_path = {path: t.service for t in TARGETS for path in t.paths}
     touched = {by_path.get(c.path, "") for c in changes}
     actions = []
+    if "systemd" in touched:
+        actions.append(ServiceAction("systemd", "daemon-reload", "the docker.service drop-in changed"))
     docker = _docker_action(changes, host, reloadable)
     if docker:
         actions.append(docker)
@@ -128,9 +130,11 @@ def _docker_action(changes: list[Change], host: HostSnapshot, reloadable: frozen
     daemon = next((c for c in changes if c.path == daemon_json.PATH and c.old.content != c.new.content), None)
     keys = sorted({c.path.split("/")[0] for c in daemon.key_changes}) if daemon else []
     seccomp = any(c.path == daemon_json.SECCOMP_PATH for c in changes) and _uses_own_seccomp(changes, host)
-    if not keys and not seccomp:
+    restart_files = [c.path for c in changes if by_restart_file(c.path)]
+    if not keys and not seccomp and not restart_files:
         return None
     fixed = [k for k in keys if k not in reloadable] + (["seccomp profile file"] if seccomp else [])
+    fixed += restart_files
     fixed += [f"removal of {c.path}" for c in (daemon.key_changes if daemon else ())
               if c.kind == "removed" and "/" not in c.path and c.path in reloadable
               and c.path not in RESET_BY_RELOAD]
@@ -138,6 +142,11 @@ def _docker_action(changes: list[Change], host: HostSnapshot, reloadable: frozen
         return ServiceAction("docker", "reload", "only reloadable keys changed (" + ", ".join(keys) + "): SIGHUP")
     survive = _containers_survive(host)
     return ServiceAction("docker", "restart", "not reloadable: " + ", ".join(fixed) + "; " + survive)
+
+
+def by_restart_file(path: str) -> bool:
+    """Files dockerd reads only at start: TLS material and its unit's drop-in."""
+    return path.startswith("/etc/docker/tls/") or path.startswith("/etc/systemd/system/docker.service.d/")
 
 
 def _uses_own_seccomp(changes: list[Change], host: HostSnapshot) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from dockharden.model import HostSnapshot, RenderedFile, Settings
-from dockharden.targets import audit_rules, daemon_json, ufw_block
+from dockharden.targets import audit_rules, daemon_json, systemd_dropin, ufw_block
 
 SECCOMP_PATH = daemon_json.SECCOMP_PATH
 
@@ -43,6 +43,7 @@ TARGETS: tuple[Target, ...] = (
     Target("audit", (audit_rules.PATH,), audit_rules.render_audit_rules, "auditd"),
     Target("ufw", (ufw_block.PATH_V4, ufw_block.PATH_V6), ufw_block.render_ufw, "ufw"),
     Target("seccomp", (SECCOMP_PATH,), render_seccomp_file, "docker"),
+    Target("systemd", (systemd_dropin.PATH,), systemd_dropin.render_dropin, "systemd"),
 )
 
 

@@ -75,7 +75,9 @@ def render_audit_rules(settings: Settings, host: HostSnapshot) -> list[RenderedF
     audit = settings.table("audit")
     if not audit.get("enabled"):
         return []
-    text = render_template("docker.rules.j2", watches=audit_watches(host.existing_paths, audit.get("extra_paths", [])),
+    mine = [w for w in audit_watches(host.existing_paths, audit.get("extra_paths", []))
+            if w.path not in host.operator_watches]  # the operator's own rules already cover these
+    text = render_template("docker.rules.j2", watches=mine,
                            key=audit.get("key", "docker"), permissions=audit.get("permissions", "rwxa"))
     check_audit_syntax(text)
     return [RenderedFile("audit", PATH, text.encode(), mode=0o640)]

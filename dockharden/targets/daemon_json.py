@@ -66,12 +66,12 @@ def desired_daemon_config(existing: dict[str, Any], settings: Settings,
     """
     doc = restore_unmanaged(existing, managed or {}, managed_paths(settings))
     removals = [path for (table, path) in settings.removed if table == "daemon"]
-    return merged_over(doc, derived_daemon_table(settings), removals)
+    return merged_over(doc, settings.table("daemon"), removals)
 
 
 def managed_paths(settings: Settings) -> set[str]:
     """The daemon.json key paths ('a/b') the layers set or remove now."""
-    leaves = {"/".join(p) for p in leaf_paths(derived_daemon_table(settings))}
+    leaves = {"/".join(p) for p in leaf_paths(settings.table("daemon"))}
     return leaves | {"/".join(p) for (table, p) in settings.removed if table == "daemon"}
 
 
@@ -108,15 +108,6 @@ def managed_record(existing: dict[str, Any], settings: Settings, previous: dict[
             found, value = get_path(existing, tuple(path_text.split("/")))
             record[path_text] = {"had": found, "value": value} if found else {"had": False}
     return record
-
-
-def derived_daemon_table(settings: Settings) -> dict[str, Any]:
-    """The layers' [daemon] table plus keys other tables imply (a strict seccomp profile)."""
-    table = dict(settings.table("daemon"))
-    seccomp = settings.table("seccomp")
-    if seccomp.get("enabled") and seccomp.get("mode") == "strict":
-        table.setdefault("seccomp-profile", SECCOMP_PATH)
-    return table
 
 
 def serialize(doc: dict[str, Any]) -> bytes:

@@ -32,3 +32,12 @@ def test_rendered_rules_have_one_watch_per_path_with_the_key():
 def test_a_malformed_rule_is_caught_before_writing():
     with pytest.raises(RenderError, match="line 2"):
         check_audit_syntax("# ok\n-w /etc/docker -p rwxz -k docker\n")
+
+
+def test_paths_the_operator_already_watches_are_not_duplicated():
+    settings = merge_layers([Layer("b", "b", {"audit": {"enabled": True}})])
+    host = HostSnapshot(root="/", files={}, existing_paths=frozenset({"/etc/docker"}),
+                        operator_watches={"/etc/docker": "/etc/audit/rules.d/site.rules"})
+    [rules] = render_audit_rules(settings, host)
+    assert "-w /etc/docker " not in rules.content.decode()
+    assert "-w /etc/docker/daemon.json " in rules.content.decode()

@@ -3,7 +3,7 @@ import pytest
 from dockharden.conflicts import check_conflicts
 from dockharden.errors import ConflictError
 from dockharden.merge import merge_layers
-from dockharden.model import DaemonProcess, HostSnapshot, Layer
+from dockharden.model import DaemonProcess, HostFile, HostSnapshot, Layer
 
 FLAGS = {"hosts": ["--host", "-H"], "containerd": ["--containerd"], "iptables": ["--iptables"]}
 
@@ -86,3 +86,41 @@ def test_a_default_ulimit_the_daemon_cannot_grant_is_refused_before_containers_b
     able = HostSnapshot(root="/", files={}, existing_paths=frozenset(),
                         daemon=DaemonProcess(42, ("dockerd",), {"nofile": 20000}, can_raise_limits=True))
     check({"default-ulimits": {"nofile": {"Name": "nofile", "Hard": 65536, "Soft": 65536}}}, able)
+
+
+def test_json_file_rotation_options_with_another_log_driver_are_refused_naming_the_unset():
+    with pytest.raises(ConflictError, match=r'log-opts/max-size'):
+        check({"log-driver": "journald", "log-opts": {"max-size": "10m"}})
+    check({"log-driver": "journald", "log-opts": {"tag": "x"}})
+
+
+def test_a_named_remap_user_needs_ranges_and_ranges_must_not_overlap():
+    files = {"/etc/passwd": b"root:x:0:0::/root:/bin/sh\nremap:x:999:999::/:/bin/false\n",
+             "/etc/subuid": b"remap:100000:65536\nalice:150000:65536\n", "/etc/subgid": b"remap:100000:65536\n"}
+    h = HostSnapshot(root="/", files={p: HostFile(p, True, c) for p, c in files.items()}, existing_paths=frozenset())
+    with pytest.raises(ConflictError, match="overlaps alice"):
+        check({"userns-remap": "remap"}, h)
+    files["/etc/subuid"] = b"remap:100000:65536\nalice:200000:65536\n"
+    h = HostSnapshot(root="/", files={p: HostFile(p, True, c) for p, c in files.items()}, existing_paths=frozenset())
+    check({"userns-remap": "remap"}, h)
+    with pytest.raises(ConflictError, match="no range"):
+        check({"userns-remap": "bob"}, h)
+
+
+def test_the_ufw_block_is_refused_when_docker_uses_nftables_or_the_other_iptables():
+    nft = HostSnapshot(root="/", files={}, existing_paths=frozenset(),
+                       daemon_info={"FirewallBackend": {"Driver": "nftables"}})
+    ufw = merge_layers([Layer("b", "b", {"ufw": {"enabled": True}})])
+    with pytest.raises(ConflictError, match="nftables"):
+        check_conflicts({}, ufw, nft, FLAGS, set())
+    mixed = HostSnapshot(root="/", files={}, existing_paths=frozenset(),
+                         firewall={"variant": "nf_tables", "docker_chains": ["legacy"]})
+    with pytest.raises(ConflictError, match="iptables-legacy"):
+        check_conflicts({}, ufw, mixed, FLAGS, set())
+
+
+def test_the_userns_warning_counts_what_disappears_and_names_containers_that_break():
+    h = HostSnapshot(root="/", files={}, existing_paths=frozenset(), userns_impact={
+        "images": 3, "containers": 2, "volumes": 1, "incompatible": [{"name": "vpn", "uses": ["host network"]}]})
+    [note] = check({"userns-remap": "default"}, h)
+    assert "3 image(s), 2 container(s) and 1 volume(s)" in note.message and "vpn (host network)" in note.message
