@@ -254,6 +254,7 @@ def verify_plan(plan: Plan, engine: Engine) -> None:
         config = daemon_json.parse_daemon_json(change.new.content)
         wrong = [str(m) for m in verify.compare_daemon(config, effective)]
         wrong += [f"no answer on {h}" for h in verify.silent_unix_hosts(config, engine.root)]
+        wrong += verify.tls_problems(config, engine.root)
         if wrong:
             raise ApplyError("the daemon runs, but not with the new settings: " + "; ".join(wrong),
                              path=daemon_json.PATH, hint="a flag or another file overrides these keys")

@@ -17,7 +17,7 @@ UNIX_SOCKET = "unix:///var/run/docker.sock"
 def local_endpoint(host: HostSnapshot) -> str:
     """`fd://` when systemd starts dockerd through socket activation (the unit says -H fd://)."""
     if host.manager == "systemd" and any(a.startswith("fd://") or a.endswith("=fd://") or a == "-Hfd://"
-                                         for a in host.unit_exec):
+                                         for a in host.unit_exec_base):
         return "fd://"
     return UNIX_SOCKET
 

@@ -61,7 +61,8 @@ def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[s
     version, source = engine_version(root, runner, live)
     return HostSnapshot(root=root, files=files, existing_paths=present, engine_version=version,
                         engine_source=source, daemon=daemon, daemon_info=info,
-                        unit_exec=tuple(unit_exec(root)), default_opts=tuple(default_opts(root)),
+                        unit_exec=tuple(unit_exec(root)), unit_exec_base=tuple(unit_exec(root, own_dropin=False)),
+                        default_opts=tuple(default_opts(root)),
                         manager=manager, tools=find_tools(runner),
                         hostname=socket.gethostname() if live else "localhost",
                         ufw_enabled=ufw_enabled(root), managed=read_managed_state(root),
@@ -131,10 +132,16 @@ def engine_version(root: str, runner: Runner, live: bool) -> tuple[str | None, s
     return None, "dockerd not found"
 
 
-def unit_exec(root: str) -> list[str]:
-    """docker.service's effective ExecStart as an argument list (drop-ins win, as systemd does)."""
+OWN_DROPIN = "dockharden.conf"
+
+
+def unit_exec(root: str, *, own_dropin: bool = True) -> list[str]:
+    """docker.service's effective ExecStart as an argument list (drop-ins win, as systemd does);
+    without dockharden's own drop-in when `own_dropin` is false."""
     exec_start: list[str] = []
     for unit in _unit_files(root):
+        if not own_dropin and unit.name == OWN_DROPIN:
+            continue
         for line in unit.read_text(errors="replace").splitlines():
             if line.strip().startswith("ExecStart="):
                 value = line.split("=", 1)[1].strip()

@@ -6,6 +6,7 @@ Pure: no I/O. The plan is a value: it can be printed, serialised and tested with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 KeyPath = tuple[str, ...]
@@ -87,6 +88,7 @@ class HostSnapshot:
     daemon: DaemonProcess | None = None
     daemon_info: dict[str, Any] | None = None
     unit_exec: tuple[str, ...] = ()
+    unit_exec_base: tuple[str, ...] = ()  # without dockharden's own drop-in
     default_opts: tuple[str, ...] = ()
     manager: str = "none"
     tools: dict[str, str] = field(default_factory=dict)
@@ -96,6 +98,7 @@ class HostSnapshot:
     operator_watches: dict[str, str] = field(default_factory=dict)
     userns_impact: dict[str, Any] | None = None
     firewall: dict[str, Any] = field(default_factory=dict)
+    now: datetime | None = None
 
     def file(self, path: str) -> HostFile:
         return self.files.get(path) or HostFile(path=path, exists=False)

@@ -6,6 +6,8 @@ Orchestration only: the pure stages do the work; host reading and the tool check
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Callable
 
 from dockharden import checks, conflicts, derive, engine, host as hostmod, merge, plan as planmod, profiles, validate
 from dockharden.model import HostSnapshot, Plan, Selection
@@ -25,6 +27,7 @@ class Context:
     runner: Runner = Runner()
     engine_version: str | None = None
     manager: str | None = None  # the docker service manager; None: from dockharden.toml, else detected
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
 
 
 def read_selection(ctx: Context, profile_names: list[str] | None, layer_files: list[str] | None):
@@ -56,7 +59,8 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
     config = daemon_json.desired_daemon_config(existing, settings, previous)
     state = {"format": 1, "daemon": daemon_json.managed_record(existing, settings, previous)}
     validate.check_daemon_config(config, path=daemon_json.PATH)
-    rendered = render_all(settings, host)
+    rendered, render_notes = render_all(settings, host)
+    notes += render_notes
     written = {f.path for f in rendered}
     planned = systemd_dropin.planned_exec(settings, host)
     notes += conflicts.check_conflicts(config, settings, host, flags_by_key(), written,
@@ -67,7 +71,7 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
               for path, where in sorted(host.operator_watches.items())
               if settings.table("audit").get("enabled") and path in audit_rules.candidate_paths()]
     plan = planmod.make_plan(selection, settings, host, rendered, notes, reloadable_keys())
-    return replace(plan, state=state)
+    return replace(plan, state=state, engine_version=version)
 
 
 def read_snapshot(ctx: Context, daemon_table: dict) -> HostSnapshot:
@@ -77,7 +81,8 @@ def read_snapshot(ctx: Context, daemon_table: dict) -> HostSnapshot:
     current = daemon_json.parse_daemon_json(snapshot.file(daemon_json.PATH).content)
     pointed = {v for doc in (daemon_table, current) for k, v in doc.items()
                if k in conflicts.PATH_KEYS and isinstance(v, str)}
-    snapshot = replace(snapshot, existing_paths=snapshot.existing_paths | hostmod.existing(ctx.root, pointed))
+    snapshot = replace(snapshot, existing_paths=snapshot.existing_paths | hostmod.existing(ctx.root, pointed),
+                       now=ctx.clock())
     security = (snapshot.daemon_info or {}).get("SecurityOptions") or []
     if daemon_table.get("userns-remap") and snapshot.daemon_info and "name=userns" not in security:
         snapshot = replace(snapshot, userns_impact=hostmod.userns_impact(str(hostmod.under(ctx.root, hostmod.SOCKET))))

@@ -42,7 +42,8 @@ def file_change(new: RenderedFile, host: HostSnapshot, settings: Settings) -> Ch
     if new.path == daemon_json.PATH and old.content != new.content:
         keys = tuple(json_key_changes(daemon_json.parse_daemon_json(old.content),
                                       json.loads(new.content), settings))
-    return Change(new.target, new.path, action, old, new, diff=unified_diff(old, new),
+    diff = "(private key: content not shown)" if new.secret and old.content != new.content else unified_diff(old, new)
+    return Change(new.target, new.path, action, old, new, diff=diff,
                   key_changes=keys, mode_change=mode, owner_change=owner)
 
 
@@ -130,7 +131,7 @@ def _docker_action(changes: list[Change], host: HostSnapshot, reloadable: frozen
     daemon = next((c for c in changes if c.path == daemon_json.PATH and c.old.content != c.new.content), None)
     keys = sorted({c.path.split("/")[0] for c in daemon.key_changes}) if daemon else []
     seccomp = any(c.path == daemon_json.SECCOMP_PATH for c in changes) and _uses_own_seccomp(changes, host)
-    restart_files = [c.path for c in changes if by_restart_file(c.path)]
+    restart_files = sorted({by_restart_file(c.path) for c in changes} - {""})
     if not keys and not seccomp and not restart_files:
         return None
     fixed = [k for k in keys if k not in reloadable] + (["seccomp profile file"] if seccomp else [])
@@ -144,9 +145,11 @@ def _docker_action(changes: list[Change], host: HostSnapshot, reloadable: frozen
     return ServiceAction("docker", "restart", "not reloadable: " + ", ".join(fixed) + "; " + survive)
 
 
-def by_restart_file(path: str) -> bool:
-    """Files dockerd reads only at start: TLS material and its unit's drop-in."""
-    return path.startswith("/etc/docker/tls/") or path.startswith("/etc/systemd/system/docker.service.d/")
+def by_restart_file(path: str) -> str:
+    """What a file dockerd reads only at start is ('' for other files): TLS material, its unit's drop-in."""
+    if path.startswith("/etc/docker/tls/"):
+        return "TLS certificates"
+    return "systemd drop-in" if path.startswith("/etc/systemd/system/docker.service.d/") else ""
 
 
 def _uses_own_seccomp(changes: list[Change], host: HostSnapshot) -> bool:

@@ -80,6 +80,8 @@ def _render_change(change: Change, full_diff: bool) -> list[str]:
         lines.append("      " + _render_key(key))
     if change.key_changes:
         return lines
+    if change.new.secret:
+        return lines + ["      private key: content not shown"]
     if change.action == "create" and not full_diff:
         count = len((change.new.content or b"").splitlines())
         return lines + [f"      new file, {count} lines (--diff shows them)"]

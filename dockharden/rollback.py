@@ -37,7 +37,8 @@ def files_before(root: str, target: Generation) -> list[RenderedFile]:
                 seen[entry["path"]] = RenderedFile(
                     "restore", entry["path"], generations.backup_bytes(generation, entry),
                     mode=entry["mode"] if entry["mode"] is not None else 0o644,
-                    uid=entry["uid"] or 0, gid=entry["gid"] or 0)
+                    uid=entry["uid"] or 0, gid=entry["gid"] or 0,
+                    secret=entry["mode"] is not None and not entry["mode"] & 0o044)
     return list(seen.values())
 
 

@@ -113,6 +113,56 @@ def silent_unix_hosts(config: dict[str, Any], root: str) -> list[str]:
             and not dockerapi.ping(str(under(root, h[len("unix://"):])))]
 
 
+def tcp_endpoints(config: dict[str, Any]) -> list[tuple[str, int]]:
+    """(host, port) of each tcp:// address in `hosts`; 0.0.0.0 and :: are reached on loopback."""
+    found = []
+    for address in config.get("hosts") or []:
+        if address.startswith("tcp://"):
+            hostport = address[len("tcp://"):].rstrip("/")
+            host, _, port = hostport.rpartition(":")
+            host = host.strip("[]") or "127.0.0.1"
+            found.append(("127.0.0.1" if host in ("0.0.0.0", "::") else host, int(port or 2376)))
+    return found
+
+
+def tls_ping(host: str, port: int, ca: str, cert: str | None, key: str | None, timeout: float = 5.0) -> str:
+    """'' when GET /_ping over mutual TLS answers OK, else what went wrong."""
+    import socket
+    import ssl
+
+    context = ssl.create_default_context(cafile=ca)
+    context.check_hostname = False  # the certificate names the host; we may dial it by address
+    if cert and key:
+        context.load_cert_chain(cert, key)
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            with context.wrap_socket(raw) as conn:
+                conn.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+                answer = conn.recv(4096)
+    except (OSError, ssl.SSLError) as exc:
+        return str(exc) or exc.__class__.__name__
+    return "" if answer.startswith(b"HTTP/1.") and answer.rstrip().endswith(b"OK") else repr(answer[:80])
+
+
+def tls_problems(config: dict[str, Any], root: str) -> list[str]:
+    """Each TCP host must answer with the client bundle and refuse a client without a certificate."""
+    from dockharden.host import under
+
+    client = under(root, "/etc/docker/tls/client")
+    problems = []
+    for host, port in tcp_endpoints(config):
+        ca, cert, key = str(client / "ca.pem"), str(client / "cert.pem"), str(client / "key.pem")
+        if not (client / "cert.pem").exists():
+            ca, cert, key = str(under(root, config.get("tlscacert", ""))), None, None
+        else:
+            error = tls_ping(host, port, ca, cert, key)
+            if error:
+                problems.append(f"tcp://{host}:{port} does not answer with the client bundle: {error}")
+        if not tls_ping(host, port, ca, None, None):
+            problems.append(f"tcp://{host}:{port} answers a client without a certificate")
+    return problems
+
+
 def read_effective(socket_path: str) -> Effective | None:
     """Ask the daemon; None when it does not answer."""
     info = dockerapi.get_json(socket_path, "/info")

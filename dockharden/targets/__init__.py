@@ -9,10 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from dockharden.model import HostSnapshot, RenderedFile, Settings
-from dockharden.targets import audit_rules, daemon_json, systemd_dropin, ufw_block
+from dockharden.model import HostSnapshot, Note, RenderedFile, Settings
+from dockharden.targets import audit_rules, daemon_json, systemd_dropin, tls_files, ufw_block
 
 SECCOMP_PATH = daemon_json.SECCOMP_PATH
+# the tls layer's files (certs.ALL_PATHS, repeated here so that planning without tls imports no crypto)
+TLS_PATHS = tuple(f"/etc/docker/tls/{n}" for n in ("ca.pem", "ca-key.pem", "server-cert.pem", "server-key.pem",
+                                                   "client/ca.pem", "client/cert.pem", "client/key.pem"))
 
 
 def render_seccomp_file(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
@@ -34,7 +37,7 @@ def render_seccomp_file(settings: Settings, host: HostSnapshot) -> list[Rendered
 class Target:
     name: str
     paths: tuple[str, ...]
-    render: Callable[[Settings, HostSnapshot], list[RenderedFile]]
+    render: Callable[[Settings, HostSnapshot], list[RenderedFile | Note]]
     service: str
 
 
@@ -44,6 +47,7 @@ TARGETS: tuple[Target, ...] = (
     Target("ufw", (ufw_block.PATH_V4, ufw_block.PATH_V6), ufw_block.render_ufw, "ufw"),
     Target("seccomp", (SECCOMP_PATH,), render_seccomp_file, "docker"),
     Target("systemd", (systemd_dropin.PATH,), systemd_dropin.render_dropin, "systemd"),
+    Target("tls", TLS_PATHS, tls_files.render_tls, "docker"),
 )
 
 
@@ -52,6 +56,7 @@ def managed_paths() -> list[str]:
     return [p for t in TARGETS for p in t.paths]
 
 
-def render_all(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
-    """Every target's files, in registry order."""
-    return [f for target in TARGETS for f in target.render(settings, host)]
+def render_all(settings: Settings, host: HostSnapshot) -> tuple[list[RenderedFile], list[Note]]:
+    """Every target's files, in registry order, and what the renderers had to say."""
+    out = [item for target in TARGETS for item in target.render(settings, host)]
+    return [f for f in out if isinstance(f, RenderedFile)], [n for n in out if isinstance(n, Note)]

@@ -31,18 +31,23 @@ def without_host_flags(argv: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def planned_exec(settings: Settings, host: HostSnapshot) -> tuple[str, ...] | None:
-    """The ExecStart the drop-in sets, or None when no drop-in is needed."""
-    if host.manager != "systemd" or "hosts" not in settings.table("daemon") or not host.unit_exec:
+    """The ExecStart the drop-in sets, or None when no drop-in is needed (judged on the unit without
+    our own drop-in, so the decision does not flip once the drop-in exists)."""
+    if host.manager != "systemd" or "hosts" not in settings.table("daemon") or not host.unit_exec_base:
         return None
-    current = host.unit_exec
-    return without_host_flags(current)
+    stripped = without_host_flags(host.unit_exec_base)
+    return None if stripped == host.unit_exec_base else stripped
 
 
 def render_dropin(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
     exec_start = planned_exec(settings, host)
     if exec_start is None:
-        return []
-    if exec_start == host.unit_exec and not host.file(PATH).exists:
-        return []  # the unit passes no -H: nothing to fix
-    text = render_template("docker-dropin.conf.j2", exec_start=shlex.join(exec_start))
+        # not needed (any more): a drop-in we wrote earlier goes
+        return [RenderedFile("systemd", PATH, None)] if host.file(PATH).exists else []
+    text = render_template("docker-dropin.conf.j2", exec_start=join_exec(exec_start))
     return [RenderedFile("systemd", PATH, text.encode(), mode=0o644)]
+
+
+def join_exec(argv: tuple[str, ...]) -> str:
+    """An ExecStart line: quoted like a shell would, but `$VAR` left for systemd to expand."""
+    return " ".join(a if a.startswith("$") else shlex.quote(a) for a in argv)

@@ -16,7 +16,8 @@ from dockharden.runner import Runner
 from dockharden.model import Selection
 
 CASES = sorted(p for p in Path(__file__).parent.iterdir() if (p / "case.toml").is_file())
-COMPARED = ("etc/docker/daemon.json", "etc/audit/rules.d/docker.rules", "etc/ufw/after.rules")
+COMPARED = ("etc/docker/daemon.json", "etc/audit/rules.d/docker.rules", "etc/ufw/after.rules",
+            "etc/systemd/system/docker.service.d/dockharden.conf")
 
 
 class NoTools(Runner):
@@ -31,7 +32,8 @@ def test_golden_case_plans_and_renders_exactly_as_recorded(case, tmp_path):
     spec = tomllib.loads((case / "case.toml").read_text())
     root = tmp_path / "root"
     shutil.copytree(case / "root", root)
-    ctx = Context(root=str(root), runner=NoTools(), engine_version=spec["engine_version"])
+    ctx = Context(root=str(root), runner=NoTools(), engine_version=spec["engine_version"],
+                  manager=spec.get("manager", "none"))
     selection = Selection(tuple(spec["profiles"]), tuple(str(case / l) for l in spec.get("layers", [])), "case")
     plan = build_plan(ctx, selection)
     assert [[c.path, c.action] for c in plan.changes] == spec["changes"]

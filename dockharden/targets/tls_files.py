@@ -1,0 +1,36 @@
+"""Target tls: the certificate files of the tls layer, and their modes (keys 0400, certificates 0444).
+
+Pure apart from key generation (certs.py). Files that are fine keep their bytes; their modes and owner
+are still managed, so a key left readable by others shows up in the plan (CIS 3.9-3.14).
+"""
+
+from __future__ import annotations
+
+from dockharden.model import HostSnapshot, Note, RenderedFile, Settings
+
+SERVER_KEYS = {"tlscacert": "ca", "tlscert": "cert", "tlskey": "key"}
+
+
+def tls_paths(settings: Settings) -> dict[str, str]:
+    """Server file paths, as daemon.json names them (the tls layer sets the defaults)."""
+    daemon = settings.table("daemon")
+    return {role: daemon[key] for key, role in SERVER_KEYS.items() if isinstance(daemon.get(key), str)}
+
+
+def render_tls(settings: Settings, host: HostSnapshot) -> list[RenderedFile | Note]:
+    tls = settings.table("tls")
+    if not tls.get("enabled"):
+        return []
+    from dockharden import certs  # cryptography is imported only when the tls layer is selected
+
+    paths = tls_paths(settings)
+    every = set(certs.ALL_PATHS) | set(paths.values())
+    existing = {p: host.file(p).content if host.file(p).exists else None for p in every}
+    files, notes = certs.plan_certificates(existing, dns_names=tls.get("dns_names", []),
+                                           ip_addresses=tls.get("ip_addresses", []), hostname=host.hostname,
+                                           days=tls.get("days", 365), now=host.now, paths=paths or None)
+    written = {f.path for f in files}
+    keys = {certs.CA_KEY, certs.CLIENT_KEY, paths.get("key", certs.SERVER_KEY)}
+    kept = [RenderedFile("tls", p, existing[p], mode=0o400 if p in keys else 0o444, secret=p in keys)
+            for p in sorted(every) if existing[p] is not None and p not in written]
+    return [*files, *kept, *notes]
