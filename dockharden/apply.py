@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
 
@@ -49,13 +49,24 @@ class Engine:
     config: dict[str, Any]
     progress: Callable[[str], None] = lambda message: None
     wait_timeout: float = 60.0
+    default_socket: str = "/var/run/docker.sock"
 
     @property
     def socket(self) -> str:
-        return docker_socket(self.root, self.config)
+        return docker_socket(self.root, self.config, default=self.default_socket)
+
+    def for_plan(self, plan: Plan) -> "Engine":
+        """This engine aimed at the plan's daemon (a rootless user's, with its own socket and manager)."""
+        if not plan.rootless_user:
+            return self
+        service = dict(self.config.get("service", {}))
+        if service.get("manager", "auto") == "auto":
+            service.update(manager="rootless", user=plan.rootless_user)
+        return replace(self, config=dict(self.config, service=service), default_socket=plan.docker_socket)
 
 
-def docker_socket(root: str, config: dict[str, Any], environ: dict[str, str] | None = None) -> str:
+def docker_socket(root: str, config: dict[str, Any], environ: dict[str, str] | None = None,
+                  default: str = "/var/run/docker.sock") -> str:
     """The daemon's unix socket: [docker] host, else DOCKER_HOST, else the standard path."""
     import os
 
@@ -63,7 +74,7 @@ def docker_socket(root: str, config: dict[str, Any], environ: dict[str, str] | N
     if host and not host.startswith("unix://"):
         raise DockhardenError(f"dockharden talks to dockerd over its unix socket, not {host}",
                               hint="set [docker] host = \"unix:///var/run/docker.sock\"", path=CONFIG_PATH)
-    return str(under(root, host[len("unix://"):] if host else "/var/run/docker.sock"))
+    return str(under(root, host[len("unix://"):] if host else default))
 
 
 def plan_summary(plan: Plan) -> dict:
@@ -84,6 +95,7 @@ def bookkeeping(plan: Plan, root: str, config: dict) -> list[tuple[HostFile, byt
 
 def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply", **record: Any) -> RunResult:
     """Make the plan real, or leave the host as it was. The caller holds the host lock."""
+    engine = engine.for_plan(plan)
     ours = bookkeeping(plan, engine.root, engine.config)
     if not plan.changes:
         _write_own(engine.root, ours)
@@ -137,10 +149,10 @@ def refuse_stale_plan(plan: Plan, root: str) -> None:
 
 def validate_with_dockerd(plan: Plan, engine: Engine) -> None:
     """`dockerd --validate` on the new daemon.json with the running daemon's flags (Engine 23+)."""
-    change = next((c for c in plan.changes if c.path == daemon_json.PATH and c.new.content), None)
+    change = next((c for c in plan.changes if c.target == "daemon.json" and c.new.content), None)
     if change is None or not _has_validate(plan.engine_version) or not engine.runner.which("dockerd"):
         return
-    target = fsops.resolve_inside(engine.root, daemon_json.PATH)
+    target = fsops.resolve_inside(engine.root, change.path)
     probe = target.parent / f".{target.name}.dockharden-validate"
     probe.parent.mkdir(parents=True, exist_ok=True)
     probe.write_bytes(change.new.content)
@@ -151,7 +163,7 @@ def validate_with_dockerd(plan: Plan, engine: Engine) -> None:
         probe.unlink(missing_ok=True)
     if not result.ok:
         raise ApplyError(f"dockerd --validate refuses the new file: {result.stderr.strip()}",
-                         hint="fix the layer that sets the key it names", path=daemon_json.PATH)
+                         hint="fix the layer that sets the key it names", path=change.path)
 
 
 def _has_validate(version: str | None) -> bool:
@@ -218,14 +230,14 @@ def docker_action(action: str, engine: Engine) -> dict:
             raise ApplyError("the daemon did not confirm the reload (it keeps its old configuration)"
                              + _daemon_error(engine, result.stderr), path=daemon_json.PATH,
                              hint="the new daemon.json has a value the daemon refuses; see its log")
-        return {"service": "docker", "action": "reload", "pid": services.daemon_pid(engine.root)}
+        return {"service": "docker", "action": "reload", "pid": services.daemon_pid(engine.root, service.pidfiles)}
     engine.progress(f"restarting docker ({service.manager})")
     result = services.restart_docker(service, engine.runner)
     faults.point("during-restart")
     if not result.ok or not verify.wait_for_daemon(engine.socket, engine.wait_timeout, engine.progress):
         raise ApplyError("docker did not come back after the restart" + _daemon_error(engine, result.stderr),
                          path=daemon_json.PATH, hint="the daemon refused the new configuration; see its log")
-    return {"service": "docker", "action": "restart", "pid": services.daemon_pid(engine.root)}
+    return {"service": "docker", "action": "restart", "pid": services.daemon_pid(engine.root, service.pidfiles)}
 
 
 def _daemon_error(engine: Engine, command_stderr: str) -> str:
@@ -245,19 +257,19 @@ def audit_action(plan: Plan, engine: Engine) -> dict:
 
 def verify_plan(plan: Plan, engine: Engine) -> None:
     """The effective state after the services acted: daemon, audit rules, firewall chain."""
-    change = next((c for c in plan.changes if c.path == daemon_json.PATH), None)
+    change = next((c for c in plan.changes if c.target == "daemon.json"), None)
     docker_acted = any(s.service == "docker" for s in plan.services)
     if change and change.new.content and docker_acted:
         effective = verify.read_effective(engine.socket)
         if effective is None:
-            raise ApplyError("the daemon does not answer after the change", path=daemon_json.PATH)
+            raise ApplyError("the daemon does not answer after the change", path=change.path)
         config = daemon_json.parse_daemon_json(change.new.content)
         wrong = [str(m) for m in verify.compare_daemon(config, effective)]
         wrong += [f"no answer on {h}" for h in verify.silent_unix_hosts(config, engine.root)]
         wrong += verify.tls_problems(config, engine.root)
         if wrong:
             raise ApplyError("the daemon runs, but not with the new settings: " + "; ".join(wrong),
-                             path=daemon_json.PATH, hint="a flag or another file overrides these keys")
+                             path=change.path, hint="a flag or another file overrides these keys")
     _verify_audit(plan, engine)
     _verify_firewall(plan, engine)
 

@@ -23,19 +23,21 @@ LayerOpt = typer.Option(None, "--layer", "-l", help="An operator layer file (TOM
 RootOpt = typer.Option("/", "--root", help="Read and write every host path under this directory.")
 JsonOpt = typer.Option(False, "--json", help="Print a versioned JSON document.")
 EngineOpt = typer.Option(None, "--engine-version", help="Plan for this Engine version instead of asking dockerd.")
+UserOpt = typer.Option(None, "--user", help="The rootless daemon's user (with the rootless profile).")
 
 
-def _context(root: str, engine_version: str | None):
+def _context(root: str, engine_version: str | None, user: str | None = None):
     from dockharden.pipeline import Context
 
-    return Context(root=root, engine_version=engine_version)
+    return Context(root=root, engine_version=engine_version, user=user)
 
 
-def _plan(root: str, profile: str | None, layer: list[str] | None, engine_version: str | None):
+def _plan(root: str, profile: str | None, layer: list[str] | None, engine_version: str | None,
+          user: str | None = None):
     from dockharden import pipeline
     from dockharden.selection import split_profiles
 
-    ctx = _context(root, engine_version)
+    ctx = _context(root, engine_version, user)
     config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
     return ctx, config, pipeline.build_plan(ctx, selection, config)
 
@@ -45,11 +47,11 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
          json_out: bool = JsonOpt, detailed_exitcode: bool = typer.Option(
              False, "--detailed-exitcode", help="Exit 0 when nothing would change, 2 when changes are pending."),
          diff: bool = typer.Option(False, "--diff", help="Show new files in full."),
-         engine_version: Optional[str] = EngineOpt) -> None:
+         engine_version: Optional[str] = EngineOpt, user: Optional[str] = UserOpt) -> None:
     """Show what apply would change, and why. Writes nothing, restarts nothing."""
     from dockharden import report
 
-    _, _, the_plan = _plan(root, profile, layer, engine_version)
+    _, _, the_plan = _plan(root, profile, layer, engine_version, user)
     from dockharden.recovery import interrupted_notes
 
     the_plan = replace(the_plan, notes=the_plan.notes + tuple(interrupted_notes(root)))
@@ -91,12 +93,13 @@ def _finish(result, json_out: bool, recovered: list[str]) -> None:
 def apply(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
           no_restart: bool = typer.Option(False, "--no-restart", help="Write files only; touch no service."),
-          json_out: bool = JsonOpt, engine_version: Optional[str] = EngineOpt) -> None:
+          json_out: bool = JsonOpt, engine_version: Optional[str] = EngineOpt,
+          user: Optional[str] = UserOpt) -> None:
     """Make the plan real: back up, write atomically, reload or restart, verify; roll back on failure."""
     from dockharden import apply as applymod, faults, pipeline, recovery, report
     from dockharden.selection import split_profiles
 
-    ctx = _context(root, engine_version)
+    ctx = _context(root, engine_version, user)
     config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
     the_plan = pipeline.build_plan(ctx, selection, config)  # bad input fails here, before the lock file exists
     with _locked(root, "apply"):
@@ -160,7 +163,7 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
     ctx = _context(root, None)
     config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
     the_plan = pipeline.build_plan(ctx, selection, config)
-    rows = drift.find_drift(the_plan, _engine(ctx, config))
+    rows = drift.find_drift(the_plan, _engine(ctx, config).for_plan(the_plan))
     if json_out:
         print(json.dumps(report.drift_document(rows), indent=2))
     else:

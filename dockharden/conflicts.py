@@ -22,6 +22,19 @@ def check_conflicts(config: dict[str, Any], settings: Settings, host: HostSnapsh
     `start_flags` are the flags dockerd will start with (after a planned drop-in); default: now's.
     """
     flags = host.start_flags() if start_flags is None else start_flags
+    try:
+        _check_all(config, settings, host, flags_by_key, written, flags)
+    except ConflictError as exc:
+        if exc.path == DAEMON_JSON:
+            exc.path = host.daemon_json_path  # a rootless user's file, when that is the target
+        raise
+    return _warnings(config, host)
+
+
+def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
+               flags_by_key: dict[str, list[str]], written: set[str], flags: list[str]) -> None:
+    if settings.table("rootless").get("enabled"):
+        _rootless_limits(config, host)  # first: its reasons are the real ones on a rootless host
     _flag_duplicates(config, settings, flags, flags_by_key)
     _icc_needs_iptables(config, flags)
     _tcp_needs_tls(config)
@@ -35,7 +48,6 @@ def check_conflicts(config: dict[str, Any], settings: Settings, host: HostSnapsh
     _userns_user(config, host)
     if config.get("bridge") and config.get("bip"):
         raise _conflict("`bridge` and `bip` are mutually exclusive", "bip", "set only one of them")
-    return _warnings(config, host)
 
 
 def _conflict(message: str, key: str, hint: str) -> ConflictError:
@@ -193,6 +205,29 @@ def _firewall_backend(config: dict, host: HostSnapshot) -> None:
                             path="/etc/ufw/after.rules", key="ufw.enabled",
                             hint="make both use one backend (update-alternatives --config iptables), then "
                                  "restart docker")
+
+
+CGROUP_KEYS = ("cgroup-parent", "cpu-rt-period", "cpu-rt-runtime")
+
+
+def _rootless_limits(config: dict, host: HostSnapshot) -> None:
+    """What cannot work under RootlessKit, refused with the reason."""
+    if config.get("userns-remap"):
+        raise _conflict("`userns-remap` does not work with a rootless daemon (moby/moby#48521)", "userns-remap",
+                        "remove it: rootless mode already runs the daemon in a user namespace")
+    if config.get("icc") is False and "--iptables=false" in host.rootless_flags:
+        raise _conflict("`icc` false needs iptables, but the rootless unit runs dockerd with --iptables=false",
+                        "icc", 'unset it for this host ([unset] daemon = ["icc"]) or set up rootless with iptables')
+    cgroup = [k for k in CGROUP_KEYS if k in config]
+    cgroup += [o for o in config.get("exec-opts") or [] if o == "native.cgroupdriver=systemd"]
+    if cgroup and host.cgroup_v2 is not True:
+        raise _conflict(f"`{cgroup[0]}` needs cgroup v2 with systemd under a rootless daemon; this host "
+                        f"{'has cgroup v1' if host.cgroup_v2 is False else 'could not be checked'}",
+                        cgroup[0].split("=")[0], "remove the cgroup settings for rootless hosts")
+    if any(h.startswith("tcp://") for h in config.get("hosts") or []):
+        raise _conflict("a rootless daemon serves TCP only through RootlessKit's port forwarding, which "
+                        "dockharden does not configure", "hosts",
+                        "drop the tls layer for rootless hosts, or set DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS yourself")
 
 
 def _warnings(config: dict, host: HostSnapshot) -> list[Note]:

@@ -25,7 +25,7 @@ def find_drift(plan: Plan, engine: Engine) -> list[Row]:
             for c in plan.changes]
     rows += [Row(f"file {p}", True, "as the layers render it") for p in plan.unchanged]
     rendered = {f.path: f.content for f in plan.rendered}
-    rows += _daemon_rows(rendered.get(daemon_json.PATH), engine)
+    rows += _daemon_rows(rendered.get(plan.daemon_json_path), engine)
     rows += _audit_rows(rendered.get(audit_rules.PATH), engine)
     if plan.rendered and any(f.path == ufw_block.PATH_V4 for f in plan.rendered) and engine.runner.which("iptables"):
         rows += _firewall_rows(rendered[ufw_block.PATH_V4], engine)

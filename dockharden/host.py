@@ -67,7 +67,8 @@ def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[s
                         hostname=socket.gethostname() if live else "localhost",
                         ufw_enabled=ufw_enabled(root), managed=read_managed_state(root),
                         operator_watches=operator_watches(root),
-                        firewall=firewall_variants(runner) if live else {})
+                        firewall=firewall_variants(runner) if live else {},
+                        cgroup_v2=Path("/sys/fs/cgroup/cgroup.controllers").exists() if live else None)
 
 
 def existing(root: str, paths: Iterable[str]) -> frozenset[str]:
@@ -75,9 +76,9 @@ def existing(root: str, paths: Iterable[str]) -> frozenset[str]:
     return frozenset(p for p in paths if os.path.lexists(under(root, p)))
 
 
-def find_daemon(root: str) -> DaemonProcess | None:
+def find_daemon(root: str, pidfiles: tuple[str, ...] = PIDFILES) -> DaemonProcess | None:
     """The running dockerd from its pidfile (never by name: other hosts' daemons are visible)."""
-    for pidfile in PIDFILES:
+    for pidfile in pidfiles:
         try:
             pid = int(under(root, pidfile).read_text().strip())
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")

@@ -99,6 +99,12 @@ class HostSnapshot:
     userns_impact: dict[str, Any] | None = None
     firewall: dict[str, Any] = field(default_factory=dict)
     now: datetime | None = None
+    daemon_json_path: str = "/etc/docker/daemon.json"  # a rootless daemon's is in its user's home
+    daemon_json_owner: tuple[int, int] = (0, 0)
+    rootless_flags: tuple[str, ...] = ()
+    docker_socket: str | None = None  # None: /var/run/docker.sock
+    cgroup_v2: bool | None = None
+    rootless_user: str | None = None
 
     def file(self, path: str) -> HostFile:
         return self.files.get(path) or HostFile(path=path, exists=False)
@@ -112,6 +118,8 @@ class HostSnapshot:
             return flags + (list(self.default_opts) if any(a.startswith("$") for a in exec_line) else [])
         if self.manager == "sysvinit":
             return list(self.default_opts)
+        if self.manager == "rootless":
+            return list(self.rootless_flags)
         return list(self.daemon.argv[1:]) if self.daemon else []
 
 
@@ -184,6 +192,9 @@ class Plan:
     notes: tuple[Note, ...]
     rendered: tuple[RenderedFile, ...]
     state: dict[str, Any] | None = field(default_factory=dict)
+    daemon_json_path: str = "/etc/docker/daemon.json"
+    docker_socket: str | None = None
+    rootless_user: str | None = None
 
     @property
     def has_changes(self) -> bool:

@@ -5,11 +5,12 @@ Orchestration only: the pure stages do the work; host reading and the tool check
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
 
-from dockharden import checks, conflicts, derive, engine, host as hostmod, merge, plan as planmod, profiles, validate
+from dockharden import checks, conflicts, derive, dockerapi, engine, rootless, host as hostmod, merge, plan as planmod, profiles, validate
 from dockharden.model import HostSnapshot, Plan, Selection
 from dockharden.runner import Runner
 from dockharden.selection import CONFIG_PATH, choose_selection, parse_config
@@ -28,6 +29,7 @@ class Context:
     engine_version: str | None = None
     manager: str | None = None  # the docker service manager; None: from dockharden.toml, else detected
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    user: str | None = None  # the rootless daemon's user (--user)
 
 
 def read_selection(ctx: Context, profile_names: list[str] | None, layer_files: list[str] | None):
@@ -50,15 +52,17 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
     ctx = replace(ctx, manager=service_manager(ctx, config or {}))
     settings = merge.merge_layers(profiles.load_layers(selection))
     host = read_snapshot(ctx, settings.table("daemon"))
+    if settings.table("rootless").get("enabled"):
+        host = for_rootless_user(ctx, host, settings.table("rootless").get("user"))
     version = ctx.engine_version or host.engine_version
     settings, notes = engine.gate_for_engine(settings, version,
                                              engine.since_map(validate.load_schema("daemon.schema.json")))
     settings = derive.derive(settings, host)
-    existing = daemon_json.parse_daemon_json(host.file(daemon_json.PATH).content)
+    existing = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content, host.daemon_json_path)
     previous = host.managed.get("daemon", {})
     config = daemon_json.desired_daemon_config(existing, settings, previous)
     state = {"format": 1, "daemon": daemon_json.managed_record(existing, settings, previous)}
-    validate.check_daemon_config(config, path=daemon_json.PATH)
+    validate.check_daemon_config(config, path=host.daemon_json_path)
     rendered, render_notes = render_all(settings, host)
     notes += render_notes
     written = {f.path for f in rendered}
@@ -71,7 +75,23 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
               for path, where in sorted(host.operator_watches.items())
               if settings.table("audit").get("enabled") and path in audit_rules.candidate_paths()]
     plan = planmod.make_plan(selection, settings, host, rendered, notes, reloadable_keys())
-    return replace(plan, state=state, engine_version=version)
+    return replace(plan, state=state, engine_version=version, docker_socket=host.docker_socket,
+                   rootless_user=host.rootless_user)
+
+
+def for_rootless_user(ctx: Context, host: HostSnapshot, layer_user: str | None) -> HostSnapshot:
+    """The snapshot seen from the rootless daemon of `--user` (or the layer's user)."""
+    user = rootless.find_user(ctx.root, ctx.user or layer_user)
+    live = os.path.realpath(ctx.root) == "/"
+    socket_path = str(hostmod.under(ctx.root, user.socket))
+    info = dockerapi.get_json(socket_path, "/info") if live else None
+    version = (dockerapi.get_json(socket_path, "/version") or {}).get("Version") if live else None
+    daemon = hostmod.find_daemon(ctx.root, (user.pidfile,)) if live else None
+    files = dict(host.files, **{user.daemon_json: hostmod.read_file(ctx.root, user.daemon_json)})
+    return replace(host, files=files, daemon_json_path=user.daemon_json, daemon_json_owner=(user.uid, user.gid),
+                   daemon_info=info, daemon=daemon, engine_version=version or host.engine_version,
+                   manager="rootless", rootless_flags=tuple(rootless.unit_flags(ctx.root, user)),
+                   docker_socket=user.socket, rootless_user=user.name)
 
 
 def read_snapshot(ctx: Context, daemon_table: dict) -> HostSnapshot:

@@ -24,6 +24,7 @@ def make_plan(selection: Selection, settings: Settings, host: HostSnapshot, rend
         (changes.append(change) if change else unchanged.append(new.path))
     services = service_actions(changes, host, reloadable)
     return Plan(selection=selection, settings=settings, engine_version=host.engine_version,
+                daemon_json_path=host.daemon_json_path,
                 changes=tuple(changes), unchanged=tuple(unchanged), services=tuple(services),
                 notes=tuple(notes) + tuple(_service_notes(services, host)), rendered=tuple(rendered))
 
@@ -39,8 +40,8 @@ def file_change(new: RenderedFile, host: HostSnapshot, settings: Settings) -> Ch
         return None
     action = "update" if old.exists else "create"
     keys: tuple[KeyChange, ...] = ()
-    if new.path == daemon_json.PATH and old.content != new.content:
-        keys = tuple(json_key_changes(daemon_json.parse_daemon_json(old.content),
+    if new.target == "daemon.json" and old.content != new.content:
+        keys = tuple(json_key_changes(daemon_json.parse_daemon_json(old.content, new.path),
                                       json.loads(new.content), settings))
     diff = "(private key: content not shown)" if new.secret and old.content != new.content else unified_diff(old, new)
     return Change(new.target, new.path, action, old, new, diff=diff,
@@ -112,8 +113,9 @@ RESET_BY_RELOAD = frozenset({"max-concurrent-downloads", "max-concurrent-uploads
 
 def service_actions(changes: list[Change], host: HostSnapshot, reloadable: frozenset[str]) -> list[ServiceAction]:
     """docker reload or restart, audit rules load, ufw reload: only for what changed."""
+    by_name = {t.name: t.service for t in TARGETS}
     by_path = {path: t.service for t in TARGETS for path in t.paths}
-    touched = {by_path.get(c.path, "") for c in changes}
+    touched = {by_name.get(c.target) or by_path.get(c.path, "") for c in changes}
     actions = []
     if "systemd" in touched:
         actions.append(ServiceAction("systemd", "daemon-reload", "the docker.service drop-in changed"))
@@ -128,7 +130,7 @@ def service_actions(changes: list[Change], host: HostSnapshot, reloadable: froze
 
 
 def _docker_action(changes: list[Change], host: HostSnapshot, reloadable: frozenset[str]) -> ServiceAction | None:
-    daemon = next((c for c in changes if c.path == daemon_json.PATH and c.old.content != c.new.content), None)
+    daemon = next((c for c in changes if c.target == "daemon.json" and c.old.content != c.new.content), None)
     keys = sorted({c.path.split("/")[0] for c in daemon.key_changes}) if daemon else []
     seccomp = any(c.path == daemon_json.SECCOMP_PATH for c in changes) and _uses_own_seccomp(changes, host)
     restart_files = sorted({by_restart_file(c.path) for c in changes} - {""})
@@ -153,8 +155,8 @@ def by_restart_file(path: str) -> str:
 
 
 def _uses_own_seccomp(changes: list[Change], host: HostSnapshot) -> bool:
-    daemon = next((c for c in changes if c.path == daemon_json.PATH), None)
-    content = daemon.new.content if daemon else host.file(daemon_json.PATH).content
+    daemon = next((c for c in changes if c.target == "daemon.json"), None)
+    content = daemon.new.content if daemon else host.file(host.daemon_json_path).content
     try:
         config = daemon_json.parse_daemon_json(content)
     except Exception:  # an unreadable file was already reported by render

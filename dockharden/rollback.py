@@ -35,11 +35,18 @@ def files_before(root: str, target: Generation) -> list[RenderedFile]:
         for entry in generation.record["files"]:
             if entry["path"] not in seen:
                 seen[entry["path"]] = RenderedFile(
-                    "restore", entry["path"], generations.backup_bytes(generation, entry),
+                    target_of(entry["path"]), entry["path"], generations.backup_bytes(generation, entry),
                     mode=entry["mode"] if entry["mode"] is not None else 0o644,
                     uid=entry["uid"] or 0, gid=entry["gid"] or 0,
                     secret=entry["mode"] is not None and not entry["mode"] & 0o044)
     return list(seen.values())
+
+
+def target_of(path: str) -> str:
+    """The target a recorded path belongs to (daemon.json may be a rootless user's)."""
+    if path == "/etc/docker/daemon.json" or path.endswith("/.config/docker/daemon.json"):
+        return "daemon.json"
+    return "restore"
 
 
 def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: frozenset[str]) -> Plan:

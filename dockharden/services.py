@@ -32,6 +32,7 @@ class DockerService:
     reload: tuple[str, ...] | None  # None: SIGHUP to the pid in the pidfile
     before_restart: tuple[str, ...] | None = None
     timeout: float = 90.0
+    pidfiles: tuple[str, ...] = PIDFILES
 
 
 def _argv(value: Any, key: str) -> tuple[str, ...] | None:
@@ -70,8 +71,12 @@ def docker_service(root: str, config: dict[str, Any], runner: Runner) -> DockerS
         if not user:
             raise HostFileError("`manager = \"rootless\"` needs `user`, the rootless daemon's user", path=CONFIG,
                                 key="service.user", hint='e.g. user = "ci"')
+        from dockharden.rootless import find_user
+
+        pidfile = find_user(root, user).pidfile  # dockerd's own pid: MAINPID is RootlessKit's
         return DockerService("rootless", ("systemctl", "--user", f"--machine={user}@", "restart", "docker"),
-                             None, ("systemctl", "--user", f"--machine={user}@", "reset-failed", "docker"), timeout)
+                             None, ("systemctl", "--user", f"--machine={user}@", "reset-failed", "docker"), timeout,
+                             (pidfile,))
     raise HostFileError(f"no way to restart docker on this host (manager `{manager}`)", path=CONFIG,
                         key="service.manager",
                         hint='set [service] manager = "command" with restart_command (and reload_command), '
@@ -86,8 +91,8 @@ def detect_manager(root: str, runner: Runner) -> str:
     return "none"
 
 
-def daemon_pid(root: str) -> int | None:
-    for pidfile in PIDFILES:
+def daemon_pid(root: str, pidfiles: tuple[str, ...] = PIDFILES) -> int | None:
+    for pidfile in pidfiles:
         try:
             pid = int(under(root, pidfile).read_text().strip())
         except (OSError, ValueError):
@@ -101,7 +106,7 @@ def reload_docker(service: DockerService, root: str, runner: Runner) -> Result:
     """SIGHUP dockerd (through the manager, or straight to its pid)."""
     if service.reload:
         return runner.run(service.reload, timeout=service.timeout)
-    pid = daemon_pid(root)
+    pid = daemon_pid(root, service.pidfiles)
     if pid is None:
         return Result(("kill", "-HUP"), 1, "", "dockerd is not running (no live pid in its pidfile)")
     os.kill(pid, signal.SIGHUP)

@@ -116,9 +116,11 @@ def serialize(doc: dict[str, Any]) -> bytes:
 
 
 def render_daemon_json(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
-    current = host.file(PATH)
-    doc = desired_daemon_config(parse_daemon_json(current.content), settings, host.managed.get("daemon"))
-    return [RenderedFile("daemon.json", PATH, serialize(doc), mode=kept_mode(current, MODE))]
+    path = host.daemon_json_path
+    current = host.file(path)
+    doc = desired_daemon_config(parse_daemon_json(current.content, path), settings, host.managed.get("daemon"))
+    uid, gid = (current.uid or 0, current.gid or 0) if path != PATH and current.exists else host.daemon_json_owner
+    return [RenderedFile("daemon.json", path, serialize(doc), mode=kept_mode(current, MODE), uid=uid, gid=gid)]
 
 
 def kept_mode(current: HostFile, wanted: int) -> int:

@@ -50,5 +50,8 @@ def test_a_command_service_manager_splits_strings_like_a_shell_but_runs_no_shell
 def test_systemd_clears_a_failed_state_before_restarting(tmp_path):
     service = docker_service(str(tmp_path), {"service": {"manager": "systemd"}}, Runner())
     assert service.before_restart == ("systemctl", "reset-failed", "docker")
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/passwd").write_text("ci:x:1001:1001::/home/ci:/bin/sh\n")
     rootless = docker_service(str(tmp_path), {"service": {"manager": "rootless", "user": "ci"}}, Runner())
     assert rootless.restart == ("systemctl", "--user", "--machine=ci@", "restart", "docker")
+    assert rootless.reload is None and rootless.pidfiles == ("/run/user/1001/docker.pid",)

@@ -1,0 +1,71 @@
+"""The rootless layer on a directory root: the user's daemon.json, its owner, and the refusals."""
+
+import json
+
+import pytest
+
+from dockharden.errors import ConflictError, LayerError
+from dockharden.model import Selection
+from dockharden.pipeline import Context, build_plan
+from dockharden.runner import Runner
+
+
+class NoTools(Runner):
+    def which(self, program):
+        return None
+
+
+@pytest.fixture
+def root(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\nci:x:1001:1002::/home/ci:/bin/sh\n")
+    return tmp_path
+
+
+def plan(root, *layers, user="ci", profiles=("baseline", "rootless")):
+    paths = []
+    for i, text in enumerate(layers):
+        p = root / f"layer{i}.toml"
+        p.write_text(text)
+        paths.append(str(p))
+    ctx = Context(root=str(root), runner=NoTools(), engine_version="27.1.0", user=user)
+    return build_plan(ctx, Selection(tuple(profiles), tuple(paths), "test"))
+
+
+def test_the_rootless_users_daemon_json_is_the_target_owned_by_that_user(root):
+    p = plan(root)
+    change = next(c for c in p.changes if c.target == "daemon.json")
+    assert change.path == "/home/ci/.config/docker/daemon.json"
+    assert (change.new.uid, change.new.gid) == (1001, 1002)
+    assert "userns-remap" not in json.loads(change.new.content)
+    assert p.rootless_user == "ci" and p.docker_socket == "/run/user/1001/docker.sock"
+
+
+def test_the_rootless_layer_needs_a_user_that_exists(root):
+    with pytest.raises(LayerError, match="needs the daemon's user"):
+        plan(root, user=None)
+    with pytest.raises(LayerError, match="does not exist"):
+        plan(root, user="nobody-here")
+
+
+def test_userns_remap_set_again_after_the_rootless_layer_is_refused(root):
+    with pytest.raises(ConflictError, match="rootless"):
+        plan(root, '[daemon]\nuserns-remap = "default"\n')
+
+
+def test_icc_false_is_refused_when_the_rootless_unit_turns_iptables_off(root):
+    unit = root / "home/ci/.config/systemd/user/docker.service"
+    unit.parent.mkdir(parents=True)
+    unit.write_text("[Service]\nExecStart=/usr/bin/dockerd-rootless.sh --iptables=false\n")
+    with pytest.raises(ConflictError, match="--iptables=false"):
+        plan(root)
+
+
+def test_cgroup_settings_are_refused_without_cgroup_v2_and_systemd(root):
+    with pytest.raises(ConflictError, match="cgroup v2"):
+        plan(root, '[daemon]\ncgroup-parent = "docker.slice"\n')
+
+
+def test_tcp_hosts_are_refused_for_a_rootless_daemon(root):
+    with pytest.raises(ConflictError, match="RootlessKit"):
+        plan(root, '[daemon]\nhosts = ["unix:///run/user/1001/docker.sock", "tcp://0.0.0.0:2376"]\ntlsverify = true\n')
