@@ -28,7 +28,7 @@ def resolve_inside(root: str, path: str) -> Path:
 def atomic_write(root: str, path: str, content: bytes, mode: int, uid: int = 0, gid: int = 0) -> None:
     """Put `content` at `path` (under root) so a reader sees the old or the new file, never a mix."""
     target = resolve_inside(root, path)
-    _make_parents(target.parent)
+    _make_parents(target.parent, uid, gid)
     tmp = target.parent / f".{target.name}.dockharden-{os.getpid()}"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -84,13 +84,16 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _make_parents(directory: Path) -> None:
+def _make_parents(directory: Path, uid: int, gid: int) -> None:
+    """Create missing directories; in a user's home (a rootless daemon's file) they are the user's."""
     missing = []
     while not directory.exists():
         missing.append(directory)
         directory = directory.parent
     for made in reversed(missing):
         made.mkdir(mode=DIR_MODE)
+        if uid and os.geteuid() == 0:
+            os.chown(made, uid, gid)
         fsync_dir(made.parent)
 
 

@@ -69,3 +69,15 @@ def test_cgroup_settings_are_refused_without_cgroup_v2_and_systemd(root):
 def test_tcp_hosts_are_refused_for_a_rootless_daemon(root):
     with pytest.raises(ConflictError, match="RootlessKit"):
         plan(root, '[daemon]\nhosts = ["unix:///run/user/1001/docker.sock", "tcp://0.0.0.0:2376"]\ntlsverify = true\n')
+
+
+def test_apply_creates_the_users_config_directories_owned_by_the_user(root):
+    from datetime import datetime, timezone
+
+    from dockharden.apply import Engine, apply_plan
+
+    p = plan(root)
+    engine = Engine(str(root), NoTools(), lambda: datetime(2026, 1, 1, tzinfo=timezone.utc), {})
+    assert apply_plan(p, engine, restart=False).result == "applied"
+    made = root / "home/ci/.config/docker"
+    assert (made.stat().st_uid, (made / "daemon.json").stat().st_uid) == (1001, 1001)
