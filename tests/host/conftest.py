@@ -77,3 +77,15 @@ def docker_host(ns_host) -> NamespaceHost:
     """``ns_host`` with dockerd running with no flags (standard paths)."""
     ns_host.start_dockerd()
     return ns_host
+
+
+@pytest.fixture
+def managed(docker_host):
+    """docker_host with an operator's daemon.json, dockerd-ctl as the service manager, its own audit key."""
+    from managed_host import ORIGINAL, Managed
+
+    (docker_host.dir / "etc/docker/daemon.json").write_bytes(ORIGINAL)
+    docker_host.restart_dockerd()
+    m = Managed(docker_host)
+    yield m
+    m.remove_watches()

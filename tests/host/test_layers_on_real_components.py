@@ -3,18 +3,7 @@ a container under the seccomp profile, and a probe container showing what the da
 
 import json
 
-import pytest
-
-from test_apply_engine import Managed, ORIGINAL, result_of
-
-
-@pytest.fixture
-def managed(docker_host):
-    (docker_host.dir / "etc/docker/daemon.json").write_bytes(ORIGINAL)
-    docker_host.restart_dockerd()
-    m = Managed(docker_host)
-    yield m
-    m.remove_watches()
+from managed_host import ORIGINAL, result_of
 
 
 def tls_docker(host, *args, client=True):
