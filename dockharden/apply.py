@@ -286,9 +286,11 @@ def _verify_audit(plan: Plan, engine: Engine) -> None:
 def _verify_firewall(plan: Plan, engine: Engine) -> None:
     if not any(s.service == "ufw" for s in plan.services):
         return
+    tools = {ufw_block.PATH_V4: "iptables", ufw_block.PATH_V6: "ip6tables"}
     for change in plan.changes:
-        if change.path == ufw_block.PATH_V4 and change.new.content:
-            missing = verify.missing_firewall_rules(engine.runner, change.new.content.decode(errors="replace"))
+        if change.path in tools and change.new.content and engine.runner.which(tools[change.path]):
+            missing = verify.missing_firewall_rules(engine.runner, change.new.content.decode(errors="replace"),
+                                                    tools[change.path])
             if missing:
                 raise ApplyError("the live DOCKER-USER chain lacks: " + "; ".join(missing),
                                  path=change.path, hint="is the firewall backend iptables (not nftables)?")

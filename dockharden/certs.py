@@ -315,7 +315,10 @@ def _new_ca(req: Request) -> Pair:
         (x509.KeyUsage(False, False, False, False, False, key_cert_sign=True, crl_sign=True,
                        encipher_only=False, decipher_only=False), True),
     ]
-    cert = _sign(f"dockharden CA for {req.hostname}", key, None, key, req.now + timedelta(days=req.days),
+    # the CA outlives its certificates (10x, at least ten years): renewing a server or client
+    # certificate then keeps the CA, and client bundles copied elsewhere keep working
+    ca_days = max(req.days * 10, 3650)
+    cert = _sign(f"dockharden CA for {req.hostname}", key, None, key, req.now + timedelta(days=ca_days),
                  extensions, req.now)
     return Pair(_cert_pem(cert), _key_pem(key))
 

@@ -176,11 +176,13 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
 def show(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
          json_out: bool = JsonOpt) -> None:
     """Print the merged layers with the layer that set each key."""
-    from dockharden import merge, pipeline, profiles, report
+    from dockharden import derive, merge, pipeline, profiles, report
+    from dockharden.model import HostSnapshot
     from dockharden.selection import split_profiles
 
     _, selection = pipeline.read_selection(_context(root, None), split_profiles(profile), layer or None)
     settings = merge.merge_layers(profiles.load_layers(selection))
+    settings = derive.derive(settings, HostSnapshot(root=root, files={}, existing_paths=frozenset()))
     if json_out:
         print(json.dumps(report.provenance_document(settings), indent=2))
     else:

@@ -160,6 +160,8 @@ def _userns_user(config: dict, host: HostSnapshot) -> None:
     if not remap:
         return
     user = "dockremap" if remap == "default" else remap.split(":")[0]
+    if user.isdigit():  # dockerd accepts a uid; the ranges are kept under the user's name
+        user = passwd_users(host.file("/etc/passwd").content, by_uid=True).get(user, user)
     for path in ("/etc/subuid", "/etc/subgid"):
         ranges = parse_subid(host.file(path).content)
         mine = [r for r in ranges if r[0] == user]
@@ -173,7 +175,7 @@ def _userns_user(config: dict, host: HostSnapshot) -> None:
                     raise ConflictError(f"{user}'s range {start}-{start + count - 1} overlaps {other}'s "
                                         f"{o_start}-{o_start + o_count - 1}", path=path, key="userns-remap",
                                         hint="give each user a range of its own")
-    if remap != "default" and user not in passwd_users(host.file("/etc/passwd").content):
+    if remap != "default" and not user.isdigit() and user not in passwd_users(host.file("/etc/passwd").content):
         raise ConflictError(f"`userns-remap` names `{user}`, who does not exist", path="/etc/passwd",
                             key="userns-remap", hint=f"create it: useradd --system --no-create-home {user}")
 
@@ -187,8 +189,12 @@ def parse_subid(content: bytes | None) -> list[tuple[str, int, int]]:
     return ranges
 
 
-def passwd_users(content: bytes | None) -> set[str]:
-    return {line.split(":", 1)[0] for line in (content or b"").decode(errors="replace").splitlines() if line}
+def passwd_users(content: bytes | None, by_uid: bool = False):
+    """The user names in a passwd file (or, with by_uid, a uid -> name map)."""
+    rows = [line.split(":") for line in (content or b"").decode(errors="replace").splitlines() if line]
+    if by_uid:
+        return {r[2]: r[0] for r in rows if len(r) > 2}
+    return {r[0] for r in rows}
 
 
 def _firewall_backend(config: dict, host: HostSnapshot) -> None:

@@ -38,6 +38,10 @@ def _implied(settings: Settings, host: HostSnapshot) -> list[tuple[str, object, 
     tls = settings.table("tls")
     if tls.get("enabled"):
         implied.append(("hosts", [local_endpoint(host), tls.get("address", "tcp://0.0.0.0:2376")], "tls"))
+    userns = settings.table("userns")
+    if userns.get("enabled"):
+        user = userns.get("user", "dockremap")
+        implied.append(("userns-remap", "default" if user == "dockremap" else user, "userns"))
     seccomp = settings.table("seccomp")
     if seccomp.get("enabled") and seccomp.get("mode") == "strict":
         implied.append(("seccomp-profile", SECCOMP_PATH, "seccomp"))

@@ -43,7 +43,7 @@ def _daemon_rows(content: bytes | None, engine: Engine) -> list[Row]:
     rows = [Row("dockerd answers", True, f"Engine {effective.info.get('ServerVersion')}")]
     rows += [Row(f"daemon {key}", key not in wrong, str(wrong[key]) if key in wrong else "effective")
              for key in config if key not in verify.NOT_OBSERVABLE]
-    rows += [Row(f"daemon {key}", True, "not shown by docker info (`check --probe` tests it)")
+    rows += [Row(f"daemon {key}", True, "not shown by docker info (a probe container shows it)")
              for key in verify.not_observable(config)]
     return rows
 

@@ -86,7 +86,9 @@ def find_daemon(root: str, pidfiles: tuple[str, ...] = PIDFILES) -> DaemonProces
             continue
         args = tuple(a.decode(errors="replace") for a in argv if a)
         if args and os.path.basename(args[0]).startswith("dockerd"):
-            return DaemonProcess(pid, args, hard_limits(pid), has_capability(pid, CAP_SYS_RESOURCE))
+            # in a user namespace (rootless) CAP_SYS_RESOURCE is not the init namespace's: no raising
+            can_raise = has_capability(pid, CAP_SYS_RESOURCE) and not in_user_namespace(pid)
+            return DaemonProcess(pid, args, hard_limits(pid), can_raise)
     return None
 
 
@@ -108,6 +110,15 @@ def hard_limits(pid: int) -> dict[str, int | None]:
             hard = row[len(label):].split()[1]
             found[name] = None if hard == "unlimited" else int(hard)
     return found
+
+
+def in_user_namespace(pid: int) -> bool:
+    """True when the process's uids are mapped (a rootless daemon), not the host's identity map."""
+    try:
+        first = Path(f"/proc/{pid}/uid_map").read_text().split()
+    except OSError:
+        return False
+    return first[:3] != ["0", "0", "4294967295"]
 
 
 def has_capability(pid: int, cap: int) -> bool:

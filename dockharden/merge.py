@@ -50,13 +50,21 @@ def deep_update(target: dict[str, Any], values: Mapping[str, Any], prefix: KeyPa
 
 
 def remove_path(target: dict[str, Any], path: KeyPath) -> bool:
-    """Delete `path` from nested dicts; True when something was there. Empty parents are kept."""
-    node = target
+    """Delete `path` from nested dicts; True when something was there. A map the removal leaves
+    empty goes too (`"features": {}` says nothing and only adds noise)."""
+    parents = [target]
     for key in path[:-1]:
-        node = node.get(key)
+        node = parents[-1].get(key)
         if not isinstance(node, dict):
             return False
-    return node.pop(path[-1], _MISSING) is not _MISSING
+        parents.append(node)
+    if parents[-1].pop(path[-1], _MISSING) is _MISSING:
+        return False
+    for depth in range(len(path) - 1, 0, -1):
+        if parents[depth]:
+            break
+        del parents[depth - 1][path[depth - 1]]
+    return True
 
 
 def get_path(doc: Any, path: KeyPath) -> tuple[bool, Any]:

@@ -123,7 +123,7 @@ def service_actions(changes: list[Change], host: HostSnapshot, reloadable: froze
     if docker:
         actions.append(docker)
     if "auditd" in touched:
-        actions.append(ServiceAction("auditd", "reload", "audit rules changed: load them (augenrules --load)"))
+        actions.append(ServiceAction("auditd", "reload", "audit rules changed: the kernel's watches for this key are synced with auditctl"))
     if "ufw" in touched and host.ufw_enabled:
         actions.append(ServiceAction("ufw", "reload", "the DOCKER-USER block changed and ufw is active"))
     return actions

@@ -142,12 +142,15 @@ def loaded_watches(runner: Runner) -> set[tuple[str, str, str]]:
 
 
 def sync_audit_rules(runner: Runner, old_text: str | None, new_text: str | None) -> list[str]:
-    """Make the kernel hold exactly `new_text`'s watches for our keys; others' rules are never touched."""
+    """Load `new_text`'s watches and unload those only `old_text` (our previous file) had.
+
+    A watch is removed only if our own previous file had it: an operator's rule with the same key
+    stays, even for a path our file skips because the operator watches it already.
+    """
     wanted = watches(new_text)
-    keys = {k for _, _, k in wanted | watches(old_text)}
-    loaded = {w for w in loaded_watches(runner) if w[2] in keys}
+    loaded = loaded_watches(runner)
     done = []
-    for path, perms, key in sorted(loaded - wanted):
+    for path, perms, key in sorted((watches(old_text) & loaded) - wanted):
         runner.run(["auditctl", "-W", path, "-p", perms, "-k", key], timeout=20)
         done.append(f"removed watch {path}")
     for path, perms, key in sorted(wanted - loaded):

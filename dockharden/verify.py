@@ -101,7 +101,7 @@ def _pools(values) -> list[tuple[str, int]]:
 
 
 def not_observable(config: dict[str, Any]) -> list[str]:
-    """Desired keys `docker info` cannot show (a probe container checks them: `check --probe`)."""
+    """Desired keys `docker info` cannot show (only a probe container can show them)."""
     return [k for k in config if k in NOT_OBSERVABLE]
 
 

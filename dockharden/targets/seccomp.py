@@ -40,7 +40,9 @@ def render_seccomp(settings: dict) -> bytes:
     violations = is_no_less_strict_than_docker_default(profile)
     if violations:
         # Only an edit of seccomp_syscalls can get here; never write such a profile.
-        raise RuntimeError("generated seccomp profile is less strict than Docker's default: "
+        from dockharden.errors import RenderError
+
+        raise RenderError("generated seccomp profile is less strict than Docker's default: "
                            + "; ".join(violations))
     return serialize(profile)
 

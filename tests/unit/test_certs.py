@@ -56,7 +56,7 @@ def test_nothing_on_the_host_creates_all_seven_files_with_notes():
     assert sorted(f.path for f in files) == sorted(ALL_PATHS)
     assert {f.target for f in files} == {"tls"} and {(f.uid, f.gid) for f in files} == {(0, 0)}
     assert all(n.level == "info" for n in notes)
-    assert "tls: create CA ca.pem, expires 2027-11-23" in messages(notes)
+    assert "tls: create CA ca.pem, expires 2036-11-20" in messages(notes)
     assert "create server certificate server-cert.pem" in messages(notes)
     assert "create client certificate client/cert.pem" in messages(notes)
 
@@ -75,13 +75,13 @@ def test_client_bundle_carries_the_same_ca_bytes():
     assert host[CLIENT_CA] == host[CA]
 
 
-def test_ca_is_a_self_signed_critical_ca_valid_for_the_requested_days():
+def test_ca_is_a_self_signed_critical_ca_that_outlives_its_certificates_tenfold():
     ca = cert(fresh()[CA])
     assert ca.subject == ca.issuer and "dockharden CA for dock1" in ca.subject.rfc4514_string()
     basic = ca.extensions.get_extension_for_class(x509.BasicConstraints)
     usage = ca.extensions.get_extension_for_class(x509.KeyUsage).value
     assert basic.critical and basic.value.ca and usage.key_cert_sign and usage.crl_sign
-    assert ca.not_valid_after_utc == NOW + timedelta(days=365)
+    assert ca.not_valid_after_utc == NOW + timedelta(days=3650)  # 10 x 365: renewals keep the CA
     assert ca.not_valid_before_utc == NOW - timedelta(hours=1)
 
 
@@ -118,7 +118,8 @@ def test_second_plan_after_apply_has_nothing_to_do_and_states_each_expiry():
     files, notes = plan(host, ips=["10.0.0.5"], now=NOW + timedelta(days=100))
     assert files == []
     assert all(n.level == "info" for n in notes)
-    for label in ("ca.pem", "server-cert.pem", "client/cert.pem"):
+    assert "tls: ca.pem valid until 2036-11-20" in messages(notes)
+    for label in ("server-cert.pem", "client/cert.pem"):
         assert f"tls: {label} valid until 2027-11-23" in messages(notes)
 
 
@@ -191,11 +192,11 @@ def test_client_ca_copy_that_differs_is_rewritten():
 
 def test_ca_expiring_within_30_days_is_replaced_and_both_certificates_reissued():
     host = fresh(days=60)
-    files, notes = plan(host, days=365, now=NOW + timedelta(days=40))
+    files, notes = plan(host, days=365, now=NOW + timedelta(days=3630))
     new = written(files)
     assert sorted(new) == sorted(ALL_PATHS)
     assert new[CA] != host[CA] and chains_to(new[SERVER_CERT], new[CA]) and not chains_to(new[SERVER_CERT], host[CA])
-    assert "renew CA ca.pem: expires 2027-01-22, within 30 days" in messages(notes)
+    assert "renew CA ca.pem: expires 2036-11-20, within 30 days" in messages(notes)
     assert "the CA is new" in messages(notes)
 
 
@@ -208,9 +209,9 @@ def test_ca_key_that_does_not_match_ca_is_refused_rather_than_overwritten():
 
 
 def test_leaf_certificates_never_outlive_their_ca():
-    host = fresh(days=1000)
+    host = fresh(days=365)  # the CA runs to NOW + 3650 days
     host[SERVER_CERT] = None
-    files, _ = plan(host, days=5000)
+    files, _ = plan(host, days=365, now=NOW + timedelta(days=3550))  # 100 days of CA left
     assert not_after(written(files)[SERVER_CERT]) == not_after(host[CA])
 
 
@@ -257,8 +258,8 @@ def test_operator_certificate_from_another_ca_is_a_conflict():
 
 def test_expired_operator_ca_is_a_conflict():
     with pytest.raises(ConflictError) as err:
-        plan(operator_host(), now=NOW + timedelta(days=366))
-    assert err.value.path == CA and "ca.pem expired on 2027-11-23" in str(err.value)
+        plan(operator_host(), now=NOW + timedelta(days=3651))
+    assert err.value.path == CA and "ca.pem expired on 2036-11-20" in str(err.value)
 
 
 def test_expired_operator_server_certificate_names_the_certificate():

@@ -49,3 +49,10 @@ def test_merging_does_not_mutate_the_layers():
     a = layer("a", daemon={"log-opts": {"max-size": "1m"}})
     merge_layers([a, layer("b", daemon={"log-opts": {"max-file": "3"}})])
     assert a.tables["daemon"] == {"log-opts": {"max-size": "1m"}}
+
+
+def test_a_map_an_unset_empties_goes_away_instead_of_staying_as_an_empty_map():
+    s = merge_layers([layer("a", daemon={"features": {"containerd-snapshotter": True}, "icc": False}),
+                      layer("b", unset={"daemon": (("features", "containerd-snapshotter"),)})])
+    assert s.table("daemon") == {"icc": False}
+    assert merged_over({"features": {"cdi": True}}, {}, [("features", "cdi")]) == {}

@@ -71,3 +71,18 @@ def test_allowed_sources_and_published_ports_return_before_the_drop():
 def test_a_bad_network_in_a_layer_names_the_key():
     with pytest.raises(LayerError, match="ufw.allow_sources"):
         block_v4({"allow_sources": ["10.0.0.0/33"]}, {})
+
+
+def test_the_operators_own_bridge_and_pools_get_drop_rules_too():
+    from dockharden.merge import merge_layers
+    from dockharden.model import HostFile, HostSnapshot, Layer
+    from dockharden.targets.ufw_block import render_ufw
+
+    settings = merge_layers([Layer("b", "b", {"ufw": {"enabled": True}})])
+    daemon = b'{"bip": "10.99.0.1/24", "default-address-pools": [{"base": "10.200.0.0/16", "size": 24}]}'
+    host = HostSnapshot(root="/", files={"/etc/docker/daemon.json": HostFile("/etc/docker/daemon.json", True, daemon)},
+                        existing_paths=frozenset())
+    [rules] = render_ufw(settings, host)
+    text = rules.content.decode()
+    assert "-d 10.99.0.0/24 -m conntrack --ctstate NEW -j DROP" in text
+    assert "-d 10.200.0.0/16 -m conntrack --ctstate NEW -j DROP" in text

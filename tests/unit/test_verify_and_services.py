@@ -55,3 +55,30 @@ def test_systemd_clears_a_failed_state_before_restarting(tmp_path):
     rootless = docker_service(str(tmp_path), {"service": {"manager": "rootless", "user": "ci"}}, Runner())
     assert rootless.restart == ("systemctl", "--user", "--machine=ci@", "restart", "docker")
     assert rootless.reload is None and rootless.pidfiles == ("/run/user/1001/docker.pid",)
+
+
+class FakeAuditctl(Runner):
+    """auditctl with a kernel rule list in memory (the real one is machine-wide)."""
+
+    def __init__(self, loaded):
+        super().__init__()
+        self.loaded = set(loaded)
+
+    def run(self, argv, **kwargs):
+        from dockharden.runner import Result
+
+        if argv[:2] == ["auditctl", "-l"]:
+            return Result(tuple(argv), 0, "".join(f"-w {p} -p {m} -k {k}\n" for p, m, k in sorted(self.loaded)), "")
+        rule = (argv[2], argv[4], argv[6])
+        (self.loaded.discard if argv[1] == "-W" else self.loaded.add)(rule)
+        return Result(tuple(argv), 0, "", "")
+
+
+def test_audit_sync_removes_only_watches_our_previous_file_had_never_the_operators():
+    from dockharden.services import sync_audit_rules
+
+    operator = ("/etc/docker", "wa", "docker")
+    ours_old = ("/var/lib/docker", "rwxa", "docker")
+    runner = FakeAuditctl({operator, ours_old})
+    sync_audit_rules(runner, "-w /var/lib/docker -p rwxa -k docker\n", "-w /usr/bin/dockerd -p rwxa -k docker\n")
+    assert runner.loaded == {operator, ("/usr/bin/dockerd", "rwxa", "docker")}
