@@ -17,12 +17,17 @@ PACKAGES=(
   util-linux      # unshare, nsenter, mount
   openssl
   ca-certificates
+  rootlesskit     # a real rootless dockerd for tests/host/test_rootless_on_a_real_daemon.py
+  slirp4netns
+  uidmap          # newuidmap/newgidmap
+  fuse-overlayfs
 )
 # Commands that must exist afterwards, and the package that brings each.
 REQUIRED_COMMANDS=(
   dockerd:docker.io docker:docker.io containerd:containerd runc:runc
   auditctl:auditd ufw:ufw iptables:iptables ip:iproute2
   unshare:util-linux nsenter:util-linux mount:mount tar:tar openssl:openssl
+  rootlesskit:rootlesskit slirp4netns:slirp4netns newuidmap:uidmap
 )
 
 die() { echo "install-test-deps: $*" >&2; exit 1; }

@@ -554,12 +554,32 @@ class RootlessDaemon:
                 new = ""
             for line in new.splitlines():
                 if "Reloaded configuration" in line:
+                    self._wait_debug_applied(deadline)
                     return line
                 if ("level=error" in line or "level=fatal" in line) and (
                         "reload" in line.lower() or "configur" in line.lower()):
                     raise self._fail(f"reload failed: {line}")
             time.sleep(0.02)
         return None
+
+    def _wait_debug_applied(self, deadline: float) -> None:
+        """dockerd logs "Reloaded configuration" before it toggles ``debug``
+        (cmd/dockerd does that after Daemon.Reload returns): when daemon.json
+        sets debug, poll /info until .Debug matches (bounded)."""
+        try:
+            want = json.loads(self.config_file.read_text()).get("debug")
+        except (OSError, ValueError, AttributeError):
+            return
+        if not isinstance(want, bool):
+            return
+        deadline = max(deadline, time.monotonic() + 1.0)
+        while time.monotonic() < deadline:
+            try:
+                if self.info().get("Debug") is want:
+                    return
+            except (OSError, http.client.HTTPException, ValueError, RootlessDaemonError):
+                pass
+            time.sleep(0.01)
 
 
 # --------------------------------------------------------------- launcher

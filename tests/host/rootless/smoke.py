@@ -112,7 +112,7 @@ def main() -> int:
         print(f"\ntimings: first start {t_first:.2f}s; start {statistics.median(starts):.2f}s "
               f"(median of 3); restart {statistics.median(restarts):.2f}s (median of 3); "
               f"reload {statistics.median(reloads) * 1000:.0f}ms (median of 5, SIGHUP until "
-              f"'Reloaded configuration' logged); stop with a container {t_stop:.2f}s; "
+              f"'Reloaded configuration' logged and .Debug applied); stop with a container {t_stop:.2f}s; "
               f"idle stop {statistics.median(stops):.2f}s")
     finally:
         try:
