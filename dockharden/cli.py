@@ -189,6 +189,40 @@ def show(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
         sys.stdout.write(report.render_provenance(settings))
 
 
+@app.command()
+def check(root: str = RootOpt, json_out: bool = JsonOpt,
+          probe: bool = typer.Option(False, "--probe", help="Also run throwaway containers to see what the "
+                                                            "daemon really enforces."),
+          image: Optional[str] = typer.Option(None, "--image", help="A local image for --probe (default: one "
+                                                                    "built offline from the host's busybox).")) -> None:
+    """The CIS Docker Benchmark controls of sections 1.1, 2 and 3, read from the live host.
+    Exit 0 when no scored control fails, 2 when some do, 1 on error."""
+    from dockharden import checkfacts, cis, pipeline, report
+    from dockharden.apply import docker_socket
+
+    ctx = _context(root, None)
+    config, _ = pipeline.read_selection(ctx, None, None)
+    socket_path = docker_socket(root, config)
+    results = cis.evaluate(checkfacts.read_facts(root, ctx.runner, socket_path))
+    found = _probe(ctx.runner, socket_path, image) if probe else None
+    if found:
+        results = cis.apply_probe(results, found)
+    if json_out:
+        print(json.dumps(report.check_document(results, found), indent=2))
+    else:
+        sys.stdout.write(report.render_check(results, found))
+    if cis.failed_scored(results):
+        raise typer.Exit(2)
+
+
+def _probe(runner, socket_path: str, image: str | None) -> dict:
+    from dataclasses import asdict
+
+    from dockharden.probe import run_probe
+
+    return asdict(run_probe(runner, docker=["docker", "-H", f"unix://{socket_path}"], image=image))
+
+
 @app.command("profiles")
 def list_profiles() -> None:
     """List the built-in layers."""
