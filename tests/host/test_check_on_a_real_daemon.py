@@ -1,0 +1,51 @@
+"""`dockharden check` agrees with the real state of a test host, before and after apply."""
+
+import json
+
+
+def check(host, *args):
+    done = host.dockharden("check", "--json", *args, timeout=180)
+    assert done.returncode in (0, 2), done.stderr
+    return done.returncode, {c["id"]: c for c in json.loads(done.stdout)["controls"]}
+
+
+def test_before_apply_the_failing_controls_are_the_ones_the_layers_fix(managed):
+    code, controls = check(managed.host)
+    assert code == 2
+    for control, fix in {"2.2": "layer baseline (icc false)", "2.8": "layer baseline (default-ulimits)",
+                         "2.9": "layer userns", "2.14": "layer baseline (no-new-privileges)",
+                         "2.15": "layer baseline (live-restore)", "2.16": "layer baseline (userland-proxy false)"}.items():
+        assert (controls[control]["status"], controls[control]["fix"]) == ("fail", fix), controls[control]
+    assert controls["2.7"]["status"] == "not_applicable"  # no TCP host
+    assert controls["3.9"]["status"] == "not_applicable"  # no TLS files
+    assert controls["2.2"]["evidence"] == "default bridge enable_icc = true"
+    assert controls["3.15"]["status"] == "pass" and controls["3.16"]["status"] == "pass"
+
+
+def test_after_apply_of_baseline_userns_tls_their_controls_pass_on_the_live_host(managed):
+    done = managed.apply("--profile", "baseline,userns,tls", *managed.layers)
+    assert done.returncode == 0, done.stdout + done.stderr
+    code, controls = check(managed.host)
+    for control in ("2.2", "2.7", "2.8", "2.9", "2.14", "2.15", "2.16",
+                    "1.1.6", "1.1.11", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.17", "3.18"):
+        assert controls[control]["status"] == "pass", controls[control]
+    assert "name=userns" in controls["2.9"]["evidence"]
+    assert "Engine before 24.0" in controls["2.14"]["evidence"]  # 20.10 does not list it
+    assert controls["2.13"]["status"] == "fail"  # json-file: the logging layer owns 2.13
+    assert code == 2  # 2.12 (authorization plugin) and 2.13 are not in these layers
+
+
+def test_the_logging_layer_makes_2_13_pass_and_a_hand_edit_is_seen_at_once(managed):
+    assert managed.apply("--profile", "baseline,logging", *managed.layers).returncode == 0
+    assert check(managed.host)[1]["2.13"]["status"] == "pass"
+    config = json.loads(managed.daemon_json())
+    config["log-level"] = "debug"
+    (managed.host.dir / "etc/docker/daemon.json").write_text(json.dumps(config))
+    managed.host.restart_dockerd()
+    assert check(managed.host)[1]["2.3"]["status"] == "fail"
+
+
+def test_a_flag_of_the_running_daemon_counts_as_much_as_daemon_json(ns_host):
+    ns_host.start_dockerd(["--icc=false", "--live-restore"])
+    _, controls = check(ns_host)
+    assert controls["2.15"]["status"] == "pass" and controls["2.2"]["status"] == "pass"
