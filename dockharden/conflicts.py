@@ -31,6 +31,15 @@ def check_conflicts(config: dict[str, Any], settings: Settings, host: HostSnapsh
     return _warnings(config, host)
 
 
+def relevant_flags(host: HostSnapshot, planned_exec: tuple[str, ...] | None) -> list[str]:
+    """The flags a new daemon.json must not repeat: those dockerd will start with, and, unless a
+    planned drop-in replaces them, those it runs with now (a reload is checked against these)."""
+    flags = host.start_flags(planned_exec)
+    if planned_exec is None and host.daemon:
+        flags += [f for f in host.daemon.argv[1:] if f not in flags]
+    return flags
+
+
 def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
                flags_by_key: dict[str, list[str]], written: set[str], flags: list[str]) -> None:
     if settings.table("rootless").get("enabled"):

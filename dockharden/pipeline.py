@@ -68,7 +68,7 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
     written = {f.path for f in rendered}
     planned = systemd_dropin.planned_exec(settings, host)
     notes += conflicts.check_conflicts(config, settings, host, flags_by_key(), written,
-                                       host.start_flags(planned))
+                                       conflicts.relevant_flags(host, planned))
     notes += checks.check_rendered(rendered, host, ctx.runner)
     notes += _engine_note(host, ctx)
     notes += [planmod.Note("info", f"audit: {path} is already watched by {where}; not duplicated")
