@@ -252,9 +252,11 @@ def _measure(runner: Runner, docker: list[str], image: str, run_id: str, names: 
     done = runner.run([*_run_args(docker, name, run_id), image, "sh", "-c", SCRIPT, "sh", address],
                       timeout=budget.left(45))
     found = parse_probe_output(done.stdout)
-    errors = [] if done.ok else [f"the probe container failed: {_why(done)}"]
-    errors += [f"{key}: not in the probe container's output" for key in
-               ("no_new_privs", "seccomp_mode", "uid_map", "nofile", "nproc") if found[key] in (None, [])]
+    if done.ok:
+        errors = [f"{key}: not in the probe container's output" for key in
+                  ("no_new_privs", "seccomp_mode", "uid_map", "nofile", "nproc") if found[key] in (None, [])]
+    else:  # one reason is enough: nothing was measured
+        errors = [f"the probe container failed: {_why(done)}"]
     icc_blocked = None
     if icc_error is None:
         icc_blocked, icc_error = icc_verdict(found["ping_rc"], found["ping_output"])

@@ -49,3 +49,19 @@ def test_a_flag_of_the_running_daemon_counts_as_much_as_daemon_json(ns_host):
     ns_host.start_dockerd(["--icc=false", "--live-restore"])
     _, controls = check(ns_host)
     assert controls["2.15"]["status"] == "pass" and controls["2.2"]["status"] == "pass"
+
+
+def test_check_probe_shows_the_hardening_the_daemon_really_enforces(managed):
+    assert managed.apply("--profile", "baseline,userns", *managed.layers).returncode == 0
+    done = managed.host.dockharden("check", "--json", "--probe", timeout=240)
+    assert done.returncode in (0, 2), done.stderr
+    doc = json.loads(done.stdout)
+    probe = doc["probe"]
+    assert probe["no_new_privs"] is True and probe["root_remapped"] is True and probe["icc_blocked"] is True
+    assert probe["seccomp_mode"] == 2
+    nofile = json.loads(managed.daemon_json())["default-ulimits"]["nofile"]
+    assert probe["nofile"] == [nofile["Soft"], nofile["Hard"]]
+    controls = {c["id"]: c for c in doc["controls"]}
+    assert controls["2.14"]["status"] == "pass" and "probe container" in controls["2.14"]["evidence"]
+    left = managed.host.docker("ps", "-a", "--filter", "label=dockharden.probe=1", "-q").stdout.strip()
+    assert left == ""
