@@ -155,7 +155,9 @@ def history(root: str = RootOpt, json_out: bool = JsonOpt) -> None:
 
 @app.command()
 def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
-           json_out: bool = JsonOpt) -> None:
+           json_out: bool = JsonOpt,
+           probe: bool = typer.Option(False, "--probe", help="Also check what probe containers see."),
+           image: Optional[str] = typer.Option(None, "--image", help="A local image for --probe.")) -> None:
     """Compare the live daemon, audit rules and firewall with the desired state; change nothing."""
     from dockharden import drift, pipeline, report
     from dockharden.selection import split_profiles
@@ -163,7 +165,13 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
     ctx = _context(root, None)
     config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
     the_plan = pipeline.build_plan(ctx, selection, config)
-    rows = drift.find_drift(the_plan, _engine(ctx, config).for_plan(the_plan))
+    engine = _engine(ctx, config).for_plan(the_plan)
+    rows = drift.find_drift(the_plan, engine)
+    desired = next((f.content for f in the_plan.rendered if f.target == "daemon.json"), None)
+    if probe and desired:
+        from dockharden.targets.daemon_json import parse_daemon_json
+
+        rows += drift.probe_rows(parse_daemon_json(desired), _probe(ctx.runner, engine.socket, image))
     if json_out:
         print(json.dumps(report.drift_document(rows), indent=2))
     else:

@@ -62,3 +62,22 @@ def _firewall_rows(content: bytes, engine: Engine) -> list[Row]:
         return [Row("DOCKER-USER chain", True, "ufw is not active: the block loads when it is enabled")]
     missing = verify.missing_firewall_rules(engine.runner, content.decode(errors="replace"))
     return [Row("DOCKER-USER chain", not missing, "missing: " + "; ".join(missing) if missing else "all rules live")]
+
+
+def probe_rows(config: dict, probe: dict) -> list[Row]:
+    """What probe containers saw, against what the desired daemon.json asks for."""
+    rows = []
+    wanted = [("no-new-privileges", "no_new_privs", bool(config.get("no-new-privileges"))),
+              ("userns-remap", "root_remapped", bool(config.get("userns-remap"))),
+              ("icc", "icc_blocked", config.get("icc") is False)]
+    for key, field, want in wanted:
+        seen = probe.get(field)
+        if seen is not None:
+            rows.append(Row(f"probe {key}", seen == want, f"containers see {field} = {seen}"))
+    nofile = ((config.get("default-ulimits") or {}).get("nofile") or {})
+    if nofile and probe.get("nofile"):
+        want = [nofile.get("Soft", nofile.get("soft")), nofile.get("Hard", nofile.get("hard"))]
+        rows.append(Row("probe default-ulimits nofile", list(probe["nofile"]) == want,
+                        f"containers see soft/hard {list(probe['nofile'])}, wanted {want}"))
+    rows += [Row("probe", False, error) for error in probe.get("errors", [])]
+    return rows

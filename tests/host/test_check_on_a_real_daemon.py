@@ -65,3 +65,12 @@ def test_check_probe_shows_the_hardening_the_daemon_really_enforces(managed):
     assert controls["2.14"]["status"] == "pass" and "probe container" in controls["2.14"]["evidence"]
     left = managed.host.docker("ps", "-a", "--filter", "label=dockharden.probe=1", "-q").stdout.strip()
     assert left == ""
+
+
+def test_verify_probe_compares_what_containers_see_with_the_desired_state(managed):
+    assert managed.apply("--profile", "baseline", *managed.layers).returncode == 0
+    done = managed.host.dockharden("verify", "--probe", "--json", *managed.layers, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    checks = {c["check"]: c for c in json.loads(done.stdout)["checks"]}
+    assert checks["probe no-new-privileges"]["ok"] and checks["probe icc"]["ok"]
+    assert checks["probe default-ulimits nofile"]["ok"]
