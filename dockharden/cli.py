@@ -26,20 +26,20 @@ EngineOpt = typer.Option(None, "--engine-version", help="Plan for this Engine ve
 UserOpt = typer.Option(None, "--user", help="The rootless daemon's user (with the rootless profile).")
 
 
-def _context(root: str, engine_version: str | None, user: str | None = None):
+def _request(root: str, profile: str | None = None, layer: list[str] | None = None,
+             engine_version: str | None = None, user: str | None = None):
+    from dockharden.api import Request
+    from dockharden.selection import split_profiles
+
+    return Request(root=root, profiles=split_profiles(profile), layers=layer or None,
+                   engine_version=engine_version, user=user,
+                   progress=lambda message: print(f"dockharden: {message}", file=sys.stderr))
+
+
+def _context(root: str, engine_version: str | None = None, user: str | None = None):
     from dockharden.pipeline import Context
 
     return Context(root=root, engine_version=engine_version, user=user)
-
-
-def _plan(root: str, profile: str | None, layer: list[str] | None, engine_version: str | None,
-          user: str | None = None):
-    from dockharden import pipeline
-    from dockharden.selection import split_profiles
-
-    ctx = _context(root, engine_version, user)
-    config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
-    return ctx, config, pipeline.build_plan(ctx, selection, config)
 
 
 @app.command()
@@ -49,12 +49,9 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
          diff: bool = typer.Option(False, "--diff", help="Show new files in full."),
          engine_version: Optional[str] = EngineOpt, user: Optional[str] = UserOpt) -> None:
     """Show what apply would change, and why. Writes nothing, restarts nothing."""
-    from dockharden import report
+    from dockharden import api, report
 
-    _, _, the_plan = _plan(root, profile, layer, engine_version, user)
-    from dockharden.recovery import interrupted_notes
-
-    the_plan = replace(the_plan, notes=the_plan.notes + tuple(interrupted_notes(root)))
+    the_plan = api.make_plan(_request(root, profile, layer, engine_version, user))
     if json_out:
         print(json.dumps(report.plan_document(the_plan, root), indent=2))
     else:
@@ -63,29 +60,29 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
         raise typer.Exit(2)
 
 
-def _engine(ctx, config):
-    from dockharden.apply import Engine
+def _confirm(json_out: bool, yes: bool, root: str, question: str):
+    def confirm(the_plan) -> bool:
+        from dockharden import report
 
-    return Engine(root=ctx.root, runner=ctx.runner, now=lambda: datetime.now(timezone.utc), config=config,
-                  progress=lambda message: print(f"dockharden: {message}", file=sys.stderr))
-
-
-def _locked(root: str, purpose: str):
-    from dockharden.lock import HostLock
-
-    return HostLock(root, datetime.now(timezone.utc), purpose)
+        if not json_out:
+            sys.stdout.write(report.render_plan(the_plan, root))
+        return yes or typer.confirm(question, default=False)
+    return confirm
 
 
-def _finish(result, json_out: bool, recovered: list[str]) -> None:
+def _finish(outcome, json_out: bool) -> None:
     from dockharden import report
 
-    for line in recovered:
+    for line in outcome.recovered:
         print(f"dockharden: {line}", file=sys.stderr)
+    if outcome.result is None:
+        print("dockharden: nothing was changed", file=sys.stderr)
+        raise typer.Exit(1)
     if json_out:
-        print(json.dumps(report.result_document(result, recovered), indent=2))
+        print(json.dumps(report.result_document(outcome.result, list(outcome.recovered)), indent=2))
     else:
-        sys.stdout.write(report.render_result(result))
-    if not result.ok:
+        sys.stdout.write(report.render_result(outcome.result))
+    if not outcome.result.ok:
         raise typer.Exit(1)
 
 
@@ -96,23 +93,11 @@ def apply(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Laye
           json_out: bool = JsonOpt, engine_version: Optional[str] = EngineOpt,
           user: Optional[str] = UserOpt) -> None:
     """Make the plan real: back up, write atomically, reload or restart, verify; roll back on failure."""
-    from dockharden import apply as applymod, faults, pipeline, recovery, report
-    from dockharden.selection import split_profiles
+    from dockharden import api
 
-    ctx = _context(root, engine_version, user)
-    config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
-    the_plan = pipeline.build_plan(ctx, selection, config)  # bad input fails here, before the lock file exists
-    with _locked(root, "apply"):
-        faults.point("after-lock")
-        recovered = recovery.recover(_engine(ctx, config))
-        if recovered:
-            the_plan = pipeline.build_plan(ctx, selection, config)
-        if not json_out:
-            sys.stdout.write(report.render_plan(the_plan, root))
-        if the_plan.has_changes and not yes and not typer.confirm("Apply these changes?", default=False):
-            raise typer.Exit(1)
-        result = applymod.apply_plan(the_plan, _engine(ctx, config), restart=not no_restart)
-    _finish(result, json_out, recovered)
+    outcome = api.apply(_request(root, profile, layer, engine_version, user), restart=not no_restart,
+                        confirm=_confirm(json_out, yes, root, "Apply these changes?"))
+    _finish(outcome, json_out)
 
 
 @app.command()
@@ -122,23 +107,11 @@ def rollback(to: Optional[str] = typer.Option(None, "--to", help="Restore every 
              no_restart: bool = typer.Option(False, "--no-restart", help="Restore files only; touch no service."),
              json_out: bool = JsonOpt) -> None:
     """Return the host to an earlier generation; validated, verified and recorded like an apply."""
-    from dockharden import apply as applymod, generations, pipeline, recovery, report, rollback as rb
+    from dockharden import api
 
-    ctx = _context(root, None)
-    with _locked(root, "rollback"):
-        config, _ = pipeline.read_selection(ctx, None, None)
-        recovered = recovery.recover(_engine(ctx, config))
-        target = generations.find_generation(root, to) if to else rb.default_target(root)
-        the_plan = rb.rollback_plan(root, ctx.runner, target, pipeline.reloadable_keys())
-        if not json_out:
-            sys.stdout.write(report.render_plan(the_plan, root))
-        if the_plan.has_changes and not yes and not typer.confirm("Roll back?", default=False):
-            raise typer.Exit(1)
-        result = applymod.apply_plan(the_plan, _engine(ctx, config), restart=not no_restart, kind="rollback",
-                                     target=target.id)
-        if result.result == "applied" and not to:
-            generations.set_state(target, target.record["state"], undone_by=result.generation)
-    _finish(result, json_out, recovered)
+    outcome = api.rollback(_request(root), to=to, restart=not no_restart,
+                           confirm=_confirm(json_out, yes, root, "Roll back?"))
+    _finish(outcome, json_out)
 
 
 @app.command()
@@ -159,13 +132,13 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
            probe: bool = typer.Option(False, "--probe", help="Also check what probe containers see."),
            image: Optional[str] = typer.Option(None, "--image", help="A local image for --probe.")) -> None:
     """Compare the live daemon, audit rules and firewall with the desired state; change nothing."""
-    from dockharden import drift, pipeline, report
+    from dockharden import api, drift, pipeline, report
     from dockharden.selection import split_profiles
 
-    ctx = _context(root, None)
+    ctx = _context(root)
     config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
     the_plan = pipeline.build_plan(ctx, selection, config)
-    engine = _engine(ctx, config).for_plan(the_plan)
+    engine = api.engine_for(ctx, config, _request(root)).for_plan(the_plan)
     rows = drift.find_drift(the_plan, engine)
     desired = next((f.content for f in the_plan.rendered if f.target == "daemon.json"), None)
     if probe and desired:
@@ -188,7 +161,7 @@ def show(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
     from dockharden.model import HostSnapshot
     from dockharden.selection import split_profiles
 
-    _, selection = pipeline.read_selection(_context(root, None), split_profiles(profile), layer or None)
+    _, selection = pipeline.read_selection(_context(root), split_profiles(profile), layer or None)
     settings = merge.merge_layers(profiles.load_layers(selection))
     settings = derive.derive(settings, HostSnapshot(root=root, files={}, existing_paths=frozenset()))
     if json_out:
@@ -208,7 +181,7 @@ def check(root: str = RootOpt, json_out: bool = JsonOpt,
     from dockharden import checkfacts, cis, pipeline, report
     from dockharden.apply import docker_socket
 
-    ctx = _context(root, None)
+    ctx = _context(root)
     config, _ = pipeline.read_selection(ctx, None, None)
     socket_path = docker_socket(root, config)
     results = cis.evaluate(checkfacts.read_facts(root, ctx.runner, socket_path))

@@ -1,0 +1,116 @@
+"""The library API: plan, apply and roll back a host, as the CLI and the Ansible module do.
+
+Orchestration only (the stages do the work); it touches the machine through apply and recovery.
+Everything is a parameter: the root, the runner, the clock, service settings, a progress callback
+and, for apply, the confirmation step between plan and execution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from dockharden.apply import Engine, RunResult
+from dockharden.model import Plan
+from dockharden.pipeline import Context
+from dockharden.runner import Runner
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to do, and to which host."""
+
+    root: str = "/"
+    profiles: list[str] | None = None   # None: the persisted selection, else baseline
+    layers: list[str] | None = None
+    engine_version: str | None = None
+    user: str | None = None              # the rootless daemon's user
+    service: dict[str, Any] | None = None  # overrides of dockharden.toml's [service] (and [docker])
+    runner: Runner | None = None
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    progress: Callable[[str], None] = lambda message: None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A plan and, when it was executed, what happened; `recovered` lists interrupted runs undone first."""
+
+    plan: Plan
+    result: RunResult | None = None
+    recovered: tuple[str, ...] = ()
+
+
+def _context(request: Request) -> Context:
+    return Context(root=request.root, runner=request.runner or Runner(), engine_version=request.engine_version,
+                   clock=request.clock, user=request.user)
+
+
+def _config(ctx: Context, request: Request):
+    from dockharden import pipeline
+
+    config, selection = pipeline.read_selection(ctx, request.profiles, request.layers)
+    if request.service:
+        overrides = dict(request.service)
+        docker = {k: overrides.pop(k) for k in ("host", "log_file") if k in overrides}
+        config = dict(config, service={**config.get("service", {}), **overrides},
+                      docker={**config.get("docker", {}), **docker})
+    return config, selection
+
+
+def engine_for(ctx: Context, config: dict, request: Request) -> Engine:
+    return Engine(root=ctx.root, runner=ctx.runner, now=request.clock, config=config, progress=request.progress)
+
+
+def make_plan(request: Request) -> Plan:
+    """What apply would do; writes nothing. Interrupted runs are reported in the notes."""
+    from dockharden import pipeline
+    from dockharden.recovery import interrupted_notes
+
+    ctx = _context(request)
+    config, selection = _config(ctx, request)
+    plan = pipeline.build_plan(ctx, selection, config)
+    return replace(plan, notes=plan.notes + tuple(interrupted_notes(request.root)))
+
+
+def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], bool] = lambda plan: True) -> Outcome:
+    """Plan, then (under the host lock, after undoing any interrupted run) execute the plan."""
+    from dockharden import apply as applymod, faults, pipeline, recovery
+    from dockharden.lock import HostLock
+
+    ctx = _context(request)
+    config, selection = _config(ctx, request)
+    plan = pipeline.build_plan(ctx, selection, config)  # bad input fails here, before any file is created
+    with HostLock(request.root, request.clock(), "apply"):
+        faults.point("after-lock")
+        recovered = recovery.recover(engine_for(ctx, config, request))
+        if recovered:
+            plan = pipeline.build_plan(ctx, selection, config)
+        if plan.has_changes and not confirm(plan):
+            return Outcome(plan, None, tuple(recovered))
+        result = applymod.apply_plan(plan, engine_for(ctx, config, request), restart=restart)
+    return Outcome(plan, result, tuple(recovered))
+
+
+def rollback(request: Request, *, to: str | None = None, restart: bool = True,
+             confirm: Callable[[Plan], bool] = lambda plan: True, dry_run: bool = False) -> Outcome:
+    """Every file back to how it was before generation `to` (default: undo the last apply)."""
+    from dockharden import apply as applymod, generations, pipeline, recovery, rollback as rb
+    from dockharden.lock import HostLock
+
+    ctx = _context(request)
+    config, _ = _config(ctx, request)
+    if dry_run:
+        target = generations.find_generation(request.root, to) if to else rb.default_target(request.root)
+        return Outcome(rb.rollback_plan(request.root, ctx.runner, target, pipeline.reloadable_keys()))
+    with HostLock(request.root, request.clock(), "rollback"):
+        recovered = recovery.recover(engine_for(ctx, config, request))
+        target = generations.find_generation(request.root, to) if to else rb.default_target(request.root)
+        plan = rb.rollback_plan(request.root, ctx.runner, target, pipeline.reloadable_keys())
+        if plan.has_changes and not confirm(plan):
+            return Outcome(plan, None, tuple(recovered))
+        result = applymod.apply_plan(plan, engine_for(ctx, config, request), restart=restart, kind="rollback",
+                                     target=target.id)
+        if result.result == "applied" and not to:
+            generations.set_state(target, target.record["state"], undone_by=result.generation)
+    return Outcome(plan, result, tuple(recovered))
