@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from dockharden.apply import Engine, RunResult
 from dockharden.model import Plan
 from dockharden.pipeline import Context
 from dockharden.runner import Runner
+
+if TYPE_CHECKING:  # apply is imported where it is used: a plan does not pay for it
+    from dockharden.apply import Engine, RunResult
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class Outcome:
     """A plan and, when it was executed, what happened; `recovered` lists interrupted runs undone first."""
 
     plan: Plan
-    result: RunResult | None = None
+    result: "RunResult | None" = None
     recovered: tuple[str, ...] = ()
 
 
@@ -58,7 +60,9 @@ def _config(ctx: Context, request: Request):
     return config, selection
 
 
-def engine_for(ctx: Context, config: dict, request: Request) -> Engine:
+def engine_for(ctx: Context, config: dict, request: Request) -> "Engine":
+    from dockharden.apply import Engine
+
     return Engine(root=ctx.root, runner=ctx.runner, now=request.clock, config=config, progress=request.progress)
 
 

@@ -59,41 +59,41 @@ def unified_diff(old, new: RenderedFile) -> str:
 
 
 def json_key_changes(old: dict[str, Any], new: dict[str, Any], settings: Settings) -> list[KeyChange]:
-    """Key-level differences (deepdiff), each with the layer that caused it."""
-    from deepdiff import DeepDiff  # costly import: only when a JSON file really changes
+    """Key-level differences of two JSON documents, each with the layer that caused it.
 
-    # threshold 0: always report keys, even when most of the document changes
-    diff = DeepDiff(old, new, view="tree", threshold_to_diff_deeper=0)
-    result: dict[tuple, KeyChange] = {}
-    for name, items in diff.items():
-        for item in items:
-            full = item.path(output_format="list")
-            path = _map_path(full)
-            kind = _KINDS.get(name, "changed") if path == tuple(full) else "changed"
-            layer = _layer(settings, path, kind)
-            result.setdefault(path, KeyChange(kind, "/".join(path), _get(old, path), _get(new, path), layer))
-    return sorted(result.values(), key=lambda c: c.path)
+    Maps are compared key by key, down to the innermost map; a list or scalar that differs is one
+    change (lists are replaced whole, never merged, so that is how an operator should read them).
+    """
+    changes = [KeyChange(kind, "/".join(path), before, after, _layer(settings, path, kind))
+               for kind, path, before, after in diff_documents(old, new)]
+    return sorted(changes, key=lambda c: c.path)
 
 
-_KINDS = {"dictionary_item_added": "added", "dictionary_item_removed": "removed"}
+def diff_documents(old: Any, new: Any, path: tuple = ()) -> list[tuple[str, tuple, Any, Any]]:
+    """(kind, path, old, new) for each added, removed or changed key; pure and cheap to import."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return [] if _same(old, new) else [("changed", path, old, new)]
+    found = []
+    for key in list(old) + [k for k in new if k not in old]:
+        here = path + (key,)
+        if key not in new:
+            found.append(("removed", here, old[key], None))
+        elif key not in old:
+            found.append(("added", here, None, new[key]))
+        else:
+            found += diff_documents(old[key], new[key], here)
+    return found
 
 
-def _map_path(path: list) -> tuple:
-    """The path down to the innermost map: lists are replaced whole, so a list item is its list."""
-    keys = []
-    for part in path:
-        if isinstance(part, int):
-            break
-        keys.append(part)
-    return tuple(keys)
-
-
-def _get(doc: Any, path: tuple) -> Any:
-    for key in path:
-        if not isinstance(doc, dict) or key not in doc:
-            return None
-        doc = doc[key]
-    return doc
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: true is not 1 (Python says it is), 1 is 1.0."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a == b
 
 
 def _layer(settings: Settings, path: tuple, kind: str) -> str:

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import shutil
 
+from typing import TYPE_CHECKING
+
 from dockharden import generations
-from dockharden.apply import Engine, roll_back_generation
 from dockharden.model import Note
+
+if TYPE_CHECKING:
+    from dockharden.apply import Engine
 
 
 def interrupted_notes(root: str) -> list[Note]:
@@ -19,8 +23,10 @@ def interrupted_notes(root: str) -> list[Note]:
                             "rollback restores its files first") for g in generations.unfinished(root)]
 
 
-def recover(engine: Engine) -> list[str]:
+def recover(engine: "Engine") -> list[str]:
     """Undo interrupted generations (files back, services back, daemon up); say what was done."""
+    from dockharden.apply import roll_back_generation
+
     messages = []
     for generation in generations.unfinished(engine.root):
         state = generation.record["state"]

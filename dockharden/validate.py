@@ -51,14 +51,32 @@ def check_daemon_config(config: dict[str, Any], *, path: str, prefix: str = "") 
         if key in removed:
             raise SchemaError(f"`{key}` is not accepted by current Docker engines: {removed[key]}",
                               hint=f"remove `{key}` from {path}", path=path, key=prefix + key)
-    _raise_first(_validator("daemon.schema.json"), config, path=path, prefix=prefix)
+    if not _fast_accepts("daemon", config):
+        _raise_first(_validator("daemon.schema.json"), config, path=path, prefix=prefix)
 
 
 def check_layer_document(doc: dict[str, Any], *, path: str) -> None:
     """Raise SchemaError for the first problem in a parsed layer file."""
-    _raise_first(_validator("layer.schema.json"), doc, path=path, prefix="")
+    if not _fast_accepts("layer", doc):
+        _raise_first(_validator("layer.schema.json"), doc, path=path, prefix="")
     if isinstance(doc.get("daemon"), dict):
         check_daemon_config(doc["daemon"], path=path, prefix="daemon.")
+
+
+def _fast_accepts(name: str, instance: Any) -> bool:
+    """The validator generated from the schema (scripts/compile-schemas.py): True when it accepts.
+
+    It only ever speeds up the common case; anything it rejects goes to jsonschema, which decides
+    and explains (tests/unit/test_fast_validators.py checks it never accepts what jsonschema rejects).
+    """
+    from importlib import import_module
+
+    module = import_module(f"dockharden.schema._fast_{name}")
+    try:
+        module.validate(instance)
+    except ValueError:
+        return False
+    return True
 
 
 def _raise_first(validator, instance: Any, *, path: str, prefix: str) -> None:

@@ -61,3 +61,15 @@ def test_removing_a_key_a_reload_would_not_revert_needs_a_restart():
     plan = plan_for({"debug": True, "icc": False}, {"icc": False})
     [docker] = plan.services
     assert docker.action == "restart" and "removal of debug" in docker.reason
+
+
+def test_key_changes_go_down_to_the_innermost_map_and_treat_lists_whole():
+    from dockharden.plan import diff_documents
+
+    old = {"log-opts": {"max-size": "5m", "tag": "x"}, "dns": ["1.1.1.1"], "debug": 1}
+    new = {"log-opts": {"max-size": "10m"}, "dns": ["1.1.1.1", "9.9.9.9"], "debug": True, "icc": False}
+    assert sorted(diff_documents(old, new)) == sorted([
+        ("changed", ("log-opts", "max-size"), "5m", "10m"), ("removed", ("log-opts", "tag"), "x", None),
+        ("changed", ("dns",), ["1.1.1.1"], ["1.1.1.1", "9.9.9.9"]), ("changed", ("debug",), 1, True),
+        ("added", ("icc",), None, False)])
+    assert diff_documents({"a": [1, {"b": True}]}, {"a": [1, {"b": True}]}) == []
