@@ -13,24 +13,34 @@ from dockharden.targets import ufw_block
 
 
 def check_rendered(files: list[RenderedFile], host: HostSnapshot, runner: Runner) -> list[Note]:
-    """Raise RenderError when a host tool rejects a rendered file; notes for checks that could not run."""
+    """Raise RenderError when a host tool rejects a rendered file; notes for checks that could not run.
+
+    The IPv4 and IPv6 blocks are tested at the same time: each check is a process start.
+    """
     notes: list[Note] = []
+    calls = []
     for rendered in files:
         if rendered.target == "ufw" and rendered.content is not None:
-            notes += _check_firewall_block(rendered, host, runner)
+            tool = "ip6tables-restore" if rendered.path == ufw_block.PATH_V6 else "iptables-restore"
+            if tool in host.tools:
+                calls.append((rendered, tool))
+            else:
+                notes.append(Note("warning", f"{tool} is not installed: the DOCKER-USER block in "
+                                             f"{rendered.path} was not tested"))
+    results = runner.run_all([([host.tools[tool], "--test", "--noflush"], managed_block(rendered))
+                              for rendered, tool in calls], timeout=20)
+    for (rendered, tool), result in zip(calls, results):
+        notes += _judge(rendered, tool, result)
     return notes
 
 
-def _check_firewall_block(rendered: RenderedFile, host: HostSnapshot, runner: Runner) -> list[Note]:
-    tool = "ip6tables-restore" if rendered.path == ufw_block.PATH_V6 else "iptables-restore"
-    if tool not in host.tools:
-        return [Note("warning", f"{tool} is not installed: the DOCKER-USER block in {rendered.path} was not "
-                                "tested")]
-    text = rendered.content.decode("utf-8", errors="replace")
-    lines = text.splitlines()
+def managed_block(rendered: RenderedFile) -> str:
+    lines = rendered.content.decode("utf-8", errors="replace").splitlines()
     span = ufw_block.find_block([line + "\n" for line in lines], path=rendered.path)
-    block = "\n".join(lines[span[0]:span[1] + 1]) + "\n" if span else ""
-    result = runner.run([host.tools[tool], "--test", "--noflush"], input=block, timeout=20)
+    return "\n".join(lines[span[0]:span[1] + 1]) + "\n" if span else ""
+
+
+def _judge(rendered: RenderedFile, tool: str, result) -> list[Note]:
     if result.ok:
         return []
     if "Permission denied" in result.stderr or "must be root" in result.stderr:

@@ -6,10 +6,12 @@ Pure: returns strings. The CLI prints them.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dockharden.apply import RunResult
 from dockharden.model import Change, Plan, Settings
+
+if TYPE_CHECKING:  # a plan does not import the apply engine
+    from dockharden.apply import RunResult
 
 FORMAT_VERSION = 1
 
@@ -122,13 +124,13 @@ def _lookup(doc: Any, path: tuple) -> Any:
     return doc
 
 
-def result_document(result: RunResult, recovered: list[str] = ()) -> dict[str, Any]:
+def result_document(result: "RunResult", recovered: list[str] = ()) -> dict[str, Any]:
     return {"format_version": FORMAT_VERSION, "kind": "dockharden.apply", "result": result.result,
             "generation": result.generation, "written": list(result.written),
             "services": list(result.services), "messages": list(result.messages), "recovered": list(recovered)}
 
 
-def render_result(result: RunResult) -> str:
+def render_result(result: "RunResult") -> str:
     if result.result == "unchanged":
         return "Nothing to do: the host already matches the plan.\n"
     lines = [f"{result.result}: generation {result.generation}"]

@@ -42,5 +42,31 @@ class Runner:
             return Result(argv, 124, "", f"{argv[0]}: timed out after {timeout or self.default_timeout} s")
         return Result(argv, done.returncode, done.stdout, done.stderr)
 
+    def run_all(self, calls: Sequence[tuple[Sequence[str], str | None]], *, timeout: float | None = None) -> list[Result]:
+        """Run independent commands at the same time; their results, in order."""
+        if len(calls) < 2:
+            return [self.run(argv, timeout=timeout, input=data) for argv, data in calls]
+        started = []
+        for argv, data in calls:
+            argv = tuple(str(a) for a in argv)
+            try:
+                started.append((argv, data, subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                             stderr=subprocess.PIPE, text=True)))
+            except FileNotFoundError:
+                started.append((argv, data, None))
+        return [self._collect(argv, data, proc, timeout or self.default_timeout) for argv, data, proc in started]
+
+    @staticmethod
+    def _collect(argv: tuple[str, ...], data: str | None, proc, timeout: float) -> Result:
+        if proc is None:
+            return Result(argv, 127, "", f"{argv[0]}: command not found")
+        try:
+            out, err = proc.communicate(data, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            return Result(argv, 124, "", f"{argv[0]}: timed out after {timeout} s")
+        return Result(argv, proc.returncode, out, err)
+
     def which(self, program: str) -> str | None:
         return shutil.which(program)
