@@ -112,6 +112,8 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
         generation = _run_steps(plan, engine, generation, ours, restart)
     except DockhardenError as exc:
         return roll_back_generation(engine, generation, exc.paragraph())
+    except OSError as exc:  # a full disk, a read-only mount: undo what was written
+        return roll_back_generation(engine, generation, f"{exc.filename or 'a write'}: {exc.strerror or exc}")
     return RunResult("applied", generation.id, tuple(c.path for c in plan.changes),
                      tuple(generation.record.get("services_done", [])))
 
@@ -306,7 +308,8 @@ def roll_back_generation(engine: Engine, generation: Generation, reason: str) ->
     try:
         restored = generations.restore_files(engine.root, generation)
         restore_services(engine, generation, stage)
-    except DockhardenError as exc:
+    except (DockhardenError, OSError) as exc:
+        exc = exc if isinstance(exc, DockhardenError) else ApplyError(str(exc))
         generations.set_state(generation, "failed", rollback_error=exc.paragraph())
         return RunResult("failed", generation.id, messages=(
             reason, f"ROLLBACK FAILED: {exc.paragraph()}",

@@ -220,3 +220,9 @@ def main() -> None:
     except DockhardenError as exc:
         print(f"dockharden: error: {exc.paragraph()}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the machine said no (permissions, a full disk, a read-only mount)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"dockharden: error: {where}{exc.strerror or exc}. Hint: run dockharden as root, on a writable "
+              "filesystem with free space",
+              file=sys.stderr)
+        sys.exit(1)

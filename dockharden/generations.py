@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dockharden import fsops
+from dockharden.errors import ApplyError
 from dockharden.host import read_file, under
 from dockharden.model import HostFile
 
@@ -58,12 +59,20 @@ def start_generation(root: str, now: datetime, selection: dict, files: list[Host
     fsops.make_private_dir(base)
     gen_id = _next_id(base)
     directory = base / gen_id
-    fsops.make_private_dir(directory)
-    fsops.make_private_dir(directory / "files")
-    entries = [_backup(root, directory, index, f) for index, f in enumerate(files)]
-    record = {"format": FORMAT, "id": gen_id, "kind": kind, "time": now.isoformat(timespec="seconds"),
-              "state": "pending", "selection": selection, "files": entries, "plan": plan_summary, **extra}
-    write_record(directory, record)
+    try:
+        fsops.make_private_dir(directory)
+        fsops.make_private_dir(directory / "files")
+        entries = [_backup(root, directory, index, f) for index, f in enumerate(files)]
+        record = {"format": FORMAT, "id": gen_id, "kind": kind, "time": now.isoformat(timespec="seconds"),
+                  "state": "pending", "selection": selection, "files": entries, "plan": plan_summary, **extra}
+        write_record(directory, record)
+    except OSError as exc:
+        import shutil
+
+        shutil.rmtree(directory, ignore_errors=True)  # nothing was written yet: leave no half record
+        raise ApplyError(f"could not back up the files before writing: {exc.strerror}",
+                         hint="free some space (or fix the permissions) under /var/lib/dockharden; nothing "
+                              "was changed", path=f"{STATE_DIR}/generations/{gen_id}") from None
     return Generation(gen_id, directory, record)
 
 
@@ -94,6 +103,7 @@ def write_record(directory: Path, record: dict[str, Any]) -> None:
         os.close(fd)
     os.replace(tmp, directory / "record.json")
     fsops.fsync_dir(directory)
+
 
 
 def set_state(generation: Generation, state: str, **extra: Any) -> Generation:

@@ -1,0 +1,183 @@
+"""Fault injection: what real hosts throw at an apply, and proof that nothing is ever lost."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from harness import DOCKERD_CTL
+from managed_host import ORIGINAL, result_of
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def record_state(host, gen_id: str) -> str | None:
+    record = host.dir / f"var/lib/dockharden/generations/{gen_id}/record.json"
+    try:
+        return json.loads(record.read_text())["state"]
+    except (OSError, ValueError):
+        return None
+
+
+def wait_for(predicate, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.mark.parametrize("point", ["after-record", "after-write-0", "during-restart"])
+def test_sigkill_during_a_rollback_is_recovered_and_the_original_bytes_come_back(managed, point):
+    assert managed.apply("--profile", "baseline", *managed.layers).returncode == 0
+    applied = managed.daemon_json()
+    killed = managed.host.dockharden("rollback", "--to", "0001", "--yes",
+                                     env={"DOCKHARDEN_FAILPOINT": f"kill:{point}"})
+    assert killed.returncode == -9
+    assert "interrupted" in managed.host.dockharden("plan", *managed.layers).stdout
+    assert record_state(managed.host, "0002") not in ("applied", "rolled_back")
+    again = managed.host.dockharden("rollback", "--to", "0001", "--yes", "--json", timeout=180)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "recovered: generation 0002" in again.stderr
+    assert managed.daemon_json() == ORIGINAL != applied
+    assert managed.host.info()["LiveRestoreEnabled"] is False
+
+
+def test_the_daemon_dying_during_verify_is_rolled_back_and_brought_back_up(managed):
+    host = managed.host
+    proc = host.spawn_dockharden("apply", "--yes", "--json", "--profile", "baseline", *managed.layers,
+                                 env={"DOCKHARDEN_FAILPOINT": "pause:during-verify:3"})
+    wait_for(lambda: record_state(host, "0001") == "verifying")
+    os.kill(host.dockerd_pid(), signal.SIGKILL)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 1, out + err
+    assert json.loads(out[out.index("{"):])["result"] == "rolled_back"
+    assert managed.daemon_json() == ORIGINAL
+    assert host.info()["LiveRestoreEnabled"] is False  # up again, with the original configuration
+
+
+def test_a_restart_command_that_hangs_is_cut_off_and_the_apply_rolled_back(managed):
+    host = managed.host
+    hang = host.dir / "etc/dockharden/restart-hangs-once"
+    hang.write_text("#!/bin/sh\n# the first restart hangs (a wedged service manager), later ones work\n"
+                    "if [ ! -e /run/hung-once ]; then touch /run/hung-once; exec sleep 600; fi\n"
+                    f"exec {DOCKERD_CTL} restart\n")
+    hang.chmod(0o755)
+    config = host.dir / "etc/dockharden/dockharden.toml"
+    config.write_text(config.read_text().replace(
+        f'restart_command = ["{DOCKERD_CTL}", "restart"]',
+        'restart_command = ["/etc/dockharden/restart-hangs-once"]\ntimeout = 3'))
+    start = time.time()
+    done = managed.apply("--profile", "baseline", *managed.layers)
+    assert done.returncode == 1 and result_of(done)["result"] == "rolled_back", done.stdout + done.stderr
+    assert "timed out" in " ".join(result_of(done)["messages"])
+    assert time.time() - start < 90
+    assert managed.daemon_json() == ORIGINAL and host.info()["LiveRestoreEnabled"] is False
+
+
+def test_a_file_changed_between_plan_and_apply_is_refused_and_kept(managed):
+    host = managed.host
+    proc = host.spawn_dockharden("apply", "--yes", "--profile", "baseline", *managed.layers,
+                                 env={"DOCKHARDEN_FAILPOINT": "pause:after-lock:3"})
+    lock = host.dir / "var/lib/dockharden/lock"
+    wait_for(lambda: lock.exists() and lock.read_text().strip() != "")
+    edited = b'{\n  "debug": true\n}\n'
+    (host.dir / "etc/docker/daemon.json").write_bytes(edited)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "changed since the plan was made" in err, out + err
+    assert managed.daemon_json() == edited
+    assert not (host.dir / "var/lib/dockharden/generations").exists() or \
+        not list((host.dir / "var/lib/dockharden/generations").iterdir())
+
+
+def test_an_apply_racing_a_rollback_lets_exactly_one_proceed(managed):
+    host = managed.host
+    assert managed.apply("--profile", "baseline", *managed.layers).returncode == 0
+    userns = host.spawn_dockharden("apply", "--yes", "--profile", "baseline,userns", *managed.layers,
+                                   env={"DOCKHARDEN_FAILPOINT": "pause:after-lock:4"})
+    lock = host.dir / "var/lib/dockharden/lock"
+    wait_for(lambda: lock.read_text().strip() != "" and "apply" in lock.read_text())
+    rollback = host.dockharden("rollback", "--yes")
+    assert rollback.returncode == 1 and "holds the lock" in rollback.stderr
+    out, err = userns.communicate(timeout=180)
+    assert userns.returncode == 0, out + err
+    assert "name=userns" in host.info()["SecurityOptions"]
+
+
+# -- the filesystem says no ----------------------------------------------------------------------
+
+def operator_tree(root: Path) -> dict:
+    (root / "etc/docker").mkdir(parents=True)
+    (root / "etc/ufw").mkdir(parents=True)
+    (root / "etc/docker/daemon.json").write_bytes(ORIGINAL)
+    (root / "etc/ufw/after.rules").write_text("*filter\n:ufw-after-input - [0:0]\nCOMMIT\n")
+    return snapshot(root)
+
+
+def snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mode) for p in root.rglob("*") if p.is_file()}
+
+
+def cli(*args, without_dac_override: bool = False):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    argv = [sys.executable, "-m", "dockharden", *args]
+    if without_dac_override:  # root that must obey file permissions, like an unprivileged user
+        argv = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--", *argv]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture
+def small_tmpfs():
+    mount = Path(tempfile.mkdtemp(prefix="dh-tmpfs-", dir="/tmp"))
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+    mount.rmdir()
+
+
+def test_a_full_disk_fails_cleanly_and_every_file_is_as_it_was(small_tmpfs):
+    before = operator_tree(small_tmpfs)
+    free = os.statvfs(small_tmpfs)
+    filler = small_tmpfs / "filler"
+    filler.write_bytes(b"\0" * (free.f_bavail * free.f_frsize - 24 * 1024))  # leave 24 KiB: the seccomp file won't fit
+    before["filler"] = (filler.read_bytes(), filler.stat().st_mode)
+    done = cli("apply", "--root", str(small_tmpfs), "--profile", "baseline", "--no-restart", "--yes", "--json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "No space left" in done.stdout + done.stderr
+    after = {k: v for k, v in snapshot(small_tmpfs).items() if not k.startswith("var/lib/dockharden")}
+    assert after == before
+
+
+def test_a_read_only_target_is_refused_with_nothing_changed(small_tmpfs):
+    before = operator_tree(small_tmpfs)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
+    done = cli("apply", "--root", str(small_tmpfs), "--profile", "baseline", "--no-restart", "--yes")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "Read-only file system" in done.stderr and done.stderr.count("\n") == 1
+    assert snapshot(small_tmpfs) == before
+
+
+def test_permission_denied_is_one_paragraph_with_the_fix_and_nothing_changed():
+    root = Path(tempfile.mkdtemp(prefix="dh-perm-", dir="/tmp"))
+    try:
+        before = operator_tree(root)
+        for path in [root, *root.rglob("*")]:
+            os.chown(path, 12345, 12345)  # someone else's tree, readable but not writable by us
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        before = snapshot(root)
+        done = cli("apply", "--root", str(root), "--profile", "baseline", "--no-restart", "--yes",
+                   without_dac_override=True)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "Permission denied" in done.stderr and "root" in done.stderr
+        assert done.stderr.count("\n") == 1
+        assert snapshot(root) == before
+    finally:
+        subprocess.run(["rm", "-rf", str(root)], check=False)
