@@ -35,9 +35,9 @@ def check_rendered(files: list[RenderedFile], host: HostSnapshot, runner: Runner
 
 
 def managed_block(rendered: RenderedFile) -> str:
-    lines = rendered.content.decode("utf-8", errors="replace").splitlines()
-    span = ufw_block.find_block([line + "\n" for line in lines], path=rendered.path)
-    return "\n".join(lines[span[0]:span[1] + 1]) + "\n" if span else ""
+    lines = ufw_block.split_lines(rendered.content.decode("utf-8", errors="replace"))
+    span = ufw_block.find_block(lines, path=rendered.path)
+    return "".join(line.rstrip("\r\n") + "\n" for line in lines[span[0]:span[1] + 1]) if span else ""
 
 
 def _judge(rendered: RenderedFile, tool: str, result) -> list[Note]:

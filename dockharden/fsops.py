@@ -15,14 +15,10 @@ DIR_MODE = 0o755
 
 
 def resolve_inside(root: str, path: str) -> Path:
-    """The real file behind host path `path` under root; refuses a symlink that leads outside root."""
-    base = Path(os.path.realpath(root))
-    full = Path(os.path.realpath(base / path.lstrip("/")))
-    if full != base and base not in full.parents:
-        raise ApplyError(f"resolves to {full}, outside the root {base}; dockharden never writes there",
-                         hint="point the symlink inside the root, or replace it with a regular file",
-                         path=path)
-    return full
+    """The real file behind host path `path` under root (symlinks resolved as if root were /)."""
+    from dockharden.host import resolve_in_root
+
+    return resolve_in_root(root, path)
 
 
 def atomic_write(root: str, path: str, content: bytes, mode: int, uid: int = 0, gid: int = 0) -> None:

@@ -30,14 +30,45 @@ TOOLS = ("iptables-restore", "ip6tables-restore", "auditctl", "augenrules", "ufw
 
 
 def under(root: str, path: str) -> Path:
-    """The host path `path` as seen under `root`."""
-    return Path(root) / path.lstrip("/")
+    """The host path `path` as seen under `root` (`..` cannot climb out of it)."""
+    return Path(root) / os.path.normpath("/" + path).lstrip("/")
+
+
+def resolve_in_root(root: str, path: str) -> Path:
+    """The real location of host path `path`, resolving symlinks as if `root` were `/`.
+
+    An absolute link target is taken inside the root (as in a chroot); a relative one that climbs
+    above the root is refused: nothing outside the root is ever read or written.
+    """
+    base = Path(os.path.realpath(root))
+    parts = [p for p in os.path.normpath("/" + path).split("/") if p]
+    current, hops = base, 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if current == base and base != Path("/"):
+                raise HostFileError("a symlink on the way leads outside the root; dockharden never reads or "
+                                    "writes there", hint="point the symlink inside the root", path=path)
+            current = current.parent if current != base else base
+            continue
+        candidate = current / part
+        if not candidate.is_symlink():
+            current = candidate
+            continue
+        hops += 1
+        if hops > 40:
+            raise HostFileError("too many levels of symlinks", hint="fix the symlink loop", path=path)
+        target = os.readlink(candidate)
+        parts = [p for p in target.split("/") if p and p != "."] + parts
+        current = base if target.startswith("/") else current
+    return current
 
 
 def read_file(root: str, path: str) -> HostFile:
-    """A file's bytes, mode and owner (following a symlink, whose target is recorded)."""
-    full = under(root, path)
-    link = os.readlink(full) if full.is_symlink() else None
+    """A file's bytes, mode and owner (following a symlink inside the root, whose target is recorded)."""
+    link_path = under(root, path)
+    link = os.readlink(link_path) if link_path.is_symlink() else None
+    full = resolve_in_root(root, path)
     try:
         st = full.stat()
         if not stat.S_ISREG(st.st_mode):

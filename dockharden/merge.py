@@ -18,9 +18,10 @@ def merge_layers(layers: Iterable[Layer]) -> Settings:
     tables: dict[str, Any] = {}
     provenance: dict[tuple[str, KeyPath], str] = {}
     removed: dict[tuple[str, KeyPath], str] = {}
-    names = []
+    names, sources = [], {}
     for layer in layers:
         names.append(layer.name)
+        sources[layer.name] = layer.source
         for table, paths in layer.unset.items():
             for path in paths:
                 remove_path(tables.setdefault(table, {}), path)
@@ -31,7 +32,7 @@ def merge_layers(layers: Iterable[Layer]) -> Settings:
             for path in deep_update(target, values):
                 provenance[(table, path)] = layer.name
                 removed.pop((table, path), None)
-    return Settings(tables=tables, provenance=provenance, removed=removed, layers=tuple(names))
+    return Settings(tables=tables, provenance=provenance, removed=removed, layers=tuple(names), sources=sources)
 
 
 def deep_update(target: dict[str, Any], values: Mapping[str, Any], prefix: KeyPath = ()) -> list[KeyPath]:

@@ -31,6 +31,7 @@ class Settings:
     provenance: dict[tuple[str, KeyPath], str]
     removed: dict[tuple[str, KeyPath], str]
     layers: tuple[str, ...]
+    sources: dict[str, str] = field(default_factory=dict)  # layer name -> its file (or profile:NAME)
 
     def table(self, name: str) -> dict[str, Any]:
         return self.tables.get(name, {})

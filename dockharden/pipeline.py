@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from dockharden import checks, conflicts, derive, dockerapi, engine, rootless, host as hostmod, merge, plan as planmod, profiles, validate
+from dockharden.errors import LayerError
 from dockharden.model import HostSnapshot, Plan, Selection
 from dockharden.runner import Runner
 from dockharden.selection import CONFIG_PATH, choose_selection, parse_config
@@ -39,6 +40,17 @@ def read_selection(ctx: Context, profile_names: list[str] | None, layer_files: l
     return config, choose_selection(config, profile_names, layer_files)
 
 
+def render_with_sources(settings, host: HostSnapshot):
+    """render_all, with a layer error naming the file of the layer that set the key."""
+    try:
+        return render_all(settings, host)
+    except LayerError as exc:
+        if not exc.path and exc.key and "." in exc.key:
+            table, _, key = exc.key.partition(".")
+            exc.path = settings.sources.get(settings.origin(table, (key.split(".")[0],)), "")
+        raise
+
+
 def service_manager(ctx: Context, config: dict) -> str:
     """The docker service manager: --given, [service] manager, else what this host runs."""
     from dockharden.services import detect_manager
@@ -59,11 +71,13 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
                                              engine.since_map(validate.load_schema("daemon.schema.json")))
     settings = derive.derive(settings, host)
     existing = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content, host.daemon_json_path)
+    # the operator's own file first: a wrong value must be reported, not silently replaced by a layer's
+    validate.check_daemon_config(existing, path=host.daemon_json_path)
     previous = host.managed.get("daemon", {})
     config = daemon_json.desired_daemon_config(existing, settings, previous)
     state = {"format": 1, "daemon": daemon_json.managed_record(existing, settings, previous)}
     validate.check_daemon_config(config, path=host.daemon_json_path)
-    rendered, render_notes = render_all(settings, host)
+    rendered, render_notes = render_with_sources(settings, host)
     notes += render_notes
     written = {f.path for f in rendered}
     planned = systemd_dropin.planned_exec(settings, host)

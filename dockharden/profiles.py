@@ -48,7 +48,8 @@ def load_layer_file(path: Path) -> Layer:
         raise LayerError("layer file not found", hint="check the path given to --layer or in "
                          "/etc/dockharden/dockharden.toml", path=str(path)) from None
     except OSError as exc:
-        raise LayerError(f"cannot read the layer file: {exc.strerror}", path=str(path)) from None
+        raise LayerError(f"cannot read the layer file: {exc.strerror}",
+                         hint="--layer takes a TOML or JSON file", path=str(path)) from None
     fmt = "json" if path.suffix.lower() == ".json" else "toml"
     return _layer_from_text(data, source=str(path), default_name=path.stem, fmt=fmt)
 
@@ -77,8 +78,15 @@ def _parse(data: bytes, *, source: str, fmt: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise LayerError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
                          hint="fix the syntax at that line", path=source) from None
+    except (ValueError, RecursionError) as exc:  # absurd numbers or nesting
+        raise LayerError(f"cannot be read as a layer ({exc.__class__.__name__}: {str(exc)[:80]}; nested too "
+                         "deeply or a number too long)", hint="fix the file", path=source) from None
     if not isinstance(doc, dict):
-        raise LayerError("a layer must be a table (a JSON object)", path=source)
+        raise LayerError("a layer must be a table (a JSON object)",
+                         hint="put the settings in tables such as {\"daemon\": {...}}", path=source)
+    from dockharden.targets.daemon_json import check_encodable
+
+    check_encodable(doc, source, LayerError)
     return doc
 
 

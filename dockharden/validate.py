@@ -91,7 +91,7 @@ def _explain(error, *, path: str, prefix: str) -> SchemaError:
         return _unknown_key_error(error, where, path=path, prefix=prefix)
     key = prefix + ".".join(where) if where else prefix.rstrip(".") or "(top level)"
     expected = _expected(error)
-    return SchemaError(f"{expected}; found {json.dumps(error.instance)[:80]}",
+    return SchemaError(f"{expected}; found {json.dumps(error.instance, default=str)[:80]}",
                        hint="correct the value (the schemas ship in dockharden/schema/ for editors)",
                        path=path, key=key)
 

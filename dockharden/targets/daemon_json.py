@@ -32,14 +32,48 @@ def parse_daemon_json(content: bytes | None, path: str = PATH) -> dict[str, Any]
         raise HostFileError(f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
                             hint="fix the file by hand (dockharden never overwrites a file it cannot "
                                  "read); JSON has no comments or trailing commas", path=path) from None
+    except (ValueError, RecursionError) as exc:  # absurd numbers or nesting: not a daemon configuration
+        raise HostFileError(f"cannot be read as a daemon configuration ({exc.__class__.__name__}: "
+                            f"{str(exc)[:80]}; nested too deeply, or a number too long)",
+                            hint="fix the file by hand", path=path) from None
+    check_encodable(doc, path)
     if not isinstance(doc, dict):
         raise HostFileError("the top level must be a JSON object", hint="wrap the settings in { }", path=path)
     return doc
 
 
+def check_encodable(doc: Any, path: str, error: type = HostFileError) -> None:
+    """JSON allows lone surrogate escapes (\\ud800); UTF-8 cannot hold them, so neither can the file we write."""
+    where = _unencodable(doc, ())
+    if where is not None:
+        raise error("holds a lone surrogate escape (\\ud800-\\udfff): not text any program can use",
+                    hint="remove the escape", path=path, key=".".join(where))
+
+
+def _unencodable(value: Any, at: tuple) -> tuple | None:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return at or ("(top level)",)
+        return None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and _unencodable(key, at) is not None:
+            return at + (key,)
+        found = _unencodable(item, at + (str(key),))
+        if found is not None:
+            return found
+    return None
+
+
 def _decode(content: bytes, path: str) -> str:
     if content.startswith(codecs.BOM_UTF16_LE) or content.startswith(codecs.BOM_UTF16_BE):
-        return content.decode("utf-16")
+        try:
+            return content.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise HostFileError(f"starts with a UTF-16 byte order mark but is not UTF-16 (byte {exc.start})",
+                                hint="save it as UTF-8", path=path) from None
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

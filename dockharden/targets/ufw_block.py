@@ -8,6 +8,7 @@ only for the networks and ports the layer names, plus replies and the containers
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,13 +105,26 @@ def _port(text: str) -> Port:
     return Port(port=port, proto=proto or "tcp")
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines as iptables-restore reads them: ended by \\n only (a bare \\r is part of its line)."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
+
+
+def _newline(lines: list[str]) -> str:
+    """The file's own line ending: CRLF when most of its lines use it."""
+    crlf = sum(line.endswith("\r\n") for line in lines)
+    return "\r\n" if crlf * 2 > sum(line.endswith("\n") for line in lines) else "\n"
+
+
 def splice_block(text: str, block: str, *, path: str) -> str:
     """`text` with its managed block replaced by `block` (appended when there is none)."""
-    lines = text.splitlines(keepends=True)
-    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    lines = split_lines(text)
+    newline = _newline(lines)
     block_lines = [line + newline for line in block.rstrip("\n").split("\n")]
     span = find_block(lines, path=path)
     if span is None:
+        _check_outside_tables(lines, len(lines), path=path, hint="end the table with COMMIT first; "
+                              "dockharden appends its block after the last line")
         if lines and not lines[-1].endswith("\n"):
             lines[-1] += newline
         return "".join(lines + block_lines)
@@ -146,5 +160,5 @@ def _check_outside_tables(lines: list[str], begin: int, *, path: str, hint: str)
         elif word == "COMMIT":
             open_table = None
     if open_table is not None:
-        raise HostFileError(f"the managed block starts inside the table opened at line {open_table} "
+        raise HostFileError(f"the managed block would start inside the table opened at line {open_table} "
                             "(no COMMIT before it)", hint=hint, path=path)
