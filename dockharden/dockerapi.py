@@ -6,7 +6,6 @@ Touches the machine (a socket). Cheaper than running the docker CLI and needs no
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
 
@@ -44,6 +43,8 @@ def ping(socket_path: str, timeout: float = 2.0) -> bool:
 
 def get_body(socket_path: str, path: str, timeout: float = 5.0) -> bytes | None:
     """The body of a 200 answer, or None."""
+    import socket  # an offline root (an image) never talks to a daemon
+
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
@@ -57,7 +58,7 @@ def get_body(socket_path: str, path: str, timeout: float = 5.0) -> bytes | None:
     return body if len(status) > 1 and status[1] == b"200" else None
 
 
-def _read_all(sock: socket.socket) -> bytes:
+def _read_all(sock) -> bytes:
     chunks = []
     while True:
         chunk = sock.recv(65536)

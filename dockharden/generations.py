@@ -6,7 +6,6 @@ will replace) before the first write, so the files as they were can always be gi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -48,6 +47,8 @@ def list_generations(root: str) -> list[Generation]:
 
 
 def sha256(content: bytes | None) -> str | None:
+    import hashlib  # only apply records hashes; a plan does not pay for the import
+
     return hashlib.sha256(content).hexdigest() if content is not None else None
 
 

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shlex
-import socket
 import stat
 from pathlib import Path
 from typing import Iterable
@@ -95,7 +94,7 @@ def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[s
                         unit_exec=tuple(unit_exec(root)), unit_exec_base=tuple(unit_exec(root, own_dropin=False)),
                         default_opts=tuple(default_opts(root)),
                         manager=manager, tools=find_tools(runner),
-                        hostname=socket.gethostname() if live else "localhost",
+                        hostname=os.uname().nodename if live else "localhost",
                         ufw_enabled=ufw_enabled(root), managed=read_managed_state(root),
                         operator_watches=operator_watches(root),
                         firewall=firewall_variants(runner) if live else {},
