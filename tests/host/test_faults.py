@@ -181,3 +181,12 @@ def test_permission_denied_is_one_paragraph_with_the_fix_and_nothing_changed():
         assert snapshot(root) == before
     finally:
         subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+def test_sigkill_right_after_taking_the_lock_leaves_nothing_to_recover_and_the_lock_free(managed):
+    killed = managed.apply("--profile", "baseline", *managed.layers, env={"DOCKHARDEN_FAILPOINT": "kill:after-lock"})
+    assert killed.returncode == -9
+    assert managed.daemon_json() == ORIGINAL
+    assert "interrupted" not in managed.host.dockharden("plan", *managed.layers).stdout
+    again = managed.apply("--profile", "baseline", *managed.layers)
+    assert again.returncode == 0 and result_of(again)["result"] == "applied" and not result_of(again)["recovered"]
