@@ -92,6 +92,9 @@ def _parse(data: bytes, *, source: str, fmt: str) -> dict[str, Any]:
 
 def _unset_path(text: str, source: str) -> KeyPath:
     path = tuple(text.strip("/").split("/"))
+    if not all(path):
+        raise LayerError(f"`unset` path `{text}` has an empty part", hint="write it like \"log-opts/max-file\"",
+                         path=source, key="unset.daemon")
     known = daemon_keys()
     if path[0] not in known:
         raise LayerError(f"`unset` names an unknown daemon.json key `{path[0]}`{suggest(path[0], known)}",

@@ -80,3 +80,9 @@ def test_an_unknown_profile_lists_the_builtin_ones():
 def test_a_missing_layer_file_is_a_clear_error(tmp_path):
     with pytest.raises(LayerError, match="not found"):
         load_layer_file(tmp_path / "nope.toml")
+
+
+def test_an_unset_path_with_an_empty_part_is_refused(tmp_path):
+    path = write(tmp_path, "mine.toml", '[unset]\ndaemon = ["log-opts//max-file"]\n')
+    with pytest.raises(LayerError, match="empty part"):
+        load_layer_file(path)
