@@ -149,10 +149,17 @@ def serialize(doc: dict[str, Any]) -> bytes:
     return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+def desired_on_host(settings: Settings, host: HostSnapshot) -> dict[str, Any]:
+    """The daemon.json apply would write on this host: its current file with the layers over it."""
+    path = host.daemon_json_path
+    existing = parse_daemon_json(host.file(path).content, path)
+    return desired_daemon_config(existing, settings, host.managed.get("daemon"))
+
+
 def render_daemon_json(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
     path = host.daemon_json_path
     current = host.file(path)
-    doc = desired_daemon_config(parse_daemon_json(current.content, path), settings, host.managed.get("daemon"))
+    doc = desired_on_host(settings, host)
     uid, gid = (current.uid or 0, current.gid or 0) if path != PATH and current.exists else host.daemon_json_owner
     return [RenderedFile("daemon.json", path, serialize(doc), mode=kept_mode(current, MODE), uid=uid, gid=gid)]
 

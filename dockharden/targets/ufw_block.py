@@ -33,18 +33,13 @@ def render_ufw(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
     ufw = settings.table("ufw")
     if not ufw.get("enabled"):
         return []
-    daemon = final_daemon_config(settings, host)  # the operator's own pools and bip count too
+    from dockharden.targets.daemon_json import desired_on_host
+
+    daemon = desired_on_host(settings, host)  # the operator's own pools and bip count too
     files = [_render_one(PATH_V4, block_v4(ufw, daemon), host)]
     if host.file(PATH_V6).exists or ufw.get("ipv6"):
         files.append(_render_one(PATH_V6, block_v6(ufw, daemon), host))
     return files
-
-
-def final_daemon_config(settings: Settings, host: HostSnapshot) -> dict[str, Any]:
-    from dockharden.targets.daemon_json import desired_daemon_config, parse_daemon_json
-
-    existing = parse_daemon_json(host.file(host.daemon_json_path).content, host.daemon_json_path)
-    return desired_daemon_config(existing, settings, host.managed.get("daemon"))
 
 
 def _render_one(path: str, block: str, host: HostSnapshot) -> RenderedFile:
