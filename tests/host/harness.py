@@ -422,35 +422,13 @@ class NamespaceHost:
         """Pids of this host: in its network namespace (holder and unshare
         excluded), plus all their descendants (containers have their own
         namespaces but descend from a shim that is in the host's)."""
+        from nshost import namespace_members
+
         try:
             netns = os.readlink(f"/proc/{self.pid}/ns/net")
         except OSError:
             return set()
-        skip = {self.pid, self._unshare.pid}
-        parents: dict[int, int] = {}
-        members: set[int] = set()
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            pid = int(entry)
-            st = _proc_stat(pid)
-            if st is None:
-                continue
-            parents[pid] = st[1]
-            if pid in skip:
-                continue
-            try:
-                if os.readlink(f"/proc/{pid}/ns/net") == netns:
-                    members.add(pid)
-            except OSError:
-                pass
-        grew = True
-        while grew:
-            grew = False
-            for pid, ppid in parents.items():
-                if ppid in members and pid not in members and pid not in skip:
-                    members.add(pid)
-                    grew = True
+        members = namespace_members(netns, {self.pid, self._unshare.pid})
         return {p for p in members if _alive(p)}
 
     def close(self) -> None:

@@ -117,10 +117,14 @@ def alive(pid: int) -> bool:
 
 
 def namespace_processes() -> set[int]:
-    """Pids in this network namespace, plus all their descendants
-    (container processes have namespaces of their own)."""
-    own = os.readlink("/proc/self/ns/net")
-    skip = {os.getpid(), os.getppid()}
+    """Pids in this network namespace (but us and our parent), plus all their descendants."""
+    return namespace_members(os.readlink("/proc/self/ns/net"), {os.getpid(), os.getppid()})
+
+
+def namespace_members(netns: str, skip: set[int]) -> set[int]:
+    """Pids in network namespace `netns`, plus all their descendants (container processes have
+    namespaces of their own but descend from a shim in it); `skip` and its pids are left out.
+    Also used by harness.py, from outside the namespace."""
     parents: dict[int, int] = {}
     members: set[int] = set()
     for entry in os.listdir("/proc"):
@@ -132,7 +136,7 @@ def namespace_processes() -> set[int]:
             continue
         parents[pid] = st[1]
         try:
-            if os.readlink(f"/proc/{pid}/ns/net") == own and pid not in skip:
+            if os.readlink(f"/proc/{pid}/ns/net") == netns and pid not in skip:
                 members.add(pid)
         except OSError:
             pass
