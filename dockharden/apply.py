@@ -106,7 +106,8 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     selection = {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers)}
     generation = generations.start_generation(
         engine.root, engine.now(), selection, [c.old for c in plan.changes] + [old for old, _ in ours],
-        plan_summary(plan), kind=kind, restart=restart, audit_rules=_new_audit_text(plan), **record)
+        plan_summary(plan), kind=kind, restart=restart, audit_rules=_new_audit_text(plan),
+        daemon_json=_new_daemon_text(plan), **record)
     faults.point("after-record")
     try:
         generation = _run_steps(plan, engine, generation, ours, restart)
@@ -116,6 +117,12 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
         return roll_back_generation(engine, generation, f"{exc.filename or 'a write'}: {exc.strerror or exc}")
     return RunResult("applied", generation.id, tuple(c.path for c in plan.changes),
                      tuple(generation.record.get("services_done", [])))
+
+
+def _new_daemon_text(plan: Plan) -> str | None:
+    """The daemon.json this run writes: a rollback compares the daemon against what it undoes."""
+    change = next((c for c in plan.changes if c.target == "daemon.json" and c.new.content), None)
+    return change.new.content.decode(errors="replace") if change else None
 
 
 def _new_audit_text(plan: Plan) -> str | None:
@@ -132,8 +139,9 @@ def _run_steps(plan: Plan, engine: Engine, generation: Generation, ours, restart
     if not restart:
         return generations.set_state(generation, "applied", services_done=[
             {"service": s.service, "action": "skipped"} for s in plan.services])
-    generation = generations.set_state(generation, "services", daemon_pid_before=services.daemon_pid(engine.root))
-    done = act_on_services(plan, engine)
+    generation = generations.set_state(generation, "services", daemon_pid_before=services.daemon_pid(engine.root),
+                                       services_started=[])
+    done = act_on_services(plan, engine, journal=lambda service: generations.note_service_started(generation, service))
     generation = generations.set_state(generation, "verifying", services_done=done)
     faults.point("during-verify")
     verify_plan(plan, engine)
@@ -150,7 +158,8 @@ def refuse_stale_plan(plan: Plan, root: str) -> None:
 
 
 def validate_with_dockerd(plan: Plan, engine: Engine) -> None:
-    """`dockerd --validate` on the new daemon.json with the running daemon's flags (Engine 23+)."""
+    """`dockerd --validate` on the new daemon.json with the flags dockerd will start with once the plan
+    is in place (a planned drop-in's, not the unit's current -H fd://), on Engine 23+."""
     change = next((c for c in plan.changes if c.target == "daemon.json" and c.new.content), None)
     if change is None or not _has_validate(plan.engine_version) or not engine.runner.which("dockerd"):
         return
@@ -159,7 +168,8 @@ def validate_with_dockerd(plan: Plan, engine: Engine) -> None:
     probe.parent.mkdir(parents=True, exist_ok=True)
     probe.write_bytes(change.new.content)
     try:
-        result = engine.runner.run(["dockerd", "--validate", *_daemon_flags(engine), "--config-file", str(probe)],
+        result = engine.runner.run(["dockerd", "--validate", *without_config_file(plan.start_flags),
+                                    "--config-file", str(probe)],
                                    timeout=60)
     finally:
         probe.unlink(missing_ok=True)
@@ -175,12 +185,17 @@ def _has_validate(version: str | None) -> bool:
     return parsed is not None and parsed >= (23, 0)
 
 
-def _daemon_flags(engine: Engine) -> list[str]:
-    from dockharden.host import find_daemon
-
-    daemon = find_daemon(engine.root)
-    flags = list(daemon.argv[1:]) if daemon else []
-    return [f for f in flags if not f.startswith("--config-file")]
+def without_config_file(flags: tuple[str, ...]) -> list[str]:
+    """`flags` without --config-file (both `--config-file F` and `--config-file=F`): the probe file replaces it."""
+    kept, skip = [], False
+    for flag in flags:
+        if skip:
+            skip = False
+        elif flag == "--config-file":
+            skip = True
+        elif not flag.startswith("--config-file="):
+            kept.append(flag)
+    return kept
 
 
 def _write_changes(plan: Plan, root: str) -> None:
@@ -200,10 +215,12 @@ def _write_own(root: str, files: list[tuple[HostFile, bytes]]) -> None:
         fsops.atomic_write(root, old.path, data, 0o600 if old.path == MANAGED_STATE else 0o644)
 
 
-def act_on_services(plan: Plan, engine: Engine) -> list[dict]:
-    """Docker reload or restart, audit rules, ufw: each only when the plan says so."""
+def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] = lambda service: None) -> list[dict]:
+    """Docker reload or restart, audit rules, ufw: each only when the plan says so. `journal` records each
+    service before it acts, so a rollback knows exactly which ones to undo."""
     done = []
     for action in plan.services:
+        journal(action.service)
         if action.service == "systemd":
             result = engine.runner.run(["systemctl", "daemon-reload"], timeout=60)
             if not result.ok:
@@ -299,41 +316,93 @@ def _verify_firewall(plan: Plan, engine: Engine) -> None:
 
 
 def roll_back_generation(engine: Engine, generation: Generation, reason: str) -> RunResult:
-    """Restore every file of `generation`, bring the services back, and record what happened."""
+    """Restore every file of `generation`, bring the services back, and record what happened.
+
+    The daemon is brought up on the restored files, and its effective settings are compared with them:
+    the result says the host is back only when the daemon agrees.
+    """
     engine.progress(f"rolling back generation {generation.id}: {reason}")
+    generation = generations.reread(generation)  # the journal on disk, not the caller's older copy, says how far it got
     stage = generation.record["state"]
     if stage == "rolling_back":  # a rollback that was itself interrupted: redo it from its start
         stage = generation.record.get("failed_at", "services")
     generation = generations.set_state(generation, "rolling_back", error=reason, failed_at=stage)
     try:
         restored = generations.restore_files(engine.root, generation)
-        restore_services(engine, generation, stage)
+        disagree = restore_services(engine, generation, stage)
     except (DockhardenError, OSError) as exc:
         exc = exc if isinstance(exc, DockhardenError) else ApplyError(str(exc))
-        generations.set_state(generation, "failed", rollback_error=exc.paragraph())
-        return RunResult("failed", generation.id, messages=(
-            reason, f"ROLLBACK FAILED: {exc.paragraph()}",
-            f"the previous files are in {generation.directory}/files; restore them by hand"))
+        return _rollback_failed(generation, reason, exc.paragraph())
+    if disagree:
+        return _rollback_failed(generation, reason, "the files were restored, but the daemon does not run with "
+                                "them: " + "; ".join(disagree))
     generations.set_state(generation, "rolled_back", restored=restored)
+    daemon = " and the daemon runs with them" if generation.record.get("restart") else ""
     return RunResult("rolled_back", generation.id, messages=(
-        reason, f"every file was restored from generation {generation.id} and the daemon is up"))
+        reason, f"every file was restored from generation {generation.id}{daemon}"))
 
 
-def restore_services(engine: Engine, generation: Generation, stage: str) -> None:
-    """After the files are back: undo what the services did, and make sure dockerd answers."""
+def _rollback_failed(generation: Generation, reason: str, problem: str) -> RunResult:
+    generations.set_state(generation, "failed", rollback_error=problem)
+    return RunResult("failed", generation.id, messages=(
+        reason, f"ROLLBACK FAILED: {problem}",
+        f"the previous files are in {generation.directory}/files; restore them by hand"))
+
+
+def restore_services(engine: Engine, generation: Generation, stage: str) -> list[str]:
+    """After the files are back: undo what the services did and bring dockerd up on the restored files.
+
+    Returns how the daemon still disagrees with the restored daemon.json ([] when it agrees).
+    """
     record = generation.record
-    acted = bool(record.get("restart")) and stage in ("services", "verifying")
+    if not record.get("restart"):
+        return []
     planned = {s["service"]: s["action"] for s in record["plan"]["services"]}
-    if acted and "systemd" in planned:
+    started = set(record.get("services_started", planned)) if stage in ("services", "verifying") else set()
+    if "systemd" in started:
         engine.runner.run(["systemctl", "daemon-reload"], timeout=60)
-    if acted and "docker" in planned:
-        docker_action(planned["docker"], engine)
-    elif record.get("restart") and not verify.wait_for_daemon(engine.socket, 2, engine.progress):
-        docker_action("restart", engine)
-    if acted and "auditd" in planned and engine.runner.which("auditctl"):
+    disagree = bring_docker_back(engine, generation, planned.get("docker") if "docker" in started else None)
+    if "auditd" in started and engine.runner.which("auditctl"):
         entry = next((e for e in record["files"] if e["path"] == audit_rules.PATH), None)
         old = generations.backup_bytes(generation, entry) if entry else None
         services.sync_audit_rules(engine.runner, record.get("audit_rules"),
                                   old.decode(errors="replace") if old else None)
-    if acted and "ufw" in planned:
+    if "ufw" in started:
         services.reload_ufw(engine.runner)
+    return disagree
+
+
+def bring_docker_back(engine: Engine, generation: Generation, acted: str | None) -> list[str]:
+    """Make dockerd run the restored daemon.json: the way it took the new one (reload or restart), a
+    restart when it is down or a reload did not undo everything; then compare what it reports."""
+    restarted = False
+    if acted == "restart" or not verify.wait_for_daemon(engine.socket, 2, engine.progress):
+        docker_action("restart", engine)
+        restarted = True
+    elif acted == "reload":
+        docker_action("reload", engine)
+    if acted is None:
+        return []
+    expected = restored_daemon_config(generation)
+    disagree = _disagreements(expected, engine)
+    if disagree and not restarted:
+        engine.progress("a reload did not undo every setting: restarting docker")
+        docker_action("restart", engine)
+        disagree = _disagreements(expected, engine)
+    return disagree
+
+
+def restored_daemon_config(generation: Generation) -> dict:
+    """The daemon.json the rollback restored, with the engine defaults of the keys the failed run added."""
+    entry = next((e for e in generation.record["files"] if e["path"] == daemon_json.PATH
+                  or e["path"].endswith("/.config/docker/daemon.json")), None)
+    old = daemon_json.parse_daemon_json(generations.backup_bytes(generation, entry) if entry else None)
+    new = daemon_json.parse_daemon_json((generation.record.get("daemon_json") or "").encode() or None)
+    return verify.with_defaults_for(old, added=[k for k in new if k not in old])
+
+
+def _disagreements(expected: dict, engine: Engine) -> list[str]:
+    effective = verify.read_effective(engine.socket)
+    if effective is None:
+        return [f"dockerd does not answer on {engine.socket}"]
+    return [str(m) for m in verify.compare_daemon(expected, effective)]

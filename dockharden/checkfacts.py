@@ -77,6 +77,17 @@ def audit_watched(runner: Runner) -> tuple[frozenset[str], str]:
     return frozenset(paths), ""
 
 
+def audit_file_watches(root: str) -> frozenset[str]:
+    """Paths the rules files under /etc/audit/rules.d watch (what auditd loads at boot)."""
+    found = set()
+    for rules in sorted(hostmod.under(root, "/etc/audit/rules.d").glob("*.rules")):
+        for line in rules.read_text(errors="replace").splitlines():
+            match = WATCH.match(line.strip())
+            if match:
+                found.add(match.group(1))
+    return frozenset(found)
+
+
 def file_facts(root: str, paths: list[str]) -> dict[str, FileFacts]:
     found = {}
     for path in paths:
@@ -125,13 +136,15 @@ def read_facts(root: str, runner: Runner, socket_path: str, daemon_json_path: st
     config, sources = effective_config(root, daemon, daemon_json_path)
     info = dockerapi.get_json(socket_path, "/info")
     bridge = (dockerapi.get_json(socket_path, "/networks/bridge") or {}).get("Options") or {} if info else {}
-    watched, audit_error = audit_watched(runner)
+    unavailable = "" if (state := hostmod.kernel_audit()) == hostmod.AUDIT_AVAILABLE else state
+    watched, audit_error = audit_watched(runner) if not unavailable else (frozenset(), "")
     gid, members = docker_group(root)
     data_root = (info or {}).get("DockerRootDir") or config.get("data-root") or "/var/lib/docker"
     data_root = str(Path(data_root).parent) if (info and "name=userns" in (info.get("SecurityOptions") or [])) \
         else data_root
     return Facts(config=config, config_sources=sources, info=info if isinstance(info, dict) else None,
                  bridge_options=bridge, audit_watched=watched, audit_error=audit_error,
+                 audit_unavailable=unavailable, audit_file_watches=audit_file_watches(root),
                  existing=hostmod.existing(root, audit_rules.candidate_paths()),
                  files=file_facts(root, section_3_paths(root, config)), docker_gid=gid,
                  docker_group_members=members, data_root_separate=separate_partition(root, data_root),

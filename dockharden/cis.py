@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 PASS, FAIL, INFO, NA = "pass", "fail", "info", "not_applicable"
+UNVERIFIABLE = "not_verifiable"  # the host cannot show the answer from here (kernel audit in a container)
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class Facts:
     bridge_options: dict[str, str]
     audit_watched: frozenset[str]           # paths the kernel's audit rules watch (auditctl -l)
     audit_error: str = ""
+    audit_unavailable: str = ""             # why the kernel's audit rules cannot be read here ('' when they can)
+    audit_file_watches: frozenset[str] = frozenset()  # paths watched by the rules files (loaded at boot)
     existing: frozenset[str] = frozenset()  # which candidate paths exist
     files: dict[str, FileFacts] = field(default_factory=dict)
     docker_gid: int | None = None

@@ -7,7 +7,7 @@ kernel; files with "this mode or stricter" (3.14: exactly 0400). A missing targe
 
 from __future__ import annotations
 
-from dockharden.cis import FAIL, INFO, NA, PASS, Control, Facts
+from dockharden.cis import FAIL, INFO, NA, PASS, UNVERIFIABLE, Control, Facts
 from dockharden.engine import parse_version
 from dockharden.targets.audit_rules import CIS_AUDIT_PATHS
 
@@ -41,6 +41,11 @@ def audit_controls() -> list[Control]:
 
 def _audit_check(candidates: tuple[str, ...], required: bool):
     def check(facts: Facts) -> tuple[str, str]:
+        if facts.audit_unavailable:
+            in_files = [p for p in candidates if p in facts.audit_file_watches]
+            return UNVERIFIABLE, (f"{facts.audit_unavailable}; the rules files watch "
+                                  + (", ".join(in_files) if in_files else "none of " + ", ".join(candidates))
+                                  + " (loaded at boot on a host kernel)")
         if facts.audit_error:
             return FAIL, f"audit rules cannot be read: {facts.audit_error}"
         present = [p for p in candidates if p in facts.existing]

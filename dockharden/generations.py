@@ -113,6 +113,18 @@ def set_state(generation: Generation, state: str, **extra: Any) -> Generation:
     return Generation(generation.id, generation.directory, record)
 
 
+def reread(generation: Generation) -> Generation:
+    """`generation` as its journal on disk says now."""
+    return Generation(generation.id, generation.directory,
+                      json.loads((generation.directory / "record.json").read_text()))
+
+
+def note_service_started(generation: Generation, service: str) -> None:
+    """Journal that `service` is about to act: a rollback then knows to undo it."""
+    current = reread(generation).record
+    write_record(generation.directory, dict(current, services_started=current.get("services_started", []) + [service]))
+
+
 def backup_bytes(generation: Generation, entry: dict[str, Any]) -> bytes | None:
     """The bytes a file had before `generation` (None: it did not exist)."""
     return (generation.directory / entry["backup"]).read_bytes() if entry["existed"] else None

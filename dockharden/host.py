@@ -98,7 +98,8 @@ def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[s
                         ufw_enabled=ufw_enabled(root), managed=read_managed_state(root),
                         operator_watches=operator_watches(root),
                         firewall=firewall_variants(runner) if live else {},
-                        cgroup_v2=Path("/sys/fs/cgroup/cgroup.controllers").exists() if live else None)
+                        cgroup_v2=Path("/sys/fs/cgroup/cgroup.controllers").exists() if live else None,
+                        kernel_audit=kernel_audit() if live else None)
 
 
 def existing(root: str, paths: Iterable[str]) -> frozenset[str]:
@@ -180,14 +181,12 @@ OWN_DROPIN = "dockharden.conf"
 def unit_exec(root: str, *, own_dropin: bool = True) -> list[str]:
     """docker.service's effective ExecStart as an argument list (drop-ins win, as systemd does);
     without dockharden's own drop-in when `own_dropin` is false."""
+    from dockharden.targets.systemd_dropin import exec_start_in
+
     exec_start: list[str] = []
     for unit in _unit_files(root):
-        if not own_dropin and unit.name == OWN_DROPIN:
-            continue
-        for line in unit.read_text(errors="replace").splitlines():
-            if line.strip().startswith("ExecStart="):
-                value = line.split("=", 1)[1].strip()
-                exec_start = shlex.split(value) if value else []
+        if own_dropin or unit.name != OWN_DROPIN:
+            exec_start = exec_start_in(unit.read_text(errors="replace"), exec_start)
     return exec_start
 
 
@@ -276,3 +275,50 @@ def userns_impact(socket_path: str) -> dict:
             broken.append({"name": (summary.get("Names") or ["?"])[0].lstrip("/"), "uses": reasons})
     return {"images": info.get("Images", 0), "containers": info.get("Containers", 0),
             "volumes": len(volumes), "incompatible": broken}
+
+
+AUDIT_AVAILABLE = "available"
+NETLINK_AUDIT, AUDIT_GET, NLMSG_ERROR = 9, 1000, 2
+
+
+def kernel_audit() -> str:
+    """AUDIT_AVAILABLE, or why the kernel's audit rules cannot be read or loaded from here.
+
+    Asks the kernel directly (an AUDIT_GET netlink request, as auditctl -s does): it refuses every
+    process outside the initial PID namespace (a container, an LXC host) with EPERM and every
+    process in a user namespace with ECONNREFUSED, whatever its capabilities.
+    """
+    import errno
+    import socket
+    import struct
+
+    try:
+        sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_AUDIT)
+    except OSError as exc:
+        return f"the kernel has no audit support ({exc.strerror})"
+    with sock:
+        sock.settimeout(2)
+        try:
+            sock.sendto(struct.pack("=IHHII", 16, AUDIT_GET, 0x1 | 0x4, 1, 0), (0, 0))
+            for _ in range(4):
+                reply = sock.recv(8192)
+                kind, = struct.unpack_from("=H", reply, 4)
+                if kind == AUDIT_GET:
+                    enabled, = struct.unpack_from("=I", reply, 16 + 4)
+                    return AUDIT_AVAILABLE if enabled != 2 else "the kernel's audit rules are locked (-e 2) until reboot"
+                if kind == NLMSG_ERROR:
+                    code, = struct.unpack_from("=i", reply, 16)
+                    if code:
+                        return _audit_refusal(-code, errno)
+        except OSError as exc:
+            return f"the kernel's audit interface did not answer ({exc.strerror or exc})"
+    return "the kernel's audit interface did not answer"
+
+
+def _audit_refusal(code: int, errno) -> str:
+    if code == errno.EPERM and os.geteuid() == 0:
+        return ("the kernel refuses audit requests from this process (Operation not permitted): it runs in a "
+                "container or an LXC guest, outside the host's initial PID namespace")
+    if code == errno.ECONNREFUSED:
+        return "the kernel refuses audit requests from a user namespace (a rootless or unprivileged container)"
+    return f"the kernel refuses audit requests: {os.strerror(code)}"

@@ -106,6 +106,12 @@ class HostSnapshot:
     docker_socket: str | None = None  # None: /var/run/docker.sock
     cgroup_v2: bool | None = None
     rootless_user: str | None = None
+    kernel_audit: str | None = None  # host.AUDIT_AVAILABLE, why audit cannot be used here, or None (offline root)
+
+    @property
+    def audit_loadable(self) -> bool:
+        """Whether apply can load watches into the running kernel (an offline root is not asked)."""
+        return self.kernel_audit in (None, "available")
 
     def file(self, path: str) -> HostFile:
         return self.files.get(path) or HostFile(path=path, exists=False)
@@ -196,6 +202,7 @@ class Plan:
     daemon_json_path: str = "/etc/docker/daemon.json"
     docker_socket: str | None = None
     rootless_user: str | None = None
+    start_flags: tuple[str, ...] = ()  # dockerd's flags once the plan is applied (what --validate is given)
 
     @property
     def has_changes(self) -> bool:

@@ -72,11 +72,11 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
     settings = derive.derive(settings, host)
     existing = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content, host.daemon_json_path)
     # the operator's own file first: a wrong value must be reported, not silently replaced by a layer's
-    validate.check_daemon_config(existing, path=host.daemon_json_path)
+    validate.check_daemon_config(existing, path=host.daemon_json_path, engine=version)
     previous = host.managed.get("daemon", {})
     config = daemon_json.desired_daemon_config(existing, settings, previous)
     state = {"format": 1, "daemon": daemon_json.managed_record(existing, settings, previous)}
-    validate.check_daemon_config(config, path=host.daemon_json_path)
+    check_merged_config(config, settings, host.daemon_json_path, version)
     rendered, render_notes = render_with_sources(settings, host)
     notes += render_notes
     written = {f.path for f in rendered}
@@ -90,7 +90,22 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
               if settings.table("audit").get("enabled") and path in audit_rules.candidate_paths()]
     plan = planmod.make_plan(selection, settings, host, rendered, notes, reloadable_keys())
     return replace(plan, state=state, engine_version=version, docker_socket=host.docker_socket,
-                   rootless_user=host.rootless_user)
+                   rootless_user=host.rootless_user,
+                   start_flags=tuple(host.start_flags(systemd_dropin.exec_after(host, rendered))))
+
+
+def check_merged_config(config: dict, settings, path: str, version: str | None) -> None:
+    """The daemon.json apply would write against the schema and this engine; a refused key a layer set
+    is reported in that layer's file."""
+    try:
+        validate.check_daemon_config(config, path=path, engine=version)
+    except validate.SchemaError as exc:
+        layer = settings.origin("daemon", (exc.key.split(".")[0],)) if exc.key else ""
+        if settings.sources.get(layer):
+            exc.path = settings.sources[layer]
+            exc.key = "daemon." + exc.key
+            exc.hint = exc.hint.replace(f"from {path}", f"from {exc.path}")
+        raise
 
 
 def for_rootless_user(ctx: Context, host: HostSnapshot, layer_user: str | None) -> HostSnapshot:

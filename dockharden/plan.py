@@ -26,7 +26,7 @@ def make_plan(selection: Selection, settings: Settings, host: HostSnapshot, rend
     return Plan(selection=selection, settings=settings, engine_version=host.engine_version,
                 daemon_json_path=host.daemon_json_path,
                 changes=tuple(changes), unchanged=tuple(unchanged), services=tuple(services),
-                notes=tuple(notes) + tuple(_service_notes(services, host)), rendered=tuple(rendered))
+                notes=tuple(notes) + tuple(_service_notes(changes, services, host)), rendered=tuple(rendered))
 
 
 def file_change(new: RenderedFile, host: HostSnapshot, settings: Settings) -> Change | None:
@@ -122,7 +122,7 @@ def service_actions(changes: list[Change], host: HostSnapshot, reloadable: froze
     docker = _docker_action(changes, host, reloadable)
     if docker:
         actions.append(docker)
-    if "auditd" in touched:
+    if "auditd" in touched and host.audit_loadable:
         actions.append(ServiceAction("auditd", "reload", "audit rules changed: the kernel's watches for this key are synced with auditctl"))
     if "ufw" in touched and host.ufw_enabled:
         actions.append(ServiceAction("ufw", "reload", "the DOCKER-USER block changed and ufw is active"))
@@ -173,7 +173,16 @@ def _containers_survive(host: HostSnapshot) -> str:
     return f"live-restore is NOT effective yet: the {running} running container(s) stop and restart"
 
 
-def _service_notes(services: list[ServiceAction], host: HostSnapshot) -> list[Note]:
+def _service_notes(changes: list[Change], services: list[ServiceAction], host: HostSnapshot) -> list[Note]:
+    notes = []
     if any(s.service == "docker" for s in services) and host.daemon is None and host.daemon_info is None:
-        return [Note("info", "dockerd is not running here: the new daemon.json takes effect when it starts")]
-    return []
+        notes.append(Note("info", "dockerd is not running here: the new daemon.json takes effect when it starts"))
+    if any(c.target == "audit" for c in changes) and not host.audit_loadable:
+        notes.append(Note("warning", audit_unavailable_note(host.kernel_audit)))
+    return notes
+
+
+def audit_unavailable_note(reason: str | None) -> str:
+    return (f"kernel audit is not available here: {reason}. The rules file is written (auditd loads it at boot "
+            "on a host kernel), no watch is loaded now, and verify and check report the watches as not "
+            "verifiable")

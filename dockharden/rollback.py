@@ -12,6 +12,7 @@ from dockharden.generations import Generation
 from dockharden.model import Note, Plan, RenderedFile, Selection, Settings
 from dockharden.plan import make_plan
 from dockharden.runner import Runner
+from dockharden.targets.systemd_dropin import exec_after
 
 EMPTY = Settings(tables={}, provenance={}, removed={}, layers=())
 
@@ -55,4 +56,5 @@ def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: fro
     notes = [Note("info", f"restores every file to how it was before generation {target.id} "
                           f"({target.record.get('time')})")]
     plan = make_plan(Selection((), (), "rollback"), EMPTY, snapshot, rendered, notes, reloadable)
-    return Plan(**{**plan.__dict__, "state": None})
+    flags = tuple(snapshot.start_flags(exec_after(snapshot, rendered)))
+    return Plan(**{**plan.__dict__, "state": None, "start_flags": flags})

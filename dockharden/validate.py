@@ -44,15 +44,55 @@ def suggest(word: str, choices) -> str:
     return f" (did you mean `{close[0]}`?)" if close else ""
 
 
-def check_daemon_config(config: dict[str, Any], *, path: str, prefix: str = "") -> None:
-    """Raise SchemaError for the first problem in a daemon.json dict (or a layer's [daemon] table)."""
+def check_daemon_config(config: dict[str, Any], *, path: str, prefix: str = "", engine: str | None = None) -> None:
+    """Raise SchemaError for the first problem in a daemon.json dict (or a layer's [daemon] table).
+
+    The schema describes current engines. A key a later release removed is accepted only when `engine`
+    (the host's version) is older than that release, and then checked against its old type; with the
+    engine unknown it is refused.
+    """
     removed = removed_daemon_keys()
+    older = {key for key in config if key in removed and still_accepted(key, engine)}
     for key in config:
-        if key in removed:
-            raise SchemaError(f"`{key}` is not accepted by current Docker engines: {removed[key]}",
-                              hint=f"remove `{key}` from {path}", path=path, key=prefix + key)
+        if key in removed and key not in older:
+            raise removed_key_error(key, engine, path=path, prefix=prefix)
+    if older:
+        _check_removed_types({key: config[key] for key in older}, path=path, prefix=prefix)
+        config = {key: value for key, value in config.items() if key not in older}
     if not _fast_accepts("daemon", config):
         _raise_first(_validator("daemon.schema.json"), config, path=path, prefix=prefix)
+
+
+def still_accepted(key: str, engine: str | None) -> bool:
+    """Whether the engine `engine` still accepts a key that a later release removed."""
+    from dockharden.engine import parse_version
+
+    removed_in = parse_version(load_schema("daemon.schema.json").get("x-removed-in", {}).get(key))
+    have = parse_version(engine)
+    return removed_in is not None and have is not None and have < removed_in
+
+
+def _check_removed_types(found: dict[str, Any], *, path: str, prefix: str) -> None:
+    import jsonschema  # rare: an old engine's file with a key newer engines removed
+
+    types = load_schema("daemon.schema.json").get("x-removed-types", {})
+    schema = {"type": "object", "properties": {key: types.get(key, {}) for key in found}}
+    _raise_first(jsonschema.Draft202012Validator(schema), found, path=path, prefix=prefix)
+
+
+def removed_key_error(key: str, engine: str | None, *, path: str, prefix: str) -> SchemaError:
+    why = removed_daemon_keys()[key]
+    since = load_schema("daemon.schema.json").get("x-removed-in", {}).get(key)
+    if since and engine:
+        message = f"`{key}` was removed in Engine {since}, and this host runs Engine {engine}: {why}"
+    elif since:
+        message = f"`{key}` was removed in Engine {since}: {why}"
+    else:
+        message = f"`{key}` is not accepted by any current Docker engine: {why}"
+    older_engine = since and not engine and not prefix  # a host's daemon.json, its engine unknown
+    hint = f"remove `{key}` from {path}" + (", or pass --engine-version if this host runs an older engine"
+                                             if older_engine else "")
+    return SchemaError(message, hint=hint, path=path, key=prefix + key)
 
 
 def check_layer_document(doc: dict[str, Any], *, path: str) -> None:

@@ -39,6 +39,27 @@ def planned_exec(settings: Settings, host: HostSnapshot) -> tuple[str, ...] | No
     return None if stripped == host.unit_exec_base else stripped
 
 
+def exec_start_in(text: str, current: list[str] | None = None) -> list[str]:
+    """The ExecStart a unit file (or drop-in) leaves in force, starting from `current`: an empty
+    `ExecStart=` resets it, as systemd does."""
+    exec_start = list(current or [])
+    for line in text.splitlines():
+        if line.strip().startswith("ExecStart="):
+            value = line.split("=", 1)[1].strip()
+            exec_start = shlex.split(value) if value else []
+    return exec_start
+
+
+def exec_after(host: HostSnapshot, rendered) -> tuple[str, ...] | None:
+    """docker.service's ExecStart once `rendered` is written; None when the plan leaves our drop-in alone."""
+    ours = next((f for f in rendered if f.path == PATH), None)
+    if ours is None:
+        return None
+    if ours.content is None:
+        return host.unit_exec_base
+    return tuple(exec_start_in(ours.content.decode(errors="replace"), list(host.unit_exec_base)))
+
+
 def render_dropin(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
     exec_start = planned_exec(settings, host)
     if exec_start is None:
