@@ -242,27 +242,33 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
 
 def docker_action(action: str, engine: Engine) -> dict:
     service = services.docker_service(engine.root, engine.config, engine.runner)
+    since = time.time()
+    mark = services.mark_log(engine.root, engine.config, since)
     if action == "reload":
-        since = time.time()
         result = services.reload_docker(service, engine.root, engine.runner)
         if not result.ok or not verify.reload_confirmed(engine.socket, since):
             raise ApplyError("the daemon did not confirm the reload (it keeps its old configuration)"
-                             + _daemon_error(engine, result.stderr), path=daemon_json.PATH,
+                             + _daemon_error(engine, result, mark), path=daemon_json.PATH,
                              hint="the new daemon.json has a value the daemon refuses; see its log")
         return {"service": "docker", "action": "reload", "pid": services.daemon_pid(engine.root, service.pidfiles)}
     engine.progress(f"restarting docker ({service.manager})")
     result = services.restart_docker(service, engine.runner)
     faults.point("during-restart")
     if not result.ok or not verify.wait_for_daemon(engine.socket, engine.wait_timeout, engine.progress):
-        raise ApplyError("docker did not come back after the restart" + _daemon_error(engine, result.stderr),
+        raise ApplyError("docker did not come back after the restart" + _daemon_error(engine, result, mark),
                          path=daemon_json.PATH, hint="the daemon refused the new configuration; see its log")
     return {"service": "docker", "action": "restart", "pid": services.daemon_pid(engine.root, service.pidfiles)}
 
 
-def _daemon_error(engine: Engine, command_stderr: str) -> str:
-    lines = services.daemon_error_lines(engine.root, engine.config, engine.runner) or \
-        command_stderr.strip().splitlines()
-    return f"; the daemon says: {lines[-1].strip()}" if lines else ""
+def _daemon_error(engine: Engine, result, mark) -> str:
+    """Why, in the words of the command that failed and of the daemon's log since the action began."""
+    said = []
+    if not result.ok and result.stderr.strip():
+        said.append(f"`{' '.join(result.argv)}` says: {result.stderr.strip().splitlines()[-1].strip()}")
+    lines = services.daemon_error_lines(engine.root, engine.config, engine.runner, mark)
+    if lines and not any(lines[-1].strip() in s for s in said):
+        said.append(f"the daemon says: {lines[-1].strip()}")
+    return "; " + "; ".join(said) if said else ""
 
 
 def audit_action(plan: Plan, engine: Engine) -> dict:

@@ -246,12 +246,32 @@ def _rootless_limits(config: dict, host: HostSnapshot) -> None:
 
 
 def _warnings(config: dict, host: HostSnapshot) -> list[Note]:
-    notes = []
-    if config.get("userns-remap"):
+    notes = store_switch_warning(config, host)
+    remapped = "name=userns" in ((host.daemon_info or {}).get("SecurityOptions") or [])
+    if config.get("userns-remap") and not remapped:
         notes.append(Note("warning", userns_warning(host.userns_impact)))
     if config.get("seccomp-profile") == "unconfined":
         notes.append(Note("warning", "seccomp-profile is unconfined: containers run without syscall filtering"))
     return notes
+
+
+def store_switch_warning(config: dict, host: HostSnapshot) -> list[Note]:
+    """A switch of the image store that an operator's layer asks for, with what it hides."""
+    from dockharden.engine import parse_version
+    from dockharden.image_store import hidden_by_switch, populated_graphdriver
+
+    wanted = (config.get("features") or {}).get("containerd-snapshotter")
+    store = host.image_store or {}
+    if wanted is True and populated_graphdriver(host):
+        return [Note("warning", "features.containerd-snapshotter switches dockerd to the containerd image store "
+                                "(a restart): " + hidden_by_switch(store))]
+    leaves = wanted is False or (wanted is None and (parse_version(host.engine_version) or (0, 0)) < (29, 0))
+    if store.get("store") == "containerd" and leaves and (store.get("images") or store.get("containers")):
+        return [Note("warning", f"without features.containerd-snapshotter dockerd leaves the containerd image "
+                                f"store (a restart): its {store.get('images', 0)} image(s) and "
+                                f"{store.get('containers', 0)} container(s) disappear from view until it is "
+                                "switched back")]
+    return []
 
 
 def userns_warning(impact: dict | None) -> str:

@@ -108,7 +108,8 @@ def write_record(directory: Path, record: dict[str, Any]) -> None:
 
 
 def set_state(generation: Generation, state: str, **extra: Any) -> Generation:
-    record = dict(generation.record, state=state, **extra)
+    """Journal a new state (and facts) on top of what the record on disk says now."""
+    record = dict(reread(generation).record, state=state, **extra)
     write_record(generation.directory, record)
     return Generation(generation.id, generation.directory, record)
 

@@ -12,7 +12,7 @@ import re
 import shlex
 import stat
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from dockharden import dockerapi
 from dockharden.errors import HostFileError
@@ -260,12 +260,47 @@ def firewall_variants(runner: Runner) -> dict:
     return {"variant": variant, "docker_chains": chains}
 
 
-def userns_impact(socket_path: str) -> dict:
+GRAPHDRIVER, CONTAINERD_STORE = "graphdriver", "containerd"
+
+
+def image_store(root: str, info: dict | None, data_root: str) -> dict[str, Any]:
+    """Which image store dockerd uses and how many images and containers it holds: from `docker info`
+    when the daemon answers, else counted in the data root on disk (store then unknown)."""
+    if isinstance(info, dict):
+        status = {row[0]: row[1] for row in info.get("DriverStatus") or [] if len(row) == 2}
+        store = CONTAINERD_STORE if status.get("driver-type") == "io.containerd.snapshotter.v1" else GRAPHDRIVER
+        return {"store": store, "driver": info.get("Driver"), "images": info.get("Images", 0),
+                "containers": info.get("Containers", 0), "source": "docker info"}
+    base = resolve_in_root(root, data_root)
+    drivers = sorted(d.name for d in _subdirs(base / "image"))
+    images = sum(len(_entries(base / "image" / d / "imagedb/content/sha256")) for d in drivers)
+    return {"store": None, "driver": drivers[0] if drivers else None, "images": images,
+            "containers": len(_subdirs(base / "containers")), "source": f"{data_root} on disk"}
+
+
+def _entries(directory: Path) -> list[Path]:
+    try:
+        return list(directory.iterdir())
+    except OSError:
+        return []
+
+
+def _subdirs(directory: Path) -> list[Path]:
+    return [p for p in _entries(directory) if p.is_dir() and not p.is_symlink()]
+
+
+def volume_count(root: str, socket_path: str | None, data_root: str) -> int:
+    """Named volumes: from the API when it answers, else the directories under <data-root>/volumes."""
+    answer = dockerapi.get_json(socket_path, "/volumes") if socket_path else None
+    if isinstance(answer, dict):
+        return len(answer.get("Volumes") or [])
+    return len(_subdirs(resolve_in_root(root, data_root) / "volumes"))
+
+
+def userns_impact(root: str, socket_path: str | None, store: dict[str, Any], data_root: str) -> dict:
     """What remapping hides and breaks: counts, and running containers that cannot run remapped."""
-    info = dockerapi.get_json(socket_path, "/info") or {}
-    volumes = (dockerapi.get_json(socket_path, "/volumes") or {}).get("Volumes") or []
     broken = []
-    for summary in dockerapi.get_json(socket_path, "/containers/json") or []:
+    for summary in (dockerapi.get_json(socket_path, "/containers/json") if socket_path else None) or []:
         detail = dockerapi.get_json(socket_path, f"/containers/{summary['Id']}/json") or {}
         host_config = detail.get("HostConfig") or {}
         reasons = [r for r, bad in (("--privileged", host_config.get("Privileged")),
@@ -273,8 +308,8 @@ def userns_impact(socket_path: str) -> dict:
                                     ("host PID", host_config.get("PidMode") == "host")) if bad]
         if reasons:
             broken.append({"name": (summary.get("Names") or ["?"])[0].lstrip("/"), "uses": reasons})
-    return {"images": info.get("Images", 0), "containers": info.get("Containers", 0),
-            "volumes": len(volumes), "incompatible": broken}
+    return {"images": store["images"], "containers": store["containers"],
+            "volumes": volume_count(root, socket_path, data_root), "incompatible": broken, "source": store["source"]}
 
 
 AUDIT_AVAILABLE = "available"

@@ -98,6 +98,7 @@ class HostSnapshot:
     managed: dict[str, Any] = field(default_factory=dict)
     operator_watches: dict[str, str] = field(default_factory=dict)
     userns_impact: dict[str, Any] | None = None
+    image_store: dict[str, Any] | None = None  # host.image_store: the store in use and what it holds
     firewall: dict[str, Any] = field(default_factory=dict)
     now: datetime | None = None
     daemon_json_path: str = "/etc/docker/daemon.json"  # a rootless daemon's is in its user's home

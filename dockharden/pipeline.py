@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
 
-from dockharden import checks, conflicts, derive, dockerapi, engine, rootless, host as hostmod, merge, plan as planmod, profiles, validate
+from dockharden import (checks, conflicts, derive, dockerapi, engine, image_store, rootless, host as hostmod, merge,
+                        plan as planmod, profiles, validate)
 from dockharden.errors import LayerError
 from dockharden.model import HostSnapshot, Plan, Selection
 from dockharden.runner import Runner
@@ -66,9 +67,12 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
     host = read_snapshot(ctx, settings.table("daemon"))
     if settings.table("rootless").get("enabled"):
         host = for_rootless_user(ctx, host, settings.table("rootless").get("user"))
+    host = with_store_facts(ctx, host, settings)
     version = ctx.engine_version or host.engine_version
     settings, notes = engine.gate_for_engine(settings, version,
                                              engine.since_map(validate.load_schema("daemon.schema.json")))
+    settings, store_notes = image_store.keep_populated_store(settings, host)
+    notes += store_notes
     settings = derive.derive(settings, host)
     existing = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content, host.daemon_json_path)
     # the operator's own file first: a wrong value must be reported, not silently replaced by a layer's
@@ -132,10 +136,23 @@ def read_snapshot(ctx: Context, daemon_table: dict) -> HostSnapshot:
                if k in conflicts.PATH_KEYS and isinstance(v, str)}
     snapshot = replace(snapshot, existing_paths=snapshot.existing_paths | hostmod.existing(ctx.root, pointed),
                        now=ctx.clock())
-    security = (snapshot.daemon_info or {}).get("SecurityOptions") or []
-    if daemon_table.get("userns-remap") and snapshot.daemon_info and "name=userns" not in security:
-        snapshot = replace(snapshot, userns_impact=hostmod.userns_impact(str(hostmod.under(ctx.root, hostmod.SOCKET))))
     return snapshot
+
+
+def with_store_facts(ctx: Context, host: HostSnapshot, settings) -> HostSnapshot:
+    """The image store in use and what it holds, and what remapping would hide: what a switch of the
+    image store or userns-remap makes disappear from view."""
+    info = host.daemon_info if isinstance(host.daemon_info, dict) else None
+    current = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content)
+    data_root = (info or {}).get("DockerRootDir") or current.get("data-root") or "/var/lib/docker"
+    store = hostmod.image_store(ctx.root, info, data_root)
+    host = replace(host, image_store=store)
+    remaps = settings.table("userns").get("enabled") or settings.table("daemon").get("userns-remap")
+    already = "name=userns" in ((info or {}).get("SecurityOptions") or []) or bool(current.get("userns-remap"))
+    if not remaps or already:
+        return host
+    socket_path = str(hostmod.under(ctx.root, host.docker_socket or hostmod.SOCKET)) if info else None
+    return replace(host, userns_impact=hostmod.userns_impact(ctx.root, socket_path, store, data_root))
 
 
 def _engine_note(host: HostSnapshot, ctx: Context):

@@ -171,23 +171,48 @@ ERROR_LINE = re.compile(r"level=(error|fatal)|failed to start daemon|unable to c
 LOG_FILES = ("/var/log/docker.log", "/var/log/dockerd.log")
 
 
-def daemon_error_lines(root: str, config: dict[str, Any], runner: Runner) -> list[str]:
-    """The daemon's own recent error lines: [docker] log_file, else the journal, else the usual logs."""
+@dataclass(frozen=True)
+class LogMark:
+    """Where the daemon's log stood before an action: only what it says afterwards explains a failure."""
+
+    since: float                      # the time, for the journal
+    sizes: tuple[tuple[str, int], ...]  # log file -> its size then
+
+
+def _log_files(root: str, config: dict[str, Any]) -> list[str]:
     log_file = config.get("docker", {}).get("log_file")
-    text = ""
-    if log_file:
-        text = _tail(under(root, log_file))
-    elif detect_manager(root, runner) == "systemd":
-        text = runner.run(["journalctl", "-u", "docker", "-n", "50", "--no-pager"], timeout=20).stdout
+    return [log_file] if log_file else list(LOG_FILES)
+
+
+def mark_log(root: str, config: dict[str, Any], now: float) -> LogMark:
+    """Remember where the daemon's logs end now."""
+    sizes = []
+    for path in _log_files(root, config):
+        try:
+            sizes.append((path, under(root, path).stat().st_size))
+        except OSError:
+            sizes.append((path, 0))
+    return LogMark(now, tuple(sizes))
+
+
+def daemon_error_lines(root: str, config: dict[str, Any], runner: Runner, mark: LogMark | None = None) -> list[str]:
+    """The daemon's own error lines (since `mark`): [docker] log_file, else the journal, else the usual logs."""
+    since = dict(mark.sizes) if mark else {}
+    if not config.get("docker", {}).get("log_file") and detect_manager(root, runner) == "systemd":
+        argv = ["journalctl", "-u", "docker", "-n", "50", "--no-pager", "-o", "cat"]
+        text = runner.run(argv + ([f"--since=@{int(mark.since)}"] if mark else []), timeout=20).stdout
     else:
-        text = next((t for t in (_tail(under(root, p)) for p in LOG_FILES) if t), "")
+        text = next((t for t in (_tail(under(root, p), since.get(p)) for p in _log_files(root, config)) if t), "")
     return [line for line in text.splitlines() if ERROR_LINE.search(line)]
 
 
-def _tail(path: Path, size: int = 16384) -> str:
+def _tail(path: Path, start: int | None = None, size: int = 16384) -> str:
+    """The end of a log file, from `start` on when given (a file that shrank was rotated: all of it)."""
     try:
         with open(path, "rb") as f:
-            f.seek(max(0, path.stat().st_size - size))
+            end = path.stat().st_size
+            begin = start if start is not None and start <= end else 0
+            f.seek(max(begin, end - size))
             return f.read().decode(errors="replace")
     except OSError:
         return ""

@@ -74,6 +74,18 @@ def compare_daemon(config: dict[str, Any], eff: Effective) -> list[Mismatch]:
     return found
 
 
+# What dockerd runs with when daemon.json does not set the key (and no flag does): after a rollback
+# removes a key the failed run added, the daemon must report these.
+ENGINE_DEFAULTS: dict[str, Any] = {"live-restore": False, "debug": False, "icc": True, "no-new-privileges": False,
+                                   "userns-remap": "", "experimental": False, "log-driver": "json-file",
+                                   "seccomp-profile": "builtin", "labels": [], "registry-mirrors": []}
+
+
+def with_defaults_for(config: dict[str, Any], added: list[str]) -> dict[str, Any]:
+    """`config` plus the engine default of each key in `added` it does not set."""
+    return {**{key: ENGINE_DEFAULTS[key] for key in added if key in ENGINE_DEFAULTS}, **config}
+
+
 def _driver_matches(wanted: str | None, info: dict) -> bool:
     driver = info.get("Driver")
     # the containerd image store reports its snapshotter: overlay2 becomes overlayfs

@@ -133,3 +133,32 @@ def test_with_live_restore_effective_a_running_container_survives_a_restart_requ
     assert managed.host.dockerd_pid() != daemon_before
     state = managed.host.docker("inspect", "-f", "{{.State.Running}} {{.State.Pid}}", cid).stdout.split()
     assert state == ["true", pid_before]
+
+
+def test_a_failure_after_a_successful_restart_is_rolled_back_with_the_daemon_restarted_on_the_restored_files(managed):
+    host = managed.host
+    pid = host.dockerd_pid()
+    done = managed.apply("--profile", "baseline,userns", *managed.layers, env={"DOCKHARDEN_FAILPOINT": "fail:during-verify"})
+    assert done.returncode == 1 and result_of(done)["result"] == "rolled_back", done.stdout + done.stderr
+    assert "the daemon runs with them" in " ".join(result_of(done)["messages"])
+    assert managed.daemon_json() == ORIGINAL
+    info = host.info()  # the daemon's effective settings are the restored file's again
+    assert info["LiveRestoreEnabled"] is False and "name=userns" not in info["SecurityOptions"]
+    assert host.dockerd_pid() not in (None, pid)
+    icc = host.docker("network", "inspect", "bridge", "--format",
+                      '{{index .Options "com.docker.network.bridge.enable_icc"}}').stdout.strip()
+    assert icc == "true"
+    assert managed.loaded_watches() == []
+    [generation] = json.loads(host.dockharden("history", "--json").stdout)
+    assert generation["result"] == "rolled_back"
+
+
+def test_a_failure_after_a_successful_reload_undoes_even_what_sighup_keeps(managed):
+    assert managed.apply("--profile", "baseline", *managed.layers).returncode == 0
+    debug = managed.write_layer("debug.toml", "[daemon]\ndebug = true\n")
+    before = managed.daemon_json()
+    done = managed.apply("--profile", "baseline", *managed.layers, "--layer", debug,
+                         env={"DOCKHARDEN_FAILPOINT": "fail:during-verify"})
+    assert done.returncode == 1 and result_of(done)["result"] == "rolled_back", done.stdout + done.stderr
+    assert managed.daemon_json() == before
+    assert managed.host.info()["Debug"] is False  # a SIGHUP leaves debug on when the key is gone: restarted

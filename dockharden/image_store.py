@@ -1,0 +1,66 @@
+"""Switching the image store hides what the host has: a built-in layer never does it to a populated host.
+
+Pure. `features.containerd-snapshotter` moves dockerd between the graph-driver store (overlay2) and the
+containerd image store. Each keeps its own images and containers: after a switch the other store's
+are still on disk but out of view until it is switched back. baseline turns the containerd store on,
+which is harmless on a new host and a surprise on a busy one, so on a host whose graph-driver store
+holds images or containers the built-in layer's key is left out, with a note; an operator's own
+layer that sets it is obeyed, and plan warns with the counts (conflicts.store_switch_warning).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from dockharden.model import HostSnapshot, Note, Settings
+
+PATH = ("features", "containerd-snapshotter")
+
+
+def keep_populated_store(settings: Settings, host: HostSnapshot) -> tuple[Settings, list[Note]]:
+    """`settings` without a built-in layer's switch to the containerd store when the graph-driver store
+    in use holds images or containers."""
+    daemon = settings.table("daemon")
+    if (daemon.get("features") or {}).get("containerd-snapshotter") is not True:
+        return settings, []
+    layer = settings.origin("daemon", PATH)
+    if not settings.sources.get(layer, "").startswith("profile:") or not populated_graphdriver(host):
+        return settings, []
+    daemon = copy.deepcopy(daemon)
+    del daemon["features"]["containerd-snapshotter"]
+    if not daemon["features"]:
+        del daemon["features"]
+    note = Note("info", f"daemon.json `features.containerd-snapshotter` (from {layer}) left out: "
+                        f"{hidden_by_switch(host.image_store)}; to switch anyway, set it in a layer of your own")
+    return Settings(dict(settings.tables, daemon=daemon), settings.provenance, settings.removed, settings.layers,
+                    settings.sources), [note]
+
+
+def populated_graphdriver(host: HostSnapshot) -> bool:
+    """The daemon uses (or, not answering, may use) a graph driver whose store holds something."""
+    store = host.image_store or {}
+    if store.get("store") == "containerd":
+        return False
+    current = (_current_features(host).get("containerd-snapshotter") is True) and store.get("store") is None
+    return not current and bool(store.get("images") or store.get("containers"))
+
+
+def _current_features(host: HostSnapshot) -> dict[str, Any]:
+    import json
+
+    try:
+        doc = json.loads(host.file(host.daemon_json_path).content or b"{}")
+    except ValueError:
+        return {}
+    features = doc.get("features") if isinstance(doc, dict) else None
+    return features if isinstance(features, dict) else {}
+
+
+def hidden_by_switch(store: dict[str, Any] | None) -> str:
+    """What a switch of the image store hides, in words, with the counts and where they come from."""
+    store = store or {}
+    driver = store.get("driver") or "graph driver"
+    return (f"this host's {driver} store holds {store.get('images', 0)} image(s) and {store.get('containers', 0)} "
+            f"container(s) (from {store.get('source', 'the host')}), which the switch would hide from view "
+            "(they stay on disk until it is switched back)")
