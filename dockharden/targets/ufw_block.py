@@ -117,6 +117,7 @@ def splice_block(text: str, block: str, *, path: str) -> str:
     newline = _newline(lines)
     block_lines = [line + newline for line in block.rstrip("\n").split("\n")]
     span = find_block(lines, path=path)
+    refuse_chain_rules_outside(lines, span, path=path)
     if span is None:
         _check_outside_tables(lines, len(lines), path=path, hint="end the table with COMMIT first; "
                               "dockharden appends its block after the last line")
@@ -125,6 +126,38 @@ def splice_block(text: str, block: str, *, path: str) -> str:
         return "".join(lines + block_lines)
     start, end = span
     return "".join(lines[:start] + block_lines + lines[end + 1:])
+
+
+CHAIN_LINE = re.compile(r"^\s*(?::DOCKER-USER\b|(?:-A|-I|-R|-D|-N|-F|--append|--insert|--replace|--delete|"
+                        r"--new-chain|--flush)\s+DOCKER-USER\b)")
+
+
+def refuse_chain_rules_outside(lines: list[str], span: tuple[int, int] | None, *, path: str) -> None:
+    """The operator's own DOCKER-USER lines outside the block would be lost without a word: ufw loads
+    the file with iptables-restore --noflush, where the block's `:DOCKER-USER` declaration flushes the
+    chain (rules above it vanish) and its final RETURN makes rules below it dead."""
+    for number, line in enumerate(lines, 1):
+        inside = span is not None and span[0] < number <= span[1] + 1
+        if not inside and CHAIN_LINE.match(line):
+            raise HostFileError(
+                f"line {number} (`{line.strip()[:80]}`) changes the DOCKER-USER chain outside dockharden's "
+                "managed block; ufw would silently lose it when it loads the block, which declares (and so "
+                "flushes) the chain", hint=_move_hint(line), path=path, key="ufw")
+
+
+def _move_hint(line: str) -> str:
+    """Where the rule belongs in a layer, spelled out when it is a plain allow rule."""
+    words = line.split()
+    verdict = words[words.index("-j") + 1] if "-j" in words[:-1] else ""
+    source = words[words.index("-s") + 1] if "-s" in words[:-1] else ""
+    port = next((words[i + 1] for i, w in enumerate(words[:-1]) if w in ("--dport", "--ctorigdstport")), "")
+    proto = words[words.index("-p") + 1] if "-p" in words[:-1] else "tcp"
+    if verdict in ("RETURN", "ACCEPT") and source and not port:
+        return f'move it into a layer: [ufw] allow_sources = ["{source}"], then delete the line'
+    if verdict in ("RETURN", "ACCEPT") and port and not source:
+        return f'move it into a layer: [ufw] allow_ports = ["{port.replace(":", "-")}/{proto}"], then delete the line'
+    return ("move what it allows into a layer's [ufw] allow_sources / allow_ports, then delete the line "
+            "(dockharden owns the DOCKER-USER chain in this file)")
 
 
 def find_block(lines: list[str], *, path: str) -> tuple[int, int] | None:

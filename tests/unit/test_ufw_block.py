@@ -86,3 +86,22 @@ def test_the_operators_own_bridge_and_pools_get_drop_rules_too():
     text = rules.content.decode()
     assert "-d 10.99.0.0/24 -m conntrack --ctstate NEW -j DROP" in text
     assert "-d 10.200.0.0/16 -m conntrack --ctstate NEW -j DROP" in text
+
+
+@pytest.mark.parametrize("rule, hint", [
+    ("-A DOCKER-USER -s 10.20.0.0/16 -j RETURN", 'allow_sources = ["10.20.0.0/16"]'),
+    ("-I DOCKER-USER -p udp --dport 53 -j ACCEPT", 'allow_ports = ["53/udp"]'),
+    ("-A DOCKER-USER -s 203.0.113.9 -j DROP", "allow_sources / allow_ports"),
+    (":DOCKER-USER - [0:0]", "allow_sources / allow_ports"),
+])
+def test_an_operators_docker_user_rule_outside_the_block_is_refused_with_where_it_belongs(rule, hint):
+    text = f"*filter\n:ufw-after-input - [0:0]\n{rule}\nCOMMIT\n"
+    for existing in (text, text + BLOCK):
+        with pytest.raises(HostFileError) as err:
+            splice_block(existing, BLOCK, path="/etc/ufw/after.rules")
+        assert "line 3" in str(err.value) and hint in str(err.value) and "flushes" in str(err.value)
+
+
+def test_docker_user_lines_inside_the_managed_block_and_other_chains_are_fine():
+    text = "*filter\n:ufw-after-input - [0:0]\n-A ufw-after-input -p tcp --dport 22 -j ACCEPT\nCOMMIT\n" + BLOCK
+    assert splice_block(text, BLOCK, path="/etc/ufw/after.rules") == text
