@@ -127,8 +127,11 @@ def _live_restore_and_swarm(config: dict, host: HostSnapshot) -> None:
 def _paths_exist(config: dict, host: HostSnapshot, written: set[str]) -> None:
     for key in PATH_KEYS:
         value = config.get(key)
-        if not value or value in ("builtin", "unconfined"):
+        if not isinstance(value, str) or not value or value in ("builtin", "unconfined"):
             continue
+        if not value.startswith("/"):
+            raise _conflict(f"`{key}` is the relative path {value}: dockerd resolves it from its own working "
+                            "directory, dockharden from the root", key, "write an absolute path")
         if value not in host.existing_paths and value not in written:
             raise _conflict(f"`{key}` points to {value}, which does not exist; dockerd would not start",
                             key, "create the file first or point the key at an existing one")

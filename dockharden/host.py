@@ -95,7 +95,8 @@ def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[s
                         default_opts=tuple(default_opts(root)),
                         manager=manager, tools=find_tools(runner),
                         hostname=os.uname().nodename if live else "localhost",
-                        ufw_enabled=ufw_enabled(root), managed=read_managed_state(root),
+                        ufw_enabled=ufw_enabled(root), managed=(managed := read_managed_state(root)),
+                        created=created_files(root, managed),
                         operator_watches=operator_watches(root),
                         firewall=firewall_variants(runner) if live else {},
                         cgroup_v2=Path("/sys/fs/cgroup/cgroup.controllers").exists() if live else None,
@@ -230,6 +231,25 @@ def read_managed_state(root: str) -> dict:
         raise HostFileError("dockharden's own state is not valid JSON", path=MANAGED_STATE,
                             hint="restore it from the newest generation under /var/lib/dockharden/generations") from None
     return doc if isinstance(doc, dict) else {}
+
+
+def created_files(root: str, managed: dict) -> dict[str, str]:
+    """The whole files dockharden created (path -> target): managed.json's record, or, on a host last
+    applied by a version that kept none, every path a generation's journal shows it created."""
+    if isinstance(managed.get("created"), dict):
+        return {p: t for p, t in managed["created"].items() if isinstance(p, str) and isinstance(t, str)}
+    from dockharden.ownership import LEGACY
+
+    found: dict[str, str] = {}
+    base = under(root, "/var/lib/dockharden/generations")
+    for record in sorted(base.glob("[0-9]*/record.json")) if base.is_dir() else []:
+        try:
+            doc = json.loads(record.read_text())
+            entries = doc["files"] if doc.get("kind", "apply") == "apply" else []
+            found.update({e["path"]: LEGACY for e in entries if e.get("existed") is False})
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue  # a damaged record proves nothing; history reports it
+    return found
 
 
 def operator_watches(root: str) -> dict[str, str]:

@@ -107,6 +107,7 @@ class HostSnapshot:
     docker_socket: str | None = None  # None: /var/run/docker.sock
     cgroup_v2: bool | None = None
     rootless_user: str | None = None
+    created: dict[str, str] = field(default_factory=dict)  # whole files dockharden created: path -> target
     kernel_audit: str | None = None  # host.AUDIT_AVAILABLE, why audit cannot be used here, or None (offline root)
 
     @property

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from dockharden import (checks, conflicts, derive, dockerapi, engine, image_store, rootless, host as hostmod, merge,
-                        plan as planmod, profiles, validate)
+                        ownership, plan as planmod, profiles, validate)
 from dockharden.errors import LayerError
 from dockharden.model import HostSnapshot, Plan, Selection
 from dockharden.runner import Runner
@@ -83,6 +83,7 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
     check_merged_config(config, settings, host.daemon_json_path, version)
     rendered, render_notes = render_with_sources(settings, host)
     notes += render_notes
+    state["created"] = ownership.check_ownership(rendered, host)
     written = {f.path for f in rendered}
     planned = systemd_dropin.planned_exec(settings, host)
     notes += conflicts.check_conflicts(config, settings, host, flags_by_key(), written,
@@ -134,8 +135,10 @@ def read_snapshot(ctx: Context, daemon_table: dict) -> HostSnapshot:
     current = daemon_json.parse_daemon_json(snapshot.file(daemon_json.PATH).content)
     pointed = {v for doc in (daemon_table, current) for k, v in doc.items()
                if k in conflicts.PATH_KEYS and isinstance(v, str)}
+    # the files they point at are read too: the tls layer writes at the paths a layer names
+    pointed_files = {p: hostmod.read_file(ctx.root, p) for p in pointed if p.startswith("/")}
     snapshot = replace(snapshot, existing_paths=snapshot.existing_paths | hostmod.existing(ctx.root, pointed),
-                       now=ctx.clock())
+                       files={**pointed_files, **snapshot.files}, now=ctx.clock())
     return snapshot
 
 

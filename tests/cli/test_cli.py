@@ -133,3 +133,26 @@ def test_show_prints_each_key_with_the_layer_that_set_it():
     assert "daemon.live-restore = true  <- baseline" in done.stdout
     assert "daemon.userns-remap = \"default\"  <- userns" in done.stdout
     assert "daemon.features.containerd-snapshotter removed  <- userns" in done.stdout
+
+
+@pytest.mark.parametrize("layer, needle", [
+    ('[daemon]\ntlscert = "/etc/ssl/someone.pem"\n', "did not create it"),  # a real certificate, not ours
+    ('[daemon]\ntlscert = "/etc/passwd"\n', "is not a PEM certificate"),
+    ('[daemon]\ntlscert = "certs/server.pem"\n', "relative path"),
+    ('[daemon]\ntlskey = "/etc/docker/tls/server-cert.pem"\n', "is not a PEM private key"),
+])
+def test_a_tls_layer_naming_a_file_dockharden_must_not_write_is_refused_and_nothing_is_touched(
+        operator_root, layer, needle):
+    (operator_root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
+    (operator_root / "etc/ssl").mkdir()
+    (operator_root / "etc/ssl/someone.pem").write_bytes(Path("/etc/ssl/certs/ca-certificates.crt").read_bytes()
+                                                        .split(b"-----END CERTIFICATE-----")[0]
+                                                        + b"-----END CERTIFICATE-----\n")
+    dockharden("apply", "--root", str(operator_root), "--profile", "baseline,tls", "--no-restart", "--yes", check=True)
+    site = operator_root / "site.toml"
+    site.write_text(layer)
+    before = tree_snapshot(operator_root)
+    done = dockharden("apply", "--root", str(operator_root), "--profile", "baseline,tls", "--layer", str(site),
+                      "--no-restart", "--yes")
+    assert done.returncode == 1 and needle in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert tree_snapshot(operator_root) == before

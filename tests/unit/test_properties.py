@@ -12,8 +12,10 @@ import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
+import pytest
 
 from dockharden import api
+from dockharden.errors import ConflictError
 from dockharden.merge import get_path, merge_layers
 from dockharden.model import HostFile, HostSnapshot, Layer
 from dockharden.profiles import load_builtin
@@ -327,13 +329,27 @@ AUDIT_TEXT = st.lists(st.sampled_from(["-w /usr/bin/dockerd -p wa -k mine", "## 
 
 
 @ON_DISK
-@given(daemon=operator_daemon_json(), rules=operator_after_rules(),
-       audit=st.one_of(st.none(), AUDIT_TEXT), modes=st.tuples(MODES, MODES, MODES))
-def test_rollback_to_the_first_generation_restores_every_byte_and_mode_and_removes_new_files(
+@given(daemon=operator_daemon_json(), rules=operator_after_rules(), audit=AUDIT_TEXT, modes=st.tuples(MODES, MODES))
+def test_an_operators_own_audit_rules_file_at_the_managed_path_is_refused_and_nothing_is_written(
         daemon, rules, audit, modes):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for path, content, mode in zip((DAEMON, UFW, AUDIT), (daemon, rules, audit), modes):
+        for path, content, mode in zip((DAEMON, UFW, AUDIT), (daemon, rules, audit), modes + (0o640,)):
+            _write(root, path, content, mode)
+        before = {path: _state(root, path) for path in (DAEMON, UFW, AUDIT, SECCOMP) + OWN}
+        request = api.Request(root=tmp, profiles=["baseline"], layers=[], runner=NoTools())
+        with pytest.raises(ConflictError, match="did not create it"):
+            api.apply(request, restart=False)
+        assert {path: _state(root, path) for path in before} == before
+
+
+@ON_DISK
+@given(daemon=operator_daemon_json(), rules=operator_after_rules(), modes=st.tuples(MODES, MODES))
+def test_rollback_to_the_first_generation_restores_every_byte_and_mode_and_removes_new_files(
+        daemon, rules, modes):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for path, content, mode in zip((DAEMON, UFW), (daemon, rules), modes):
             _write(root, path, content, mode)
         managed = (DAEMON, UFW, AUDIT, SECCOMP) + OWN
         before = {path: _state(root, path) for path in managed}
