@@ -7,6 +7,7 @@ A :class:`SystemdHost` lives in a directory ``D`` of its own (under the test's t
     D/merged              the mount point of the overlay (mounted only in the holder's namespace)
     D/var-lib-docker      bind-mounted on /var/lib/docker (overlay2 cannot live on overlayfs)
     D/var-lib-containerd  bind-mounted on /var/lib/containerd
+    D/home                bind-mounted on /home (a rootless daemon's data root is in its user's home)
     D/console.log         the machine's console, all boots appended
 
 Each boot is a holder process (``nspawn_holder.py``) that mounts the overlay in a private mount
@@ -115,12 +116,16 @@ class SystemdHost:
     def create(cls, engine: Engine, d: Path | str, *, name: str | None = None) -> "SystemdHost":
         base = ensure_base(engine)
         d = Path(d).resolve()
-        for sub in ("upper", "work", "merged", "var-lib-docker", "var-lib-containerd"):
+        for sub in ("upper", "work", "merged", "var-lib-docker", "var-lib-containerd", "home"):
             (d / sub).mkdir(parents=True, exist_ok=True)
         host = cls(engine, d, base, name or unique_name(engine))
         # mmdebstrap copied this computer's /etc/hostname into the base: each machine gets its name.
         (d / "upper/etc").mkdir(exist_ok=True)
         (d / "upper/etc/hostname").write_text(host.name + "\n")
+        # udev does not run in a container: do what its rule does on a real host, so that a
+        # rootless daemon's slirp4netns (in a user namespace) can open the tun device.
+        (d / "upper/etc/tmpfiles.d").mkdir(parents=True, exist_ok=True)
+        (d / "upper/etc/tmpfiles.d/dockharden-tests-tun.conf").write_text("z /dev/net/tun 0666 - - -\n")
         _OPEN.append(host)
         return host
 
@@ -151,7 +156,8 @@ class SystemdHost:
                 "upper": str(self.dir / "upper"), "work": str(self.dir / "work"),
                 "merged": str(self.dir / "merged"), "console_log": str(self.dir / "console.log"),
                 "binds": [[str(self.dir / "var-lib-docker"), "/var/lib/docker"],
-                          [str(self.dir / "var-lib-containerd"), "/var/lib/containerd"]]}
+                          [str(self.dir / "var-lib-containerd"), "/var/lib/containerd"],
+                          [str(self.dir / "home"), "/home"]]}
         spec_file = self.dir / "holder.json"
         spec_file.write_text(json.dumps(spec, indent=1))
         self.boots += 1
@@ -394,6 +400,35 @@ class SystemdHost:
         so baseline's 65536 is refused here: give dockharden a layer that lowers it)."""
         limits = self.read_text(f"/proc/{self.main_pid(unit)}/limits").splitlines()
         return int(next(r for r in limits if r.startswith("Max open files")).split()[4])
+
+    # ----------------------------------------------------------------------------- users
+    def add_user(self, user: str) -> int:
+        """A login user with a home and subordinate ids (useradd -m); returns its uid."""
+        self.run(["useradd", "--create-home", "--shell", "/bin/sh", user])
+        return int(self.run(["id", "-u", user]).stdout)
+
+    def start_user_manager(self, user: str) -> int:
+        """Linger the user and start its ``systemd --user``; returns its uid.
+
+        ``loginctl enable-linger`` fails in these machines ("Protocol driver not attached"), so
+        the linger file is written as logind would."""
+        uid = int(self.run(["id", "-u", user]).stdout)
+        self.write_file(f"/var/lib/systemd/linger/{user}", "")
+        self.systemctl("start", f"user@{uid}.service")
+        return uid
+
+    def user_systemctl(self, user: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """``systemctl --user`` of a user whose manager runs (:meth:`start_user_manager`)."""
+        return self.run(["systemctl", "--user", "-M", f"{user}@", *args], check=check)
+
+    def run_as(self, user: str, argv: Sequence[str], *, check: bool = True, timeout: float = 120,
+               env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+        """argv as user (runuser), with XDG_RUNTIME_DIR set as a login session would."""
+        uid = int(self.run(["id", "-u", user]).stdout)
+        home = self.run(["getent", "passwd", user]).stdout.split(":")[5]
+        pairs = {"HOME": home, "USER": user, "LOGNAME": user, "XDG_RUNTIME_DIR": f"/run/user/{uid}", **(env or {})}
+        return self.run(["runuser", "-u", user, "--", "env", *[f"{k}={v}" for k, v in pairs.items()], *argv],
+                        check=check, timeout=timeout)
 
     # ----------------------------------------------------------------------------- files
     def path(self, inside: str) -> Path:
