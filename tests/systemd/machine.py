@@ -106,6 +106,7 @@ class SystemdHost:
         self.uuid = uuid.uuid4().hex  # one machine-id for all its boots
         self.leader: int | None = None
         self.boots = 0
+        self.boot_seconds: float | None = None  # of the latest boot, until docker.service was active
         self._holder: subprocess.Popen | None = None
         self._nspawn: int | None = None
         self._closers: list = []  # network helpers to close with the machine

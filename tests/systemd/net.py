@@ -12,7 +12,7 @@ from that namespace a test reaches the machine's address, e.g. a container's pub
 
 A :class:`Controller` is such a namespace linked to several machines, with an SSH key the test
 generated, authorized for root on each: ``controller.ssh(host, ["systemctl", "is-active", "docker"])``
-or ``controller.inventory()`` for ansible-playbook run with ``controller.run``.
+or ``controller.inventory()`` for ansible-playbook run with ``controller.run(argv, env=controller.ansible_env())``.
 
 Nothing is created in the machine's own network namespace: the veth pair is made inside the
 outside namespace and ends when either side's namespace does.
@@ -23,8 +23,10 @@ from __future__ import annotations
 import atexit
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from itertools import count
@@ -37,7 +39,8 @@ _SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 #: Subnets 10.231.N.0/24, one per link made by this process (unique inside any machine).
 _SUBNETS = count(1)
 _OPEN: list["NetNamespace"] = []
-SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+SSH_OPTIONS = ("-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+               "-o", "UserKnownHostsFile=/dev/null",
                "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR")
 
 
@@ -71,12 +74,16 @@ class NetNamespace:
         _OPEN.append(self)
         # unshare execs cat once the namespace exists: wait for that before using it.
         own = os.readlink("/proc/self/ns/net")
-        for _ in range(200):
+        deadline = time.monotonic() + 10
+        while True:
             try:
                 if os.readlink(f"/proc/{self.pid}/ns/net") != own:
                     break
             except OSError:
                 pass
+            if time.monotonic() > deadline or self._holder.poll() is not None:
+                self.close()
+                raise RuntimeError(f"unshare --net did not make a network namespace (pid {self.pid})")
             time.sleep(0.01)
         self.run(["ip", "link", "set", "lo", "up"])
 
@@ -152,6 +159,12 @@ class Controller(NetNamespace):
     def __init__(self, key: Path, name: str = "controller"):
         super().__init__(name)
         self.key = key
+        # ssh's control sockets need a short path (108 bytes), which tmp_path is not.
+        self._control_dir = Path(tempfile.mkdtemp(prefix="dh-cp-"))
+
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self._control_dir, ignore_errors=True)
 
     def add(self, host: SystemdHost) -> Link:
         """Link a running machine and authorize the key there (again after each of its boots: the
@@ -178,6 +191,14 @@ class Controller(NetNamespace):
             if time.monotonic() > deadline:
                 raise AssertionError(f"ssh to {host.name} fails: {proc.stderr.strip()}")
             time.sleep(0.5)
+
+    def ansible_env(self) -> dict[str, str]:
+        """Environment for ansible run with :meth:`run`: its SSH control sockets and temporary files in
+        this controller's own directory. Shared ones (~/.ansible/cp, named by address and user)
+        would let a concurrent test's connection to a machine at the same address answer for ours."""
+        return {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(self._control_dir),
+                "ANSIBLE_LOCAL_TEMP": str(self.key.parent / "ansible-tmp"),
+                "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_NOCOLOR": "1"}
 
     def inventory(self, python: str = "/usr/bin/python3") -> str:
         """An Ansible INI inventory of the linked machines (group ``machines``), reached over SSH."""

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
+from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.systemd
+
+
+def ansible_bin(name: str) -> str:
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(found).exists():
+        pytest.fail(f"{name} is missing: install the test extras (pip install -e '.[test]', ansible-core)",
+                    pytrace=False)
+    return found
 
 
 def test_the_machine_boots_with_systemd_as_pid_1_and_docker_active_at_the_engine_version(systemd_host, engine):
@@ -100,13 +111,19 @@ def test_a_published_port_answers_from_a_second_namespace_over_a_veth(systemd_ho
     assert outside.run(["busybox", "nc", "-w", "2", link.host_ip, "8081"], input="x", check=False).returncode != 0
 
 
-def test_sshd_answers_the_controller_on_two_machines(make_systemd_host, make_controller):
+def test_sshd_answers_the_controller_on_two_machines(make_systemd_host, make_controller, tmp_path):
     first, second = make_systemd_host(dockharden=False), make_systemd_host(dockharden=False)
     controller = make_controller(first, second)
     assert controller.ssh(first, ["hostname"]).stdout.strip() == first.name
     assert controller.ssh(second, ["systemctl", "is-active", "docker"]).stdout.strip() == "active"
-    inventory = controller.inventory()
-    assert first.name in inventory and controller.link_to(second).host_ip in inventory
+    # What a fleet test will do: Ansible over SSH from the controller, with the guest's Python.
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text(controller.inventory())
+    done = controller.run([ansible_bin("ansible"), "-i", str(inventory), "machines", "-m", "ansible.builtin.command",
+                           "-a", "systemctl is-active docker"], check=False, timeout=300,
+                          env=controller.ansible_env())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("CHANGED | rc=0") == 2 and first.name in done.stdout and second.name in done.stdout
 
 
 def test_a_rootless_daemon_runs_under_the_users_systemd_with_overlay2(systemd_host):
