@@ -20,42 +20,42 @@ def ansible_bin(name: str) -> str:
     return found
 
 
-def test_the_machine_boots_with_systemd_as_pid_1_and_docker_active_at_the_engine_version(systemd_host, engine):
-    assert systemd_host.run(["cat", "/proc/1/comm"]).stdout.strip() == "systemd"
-    assert systemd_host.run(["systemctl", "is-system-running"], check=False).stdout.strip() in ("running", "degraded")
-    assert systemd_host.is_active("docker") == "active"
-    assert systemd_host.engine_version().split(".")[0] == str(engine.docker_major)
-    assert systemd_host.info()["DockerRootDir"] == "/var/lib/docker"
+def test_the_machine_boots_with_systemd_as_pid_1_and_docker_active_at_the_engine_version(bare_systemd_host, engine):
+    assert bare_systemd_host.run(["cat", "/proc/1/comm"]).stdout.strip() == "systemd"
+    assert bare_systemd_host.run(["systemctl", "is-system-running"], check=False).stdout.strip() in ("running", "degraded")
+    assert bare_systemd_host.is_active("docker") == "active"
+    assert bare_systemd_host.engine_version().split(".")[0] == str(engine.docker_major)
+    assert bare_systemd_host.info()["DockerRootDir"] == "/var/lib/docker"
     # The names are the machine's own, and so is the kernel audit: refused in any container.
-    assert systemd_host.run(["hostname"]).stdout.strip() == systemd_host.name
-    failed = systemd_host.systemctl("list-units", "--failed", "--plain", "--no-legend").stdout
+    assert bare_systemd_host.run(["hostname"]).stdout.strip() == bare_systemd_host.name
+    failed = bare_systemd_host.systemctl("list-units", "--failed", "--plain", "--no-legend").stdout
     assert "docker" not in failed and "containerd" not in failed
 
 
-def test_restart_changes_docker_main_pid_and_reload_keeps_it(systemd_host):
-    first = systemd_host.main_pid("docker")
-    systemd_host.systemctl("restart", "docker")
-    second = systemd_host.main_pid("docker")
+def test_restart_changes_docker_main_pid_and_reload_keeps_it(bare_systemd_host):
+    first = bare_systemd_host.main_pid("docker")
+    bare_systemd_host.systemctl("restart", "docker")
+    second = bare_systemd_host.main_pid("docker")
     assert second not in (0, first)
-    cursor = systemd_host.journal_cursor()
-    systemd_host.systemctl("reload", "docker")
-    assert systemd_host.main_pid("docker") == second
-    assert systemd_host.is_active("docker") == "active"
-    assert "Reload" in systemd_host.journal("docker", since=cursor)  # systemd's "Reloading..." line
+    cursor = bare_systemd_host.journal_cursor()
+    bare_systemd_host.systemctl("reload", "docker")
+    assert bare_systemd_host.main_pid("docker") == second
+    assert bare_systemd_host.is_active("docker") == "active"
+    assert "Reload" in bare_systemd_host.journal("docker", since=cursor)  # systemd's "Reloading..." line
 
 
-def test_a_fourth_quick_restart_hits_the_start_limit_unless_reset_failed_runs_first(systemd_host):
+def test_a_fourth_quick_restart_hits_the_start_limit_unless_reset_failed_runs_first(bare_systemd_host):
     # reset-failed also clears the start counter: from here StartLimitBurst=3 starts in 60 s pass.
-    systemd_host.systemctl("reset-failed", "docker")
-    outcomes = [systemd_host.systemctl("restart", "docker", check=False) for _ in range(4)]
+    bare_systemd_host.systemctl("reset-failed", "docker")
+    outcomes = [bare_systemd_host.systemctl("restart", "docker", check=False) for _ in range(4)]
     assert [o.returncode for o in outcomes[:3]] == [0, 0, 0]
     assert outcomes[3].returncode != 0 and "too often" in outcomes[3].stderr
-    assert systemd_host.show("docker", "Result")["Result"] == "start-limit-hit"
+    assert bare_systemd_host.show("docker", "Result")["Result"] == "start-limit-hit"
 
     for _ in range(4):
-        systemd_host.systemctl("reset-failed", "docker")
-        systemd_host.systemctl("restart", "docker")
-        assert systemd_host.is_active("docker") == "active"
+        bare_systemd_host.systemctl("reset-failed", "docker")
+        bare_systemd_host.systemctl("restart", "docker")
+        assert bare_systemd_host.is_active("docker") == "active"
 
 
 def test_dockharden_from_the_wheel_plans_with_the_systemd_manager_detected(systemd_host):
@@ -98,12 +98,12 @@ def test_a_file_written_inside_survives_stop_and_boot_and_run_does_not(systemd_h
     assert "Started" in systemd_host.journal("docker", boot="-1")
 
 
-def test_a_published_port_answers_from_a_second_namespace_over_a_veth(systemd_host, make_netns):
-    image = systemd_host.import_busybox_image()
-    systemd_host.docker("run", "-d", "--name", "web", "-p", "8080:80", image,
+def test_a_published_port_answers_from_a_second_namespace_over_a_veth(bare_systemd_host, make_netns):
+    image = bare_systemd_host.import_busybox_image()
+    bare_systemd_host.docker("run", "-d", "--name", "web", "-p", "8080:80", image,
                         "httpd", "-f", "-p", "80", "-h", "/www")
     outside = make_netns()
-    link = outside.link(systemd_host)
+    link = outside.link(bare_systemd_host)
     answer = outside.run(["busybox", "nc", "-w", "5", link.host_ip, "8080"],
                          input="GET /index.html HTTP/1.0\r\n\r\n")
     assert "200 OK" in answer.stdout and "dockharden-test-page" in answer.stdout
@@ -126,16 +126,16 @@ def test_sshd_answers_the_controller_on_two_machines(make_systemd_host, make_con
     assert done.stdout.count("CHANGED | rc=0") == 2 and first.name in done.stdout and second.name in done.stdout
 
 
-def test_a_rootless_daemon_runs_under_the_users_systemd_with_overlay2(systemd_host):
-    uid = systemd_host.add_user("alice")
-    systemd_host.start_user_manager("alice")
+def test_a_rootless_daemon_runs_under_the_users_systemd_with_overlay2(bare_systemd_host):
+    uid = bare_systemd_host.add_user("alice")
+    bare_systemd_host.start_user_manager("alice")
     contrib = "/usr/share/docker.io/contrib"  # Debian ships the rootless scripts there, off PATH
-    setup = systemd_host.run_as("alice", [f"{contrib}/dockerd-rootless-setuptool.sh", "install", "--skip-iptables"],
+    setup = bare_systemd_host.run_as("alice", [f"{contrib}/dockerd-rootless-setuptool.sh", "install", "--skip-iptables"],
                                 env={"PATH": f"{contrib}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"},
                                 timeout=300, check=False)
     # Its last step runs the CLI from beside itself, where Debian does not put it (exit 127).
     assert setup.returncode == 0 or f"{contrib}/docker: not found" in setup.stderr, setup.stderr
-    assert systemd_host.user_systemctl("alice", "is-active", "docker").stdout.strip() == "active"
-    info = systemd_host.run_as("alice", ["docker", "info", "--format", "{{.Driver}} {{json .SecurityOptions}}"],
+    assert bare_systemd_host.user_systemctl("alice", "is-active", "docker").stdout.strip() == "active"
+    info = bare_systemd_host.run_as("alice", ["docker", "info", "--format", "{{.Driver}} {{json .SecurityOptions}}"],
                                env={"DOCKER_HOST": f"unix:///run/user/{uid}/docker.sock"}).stdout
     assert info.startswith("overlay2 ") and "name=rootless" in info
