@@ -109,7 +109,6 @@ class SystemdHost:
         self.boot_seconds: float | None = None  # of the latest boot, until docker.service was active
         self._holder: subprocess.Popen | None = None
         self._nspawn: int | None = None
-        self._closers: list = []  # network helpers to close with the machine
         self._closed = False
 
     # ------------------------------------------------------------------------ life cycle
@@ -162,6 +161,8 @@ class SystemdHost:
         spec_file = self.dir / "holder.json"
         spec_file.write_text(json.dumps(spec, indent=1))
         self.boots += 1
+        with open(self.dir / "console.log", "a") as console:
+            console.write(f"\n--- dockharden-tests: boot {self.boots} of {self.name} ---\n")
         started = time.monotonic()
         with open(self.dir / "holder.log", "ab") as errf:
             self._holder = subprocess.Popen(
@@ -294,18 +295,13 @@ class SystemdHost:
         self._holder, self._nspawn, self.leader = None, None, None
 
     def close(self) -> None:
-        """Kill the machine (nothing to keep), its network helpers, and check nothing is left."""
+        """Kill the machine (nothing to keep; its veth ends go with it) and check it is gone."""
         if self._closed:
             return
         self._closed = True
         if self in _OPEN:
             _OPEN.remove(self)
         errors = []
-        for closer in reversed(self._closers):
-            try:
-                closer.close()
-            except Exception as exc:  # close all, then report
-                errors.append(f"{closer!r}: {exc}")
         leader = self.leader
         self._kill()
         if leader is not None and _alive(leader):
