@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs, on Debian 12, as root:
-# the system packages behind the namespace-host tests (tests/host) and
-# dockharden itself in editable mode with its test extras.
+# the system packages behind the namespace-host tests (tests/host) and the
+# systemd hosts (tests/systemd: mmdebstrap builds a root filesystem per Debian
+# suite, systemd-nspawn boots it), and dockharden itself in editable mode with
+# its test extras.
 #
 # Idempotent: re-running installs nothing new. Starts no daemon: the tests
-# start their own dockerd inside private namespaces (tests/host/dockerd-ctl).
+# start their own dockerd inside private namespaces (tests/host/dockerd-ctl)
+# or boot their own machines (tests/systemd/machine.py). Never adds a suite to
+# this machine's apt sources: the other suites' packages go into the root
+# filesystems only.
 set -euo pipefail
 
 PACKAGES=(
@@ -21,6 +26,10 @@ PACKAGES=(
   slirp4netns
   uidmap          # newuidmap/newgidmap
   fuse-overlayfs
+  mmdebstrap        # root filesystems of bookworm, trixie and sid for tests/systemd
+  systemd-container # systemd-nspawn: boots them with systemd as PID 1
+  zstd              # the cached root filesystems are .tar.zst
+  openssh-client    # ssh, ssh-keygen: the controller side of tests/systemd
 )
 # Commands that must exist afterwards, and the package that brings each.
 REQUIRED_COMMANDS=(
@@ -28,6 +37,8 @@ REQUIRED_COMMANDS=(
   auditctl:auditd ufw:ufw iptables:iptables ip:iproute2
   unshare:util-linux nsenter:util-linux mount:mount tar:tar openssl:openssl
   rootlesskit:rootlesskit slirp4netns:slirp4netns newuidmap:uidmap
+  mmdebstrap:mmdebstrap systemd-nspawn:systemd-container zstd:zstd
+  ssh:openssh-client ssh-keygen:openssh-client
 )
 
 die() { echo "install-test-deps: $*" >&2; exit 1; }

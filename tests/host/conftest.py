@@ -28,6 +28,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if _HERE in Path(str(item.fspath)).resolve().parents:
             item.add_marker(pytest.mark.host)
+            # Under pytest-xdist (scripts/test-all): these run in order on one worker, as without it.
+            item.add_marker(pytest.mark.xdist_group("namespace-hosts"))
 
 
 def _require_prerequisites() -> None:

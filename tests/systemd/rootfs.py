@@ -1,0 +1,331 @@
+"""Root filesystems of the systemd hosts: one per Debian suite, built with mmdebstrap and cached.
+
+The engines under test and the packages of their root filesystems are listed here and nowhere
+else (:data:`ENGINES`). A root filesystem is built from Debian's own packages with the mirror this
+machine's apt already uses (read from its sources at run time), as a ``.tar.zst``, then unpacked
+once into a base directory that machines only ever use as an overlayfs lower layer.
+
+Cache (kept between runs): ``/var/cache/dockharden-tests/`` (or ``$DOCKHARDEN_TEST_CACHE``)::
+
+    rootfs/SUITE-KEY.tar.zst   the mmdebstrap output
+    base/SUITE-KEY/            its unpacked tree (never written: machines mount it read-only)
+    locks/SUITE-KEY.lock       flock held while one process builds or unpacks that key
+    logs/SUITE-KEY.log         the last build's output
+
+KEY hashes the suite, the package list, the apt options and :data:`RECIPE_VERSION`, so a change of
+any of them builds anew. Each artefact is made under a temporary name and renamed into place under
+the lock, so concurrent test processes never see half of one; different suites build concurrently.
+
+Also a command, for CI and by hand::
+
+    python3 tests/systemd/rootfs.py build [--background] [SUITE ...]   # build what is missing
+    python3 tests/systemd/rootfs.py list                              # engines, keys, cache state
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+#: Bump when the way a root filesystem is made changes (hooks, options, unpacking).
+RECIPE_VERSION = 1
+
+CACHE = Path(os.environ.get("DOCKHARDEN_TEST_CACHE", "/var/cache/dockharden-tests"))
+
+#: Every root filesystem: a booting systemd, the engine, the files dockharden manages, an sshd
+#: for a controller, busybox-static for the probe image, and what a rootless daemon under
+#: ``systemctl --user`` needs (docker.io ships dockerd-rootless-setuptool.sh in all three suites).
+COMMON_PACKAGES = (
+    "systemd-sysv", "dbus", "docker.io", "iptables", "ufw", "python3", "python3-venv", "auditd",
+    "iproute2", "procps", "openssh-server", "busybox-static", "ca-certificates",
+    "rootlesskit", "uidmap", "slirp4netns", "dbus-user-session",
+)
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A Docker Engine line as Debian ships it in one suite."""
+
+    id: str  # the pytest parameter id, e.g. "trixie-26.1"
+    suite: str
+    docker_major: int
+    extra_packages: tuple[str, ...] = ()
+    apt_options: tuple[str, ...] = ()
+
+    @property
+    def packages(self) -> tuple[str, ...]:
+        return tuple(sorted(set(COMMON_PACKAGES + self.extra_packages)))
+
+    @property
+    def key(self) -> str:
+        recipe = {"suite": self.suite, "packages": self.packages, "apt_options": self.apt_options,
+                  "recipe": RECIPE_VERSION, "variant": "minbase"}
+        digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+        return f"{self.suite}-{digest}"
+
+    @property
+    def tarball(self) -> Path:
+        return CACHE / "rootfs" / f"{self.key}.tar.zst"
+
+    @property
+    def base(self) -> Path:
+        return CACHE / "base" / self.key
+
+    @property
+    def lock_file(self) -> Path:
+        return CACHE / "locks" / f"{self.key}.lock"
+
+    @property
+    def log_file(self) -> Path:
+        return CACHE / "logs" / f"{self.key}.log"
+
+
+ENGINES = (
+    Engine("bookworm-20.10", "bookworm", 20),
+    # From trixie on the CLI is a package of its own.
+    Engine("trixie-26.1", "trixie", 26, extra_packages=("docker-cli",)),
+    # sid's Release file on the mirror is past its Valid-Until date.
+    Engine("sid-28.5", "sid", 28, extra_packages=("docker-cli",),
+           apt_options=('Acquire::Check-Valid-Until "false"',)),
+)
+ENGINES_BY_ID = {e.id: e for e in ENGINES}
+ENGINES_BY_SUITE = {e.suite: e for e in ENGINES}
+
+
+class BuildError(RuntimeError):
+    """A root filesystem could not be built or unpacked; the message carries the log's tail."""
+
+
+# ------------------------------------------------------------------------------------ the mirror
+def _os_codename() -> str:
+    for line in Path("/etc/os-release").read_text().splitlines():
+        if line.startswith("VERSION_CODENAME="):
+            return line.split("=", 1)[1].strip().strip('"')
+    raise BuildError("no VERSION_CODENAME in /etc/os-release")
+
+
+def _deb822_entries(text: str) -> Iterator[dict[str, str]]:
+    for stanza in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        last = None
+        for line in stanza.splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            if line[0] in " \t" and last:
+                fields[last] += " " + line.strip()
+                continue
+            name, _, value = line.partition(":")
+            last = name.strip().lower()
+            fields[last] = value.strip()
+        if fields:
+            yield fields
+
+
+def _one_line_entries(text: str) -> Iterator[dict[str, str]]:
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line.startswith("deb "):
+            continue
+        parts = re.sub(r"\[[^\]]*\]", " ", line).split()
+        if len(parts) >= 3:
+            yield {"types": "deb", "uris": parts[1], "suites": parts[2],
+                   "components": " ".join(parts[3:])}
+
+
+def apt_entries(etc_apt: Path = Path("/etc/apt")) -> list[dict[str, str]]:
+    """Every enabled source of this machine's apt, deb822 and one-line style alike."""
+    entries: list[dict[str, str]] = []
+    for path in sorted((etc_apt / "sources.list.d").glob("*.sources")):
+        entries += [e for e in _deb822_entries(path.read_text()) if e.get("enabled", "yes") != "no"]
+    lists = sorted((etc_apt / "sources.list.d").glob("*.list"))
+    if (etc_apt / "sources.list").is_file():
+        lists.insert(0, etc_apt / "sources.list")
+    for path in lists:
+        entries += list(_one_line_entries(path.read_text()))
+    return entries
+
+
+def debian_mirror(etc_apt: Path = Path("/etc/apt"), codename: str | None = None) -> str:
+    """The URI this machine installs its own Debian release from (its suite, component main)."""
+    codename = codename or _os_codename()
+    for entry in apt_entries(etc_apt):
+        if ("deb" in entry.get("types", "").split() and codename in entry.get("suites", "").split()
+                and "main" in entry.get("components", "").split()):
+            return entry["uris"].split()[0].rstrip("/")
+    raise BuildError(f"no apt source for {codename} main in {etc_apt}/sources.list(.d): "
+                     "the root filesystems are built from the machine's own Debian mirror")
+
+
+# ---------------------------------------------------------------------------------------- build
+@contextmanager
+def _locked(engine: Engine, blocking: bool = True) -> Iterator[bool]:
+    engine.lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(engine.lock_file, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _remove_stale(engine: Engine) -> None:
+    """Temporary leftovers of an interrupted build of this key (we hold its lock)."""
+    for parent, prefix in ((engine.tarball.parent, f".{engine.key}."), (engine.base.parent, f".{engine.key}.")):
+        if parent.is_dir():
+            for stale in parent.glob(prefix + "*"):
+                shutil.rmtree(stale) if stale.is_dir() and not stale.is_symlink() else stale.unlink()
+
+
+def mmdebstrap_argv(engine: Engine, out: Path, mirror: str) -> list[str]:
+    argv = ["mmdebstrap", "--variant=minbase", "--mode=root",
+            "--include=" + ",".join(engine.packages)]
+    argv += [f"--aptopt={opt}" for opt in engine.apt_options]
+    return [*argv, engine.suite, str(out), f"deb {mirror} {engine.suite} main"]
+
+
+def _build_tarball(engine: Engine, log) -> None:
+    mirror = debian_mirror()
+    tmp = engine.tarball.with_name(f".{engine.key}.{os.getpid()}.tar.zst")
+    argv = mmdebstrap_argv(engine, tmp, mirror)
+    log.write(f"$ {' '.join(argv)}\n")
+    log.flush()
+    started = time.monotonic()
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                          env=dict(os.environ, LC_ALL="C.UTF-8"))
+    log.write(f"--- mmdebstrap exited {proc.returncode} after {time.monotonic() - started:.1f} s\n")
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise BuildError(f"mmdebstrap {engine.suite} failed ({proc.returncode})")
+    os.rename(tmp, engine.tarball)
+
+
+def _unpack(engine: Engine, log) -> None:
+    tmp = engine.base.with_name(f".{engine.key}.{os.getpid()}")
+    tmp.mkdir(parents=True)
+    started = time.monotonic()
+    argv = ["tar", "-C", str(tmp), "--numeric-owner", "--xattrs", "--xattrs-include=*",
+            "--use-compress-program=zstd", "-xpf", str(engine.tarball)]
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    log.write(f"--- unpack exited {proc.returncode} after {time.monotonic() - started:.1f} s\n")
+    if proc.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise BuildError(f"unpacking {engine.tarball} failed ({proc.returncode})")
+    os.rename(tmp, engine.base)
+
+
+def _log_tail(engine: Engine, n: int = 40) -> str:
+    try:
+        return "\n".join(engine.log_file.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def ensure_base(engine: Engine) -> Path:
+    """The engine's unpacked root filesystem, built and unpacked first if the cache lacks it.
+
+    Blocks while another process builds the same key. Raises :class:`BuildError` with the end
+    of the build log when mmdebstrap or tar fails.
+    """
+    if engine.base.is_dir():
+        return engine.base
+    with _locked(engine):
+        if engine.base.is_dir():
+            return engine.base
+        _remove_stale(engine)
+        for d in (engine.tarball.parent, engine.base.parent, engine.log_file.parent):
+            d.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(engine.log_file, "w") as log:
+                if not engine.tarball.is_file():
+                    _build_tarball(engine, log)
+                _unpack(engine, log)
+        except BuildError as exc:
+            raise BuildError(f"{exc}; log {engine.log_file}:\n{_log_tail(engine)}") from None
+    return engine.base
+
+
+def build_in_background(engines: list[Engine]) -> list[subprocess.Popen]:
+    """Start a builder process for each engine whose base is missing (each in a session of
+    its own, so the caller can end it and its mmdebstrap by process group)."""
+    procs = []
+    for engine in engines:
+        if engine.base.is_dir():
+            continue
+        engine.log_file.parent.mkdir(parents=True, exist_ok=True)
+        procs.append(subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "build", "--if-free", engine.suite],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True))
+    return procs
+
+
+def guest_python_version(base: Path) -> str:
+    """"3.11" for the python3 of an unpacked root filesystem (from /usr/bin/python3's link)."""
+    target = os.readlink(base / "usr/bin/python3")
+    match = re.fullmatch(r"python(\d+\.\d+)", os.path.basename(target))
+    if not match:
+        raise BuildError(f"{base}/usr/bin/python3 links to {target!r}, not pythonX.Y")
+    return match.group(1)
+
+
+# -------------------------------------------------------------------------------------- command
+def _select(names: list[str]) -> list[Engine]:
+    if not names:
+        return list(ENGINES)
+    try:
+        return [ENGINES_BY_SUITE.get(n) or ENGINES_BY_ID[n] for n in names]
+    except KeyError as exc:
+        raise SystemExit(f"rootfs: unknown suite or engine {exc}; known: {', '.join(ENGINES_BY_ID)}")
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("build", "list"):
+        print(__doc__.split("Also a command", 1)[1], file=sys.stderr)
+        return 2
+    if argv[0] == "list":
+        for e in ENGINES:
+            state = "unpacked" if e.base.is_dir() else "tarball" if e.tarball.is_file() else "missing"
+            print(f"{e.id:16} {e.key:22} {state:9} {' '.join(e.packages)}")
+        return 0
+    args = argv[1:]
+    if_free = "--if-free" in args  # a background builder: leave a key someone else builds
+    background = "--background" in args
+    engines = _select([a for a in args if not a.startswith("--")])
+    if background:
+        for proc in build_in_background(engines):
+            print(f"rootfs: building in the background, pid {proc.pid}")
+        return 0
+    failed = 0
+    for engine in engines:
+        started = time.monotonic()
+        if if_free:
+            with _locked(engine, blocking=False) as got:
+                if not got:
+                    continue
+            # Released at once: ensure_base takes it again; a racer then finds the base built.
+        try:
+            ensure_base(engine)
+            print(f"rootfs: {engine.id} ready in {time.monotonic() - started:.1f} s: {engine.base}")
+        except BuildError as exc:
+            print(f"rootfs: {engine.id}: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
