@@ -9,7 +9,10 @@ far a run got, so a run killed at any point can be finished or undone by the nex
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
+from pathlib import Path
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
@@ -159,23 +162,51 @@ def refuse_stale_plan(plan: Plan, root: str) -> None:
 
 def validate_with_dockerd(plan: Plan, engine: Engine) -> None:
     """`dockerd --validate` on the new daemon.json with the flags dockerd will start with once the plan
-    is in place (a planned drop-in's, not the unit's current -H fd://), on Engine 23+."""
+    is in place (a planned drop-in's, not the unit's current -H fd://), on Engine 23+.
+
+    Nothing is written where dockerd looks: the new daemon.json, and the new files it names (TLS
+    certificates and keys, a seccomp profile, which dockerd --validate opens), are staged in a private
+    directory of dockharden's state, and the staged daemon.json points at the staged copies.
+    """
     change = next((c for c in plan.changes if c.target == "daemon.json" and c.new.content), None)
     if change is None or not _has_validate(plan.engine_version) or not engine.runner.which("dockerd"):
         return
-    target = fsops.resolve_inside(engine.root, change.path)
-    probe = target.parent / f".{target.name}.dockharden-validate"
-    probe.parent.mkdir(parents=True, exist_ok=True)
-    probe.write_bytes(change.new.content)
+    import shutil
+    import tempfile
+
+    fsops.make_private_dir(under(engine.root, STATE_DIR))
+    staging = Path(tempfile.mkdtemp(prefix="validate-", dir=under(engine.root, STATE_DIR)))  # 0700
     try:
+        probe = staging / "daemon.json"
+        fsops.atomic_write(str(staging), "/daemon.json", staged_daemon_json(plan, engine.root, staging), 0o600)
         result = engine.runner.run(["dockerd", "--validate", *without_config_file(plan.start_flags),
-                                    "--config-file", str(probe)],
-                                   timeout=60)
+                                    "--config-file", str(probe)], timeout=60)
     finally:
-        probe.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
     if not result.ok:
-        raise ApplyError(f"dockerd --validate refuses the new file: {result.stderr.strip()}",
+        said = [line for line in result.stderr.strip().splitlines() if not INFO_LINE.search(line)]
+        raise ApplyError(f"dockerd --validate refuses the new file: {' '.join(said) or result.stderr.strip()}",
                          hint="fix the layer that sets the key it names", path=change.path)
+
+
+INFO_LINE = re.compile(r"level=(info|debug|warning)")
+
+
+def staged_daemon_json(plan: Plan, root: str, staging: Path) -> bytes:
+    """The new daemon.json with each file it names that the plan writes replaced by a staged copy
+    (kept private: keys stay 0400), and, under a root other than /, existing ones seen from here."""
+    config = daemon_json.parse_daemon_json(next(c.new.content for c in plan.changes if c.target == "daemon.json"))
+    written = {c.path: c.new for c in plan.changes if c.new.content is not None}
+    for index, key in enumerate(("tlscacert", "tlscert", "tlskey", "seccomp-profile")):
+        value = config.get(key)
+        if not isinstance(value, str) or not value.startswith("/"):
+            continue
+        if value in written:
+            fsops.atomic_write(str(staging), f"/{index}-{Path(value).name}", written[value].content, 0o400)
+            config[key] = str(staging / f"{index}-{Path(value).name}")
+        elif os.path.realpath(root) != "/":
+            config[key] = str(under(root, value))
+    return daemon_json.serialize(config)
 
 
 def _has_validate(version: str | None) -> bool:

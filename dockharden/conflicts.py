@@ -55,8 +55,20 @@ def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
     if settings.table("ufw").get("enabled"):
         _firewall_backend(config, host)
     _userns_user(config, host)
+    _snapshotter_driver(config)
     if config.get("bridge") and config.get("bip"):
         raise _conflict("`bridge` and `bip` are mutually exclusive", "bip", "set only one of them")
+
+
+def _snapshotter_driver(config: dict) -> None:
+    from dockharden.image_store import GRAPH_TO_SNAPSHOTTER
+
+    driver = config.get("storage-driver")
+    if (config.get("features") or {}).get("containerd-snapshotter") is True and driver in GRAPH_TO_SNAPSHOTTER:
+        raise _conflict(f"`storage-driver` {driver} is a graph driver, but `features.containerd-snapshotter` turns on "
+                        "the containerd image store, which has no snapshotter of that name: dockerd starts and then "
+                        "every image pull or import fails", "storage-driver",
+                        f"set storage-driver to `{GRAPH_TO_SNAPSHOTTER[driver]}`, or leave the image store off")
 
 
 def _conflict(message: str, key: str, hint: str) -> ConflictError:

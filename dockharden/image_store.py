@@ -37,6 +37,27 @@ def keep_populated_store(settings: Settings, host: HostSnapshot) -> tuple[Settin
                     settings.sources), [note]
 
 
+GRAPH_TO_SNAPSHOTTER = {"overlay2": "overlayfs"}
+
+
+def fit_storage_driver(settings: Settings) -> tuple[Settings, list[Note]]:
+    """With the containerd image store, `storage-driver` names a snapshotter: a built-in layer's
+    `overlay2` (a graph driver) becomes `overlayfs`. Left as overlay2, dockerd starts, reports the
+    containerd store, and then fails every image pull or import ("snapshotter not loaded: overlay2")."""
+    daemon = settings.table("daemon")
+    driver = daemon.get("storage-driver")
+    if (daemon.get("features") or {}).get("containerd-snapshotter") is not True or driver not in GRAPH_TO_SNAPSHOTTER:
+        return settings, []
+    layer = settings.origin("daemon", ("storage-driver",))
+    if not settings.sources.get(layer, "").startswith("profile:"):
+        return settings, []  # an operator's choice: conflicts.py refuses the pair with the fix
+    daemon = dict(daemon, **{"storage-driver": GRAPH_TO_SNAPSHOTTER[driver]})
+    note = Note("info", f"daemon.json `storage-driver` (from {layer}) is `{daemon['storage-driver']}`, the containerd "
+                        f"image store's name for {driver}")
+    return Settings(dict(settings.tables, daemon=daemon), settings.provenance, settings.removed, settings.layers,
+                    settings.sources), [note]
+
+
 def populated_graphdriver(host: HostSnapshot) -> bool:
     """The daemon uses (or, not answering, may use) a graph driver whose store holds something."""
     store = host.image_store or {}

@@ -73,6 +73,8 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
                                              engine.since_map(validate.load_schema("daemon.schema.json")))
     settings, store_notes = image_store.keep_populated_store(settings, host)
     notes += store_notes
+    settings, driver_notes = image_store.fit_storage_driver(settings)
+    notes += driver_notes
     settings = derive.derive(settings, host)
     existing = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content, host.daemon_json_path)
     # the operator's own file first: a wrong value must be reported, not silently replaced by a layer's

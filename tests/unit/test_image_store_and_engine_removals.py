@@ -118,3 +118,23 @@ def test_plan_says_kernel_audit_is_unavailable_and_loads_nothing():
     assert not any(s.service == "auditd" for s in plan.services)
     assert any("kernel audit is not available here" in n.message and "Operation not permitted" in n.message
                for n in plan.notes)
+
+
+def test_with_the_containerd_store_baselines_overlay2_becomes_the_overlayfs_snapshotter():
+    from dockharden.image_store import fit_storage_driver
+
+    layer = Layer("baseline", "profile:baseline", {"daemon": {"storage-driver": "overlay2", **SNAPSHOTTER}})
+    settings, [note] = fit_storage_driver(merge_layers([layer]))
+    assert settings.table("daemon")["storage-driver"] == "overlayfs" and "overlayfs" in note.message
+    graph = Layer("baseline", "profile:baseline", {"daemon": {"storage-driver": "overlay2"}})
+    assert fit_storage_driver(merge_layers([graph]))[0].table("daemon")["storage-driver"] == "overlay2"
+
+
+def test_an_operators_overlay2_with_the_containerd_store_is_refused_with_the_snapshotter_name():
+    from dockharden.conflicts import check_conflicts
+    from dockharden.errors import ConflictError
+
+    config = {"storage-driver": "overlay2", **SNAPSHOTTER}
+    settings = merge_layers([Layer("site", "/etc/site.toml", {"daemon": config})])
+    with pytest.raises(ConflictError, match="overlayfs"):
+        check_conflicts(config, settings, host_with(None), {}, set())
