@@ -68,9 +68,10 @@ def compare_daemon(config: dict[str, Any], eff: Effective) -> list[Mismatch]:
          info.get("DockerRootDir"))
     want("icc", eff.bridge_options.get("com.docker.network.bridge.enable_icc") == str(config.get("icc")).lower(),
          eff.bridge_options.get("com.docker.network.bridge.enable_icc"))
-    if "DefaultAddressPools" in info or engine >= (23, 0):
-        want("default-address-pools", _pools(config.get("default-address-pools")) ==
-             _pools(info.get("DefaultAddressPools")), info.get("DefaultAddressPools"))
+    reported = _pools(info.get("DefaultAddressPools"))
+    if reported is not None and ("DefaultAddressPools" in info or engine >= (23, 0)):
+        want("default-address-pools", _pools(config.get("default-address-pools")) == reported,
+             info.get("DefaultAddressPools"))
     return found
 
 
@@ -108,8 +109,19 @@ def _mirrors(values) -> list[str]:
     return sorted(v.rstrip("/") for v in values or [])
 
 
-def _pools(values) -> list[tuple[str, int]]:
-    return sorted((p.get("base", p.get("Base")), p.get("size", p.get("Size"))) for p in values or [])
+def _pools(values) -> list[tuple[str, int]] | None:
+    """The pools as (network, size); None when the daemon reports one it cannot print (Engine 28 shows
+    `"Base": "invalid Prefix"` after a reload): not observable, never a mismatch."""
+    import ipaddress
+
+    pools = []
+    for pool in values or []:
+        base = pool.get("base", pool.get("Base")) if isinstance(pool, dict) else None
+        try:
+            pools.append((str(ipaddress.ip_network(base, strict=False)), pool.get("size", pool.get("Size"))))
+        except (TypeError, ValueError):
+            return None
+    return sorted(pools)
 
 
 def not_observable(config: dict[str, Any]) -> list[str]:

@@ -217,12 +217,13 @@ def test_the_tls_stack_passes_dockerd_validate_with_the_flags_of_the_planned_dro
 
 def test_a_key_the_engine_removed_is_refused_at_plan_time_with_the_version_that_removed_it(systemd_host):
     host = systemd_host
+    fit, version = host.fit_limits_layer(), host.engine_version()  # while dockerd runs: 28 will not start with it
     host.write_file("/etc/docker/daemon.json", '{\n  "api-cors-header": "*"\n}\n')
     host.systemctl("restart", "docker", check=False)
-    plan = host.dockharden("plan", "--profile", "baseline", *host.fit_limits_layer())
-    if engine_major(host) >= 28:
+    plan = host.dockharden("plan", "--profile", "baseline", *fit)
+    if int(version.split(".")[0]) >= 28:  # dockharden asks `dockerd --version`: the daemon is down
         assert plan.returncode == 1 and "Traceback" not in plan.stderr
-        assert f"removed in Engine 28.0, and this host runs Engine {host.engine_version()}" in plan.stderr
+        assert "removed in Engine 28.0, and this host runs Engine 28." in plan.stderr, plan.stderr
     else:  # older engines still accept it: the operator's key is kept
         assert plan.returncode == 0, plan.stderr
         assert host.is_active("docker") == "active"
