@@ -17,6 +17,9 @@ from dockharden.resources import profiles_dir
 from dockharden.validate import check_layer_document, daemon_keys, suggest
 
 DEFAULT_PROFILES = ("baseline",)
+# A layer holds settings: the built-in ones are a few KiB. 1 MiB is hundreds of times more than any real
+# layer, and keeps a wrong path (a log, an image) from being read whole into memory and parsed.
+LAYER_LIMIT = 1 << 20
 
 
 def builtin_profiles() -> list[str]:
@@ -41,15 +44,12 @@ def load_builtin(name: str) -> Layer:
 
 
 def load_layer_file(path: Path) -> Layer:
-    """An operator's layer file."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise LayerError("layer file not found", hint="check the path given to --layer or in "
-                         "/etc/dockharden/dockharden.toml", path=str(path)) from None
-    except OSError as exc:
-        raise LayerError(f"cannot read the layer file: {exc.strerror}",
-                         hint="--layer takes a TOML or JSON file", path=str(path)) from None
+    """An operator's layer file: a regular file of at most LAYER_LIMIT bytes."""
+    from dockharden.inputs import read_regular_file
+
+    data = read_regular_file(path, limit=LAYER_LIMIT, error=LayerError,
+                             named_in="to --layer or in /etc/dockharden/dockharden.toml",
+                             fix="a layer is a TOML or JSON file: write the settings to one and give its path")
     fmt = "json" if path.suffix.lower() == ".json" else "toml"
     return _layer_from_text(data, source=str(path), default_name=path.stem, fmt=fmt)
 
