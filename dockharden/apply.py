@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from dockharden import faults, fsops, generations, services, verify
-from dockharden.errors import ApplyError, DockhardenError
+from dockharden.errors import ApplyError, DockhardenError, from_os_error
 from dockharden.generations import STATE_DIR, Generation
 from dockharden.host import MANAGED_STATE, read_file, under
 from dockharden.model import HostFile, Plan
@@ -114,7 +114,8 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     except DockhardenError as exc:
         return roll_back_generation(engine, generation, exc.paragraph())
     except OSError as exc:  # a full disk, a read-only mount: undo what was written
-        return roll_back_generation(engine, generation, f"{exc.filename or 'a write'}: {exc.strerror or exc}")
+        return roll_back_generation(engine, generation, from_os_error(exc, "the apply stopped").paragraph())
+    generations.release_reserve(generation)
     return RunResult("applied", generation.id, tuple(c.path for c in plan.changes),
                      tuple(generation.record.get("services_done", [])))
 
@@ -325,34 +326,53 @@ def roll_back_generation(engine: Engine, generation: Generation, reason: str) ->
     """Restore every file of `generation`, bring the services back, and record what happened.
 
     The daemon is brought up on the restored files, and its effective settings are compared with them:
-    the result says the host is back only when the daemon agrees.
+    the result says the host is back only when the daemon agrees. The space reserved when the generation
+    was recorded is given back first, so a full disk leaves room for the journal and the restored files.
     """
     engine.progress(f"rolling back generation {generation.id}: {reason}")
+    generations.release_reserve(generation)
     generation = generations.reread(generation)  # the journal on disk, not the caller's older copy, says how far it got
     stage = generation.record["state"]
     if stage == "rolling_back":  # a rollback that was itself interrupted: redo it from its start
         stage = generation.record.get("failed_at", "services")
-    generation = generations.set_state(generation, "rolling_back", error=reason, failed_at=stage)
+    # if even this cannot be journaled, restore anyway: the journal still says how far the run got
+    generation, _ = _journal(generation, "rolling_back", error=reason, failed_at=stage)
     try:
         restored = generations.restore_files(engine.root, generation)
         disagree = restore_services(engine, generation, stage)
     except (DockhardenError, OSError) as exc:
-        exc = exc if isinstance(exc, DockhardenError) else ApplyError(str(exc))
+        exc = exc if isinstance(exc, DockhardenError) else from_os_error(exc, "restoring failed")
         return _rollback_failed(generation, reason, exc.paragraph())
     if disagree:
         return _rollback_failed(generation, reason, "the files were restored, but the daemon does not run with "
                                 "them: " + "; ".join(disagree))
-    generations.set_state(generation, "rolled_back", restored=restored)
     daemon = " and the daemon runs with them" if generation.record.get("restart") else ""
+    generation, problem = _journal(generation, "rolled_back", restored=restored)
+    if problem:
+        return RunResult("failed", generation.id, messages=(
+            reason, f"every file was restored from generation {generation.id}{daemon}, but the journal could not "
+                    f"record it ({problem})",
+            f"the backups stay in {generation.directory}/files; free some space, then run `dockharden apply` or "
+            f"`dockharden rollback`: it finishes the rollback of generation {generation.id} first"))
     return RunResult("rolled_back", generation.id, messages=(
         reason, f"every file was restored from generation {generation.id}{daemon}"))
 
 
+def _journal(generation: Generation, state: str, **facts: Any) -> tuple[Generation, str]:
+    """Journal `state`; when the system refuses (a full disk even now), say why instead of raising."""
+    try:
+        return generations.set_state(generation, state, **facts), ""
+    except OSError as exc:
+        return generation, f"{generations.record_path(generation)}: {exc.strerror or exc}"
+
+
 def _rollback_failed(generation: Generation, reason: str, problem: str) -> RunResult:
-    generations.set_state(generation, "failed", rollback_error=problem)
+    generation, journal_problem = _journal(generation, "failed", rollback_error=problem)
     return RunResult("failed", generation.id, messages=(
         reason, f"ROLLBACK FAILED: {problem}",
-        f"the previous files are in {generation.directory}/files; restore them by hand"))
+        f"the previous files are in {generation.directory}/files (record.json says where each belongs); fix the "
+        f"cause, then `dockharden rollback --to {generation.id}` puts them back, or copy them by hand"
+        + (f"; the journal could not record this ({journal_problem})" if journal_problem else "")))
 
 
 def restore_services(engine: Engine, generation: Generation, stage: str) -> list[str]:

@@ -156,6 +156,61 @@ def test_a_full_disk_fails_cleanly_and_every_file_is_as_it_was(small_tmpfs):
     assert after == before
 
 
+def fill_leaving(root: Path, kib: int) -> None:
+    free = os.statvfs(root)
+    (root / "filler").write_bytes(b"\0" * (free.f_bavail * free.f_frsize - kib * 1024))
+
+
+def test_a_disk_that_fills_at_any_step_ends_rolled_back_or_failed_with_the_backups_named():
+    """Free space from too little for the backups to enough for everything, in 8 KiB steps: the disk runs
+    out while backing up, while writing a target, while writing dockharden's own files and while journaling.
+    Each run ends in a state the journal records, never at `writing` with a hint about root."""
+    seen = set()
+    for kib in range(8, 136, 8):
+        mount = Path(tempfile.mkdtemp(prefix="dh-fill-", dir="/tmp"))
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(mount)], check=True)
+        try:
+            seen.add(_fill_and_apply(mount, kib))
+        finally:
+            subprocess.run(["umount", "-l", str(mount)], check=False)
+            mount.rmdir()
+    assert {"nothing written", "rolled_back", "applied"} <= seen, seen  # every outcome was reached
+
+
+def _fill_and_apply(root: Path, kib: int) -> str:
+    before = operator_tree(root)
+    fill_leaving(root, kib)
+    done = cli("apply", "--root", str(root), "--profile", "baseline", "--no-restart", "--yes", "--json")
+    where = f"with {kib} KiB free: {done.stdout}{done.stderr}"
+    assert "Traceback" not in done.stderr and "as root" not in done.stderr, where
+    generation = root / "var/lib/dockharden/generations/0001"
+    after = {k: v for k, v in snapshot(root).items() if not k.startswith("var/lib/dockharden") and k != "filler"}
+    leftovers = [p.name for p in root.rglob(".*") if "dockharden-" in p.name or p.name.endswith(".tmp")]
+    assert leftovers == [], where
+    if done.returncode == 0:
+        assert json.loads(done.stdout)["result"] == "applied" and record_state_at(generation) == "applied", where
+        assert not (generation / "reserve").exists(), where
+        return "applied"
+    assert done.returncode == 1 and "No space left on device" in done.stdout + done.stderr, where
+    if not generation.exists():  # out of space while backing up: refused before the first write
+        assert "nothing was changed" in done.stderr and after == before, where
+        return "nothing written"
+    result = json.loads(done.stdout)
+    assert record_state_at(generation) == result["result"] in ("rolled_back", "failed"), where
+    if result["result"] == "rolled_back":
+        assert after == before, where
+    else:
+        assert f"{generation.relative_to(root)}/files" in " ".join(result["messages"]), where
+    return result["result"]
+
+
+def record_state_at(generation: Path) -> str | None:
+    try:
+        return json.loads((generation / "record.json").read_text())["state"]
+    except (OSError, ValueError):
+        return None
+
+
 def test_a_read_only_target_is_refused_with_nothing_changed(small_tmpfs):
     before = operator_tree(small_tmpfs)
     subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
