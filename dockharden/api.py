@@ -43,7 +43,10 @@ class Outcome:
     recovered: tuple[str, ...] = ()
 
 
-def _context(request: Request) -> Context:
+def _context(request: Request, *, writes: bool = False) -> Context:
+    from dockharden.hostroot import require_root
+
+    require_root(request.root, writes=writes)
     return Context(root=request.root, runner=request.runner or Runner(), engine_version=request.engine_version,
                    clock=request.clock, user=request.user)
 
@@ -82,7 +85,7 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
     from dockharden import apply as applymod, faults, pipeline, recovery
     from dockharden.lock import HostLock
 
-    ctx = _context(request)
+    ctx = _context(request, writes=True)
     config, selection = _config(ctx, request)
     plan = pipeline.build_plan(ctx, selection, config)  # bad input fails here, before any file is created
     with HostLock(request.root, request.clock(), "apply"):
@@ -102,7 +105,7 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
     from dockharden import apply as applymod, generations, pipeline, recovery, rollback as rb
     from dockharden.lock import HostLock
 
-    ctx = _context(request)
+    ctx = _context(request, writes=not dry_run)
     config, _ = _config(ctx, request)
     if dry_run:
         target = generations.find_generation(request.root, to) if to else rb.default_target(request.root)

@@ -37,8 +37,10 @@ def _request(root: str, profile: str | None = None, layer: list[str] | None = No
 
 
 def _context(root: str, engine_version: str | None = None, user: str | None = None):
+    from dockharden.hostroot import require_root
     from dockharden.pipeline import Context
 
+    require_root(root, writes=False)
     return Context(root=root, engine_version=engine_version, user=user)
 
 
@@ -118,7 +120,9 @@ def rollback(to: Optional[str] = typer.Option(None, "--to", help="Restore every 
 def history(root: str = RootOpt, json_out: bool = JsonOpt) -> None:
     """The generations, newest first: id, time, kind, layers, files, result."""
     from dockharden import generations, report
+    from dockharden.hostroot import require_root
 
+    require_root(root, writes=False)
     gens = list(reversed(generations.list_generations(root)))
     if json_out:
         print(json.dumps(report.history_document(gens), indent=2))
