@@ -18,6 +18,7 @@ from dockharden import faults, fsops, generations, services, verify
 from dockharden.errors import ApplyError, DockhardenError, from_os_error
 from dockharden.generations import STATE_DIR, Generation
 from dockharden.host import MANAGED_STATE, read_file, under
+from dockharden.interrupts import Interrupted
 from dockharden.model import HostFile, Plan
 from dockharden.runner import Runner
 from dockharden.selection import CONFIG_PATH, render_config
@@ -33,6 +34,7 @@ class RunResult:
     written: tuple[str, ...] = ()
     services: tuple[dict, ...] = ()
     messages: tuple[str, ...] = field(default_factory=tuple)
+    interrupted: int | None = None  # the signal that stopped the run (it was then rolled back)
 
     @property
     def ok(self) -> bool:
@@ -48,6 +50,8 @@ class Engine:
     now: Callable[[], datetime]
     config: dict[str, Any]
     progress: Callable[[str], None] = lambda message: None
+    # Called at each step boundary; raises Interrupted when a signal arrived during the step (interrupts.py)
+    checkpoint: Callable[[str], None] = lambda where: None
     wait_timeout: float = 60.0
     default_socket: str = "/var/run/docker.sock"
 
@@ -111,6 +115,8 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     faults.point("after-record")
     try:
         generation = _run_steps(plan, engine, generation, ours, restart)
+    except Interrupted as exc:  # the step under way finished; now undo the generation
+        return replace(roll_back_generation(engine, generation, exc.paragraph()), interrupted=exc.signum)
     except DockhardenError as exc:
         return roll_back_generation(engine, generation, exc.paragraph())
     except OSError as exc:  # a full disk, a read-only mount: undo what was written
@@ -132,11 +138,15 @@ def _new_audit_text(plan: Plan) -> str | None:
 
 
 def _run_steps(plan: Plan, engine: Engine, generation: Generation, ours, restart: bool) -> Generation:
+    """Each step, journaled before it starts; between steps, engine.checkpoint lets a signal stop the run."""
+    engine.checkpoint("before the first write")
     generation = generations.set_state(generation, "validating")
     validate_with_dockerd(plan, engine)
+    engine.checkpoint("after validating the new files")
     generation = generations.set_state(generation, "writing")
-    _write_changes(plan, engine.root)
+    _write_changes(plan, engine.root, engine.checkpoint)
     _write_own(engine.root, ours)
+    engine.checkpoint("after writing the files")
     if not restart:
         return generations.set_state(generation, "applied", services_done=[
             {"service": s.service, "action": "skipped"} for s in plan.services])
@@ -146,6 +156,7 @@ def _run_steps(plan: Plan, engine: Engine, generation: Generation, ours, restart
     generation = generations.set_state(generation, "verifying", services_done=done)
     faults.point("during-verify")
     verify_plan(plan, engine)
+    engine.checkpoint("after verifying")
     return generations.set_state(generation, "applied")
 
 
@@ -199,7 +210,7 @@ def without_config_file(flags: tuple[str, ...]) -> list[str]:
     return kept
 
 
-def _write_changes(plan: Plan, root: str) -> None:
+def _write_changes(plan: Plan, root: str, checkpoint: Callable[[str], None]) -> None:
     for index, change in enumerate(plan.changes):
         if change.action == "delete":
             fsops.remove(root, change.path)
@@ -207,6 +218,7 @@ def _write_changes(plan: Plan, root: str) -> None:
             new = change.new
             fsops.atomic_write(root, change.path, new.content, new.mode, new.uid, new.gid)
         faults.point(f"after-write-{index}")
+        checkpoint(f"while writing the files (after {change.path})")
 
 
 def _write_own(root: str, files: list[tuple[HostFile, bytes]]) -> None:
@@ -238,6 +250,7 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
                 raise ApplyError(f"ufw reload failed: {result.stderr.strip()}", path=ufw_block.PATH_V4,
                                  hint="check the DOCKER-USER block and `ufw status`")
             done.append({"service": "ufw", "action": "reload"})
+        engine.checkpoint(f"after the {action.service} {action.action}")
     return done
 
 
