@@ -40,9 +40,11 @@ class Interrupted(DockhardenError):
 
 
 def _install(handler: Callable[[int, Any], None]) -> dict[int, Any]:
+    """Set `handler` for each signal this process was not told to ignore (nohup ignores SIGHUP, a
+    shell's background job SIGINT: an apply started that way must not stop on them)."""
     if threading.current_thread() is not threading.main_thread():
         return {}
-    return {s: signal.signal(s, handler) for s in SIGNALS}
+    return {s: signal.signal(s, handler) for s in SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
 
 
 def _restore(previous: dict[int, Any]) -> None:
@@ -106,4 +108,6 @@ class Deferral:
 def ignore() -> None:
     """Once a command's outcome is settled, a late signal changes nothing: ignore the signals for the
     last lines (and the exit)."""
-    _install(signal.SIG_IGN)
+    if threading.current_thread() is threading.main_thread():
+        for signum in SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)

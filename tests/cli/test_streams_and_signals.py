@@ -228,3 +228,18 @@ def test_a_signal_during_a_rollback_rolls_the_rollback_back(tmp_path, root):
     assert (root / "etc/docker/daemon.json").read_bytes() == applied
     record = json.loads((root / "var/lib/dockharden/generations/0002/record.json").read_text())
     assert (record["kind"], record["state"]) == ("rollback", "rolled_back") and leftovers(root) == []
+
+
+def test_a_signal_the_operator_had_ignored_stays_ignored_as_under_nohup(tmp_path, root):
+    mark = tmp_path / "reached"
+    proc = subprocess.Popen(argv("apply", "--root", str(root), "--yes", "--no-restart"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                            env=env(DOCKHARDEN_FAILPOINT="pause:after-write-0:2", DOCKHARDEN_FAILPOINT_MARK=str(mark)),
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    while not mark.exists():
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGHUP)  # the terminal went away; nohup said to carry on
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert state_of(root) == "applied" and "interrupted" not in err
