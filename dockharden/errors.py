@@ -71,6 +71,7 @@ OS_HINTS = {
     errno.ENOENT: "check the path: it, or a directory on the way to it, does not exist",
     errno.ENOTDIR: "a part of the path is a file where a directory is expected: check the path",
     errno.EISDIR: "a directory stands where a file is expected: check the path, or move the directory away",
+    errno.EEXIST: "something already has this name (a file where a directory is expected?): move it away",
     errno.EACCES: "run dockharden as root, and check the modes of the directories on the way",
     errno.EPERM: "not even root may do this here: look for an immutable attribute (lsattr), a read-only bind "
                  "mount or a security module (SELinux, AppArmor) refusing it",

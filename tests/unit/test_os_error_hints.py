@@ -10,6 +10,7 @@ FITTING = [
     (errno.ENOENT, "does not exist"),
     (errno.ENOTDIR, "is a file where a directory is expected"),
     (errno.EISDIR, "a directory stands where a file is expected"),
+    (errno.EEXIST, "already has this name"),
     (errno.EACCES, "run dockharden as root"),
     (errno.EPERM, "immutable attribute"),
     (errno.EROFS, "mounted read-only"),
