@@ -15,17 +15,18 @@ from dockharden.errors import RootError, from_os_error
 def require_root(root: str, *, writes: bool) -> None:
     """Refuse a root that does not exist or is not a directory; `writes`: the command would create files."""
     then = "nothing was created" if writes else ""
+    shown = root or "--root ''"
     try:
         info = os.stat(root)
     except FileNotFoundError:
         raise RootError("the root directory does not exist",
                         hint="check the path given to --root (" + ("apply and rollback never create it: a typo "
                              "must not grow a new tree" if writes else "nothing was read") + ")",
-                        path=root) from None
+                        path=shown) from None
     except OSError as exc:
-        raise from_os_error(exc, "the root directory cannot be used", path=root, error=RootError,
+        raise from_os_error(exc, "the root directory cannot be used", path=shown, error=RootError,
                             then=then) from None
     if not stat.S_ISDIR(info.st_mode):
         raise RootError("the root is not a directory",
                         hint="--root takes the directory that holds the host's /etc and /var (an image, a chroot)"
-                             + (f"; {then}" if then else ""), path=root)
+                             + (f"; {then}" if then else ""), path=shown)

@@ -73,3 +73,11 @@ def test_a_root_reached_through_a_symlink_loop_is_told_to_fix_the_links(tmp_path
     loop.symlink_to(loop)
     done = dockharden("apply", "--root", str(loop), "--yes", "--no-restart")
     assert_one_paragraph(done, str(loop), "symlink")
+
+
+def test_an_empty_root_is_named_as_given_and_nothing_is_created(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "dockharden", "apply", "--root=", "--yes", "--no-restart"],
+                          capture_output=True, text=True, cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(REPO)),
+                          timeout=TIMEOUT)
+    assert_one_paragraph(done, "--root ''", "does not exist")
+    assert list(tmp_path.iterdir()) == []
