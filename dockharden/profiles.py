@@ -20,6 +20,9 @@ DEFAULT_PROFILES = ("baseline",)
 # A layer holds settings: the built-in ones are a few KiB. 1 MiB is hundreds of times more than any real
 # layer, and keeps a wrong path (a log, an image) from being read whole into memory and parsed.
 LAYER_LIMIT = 1 << 20
+# ... and as many files as anyone merges many times over: together at most 64 MiB read, however often a
+# file is repeated on the command line.
+MAX_LAYER_FILES = 64
 
 
 def builtin_profiles() -> list[str]:
@@ -29,6 +32,9 @@ def builtin_profiles() -> list[str]:
 
 def load_layers(selection: Selection) -> list[Layer]:
     """The built-in profiles then the operator's layer files, parsed and checked."""
+    if len(selection.layers) > MAX_LAYER_FILES:
+        raise LayerError(f"{len(selection.layers)} layer files are selected; at most {MAX_LAYER_FILES} are read",
+                         hint="merge them into fewer files", key="--layer")
     layers = [load_builtin(name) for name in selection.profiles]
     layers += [load_layer_file(Path(p)) for p in selection.layers]
     return layers

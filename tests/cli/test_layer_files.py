@@ -101,3 +101,14 @@ def test_a_layer_one_byte_over_the_limit_is_refused_naming_its_size_and_the_limi
 def test_a_missing_layer_names_where_its_path_came_from(tmp_path):
     done = dockharden("plan", "--root", str(tmp_path), "--layer", str(tmp_path / "nope.toml"))
     assert_one_paragraph(done, "nope.toml", "not found", "--layer")
+
+
+def test_more_layer_files_than_the_limit_are_refused_before_any_is_read(tmp_path):
+    from dockharden.profiles import MAX_LAYER_FILES
+
+    layer = padded_layer(tmp_path / "big.toml", LAYER_LIMIT)
+    args = []
+    for _ in range(MAX_LAYER_FILES + 1):
+        args += ["--layer", str(layer)]
+    done = dockharden("plan", "--root", str(tmp_path), *args)
+    assert_one_paragraph(done, f"{MAX_LAYER_FILES + 1} layer files", "merge them")
