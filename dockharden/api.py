@@ -43,7 +43,10 @@ class Outcome:
     recovered: tuple[str, ...] = ()
 
 
-def _context(request: Request) -> Context:
+def _context(request: Request, *, writes: bool = False) -> Context:
+    from dockharden.hostroot import require_root
+
+    require_root(request.root, writes=writes)
     return Context(root=request.root, runner=request.runner or Runner(), engine_version=request.engine_version,
                    clock=request.clock, user=request.user)
 
@@ -60,10 +63,12 @@ def _config(ctx: Context, request: Request):
     return config, selection
 
 
-def engine_for(ctx: Context, config: dict, request: Request) -> "Engine":
+def engine_for(ctx: Context, config: dict, request: Request,
+               checkpoint: Callable[[str], None] = lambda where: None) -> "Engine":
     from dockharden.apply import Engine
 
-    return Engine(root=ctx.root, runner=ctx.runner, now=request.clock, config=config, progress=request.progress)
+    return Engine(root=ctx.root, runner=ctx.runner, now=request.clock, config=config, progress=request.progress,
+                  checkpoint=checkpoint)
 
 
 def make_plan(request: Request) -> Plan:
@@ -78,43 +83,79 @@ def make_plan(request: Request) -> Plan:
 
 
 def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], bool] = lambda plan: True) -> Outcome:
-    """Plan, then (under the host lock, after undoing any interrupted run) execute the plan."""
+    """Plan, then (under the host lock, after undoing any interrupted run) execute the plan.
+
+    Under the lock SIGINT, SIGTERM and SIGHUP are deferred to the engine's step boundaries: the step under
+    way finishes, then the generation is rolled back (RunResult.interrupted says by which signal).
+    """
     from dockharden import apply as applymod, faults, pipeline, recovery
+    from dockharden.interrupts import Deferral
     from dockharden.lock import HostLock
 
-    ctx = _context(request)
+    ctx = _context(request, writes=True)
     config, selection = _config(ctx, request)
     plan = pipeline.build_plan(ctx, selection, config)  # bad input fails here, before any file is created
-    with HostLock(request.root, request.clock(), "apply"):
+    with Deferral() as signals, HostLock(request.root, request.clock(), "apply"):
         faults.point("after-lock")
-        recovered = recovery.recover(engine_for(ctx, config, request))
+        _stop_if_signalled(signals, "after taking the lock", [])
+        engine = engine_for(ctx, config, request, signals.checkpoint)
+        recovered = recovery.recover(engine)
+        _stop_if_signalled(signals, "before applying", recovered)
         if recovered:
             plan = pipeline.build_plan(ctx, selection, config)
-        if plan.has_changes and not confirm(plan):
+        if plan.has_changes and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
-        result = applymod.apply_plan(plan, engine_for(ctx, config, request), restart=restart)
+        result = applymod.apply_plan(plan, engine, restart=restart)
     return Outcome(plan, result, tuple(recovered))
+
+
+def _stop_if_signalled(signals, where: str, recovered: list[str]) -> None:
+    """Before the transaction: a signal ends the command here, saying what recovery did."""
+    from dockharden.interrupts import Interrupted
+
+    if signals.received is not None:
+        raise Interrupted(signals.received, where, _nothing_else(recovered))
+
+
+def _nothing_else(recovered: list[str]) -> str:
+    return "; ".join([*recovered, "nothing else was changed"]) if recovered else "nothing was changed"
+
+
+def _ask(signals, confirm: Callable[[Plan], bool], plan: Plan, recovered: list[str]) -> bool:
+    """The confirmation, with signals handled as outside a transaction: nothing is under way."""
+    from dockharden.interrupts import Interrupted, Signalled
+
+    try:
+        with signals.paused():
+            answer = confirm(plan)
+    except Signalled as exc:
+        raise Interrupted(exc.signum, "at the question", _nothing_else(recovered)) from None
+    _stop_if_signalled(signals, "after the question", recovered)
+    return answer
 
 
 def rollback(request: Request, *, to: str | None = None, restart: bool = True,
              confirm: Callable[[Plan], bool] = lambda plan: True, dry_run: bool = False) -> Outcome:
     """Every file back to how it was before generation `to` (default: undo the last apply)."""
     from dockharden import apply as applymod, generations, pipeline, recovery, rollback as rb
+    from dockharden.interrupts import Deferral
     from dockharden.lock import HostLock
 
-    ctx = _context(request)
+    ctx = _context(request, writes=not dry_run)
     config, _ = _config(ctx, request)
     if dry_run:
         target = generations.find_generation(request.root, to) if to else rb.default_target(request.root)
         return Outcome(rb.rollback_plan(request.root, ctx.runner, target, pipeline.reloadable_keys()))
-    with HostLock(request.root, request.clock(), "rollback"):
-        recovered = recovery.recover(engine_for(ctx, config, request))
+    with Deferral() as signals, HostLock(request.root, request.clock(), "rollback"):
+        _stop_if_signalled(signals, "after taking the lock", [])
+        engine = engine_for(ctx, config, request, signals.checkpoint)
+        recovered = recovery.recover(engine)
+        _stop_if_signalled(signals, "before applying", recovered)
         target = generations.find_generation(request.root, to) if to else rb.default_target(request.root)
         plan = rb.rollback_plan(request.root, ctx.runner, target, pipeline.reloadable_keys())
-        if plan.has_changes and not confirm(plan):
+        if plan.has_changes and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
-        result = applymod.apply_plan(plan, engine_for(ctx, config, request), restart=restart, kind="rollback",
-                                     target=target.id)
+        result = applymod.apply_plan(plan, engine, restart=restart, kind="rollback", target=target.id)
         if result.result == "applied" and not to:
             generations.set_state(target, target.record["state"], undone_by=result.generation)
     return Outcome(plan, result, tuple(recovered))

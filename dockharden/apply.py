@@ -18,9 +18,10 @@ from datetime import datetime
 from typing import Any, Callable
 
 from dockharden import faults, fsops, generations, services, verify
-from dockharden.errors import ApplyError, DockhardenError
+from dockharden.errors import ApplyError, DockhardenError, from_os_error
 from dockharden.generations import STATE_DIR, Generation
 from dockharden.host import MANAGED_STATE, read_file, under
+from dockharden.interrupts import Interrupted
 from dockharden.model import HostFile, Plan
 from dockharden.runner import Runner
 from dockharden.selection import CONFIG_PATH, render_config
@@ -36,6 +37,7 @@ class RunResult:
     written: tuple[str, ...] = ()
     services: tuple[dict, ...] = ()
     messages: tuple[str, ...] = field(default_factory=tuple)
+    interrupted: int | None = None  # the signal that stopped the run (it was then rolled back)
 
     @property
     def ok(self) -> bool:
@@ -51,6 +53,8 @@ class Engine:
     now: Callable[[], datetime]
     config: dict[str, Any]
     progress: Callable[[str], None] = lambda message: None
+    # Called at each step boundary; raises Interrupted when a signal arrived during the step (interrupts.py)
+    checkpoint: Callable[[str], None] = lambda where: None
     wait_timeout: float = 60.0
     default_socket: str = "/var/run/docker.sock"
 
@@ -114,10 +118,13 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     faults.point("after-record")
     try:
         generation = _run_steps(plan, engine, generation, ours, restart)
+    except Interrupted as exc:  # the step under way finished; now undo the generation
+        return replace(roll_back_generation(engine, generation, exc.paragraph()), interrupted=exc.signum)
     except DockhardenError as exc:
         return roll_back_generation(engine, generation, exc.paragraph())
     except OSError as exc:  # a full disk, a read-only mount: undo what was written
-        return roll_back_generation(engine, generation, f"{exc.filename or 'a write'}: {exc.strerror or exc}")
+        return roll_back_generation(engine, generation, from_os_error(exc, "the apply stopped").paragraph())
+    generations.release_reserve(generation)
     return RunResult("applied", generation.id, tuple(c.path for c in plan.changes),
                      tuple(generation.record.get("services_done", [])))
 
@@ -134,11 +141,15 @@ def _new_audit_text(plan: Plan) -> str | None:
 
 
 def _run_steps(plan: Plan, engine: Engine, generation: Generation, ours, restart: bool) -> Generation:
+    """Each step, journaled before it starts; between steps, engine.checkpoint lets a signal stop the run."""
+    engine.checkpoint("before the first write")
     generation = generations.set_state(generation, "validating")
     validate_with_dockerd(plan, engine)
+    engine.checkpoint("after validating the new files")
     generation = generations.set_state(generation, "writing")
-    _write_changes(plan, engine.root)
+    _write_changes(plan, engine.root, engine.checkpoint)
     _write_own(engine.root, ours)
+    engine.checkpoint("after writing the files")
     if not restart:
         return generations.set_state(generation, "applied", services_done=[
             {"service": s.service, "action": "skipped"} for s in plan.services])
@@ -148,6 +159,7 @@ def _run_steps(plan: Plan, engine: Engine, generation: Generation, ours, restart
     generation = generations.set_state(generation, "verifying", services_done=done)
     faults.point("during-verify")
     verify_plan(plan, engine)
+    engine.checkpoint("after verifying")
     return generations.set_state(generation, "applied")
 
 
@@ -229,7 +241,7 @@ def without_config_file(flags: tuple[str, ...]) -> list[str]:
     return kept
 
 
-def _write_changes(plan: Plan, root: str) -> None:
+def _write_changes(plan: Plan, root: str, checkpoint: Callable[[str], None]) -> None:
     for index, change in enumerate(plan.changes):
         if change.action == "delete":
             fsops.remove(root, change.path)
@@ -237,6 +249,7 @@ def _write_changes(plan: Plan, root: str) -> None:
             new = change.new
             fsops.atomic_write(root, change.path, new.content, new.mode, new.uid, new.gid)
         faults.point(f"after-write-{index}")
+        checkpoint(f"while writing the files (after {change.path})")
 
 
 def _write_own(root: str, files: list[tuple[HostFile, bytes]]) -> None:
@@ -268,6 +281,7 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
                 raise ApplyError(f"ufw reload failed: {result.stderr.strip()}", path=ufw_block.PATH_V4,
                                  hint="check the DOCKER-USER block and `ufw status`")
             done.append({"service": "ufw", "action": "reload"})
+        engine.checkpoint(f"after the {action.service} {action.action}")
     return done
 
 
@@ -356,34 +370,53 @@ def roll_back_generation(engine: Engine, generation: Generation, reason: str) ->
     """Restore every file of `generation`, bring the services back, and record what happened.
 
     The daemon is brought up on the restored files, and its effective settings are compared with them:
-    the result says the host is back only when the daemon agrees.
+    the result says the host is back only when the daemon agrees. The space reserved when the generation
+    was recorded is given back first, so a full disk leaves room for the journal and the restored files.
     """
     engine.progress(f"rolling back generation {generation.id}: {reason}")
+    generations.release_reserve(generation)
     generation = generations.reread(generation)  # the journal on disk, not the caller's older copy, says how far it got
     stage = generation.record["state"]
     if stage == "rolling_back":  # a rollback that was itself interrupted: redo it from its start
         stage = generation.record.get("failed_at", "services")
-    generation = generations.set_state(generation, "rolling_back", error=reason, failed_at=stage)
+    # if even this cannot be journaled, restore anyway: the journal still says how far the run got
+    generation, _ = _journal(generation, "rolling_back", error=reason, failed_at=stage)
     try:
         restored = generations.restore_files(engine.root, generation)
         disagree = restore_services(engine, generation, stage)
     except (DockhardenError, OSError) as exc:
-        exc = exc if isinstance(exc, DockhardenError) else ApplyError(str(exc))
+        exc = exc if isinstance(exc, DockhardenError) else from_os_error(exc, "restoring failed")
         return _rollback_failed(generation, reason, exc.paragraph())
     if disagree:
         return _rollback_failed(generation, reason, "the files were restored, but the daemon does not run with "
                                 "them: " + "; ".join(disagree))
-    generations.set_state(generation, "rolled_back", restored=restored)
     daemon = " and the daemon runs with them" if generation.record.get("restart") else ""
+    generation, problem = _journal(generation, "rolled_back", restored=restored)
+    if problem:
+        return RunResult("failed", generation.id, messages=(
+            reason, f"every file was restored from generation {generation.id}{daemon}, but the journal could not "
+                    f"record it ({problem})",
+            f"the backups stay in {generation.directory}/files; free some space, then run `dockharden apply` or "
+            f"`dockharden rollback`: it finishes the rollback of generation {generation.id} first"))
     return RunResult("rolled_back", generation.id, messages=(
         reason, f"every file was restored from generation {generation.id}{daemon}"))
 
 
+def _journal(generation: Generation, state: str, **facts: Any) -> tuple[Generation, str]:
+    """Journal `state`; when the system refuses (a full disk even now), say why instead of raising."""
+    try:
+        return generations.set_state(generation, state, **facts), ""
+    except OSError as exc:
+        return generation, f"{generations.record_path(generation)}: {exc.strerror or exc}"
+
+
 def _rollback_failed(generation: Generation, reason: str, problem: str) -> RunResult:
-    generations.set_state(generation, "failed", rollback_error=problem)
+    generation, journal_problem = _journal(generation, "failed", rollback_error=problem)
     return RunResult("failed", generation.id, messages=(
         reason, f"ROLLBACK FAILED: {problem}",
-        f"the previous files are in {generation.directory}/files; restore them by hand"))
+        f"the previous files are in {generation.directory}/files (record.json says where each belongs); fix the "
+        f"cause, then `dockharden rollback --to {generation.id}` puts them back, or copy them by hand"
+        + (f"; the journal could not record this ({journal_problem})" if journal_problem else "")))
 
 
 def restore_services(engine: Engine, generation: Generation, stage: str) -> list[str]:

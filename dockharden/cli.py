@@ -1,6 +1,9 @@
 """The `dockharden` command: parse options, call the pipeline, print the result. No logic here.
 
-DockhardenError becomes a one-paragraph message and exit status 1 here, and only here.
+Errors become exit statuses here, and only here (the contract is in docs/user-guide.md): 2 means only
+what a command documents (plan --detailed-exitcode: changes pending; verify: drift; check: a scored
+control fails); every error, a bad option included, is one paragraph and 1; a signal is one line and
+128 + its number.
 """
 
 from __future__ import annotations
@@ -11,12 +14,27 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import List, Optional
 
+import click
 import typer
 
 from dockharden.errors import DockhardenError
 
+# suggest_commands=False: Click itself offers the one suggestion a typo gets (Typer would add a second)
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  suggest_commands=False,
                   help="Harden a Docker host idempotently and safely: plan, apply, show.")
+
+INTERRUPTED = "130, 143 or 129 interrupted by SIGINT, SIGTERM or SIGHUP."
+EXIT_PLAN = ("Exit status: 0 the plan was made (with --detailed-exitcode: nothing would change); 2 changes are "
+             "pending (only with --detailed-exitcode); 1 an error, a bad option included; " + INTERRUPTED)
+EXIT_APPLY = ("Exit status: 0 applied, or nothing to do; 1 an error, a bad option, a declined question, or a run "
+              "that failed and was rolled back (or could not be: the message says where the backups are); "
+              + INTERRUPTED + " A signal during the run lets the step under way finish, then rolls back.")
+EXIT_VERIFY = ("Exit status: 0 everything desired is in force; 2 drift (a mismatch is listed); 1 an error, a bad "
+               "option included; " + INTERRUPTED)
+EXIT_CHECK = ("Exit status: 0 no scored control fails; 2 a scored control fails; 1 an error, a bad option "
+              "included; " + INTERRUPTED)
+EXIT_READ = "Exit status: 0 done; 1 an error, a bad option included; " + INTERRUPTED
 
 ProfileOpt = typer.Option(None, "--profile", "-p", help="Built-in layers, comma separated (default: baseline).")
 LayerOpt = typer.Option(None, "--layer", "-l", help="An operator layer file (TOML or JSON); repeatable.")
@@ -26,23 +44,28 @@ EngineOpt = typer.Option(None, "--engine-version", help="Plan for this Engine ve
 UserOpt = typer.Option(None, "--user", help="The rootless daemon's user (with the rootless profile).")
 
 
+def _say(text: str) -> None:
+    print(f"dockharden: {text}", file=sys.stderr)
+
+
 def _request(root: str, profile: str | None = None, layer: list[str] | None = None,
              engine_version: str | None = None, user: str | None = None):
     from dockharden.api import Request
     from dockharden.selection import split_profiles
 
     return Request(root=root, profiles=split_profiles(profile), layers=layer or None,
-                   engine_version=engine_version, user=user,
-                   progress=lambda message: print(f"dockharden: {message}", file=sys.stderr))
+                   engine_version=engine_version, user=user, progress=_say)
 
 
 def _context(root: str, engine_version: str | None = None, user: str | None = None):
+    from dockharden.hostroot import require_root
     from dockharden.pipeline import Context
 
+    require_root(root, writes=False)
     return Context(root=root, engine_version=engine_version, user=user)
 
 
-@app.command()
+@app.command(epilog=EXIT_PLAN)
 def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
          json_out: bool = JsonOpt, detailed_exitcode: bool = typer.Option(
              False, "--detailed-exitcode", help="Exit 0 when nothing would change, 2 when changes are pending."),
@@ -66,7 +89,13 @@ def _confirm(json_out: bool, yes: bool, root: str, question: str):
 
         if not json_out:
             sys.stdout.write(report.render_plan(the_plan, root))
-        return yes or typer.confirm(question, default=False)
+        if yes:
+            return True
+        try:
+            return typer.confirm(question, default=False)
+        except click.exceptions.Abort:  # standard input ended: no answer is no
+            _say("no answer (standard input ended); give --yes to go ahead without a question")
+            return False
     return confirm
 
 
@@ -74,19 +103,24 @@ def _finish(outcome, json_out: bool) -> None:
     from dockharden import report
 
     for line in outcome.recovered:
-        print(f"dockharden: {line}", file=sys.stderr)
+        _say(line)
     if outcome.result is None:
-        print("dockharden: nothing was changed", file=sys.stderr)
+        _say("nothing was changed")
         raise typer.Exit(1)
+    result = outcome.result
     if json_out:
-        print(json.dumps(report.result_document(outcome.result, list(outcome.recovered)), indent=2))
+        print(json.dumps(report.result_document(result, list(outcome.recovered)), indent=2))
     else:
-        sys.stdout.write(report.render_result(outcome.result))
-    if not outcome.result.ok:
+        sys.stdout.write(report.render_result(result))
+    if result.interrupted:
+        undone = "rolled back" if result.result == "rolled_back" else "could NOT be rolled back"
+        _say(f"{result.messages[0]}: generation {result.generation} {undone}; " + "; ".join(result.messages[1:]))
+        raise typer.Exit(128 + result.interrupted if result.result == "rolled_back" else 1)
+    if not result.ok:
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog=EXIT_APPLY)
 def apply(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
           no_restart: bool = typer.Option(False, "--no-restart", help="Write files only; touch no service."),
@@ -100,7 +134,7 @@ def apply(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Laye
     _finish(outcome, json_out)
 
 
-@app.command()
+@app.command(epilog=EXIT_APPLY.replace("applied,", "rolled back,"))
 def rollback(to: Optional[str] = typer.Option(None, "--to", help="Restore every file to how it was before "
                                                                  "this generation (default: undo the last apply)."),
              root: str = RootOpt, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
@@ -114,11 +148,13 @@ def rollback(to: Optional[str] = typer.Option(None, "--to", help="Restore every 
     _finish(outcome, json_out)
 
 
-@app.command()
+@app.command(epilog=EXIT_READ)
 def history(root: str = RootOpt, json_out: bool = JsonOpt) -> None:
     """The generations, newest first: id, time, kind, layers, files, result."""
     from dockharden import generations, report
+    from dockharden.hostroot import require_root
 
+    require_root(root, writes=False)
     gens = list(reversed(generations.list_generations(root)))
     if json_out:
         print(json.dumps(report.history_document(gens), indent=2))
@@ -126,7 +162,7 @@ def history(root: str = RootOpt, json_out: bool = JsonOpt) -> None:
         sys.stdout.write(report.render_history(gens))
 
 
-@app.command()
+@app.command(epilog=EXIT_VERIFY)
 def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
            json_out: bool = JsonOpt,
            probe: bool = typer.Option(False, "--probe", help="Also check what probe containers see."),
@@ -150,10 +186,10 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
     else:
         sys.stdout.write(report.render_drift(rows))
     if any(not row.ok for row in rows):
-        raise typer.Exit(1)
+        raise typer.Exit(2)
 
 
-@app.command()
+@app.command(epilog=EXIT_READ)
 def show(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
          json_out: bool = JsonOpt) -> None:
     """Print the merged layers with the layer that set each key."""
@@ -170,14 +206,13 @@ def show(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
         sys.stdout.write(report.render_provenance(settings))
 
 
-@app.command()
+@app.command(epilog=EXIT_CHECK)
 def check(root: str = RootOpt, json_out: bool = JsonOpt,
           probe: bool = typer.Option(False, "--probe", help="Also run throwaway containers to see what the "
                                                             "daemon really enforces."),
           image: Optional[str] = typer.Option(None, "--image", help="A local image for --probe (default: one "
                                                                     "built offline from the host's busybox).")) -> None:
-    """The CIS Docker Benchmark controls of sections 1.1, 2 and 3, read from the live host.
-    Exit 0 when no scored control fails, 2 when some do, 1 on error."""
+    """The CIS Docker Benchmark controls of sections 1.1, 2 and 3, read from the live host."""
     from dockharden import checkfacts, cis, pipeline, report
     from dockharden.apply import docker_socket
 
@@ -204,7 +239,7 @@ def _probe(runner, socket_path: str, image: str | None) -> dict:
     return asdict(run_probe(runner, docker=["docker", "-H", f"unix://{socket_path}"], image=image))
 
 
-@app.command("profiles")
+@app.command("profiles", epilog=EXIT_READ)
 def list_profiles() -> None:
     """List the built-in layers."""
     from dockharden.profiles import builtin_profiles, load_builtin
@@ -213,16 +248,77 @@ def list_profiles() -> None:
         print(f"{name:<10} {load_builtin(name).description}")
 
 
-def main() -> None:
-    """Entry point: run the app, turning expected errors into one paragraph and exit status 1."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run one command and exit with the status the contract gives its outcome.
+
+    The standard streams are guarded first (a closed or full output never changes the outcome), and
+    SIGINT, SIGTERM and SIGHUP end a command with one line, unless an apply holds them to a step boundary.
+    """
+    from dockharden import console, interrupts
+
+    streams = console.guard_std_streams()
+    with interrupts.raising():
+        status = _run(sys.argv[1:] if argv is None else argv)
+    interrupts.ignore()  # the outcome is settled: a late signal cannot change it
+    lost = streams.lost_output()
+    if lost:
+        _say(f"the output could not be written ({lost}); the exit status ({status}) is the command's own")
+    sys.exit(status)
+
+
+def _run(args: list[str]) -> int:
+    from dockharden.errors import from_os_error
+    from dockharden.interrupts import Interrupted, Signalled, signal_name
+
     try:
-        app()
+        return _invoke(args)
+    except Signalled as exc:  # outside apply's transaction nothing is half done
+        _say(f"interrupted by {signal_name(exc.signum)}; nothing was changed")
+        return 128 + exc.signum
+    except KeyboardInterrupt:  # only where no handler could be set (not the main thread)
+        _say("interrupted by SIGINT; nothing was changed")
+        return 130
+    except Interrupted as exc:  # before apply's transaction began, or at its question
+        _say(exc.paragraph())
+        return exc.exit_code
     except DockhardenError as exc:
-        print(f"dockharden: error: {exc.paragraph()}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except OSError as exc:  # the machine said no (permissions, a full disk, a read-only mount)
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"dockharden: error: {where}{exc.strerror or exc}. Hint: run dockharden as root, on a writable "
-              "filesystem with free space",
-              file=sys.stderr)
-        sys.exit(1)
+        _say(f"error: {exc.paragraph()}")
+        return exc.exit_code
+    except click.exceptions.ClickException as exc:
+        _say(f"error: {_usage_paragraph(exc, args)}")
+        return 1
+    except OSError as exc:  # the machine said no somewhere no typed error names it
+        _say(f"error: {from_os_error(exc).paragraph()}")
+        return 1
+
+
+def _invoke(args: list[str]) -> int:
+    """Click's parsing and dispatch without its own error printing and exit statuses (a usage error
+    would be 2, which plan, verify and check give a meaning of their own)."""
+    command = typer.main.get_command(app)
+    try:
+        with command.make_context("dockharden", list(args)) as ctx:
+            command.invoke(ctx)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    return 0
+
+
+def _usage_paragraph(exc: click.exceptions.ClickException, args: list[str]) -> str:
+    """A usage error as one paragraph: what was wrong, at most one suggestion, and where help is."""
+    group = typer.main.get_command(app)
+    names = group.list_commands(click.Context(group))
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        return f"no command given. Hint: one of {', '.join(names)}; `dockharden --help` says what each does"
+    ctx = getattr(exc, "ctx", None)
+    # an option's missing value is reported without a context: the command is the first known name given
+    command = ctx.info_name if ctx and ctx.parent else next((a for a in args if a in names), None)
+    possibilities = getattr(exc, "possibilities", None)
+    if possibilities:  # Click's closest match first: one suggestion per typo
+        message = f"{exc.message.rstrip('.')} (did you mean {possibilities[0]!r}?)"
+    else:
+        message = exc.format_message().rstrip(".")
+    message = message[:1].lower() + message[1:]
+    if isinstance(exc, click.exceptions.NoSuchCommand) or not command:
+        return f"{message}. Hint: `dockharden --help` lists the commands and options"
+    return f"{command}: {message}. Hint: `dockharden {command} --help` lists its options"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dockharden.errors import ApplyError
+from dockharden.errors import ApplyError, from_os_error
 
 DIR_MODE = 0o755
 
@@ -38,8 +38,8 @@ def atomic_write(root: str, path: str, content: bytes, mode: int, uid: int = 0, 
         os.replace(tmp, target)
     except OSError as exc:
         _remove_quietly(tmp)
-        raise ApplyError(f"could not write it: {exc.strerror}", hint="check free space and permissions; "
-                         "the previous file is unchanged", path=path) from None
+        raise from_os_error(exc, "could not write it", path=path, error=ApplyError,
+                            then="the previous file is unchanged") from None
     fsync_dir(target.parent)
 
 

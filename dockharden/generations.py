@@ -6,6 +6,7 @@ will replace) before the first write, so the files as they were can always be gi
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dockharden import fsops
-from dockharden.errors import ApplyError
+from dockharden.errors import ApplyError, from_os_error
 from dockharden.host import read_file, under
 from dockharden.model import HostFile
 
@@ -67,14 +68,62 @@ def start_generation(root: str, now: datetime, selection: dict, files: list[Host
         record = {"format": FORMAT, "id": gen_id, "kind": kind, "time": now.isoformat(timespec="seconds"),
                   "state": "pending", "selection": selection, "files": entries, "plan": plan_summary, **extra}
         write_record(directory, record)
+        _reserve(directory, reserve_size(files, record))
     except OSError as exc:
         import shutil
 
         shutil.rmtree(directory, ignore_errors=True)  # nothing was written yet: leave no half record
-        raise ApplyError(f"could not back up the files before writing: {exc.strerror}",
-                         hint="free some space (or fix the permissions) under /var/lib/dockharden; nothing "
-                              "was changed", path=f"{STATE_DIR}/generations/{gen_id}") from None
+        raise from_os_error(exc, "could not back up the files before writing", error=ApplyError,
+                            path=f"{STATE_DIR}/generations/{gen_id}", then="nothing was changed") from None
     return Generation(gen_id, directory, record)
+
+
+RESERVE = "reserve"
+BLOCK = 4096
+
+
+def reserve_size(files: list[HostFile], record: dict[str, Any]) -> int:
+    """Room for a rollback on a full disk: a temporary copy of every file to restore (a file that did not
+    exist is only deleted), and the journal written twice over (a new record sits next to the old one
+    until it replaces it, and gains the error text), in whole blocks."""
+    def blocks(size: int) -> int:
+        return max(1, -(-size // BLOCK)) * BLOCK
+
+    journal = len(json.dumps(record, indent=2, sort_keys=True)) + BLOCK
+    return sum(blocks(len(f.content or b"")) for f in files if f.exists) + 2 * blocks(journal)
+
+
+def _reserve(directory: Path, size: int) -> None:
+    """Hold `size` bytes of the disk the journal is on, given back when the generation ends or rolls back."""
+    fd = os.open(directory / RESERVE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            _write_zeros(fd, size)  # a filesystem without fallocate
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_zeros(fd: int, size: int) -> None:
+    block = bytes(65536)
+    while size > 0:
+        size -= os.write(fd, block[:min(size, len(block))])
+
+
+def release_reserve(generation: Generation) -> None:
+    """Give back the space held for this generation's rollback."""
+    try:
+        (generation.directory / RESERVE).unlink()
+    except FileNotFoundError:
+        pass
+
+
+def record_path(generation: Generation) -> Path:
+    return generation.directory / "record.json"
 
 
 def _next_id(base: Path) -> str:
@@ -96,13 +145,20 @@ def write_record(directory: Path, record: dict[str, Any]) -> None:
     """Replace record.json atomically (it is the journal the next run trusts)."""
     data = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
     tmp = directory / ".record.json.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, directory / "record.json")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, directory / "record.json")
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # the journal stays the old record, whole; no half-written copy is left
+        exc.filename = exc.filename or str(directory / "record.json")
+        raise
     fsops.fsync_dir(directory)
 
 

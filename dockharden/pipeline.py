@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Callable
 
-from dockharden import (checks, conflicts, derive, dockerapi, engine, image_store, rootless, host as hostmod, merge,
-                        ownership, plan as planmod, profiles, validate)
+from dockharden import (checks, conflicts, derive, dockerapi, engine, faults, image_store, rootless, host as hostmod,
+                        merge, ownership, plan as planmod, profiles, validate)
 from dockharden.errors import LayerError
 from dockharden.model import HostSnapshot, Plan, Selection
 from dockharden.runner import Runner
@@ -62,6 +62,7 @@ def service_manager(ctx: Context, config: dict) -> str:
 
 def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -> Plan:
     """Everything `plan` shows; nothing is written."""
+    faults.point("during-plan")
     ctx = replace(ctx, manager=service_manager(ctx, config or {}))
     settings = merge.merge_layers(profiles.load_layers(selection))
     host = read_snapshot(ctx, settings.table("daemon"))

@@ -202,10 +202,16 @@ def _image_present(runner: Runner, docker: list[str], image: str, budget: _Budge
     return False, f"docker image inspect {image} failed: {_why(done)}"
 
 
+# busybox-static is about 2 MiB; 32 MiB leaves room for any build and keeps a wrong file out of memory.
+BUSYBOX_LIMIT = 32 << 20
+
+
 def _static_busybox(path: str) -> bytes | None:
+    from dockharden.inputs import read_regular_file
+
     try:
-        data = Path(path).read_bytes()
-    except OSError:
+        data = read_regular_file(Path(path), limit=BUSYBOX_LIMIT)
+    except DockhardenError:  # not there, not a regular file, too large: no image to build, as NO_IMAGE says
         return None
     return data if is_static_elf(data) else None
 

@@ -17,6 +17,12 @@ from dockharden.resources import profiles_dir
 from dockharden.validate import check_layer_document, daemon_keys, suggest
 
 DEFAULT_PROFILES = ("baseline",)
+# A layer holds settings: the built-in ones are a few KiB. 1 MiB is hundreds of times more than any real
+# layer, and keeps a wrong path (a log, an image) from being read whole into memory and parsed.
+LAYER_LIMIT = 1 << 20
+# ... and as many files as anyone merges many times over: together at most 64 MiB read, however often a
+# file is repeated on the command line.
+MAX_LAYER_FILES = 64
 
 
 def builtin_profiles() -> list[str]:
@@ -26,6 +32,9 @@ def builtin_profiles() -> list[str]:
 
 def load_layers(selection: Selection) -> list[Layer]:
     """The built-in profiles then the operator's layer files, parsed and checked."""
+    if len(selection.layers) > MAX_LAYER_FILES:
+        raise LayerError(f"{len(selection.layers)} layer files are selected; at most {MAX_LAYER_FILES} are read",
+                         hint="merge them into fewer files", key="--layer")
     layers = [load_builtin(name) for name in selection.profiles]
     layers += [load_layer_file(Path(p)) for p in selection.layers]
     return layers
@@ -41,15 +50,12 @@ def load_builtin(name: str) -> Layer:
 
 
 def load_layer_file(path: Path) -> Layer:
-    """An operator's layer file."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise LayerError("layer file not found", hint="check the path given to --layer or in "
-                         "/etc/dockharden/dockharden.toml", path=str(path)) from None
-    except OSError as exc:
-        raise LayerError(f"cannot read the layer file: {exc.strerror}",
-                         hint="--layer takes a TOML or JSON file", path=str(path)) from None
+    """An operator's layer file: a regular file of at most LAYER_LIMIT bytes."""
+    from dockharden.inputs import read_regular_file
+
+    data = read_regular_file(path, limit=LAYER_LIMIT, error=LayerError,
+                             named_in="to --layer or in /etc/dockharden/dockharden.toml",
+                             fix="a layer is a TOML or JSON file: write the settings to one and give its path")
     fmt = "json" if path.suffix.lower() == ".json" else "toml"
     return _layer_from_text(data, source=str(path), default_name=path.stem, fmt=fmt)
 

@@ -35,6 +35,9 @@ def recover(engine: "Engine") -> list[str]:
         verb = "undone" if result.result == "rolled_back" else "could NOT be undone"
         messages.append(f"recovered: generation {generation.id} (interrupted while {state}) {verb}; "
                         + " ".join(result.messages[1:]))
+    for generation in generations.list_generations(engine.root):
+        if generation.record.get("state") not in generations.UNFINISHED:
+            generations.release_reserve(generation)  # a run killed between its last journal entry and this
     base = generations.generations_dir(engine.root)
     for directory in (base.iterdir() if base.is_dir() else []):
         if directory.name.isdigit() and not (directory / "record.json").exists():

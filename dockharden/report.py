@@ -125,9 +125,12 @@ def _lookup(doc: Any, path: tuple) -> Any:
 
 
 def result_document(result: "RunResult", recovered: list[str] = ()) -> dict[str, Any]:
+    import signal
+
     return {"format_version": FORMAT_VERSION, "kind": "dockharden.apply", "result": result.result,
             "generation": result.generation, "written": list(result.written),
-            "services": list(result.services), "messages": list(result.messages), "recovered": list(recovered)}
+            "services": list(result.services), "messages": list(result.messages), "recovered": list(recovered),
+            "interrupted_by": signal.Signals(result.interrupted).name if result.interrupted else None}
 
 
 def render_result(result: "RunResult") -> str:

@@ -25,7 +25,12 @@ class Result:
 
 
 class Runner:
-    """Runs argument lists with a timeout; a missing program or a timeout is a failed Result."""
+    """Runs argument lists with a timeout; a missing program or a timeout is a failed Result.
+
+    Each program runs in a process group of its own, with no terminal input: a Ctrl-C at the terminal
+    reaches dockharden alone, which decides when to stop (a restart it started is never cut in half,
+    and a dockerd started by a restart command never gets the operator's Ctrl-C).
+    """
 
     def __init__(self, default_timeout: float = 60.0) -> None:
         self.default_timeout = default_timeout
@@ -35,7 +40,8 @@ class Runner:
         argv = tuple(str(a) for a in argv)
         try:
             done = subprocess.run(argv, capture_output=True, text=True, input=input, env=env,
-                                  timeout=timeout or self.default_timeout, check=False)
+                                  stdin=None if input is not None else subprocess.DEVNULL,
+                                  timeout=timeout or self.default_timeout, check=False, process_group=0)
         except FileNotFoundError:
             return Result(argv, 127, "", f"{argv[0]}: command not found")
         except subprocess.TimeoutExpired:
@@ -51,7 +57,7 @@ class Runner:
             argv = tuple(str(a) for a in argv)
             try:
                 started.append((argv, data, subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                                             stderr=subprocess.PIPE, text=True)))
+                                                             stderr=subprocess.PIPE, text=True, process_group=0)))
             except FileNotFoundError:
                 started.append((argv, data, None))
         return [self._collect(argv, data, proc, timeout or self.default_timeout) for argv, data, proc in started]

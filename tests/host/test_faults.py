@@ -156,6 +156,61 @@ def test_a_full_disk_fails_cleanly_and_every_file_is_as_it_was(small_tmpfs):
     assert after == before
 
 
+def fill_leaving(root: Path, kib: int) -> None:
+    free = os.statvfs(root)
+    (root / "filler").write_bytes(b"\0" * (free.f_bavail * free.f_frsize - kib * 1024))
+
+
+def test_a_disk_that_fills_at_any_step_ends_rolled_back_or_failed_with_the_backups_named():
+    """Free space from too little for the backups to enough for everything, in 8 KiB steps: the disk runs
+    out while backing up, while writing a target, while writing dockharden's own files and while journaling.
+    Each run ends in a state the journal records, never at `writing` with a hint about root."""
+    seen = set()
+    for kib in range(8, 136, 8):
+        mount = Path(tempfile.mkdtemp(prefix="dh-fill-", dir="/tmp"))
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0755", "tmpfs", str(mount)], check=True)
+        try:
+            seen.add(_fill_and_apply(mount, kib))
+        finally:
+            subprocess.run(["umount", "-l", str(mount)], check=False)
+            mount.rmdir()
+    assert {"nothing written", "rolled_back", "applied"} <= seen, seen  # every outcome was reached
+
+
+def _fill_and_apply(root: Path, kib: int) -> str:
+    before = operator_tree(root)
+    fill_leaving(root, kib)
+    done = cli("apply", "--root", str(root), "--profile", "baseline", "--no-restart", "--yes", "--json")
+    where = f"with {kib} KiB free: {done.stdout}{done.stderr}"
+    assert "Traceback" not in done.stderr and "as root" not in done.stderr, where
+    generation = root / "var/lib/dockharden/generations/0001"
+    after = {k: v for k, v in snapshot(root).items() if not k.startswith("var/lib/dockharden") and k != "filler"}
+    leftovers = [p.name for p in root.rglob(".*") if "dockharden-" in p.name or p.name.endswith(".tmp")]
+    assert leftovers == [], where
+    if done.returncode == 0:
+        assert json.loads(done.stdout)["result"] == "applied" and record_state_at(generation) == "applied", where
+        assert not (generation / "reserve").exists(), where
+        return "applied"
+    assert done.returncode == 1 and "No space left on device" in done.stdout + done.stderr, where
+    if not generation.exists():  # out of space while backing up: refused before the first write
+        assert "nothing was changed" in done.stderr and after == before, where
+        return "nothing written"
+    result = json.loads(done.stdout)
+    assert record_state_at(generation) == result["result"] in ("rolled_back", "failed"), where
+    if result["result"] == "rolled_back":
+        assert after == before, where
+    else:
+        assert f"{generation.relative_to(root)}/files" in " ".join(result["messages"]), where
+    return result["result"]
+
+
+def record_state_at(generation: Path) -> str | None:
+    try:
+        return json.loads((generation / "record.json").read_text())["state"]
+    except (OSError, ValueError):
+        return None
+
+
 def test_a_read_only_target_is_refused_with_nothing_changed(small_tmpfs):
     before = operator_tree(small_tmpfs)
     subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
@@ -190,3 +245,84 @@ def test_sigkill_right_after_taking_the_lock_leaves_nothing_to_recover_and_the_l
     assert "interrupted" not in managed.host.dockharden("plan", *managed.layers).stdout
     again = managed.apply("--profile", "baseline", *managed.layers)
     assert again.returncode == 0 and result_of(again)["result"] == "applied" and not result_of(again)["recovered"]
+
+
+# -- signals: the step under way finishes, then the generation is rolled back ---------------------
+
+LEFTOVER_DIRS = ("etc/docker", "etc/ufw", "etc/audit", "etc/dockharden", "var/lib/dockharden")
+
+
+def leftover_files(host) -> list[str]:
+    """Temporary files of an interrupted write, a half journal, a space reserve left behind."""
+    found = []
+    for top in LEFTOVER_DIRS:
+        for path in (host.dir / top).rglob("*"):
+            if ".dockharden-" in path.name or path.name in (".record.json.tmp", "reserve"):
+                found.append(str(path.relative_to(host.dir)))
+    return found
+
+
+def spawn_paused(host, point: str, *args):
+    """dockharden ARGS paused at `point`; returns once the pause is reached (its mark file exists)."""
+    mark = host.dir / f"reached-{point}"
+    mark.unlink(missing_ok=True)
+    proc = host.spawn_dockharden(*args, env={"DOCKHARDEN_FAILPOINT": f"pause:{point}:3",
+                                             "DOCKHARDEN_FAILPOINT_MARK": str(mark)})
+    wait_for(lambda: mark.exists() or proc.poll() is not None, timeout=120)
+    assert proc.poll() is None, proc.communicate()
+    return proc
+
+
+def one_line_saying(err: str, signum: int) -> str:
+    said = [line for line in err.splitlines() if line.startswith(f"dockharden: interrupted by {signum.name}")]
+    assert len(said) == 1 and err.endswith(said[0] + "\n"), err
+    assert "Traceback" not in err
+    return said[0]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("point", ["after-record", "after-write-0", "during-restart", "during-verify"])
+def test_a_signal_during_apply_finishes_the_step_then_the_host_is_back_as_it_was(managed, point, signum):
+    host = managed.host
+    proc = spawn_paused(host, point, "apply", "--yes", "--json", "--profile", "baseline", *managed.layers)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 128 + signum, out + err
+    assert "generation 0001 rolled back" in one_line_saying(err, signum)
+    result = json.loads(out[out.index("{"):])
+    assert (result["result"], result["interrupted_by"]) == ("rolled_back", signum.name)
+    assert managed.daemon_json() == ORIGINAL
+    info = host.info()  # up, on the original settings
+    assert info["LiveRestoreEnabled"] is False and info["Labels"] == ["team=ops"] and info["Debug"] is False
+    assert managed.loaded_watches() == []
+    assert record_state(host, "0001") == "rolled_back"
+    assert leftover_files(host) == []
+    assert "interrupted" not in host.dockharden("plan", *managed.layers).stdout
+
+
+def test_a_signal_during_a_rollback_restart_puts_back_what_the_rollback_replaced(managed):
+    host = managed.host
+    assert managed.apply("--profile", "baseline", *managed.layers).returncode == 0
+    applied = managed.daemon_json()
+    proc = spawn_paused(host, "during-restart", "rollback", "--to", "0001", "--yes", "--json")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 143, out + err
+    assert "generation 0002 rolled back" in one_line_saying(err, signal.SIGTERM)
+    assert managed.daemon_json() == applied and host.info()["LiveRestoreEnabled"] is True
+    assert record_state(host, "0002") == "rolled_back" and record_state(host, "0001") == "applied"
+    assert leftover_files(host) == []
+    assert "interrupted" not in host.dockharden("plan", *managed.layers).stdout
+
+
+def test_verify_exits_0_in_force_2_on_drift_and_1_on_an_error_against_a_real_daemon(managed):
+    host = managed.host
+    assert managed.apply("--profile", "baseline", *managed.layers).returncode == 0
+    in_force = host.dockharden("verify", *managed.layers)
+    assert in_force.returncode == 0, in_force.stdout + in_force.stderr
+    (host.dir / "etc/docker/daemon.json").write_bytes(ORIGINAL)  # a hand edit: the file drifts
+    drift = host.dockharden("verify", *managed.layers)
+    assert drift.returncode == 2 and "DRIFT" in drift.stdout, drift.stdout + drift.stderr
+    (host.dir / "etc/docker/daemon.json").write_bytes(b'{"debug": true,}')
+    error = host.dockharden("verify", *managed.layers)
+    assert error.returncode == 1 and error.stderr.startswith("dockharden: error: ") and "Traceback" not in error.stderr

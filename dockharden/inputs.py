@@ -1,0 +1,83 @@
+"""Read a file the operator names outside the root (a layer): a regular file, and a bounded one.
+
+Touches the machine (reads that one file). A FIFO would block dockharden forever and a device such as
+/dev/zero would feed it until memory runs out, so anything but a regular file is refused, judged on the
+opened descriptor (a path swapped after a check cannot slip one in), and at most `limit` bytes are read.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from dockharden.errors import DockhardenError, from_os_error
+
+KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+         stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory"}
+# O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; O_NOCTTY: a terminal given
+# by mistake never becomes dockharden's controlling terminal.
+OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def read_regular_file(path: Path, *, limit: int, error: type[DockhardenError] = DockhardenError,
+                      named_in: str = "on the command line", fix: str = "give the path of a regular file") -> bytes:
+    """The bytes of `path`, which must be a regular file of at most `limit` bytes; else `error`.
+
+    `named_in` says where the operator gave the path (for a path that does not exist); `fix` how to give
+    a regular file instead.
+    """
+    # Opening some devices acts on the hardware (a watchdog arms, a tape rewinds): what the path names
+    # now is refused before it is opened. The decision that counts is made on the descriptor below.
+    _refuse_kind(_status(path, error, named_in), path, error, fix)
+    try:
+        fd = os.open(path, OPEN_FLAGS)
+    except OSError as exc:
+        raise from_os_error(exc, "cannot open it", path=str(path), error=error) from None
+    try:
+        info = os.fstat(fd)
+        _refuse_kind(info, path, error, fix)
+        if info.st_size > limit:
+            raise _too_large(path, f"{info.st_size} bytes", limit, error)
+        data = _read_at_most(fd, limit + 1, path, error)
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # it grew after fstat, or says size 0 and has more (a /proc file)
+        raise _too_large(path, f"more than {limit} bytes", limit, error)
+    return data
+
+
+def _status(path: Path, error: type[DockhardenError], named_in: str) -> os.stat_result:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        raise error("not found", hint=f"check the path given {named_in}", path=str(path)) from None
+    except OSError as exc:
+        raise from_os_error(exc, "cannot read it", path=str(path), error=error) from None
+
+
+def _refuse_kind(info: os.stat_result, path: Path, error: type[DockhardenError], fix: str) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        kind = KINDS.get(stat.S_IFMT(info.st_mode), "not a regular file")
+        raise error(f"is {kind}, not a regular file; dockharden reads only regular files here", hint=fix,
+                    path=str(path))
+
+
+def _too_large(path: Path, size: str, limit: int, error: type[DockhardenError]) -> DockhardenError:
+    most = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit} bytes"
+    return error(f"is {size}, more than the {most} dockharden reads from such a file",
+                 hint="check that this is the right file", path=str(path))
+
+
+def _read_at_most(fd: int, count: int, path: Path, error: type[DockhardenError]) -> bytes:
+    chunks, left = [], count
+    try:
+        while left > 0:
+            chunk = os.read(fd, min(left, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise from_os_error(exc, "cannot read it", path=str(path), error=error) from None
+    return b"".join(chunks)
