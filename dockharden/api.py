@@ -104,6 +104,11 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
 
     ctx = _context(request)
     config, _ = _config(ctx, request)
+    if to is not None:
+        from dockharden.errors import DockhardenError
+        from dockharden.values import checked, generation_id
+
+        to = checked(generation_id, to, key="--to", error=DockhardenError)
     if dry_run:
         target = generations.find_generation(request.root, to) if to else rb.default_target(request.root)
         return Outcome(rb.rollback_plan(request.root, ctx.runner, target, pipeline.reloadable_keys()))

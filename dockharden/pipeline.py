@@ -62,6 +62,7 @@ def service_manager(ctx: Context, config: dict) -> str:
 
 def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -> Plan:
     """Everything `plan` shows; nothing is written."""
+    check_flags(ctx)
     ctx = replace(ctx, manager=service_manager(ctx, config or {}))
     settings = merge.merge_layers(profiles.load_layers(selection))
     host = read_snapshot(ctx, settings.table("daemon"))
@@ -96,6 +97,17 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
     return replace(plan, state=state, engine_version=version, docker_socket=host.docker_socket,
                    rootless_user=host.rootless_user,
                    start_flags=tuple(host.start_flags(systemd_dropin.exec_after(host, rendered))))
+
+
+def check_flags(ctx: Context) -> None:
+    """--engine-version is a version and --user a user name (the layers' values are checked as they load)."""
+    from dockharden.errors import DockhardenError
+    from dockharden.values import checked, engine_version, user_name
+
+    if ctx.engine_version is not None:
+        checked(engine_version, ctx.engine_version, key="--engine-version", error=DockhardenError)
+    if ctx.user is not None:
+        checked(user_name, ctx.user, key="--user", error=DockhardenError)
 
 
 def check_merged_config(config: dict, settings, path: str, version: str | None) -> None:

@@ -15,6 +15,7 @@ from dockharden.errors import LayerError
 from dockharden.model import KeyPath, Layer, Selection
 from dockharden.resources import profiles_dir
 from dockharden.validate import check_layer_document, daemon_keys, suggest
+from dockharden.values import check_layer_values
 
 DEFAULT_PROFILES = ("baseline",)
 
@@ -28,7 +29,19 @@ def load_layers(selection: Selection) -> list[Layer]:
     """The built-in profiles then the operator's layer files, parsed and checked."""
     layers = [load_builtin(name) for name in selection.profiles]
     layers += [load_layer_file(Path(p)) for p in selection.layers]
+    _refuse_shared_names(layers)
     return layers
+
+
+def _refuse_shared_names(layers: list[Layer]) -> None:
+    """Two layers of one name would share their provenance: `show` and `plan` could not tell them apart."""
+    seen: dict[str, str] = {}
+    for layer in layers:
+        if layer.name in seen:
+            raise LayerError(f"layer name `{layer.name}` is also the name of {seen[layer.name]}",
+                             hint="give each layer its own name with [layer] name = \"...\"", path=layer.source,
+                             key="layer.name")
+        seen[layer.name] = layer.source
 
 
 def load_builtin(name: str) -> Layer:
@@ -57,6 +70,7 @@ def load_layer_file(path: Path) -> Layer:
 def _layer_from_text(data: bytes, *, source: str, default_name: str, fmt: str) -> Layer:
     doc = _parse(data, source=source, fmt=fmt)
     check_layer_document(doc, path=source)
+    check_layer_values(doc, path=source)
     name = doc.get("layer", {}).get("name", default_name)
     tables = {k: v for k, v in doc.items() if k not in ("layer", "unset")}
     unset = {table: tuple(_unset_path(p, source) for p in paths)

@@ -133,3 +133,20 @@ def test_show_prints_each_key_with_the_layer_that_set_it():
     assert "daemon.live-restore = true  <- baseline" in done.stdout
     assert "daemon.userns-remap = \"default\"  <- userns" in done.stdout
     assert "daemon.features.containerd-snapshotter removed  <- userns" in done.stdout
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--profile", ""], "names no profile"),
+    (["--profile", ","], "names no profile"),
+    (["--profile", "baseline,baseline"], "selected twice"),
+    (["--profile", "baselin"], "did you mean `baseline`"),
+    (["--engine-version", "banana"], "not an engine version"),
+    (["--user", "-rf"], "not a user name"),
+])
+def test_a_flag_that_does_not_mean_what_it_must_is_one_paragraph_exit_1_and_nothing_is_touched(operator_root, args,
+                                                                                                  needle):
+    before = tree_snapshot(operator_root)
+    done = dockharden("apply", "--root", str(operator_root), "--no-restart", "--yes", *args)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+    assert needle in done.stderr and args[0] in done.stderr, done.stderr
+    assert tree_snapshot(operator_root) == before
