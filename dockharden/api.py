@@ -98,8 +98,9 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
 
 def rollback(request: Request, *, to: str | None = None, restart: bool = True,
              confirm: Callable[[Plan], bool] = lambda plan: True, dry_run: bool = False) -> Outcome:
-    """Every file back to how it was before generation `to` (default: undo the last apply)."""
-    from dockharden import apply as applymod, generations, pipeline, recovery, rollback as rb
+    """Every file back to how it was before generation `to`; without `to`, undo the newest apply still in
+    force (so each plain rollback goes one generation further back)."""
+    from dockharden import apply as applymod, pipeline, recovery, rollback as rb
     from dockharden.lock import HostLock
 
     ctx = _context(request)
@@ -109,17 +110,17 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
         from dockharden.values import checked, generation_id
 
         to = checked(generation_id, to, key="--to", error=DockhardenError)
+    choose = (lambda: rb.target_generation(request.root, to)) if to else (lambda: rb.default_target(request.root))
     if dry_run:
-        target = generations.find_generation(request.root, to) if to else rb.default_target(request.root)
-        return Outcome(rb.rollback_plan(request.root, ctx.runner, target, pipeline.reloadable_keys()))
+        return Outcome(rb.rollback_plan(request.root, ctx.runner, choose(), pipeline.reloadable_keys()))
     with HostLock(request.root, request.clock(), "rollback"):
         recovered = recovery.recover(engine_for(ctx, config, request))
-        target = generations.find_generation(request.root, to) if to else rb.default_target(request.root)
+        target = choose()
         plan = rb.rollback_plan(request.root, ctx.runner, target, pipeline.reloadable_keys())
         if plan.has_changes and not confirm(plan):
             return Outcome(plan, None, tuple(recovered))
         result = applymod.apply_plan(plan, engine_for(ctx, config, request), restart=restart, kind="rollback",
                                      target=target.id)
-        if result.result == "applied" and not to:
-            generations.set_state(target, target.record["state"], undone_by=result.generation)
+        if result.result == "unchanged":
+            result = rb.record_files_in_place(request.root, request.clock(), target)
     return Outcome(plan, result, tuple(recovered))

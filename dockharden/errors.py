@@ -58,3 +58,7 @@ class ApplyError(DockhardenError):
 
 class LockError(DockhardenError):
     """Another dockharden run holds the lock."""
+
+
+class StateError(DockhardenError):
+    """dockharden's own state (a generation record, managed.json) is damaged: cut short or edited by hand."""

@@ -16,6 +16,7 @@ from dockharden.errors import LayerError
 from dockharden.model import HostSnapshot, Plan, Selection
 from dockharden.runner import Runner
 from dockharden.selection import CONFIG_PATH, choose_selection, parse_config
+from dockharden.state import read_managed_state
 from dockharden.targets import audit_rules, daemon_json, managed_paths, render_all, systemd_dropin
 
 
@@ -147,7 +148,7 @@ def read_snapshot(ctx: Context, daemon_table: dict) -> HostSnapshot:
     pointed = {v for doc in (daemon_table, current) for k, v in doc.items()
                if k in conflicts.PATH_KEYS and isinstance(v, str)}
     snapshot = replace(snapshot, existing_paths=snapshot.existing_paths | hostmod.existing(ctx.root, pointed),
-                       now=ctx.clock())
+                       now=ctx.clock(), managed=read_managed_state(ctx.root))
     return snapshot
 
 
