@@ -79,11 +79,6 @@ def _shown(directory: Path) -> str:
 
 # --- managed.json -------------------------------------------------------------------------------------
 
-MANAGED_HINT = ("`dockharden rollback` puts it back as it was before the last apply, with the files it belongs "
-                "to (then apply again); or remove it: dockharden then takes the daemon.json as it is now for your "
-                "own, and a key a dropped layer had set stays as it is")
-
-
 def read_managed_state(root: str) -> dict[str, Any]:
     """What earlier applies recorded about the keys dockharden manages ({} before the first)."""
     state = read_file(root, MANAGED_STATE)
@@ -92,5 +87,19 @@ def read_managed_state(root: str) -> dict[str, Any]:
     doc, problem = parse_state(state.content or b"", "managed.schema.json")
     if problem:
         raise StateError(f"dockharden's record of your own daemon.json values is damaged: {problem}",
-                         hint=MANAGED_HINT, path=MANAGED_STATE)
+                         hint=managed_hint(root), path=MANAGED_STATE)
     return doc
+
+
+def managed_hint(root: str) -> str:
+    """What to do with a damaged managed.json: remove it, or roll back to a generation that kept a copy."""
+    from dockharden.generations import list_generations
+
+    keeping = [g.id for g in list_generations(root)
+               if not g.damaged and any(e["path"] == MANAGED_STATE for e in g.record["files"])]
+    remove = ("remove it: dockharden then takes daemon.json as it is now for your own (a key that a layer you "
+              "drop later had set then stays as it is)")
+    if not keeping:
+        return remove
+    return (f"{remove}; or `dockharden rollback --to N`, N one of {', '.join(keeping)}: each of these generations "
+            "changed it and gives back the copy from before it, with the files it belongs to")
