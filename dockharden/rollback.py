@@ -114,7 +114,7 @@ def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: fro
                           f"({target.record.get('time')})")]
     plan = make_plan(Selection((), (), "rollback"), EMPTY, snapshot, rendered, notes, reloadable)
     flags = tuple(snapshot.start_flags(exec_after(snapshot, rendered)))
-    return Plan(**{**plan.__dict__, "state": None, "start_flags": flags})
+    return Plan(**{**plan.__dict__, "start_flags": flags})
 
 
 def record_files_in_place(root: str, now, target: Generation):

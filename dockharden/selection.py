@@ -1,7 +1,8 @@
 """The per-host selection of layers, persisted in /etc/dockharden/dockharden.toml.
 
-Reads and renders that file; writing it goes through fsops like every other file. Flags given on the
-command line override what the file says.
+Pure: parses, checks and renders that file (read with tomllib, written with tomlkit so the operator's
+comments and layout stay); apply writes it as a planned change inside a generation, like every other
+file. Flags given on the command line override what the file says.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dockharden.errors import HostFileError, LayerError
-from dockharden.model import Selection
+from dockharden.model import HostFile, RenderedFile, Selection
 from dockharden.profiles import DEFAULT_PROFILES
 from dockharden.values import Invalid, checked, duplicates, user_name
 
@@ -153,18 +154,30 @@ CONFIG_CHECKS = {
 }
 
 
-def render_config(config: dict[str, Any], selection: Selection) -> bytes:
-    """dockharden.toml with the selection written in and every other table kept."""
-    merged = dict(config, profiles=list(selection.profiles), layers=list(selection.layers))
-    lines = ["# dockharden's selection for this host; `dockharden plan` without flags uses it."]
-    scalars = {k: v for k, v in merged.items() if not isinstance(v, dict)}
-    lines += [f"{k} = {_toml_value(v)}" for k, v in scalars.items()]
-    for name, table in merged.items():
-        if isinstance(table, dict):
-            lines += ["", f"[{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
-    return ("\n".join(lines) + "\n").encode()
+HEADER = "# dockharden's selection for this host; `dockharden plan` without flags uses it.\n"
 
 
-def _toml_value(value: Any) -> str:
-    # JSON strings, numbers, booleans and arrays of them are valid TOML
-    return json.dumps(value)
+def selection_file(current: HostFile, selection: Selection) -> RenderedFile | None:
+    """dockharden.toml as apply would leave it: the selection written in when it did not come from the
+    file. A planned change like any other file, so it is backed up, recorded and rolled back with the
+    generation; None when the file is the selection's source (nothing to write)."""
+    if selection.source == CONFIG_PATH:
+        return None
+    from dockharden.targets.daemon_json import kept_mode
+
+    content = render_config(current.content, selection)
+    return RenderedFile("selection", CONFIG_PATH, content, mode=kept_mode(current, 0o644))
+
+
+def render_config(content: bytes | None, selection: Selection) -> bytes:
+    """dockharden.toml with the selection written in, and every comment, table, value and blank line of
+    the operator's file kept as it was (tomlkit round-trips them; the standard library cannot write TOML).
+    A key whose value is already right is not touched, so its layout stays too."""
+    import tomlkit  # only when the selection may have to be written
+
+    doc = tomlkit.parse(content.decode("utf-8-sig")) if content else tomlkit.parse(HEADER)
+    for key, value in (("profiles", list(selection.profiles)), ("layers", list(selection.layers))):
+        now = doc[key].unwrap() if key in doc else ([] if key == "layers" else None)  # no layers: none
+        if now != value:
+            doc[key] = value
+    return tomlkit.dumps(doc).encode()

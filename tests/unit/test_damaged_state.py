@@ -206,9 +206,11 @@ def test_a_damaged_managed_json_stops_plan_and_apply_in_one_paragraph_and_rollba
     assert dockharden("plan", "--root", str(three)).returncode == 0
 
 
-def test_a_removed_managed_json_is_taken_as_never_written(three):
+def test_a_removed_managed_json_is_taken_as_never_written_and_planned_again(three):
     (three / MANAGED).unlink()
-    assert api.make_plan(request(three)).changes == ()
+    plan = api.make_plan(api.Request(root=str(three), runner=NoTools()))  # the selection of dockharden.toml
+    assert [(c.path, c.action) for c in plan.changes] == [("/var/lib/dockharden/managed.json", "create")]
+    assert plan.services == ()
 
 
 def test_every_record_dockharden_writes_passes_its_own_check(three):
