@@ -27,7 +27,8 @@ def builtin_profiles() -> list[str]:
 
 def load_layers(selection: Selection) -> list[Layer]:
     """The built-in profiles then the operator's layer files, parsed and checked."""
-    layers = [load_builtin(name) for name in selection.profiles]
+    where = {"path": selection.source, "key": "profiles"} if selection.source.startswith("/") else {}
+    layers = [load_builtin(name, **where) for name in selection.profiles]
     layers += [load_layer_file(Path(p)) for p in selection.layers]
     _refuse_shared_names(layers)
     return layers
@@ -44,12 +45,13 @@ def _refuse_shared_names(layers: list[Layer]) -> None:
         seen[layer.name] = layer.source
 
 
-def load_builtin(name: str) -> Layer:
-    path = profiles_dir() / f"{name}.toml"
-    if not path.is_file():
-        names = builtin_profiles()
+def load_builtin(name: str, *, path: str = "", key: str = "--profile") -> Layer:
+    """A built-in profile; an unknown name is refused naming where it came from (a flag or dockharden.toml)."""
+    names = builtin_profiles()
+    if name not in names:  # never a path: `--profile ../x` must not reach outside the profiles
         raise LayerError(f"no built-in profile `{name}`{suggest(name, names)}",
-                         hint="built-in profiles are: " + ", ".join(names), key="--profile")
+                         hint="built-in profiles are: " + ", ".join(names), path=path, key=key)
+    path = profiles_dir() / f"{name}.toml"
     return _layer_from_text(path.read_bytes(), source=f"profile:{name}", default_name=name, fmt="toml")
 
 

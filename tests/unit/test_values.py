@@ -207,6 +207,22 @@ def test_a_profile_flag_that_selects_nothing_or_a_profile_twice_is_refused(flag,
     assert needle in str(caught.value) and "--profile" in str(caught.value)
 
 
+@pytest.mark.parametrize("name", ["../profiles/baseline", "baseline.toml", "/etc/passwd", "BASELINE"])
+def test_a_profile_is_a_builtin_name_never_a_path(tmp_path, name):
+    with pytest.raises(LayerError) as caught:
+        api.make_plan(api.Request(root=str(tmp_path), profiles=[name], runner=NoTools()))
+    assert "no built-in profile" in str(caught.value) and "--profile" in str(caught.value)
+
+
+def test_an_unknown_profile_in_dockharden_toml_names_the_file_and_the_key(tmp_path):
+    (tmp_path / "etc/dockharden").mkdir(parents=True)
+    (tmp_path / "etc/dockharden/dockharden.toml").write_text('profiles = ["baselin"]\n')
+    with pytest.raises(LayerError) as caught:
+        api.make_plan(api.Request(root=str(tmp_path), runner=NoTools()))
+    message = str(caught.value)
+    assert "/etc/dockharden/dockharden.toml, key `profiles`" in message and "did you mean `baseline`" in message
+
+
 def test_the_same_layer_file_twice_is_refused_however_its_path_is_written(tmp_path):
     mine = layer(tmp_path, "[daemon]\ndebug = true\n")
     again = tmp_path / "sub" / ".." / "mine.toml"
