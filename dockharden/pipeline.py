@@ -120,12 +120,12 @@ def own_files(host: HostSnapshot, selection: Selection, state: dict) -> list:
 def check_flags(ctx: Context) -> None:
     """--engine-version is a version and --user a user name (the layers' values are checked as they load)."""
     from dockharden.errors import DockhardenError
-    from dockharden.values import checked, engine_version, user_name
+    from dockharden.values import checked, engine_version, unprivileged_user
 
     if ctx.engine_version is not None:
         checked(engine_version, ctx.engine_version, key="--engine-version", error=DockhardenError)
     if ctx.user is not None:
-        checked(user_name, ctx.user, key="--user", error=DockhardenError)
+        checked(unprivileged_user, ctx.user, key="--user", error=DockhardenError)
 
 
 def check_merged_config(config: dict, settings, path: str, version: str | None) -> None:

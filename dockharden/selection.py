@@ -15,7 +15,7 @@ from typing import Any
 from dockharden.errors import HostFileError, LayerError
 from dockharden.model import HostFile, RenderedFile, Selection
 from dockharden.profiles import DEFAULT_PROFILES
-from dockharden.values import Invalid, checked, duplicates, user_name
+from dockharden.values import Invalid, checked, duplicates, unprivileged_user
 
 CONFIG_PATH = "/etc/dockharden/dockharden.toml"
 
@@ -96,6 +96,11 @@ def check_config(config: dict[str, Any], path: str = CONFIG_PATH) -> None:
         check_profiles(config["profiles"], key="profiles", path=path)
     if "layers" in config:
         check_layers(config["layers"], key="layers", path=path)
+        relative = next((f for f in config["layers"] if not f.startswith("/")), None)
+        if relative is not None:
+            raise HostFileError(f"layer file `{relative}` is not an absolute path: it would be looked for in "
+                                "whatever directory dockharden runs from", hint="write its full path",
+                                path=path, key="layers")
     for table, checks in CONFIG_CHECKS.items():
         section = config.get(table, {})
         if not isinstance(section, dict):
@@ -149,7 +154,7 @@ def _absolute(value: str) -> str:
 
 CONFIG_CHECKS = {
     "service": {"manager": _manager, "restart_command": _command, "reload_command": _command,
-                "timeout": _timeout, "user": _string(user_name)},
+                "timeout": _timeout, "user": _string(unprivileged_user)},
     "docker": {"host": _string(_unix_host), "log_file": _string(_absolute)},
 }
 

@@ -64,6 +64,9 @@ def network(text: str, version: int) -> str:
     if net.network_address != ipaddress.ip_address(text.split("/")[0]):
         raise Invalid(f"`{text}` has host bits set", f"did you mean the network `{net}`, or the one host "
                       f"`{text.split('/')[0]}/{net.max_prefixlen}`?")
+    if net.prefixlen == 0:
+        raise Invalid(f"`{text}` is every address: the DOCKER-USER block would let every connection through",
+                      "name the networks that may connect; to publish a port to everyone, use allow_ports")
     return str(net)
 
 
@@ -141,10 +144,26 @@ def user_name(text: str) -> str:
     return text
 
 
+def unprivileged_user(text: str) -> str:
+    """A user name that is not root: remapping to root, or a rootless daemon run by root, is no isolation."""
+    if user_name(text) == "root":
+        raise Invalid("`root` is not an unprivileged user", "name the unprivileged user that should own the "
+                      "containers' processes (e.g. dockremap)")
+    return text
+
+
+def audit_path(text: str) -> str:
+    """A path for a `-w PATH` watch: absolute, one word (the rules file is split on whitespace)."""
+    if not text.startswith("/") or any(c.isspace() or not c.isprintable() for c in text):
+        raise Invalid(f"{text!r} is not a path auditctl can watch", "an absolute path without spaces or control "
+                      "characters, e.g. /srv/app")
+    return text
+
+
 def user_and_group(text: str) -> str:
     """`user` or `user:group`, as userns-remap takes them."""
     user, colon, group = text.partition(":")
-    user_name(user)
+    unprivileged_user(user)
     if colon:
         user_name(group)
     return text
@@ -211,7 +230,7 @@ def _unique_strings(items: list[str]) -> list[str]:
 
 
 LAYER_CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
-    "audit": {"permissions": audit_permissions, "extra_paths": _unique_strings},
+    "audit": {"permissions": audit_permissions, "extra_paths": each(audit_path)},
     "ufw": {"allow_ports": each(port_spec),
             "allow_sources": each(lambda t: network(t, 4)), "allow_sources_v6": each(lambda t: network(t, 6)),
             "container_networks": each(lambda t: network(t, 4)),
@@ -220,7 +239,7 @@ LAYER_CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
                 "architectures": lambda names: architectures(_unique_strings(names))},
     "tls": {"address": tcp_address, "dns_names": each(dns_name), "ip_addresses": each(ip_address)},
     "userns": {"user": user_and_group},
-    "rootless": {"user": user_name},
+    "rootless": {"user": unprivileged_user},
     "unset": {"daemon": _unique_strings},
 }
 

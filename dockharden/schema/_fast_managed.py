@@ -2,6 +2,7 @@
 # flake8: noqa
 VERSION = "2.22.3"
 from decimal import Decimal
+import re
 
 
 class JsonSchemaValueException(ValueError):
@@ -15,16 +16,20 @@ class JsonSchemaValuesException(JsonSchemaValueException):
 
 
 
+REGEX_PATTERNS = {
+    '^[^/]+(/[^/]+)*$': re.compile('^[^/]+(/[^/]+)*\\Z')
+}
+
 NoneType = type(None)
 
 def validate_https___dockharden_dev_schema_managed_schema_json(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
-        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'http://json-schema.org/draft-07/schema#', '$id': 'https://dockharden.dev/schema/managed.schema.json', 'title': 'dockharden managed state (/var/lib/dockharden/managed.json)', 'description': "For each daemon.json key path a layer sets or removes, the operator's value before dockharden touched it. dockharden writes it; a file that does not match this schema is damaged.", 'type': 'object', 'required': ['format', 'daemon'], 'properties': {'format': {'const': 1}, 'daemon': {'type': 'object', 'propertyNames': {'minLength': 1}, 'additionalProperties': {'type': 'object', 'required': ['had'], 'properties': {'had': {'type': 'boolean'}, 'value': True}}}}}, rule='type')
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object", value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'http://json-schema.org/draft-07/schema#', '$id': 'https://dockharden.dev/schema/managed.schema.json', 'title': 'dockharden managed state (/var/lib/dockharden/managed.json)', 'description': "For each daemon.json key path a layer sets or removes, the operator's value before dockharden touched it. dockharden writes it; a file that does not match this schema is damaged.", 'type': 'object', 'required': ['format', 'daemon'], 'properties': {'format': {'const': 1}, 'daemon': {'type': 'object', 'propertyNames': {'pattern': '^[^/]+(/[^/]+)*$'}, 'additionalProperties': {'type': 'object', 'required': ['had'], 'properties': {'had': {'type': 'boolean'}, 'value': True}}}}}, rule='type')
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data__missing_keys = set(['format', 'daemon']) - data.keys()
         if data__missing_keys:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'http://json-schema.org/draft-07/schema#', '$id': 'https://dockharden.dev/schema/managed.schema.json', 'title': 'dockharden managed state (/var/lib/dockharden/managed.json)', 'description': "For each daemon.json key path a layer sets or removes, the operator's value before dockharden touched it. dockharden writes it; a file that does not match this schema is damaged.", 'type': 'object', 'required': ['format', 'daemon'], 'properties': {'format': {'const': 1}, 'daemon': {'type': 'object', 'propertyNames': {'minLength': 1}, 'additionalProperties': {'type': 'object', 'required': ['had'], 'properties': {'had': {'type': 'boolean'}, 'value': True}}}}}, rule='required')
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain " + (str(sorted(data__missing_keys)) + " properties"), value=data, name="" + (name_prefix or "data") + "", definition={'$schema': 'http://json-schema.org/draft-07/schema#', '$id': 'https://dockharden.dev/schema/managed.schema.json', 'title': 'dockharden managed state (/var/lib/dockharden/managed.json)', 'description': "For each daemon.json key path a layer sets or removes, the operator's value before dockharden touched it. dockharden writes it; a file that does not match this schema is damaged.", 'type': 'object', 'required': ['format', 'daemon'], 'properties': {'format': {'const': 1}, 'daemon': {'type': 'object', 'propertyNames': {'pattern': '^[^/]+(/[^/]+)*$'}, 'additionalProperties': {'type': 'object', 'required': ['had'], 'properties': {'had': {'type': 'boolean'}, 'value': True}}}}}, rule='required')
         data_keys = set(data.keys())
         if "format" in data_keys:
             data_keys.remove("format")
@@ -35,7 +40,7 @@ def validate_https___dockharden_dev_schema_managed_schema_json(data, custom_form
             data_keys.remove("daemon")
             data__daemon = data["daemon"]
             if not isinstance(data__daemon, (dict)):
-                raise JsonSchemaValueException("" + (name_prefix or "data") + ".daemon must be object", value=data__daemon, name="" + (name_prefix or "data") + ".daemon", definition={'type': 'object', 'propertyNames': {'minLength': 1}, 'additionalProperties': {'type': 'object', 'required': ['had'], 'properties': {'had': {'type': 'boolean'}, 'value': True}}}, rule='type')
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".daemon must be object", value=data__daemon, name="" + (name_prefix or "data") + ".daemon", definition={'type': 'object', 'propertyNames': {'pattern': '^[^/]+(/[^/]+)*$'}, 'additionalProperties': {'type': 'object', 'required': ['had'], 'properties': {'had': {'type': 'boolean'}, 'value': True}}}, rule='type')
             data__daemon_is_dict = isinstance(data__daemon, dict)
             if data__daemon_is_dict:
                 data__daemon_keys = set(data__daemon.keys())
@@ -65,13 +70,12 @@ def validate_https___dockharden_dev_schema_managed_schema_json(data, custom_form
                     for data__daemon_key in data__daemon:
                         try:
                             if isinstance(data__daemon_key, str):
-                                data__daemon_key_len = len(data__daemon_key)
-                                if data__daemon_key_len < 1:
-                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".daemon must be longer than or equal to 1 characters", value=data__daemon_key, name="" + (name_prefix or "data") + ".daemon", definition={'minLength': 1}, rule='minLength')
+                                if not REGEX_PATTERNS['^[^/]+(/[^/]+)*$'].search(data__daemon_key):
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".daemon must match pattern ^[^/]+(/[^/]+)*$", value=data__daemon_key, name="" + (name_prefix or "data") + ".daemon", definition={'pattern': '^[^/]+(/[^/]+)*$'}, rule='pattern')
                         except (JsonSchemaValueException, JsonSchemaValuesException):
                             data__daemon_property_names = False
                     if not data__daemon_property_names:
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".daemon must be named by propertyName definition", value=data__daemon, name="" + (name_prefix or "data") + ".daemon", definition={'type': 'object', 'propertyNames': {'minLength': 1}, 'additionalProperties': {'type': 'object', 'required': ['had'], 'properties': {'had': {'type': 'boolean'}, 'value': True}}}, rule='propertyNames')
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".daemon must be named by propertyName definition", value=data__daemon, name="" + (name_prefix or "data") + ".daemon", definition={'type': 'object', 'propertyNames': {'pattern': '^[^/]+(/[^/]+)*$'}, 'additionalProperties': {'type': 'object', 'required': ['had'], 'properties': {'had': {'type': 'boolean'}, 'value': True}}}, rule='propertyNames')
     return data
 
 validate = validate_https___dockharden_dev_schema_managed_schema_json

@@ -185,6 +185,7 @@ MANAGED_DAMAGES = {
     "entry-without-had": lambda b: b'{"format": 1, "daemon": {"icc": {"value": true}}}',
     "had-a-string": lambda b: b'{"format": 1, "daemon": {"icc": {"had": "yes"}}}',
     "missing-format": lambda b: b'{"daemon": {}}',
+    "key-path-with-an-empty-part": lambda b: b'{"format": 1, "daemon": {"log-opts//max-file": {"had": false}}}',
 }
 
 

@@ -82,6 +82,13 @@ REFUSED = [
     (values.user_name, "ci@host", "not a user name"),
     (values.user_name, "", "not a user name"),
     (values.user_and_group, "remap:", "not a user name"),
+    (values.user_and_group, "root:root", "not an unprivileged user"),
+    (values.unprivileged_user, "root", "not an unprivileged user"),
+    (lambda t: values.network(t, 4), "0.0.0.0/0", "every address"),
+    (lambda t: values.network(t, 6), "::/0", "every address"),
+    (values.audit_path, "/srv/a b", "without spaces"),
+    (values.audit_path, "/srv/a\n-D", "control characters"),
+    (values.audit_path, "srv/app", "absolute path"),
     (values.user_and_group, "a:b:c", "not a user name"),
     (values.engine_version, "banana", "not an engine version"),
     (values.engine_version, "24", "MAJOR.MINOR"),
@@ -154,6 +161,11 @@ BAD_LAYER_VALUES = [
     ('[audit]\npermissions = "rr"\n', LayerError, "audit.permissions", "each once"),
     ('[userns]\nuser = "-rf"\n', SchemaError, "userns.user", "user name"),
     ('[rootless]\nuser = "root:root"\n', SchemaError, "rootless.user", "user name"),
+    ('[rootless]\nuser = "root"\n', LayerError, "rootless.user", "unprivileged"),
+    ('[userns]\nuser = "root"\n', LayerError, "userns.user", "unprivileged"),
+    ('[ufw]\nallow_sources = ["0.0.0.0/0"]\n', LayerError, "ufw.allow_sources", "allow_ports"),
+    ('[audit]\nextra_paths = ["/srv/my app"]\n', LayerError, "audit.extra_paths", "without spaces"),
+    ('[audit]\nextra_paths = ["/srv/app", "/srv/app"]\n', SchemaError, "audit.extra_paths", "listed twice"),
     ('[seccomp]\ndeny = ["mkdirr"]\n', LayerError, "seccomp.deny", "did you mean 'mkdir'"),
     ('[seccomp]\ndeny = ["mkdir", "mkdir"]\n', SchemaError, "seccomp.deny", "listed twice"),
     ('[seccomp]\narchitectures = ["vax"]\n', LayerError, "seccomp.architectures", "unknown architecture"),
@@ -253,6 +265,8 @@ def test_an_empty_layer_path_is_refused():
     ("[service]\nuser = 5\n", "service.user", "expected a string"),
     ('[docker]\nhost = "tcp://10.0.0.1:2375"\n', "docker.host", "unix socket"),
     ('[docker]\nlog_file = "docker.log"\n', "docker.log_file", "absolute path"),
+    ('profiles = ["baseline"]\nlayers = ["site.toml"]\n', "layers", "not an absolute path"),
+    ('[service]\nuser = "root"\n', "service.user", "unprivileged"),
 ])
 def test_a_bad_value_in_dockharden_toml_names_the_file_and_the_key(text, key, needle):
     with pytest.raises(DockhardenError) as caught:
@@ -265,6 +279,7 @@ def test_a_bad_value_in_dockharden_toml_names_the_file_and_the_key(text, key, ne
     ({"engine_version": "banana"}, "--engine-version"),
     ({"engine_version": "24"}, "--engine-version"),
     ({"user": "-rf"}, "--user"),
+    ({"user": "root"}, "--user"),
     ({"profiles": []}, "--profile"),
     ({"profiles": ["baseline", "baseline"]}, "--profile"),
 ])
@@ -335,6 +350,10 @@ def test_every_accepted_port_reaches_the_firewall_as_itself(ports):
                      st.ip_addresses(v=6).flatmap(lambda a: st.integers(0, 128).map(
                          lambda n: ipaddress.ip_network(f"{a}/{n}", strict=False)))))
 def test_a_network_is_accepted_in_its_own_version_list_only_and_comes_back_as_itself(net):
+    if net.prefixlen == 0:  # every address: refused in either list
+        with pytest.raises(values.Invalid):
+            values.network(str(net), net.version)
+        return
     assert values.network(str(net), net.version) == str(net)
     with pytest.raises(values.Invalid):
         values.network(str(net), 10 - net.version)
