@@ -88,7 +88,8 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
     with HostLock(request.root, request.clock(), "apply"):
         faults.point("after-lock")
         recovered = recovery.recover(engine_for(ctx, config, request))
-        if recovered:
+        if recovered:  # the interrupted run may have written dockharden.toml: read it again, as restored
+            config, selection = _config(ctx, request)
             plan = pipeline.build_plan(ctx, selection, config)
         if plan.has_changes and not confirm(plan):
             return Outcome(plan, None, tuple(recovered))

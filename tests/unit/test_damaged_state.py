@@ -245,3 +245,31 @@ def test_a_damaged_record_is_never_a_traceback_whatever_the_bytes(three):
             assert broken == ["0002"]
 
     damaged_anyhow()
+
+
+def test_a_failed_apply_leaves_a_record_that_passes_its_own_check(three, tmp_path, monkeypatch):
+    layer = tmp_path / "l9.toml"
+    layer.write_text('[layer]\nname = "l9"\n[daemon]\nmax-concurrent-downloads = 9\n')
+    monkeypatch.setenv("DOCKHARDEN_FAILPOINT", "fail:after-write-0")
+    result = api.apply(request(three, layer), restart=False).result
+    assert result.result == "rolled_back"
+    gen = generations.find_generation(str(three), result.generation)
+    assert gen.damaged == "" and gen.record["state"] == "rolled_back" and gen.record["failed_at"] == "writing"
+    assert downloads(three) == 3
+
+
+@pytest.mark.parametrize("point", ["after-record", "after-write-1"])
+def test_a_killed_run_is_interrupted_not_damaged_and_the_next_apply_undoes_it(three, tmp_path, point):
+    layer = tmp_path / "l9.toml"
+    layer.write_text('[layer]\nname = "l9"\n[daemon]\nmax-concurrent-downloads = 9\n')
+    env = dict(os.environ, PYTHONPATH=str(REPO), DOCKHARDEN_FAILPOINT=f"kill:{point}")
+    killed = subprocess.run([sys.executable, "-m", "dockharden", "apply", "--root", str(three), "--layer", str(layer),
+                             "--yes", "--no-restart"], capture_output=True, text=True, env=env)
+    assert killed.returncode == -9, killed.stderr
+    [gen] = [g for g in generations.list_generations(str(three)) if g.id == "0004"]
+    assert gen.damaged == "" and gen.record["state"] in generations.UNFINISHED
+    plan = dockharden("plan", "--root", str(three))
+    assert "interrupted" in plan.stdout and "damaged" not in plan.stdout
+    again = dockharden("apply", "--root", str(three), "--yes", "--no-restart")
+    assert again.returncode == 0 and "recovered: generation 0004" in again.stderr, again.stderr
+    assert downloads(three) == 3
