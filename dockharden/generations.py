@@ -145,7 +145,8 @@ def backup_bytes(generation: Generation, entry: dict[str, Any]) -> bytes | None:
         data = (generation.directory / entry["backup"]).read_bytes()
     except FileNotFoundError:
         raise StateError(f"the backup of {entry['path']} is missing", path=where,
-                         hint="it cannot be restored from this generation; `dockharden history` lists the others")
+                         hint="it cannot be restored from this generation; `dockharden history` lists the others") \
+            from None
     if sha256(data) != entry["sha256"]:
         raise StateError(f"the backup of {entry['path']} does not match the SHA-256 its record took of it "
                          "(cut short or edited since)", path=where,
