@@ -101,7 +101,8 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
         engine = engine_for(ctx, config, request, signals.checkpoint)
         recovered = recovery.recover(engine)
         _stop_if_signalled(signals, "before applying", recovered)
-        if recovered:
+        if recovered:  # the interrupted run may have written dockharden.toml: read it again, as restored
+            config, selection = _config(ctx, request)
             plan = pipeline.build_plan(ctx, selection, config)
         if plan.has_changes and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
@@ -136,26 +137,32 @@ def _ask(signals, confirm: Callable[[Plan], bool], plan: Plan, recovered: list[s
 
 def rollback(request: Request, *, to: str | None = None, restart: bool = True,
              confirm: Callable[[Plan], bool] = lambda plan: True, dry_run: bool = False) -> Outcome:
-    """Every file back to how it was before generation `to` (default: undo the last apply)."""
-    from dockharden import apply as applymod, generations, pipeline, recovery, rollback as rb
+    """Every file back to how it was before generation `to`; without `to`, undo the newest apply still in
+    force (so each plain rollback goes one generation further back)."""
+    from dockharden import apply as applymod, pipeline, recovery, rollback as rb
     from dockharden.interrupts import Deferral
     from dockharden.lock import HostLock
 
     ctx = _context(request, writes=not dry_run)
     config, _ = _config(ctx, request)
+    if to is not None:
+        from dockharden.errors import DockhardenError
+        from dockharden.values import checked, generation_id
+
+        to = checked(generation_id, to, key="--to", error=DockhardenError)
+    choose = (lambda: rb.target_generation(request.root, to)) if to else (lambda: rb.default_target(request.root))
     if dry_run:
-        target = generations.find_generation(request.root, to) if to else rb.default_target(request.root)
-        return Outcome(rb.rollback_plan(request.root, ctx.runner, target, pipeline.reloadable_keys()))
+        return Outcome(rb.rollback_plan(request.root, ctx.runner, choose(), pipeline.reloadable_keys()))
     with Deferral() as signals, HostLock(request.root, request.clock(), "rollback"):
         _stop_if_signalled(signals, "after taking the lock", [])
         engine = engine_for(ctx, config, request, signals.checkpoint)
         recovered = recovery.recover(engine)
         _stop_if_signalled(signals, "before applying", recovered)
-        target = generations.find_generation(request.root, to) if to else rb.default_target(request.root)
+        target = choose()
         plan = rb.rollback_plan(request.root, ctx.runner, target, pipeline.reloadable_keys())
         if plan.has_changes and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
         result = applymod.apply_plan(plan, engine, restart=restart, kind="rollback", target=target.id)
-        if result.result == "applied" and not to:
-            generations.set_state(target, target.record["state"], undone_by=result.generation)
+        if result.result == "unchanged":
+            result = rb.record_files_in_place(request.root, request.clock(), target)
     return Outcome(plan, result, tuple(recovered))

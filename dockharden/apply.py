@@ -8,7 +8,6 @@ far a run got, so a run killed at any point can be finished or undone by the nex
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -20,11 +19,11 @@ from typing import Any, Callable
 from dockharden import faults, fsops, generations, services, verify
 from dockharden.errors import ApplyError, DockhardenError, from_os_error
 from dockharden.generations import STATE_DIR, Generation
-from dockharden.host import MANAGED_STATE, read_file, under
+from dockharden.host import read_file, under
 from dockharden.interrupts import Interrupted
-from dockharden.model import HostFile, Plan
+from dockharden.model import Plan
 from dockharden.runner import Runner
-from dockharden.selection import CONFIG_PATH, render_config
+from dockharden.selection import CONFIG_PATH
 from dockharden.targets import audit_rules, daemon_json, ufw_block
 
 
@@ -89,35 +88,22 @@ def plan_summary(plan: Plan) -> dict:
             "services": [{"service": s.service, "action": s.action} for s in plan.services]}
 
 
-def bookkeeping(plan: Plan, root: str, config: dict) -> list[tuple[HostFile, bytes]]:
-    """dockharden's own files that differ from what this plan needs: the selection and the state."""
-    if plan.state is None:
-        return []
-    wanted = [(MANAGED_STATE, (json.dumps(plan.state, indent=2, sort_keys=True) + "\n").encode())]
-    if plan.selection.source not in (CONFIG_PATH, "rollback"):
-        wanted.append((CONFIG_PATH, render_config(config, plan.selection)))
-    current = [(read_file(root, path), data) for path, data in wanted]
-    return [(old, data) for old, data in current if old.content != data]
-
-
 def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply", **record: Any) -> RunResult:
     """Make the plan real, or leave the host as it was. The caller holds the host lock."""
     engine = engine.for_plan(plan)
-    ours = bookkeeping(plan, engine.root, engine.config)
-    if not plan.changes:
-        _write_own(engine.root, ours)
+    if not plan.changes:  # nothing at all is written, dockharden's own files included
         return RunResult("unchanged")
     refuse_stale_plan(plan, engine.root)
     if restart and any(s.service == "docker" for s in plan.services):
         services.docker_service(engine.root, engine.config, engine.runner)  # fail before any write
     selection = {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers)}
     generation = generations.start_generation(
-        engine.root, engine.now(), selection, [c.old for c in plan.changes] + [old for old, _ in ours],
+        engine.root, engine.now(), selection, [c.old for c in plan.changes],
         plan_summary(plan), kind=kind, restart=restart, audit_rules=_new_audit_text(plan),
         daemon_json=_new_daemon_text(plan), **record)
     faults.point("after-record")
     try:
-        generation = _run_steps(plan, engine, generation, ours, restart)
+        generation = _run_steps(plan, engine, generation, restart)
     except Interrupted as exc:  # the step under way finished; now undo the generation
         return replace(roll_back_generation(engine, generation, exc.paragraph()), interrupted=exc.signum)
     except DockhardenError as exc:
@@ -140,7 +126,7 @@ def _new_audit_text(plan: Plan) -> str | None:
     return change.new.content.decode(errors="replace") if change else None
 
 
-def _run_steps(plan: Plan, engine: Engine, generation: Generation, ours, restart: bool) -> Generation:
+def _run_steps(plan: Plan, engine: Engine, generation: Generation, restart: bool) -> Generation:
     """Each step, journaled before it starts; between steps, engine.checkpoint lets a signal stop the run."""
     engine.checkpoint("before the first write")
     generation = generations.set_state(generation, "validating")
@@ -148,7 +134,6 @@ def _run_steps(plan: Plan, engine: Engine, generation: Generation, ours, restart
     engine.checkpoint("after validating the new files")
     generation = generations.set_state(generation, "writing")
     _write_changes(plan, engine.root, engine.checkpoint)
-    _write_own(engine.root, ours)
     engine.checkpoint("after writing the files")
     if not restart:
         return generations.set_state(generation, "applied", services_done=[
@@ -250,13 +235,6 @@ def _write_changes(plan: Plan, root: str, checkpoint: Callable[[str], None]) -> 
             fsops.atomic_write(root, change.path, new.content, new.mode, new.uid, new.gid)
         faults.point(f"after-write-{index}")
         checkpoint(f"while writing the files (after {change.path})")
-
-
-def _write_own(root: str, files: list[tuple[HostFile, bytes]]) -> None:
-    for old, data in files:
-        if old.path == MANAGED_STATE:
-            fsops.make_private_dir(under(root, STATE_DIR))
-        fsops.atomic_write(root, old.path, data, 0o600 if old.path == MANAGED_STATE else 0o644)
 
 
 def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] = lambda service: None) -> list[dict]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from dockharden import services, verify
 from dockharden.apply import Engine
-from dockharden.model import Plan
+from dockharden.model import OWN_TARGETS, Plan
 from dockharden.targets import audit_rules, daemon_json, ufw_block
 
 
@@ -21,9 +21,10 @@ class Row:
 
 
 def find_drift(plan: Plan, engine: Engine) -> list[Row]:
+    own = {f.path for f in plan.rendered if f.target in OWN_TARGETS}  # dockharden's bookkeeping, not hardening
     rows = [Row(f"file {c.path}", False, f"would be {c.action}d by apply (run `dockharden plan`)")
-            for c in plan.changes]
-    rows += [Row(f"file {p}", True, "as the layers render it") for p in plan.unchanged]
+            for c in plan.changes if c.path not in own]
+    rows += [Row(f"file {p}", True, "as the layers render it") for p in plan.unchanged if p not in own]
     rendered = {f.path: f.content for f in plan.rendered}
     rows += _daemon_rows(rendered.get(plan.daemon_json_path), engine)
     rows += _audit_rows(rendered.get(audit_rules.PATH), engine)

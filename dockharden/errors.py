@@ -107,3 +107,7 @@ def from_os_error(exc: OSError, doing: str = "", path: str = "", error: type[Doc
     message = f"{doing}: {reason}" if doing else reason
     hint = os_error_hint(exc) + (f"; {then}" if then else "")
     return error(message, hint=hint, path=path or (str(exc.filename) if exc.filename else ""))
+
+
+class StateError(DockhardenError):
+    """dockharden's own state (a generation record, managed.json) is damaged: cut short or edited by hand."""

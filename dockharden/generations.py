@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from dockharden import fsops
-from dockharden.errors import ApplyError, from_os_error
+from dockharden.errors import ApplyError, StateError, from_os_error
 from dockharden.host import read_file, under
 from dockharden.model import HostFile
+from dockharden.state import RECORD, damaged_record_error, record_problem
 
 STATE_DIR = "/var/lib/dockharden"
 FORMAT = 1
@@ -25,9 +26,13 @@ FORMAT = 1
 
 @dataclass(frozen=True)
 class Generation:
+    """One generation. `damaged` says why its record cannot be trusted ('' when it can); a damaged
+    generation's `record` is empty."""
+
     id: str
     directory: Path
     record: dict[str, Any]
+    damaged: str = ""
 
 
 def generations_dir(root: str) -> Path:
@@ -40,10 +45,10 @@ def list_generations(root: str) -> list[Generation]:
     if not base.is_dir():
         return []
     found = []
-    for directory in sorted(p for p in base.iterdir() if p.name.isdigit()):
-        record = directory / "record.json"
-        if record.is_file():
-            found.append(Generation(directory.name, directory, json.loads(record.read_text())))
+    for directory in sorted((p for p in base.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
+        if (directory / RECORD).exists():
+            record, problem = record_problem(directory)
+            found.append(Generation(directory.name, directory, record, problem))
     return found
 
 
@@ -172,8 +177,12 @@ def set_state(generation: Generation, state: str, **extra: Any) -> Generation:
 
 def reread(generation: Generation) -> Generation:
     """`generation` as its journal on disk says now."""
-    return Generation(generation.id, generation.directory,
-                      json.loads((generation.directory / "record.json").read_text()))
+    record, problem = record_problem(generation.directory)
+    if problem:
+        raise damaged_record_error(generation.id, generation.directory, problem,
+                                   "it changed under this run, which cannot go on from it",
+                                   "see `dockharden history`; its backups are in its files/ directory")
+    return Generation(generation.id, generation.directory, record)
 
 
 def note_service_started(generation: Generation, service: str) -> None:
@@ -183,8 +192,22 @@ def note_service_started(generation: Generation, service: str) -> None:
 
 
 def backup_bytes(generation: Generation, entry: dict[str, Any]) -> bytes | None:
-    """The bytes a file had before `generation` (None: it did not exist)."""
-    return (generation.directory / entry["backup"]).read_bytes() if entry["existed"] else None
+    """The bytes a file had before `generation` (None: it did not exist), checked against the SHA-256 the
+    record took of them: a backup that is missing or was changed is never restored."""
+    if not entry["existed"]:
+        return None
+    where = f"/var/lib/dockharden/generations/{generation.id}/{entry['backup']}"
+    try:
+        data = (generation.directory / entry["backup"]).read_bytes()
+    except FileNotFoundError:
+        raise StateError(f"the backup of {entry['path']} is missing", path=where,
+                         hint="it cannot be restored from this generation; `dockharden history` lists the others") \
+            from None
+    if sha256(data) != entry["sha256"]:
+        raise StateError(f"the backup of {entry['path']} does not match the SHA-256 its record took of it "
+                         "(cut short or edited since)", path=where,
+                         hint="it cannot be restored from this generation; `dockharden history` lists the others")
+    return data
 
 
 def restore_files(root: str, generation: Generation) -> list[str]:
@@ -215,11 +238,17 @@ def _remove_leftover_temps(root: str, path: str) -> None:
             temp.unlink(missing_ok=True)
 
 
-def find_generation(root: str, gen_id: str) -> Generation:
+def find_generation(root: str, gen_id: str, gens: list[Generation] | None = None) -> Generation:
+    """The generation numbered `gen_id` ('3' or '0003'); a damaged one is refused."""
     from dockharden.errors import DockhardenError
 
-    for generation in list_generations(root):
-        if generation.id == gen_id.zfill(4):
+    for generation in list_generations(root) if gens is None else gens:
+        if int(generation.id) == int(gen_id):
+            if generation.damaged:
+                raise damaged_record_error(generation.id, generation.directory, generation.damaged,
+                                           "the files as they were before it are unknown",
+                                           "roll back to another generation (`dockharden history` lists them), "
+                                           "or put back its record.json")
             return generation
     raise DockhardenError(f"no generation `{gen_id}`", hint="`dockharden history` lists them",
                           path=STATE_DIR + "/generations")
@@ -230,4 +259,4 @@ UNFINISHED = ("pending", "validating", "writing", "services", "verifying", "roll
 
 def unfinished(root: str) -> list[Generation]:
     """Generations a killed run left half done (the journal says where it stopped)."""
-    return [g for g in list_generations(root) if g.record.get("state") in UNFINISHED]
+    return [g for g in list_generations(root) if not g.damaged and g.record["state"] in UNFINISHED]

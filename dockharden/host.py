@@ -6,7 +6,6 @@ API socket); with any other root (an image, a chroot) it reads files only.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -95,8 +94,7 @@ def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[s
                         default_opts=tuple(default_opts(root)),
                         manager=manager, tools=find_tools(runner),
                         hostname=os.uname().nodename if live else "localhost",
-                        ufw_enabled=ufw_enabled(root), managed=(managed := read_managed_state(root)),
-                        created=created_files(root, managed),
+                        ufw_enabled=ufw_enabled(root),
                         operator_watches=operator_watches(root),
                         firewall=firewall_variants(runner) if live else {},
                         cgroup_v2=Path("/sys/fs/cgroup/cgroup.controllers").exists() if live else None,
@@ -218,38 +216,6 @@ def ufw_enabled(root: str) -> bool:
     """Whether ufw is set to start (ENABLED=yes in /etc/ufw/ufw.conf)."""
     conf = under(root, "/etc/ufw/ufw.conf")
     return conf.is_file() and re.search(r"^ENABLED=yes", conf.read_text(errors="replace"), re.M) is not None
-
-
-def read_managed_state(root: str) -> dict:
-    """What earlier applies recorded about the keys dockharden manages ({} before the first)."""
-    state = read_file(root, MANAGED_STATE)
-    if not state.exists:
-        return {}
-    try:
-        doc = json.loads(state.content)
-    except ValueError:
-        raise HostFileError("dockharden's own state is not valid JSON", path=MANAGED_STATE,
-                            hint="restore it from the newest generation under /var/lib/dockharden/generations") from None
-    return doc if isinstance(doc, dict) else {}
-
-
-def created_files(root: str, managed: dict) -> dict[str, str]:
-    """The whole files dockharden created (path -> target): managed.json's record, or, on a host last
-    applied by a version that kept none, every path a generation's journal shows it created."""
-    if isinstance(managed.get("created"), dict):
-        return {p: t for p, t in managed["created"].items() if isinstance(p, str) and isinstance(t, str)}
-    from dockharden.ownership import LEGACY
-
-    found: dict[str, str] = {}
-    base = under(root, "/var/lib/dockharden/generations")
-    for record in sorted(base.glob("[0-9]*/record.json")) if base.is_dir() else []:
-        try:
-            doc = json.loads(record.read_text())
-            entries = doc["files"] if doc.get("kind", "apply") == "apply" else []
-            found.update({e["path"]: LEGACY for e in entries if e.get("existed") is False})
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue  # a damaged record proves nothing; history reports it
-    return found
 
 
 def operator_watches(root: str) -> dict[str, str]:

@@ -33,7 +33,8 @@ class HostLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            # the holder wrote one line; anything else in the file is not shown as if it were ours
+            holder = " ".join(os.pread(fd, 200, 0).decode(errors="replace").split()) or "another process"
             os.close(fd)
             raise LockError(f"another dockharden run holds the lock ({holder})",
                             hint="wait for it to finish; a lock whose holder died is released by the kernel",

@@ -132,6 +132,11 @@ class HostSnapshot:
         return list(self.daemon.argv[1:]) if self.daemon else []
 
 
+# dockharden's own files, planned like the others (backed up, recorded, rolled back): managed.json and
+# the selection file. They are bookkeeping, not hardening: no service acts on them, verify skips them.
+OWN_TARGETS = frozenset({"state", "selection"})
+
+
 @dataclass(frozen=True)
 class RenderedFile:
     """A target's desired bytes and metadata. `content` None means: remove the file."""
@@ -200,7 +205,6 @@ class Plan:
     services: tuple[ServiceAction, ...]
     notes: tuple[Note, ...]
     rendered: tuple[RenderedFile, ...]
-    state: dict[str, Any] | None = field(default_factory=dict)
     daemon_json_path: str = "/etc/docker/daemon.json"
     docker_socket: str | None = None
     rootless_user: str | None = None

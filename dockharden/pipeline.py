@@ -5,6 +5,7 @@ Orchestration only: the pure stages do the work; host reading and the tool check
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -13,13 +14,16 @@ from typing import Callable
 from dockharden import (checks, conflicts, derive, dockerapi, engine, faults, image_store, rootless, host as hostmod,
                         merge, ownership, plan as planmod, profiles, validate)
 from dockharden.errors import LayerError
+from dockharden.host import MANAGED_STATE
 from dockharden.model import HostSnapshot, Plan, Selection
 from dockharden.runner import Runner
 from dockharden.selection import CONFIG_PATH, choose_selection, parse_config
+from dockharden.state import created_files, read_managed_state
 from dockharden.targets import audit_rules, daemon_json, managed_paths, render_all, systemd_dropin
 
 
 ACCOUNT_FILES = ("/etc/passwd", "/etc/subuid", "/etc/subgid")
+OWN_FILES = (MANAGED_STATE, CONFIG_PATH)
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ def service_manager(ctx: Context, config: dict) -> str:
 def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -> Plan:
     """Everything `plan` shows; nothing is written."""
     faults.point("during-plan")
+    check_flags(ctx)
     ctx = replace(ctx, manager=service_manager(ctx, config or {}))
     settings = merge.merge_layers(profiles.load_layers(selection))
     host = read_snapshot(ctx, settings.table("daemon"))
@@ -81,25 +86,50 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
     # the operator's own file first: a wrong value must be reported, not silently replaced by a layer's
     validate.check_daemon_config(existing, path=host.daemon_json_path, engine=version)
     previous = host.managed.get("daemon", {})
-    config = daemon_json.desired_daemon_config(existing, settings, previous)
+    daemon_config = daemon_json.desired_daemon_config(existing, settings, previous)
     state = {"format": 1, "daemon": daemon_json.managed_record(existing, settings, previous)}
-    check_merged_config(config, settings, host.daemon_json_path, version)
+    check_merged_config(daemon_config, settings, host.daemon_json_path, version)
     rendered, render_notes = render_with_sources(settings, host)
     notes += render_notes
     state["created"] = ownership.check_ownership(rendered, host)
     written = {f.path for f in rendered}
     planned = systemd_dropin.planned_exec(settings, host)
-    notes += conflicts.check_conflicts(config, settings, host, flags_by_key(), written,
+    notes += conflicts.check_conflicts(daemon_config, settings, host, flags_by_key(), written,
                                        conflicts.relevant_flags(host, planned))
     notes += checks.check_rendered(rendered, host, ctx.runner)
     notes += _engine_note(host, ctx)
     notes += [planmod.Note("info", f"audit: {path} is already watched by {where}; not duplicated")
               for path, where in sorted(host.operator_watches.items())
               if settings.table("audit").get("enabled") and path in audit_rules.candidate_paths()]
+    rendered += own_files(host, selection, state)
     plan = planmod.make_plan(selection, settings, host, rendered, notes, reloadable_keys())
-    return replace(plan, state=state, engine_version=version, docker_socket=host.docker_socket,
+    return replace(plan, engine_version=version, docker_socket=host.docker_socket,
                    rootless_user=host.rootless_user,
                    start_flags=tuple(host.start_flags(systemd_dropin.exec_after(host, rendered))))
+
+
+def own_files(host: HostSnapshot, selection: Selection, state: dict) -> list:
+    """dockharden's own files as this plan leaves them: managed.json (the operator's values of the keys the
+    layers manage) and, when the selection did not come from it, dockharden.toml. Planned like any other
+    file: backed up, recorded and rolled back with the generation, and written only when they change."""
+    from dockharden.model import RenderedFile
+    from dockharden.selection import selection_file
+
+    data = (json.dumps(state, indent=2, sort_keys=True) + "\n").encode()
+    files = [RenderedFile("state", MANAGED_STATE, data, mode=0o600)]
+    wanted = selection_file(host.file(CONFIG_PATH), selection)
+    return files + ([wanted] if wanted else [])
+
+
+def check_flags(ctx: Context) -> None:
+    """--engine-version is a version and --user a user name (the layers' values are checked as they load)."""
+    from dockharden.errors import DockhardenError
+    from dockharden.values import checked, engine_version, unprivileged_user
+
+    if ctx.engine_version is not None:
+        checked(engine_version, ctx.engine_version, key="--engine-version", error=DockhardenError)
+    if ctx.user is not None:
+        checked(unprivileged_user, ctx.user, key="--user", error=DockhardenError)
 
 
 def check_merged_config(config: dict, settings, path: str, version: str | None) -> None:
@@ -133,15 +163,17 @@ def for_rootless_user(ctx: Context, host: HostSnapshot, layer_user: str | None) 
 
 def read_snapshot(ctx: Context, daemon_table: dict) -> HostSnapshot:
     """The host, with the paths the settings and the operator's daemon.json point at probed too."""
-    snapshot = hostmod.read_host(ctx.root, ctx.runner, managed_paths() + list(ACCOUNT_FILES),
+    snapshot = hostmod.read_host(ctx.root, ctx.runner, managed_paths() + list(ACCOUNT_FILES) + list(OWN_FILES),
                                  audit_rules.candidate_paths(), manager=ctx.manager or "none")
     current = daemon_json.parse_daemon_json(snapshot.file(daemon_json.PATH).content)
     pointed = {v for doc in (daemon_table, current) for k, v in doc.items()
                if k in conflicts.PATH_KEYS and isinstance(v, str)}
+    managed = read_managed_state(ctx.root)
     # the files they point at are read too: the tls layer writes at the paths a layer names
     pointed_files = {p: hostmod.read_file(ctx.root, p) for p in pointed if p.startswith("/")}
     snapshot = replace(snapshot, existing_paths=snapshot.existing_paths | hostmod.existing(ctx.root, pointed),
-                       files={**pointed_files, **snapshot.files}, now=ctx.clock())
+                       files={**pointed_files, **snapshot.files}, now=ctx.clock(), managed=managed,
+                       created=created_files(ctx.root, managed))
     return snapshot
 
 

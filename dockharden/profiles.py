@@ -15,6 +15,7 @@ from dockharden.errors import LayerError
 from dockharden.model import KeyPath, Layer, Selection
 from dockharden.resources import profiles_dir
 from dockharden.validate import check_layer_document, daemon_keys, suggest
+from dockharden.values import check_layer_values
 
 DEFAULT_PROFILES = ("baseline",)
 # A layer holds settings: the built-in ones are a few KiB. 1 MiB is hundreds of times more than any real
@@ -35,17 +36,31 @@ def load_layers(selection: Selection) -> list[Layer]:
     if len(selection.layers) > MAX_LAYER_FILES:
         raise LayerError(f"{len(selection.layers)} layer files are selected; at most {MAX_LAYER_FILES} are read",
                          hint="merge them into fewer files", key="--layer")
-    layers = [load_builtin(name) for name in selection.profiles]
+    where = {"path": selection.source, "key": "profiles"} if selection.source.startswith("/") else {}
+    layers = [load_builtin(name, **where) for name in selection.profiles]
     layers += [load_layer_file(Path(p)) for p in selection.layers]
+    _refuse_shared_names(layers)
     return layers
 
 
-def load_builtin(name: str) -> Layer:
-    path = profiles_dir() / f"{name}.toml"
-    if not path.is_file():
-        names = builtin_profiles()
+def _refuse_shared_names(layers: list[Layer]) -> None:
+    """Two layers of one name would share their provenance: `show` and `plan` could not tell them apart."""
+    seen: dict[str, str] = {}
+    for layer in layers:
+        if layer.name in seen:
+            raise LayerError(f"layer name `{layer.name}` is also the name of {seen[layer.name]}",
+                             hint="give each layer its own name with [layer] name = \"...\"", path=layer.source,
+                             key="layer.name")
+        seen[layer.name] = layer.source
+
+
+def load_builtin(name: str, *, path: str = "", key: str = "--profile") -> Layer:
+    """A built-in profile; an unknown name is refused naming where it came from (a flag or dockharden.toml)."""
+    names = builtin_profiles()
+    if name not in names:  # never a path: `--profile ../x` must not reach outside the profiles
         raise LayerError(f"no built-in profile `{name}`{suggest(name, names)}",
-                         hint="built-in profiles are: " + ", ".join(names), key="--profile")
+                         hint="built-in profiles are: " + ", ".join(names), path=path, key=key)
+    path = profiles_dir() / f"{name}.toml"
     return _layer_from_text(path.read_bytes(), source=f"profile:{name}", default_name=name, fmt="toml")
 
 
@@ -63,6 +78,7 @@ def load_layer_file(path: Path) -> Layer:
 def _layer_from_text(data: bytes, *, source: str, default_name: str, fmt: str) -> Layer:
     doc = _parse(data, source=source, fmt=fmt)
     check_layer_document(doc, path=source)
+    check_layer_values(doc, path=source)
     name = doc.get("layer", {}).get("name", default_name)
     tables = {k: v for k, v in doc.items() if k not in ("layer", "unset")}
     unset = {table: tuple(_unset_path(p, source) for p in paths)

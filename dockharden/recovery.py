@@ -18,9 +18,13 @@ if TYPE_CHECKING:
 
 
 def interrupted_notes(root: str) -> list[Note]:
-    """What plan says about runs that were cut off (it changes nothing itself)."""
-    return [Note("warning", f"generation {g.id} was interrupted while {g.record['state']}; the next apply or "
-                            "rollback restores its files first") for g in generations.unfinished(root)]
+    """What plan says about runs that were cut off, and about damaged records (it changes nothing itself)."""
+    gens = generations.list_generations(root)
+    notes = [Note("warning", f"generation {g.id} was interrupted while {g.record['state']}; the next apply or "
+                             "rollback restores its files first") for g in gens
+             if not g.damaged and g.record["state"] in generations.UNFINISHED]
+    return notes + [Note("warning", f"generation {g.id}'s record is damaged ({g.damaged}): `history` marks it, and "
+                                    "no rollback goes to or past it") for g in gens if g.damaged]
 
 
 def recover(engine: "Engine") -> list[str]:
@@ -40,7 +44,7 @@ def recover(engine: "Engine") -> list[str]:
             generations.release_reserve(generation)  # a run killed between its last journal entry and this
     base = generations.generations_dir(engine.root)
     for directory in (base.iterdir() if base.is_dir() else []):
-        if directory.name.isdigit() and not (directory / "record.json").exists():
+        if directory.name.isdigit() and directory.is_dir() and not (directory / "record.json").exists():
             shutil.rmtree(directory)  # killed while taking backups: nothing was written yet
             messages.append(f"recovered: removed the incomplete backup directory {directory.name}")
     return messages

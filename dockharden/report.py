@@ -144,21 +144,41 @@ def render_result(result: "RunResult") -> str:
 
 
 def history_document(generations) -> list[dict[str, Any]]:
-    return [{"id": g.id, "time": g.record.get("time"), "kind": g.record.get("kind", "apply"),
-             "result": g.record.get("state"), "profiles": g.record["selection"].get("profiles", []),
-             "layers": g.record["selection"].get("layers", []), "target": g.record.get("target"),
-             "undone_by": g.record.get("undone_by"),
-             "files": [c["path"] for c in g.record["plan"]["changes"]]} for g in generations]
+    """The generations as given (history: newest first). `undone_by` is the rollback that took an apply out
+    of force (replayed from the records); a damaged generation says why instead."""
+    from dockharden.rollback import in_force
+
+    _, undone = in_force(sorted(generations, key=lambda g: int(g.id)))
+    return [_damaged_document(g) if g.damaged else _generation_document(g, undone.get(g.id)) for g in generations]
+
+
+def _generation_document(g, undone_by: str | None) -> dict[str, Any]:
+    record = g.record
+    return {"id": g.id, "time": record["time"], "kind": record["kind"], "result": record["state"],
+            "profiles": record["selection"]["profiles"], "layers": record["selection"]["layers"],
+            "target": record.get("target"), "undone_by": undone_by,
+            "files": [c["path"] for c in record["plan"]["changes"]]}
+
+
+def _damaged_document(g) -> dict[str, Any]:
+    return {"id": g.id, "time": None, "kind": None, "result": "damaged", "profiles": [], "layers": [],
+            "target": None, "undone_by": None, "files": [], "damaged": g.damaged}
 
 
 def render_history(generations) -> str:
     if not generations:
         return "No generations yet.\n"
-    lines = [f"{'id':<6}{'time':<27}{'kind':<10}{'result':<13}{'layers':<24}files"]
-    for doc in history_document(generations):
+    lines = [f"{'id':<6}{'time':<27}{'kind':<10}{'result':<26}{'files':<7}layers"]
+    docs = history_document(generations)
+    for doc in docs:
+        if doc["result"] == "damaged":
+            lines.append(f"{doc['id']:<6}{'?':<27}{'?':<10}{'DAMAGED':<26}{'?':<7}record.json: {doc['damaged']}")
+            continue
         layers = ",".join(doc["profiles"] + doc["layers"]) or (f"to {doc['target']}" if doc["target"] else "-")
-        lines.append(f"{doc['id']:<6}{doc['time']:<27}{doc['kind']:<10}{doc['result']:<13}{layers:<24}"
-                     f"{len(doc['files'])}")
+        result = f"{doc['result']}, undone by {doc['undone_by']}" if doc["undone_by"] else doc["result"]
+        lines.append(f"{doc['id']:<6}{doc['time']:<27}{doc['kind']:<10}{result:<26}{len(doc['files']):<7}{layers}")
+    if any(doc["result"] == "damaged" for doc in docs):
+        lines += ["", "A generation whose record is damaged cannot be rolled back to or past; the others can."]
     return "\n".join(lines) + "\n"
 
 

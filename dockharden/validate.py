@@ -147,6 +147,13 @@ def _unknown_key_error(error, where: list[str], *, path: str, prefix: str) -> Sc
 
 def _expected(error) -> str:
     schema = error.schema
+    if error.validator == "uniqueItems":
+        from dockharden.values import duplicates
+
+        twice = duplicates(json.dumps(item, sort_keys=True, default=str) for item in error.instance)
+        return f"each entry once: {twice[0] if twice else 'an entry'} is listed twice (remove one)"
+    if "x-expected" in schema and error.validator in ("pattern", "minLength", "maxLength", "minimum", "maximum"):
+        return f"expected {schema['x-expected']}"
     if error.validator == "type":
         return f"expected a value of type {schema['type']}"
     if error.validator == "enum":

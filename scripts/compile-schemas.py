@@ -46,7 +46,10 @@ def target(name: str) -> Path:
     return SCHEMA_DIR / f"_fast_{name.split('.')[0]}.py"
 
 
+SCHEMAS = ("daemon.schema.json", "layer.schema.json", "record.schema.json", "managed.schema.json")
+
+
 if __name__ == "__main__":
-    for schema_name in ("daemon.schema.json", "layer.schema.json"):
+    for schema_name in SCHEMAS:
         target(schema_name).write_text(generate(schema_name))
         print(f"wrote {target(schema_name)}")

@@ -11,6 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 TARGETS = {"/etc/docker/daemon.json", "/etc/audit/rules.d/docker.rules", "/etc/ufw/after.rules",
            "/etc/docker/seccomp/default.json"}
+OWN = {"/var/lib/dockharden/managed.json", "/etc/dockharden/dockharden.toml"}
 OPERATOR_UFW = "# operator's own rules\n*filter\n:ufw-after-input - [0:0]\n-A ufw-after-input -p udp --dport 137 -j DROP\nCOMMIT\n"
 
 
@@ -35,12 +36,12 @@ def operator_root(tmp_path):
     return tmp_path
 
 
-def test_plan_on_an_empty_root_lists_the_four_targets_and_exits_2(tmp_path):
+def test_plan_on_an_empty_root_lists_the_four_targets_and_dockhardens_own_files_and_exits_2(tmp_path):
     done = dockharden("plan", "--root", str(tmp_path), "--profile", "baseline", "--json", "--detailed-exitcode")
     assert done.returncode == 2, done.stderr
     doc = json.loads(done.stdout)
     assert doc["format_version"] == 1
-    assert {c["path"] for c in doc["changes"]} == TARGETS
+    assert {c["path"] for c in doc["changes"]} == TARGETS | OWN
     assert all(c["action"] == "create" for c in doc["changes"])
     assert {"service": "docker", "action": "restart"}.items() <= doc["services"][0].items()
     assert list(tmp_path.iterdir()) == []  # plan wrote nothing
@@ -155,4 +156,21 @@ def test_a_tls_layer_naming_a_file_dockharden_must_not_write_is_refused_and_noth
     done = dockharden("apply", "--root", str(operator_root), "--profile", "baseline,tls", "--layer", str(site),
                       "--no-restart", "--yes")
     assert done.returncode == 1 and needle in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert tree_snapshot(operator_root) == before
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--profile", ""], "names no profile"),
+    (["--profile", ","], "names no profile"),
+    (["--profile", "baseline,baseline"], "selected twice"),
+    (["--profile", "baselin"], "did you mean `baseline`"),
+    (["--engine-version", "banana"], "not an engine version"),
+    (["--user", "-rf"], "not a user name"),
+])
+def test_a_flag_that_does_not_mean_what_it_must_is_one_paragraph_exit_1_and_nothing_is_touched(operator_root, args,
+                                                                                                  needle):
+    before = tree_snapshot(operator_root)
+    done = dockharden("apply", "--root", str(operator_root), "--no-restart", "--yes", *args)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+    assert needle in done.stderr and args[0] in done.stderr, done.stderr
     assert tree_snapshot(operator_root) == before

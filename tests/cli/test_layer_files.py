@@ -108,7 +108,8 @@ def test_more_layer_files_than_the_limit_are_refused_before_any_is_read(tmp_path
 
     layer = padded_layer(tmp_path / "big.toml", LAYER_LIMIT)
     args = []
-    for _ in range(MAX_LAYER_FILES + 1):
-        args += ["--layer", str(layer)]
+    for n in range(MAX_LAYER_FILES + 1):  # hard links: distinct names, one 1 MiB file (a repeat is refused)
+        (tmp_path / f"big{n}.toml").hardlink_to(layer)
+        args += ["--layer", str(tmp_path / f"big{n}.toml")]
     done = dockharden("plan", "--root", str(tmp_path), *args)
     assert_one_paragraph(done, f"{MAX_LAYER_FILES + 1} layer files", "merge them")

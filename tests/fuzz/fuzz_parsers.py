@@ -271,6 +271,45 @@ def _splice_block(text: str) -> None:
     ufw_block.splice_block(once, BLOCK, path="/etc/ufw/after.rules")
 
 
+def _selection_file(data: bytes) -> None:
+    """dockharden.toml: parse and check it, then write a new selection into it and read that back."""
+    import tomllib
+
+    from dockharden.model import Selection
+    from dockharden.selection import parse_config, render_config
+
+    parse_config(data)
+    out = render_config(data, Selection(("baseline", "userns"), ("/etc/dockharden/site.toml",), "fuzz"))
+    doc = tomllib.loads(out.decode())
+    assert doc["profiles"] == ["baseline", "userns"] and doc["layers"] == ["/etc/dockharden/site.toml"]
+
+
+def _state_file(data: bytes) -> None:
+    """A generation record or managed.json: parse_state never raises, it says what is wrong."""
+    from dockharden.state import parse_state
+
+    for schema in ("record.schema.json", "managed.schema.json"):
+        doc, problem = parse_state(data, schema)
+        assert problem or doc is not None
+
+
+def selection_files(known: bool = True) -> st.SearchStrategy[bytes]:
+    keys = ["profiles", "layers", "[service]", "manager", "timeout", "[docker]", "host", "[site.owner]"]
+    lines = st.lists(st.one_of(st.sampled_from(['profiles = ["baseline"]', "layers = []", "[service]",
+                                                'manager = "command"', "timeout = 90", "since = 2024-01-15",
+                                                "[site.owner]", "# mine", "", 'x = {a = 1}']),
+                               st.sampled_from(keys).map(lambda k: k + " = 1")), max_size=8)
+    return st.one_of(st.binary(max_size=120), _encoded(lines.map("\n".join)))
+
+
+def state_files(known: bool = True) -> st.SearchStrategy[bytes]:
+    record = {"format": 1, "id": "0001", "kind": "apply", "time": "t", "state": "applied",
+              "selection": {"profiles": [], "layers": []}, "files": [], "plan": {"changes": [], "services": []}}
+    whole = json.dumps(record).encode()
+    cut = st.integers(0, len(whole)).map(lambda n: whole[:n])
+    return st.one_of(st.binary(max_size=120), cut, _encoded(_json_texts(json_values())))
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -284,6 +323,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("load-layer-file", layer_inputs, _load_layer_file),
     Target("check-daemon-config", lambda known: daemon_configs(), _check_daemon_config),
     Target("splice-block", lambda known: rules_texts(), _splice_block),
+    Target("selection-file", selection_files, _selection_file),
+    Target("state-file", state_files, _state_file),
 )}
 
 

@@ -214,6 +214,20 @@ BAD_LAYERS = [
         LayerError, ("ufw.allow_sources",)),
     Bad("seccomp-deny-of-an-unknown-syscall", b'[seccomp]\nenabled = true\ndeny = ["notasyscall"]\n', LayerError,
         ("seccomp.deny",)),
+    # issue 12, values that were not checked: each reached its target as something else ----------------
+    Bad("ufw-port-above-65535", b'[ufw]\nenabled = true\nallow_ports = ["70000/tcp"]\n', LayerError,
+        ("ufw.allow_ports", "outside 1-65535")),
+    Bad("ufw-reversed-port-range", b'[ufw]\nenabled = true\nallow_ports = ["90:80/tcp"]\n', LayerError,
+        ("ufw.allow_ports", "80:90/tcp")),
+    Bad("ufw-duplicate-port", b'[ufw]\nallow_ports = ["443", "443/tcp"]\n', LayerError, ("listed twice",)),
+    Bad("ufw-source-with-host-bits", b'[ufw]\nallow_sources = ["10.0.0.1/8"]\n', LayerError,
+        ("ufw.allow_sources", "10.0.0.0/8")),
+    Bad("tls-address-port-out-of-range", b'[tls]\naddress = "tcp://0.0.0.0:99999"\n', LayerError,
+        ("tls.address",)),
+    Bad("tls-dns-name-that-is-an-address", b'[tls]\ndns_names = ["10.0.0.5"]\n', LayerError,
+        ("tls.dns_names", "tls.ip_addresses")),
+    Bad("audit-permissions-repeated", b'[audit]\npermissions = "ww"\n', LayerError, ("audit.permissions",)),
+    Bad("userns-user-that-is-an-option", b'[userns]\nuser = "--help"\n', SchemaError, ("userns.user",)),
 ]
 
 
