@@ -1,7 +1,7 @@
 """Execute a Plan: journal a generation, validate, write atomically, act on services, verify,
 and on any failure restore every file and bring the daemon back as it was.
 
-Touches the machine through fsops, generations, services and the runner. Apply executes exactly
+Touches the machine through the filesystem accessor (hostfs), generations, services and the runner. Apply executes exactly
 what the plan says: it never re-renders. The generation's record is the journal: its `state` says how
 far a run got, so a run killed at any point can be finished or undone by the next one (recovery.py).
 """
@@ -16,10 +16,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
 
-from dockharden import faults, fsops, generations, services, verify
+from dockharden import faults, generations, services, verify
 from dockharden.errors import ApplyError, DockhardenError, from_os_error
 from dockharden.generations import STATE_DIR, Generation
-from dockharden.host import read_file, under
+from dockharden.host import read_file, socket_path
+from dockharden.hostfs import HostFS
 from dockharden.interrupts import Interrupted
 from dockharden.model import Plan
 from dockharden.runner import Runner
@@ -80,7 +81,7 @@ def docker_socket(root: str, config: dict[str, Any], environ: dict[str, str] | N
     if host and not host.startswith("unix://"):
         raise DockhardenError(f"dockharden talks to dockerd over its unix socket, not {host}",
                               hint="set [docker] host = \"unix:///var/run/docker.sock\"", path=CONFIG_PATH)
-    return str(under(root, host[len("unix://"):] if host else default))
+    return socket_path(root, host[len("unix://"):] if host else default)
 
 
 def plan_summary(plan: Plan) -> dict:
@@ -171,11 +172,10 @@ def validate_with_dockerd(plan: Plan, engine: Engine) -> None:
     import shutil
     import tempfile
 
-    fsops.make_private_dir(under(engine.root, STATE_DIR))
-    staging = Path(tempfile.mkdtemp(prefix="validate-", dir=under(engine.root, STATE_DIR)))  # 0700
+    staging = Path(tempfile.mkdtemp(prefix="validate-", dir=HostFS(engine.root).make_private_dir(STATE_DIR)))  # 0700
     try:
         probe = staging / "daemon.json"
-        fsops.atomic_write(str(staging), "/daemon.json", staged_daemon_json(plan, engine.root, staging), 0o600)
+        HostFS(str(staging)).write("/daemon.json", staged_daemon_json(plan, engine.root, staging), 0o600)
         result = engine.runner.run(["dockerd", "--validate", *without_config_file(plan.start_flags),
                                     "--config-file", str(probe)], timeout=60)
     finally:
@@ -199,10 +199,10 @@ def staged_daemon_json(plan: Plan, root: str, staging: Path) -> bytes:
         if not isinstance(value, str) or not value.startswith("/"):
             continue
         if value in written:
-            fsops.atomic_write(str(staging), f"/{index}-{Path(value).name}", written[value].content, 0o400)
+            HostFS(str(staging)).write(f"/{index}-{Path(value).name}", written[value].content, 0o400)
             config[key] = str(staging / f"{index}-{Path(value).name}")
         elif os.path.realpath(root) != "/":
-            config[key] = str(under(root, value))
+            config[key] = str(HostFS(root).real(value))
     return daemon_json.serialize(config)
 
 
@@ -229,10 +229,10 @@ def without_config_file(flags: tuple[str, ...]) -> list[str]:
 def _write_changes(plan: Plan, root: str, checkpoint: Callable[[str], None]) -> None:
     for index, change in enumerate(plan.changes):
         if change.action == "delete":
-            fsops.remove(root, change.path)
+            HostFS(root).remove(change.path)
         else:
             new = change.new
-            fsops.atomic_write(root, change.path, new.content, new.mode, new.uid, new.gid)
+            HostFS(root).write(change.path, new.content, new.mode, new.uid, new.gid)
         faults.point(f"after-write-{index}")
         checkpoint(f"while writing the files (after {change.path})")
 

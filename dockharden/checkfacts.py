@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dockharden import dockerapi, host as hostmod
+from dockharden.hostfs import HostFS
 from dockharden.cis import Facts, FileFacts
 from dockharden.runner import Runner
 from dockharden.services import WATCH
@@ -79,9 +80,9 @@ def audit_watched(runner: Runner) -> tuple[frozenset[str], str]:
 
 def audit_file_watches(root: str) -> frozenset[str]:
     """Paths the rules files under /etc/audit/rules.d watch (what auditd loads at boot)."""
-    found = set()
-    for rules in sorted(hostmod.under(root, "/etc/audit/rules.d").glob("*.rules")):
-        for line in rules.read_text(errors="replace").splitlines():
+    fs, found = HostFS(root), set()
+    for rules in fs.list("/etc/audit/rules.d", "*.rules"):
+        for line in fs.read_text(rules).splitlines():
             match = WATCH.match(line.strip())
             if match:
                 found.add(match.group(1))
@@ -89,24 +90,22 @@ def audit_file_watches(root: str) -> frozenset[str]:
 
 
 def file_facts(root: str, paths: list[str]) -> dict[str, FileFacts]:
-    found = {}
+    fs, found = HostFS(root), {}
     for path in paths:
-        try:
-            st = os.stat(hostmod.under(root, path))
-        except OSError:
-            found[path] = FileFacts(path, False)
-            continue
-        found[path] = FileFacts(path, True, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+        st = fs.stat(path)
+        found[path] = FileFacts(path, True, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) if st else \
+            FileFacts(path, False)
     return found
 
 
 def section_3_paths(root: str, config: dict) -> list[str]:
     units = [f"{d}/{u}" for d in audit_rules.UNIT_DIRS for u in ("docker.service", "docker.socket")]
-    certs = [str(Path("/") / p.relative_to(root)) for p in hostmod.under(root, "/etc/docker/certs.d").rglob("*.crt")]
+    fs = HostFS(root)
+    certs = [cert for registry in fs.list("/etc/docker/certs.d") for cert in fs.list(registry, "*.crt")]
     tls = [config[k] for k in ("tlscacert", "tlscert", "tlskey") if isinstance(config.get(k), str)]
     seen, unique = set(), []
     for path in list(SECTION_3_PATHS) + units + certs + tls:
-        real = os.path.realpath(hostmod.under(root, path))  # /lib is /usr/lib on merged-/usr systems
+        real = fs.real(path)  # /lib is /usr/lib on merged-/usr systems
         if real not in seen:
             seen.add(real)
             unique.append(path)
@@ -122,11 +121,9 @@ def docker_group(root: str) -> tuple[int | None, tuple[str, ...]]:
 
 
 def separate_partition(root: str, path: str) -> bool | None:
-    full = hostmod.under(root, path)
-    try:
-        return os.stat(full).st_dev != os.stat(full.parent).st_dev
-    except OSError:
-        return None
+    fs = HostFS(root)
+    here, parent = fs.stat(path), fs.stat(os.path.dirname(path.rstrip("/")) or "/")
+    return None if here is None or parent is None else here.st_dev != parent.st_dev
 
 
 def read_facts(root: str, runner: Runner, socket_path: str, daemon_json_path: str = daemon_json.PATH,

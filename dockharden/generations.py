@@ -14,9 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dockharden import fsops
 from dockharden.errors import ApplyError, StateError, from_os_error
-from dockharden.host import read_file, under
+from dockharden.hostfs import HostFS, copy_preserving, fsync_dir, read_own
 from dockharden.model import HostFile
 from dockharden.state import RECORD, damaged_record_error, record_problem
 
@@ -35,17 +34,28 @@ class Generation:
     damaged: str = ""
 
 
+GENERATIONS = STATE_DIR + "/generations"
+
+
 def generations_dir(root: str) -> Path:
-    return under(root, STATE_DIR) / "generations"
+    """The real directory of the generations, found inside the root like every host path."""
+    return HostFS(root).real(GENERATIONS)
+
+
+def generation_dirs(base: Path) -> list[Path]:
+    """The numbered directories under `base`, in order; a symlink or a file there is not a generation."""
+    try:
+        entries = list(base.iterdir()) if base.is_dir() else []
+    except OSError:
+        return []
+    return sorted((p for p in entries if p.name.isdigit() and p.is_dir() and not p.is_symlink()),
+                  key=lambda p: int(p.name))
 
 
 def list_generations(root: str) -> list[Generation]:
     """Every recorded generation, oldest first."""
-    base = generations_dir(root)
-    if not base.is_dir():
-        return []
     found = []
-    for directory in sorted((p for p in base.iterdir() if p.name.isdigit()), key=lambda p: int(p.name)):
+    for directory in generation_dirs(generations_dir(root)):
         if (directory / RECORD).exists():
             record, problem = record_problem(directory)
             found.append(Generation(directory.name, directory, record, problem))
@@ -61,14 +71,14 @@ def sha256(content: bytes | None) -> str | None:
 def start_generation(root: str, now: datetime, selection: dict, files: list[HostFile],
                      plan_summary: dict, kind: str = "apply", **extra: Any) -> Generation:
     """Back up `files` as they are now and record a pending generation (before anything is written)."""
-    base = generations_dir(root)
-    fsops.make_private_dir(under(root, STATE_DIR))
-    fsops.make_private_dir(base)
+    fs = HostFS(root)
+    fs.make_private_dir(STATE_DIR)
+    base = fs.make_private_dir(GENERATIONS)
     gen_id = _next_id(base)
     directory = base / gen_id
     try:
-        fsops.make_private_dir(directory)
-        fsops.make_private_dir(directory / "files")
+        fs.make_private_dir(f"{GENERATIONS}/{gen_id}")
+        fs.make_private_dir(f"{GENERATIONS}/{gen_id}/files")
         entries = [_backup(root, directory, index, f) for index, f in enumerate(files)]
         record = {"format": FORMAT, "id": gen_id, "kind": kind, "time": now.isoformat(timespec="seconds"),
                   "state": "pending", "selection": selection, "files": entries, "plan": plan_summary, **extra}
@@ -100,7 +110,7 @@ def reserve_size(files: list[HostFile], record: dict[str, Any]) -> int:
 
 def _reserve(directory: Path, size: int) -> None:
     """Hold `size` bytes of the disk the journal is on, given back when the generation ends or rolls back."""
-    fd = os.open(directory / RESERVE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(directory / RESERVE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         try:
             os.posix_fallocate(fd, 0, size)
@@ -132,7 +142,7 @@ def record_path(generation: Generation) -> Path:
 
 
 def _next_id(base: Path) -> str:
-    numbers = [int(p.name) for p in base.iterdir() if p.name.isdigit()]
+    numbers = [int(p.name) for p in base.iterdir() if p.name.isdigit()]  # a damaged one keeps its number too
     return f"{max(numbers, default=0) + 1:04d}"
 
 
@@ -141,7 +151,7 @@ def _backup(root: str, directory: Path, index: int, old: HostFile) -> dict[str, 
              "sha256": sha256(old.content), "backup": None}
     if old.exists:
         name = f"files/{index:03d}"
-        fsops.copy_preserving(fsops.resolve_inside(root, old.path), directory / name, old.mode or 0o600)
+        copy_preserving(HostFS(root).real(old.path), directory / name, old.mode or 0o600)
         entry["backup"] = name
     return entry
 
@@ -151,7 +161,7 @@ def write_record(directory: Path, record: dict[str, Any]) -> None:
     data = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
     tmp = directory / ".record.json.tmp"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
             view = memoryview(data)
             while view:
@@ -164,7 +174,7 @@ def write_record(directory: Path, record: dict[str, Any]) -> None:
         tmp.unlink(missing_ok=True)  # the journal stays the old record, whole; no half-written copy is left
         exc.filename = exc.filename or str(directory / "record.json")
         raise
-    fsops.fsync_dir(directory)
+    fsync_dir(directory)
 
 
 
@@ -198,7 +208,7 @@ def backup_bytes(generation: Generation, entry: dict[str, Any]) -> bytes | None:
         return None
     where = f"/var/lib/dockharden/generations/{generation.id}/{entry['backup']}"
     try:
-        data = (generation.directory / entry["backup"]).read_bytes()
+        data = read_own(generation.directory / entry["backup"])
     except FileNotFoundError:
         raise StateError(f"the backup of {entry['path']} is missing", path=where,
                          hint="it cannot be restored from this generation; `dockharden history` lists the others") \
@@ -215,27 +225,20 @@ def restore_files(root: str, generation: Generation) -> list[str]:
 
     A file already as it was is left alone; leftover temporary files of an interrupted write go.
     """
-    restored = []
+    fs, restored = HostFS(root), []
     for entry in generation.record["files"]:
-        _remove_leftover_temps(root, entry["path"])
+        fs.remove_temporaries(entry["path"])
         data = backup_bytes(generation, entry)
-        current = read_file(root, entry["path"])
+        current = fs.read(entry["path"])
         if current.content == data and (data is None or (current.mode, current.uid, current.gid) ==
                                         (entry["mode"], entry["uid"], entry["gid"])):
             continue
         if data is None:
-            fsops.remove(root, entry["path"])
+            fs.remove(entry["path"])
         else:
-            fsops.atomic_write(root, entry["path"], data, entry["mode"], entry["uid"] or 0, entry["gid"] or 0)
+            fs.write(entry["path"], data, entry["mode"], entry["uid"] or 0, entry["gid"] or 0)
         restored.append(entry["path"])
     return restored
-
-
-def _remove_leftover_temps(root: str, path: str) -> None:
-    target = under(root, path)
-    if target.parent.is_dir():
-        for temp in target.parent.glob(f".{target.name}.dockharden-*"):
-            temp.unlink(missing_ok=True)
 
 
 def find_generation(root: str, gen_id: str, gens: list[Generation] | None = None) -> Generation:

@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 from dockharden import dockerapi
 from dockharden.errors import HostFileError
+from dockharden.hostfs import HostFS
 from dockharden.model import DaemonProcess, HostFile, HostSnapshot
 from dockharden.runner import Runner
 
@@ -27,66 +28,25 @@ MANAGED_STATE = "/var/lib/dockharden/managed.json"
 TOOLS = ("iptables-restore", "ip6tables-restore", "auditctl", "augenrules", "ufw", "dockerd")
 
 
-def under(root: str, path: str) -> Path:
-    """The host path `path` as seen under `root` (`..` cannot climb out of it)."""
-    return Path(root) / os.path.normpath("/" + path).lstrip("/")
-
-
-def resolve_in_root(root: str, path: str) -> Path:
-    """The real location of host path `path`, resolving symlinks as if `root` were `/`.
-
-    An absolute link target is taken inside the root (as in a chroot); a relative one that climbs
-    above the root is refused: nothing outside the root is ever read or written.
-    """
-    base = Path(os.path.realpath(root))
-    parts = [p for p in os.path.normpath("/" + path).split("/") if p]
-    current, hops = base, 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if current == base and base != Path("/"):
-                raise HostFileError("a symlink on the way leads outside the root; dockharden never reads or "
-                                    "writes there", hint="point the symlink inside the root", path=path)
-            current = current.parent if current != base else base
-            continue
-        candidate = current / part
-        if not candidate.is_symlink():
-            current = candidate
-            continue
-        hops += 1
-        if hops > 40:
-            raise HostFileError("too many levels of symlinks", hint="fix the symlink loop", path=path)
-        target = os.readlink(candidate)
-        parts = [p for p in target.split("/") if p and p != "."] + parts
-        current = base if target.startswith("/") else current
-    return current
-
-
 def read_file(root: str, path: str) -> HostFile:
-    """A file's bytes, mode and owner (following a symlink inside the root, whose target is recorded)."""
-    link_path = under(root, path)
-    link = os.readlink(link_path) if link_path.is_symlink() else None
-    full = resolve_in_root(root, path)
-    try:
-        st = full.stat()
-        if not stat.S_ISREG(st.st_mode):
-            raise HostFileError("exists but is not a regular file", hint="move it away", path=path)
-        return HostFile(path, True, full.read_bytes(), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, link)
-    except FileNotFoundError:
-        return HostFile(path, False, symlink_target=link)
-    except PermissionError:
-        raise HostFileError("permission denied while reading it", hint="run dockharden as root",
-                            path=path) from None
+    """A file's bytes, mode and owner, through the accessor (symlinks followed inside the root only)."""
+    return HostFS(root).read(path)
+
+
+def socket_path(root: str, path: str) -> str:
+    """Where a unix socket of the host is, seen from here (resolved inside the root)."""
+    return str(HostFS(root).real(path))
 
 
 def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[str] = (),
               live: bool | None = None, manager: str = "none") -> HostSnapshot:
     """Snapshot the host: `paths` are read, `probe` paths are only checked for existence."""
-    live = (os.path.realpath(root) == "/") if live is None else live
-    files = {p: read_file(root, p) for p in paths}
+    fs = HostFS(root)
+    live = fs.live if live is None else live
+    files = {p: fs.read(p) for p in paths}
     present = existing(root, set(probe) | set(paths))
     daemon = find_daemon(root) if live else None
-    info = dockerapi.get_json(str(under(root, SOCKET)), "/info") if live else None
+    info = dockerapi.get_json(socket_path(root, SOCKET), "/info") if live else None
     version, source = engine_version(root, runner, live)
     return HostSnapshot(root=root, files=files, existing_paths=present, engine_version=version,
                         engine_source=source, daemon=daemon, daemon_info=info,
@@ -103,16 +63,18 @@ def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[s
 
 def existing(root: str, paths: Iterable[str]) -> frozenset[str]:
     """Which of `paths` exist under root."""
-    return frozenset(p for p in paths if os.path.lexists(under(root, p)))
+    fs = HostFS(root)
+    return frozenset(p for p in paths if fs.exists(p))
 
 
 def find_daemon(root: str, pidfiles: tuple[str, ...] = PIDFILES) -> DaemonProcess | None:
     """The running dockerd from its pidfile (never by name: other hosts' daemons are visible)."""
+    fs = HostFS(root)
     for pidfile in pidfiles:
         try:
-            pid = int(under(root, pidfile).read_text().strip())
+            pid = int(fs.read_text(pidfile).strip())
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except (OSError, ValueError):
+        except (OSError, ValueError, HostFileError):
             continue
         args = tuple(a.decode(errors="replace") for a in argv if a)
         if args and os.path.basename(args[0]).startswith("dockerd"):
@@ -164,7 +126,7 @@ def engine_version(root: str, runner: Runner, live: bool) -> tuple[str | None, s
     """The engine version from the API, else from `dockerd --version`; (None, why) when unknown."""
     if not live:
         return None, "not asked (offline root)"
-    answer = dockerapi.get_json(str(under(root, SOCKET)), "/version")
+    answer = dockerapi.get_json(socket_path(root, SOCKET), "/version")
     if isinstance(answer, dict) and answer.get("Version"):
         return answer["Version"], "docker API"
     result = runner.run(["dockerd", "--version"], timeout=10)
@@ -182,25 +144,23 @@ def unit_exec(root: str, *, own_dropin: bool = True) -> list[str]:
     without dockharden's own drop-in when `own_dropin` is false."""
     from dockharden.targets.systemd_dropin import exec_start_in
 
+    fs = HostFS(root)
     exec_start: list[str] = []
-    for unit in _unit_files(root):
-        if own_dropin or unit.name != OWN_DROPIN:
-            exec_start = exec_start_in(unit.read_text(errors="replace"), exec_start)
+    for unit in _unit_files(fs):
+        if own_dropin or os.path.basename(unit) != OWN_DROPIN:
+            exec_start = exec_start_in(fs.read_text(unit), exec_start)
     return exec_start
 
 
-def _unit_files(root: str) -> list[Path]:
-    base = next((under(root, u) for u in UNIT_FILES if under(root, u).is_file()), None)
-    dropins = sorted(p for d in DROPIN_DIRS for p in under(root, d).glob("*.conf"))
+def _unit_files(fs: HostFS) -> list[str]:
+    base = next((u for u in UNIT_FILES if fs.is_file(u)), None)
+    dropins = sorted((p for d in DROPIN_DIRS for p in fs.list(d, "*.conf")), key=os.path.basename)
     return ([base] if base else []) + dropins
 
 
 def default_opts(root: str) -> list[str]:
     """DOCKER_OPTS from /etc/default/docker (sysvinit, and Debian's unit through $DOCKER_OPTS)."""
-    path = under(root, "/etc/default/docker")
-    if not path.is_file():
-        return []
-    for line in path.read_text(errors="replace").splitlines():
+    for line in HostFS(root).read_text("/etc/default/docker").splitlines():
         match = re.match(r'\s*DOCKER_OPTS\s*=\s*(.*)$', line)
         if match:
             return shlex.split(match.group(1))
@@ -214,20 +174,20 @@ def find_tools(runner: Runner) -> dict[str, str]:
 
 def ufw_enabled(root: str) -> bool:
     """Whether ufw is set to start (ENABLED=yes in /etc/ufw/ufw.conf)."""
-    conf = under(root, "/etc/ufw/ufw.conf")
-    return conf.is_file() and re.search(r"^ENABLED=yes", conf.read_text(errors="replace"), re.M) is not None
+    return re.search(r"^ENABLED=yes", HostFS(root).read_text("/etc/ufw/ufw.conf"), re.M) is not None
 
 
 def operator_watches(root: str) -> dict[str, str]:
     """Paths the operator's own audit rule files already watch (path -> file)."""
     found: dict[str, str] = {}
-    for rules in sorted(under(root, "/etc/audit/rules.d").glob("*.rules")):
-        if rules.name == "docker.rules":
+    fs = HostFS(root)
+    for rules in fs.list("/etc/audit/rules.d", "*.rules"):
+        if rules.endswith("/docker.rules"):
             continue
-        for line in rules.read_text(errors="replace").splitlines():
+        for line in fs.read_text(rules).splitlines():
             parts = line.split()
             if len(parts) >= 2 and parts[0] == "-w":
-                found.setdefault(parts[1], f"/etc/audit/rules.d/{rules.name}")
+                found.setdefault(parts[1], rules)
     return found
 
 
@@ -257,22 +217,15 @@ def image_store(root: str, info: dict | None, data_root: str) -> dict[str, Any]:
         store = CONTAINERD_STORE if status.get("driver-type") == "io.containerd.snapshotter.v1" else GRAPHDRIVER
         return {"store": store, "driver": info.get("Driver"), "images": info.get("Images", 0),
                 "containers": info.get("Containers", 0), "source": "docker info"}
-    base = resolve_in_root(root, data_root)
-    drivers = sorted(d.name for d in _subdirs(base / "image"))
-    images = sum(len(_entries(base / "image" / d / "imagedb/content/sha256")) for d in drivers)
+    fs = HostFS(root)
+    drivers = [os.path.basename(d) for d in _subdirs(fs, f"{data_root}/image")]
+    images = sum(len(fs.list(f"{data_root}/image/{d}/imagedb/content/sha256")) for d in drivers)
     return {"store": None, "driver": drivers[0] if drivers else None, "images": images,
-            "containers": len(_subdirs(base / "containers")), "source": f"{data_root} on disk"}
+            "containers": len(_subdirs(fs, f"{data_root}/containers")), "source": f"{data_root} on disk"}
 
 
-def _entries(directory: Path) -> list[Path]:
-    try:
-        return list(directory.iterdir())
-    except OSError:
-        return []
-
-
-def _subdirs(directory: Path) -> list[Path]:
-    return [p for p in _entries(directory) if p.is_dir() and not p.is_symlink()]
+def _subdirs(fs: HostFS, directory: str) -> list[str]:
+    return [p for p in fs.list(directory) if fs.is_dir(p) and not fs.is_link(p)]
 
 
 def volume_count(root: str, socket_path: str | None, data_root: str) -> int:
@@ -280,7 +233,7 @@ def volume_count(root: str, socket_path: str | None, data_root: str) -> int:
     answer = dockerapi.get_json(socket_path, "/volumes") if socket_path else None
     if isinstance(answer, dict):
         return len(answer.get("Volumes") or [])
-    return len(_subdirs(resolve_in_root(root, data_root) / "volumes"))
+    return len(_subdirs(HostFS(root), f"{data_root}/volumes"))
 
 
 def userns_impact(root: str, socket_path: str | None, store: dict[str, Any], data_root: str) -> dict:

@@ -9,11 +9,8 @@ from __future__ import annotations
 import fcntl
 import os
 from datetime import datetime
-from pathlib import Path
-
-from dockharden import fsops
 from dockharden.errors import LockError
-from dockharden.host import under
+from dockharden.hostfs import HostFS
 
 LOCK_PATH = "/var/lib/dockharden/lock"
 
@@ -22,14 +19,16 @@ class HostLock:
     """Context manager: take the lock at once or raise LockError naming the holder."""
 
     def __init__(self, root: str, now: datetime, purpose: str) -> None:
-        self.path = Path(under(root, LOCK_PATH))
+        self.fs = HostFS(root)
         self.now = now
         self.purpose = purpose
         self.fd: int | None = None
 
     def __enter__(self) -> "HostLock":
-        fsops.make_private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        directory = self.fs.make_private_dir(os.path.dirname(LOCK_PATH))
+        # the lock file itself is never a symlink to follow (O_NOFOLLOW): it is opened where it is
+        fd = os.open(directory / os.path.basename(LOCK_PATH), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -65,6 +65,7 @@ class HostFile:
     uid: int | None = None
     gid: int | None = None
     symlink_target: str | None = None
+    real_path: str | None = None  # for a symlink: the host path of the file it leads to (that file is written)
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ def for_rootless_user(ctx: Context, host: HostSnapshot, layer_user: str | None) 
     """The snapshot seen from the rootless daemon of `--user` (or the layer's user)."""
     user = rootless.find_user(ctx.root, ctx.user or layer_user)
     live = os.path.realpath(ctx.root) == "/"
-    socket_path = str(hostmod.under(ctx.root, user.socket))
+    socket_path = hostmod.socket_path(ctx.root, user.socket)
     info = dockerapi.get_json(socket_path, "/info") if live else None
     version = (dockerapi.get_json(socket_path, "/version") or {}).get("Version") if live else None
     daemon = hostmod.find_daemon(ctx.root, (user.pidfile,)) if live else None
@@ -189,7 +189,7 @@ def with_store_facts(ctx: Context, host: HostSnapshot, settings) -> HostSnapshot
     already = "name=userns" in ((info or {}).get("SecurityOptions") or []) or bool(current.get("userns-remap"))
     if not remaps or already:
         return host
-    socket_path = str(hostmod.under(ctx.root, host.docker_socket or hostmod.SOCKET)) if info else None
+    socket_path = hostmod.socket_path(ctx.root, host.docker_socket or hostmod.SOCKET) if info else None
     return replace(host, userns_impact=hostmod.userns_impact(ctx.root, socket_path, store, data_root))
 
 

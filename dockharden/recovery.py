@@ -42,9 +42,8 @@ def recover(engine: "Engine") -> list[str]:
     for generation in generations.list_generations(engine.root):
         if generation.record.get("state") not in generations.UNFINISHED:
             generations.release_reserve(generation)  # a run killed between its last journal entry and this
-    base = generations.generations_dir(engine.root)
-    for directory in (base.iterdir() if base.is_dir() else []):
-        if directory.name.isdigit() and directory.is_dir() and not (directory / "record.json").exists():
-            shutil.rmtree(directory)  # killed while taking backups: nothing was written yet
+    for directory in generations.generation_dirs(generations.generations_dir(engine.root)):
+        if not (directory / "record.json").exists():
+            shutil.rmtree(directory)  # killed while taking backups: nothing was written yet (rmtree never follows links)
             messages.append(f"recovered: removed the incomplete backup directory {directory.name}")
     return messages

@@ -39,6 +39,8 @@ def _change_document(change: Change) -> dict[str, Any]:
         doc["mode_change"] = {"old": _octal(change.mode_change[0]), "new": _octal(change.mode_change[1])}
     if change.owner_change:
         doc["owner_change"] = {"old": list(change.owner_change[0]), "new": list(change.owner_change[1])}
+    if change.old.symlink_target:
+        doc["symlink"] = {"target": change.old.symlink_target, "writes": change.old.real_path}
     if change.key_changes:
         doc["keys"] = [{"kind": k.kind, "key": k.path, "old": k.old, "new": k.new, "layer": k.layer}
                        for k in change.key_changes]
@@ -72,6 +74,9 @@ def render_plan(plan: Plan, root: str, *, full_diff: bool = False) -> str:
 def _render_change(change: Change, full_diff: bool) -> list[str]:
     lines = [f"  {change.action:<9}  {change.path}" + (f"  (mode {_octal(change.new.mode)})"
                                                           if change.action == "create" else "")]
+    if change.old.symlink_target:
+        lines.append(f"      {change.path} is a symlink ({change.old.symlink_target}): the file written is "
+                     f"{change.old.real_path}")
     if change.mode_change and change.action != "create":
         lines.append(f"      mode {_octal(change.mode_change[0]) or '-'} -> {_octal(change.mode_change[1])}")
     if change.owner_change and change.action != "create":

@@ -11,7 +11,8 @@ import shlex
 from dataclasses import dataclass
 
 from dockharden.errors import LayerError
-from dockharden.host import read_file, under
+from dockharden.host import read_file
+from dockharden.hostfs import HostFS
 
 PASSWD = "/etc/passwd"
 
@@ -59,10 +60,8 @@ def find_user(root: str, name: str | None) -> RootlessUser:
 
 def unit_flags(root: str, user: RootlessUser) -> list[str]:
     """Flags of the user's docker.service ExecStart (dockerd-rootless.sh passes them to dockerd)."""
-    unit = under(root, user.unit)
     flags: list[str] = []
-    if unit.is_file():
-        for line in unit.read_text(errors="replace").splitlines():
-            if line.strip().startswith("ExecStart="):
-                flags = [a for a in shlex.split(line.split("=", 1)[1])[1:] if a.startswith("-")]
+    for line in HostFS(root).read_text(user.unit).splitlines():
+        if line.strip().startswith("ExecStart="):
+            flags = [a for a in shlex.split(line.split("=", 1)[1])[1:] if a.startswith("-")]
     return flags

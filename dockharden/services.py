@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from dockharden.errors import ApplyError, HostFileError
-from dockharden.host import PIDFILES, under
+from dockharden.host import PIDFILES
+from dockharden.hostfs import HostFS
 from dockharden.runner import Result, Runner
 
 CONFIG = "/etc/dockharden/dockharden.toml"
@@ -84,9 +85,10 @@ def docker_service(root: str, config: dict[str, Any], runner: Runner) -> DockerS
 
 
 def detect_manager(root: str, runner: Runner) -> str:
-    if os.path.realpath(root) == "/" and Path("/run/systemd/system").is_dir():
+    fs = HostFS(root)
+    if fs.live and fs.is_dir("/run/systemd/system"):
         return "systemd"
-    if under(root, "/etc/init.d/docker").is_file() and runner.which("service"):
+    if fs.is_file("/etc/init.d/docker") and runner.which("service"):
         return "sysvinit"
     return "none"
 
@@ -94,8 +96,8 @@ def detect_manager(root: str, runner: Runner) -> str:
 def daemon_pid(root: str, pidfiles: tuple[str, ...] = PIDFILES) -> int | None:
     for pidfile in pidfiles:
         try:
-            pid = int(under(root, pidfile).read_text().strip())
-        except (OSError, ValueError):
+            pid = int(HostFS(root).read_text(pidfile).strip())
+        except (OSError, ValueError, HostFileError):
             continue
         if Path(f"/proc/{pid}").exists():
             return pid
@@ -186,13 +188,8 @@ def _log_files(root: str, config: dict[str, Any]) -> list[str]:
 
 def mark_log(root: str, config: dict[str, Any], now: float) -> LogMark:
     """Remember where the daemon's logs end now."""
-    sizes = []
-    for path in _log_files(root, config):
-        try:
-            sizes.append((path, under(root, path).stat().st_size))
-        except OSError:
-            sizes.append((path, 0))
-    return LogMark(now, tuple(sizes))
+    fs = HostFS(root)
+    return LogMark(now, tuple((path, fs.size(path)) for path in _log_files(root, config)))
 
 
 def daemon_error_lines(root: str, config: dict[str, Any], runner: Runner, mark: LogMark | None = None) -> list[str]:
@@ -202,17 +199,6 @@ def daemon_error_lines(root: str, config: dict[str, Any], runner: Runner, mark: 
         argv = ["journalctl", "-u", "docker", "-n", "50", "--no-pager", "-o", "cat"]
         text = runner.run(argv + ([f"--since=@{int(mark.since)}"] if mark else []), timeout=20).stdout
     else:
-        text = next((t for t in (_tail(under(root, p), since.get(p)) for p in _log_files(root, config)) if t), "")
+        fs = HostFS(root)
+        text = next((t for t in (fs.tail(p, since.get(p)) for p in _log_files(root, config)) if t), "")
     return [line for line in text.splitlines() if ERROR_LINE.search(line)]
-
-
-def _tail(path: Path, start: int | None = None, size: int = 16384) -> str:
-    """The end of a log file, from `start` on when given (a file that shrank was rotated: all of it)."""
-    try:
-        with open(path, "rb") as f:
-            end = path.stat().st_size
-            begin = start if start is not None and start <= end else 0
-            f.seek(max(begin, end - size))
-            return f.read().decode(errors="replace")
-    except OSError:
-        return ""

@@ -12,8 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dockharden.errors import StateError
+from dockharden.errors import HostFileError, StateError
 from dockharden.host import MANAGED_STATE, read_file
+from dockharden.hostfs import read_own
 
 RECORD = "record.json"
 
@@ -58,9 +59,13 @@ def shape_problem(doc: Any, schema: str) -> str:
 def record_problem(directory: Path) -> tuple[dict[str, Any], str]:
     """(record, '') for a sound record.json, ({}, what is wrong) for a damaged one."""
     try:
-        data = (directory / RECORD).read_bytes()
+        data = read_own(directory / RECORD)
     except IsADirectoryError:
         return {}, "record.json is not a file"
+    except OSError as exc:  # ELOOP: a symlink, which dockharden never writes
+        return {}, f"record.json cannot be read ({exc.strerror or exc})"
+    except HostFileError as exc:
+        return {}, f"record.json {exc.message}"
     doc, problem = parse_state(data, "record.schema.json")
     if not problem and doc["id"] != directory.name:
         problem = f"it says it is generation {doc['id']}, but it is in directory {directory.name}"
@@ -110,13 +115,12 @@ def created_files(root: str, managed: dict[str, Any]) -> dict[str, str]:
     applied by a version that kept none, every path a sound generation record shows it created."""
     if isinstance(managed.get("created"), dict):
         return dict(managed["created"])
-    from dockharden.host import under
+    from dockharden.generations import generation_dirs, generations_dir
     from dockharden.ownership import LEGACY
 
     found: dict[str, str] = {}
-    base = under(root, "/var/lib/dockharden/generations")
-    for directory in sorted(base.iterdir()) if base.is_dir() else []:
-        record, problem = record_problem(directory) if directory.name.isdigit() else ({}, "not a generation")
+    for directory in generation_dirs(generations_dir(root)):
+        record, problem = record_problem(directory)
         if not problem and record.get("kind", "apply") == "apply":  # a damaged record proves nothing
             found.update({e["path"]: LEGACY for e in record["files"] if e.get("existed") is False})
     return found

@@ -131,10 +131,10 @@ def not_observable(config: dict[str, Any]) -> list[str]:
 
 def silent_unix_hosts(config: dict[str, Any], root: str) -> list[str]:
     """The unix sockets in `hosts` that do not answer (TCP hosts are checked by a TLS handshake)."""
-    from dockharden.host import under
+    from dockharden.host import socket_path
 
     return [h for h in config.get("hosts") or [] if h.startswith("unix://")
-            and not dockerapi.ping(str(under(root, h[len("unix://"):])))]
+            and not dockerapi.ping(socket_path(root, h[len("unix://"):]))]
 
 
 def tcp_endpoints(config: dict[str, Any]) -> list[tuple[str, int]]:
@@ -170,14 +170,15 @@ def tls_ping(host: str, port: int, ca: str, cert: str | None, key: str | None, t
 
 def tls_problems(config: dict[str, Any], root: str) -> list[str]:
     """Each TCP host must answer with the client bundle and refuse a client without a certificate."""
-    from dockharden.host import under
+    from dockharden.hostfs import HostFS
 
-    client = under(root, "/etc/docker/tls/client")
+    fs = HostFS(root)
+    client = fs.real("/etc/docker/tls/client")
     problems = []
     for host, port in tcp_endpoints(config):
         ca, cert, key = str(client / "ca.pem"), str(client / "cert.pem"), str(client / "key.pem")
         if not (client / "cert.pem").exists():
-            ca, cert, key = str(under(root, config.get("tlscacert", ""))), None, None
+            ca, cert, key = str(fs.real(config.get("tlscacert", ""))), None, None
         else:
             error = tls_ping(host, port, ca, cert, key)
             if error:

@@ -1,0 +1,295 @@
+"""The host's filesystem as dockharden sees it: every read and write of a host path goes through here.
+
+Touches the machine. A host path (`/etc/docker/daemon.json`) is found under `root` (`/` on a live host, an
+image or chroot otherwise) by resolving it as if `root` were `/`: each symlink on the way is followed
+inside the root (an absolute target starts again at the root, a relative one may not climb above it),
+so no read, write, lock, backup or cleanup ever lands outside the root. Reads take regular files only,
+judged on the opened descriptor, up to a size limit; writes are atomic (ansible's atomic_move recipe:
+a temporary file in the same directory, written, chmod/chown, fsync, renamed over the target, the
+directory fsync'd).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockharden.errors import ApplyError, HostFileError, from_os_error
+from dockharden.model import HostFile
+
+MAX_FILE = 16 << 20  # a daemon.json, after.rules or unit file is kilobytes; more is not a config file
+MAX_HOPS = 40  # symlinks followed for one path, as the kernel's own ELOOP limit
+DIR_MODE = 0o755
+READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | os.O_NOFOLLOW
+
+
+@dataclass(frozen=True)
+class HostFS:
+    """The filesystem under `root`, addressed by host paths."""
+
+    root: str = "/"
+
+    @property
+    def base(self) -> Path:
+        return Path(os.path.realpath(self.root))
+
+    @property
+    def live(self) -> bool:
+        """The root is this machine's own `/` (a daemon, a kernel and /proc go with it)."""
+        return self.base == Path("/")
+
+    # --- where a host path really is -------------------------------------------------------------
+
+    def real(self, path: str, *, follow_last: bool = True) -> Path:
+        """The real location of host path `path` under the root; `follow_last=False` keeps a final
+        symlink itself (to replace or remove the link, or to read what it says)."""
+        base = self.base
+        parts = [p for p in os.path.normpath("/" + path).split("/") if p]
+        current, hops = base, 0
+        while parts:
+            part = parts.pop(0)
+            if part == "..":
+                if current == base and base != Path("/"):
+                    raise HostFileError("a symlink on the way leads outside the root; dockharden never reads or "
+                                        "writes there", hint="point the symlink inside the root", path=path)
+                current = current.parent if current != base else base
+                continue
+            candidate = current / part
+            if not (parts or follow_last) or not candidate.is_symlink():
+                current = candidate
+                continue
+            hops += 1
+            if hops > MAX_HOPS:
+                raise HostFileError("too many levels of symlinks", hint="fix the symlink loop", path=path)
+            target = os.readlink(candidate)
+            parts = [p for p in target.split("/") if p and p != "."] + parts
+            current = base if target.startswith("/") else current
+        return current
+
+    def host_path(self, real: Path) -> str:
+        """The host path of a real location under the root."""
+        rel = os.path.relpath(real, self.base)
+        return "/" if rel == "." else "/" + rel
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def read(self, path: str, *, limit: int = MAX_FILE) -> HostFile:
+        """A file's bytes, mode and owner; following a symlink inside the root, whose own target and
+        the real host path it leads to are recorded. Anything but a regular file is refused."""
+        link_path = self.real(path, follow_last=False)
+        link = os.readlink(link_path) if link_path.is_symlink() else None
+        full = self.real(path)
+        real = self.host_path(full) if link else None
+        try:
+            # refused before opening: opening some devices acts (a watchdog arms), a socket cannot be opened;
+            # the descriptor is checked again below, so a path swapped in between cannot slip through
+            if not stat.S_ISREG(os.stat(full).st_mode):
+                raise HostFileError("exists but is not a regular file", hint="move it away", path=path)
+            fd = os.open(full, READ_FLAGS)
+        except FileNotFoundError:
+            return HostFile(path, False, symlink_target=link, real_path=real)
+        except OSError as exc:
+            raise from_os_error(exc, "cannot read it", path=path, error=HostFileError) from None
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise HostFileError("exists but is not a regular file", hint="move it away", path=path)
+            data = _read_at_most(fd, limit + 1, path)
+        finally:
+            os.close(fd)
+        if len(data) > limit:
+            raise HostFileError(f"is more than {limit >> 20} MiB; dockharden reads files of that kind only up to "
+                                "that size", hint="check that this is the right file", path=path)
+        return HostFile(path, True, data, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, link, real)
+
+    def read_text(self, path: str, default: str = "") -> str:
+        """A text file's contents (undecodable bytes replaced), `default` when it does not exist."""
+        found = self.read(path)
+        return found.content.decode(errors="replace") if found.exists else default
+
+    def tail(self, path: str, start: int | None = None, size: int = 16384) -> str:
+        """The end of a log file, from byte `start` when given (a file that shrank was rotated: all of it)."""
+        try:
+            full = self.real(path)
+            fd = os.open(full, READ_FLAGS)
+        except (OSError, HostFileError):
+            return ""
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                return ""
+            begin = start if start is not None and start <= info.st_size else 0
+            os.lseek(fd, max(begin, info.st_size - size), os.SEEK_SET)
+            return _read_at_most(fd, size, path).decode(errors="replace")
+        except OSError:
+            return ""
+        finally:
+            os.close(fd)
+
+    def size(self, path: str) -> int:
+        info = self.stat(path)
+        return info.st_size if info else 0
+
+    def stat(self, path: str, *, follow_last: bool = True) -> os.stat_result | None:
+        """The status of what `path` names (None when nothing does)."""
+        try:
+            return os.lstat(self.real(path, follow_last=follow_last))
+        except (OSError, HostFileError):
+            return None
+
+    def exists(self, path: str) -> bool:
+        """Something (even a dangling symlink) is at `path`."""
+        return self.stat(path, follow_last=False) is not None
+
+    def is_link(self, path: str) -> bool:
+        info = self.stat(path, follow_last=False)
+        return info is not None and stat.S_ISLNK(info.st_mode)
+
+    def is_dir(self, path: str) -> bool:
+        info = self.stat(path)
+        return info is not None and stat.S_ISDIR(info.st_mode)
+
+    def is_file(self, path: str) -> bool:
+        info = self.stat(path)
+        return info is not None and stat.S_ISREG(info.st_mode)
+
+    def list(self, directory: str, pattern: str = "*") -> list[str]:
+        """Host paths of the entries of `directory` whose names match `pattern`, sorted."""
+        try:
+            real = self.real(directory)
+            if not real.is_dir():
+                return []
+            names = sorted(p.name for p in real.glob(pattern))
+        except (OSError, HostFileError):
+            return []
+        return [f"{directory.rstrip('/')}/{name}" for name in names]
+
+    # --- writing ---------------------------------------------------------------------------------
+
+    def write(self, path: str, content: bytes, mode: int, uid: int = 0, gid: int = 0) -> None:
+        """Put `content` at `path` so a reader sees the old or the new file, never a mix."""
+        target = self.real(path)
+        self._make_parents(target.parent, uid, gid)
+        tmp = target.parent / f".{target.name}.dockharden-{os.getpid()}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                _write_all(fd, content)
+                if os.geteuid() == 0:
+                    os.fchown(fd, uid, gid)
+                os.fchmod(fd, mode)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, target)
+        except OSError as exc:
+            _remove_quietly(tmp)
+            raise from_os_error(exc, "could not write it", path=path, error=ApplyError,
+                                then="the previous file is unchanged") from None
+        fsync_dir(target.parent)
+
+    def remove(self, path: str) -> None:
+        """Delete the file at `path` durably (a symlink itself, never what it points at); missing is fine."""
+        target = self.real(path, follow_last=False)
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            return
+        fsync_dir(target.parent)
+
+    def remove_temporaries(self, path: str) -> None:
+        """Leftover temporary files of an interrupted write of `path` (in its real directory)."""
+        target = self.real(path)
+        if target.parent.is_dir():
+            for temp in target.parent.glob(f".{target.name}.dockharden-*"):
+                if temp.is_file() and not temp.is_symlink():
+                    temp.unlink(missing_ok=True)
+
+    def make_private_dir(self, path: str) -> Path:
+        """A 0700 directory (and its parents) at `path`, whatever the umask; its real location."""
+        real = self.real(path)
+        real.mkdir(parents=True, exist_ok=True)
+        os.chmod(real, 0o700)
+        return real
+
+    def _make_parents(self, directory: Path, uid: int, gid: int) -> None:
+        """Create missing directories; in a user's home (a rootless daemon's file) they are the user's."""
+        missing = []
+        while not directory.exists():
+            missing.append(directory)
+            directory = directory.parent
+        for made in reversed(missing):
+            made.mkdir(mode=DIR_MODE)
+            if uid and os.geteuid() == 0:
+                os.chown(made, uid, gid)
+            fsync_dir(made.parent)
+
+
+def read_own(real: Path, limit: int = MAX_FILE) -> bytes:
+    """One of dockharden's own files (a journal record, a backup) at its real location: never through a
+    symlink, a regular file only, at most `limit` bytes."""
+    fd = os.open(real, READ_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(21, "not a regular file", str(real))
+        data = _read_at_most(fd, limit + 1, str(real))
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise HostFileError(f"is more than {limit >> 20} MiB", hint="it is not a file dockharden wrote", path=str(real))
+    return data
+
+
+def copy_preserving(source: Path, dest: Path, mode: int) -> None:
+    """Copy the regular file `source` (a real path the accessor resolved) into a backup, durably."""
+    fd_in = os.open(source, READ_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd_in).st_mode):
+            raise HostFileError("is not a regular file any more", hint="run again", path=str(source))
+        data = _read_at_most(fd_in, MAX_FILE + 1, str(source))
+    finally:
+        os.close(fd_in)
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        _write_all(fd, data)
+        os.fchmod(fd, mode)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_at_most(fd: int, count: int, path: str) -> bytes:
+    chunks, left = [], count
+    try:
+        while left > 0:
+            chunk = os.read(fd, min(left, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise from_os_error(exc, "cannot read it", path=path, error=HostFileError) from None
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, content: bytes) -> None:
+    view = memoryview(content)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
