@@ -96,7 +96,8 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
     planned = systemd_dropin.planned_exec(settings, host)
     notes += conflicts.check_conflicts(daemon_config, settings, host, flags_by_key(), written,
                                        conflicts.relevant_flags(host, planned))
-    notes += checks.check_rendered(rendered, host, ctx.runner)
+    # a block already on disk as rendered was tested when it was written: no process to start again
+    notes += checks.check_rendered([f for f in rendered if host.file(f.path).content != f.content], host, ctx.runner)
     notes += _engine_note(host, ctx)
     notes += [planmod.Note("info", f"audit: {path} is already watched by {where}; not duplicated")
               for path, where in sorted(host.operator_watches.items())
