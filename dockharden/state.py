@@ -38,11 +38,10 @@ def shape_problem(doc: Any, schema: str) -> str:
     """'' when `doc` matches the shipped schema `schema`, else its first problem in words."""
     from importlib import import_module
 
-    fast = import_module(f"dockharden.schema._fast_{schema.split('.')[0]}")
     try:
-        fast.validate(doc)
+        import_module(f"dockharden.schema._fast_{schema.split('.')[0]}").validate(doc)
         return ""
-    except ValueError:
+    except (ValueError, ModuleNotFoundError):  # rejected, or a checkout never built: jsonschema decides
         pass
     import jsonschema  # only for a damaged file: it explains
 

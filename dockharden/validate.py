@@ -111,7 +111,10 @@ def _fast_accepts(name: str, instance: Any) -> bool:
     """
     from importlib import import_module
 
-    module = import_module(f"dockharden.schema._fast_{name}")
+    try:
+        module = import_module(f"dockharden.schema._fast_{name}")
+    except ModuleNotFoundError:  # a checkout that was never built: jsonschema alone decides
+        return False
     try:
         module.validate(instance)
     except ValueError:

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Generate dockharden/schema/_fast_*.py: plain-Python validators compiled from the JSON Schemas by
 fastjsonschema (a build-time tool only; the generated code needs nothing but the standard library).
+Run by the package build (build_hooks.py) and by scripts/install-test-deps.sh; the output is not committed.
 
 Why: importing jsonschema costs ~130 ms, more than a whole plan should. The generated validator is the
 fast path; on any rejection dockharden asks jsonschema, which stays the authority and explains the error.
 tests/unit/test_fast_validators.py fails when a schema changed and this script was not run again.
 
-    python3 scripts/compile-schemas.py
+    python3 scripts/compile-schemas.py [OUTPUT_DIR]     (default: dockharden/schema/)
 """
 
 import json
@@ -49,7 +50,17 @@ def target(name: str) -> Path:
 SCHEMAS = ("daemon.schema.json", "layer.schema.json", "record.schema.json", "managed.schema.json")
 
 
-if __name__ == "__main__":
+def write_all(out: Path = SCHEMA_DIR) -> list[Path]:
+    """Every validator into `out`; the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
     for schema_name in SCHEMAS:
-        target(schema_name).write_text(generate(schema_name))
-        print(f"wrote {target(schema_name)}")
+        path = out / target(schema_name).name
+        path.write_text(generate(schema_name))
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_all(Path(sys.argv[1]) if len(sys.argv) > 1 else SCHEMA_DIR):
+        print(f"wrote {path}")

@@ -262,3 +262,9 @@ def test_check_reports_the_audit_controls_as_not_verifiable_in_a_container(syste
     controls = {c["id"]: c for c in json.loads(done.stdout)["controls"]}
     assert controls["1.1.3"]["status"] == "not_verifiable"
     assert "/usr/bin/dockerd" in controls["1.1.3"]["evidence"] or "/usr/sbin/dockerd" in controls["1.1.3"]["evidence"]
+
+
+def test_the_wheel_carries_validators_generated_at_build_time(systemd_host):
+    found = systemd_host.run(["/opt/dockharden/bin/python", "-c",
+                              "import dockharden.schema._fast_daemon as m; print(m.__file__)"]).stdout
+    assert "/opt/dockharden/lib/" in found and "site-packages/dockharden/schema/_fast_daemon.py" in found

@@ -27,7 +27,8 @@ from rootfs import CACHE
 
 REPO = Path(__file__).resolve().parents[2]
 #: What the project's wheel is made of.
-SOURCES = ("pyproject.toml", "README.md", "dockharden", "profiles", "templates")
+SOURCES = ("pyproject.toml", "README.md", "build_hooks.py", "scripts/compile-schemas.py", "dockharden", "profiles",
+           "templates")
 #: glibc 2.36 (bookworm) and newer: wheels tagged up to manylinux_2_34 run on every guest.
 PLATFORMS = ("manylinux_2_34", "manylinux_2_28", "manylinux_2_17", "manylinux2014")
 
