@@ -74,12 +74,14 @@ def engine_for(ctx: Context, config: dict, request: Request,
 def make_plan(request: Request) -> Plan:
     """What apply would do; writes nothing. Interrupted runs are reported in the notes."""
     from dockharden import pipeline
+    from dockharden.checking import exception_notes
     from dockharden.recovery import interrupted_notes
 
     ctx = _context(request)
     config, selection = _config(ctx, request)
     plan = pipeline.build_plan(ctx, selection, config)
-    return replace(plan, notes=plan.notes + tuple(interrupted_notes(request.root)))
+    notes = interrupted_notes(request.root) + exception_notes(request.root, request.clock())
+    return replace(plan, notes=plan.notes + tuple(notes))
 
 
 def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], bool] = lambda plan: True) -> Outcome:

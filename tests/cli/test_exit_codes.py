@@ -1,6 +1,6 @@
 """The exit-status contract, command by command: 2 means only what a command documents.
 
-plan --detailed-exitcode: 2 = changes pending; verify: 2 = drift; check: 2 = a scored control fails.
+plan --detailed-exitcode: 2 = changes pending; verify: 2 = drift; check: 2 = a counted control fails.
 Everything else that goes wrong, a mistyped option included, is one paragraph on stderr and 1.
 verify's 0 needs a daemon that runs the desired settings: it is in
 tests/host/test_faults.py::test_verify_exits_0_in_force_2_on_drift_and_1_on_an_error_against_a_real_daemon.
@@ -39,7 +39,7 @@ def applied(root: Path) -> None:
 
 
 def hardened(root: Path) -> None:
-    """Every scored control a file can show passes (the audit watches are the kernel's: see `check` below)."""
+    """Every control a file can show passes (the audit watches are the kernel's: see `check` below)."""
     layer = root.parent / "authz.toml"
     layer.write_text(HARDENING)
     done = dockharden("apply", "--root", str(root), "--profile", "baseline,userns,logging,tls", "--layer", str(layer),
@@ -99,8 +99,8 @@ CASES = [
     Case("show", "success", ("--root", "{root}",), 0, says="<- baseline"),
     Case("show", "usage error", ("--root", "{root}", "--profile"), 1, says="requires an argument"),
     Case("show", "error", ("--root", "{root}", "--profile", "baselin"), 1, says="no built-in profile"),
-    Case("check", "success", ("--root", "{root}",), 0, hardened, NO_KERNEL_AUDIT, says="0 scored control(s) fail"),
-    Case("check", "documented 2", ("--root", "{root}",), 2, says="scored control(s) fail:"),
+    Case("check", "success", ("--root", "{root}",), 0, hardened, NO_KERNEL_AUDIT, says="0 failure(s) counted"),
+    Case("check", "documented 2", ("--root", "{root}",), 2, says="failure(s) counted:"),
     Case("check", "usage error", ("--root", "{root}", "--jsn"), 1, says="'--json'"),
     Case("check", "error", ("--root", "{root}",), 1, bad_selection_file, says="invalid TOML"),
     Case("profiles", "success", (), 0, says="baseline"),
@@ -166,7 +166,7 @@ def test_a_usage_error_is_one_paragraph_with_one_suggestion_and_exit_1(args, say
 
 @pytest.mark.parametrize("command,documented", [
     ("plan", "2 changes are pending"), ("apply", "interrupted by SIGINT"), ("rollback", "rolled back"),
-    ("verify", "2 drift"), ("check", "2 a scored control fails"), ("history", "1 an error"),
+    ("verify", "2 drift"), ("check", "2 a counted control fails"), ("history", "1 an error"),
     ("show", "1 an error"), ("profiles", "1 an error"),
 ])
 def test_each_command_s_help_states_its_exit_statuses(command, documented):
