@@ -136,7 +136,7 @@ def result_document(result: "RunResult", recovered: list[str] = ()) -> dict[str,
 def render_result(result: "RunResult") -> str:
     if result.result == "unchanged":
         return "Nothing to do: the host already matches the plan.\n"
-    lines = [f"{result.result}: generation {result.generation}"]
+    lines = [f"{result.result}: generation {result.generation}" if result.generation else result.result]
     lines += [f"  wrote {path}" for path in result.written]
     lines += [f"  {s['service']}: {s['action']}" for s in result.services]
     lines += [f"  {m}" for m in result.messages]
