@@ -2,7 +2,7 @@
 
 Errors become exit statuses here, and only here (the contract is in docs/user-guide.md): 2 means only
 what a command documents (plan --detailed-exitcode: changes pending; verify: drift; check: a counted
-control fails); every error, a bad option included, is one paragraph and 1; a signal is one line and
+control fails; schedule run: either); every error, a bad option included, is one paragraph and 1; a signal is one line and
 128 + its number.
 """
 
@@ -278,6 +278,67 @@ def _probe(runner, socket_path: str, image: str | None) -> dict:
     from dockharden.probe import run_probe
 
     return asdict(run_probe(runner, docker=["docker", "-H", f"unix://{socket_path}"], image=image))
+
+
+schedule_app = typer.Typer(no_args_is_help=True, help="A weekly check and verify as a systemd timer, and what "
+                                                       "it runs.")
+app.add_typer(schedule_app, name="schedule")
+EXIT_SCHEDULE_RUN = ("Exit status: 0 no counted control fails and nothing drifted; 2 a counted control fails or the "
+                     "host drifted (the reports say which); 1 an error, a bad option included; " + INTERRUPTED)
+ReportsOpt = typer.Option("/var/lib/dockharden/reports", "--reports", help="Where the JSON reports and textfiles go.")
+BenchmarkOpt = typer.Option("1.8", "--benchmark", help="CIS Docker Benchmark version: 1.6, 1.7 or 1.8.")
+LevelOpt = typer.Option(2, "--level", help="Profile level: 1 or 2.")
+
+
+@schedule_app.command("install", epilog=EXIT_READ)
+def schedule_install(root: str = RootOpt, reports: str = ReportsOpt, benchmark: str = BenchmarkOpt,
+                     level: int = LevelOpt,
+                     textfile: Optional[str] = typer.Option(None, "--textfile", help="Also write one textfile here "
+                                                            "(node_exporter's collector directory, NAME.prom)."),
+                     on_calendar: str = typer.Option("weekly", "--on-calendar", help="When (systemd OnCalendar)."),
+                     randomized_delay: str = typer.Option("1h", "--randomized-delay", help="Spread a fleet's runs "
+                                                          "(systemd RandomizedDelaySec)."),
+                     enable: bool = typer.Option(True, "--enable/--no-enable", help="Start the timer now (on the "
+                                                 "live host under systemd)."),
+                     show_only: bool = typer.Option(False, "--show", help="Print the units; write nothing.")) -> None:
+    """Install dockharden-check.timer and .service: check and verify, weekly, reports in --reports."""
+    from dockharden import schedule
+    from dockharden.benchmarks import benchmark as benchmark_table
+
+    _check_format(None, False, level)
+    table = benchmark_table(benchmark)
+    if textfile and not textfile.endswith(".prom"):
+        raise DockhardenError("node_exporter's textfile collector reads only files ending in .prom",
+                              key="--textfile", path=textfile, hint="name the file NAME.prom")
+    units = schedule.render_units(schedule.Schedule(schedule.default_command(), "/", reports, table.version, level,
+                                                    textfile or "", on_calendar, randomized_delay))
+    if show_only:
+        for path, text in units.items():
+            sys.stdout.write(f"# {path}\n{text}\n")
+        return
+    from dockharden.hostroot import require_root
+    from dockharden.runner import Runner
+
+    require_root(root, writes=True)
+    for line in schedule.install_units(root, units, Runner(), enable=enable):
+        print(line)
+
+
+@schedule_app.command("run", epilog=EXIT_SCHEDULE_RUN)
+def schedule_run(root: str = RootOpt, reports: str = ReportsOpt, benchmark: str = BenchmarkOpt,
+                 level: int = LevelOpt,
+                 textfile: Optional[str] = typer.Option(None, "--textfile", help="Also write the metrics here.")) -> None:
+    """What the timer runs: check and verify, their reports written atomically into --reports."""
+    from dockharden import schedule
+
+    _check_format(None, False, level)
+    ctx = _context(root)
+    status, said = schedule.run_scheduled(root, ctx.runner, schedule.Schedule((), root, reports, benchmark, level,
+                                                                                textfile or ""))
+    for line in said:
+        print(line)
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command("profiles", epilog=EXIT_READ)

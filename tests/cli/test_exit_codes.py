@@ -1,6 +1,7 @@
 """The exit-status contract, command by command: 2 means only what a command documents.
 
-plan --detailed-exitcode: 2 = changes pending; verify: 2 = drift; check: 2 = a counted control fails.
+plan --detailed-exitcode: 2 = changes pending; verify: 2 = drift; check: 2 = a counted control fails;
+schedule run: 2 = either.
 Everything else that goes wrong, a mistyped option included, is one paragraph on stderr and 1.
 verify's 0 needs a daemon that runs the desired settings: it is in
 tests/host/test_faults.py::test_verify_exits_0_in_force_2_on_drift_and_1_on_an_error_against_a_real_daemon.
@@ -103,6 +104,13 @@ CASES = [
     Case("check", "documented 2", ("--root", "{root}",), 2, says="failure(s) counted:"),
     Case("check", "usage error", ("--root", "{root}", "--jsn"), 1, says="'--json'"),
     Case("check", "error", ("--root", "{root}",), 1, bad_selection_file, says="invalid TOML"),
+    Case("schedule", "success", ("install", "--root", "{root}", "--no-enable"), 0, says="wrote /etc/systemd/system/"),
+    Case("schedule", "documented 2", ("run", "--root", "{root}", "--reports", "{root}/../reports"), 2,
+         says="failure(s) counted; verify:"),
+    Case("schedule", "usage error", ("install", "--root", "{root}", "--on-calender", "daily"), 1,
+         says="'--on-calendar'"),
+    Case("schedule", "error", ("install", "--root", "{root}", "--reports", "reports"), 1,
+         says="must be an absolute path"),
     Case("profiles", "success", (), 0, says="baseline"),
     Case("profiles", "usage error", ("baseline",), 1, says="unexpected extra argument"),
     # profiles reads only what ships with dockharden: it has no error of its own to show
@@ -136,7 +144,7 @@ def test_the_table_covers_every_command_and_each_documented_2():
 
     commands = set(typer.main.get_command(app).list_commands(None))
     assert {c.command for c in CASES} == commands
-    assert {c.command for c in CASES if c.status == 2} == {"plan", "verify", "check"}
+    assert {c.command for c in CASES if c.status == 2} == {"plan", "verify", "check", "schedule"}
     for command in commands:
         assert {"success", "usage error"} <= {c.outcome for c in CASES if c.command == command} or \
             command == "verify"
