@@ -90,3 +90,18 @@ def test_verify_still_exits_1_on_an_error_after_drift(hardened):
     (hardened.host.dir / "etc/docker/daemon.json").write_text('{"live-restore": true,}')
     done = verify(hardened)
     assert done.returncode == 1 and done.stderr.startswith("dockharden: error: ") and "Traceback" not in done.stderr
+
+
+def test_a_removed_watch_and_an_edited_daemon_json_are_both_put_right_by_one_apply(hardened):
+    host = hardened.host
+    hardened.host.run(["auditctl", "-W", "/etc/docker", "-p", "rwxa", "-k", hardened.key])
+    path = host.dir / "etc/docker/daemon.json"
+    config = json.loads(path.read_text())
+    config["icc"] = True
+    path.write_text(json.dumps(config, indent=2))
+    host.restart_dockerd()
+    found = mismatches(verify(hardened))
+    assert found["audit watches loaded"] == "missing: /etc/docker" and "daemon icc" in found
+    result = put_right(hardened)
+    assert [s["service"] for s in result["services"]] == ["docker", "auditd"]
+    assert any(w.startswith("-w /etc/docker ") for w in hardened.loaded_watches())
