@@ -73,13 +73,16 @@ def engine_for(ctx: Context, config: dict, request: Request,
 
 def make_plan(request: Request) -> Plan:
     """What apply would do; writes nothing. Interrupted runs are reported in the notes."""
-    from dockharden import pipeline
+    from dockharden import live_repair, pipeline
+    from dockharden.checking import exception_notes
     from dockharden.recovery import interrupted_notes
 
     ctx = _context(request)
     config, selection = _config(ctx, request)
     plan = pipeline.build_plan(ctx, selection, config)
-    return replace(plan, notes=plan.notes + tuple(interrupted_notes(request.root)))
+    notes = interrupted_notes(request.root) + exception_notes(request.root, request.clock())
+    plan = live_repair.with_repairs(plan, engine_for(ctx, config, request))
+    return replace(plan, notes=plan.notes + tuple(notes))
 
 
 def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], bool] = lambda plan: True) -> Outcome:
@@ -88,7 +91,7 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
     Under the lock SIGINT, SIGTERM and SIGHUP are deferred to the engine's step boundaries: the step under
     way finishes, then the generation is rolled back (RunResult.interrupted says by which signal).
     """
-    from dockharden import apply as applymod, faults, pipeline, recovery
+    from dockharden import apply as applymod, faults, live_repair, pipeline, recovery
     from dockharden.interrupts import Deferral
     from dockharden.lock import HostLock
 
@@ -104,9 +107,14 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
         if recovered:  # the interrupted run may have written dockharden.toml: read it again, as restored
             config, selection = _config(ctx, request)
             plan = pipeline.build_plan(ctx, selection, config)
-        if plan.has_changes and not _ask(signals, confirm, plan, recovered):
+        if restart:  # audit watches or the DOCKER-USER chain lost behind dockharden's back
+            plan = live_repair.with_repairs(plan, engine)
+        if (plan.has_changes or plan.services) and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
-        result = applymod.apply_plan(plan, engine, restart=restart)
+        if plan.services and not plan.changes:
+            result = live_repair.repair_live_state(plan, engine)
+        else:
+            result = applymod.apply_plan(plan, engine, restart=restart)
     return Outcome(plan, result, tuple(recovered))
 
 

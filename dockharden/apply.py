@@ -295,11 +295,14 @@ def _daemon_error(engine: Engine, result, mark) -> str:
 
 
 def audit_action(plan: Plan, engine: Engine) -> dict:
-    change = next(c for c in plan.changes if c.path == audit_rules.PATH)
+    change = next((c for c in plan.changes if c.path == audit_rules.PATH), None)
     if not engine.runner.which("auditctl"):
         return {"service": "auditd", "action": "skipped (auditctl not installed)"}
     text = lambda data: data.decode(errors="replace") if data else None  # noqa: E731
-    done = services.sync_audit_rules(engine.runner, text(change.old.content), text(change.new.content))
+    # no change: the rules file stands and the kernel lost some of its watches (live_repair.py)
+    old, new = (change.old.content, change.new.content) if change else \
+        (None, next(f.content for f in plan.rendered if f.path == audit_rules.PATH))
+    done = services.sync_audit_rules(engine.runner, text(old), text(new))
     return {"service": "auditd", "action": "reload", "detail": done}
 
 

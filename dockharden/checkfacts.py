@@ -16,13 +16,14 @@ from typing import Any
 from dockharden import dockerapi, host as hostmod
 from dockharden.hostfs import HostFS
 from dockharden.cis import Facts, FileFacts
+from dockharden.containerd_socket import CANDIDATES as CONTAINERD_SOCKETS, containerd_socket
 from dockharden.runner import Runner
 from dockharden.services import WATCH
 from dockharden.targets import audit_rules, daemon_json
 from dockharden.validate import daemon_keys
 
 SECTION_3_PATHS = ("/etc/docker", "/etc/docker/daemon.json", "/var/run/docker.sock", "/etc/default/docker",
-                   "/etc/sysconfig/docker", "/run/containerd/containerd.sock")
+                   "/etc/sysconfig/docker", *CONTAINERD_SOCKETS)
 
 
 def flags_to_config(argv: list[str], keys: dict[str, Any]) -> dict[str, tuple[Any, str]]:
@@ -98,13 +99,13 @@ def file_facts(root: str, paths: list[str]) -> dict[str, FileFacts]:
     return found
 
 
-def section_3_paths(root: str, config: dict) -> list[str]:
+def section_3_paths(root: str, config: dict, containerd: str = "") -> list[str]:
     units = [f"{d}/{u}" for d in audit_rules.UNIT_DIRS for u in ("docker.service", "docker.socket")]
     fs = HostFS(root)
     certs = [cert for registry in fs.list("/etc/docker/certs.d") for cert in fs.list(registry, "*.crt")]
     tls = [config[k] for k in ("tlscacert", "tlscert", "tlskey") if isinstance(config.get(k), str)]
     seen, unique = set(), []
-    for path in list(SECTION_3_PATHS) + units + certs + tls:
+    for path in list(SECTION_3_PATHS) + ([containerd] if containerd else []) + units + certs + tls:
         real = fs.real(path)  # /lib is /usr/lib on merged-/usr systems
         if real not in seen:
             seen.add(real)
@@ -126,6 +127,20 @@ def separate_partition(root: str, path: str) -> bool | None:
     return None if here is None or parent is None else here.st_dev != parent.st_dev
 
 
+def mount_point(root: str, path: str) -> str:
+    """The mount point of the filesystem holding `path` (from /proc/self/mountinfo), '' if unknown."""
+    if os.path.realpath(root) != "/":
+        return ""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return ""
+    points = [line.split()[4] for line in lines if len(line.split()) > 4]
+    real = os.path.realpath(path)
+    inside = [p for p in points if real == p or real.startswith(p.rstrip("/") + "/")]
+    return max(inside, key=len) if inside else ""
+
+
 def read_facts(root: str, runner: Runner, socket_path: str, daemon_json_path: str = daemon_json.PATH,
                pidfiles: tuple[str, ...] = hostmod.PIDFILES) -> Facts:
     """Everything the controls need, from the live host under `root`."""
@@ -139,10 +154,14 @@ def read_facts(root: str, runner: Runner, socket_path: str, daemon_json_path: st
     data_root = (info or {}).get("DockerRootDir") or config.get("data-root") or "/var/lib/docker"
     data_root = str(Path(data_root).parent) if (info and "name=userns" in (info.get("SecurityOptions") or [])) \
         else data_root
+    existing = hostmod.existing(root, audit_rules.candidate_paths())
+    socket, found_by = containerd_socket(daemon.argv if daemon else (), config, existing)
     return Facts(config=config, config_sources=sources, info=info if isinstance(info, dict) else None,
                  bridge_options=bridge, audit_watched=watched, audit_error=audit_error,
                  audit_unavailable=unavailable, audit_file_watches=audit_file_watches(root),
-                 existing=hostmod.existing(root, audit_rules.candidate_paths()),
-                 files=file_facts(root, section_3_paths(root, config)), docker_gid=gid,
+                 existing=existing | hostmod.existing(root, [socket]),
+                 files=file_facts(root, section_3_paths(root, config, socket)), docker_gid=gid,
                  docker_group_members=members, data_root_separate=separate_partition(root, data_root),
-                 data_root=data_root)
+                 data_root=data_root, data_root_mount=mount_point(root, data_root),
+                 containerd_socket=socket, containerd_found_by=found_by,
+                 live=os.path.realpath(root) == "/")

@@ -1,73 +1,96 @@
-"""The control definitions of sections 1.1 (audit), 2 (daemon) and 3 (files). Pure.
+"""The checks of sections 1 (host, audit), 2 (daemon) and 3 (files), one per stable key. Pure.
 
-Daemon settings are read from the effective configuration (daemon.json merged with the running
-dockerd's flags) and from what `docker info` reports; audit controls from the rules loaded in the
-kernel; files with "this mode or stricter" (3.14: exactly 0400). A missing target is not applicable.
+Written once: each benchmark version's table (benchmarks/) maps its IDs onto these keys. Daemon
+settings are read from the effective configuration (daemon.json merged with the running dockerd's
+flags) and from what `docker info` reports; audit controls from the rules loaded in the kernel; files
+with "this mode or stricter" (the server key: exactly 0400). A missing target is not applicable.
 """
 
 from __future__ import annotations
 
-from dockharden.cis import FAIL, INFO, NA, PASS, UNVERIFIABLE, Control, Facts
+from dockharden import engine_lines
+from dockharden.cis import FAIL, INFO, NA, PASS, UNVERIFIABLE, Check, Facts
 from dockharden.engine import parse_version
 from dockharden.targets.audit_rules import CIS_AUDIT_PATHS
 
 AUDIT_FIX = "layer baseline ([audit]): dockharden apply loads the watch"
-TITLES_1_1 = {
-    "1.1.3": "Audit the Docker daemon", "1.1.4": "Audit /run/containerd", "1.1.5": "Audit /var/lib/docker",
-    "1.1.6": "Audit /etc/docker", "1.1.7": "Audit docker.service", "1.1.8": "Audit containerd.sock",
-    "1.1.9": "Audit docker.socket", "1.1.10": "Audit /etc/default/docker", "1.1.11": "Audit daemon.json",
-    "1.1.12": "Audit /etc/containerd/config.toml", "1.1.13": "Audit /etc/sysconfig/docker",
-    "1.1.14": "Audit /usr/bin/containerd", "1.1.15": "Audit /usr/bin/containerd-shim",
-    "1.1.16": "Audit /usr/bin/containerd-shim-runc-v1", "1.1.17": "Audit /usr/bin/containerd-shim-runc-v2",
-    "1.1.18": "Audit /usr/bin/runc"}
+# Section 1.1's IDs are the same in every version: the audit target names its watches by them.
+AUDIT_KEYS = {
+    "1.1.3": "audit.dockerd", "1.1.4": "audit.run-containerd", "1.1.5": "audit.var-lib-docker",
+    "1.1.6": "audit.etc-docker", "1.1.7": "audit.docker-service", "1.1.8": "audit.containerd-sock",
+    "1.1.9": "audit.docker-socket", "1.1.10": "audit.etc-default-docker", "1.1.11": "audit.daemon-json",
+    "1.1.12": "audit.containerd-config", "1.1.13": "audit.etc-sysconfig-docker", "1.1.14": "audit.containerd",
+    "1.1.15": "audit.containerd-shim", "1.1.16": "audit.containerd-shim-runc-v1",
+    "1.1.17": "audit.containerd-shim-runc-v2", "1.1.18": "audit.runc"}
 
 
-def audit_controls() -> list[Control]:
-    found = [Control("1.1.1", "Separate partition for containers", "mount the data root on its own filesystem",
-                     _separate_partition, scored=False),
-             Control("1.1.2", "Only trusted users in the docker group", "remove untrusted users from `docker`",
-                     _docker_group, scored=False)]
+def host_controls() -> list[Check]:
+    return [Check("host.separate-partition", "mount the data root on a filesystem of its own", _separate_partition),
+            Check("host.trusted-users", "remove untrusted users from the docker group", _docker_group),
+            Check("host.hardened", "harden the host with its distribution's own benchmark", _hardened),
+            Check("host.docker-up-to-date", "upgrade the Engine to the latest patch of a maintained line",
+                  _up_to_date)]
+
+
+def audit_controls() -> list[Check]:
     by_id: dict[str, list[tuple[str, ...]]] = {}
     always: dict[str, bool] = {}
     for control, paths, required in CIS_AUDIT_PATHS:
         by_id.setdefault(control, []).append(paths)
         always[control] = always.get(control, False) or (required and control in ("1.1.3", "1.1.4"))
+    found = []
     for control, groups in by_id.items():
         candidates = tuple(p for group in groups for p in group)
-        found.append(Control(control, TITLES_1_1[control], AUDIT_FIX,
-                             _audit_check(candidates, always[control])))
+        found.append(Check(AUDIT_KEYS[control], AUDIT_FIX,
+                           _audit_check(candidates, always[control], containerd=control == "1.1.8")))
     return found
 
 
-def _audit_check(candidates: tuple[str, ...], required: bool):
+def _audit_check(candidates: tuple[str, ...], required: bool, containerd: bool = False):
     def check(facts: Facts) -> tuple[str, str]:
+        paths = (facts.containerd_socket,) if containerd else candidates
         if facts.audit_unavailable:
-            in_files = [p for p in candidates if p in facts.audit_file_watches]
+            in_files = [p for p in paths if p in facts.audit_file_watches]
             return UNVERIFIABLE, (f"{facts.audit_unavailable}; the rules files watch "
-                                  + (", ".join(in_files) if in_files else "none of " + ", ".join(candidates))
+                                  + (", ".join(in_files) if in_files else "none of " + ", ".join(paths))
                                   + " (loaded at boot on a host kernel)")
         if facts.audit_error:
             return FAIL, f"audit rules cannot be read: {facts.audit_error}"
-        present = [p for p in candidates if p in facts.existing]
-        targets = present or (list(candidates[:1]) if required else [])
+        present = [p for p in paths if p in facts.existing]
+        targets = present or (list(paths[:1]) if required else [])
+        used = f" ({facts.containerd_found_by})" if containerd else ""
         if not targets:
-            return NA, "not on this host: " + ", ".join(candidates)
+            return NA, "not on this host: " + ", ".join(paths) + used
         watched = [p for p in targets if p in facts.audit_watched]
         if watched:
-            return PASS, "loaded watch on " + ", ".join(watched)
-        return FAIL, "no loaded audit rule watches " + ", ".join(targets)
+            return PASS, "loaded watch on " + ", ".join(watched) + used
+        return FAIL, "no loaded audit rule watches " + ", ".join(targets) + used
     return check
 
 
 def _separate_partition(facts: Facts) -> tuple[str, str]:
+    if not facts.live:
+        return UNVERIFIABLE, "a --root other than / is a tree, not the host's filesystems"
     if facts.data_root_separate is None:
-        return INFO, f"{facts.data_root} not found"
-    return INFO, f"{facts.data_root} is {'on its own filesystem' if facts.data_root_separate else 'on the root filesystem'}"
+        return NA, f"{facts.data_root} not found"
+    if facts.data_root_separate:
+        return PASS, f"{facts.data_root} is on a filesystem of its own" + (
+            f" (mounted at {facts.data_root_mount})" if facts.data_root_mount else "")
+    return FAIL, f"{facts.data_root} is on the same filesystem as its parent directory" + (
+        f" (mounted at {facts.data_root_mount})" if facts.data_root_mount else "")
 
 
 def _docker_group(facts: Facts) -> tuple[str, str]:
     members = ", ".join(facts.docker_group_members) or "no members"
-    return INFO, f"docker group: {members} (each member is root-equivalent)"
+    return INFO, f"docker group: {members} (each member is root-equivalent: a person decides who is trusted)"
+
+
+def _hardened(facts: Facts) -> tuple[str, str]:
+    return INFO, "the host operating system is outside this benchmark: assess it with its distribution's benchmark"
+
+
+def _up_to_date(facts: Facts) -> tuple[str, str]:
+    return engine_lines.verdict((facts.info or {}).get("ServerVersion"))
 
 
 def _security(facts: Facts) -> set[str]:
@@ -87,35 +110,36 @@ def _setting(facts: Facts, key: str) -> str:
     return f"{key} = {value!r} ({_src(facts, key)})" if key in facts.config else f"{key} not set"
 
 
-def daemon_controls() -> list[Control]:
+def daemon_controls() -> list[Check]:
     return [
-        Control("2.1", "Run the daemon as a non-root user (rootless)", "layer rootless", _rootless, scored=False),
-        Control("2.2", "Restrict traffic between containers on the default bridge", "layer baseline (icc false)", _icc),
-        Control("2.3", "Logging level set to info", "remove log-level, or set it to info", _log_level),
-        Control("2.4", "Allow Docker to make changes to iptables", "remove iptables false", _iptables),
-        Control("2.5", "No insecure registries", "remove insecure-registries", _insecure),
-        Control("2.6", "aufs storage driver not used", "layer baseline (storage-driver overlay2)", _aufs),
-        Control("2.7", "TLS authentication for the Docker daemon", "layer tls (tlsverify)", _tls),
-        Control("2.8", "Default ulimits configured", "layer baseline (default-ulimits)", _ulimits),
-        Control("2.9", "User namespace support enabled", "layer userns", _userns),
-        Control("2.10", "Default cgroup usage confirmed", "remove cgroup-parent", _cgroup_parent),
-        Control("2.11", "Base device size not changed", "remove the dm.basesize storage option", _basesize),
-        Control("2.12", "Authorization for Docker client commands enabled",
-                "configure an authorization plugin (no built-in layer)", _authz),
-        Control("2.13", "Centralized and remote logging configured", "layer logging (journald) or syslog", _logging),
-        Control("2.14", "Containers restricted from acquiring new privileges", "layer baseline (no-new-privileges)",
-                _nnp),
-        Control("2.15", "Live restore enabled", "layer baseline (live-restore)", _live_restore),
-        Control("2.16", "Userland proxy disabled", "layer baseline (userland-proxy false)", _userland_proxy),
-        Control("2.17", "Daemon-wide custom seccomp profile applied, if appropriate",
-                "layer baseline [seccomp] mode = \"strict\"", _seccomp, scored=False),
-        Control("2.18", "Experimental features not used in production", "remove experimental", _experimental),
+        Check("daemon.rootless", "layer rootless", _rootless),
+        Check("daemon.icc", "layer baseline (icc false)", _icc),
+        Check("daemon.log-level", "remove log-level, or set it to info", _log_level),
+        Check("daemon.iptables", "remove iptables false", _iptables),
+        Check("daemon.insecure-registries", "remove insecure-registries", _insecure),
+        Check("daemon.no-aufs", "layer baseline (storage-driver overlay2)", _aufs),
+        Check("daemon.no-devicemapper", "layer baseline (storage-driver overlay2)", _devicemapper),
+        Check("daemon.tls", "layer tls (tlsverify)", _tls),
+        Check("daemon.default-ulimits", "layer baseline (default-ulimits)", _ulimits),
+        Check("daemon.userns", "layer userns", _userns),
+        Check("daemon.cgroup-parent", "remove cgroup-parent", _cgroup_parent),
+        Check("daemon.base-device-size", "remove the dm.basesize storage option", _basesize),
+        Check("daemon.authorization", "configure an authorization plugin (no built-in layer)", _authz),
+        Check("daemon.remote-logging", "layer logging (journald) or syslog", _logging),
+        Check("daemon.no-new-privileges", "layer baseline (no-new-privileges)", _nnp),
+        Check("daemon.live-restore", "layer baseline (live-restore)", _live_restore),
+        Check("daemon.userland-proxy", "layer baseline (userland-proxy false)", _userland_proxy),
+        Check("daemon.seccomp", "layer baseline [seccomp] mode = \"strict\"", _seccomp),
+        Check("daemon.experimental", "remove experimental", _experimental),
     ]
 
 
 def _rootless(facts: Facts) -> tuple[str, str]:
-    rootless = "name=rootless" in _security(facts)
-    return INFO, "the daemon runs rootless" if rootless else "the daemon runs as root"
+    if "name=rootless" in _security(facts):
+        return PASS, "SecurityOptions has name=rootless: the daemon runs as a non-root user"
+    if facts.info is None:
+        return UNVERIFIABLE, "the daemon does not answer"
+    return INFO, "the daemon runs as root (the benchmark asks for rootless only where possible: a person decides)"
 
 
 def _icc(facts: Facts) -> tuple[str, str]:
@@ -142,9 +166,17 @@ def _insecure(facts: Facts) -> tuple[str, str]:
     return (FAIL if insecure else PASS), ("insecure: " + ", ".join(insecure)) if insecure else "none (loopback only)"
 
 
-def _aufs(facts: Facts) -> tuple[str, str]:
+def _driver(facts: Facts, forbidden: str) -> tuple[str, str]:
     driver = (facts.info or {}).get("Driver") or facts.config.get("storage-driver")
-    return (FAIL if driver == "aufs" else PASS), f"storage driver {driver or 'unknown'}"
+    return (FAIL if driver == forbidden else PASS), f"storage driver {driver or 'unknown'}"
+
+
+def _aufs(facts: Facts) -> tuple[str, str]:
+    return _driver(facts, "aufs")
+
+
+def _devicemapper(facts: Facts) -> tuple[str, str]:
+    return _driver(facts, "devicemapper")
 
 
 def _tls(facts: Facts) -> tuple[str, str]:
@@ -215,7 +247,11 @@ def _userland_proxy(facts: Facts) -> tuple[str, str]:
 
 def _seccomp(facts: Facts) -> tuple[str, str]:
     profiles = [s.split("profile=", 1)[1] for s in _security(facts) if s.startswith("name=seccomp,profile=")]
-    return INFO, (f"seccomp profile {profiles[0]}" if profiles else _setting(facts, "seccomp-profile"))
+    custom = [p for p in profiles if p not in ("builtin", "default", "unconfined")]
+    if custom:
+        return PASS, f"daemon-wide seccomp profile {custom[0]}"
+    seen = f"seccomp profile {profiles[0]}" if profiles else _setting(facts, "seccomp-profile")
+    return INFO, seen + " (Docker's default; a custom profile only where appropriate: a person decides)"
 
 
 def _experimental(facts: Facts) -> tuple[str, str]:
@@ -225,28 +261,31 @@ def _experimental(facts: Facts) -> tuple[str, str]:
 
 # -- section 3: ownership and permissions ------------------------------------------------------
 
-def file_controls() -> list[Control]:
-    specs = [("3.1", "3.2", "docker.service", "unit:docker.service", 0o644, "root:root"),
-             ("3.3", "3.4", "docker.socket", "unit:docker.socket", 0o644, "root:root"),
-             ("3.5", "3.6", "/etc/docker", "/etc/docker", 0o755, "root:root"),
-             ("3.7", "3.8", "registry certificates", "certs.d", 0o444, "root:any"),
-             ("3.9", "3.10", "TLS CA certificate", "tlscacert", 0o444, "root:root"),
-             ("3.11", "3.12", "Docker server certificate", "tlscert", 0o444, "root:root"),
-             ("3.13", "3.14", "Docker server key", "tlskey", 0o400, "root:root"),
-             ("3.15", "3.16", "Docker socket", "/var/run/docker.sock", 0o660, "root:docker"),
-             ("3.17", "3.18", "daemon.json", "/etc/docker/daemon.json", 0o644, "root:root"),
-             ("3.19", "3.20", "/etc/default/docker", "/etc/default/docker", 0o644, "root:root"),
-             ("3.21", "3.22", "/etc/sysconfig/docker", "/etc/sysconfig/docker", 0o644, "root:root"),
-             ("3.23", "3.24", "containerd socket", "/run/containerd/containerd.sock", 0o660, "root:root")]
+FILE_SPECS = (  # (key stem, what, path or reference, widest mode, owner)
+    ("docker-service", "docker.service", "unit:docker.service", 0o644, "root:root"),
+    ("docker-socket-unit", "docker.socket", "unit:docker.socket", 0o644, "root:root"),
+    ("etc-docker", "/etc/docker", "/etc/docker", 0o755, "root:root"),
+    ("registry-certs", "registry certificates", "certs.d", 0o444, "root:any"),
+    ("tls-ca", "TLS CA certificate", "tlscacert", 0o444, "root:root"),
+    ("tls-cert", "Docker server certificate", "tlscert", 0o444, "root:root"),
+    ("tls-key", "Docker server key", "tlskey", 0o400, "root:root"),
+    ("docker-sock", "Docker socket", "/var/run/docker.sock", 0o660, "root:docker"),
+    ("daemon-json", "daemon.json", "/etc/docker/daemon.json", 0o644, "root:root"),
+    ("etc-default-docker", "/etc/default/docker", "/etc/default/docker", 0o644, "root:root"),
+    ("etc-sysconfig-docker", "/etc/sysconfig/docker", "/etc/sysconfig/docker", 0o644, "root:root"),
+    ("containerd-sock", "containerd socket", "containerd-socket", 0o660, "root:root"),
+)
+EXACT_MODE = ("tls-key",)  # the server key must be exactly 0400, not merely as strict
+
+
+def file_controls() -> list[Check]:
     found = []
-    for own_id, mode_id, title, ref, mode, owner in specs:
-        fix = "dockharden apply (it writes daemon.json 0644 root:root)" if ref.endswith("daemon.json") else \
-            f"chown {owner.replace(':any', '')} / chmod {mode:o} the file"
-        found.append(Control(own_id, f"{title} ownership is {owner.replace(':any', '')}", fix,
-                             _ownership(ref, owner)))
-        found.append(Control(mode_id, f"{title} permissions are {mode:o}" + ("" if mode_id == "3.14" else
-                                                                             " or more restrictive"), fix,
-                             _permissions(ref, mode, exact=mode_id == "3.14")))
+    for stem, _, ref, mode, owner in FILE_SPECS:
+        who = owner.replace(":any", "")
+        fix = "dockharden apply (it writes daemon.json 0644 root:root)" if stem == "daemon-json" else \
+            f"chown {who} / chmod {mode:o} the file"
+        found.append(Check(f"file.{stem}.owner", fix, _ownership(ref, owner)))
+        found.append(Check(f"file.{stem}.mode", fix, _permissions(ref, mode, exact=stem in EXACT_MODE)))
     return found
 
 
@@ -254,10 +293,25 @@ def _targets(facts: Facts, ref: str) -> list:
     if ref in ("tlscacert", "tlscert", "tlskey"):
         path = facts.config.get(ref)
         return [facts.files[path]] if path and path in facts.files and facts.files[path].exists else []
+    if ref == "containerd-socket":
+        found = facts.files.get(facts.containerd_socket)
+        return [found] if found and found.exists else []
     if ref.startswith("unit:") or ref == "certs.d":
         return [f for p, f in sorted(facts.files.items()) if f.exists and _matches(p, ref)]
     found = facts.files.get(ref)
     return [found] if found and found.exists else []
+
+
+def _named(facts: Facts, ref: str) -> str:
+    if ref == "containerd-socket":
+        return f"{facts.containerd_socket} ({facts.containerd_found_by})"
+    if ref in ("tlscacert", "tlscert", "tlskey"):
+        return f"{ref} ({facts.config.get(ref) or 'not set'})"
+    if ref.startswith("unit:"):
+        return f"the {ref[5:]} unit file"
+    if ref == "certs.d":
+        return "a registry certificate (/etc/docker/certs.d/**/*.crt)"
+    return ref
 
 
 def _matches(path: str, ref: str) -> bool:
@@ -270,7 +324,7 @@ def _ownership(ref: str, owner: str):
     def check(facts: Facts) -> tuple[str, str]:
         files = _targets(facts, ref)
         if not files:
-            return NA, f"{ref} does not exist"
+            return NA, f"{_named(facts, ref)} does not exist"
         want_group = {"root": 0, "docker": facts.docker_gid, "any": None}[owner.split(":")[1]]
         wrong = [f for f in files if f.uid != 0 or (want_group is not None and f.gid != want_group)]
         evidence = ", ".join(f"{f.path} {f.uid}:{f.gid}" for f in files)
@@ -282,7 +336,7 @@ def _permissions(ref: str, mode: int, exact: bool):
     def check(facts: Facts) -> tuple[str, str]:
         files = _targets(facts, ref)
         if not files:
-            return NA, f"{ref} does not exist"
+            return NA, f"{_named(facts, ref)} does not exist"
         wrong = [f for f in files if (f.mode != mode if exact else f.mode & ~mode & 0o7777)]
         evidence = ", ".join(f"{f.path} {f.mode:04o}" for f in files)
         return (FAIL if wrong else PASS), evidence

@@ -1,8 +1,8 @@
 """The `dockharden` command: parse options, call the pipeline, print the result. No logic here.
 
 Errors become exit statuses here, and only here (the contract is in docs/user-guide.md): 2 means only
-what a command documents (plan --detailed-exitcode: changes pending; verify: drift; check: a scored
-control fails); every error, a bad option included, is one paragraph and 1; a signal is one line and
+what a command documents (plan --detailed-exitcode: changes pending; verify: drift; check: a counted
+control fails; schedule run: either); every error, a bad option included, is one paragraph and 1; a signal is one line and
 128 + its number.
 """
 
@@ -32,8 +32,9 @@ EXIT_APPLY = ("Exit status: 0 applied, or nothing to do; 1 an error, a bad optio
               + INTERRUPTED + " A signal during the run lets the step under way finish, then rolls back.")
 EXIT_VERIFY = ("Exit status: 0 everything desired is in force; 2 drift (a mismatch is listed); 1 an error, a bad "
                "option included; " + INTERRUPTED)
-EXIT_CHECK = ("Exit status: 0 no scored control fails; 2 a scored control fails; 1 an error, a bad option "
-              "included; " + INTERRUPTED)
+EXIT_CHECK = ("Exit status: 0 no counted control fails (failures at the chosen level, Automated or Manual, "
+              "not under an exception in force); 2 a counted control fails (an expired exception counts); 1 an "
+              "error, a bad option or exceptions file included; " + INTERRUPTED)
 EXIT_READ = "Exit status: 0 done; 1 an error, a bad option included; " + INTERRUPTED
 
 ProfileOpt = typer.Option(None, "--profile", "-p", help="Built-in layers, comma separated (default: baseline).")
@@ -181,10 +182,13 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
         from dockharden.targets.daemon_json import parse_daemon_json
 
         rows += drift.probe_rows(parse_daemon_json(desired), _probe(ctx.runner, engine.socket, image))
+    from dockharden.checking import exception_notes
+
+    notes = exception_notes(root, datetime.now(timezone.utc))
     if json_out:
-        print(json.dumps(report.drift_document(rows), indent=2))
+        print(json.dumps(report.drift_document(rows, notes), indent=2))
     else:
-        sys.stdout.write(report.render_drift(rows))
+        sys.stdout.write(report.render_drift(rows, notes))
     if any(not row.ok for row in rows):
         raise typer.Exit(2)
 
@@ -207,28 +211,65 @@ def show(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
 
 
 @app.command(epilog=EXIT_CHECK)
-def check(root: str = RootOpt, json_out: bool = JsonOpt,
+def check(root: str = RootOpt, json_out: bool = typer.Option(False, "--json", help="The same as --format json."),
+          fmt: Optional[str] = typer.Option(None, "--format", help="text (default), json, sarif or junit."),
+          benchmark: Optional[str] = typer.Option(None, "--benchmark", help="CIS Docker Benchmark version: 1.6, 1.7 "
+                                                                           "or 1.8 (default: the newest, 1.8)."),
+          level: int = typer.Option(2, "--level", help="Profile level: 1 (Level 1 controls) or 2 (all: Level 2 "
+                                                       "includes Level 1)."),
+          exceptions: Optional[str] = typer.Option(None, "--exceptions", help="The exceptions file (default: "
+                                                   "/etc/dockharden/exceptions.toml under --root, if it exists)."),
+          textfile: Optional[str] = typer.Option(None, "--textfile", help="Also write a Prometheus textfile "
+                                                 "(node_exporter's textfile collector) here, atomically."),
           probe: bool = typer.Option(False, "--probe", help="Also run throwaway containers to see what the "
                                                             "daemon really enforces."),
           image: Optional[str] = typer.Option(None, "--image", help="A local image for --probe (default: one "
                                                                     "built offline from the host's busybox).")) -> None:
-    """The CIS Docker Benchmark controls of sections 1.1, 2 and 3, read from the live host."""
-    from dockharden import checkfacts, cis, pipeline, report
-    from dockharden.apply import docker_socket
+    """The CIS Docker Benchmark controls of sections 1-3, read from the live host."""
+    import time
 
+    from dockharden import check_formats, pipeline
+    from dockharden.apply import docker_socket
+    from dockharden.checking import run_check
+
+    chosen = _check_format(fmt, json_out, level)
+    if textfile and not textfile.endswith(".prom"):
+        raise DockhardenError("node_exporter's textfile collector reads only files ending in .prom",
+                              key="--textfile", path=textfile, hint="name the file NAME.prom")
     ctx = _context(root)
     config, _ = pipeline.read_selection(ctx, None, None)
     socket_path = docker_socket(root, config)
-    results = cis.evaluate(checkfacts.read_facts(root, ctx.runner, socket_path))
-    found = _probe(ctx.runner, socket_path, image) if probe else None
-    if found:
-        results = cis.apply_probe(results, found)
-    if json_out:
-        print(json.dumps(report.check_document(results, found), indent=2))
-    else:
-        sys.stdout.write(report.render_check(results, found))
-    if cis.failed_scored(results):
+    outcome = run_check(root, ctx.runner, socket_path, benchmark=benchmark, level=level, exceptions_file=exceptions,
+                        probe=(lambda: _probe(ctx.runner, socket_path, image)) if probe else None)
+    for note in outcome.notes:
+        _say(f"note: {note}")
+    if textfile:
+        _write_textfile(textfile, check_formats.render_textfile(outcome.results, outcome.run, time.time()))
+    sys.stdout.write(check_formats.render(chosen, outcome.results, outcome.run, outcome.probe))
+    if any(r.counted for r in outcome.results):
         raise typer.Exit(2)
+
+
+def _check_format(fmt: str | None, json_out: bool, level: int) -> str:
+    from dockharden.check_formats import FORMATS
+
+    if fmt is not None and fmt not in FORMATS:
+        raise DockhardenError(f"unknown format {fmt!r}", key="--format", hint="use one of " + ", ".join(FORMATS))
+    if json_out and fmt not in (None, "json"):
+        raise DockhardenError(f"--json asks for json, --format for {fmt}", key="--format",
+                              hint="give one of them (--json is --format json)")
+    if level not in (1, 2):
+        raise DockhardenError(f"no profile level {level}", key="--level",
+                              hint="use 1 (Level 1 controls) or 2 (Level 1 and Level 2)")
+    return "json" if json_out else (fmt or "text")
+
+
+def _write_textfile(path: str, text: str) -> None:
+    import os
+
+    from dockharden.hostfs import HostFS
+
+    HostFS("/").write(os.path.abspath(path), text.encode(), 0o644)
 
 
 def _probe(runner, socket_path: str, image: str | None) -> dict:
@@ -237,6 +278,67 @@ def _probe(runner, socket_path: str, image: str | None) -> dict:
     from dockharden.probe import run_probe
 
     return asdict(run_probe(runner, docker=["docker", "-H", f"unix://{socket_path}"], image=image))
+
+
+schedule_app = typer.Typer(no_args_is_help=True, help="A weekly check and verify as a systemd timer, and what "
+                                                       "it runs.")
+app.add_typer(schedule_app, name="schedule")
+EXIT_SCHEDULE_RUN = ("Exit status: 0 no counted control fails and nothing drifted; 2 a counted control fails or the "
+                     "host drifted (the reports say which); 1 an error, a bad option included; " + INTERRUPTED)
+ReportsOpt = typer.Option("/var/lib/dockharden/reports", "--reports", help="Where the JSON reports and textfiles go.")
+BenchmarkOpt = typer.Option("1.8", "--benchmark", help="CIS Docker Benchmark version: 1.6, 1.7 or 1.8.")
+LevelOpt = typer.Option(2, "--level", help="Profile level: 1 or 2.")
+
+
+@schedule_app.command("install", epilog=EXIT_READ)
+def schedule_install(root: str = RootOpt, reports: str = ReportsOpt, benchmark: str = BenchmarkOpt,
+                     level: int = LevelOpt,
+                     textfile: Optional[str] = typer.Option(None, "--textfile", help="Also write one textfile here "
+                                                            "(node_exporter's collector directory, NAME.prom)."),
+                     on_calendar: str = typer.Option("weekly", "--on-calendar", help="When (systemd OnCalendar)."),
+                     randomized_delay: str = typer.Option("1h", "--randomized-delay", help="Spread a fleet's runs "
+                                                          "(systemd RandomizedDelaySec)."),
+                     enable: bool = typer.Option(True, "--enable/--no-enable", help="Start the timer now (on the "
+                                                 "live host under systemd)."),
+                     show_only: bool = typer.Option(False, "--show", help="Print the units; write nothing.")) -> None:
+    """Install dockharden-check.timer and .service: check and verify, weekly, reports in --reports."""
+    from dockharden import schedule
+    from dockharden.benchmarks import benchmark as benchmark_table
+
+    _check_format(None, False, level)
+    table = benchmark_table(benchmark)
+    if textfile and not textfile.endswith(".prom"):
+        raise DockhardenError("node_exporter's textfile collector reads only files ending in .prom",
+                              key="--textfile", path=textfile, hint="name the file NAME.prom")
+    units = schedule.render_units(schedule.Schedule(schedule.default_command(), "/", reports, table.version, level,
+                                                    textfile or "", on_calendar, randomized_delay))
+    if show_only:
+        for path, text in units.items():
+            sys.stdout.write(f"# {path}\n{text}\n")
+        return
+    from dockharden.hostroot import require_root
+    from dockharden.runner import Runner
+
+    require_root(root, writes=True)
+    for line in schedule.install_units(root, units, Runner(), enable=enable):
+        print(line)
+
+
+@schedule_app.command("run", epilog=EXIT_SCHEDULE_RUN)
+def schedule_run(root: str = RootOpt, reports: str = ReportsOpt, benchmark: str = BenchmarkOpt,
+                 level: int = LevelOpt,
+                 textfile: Optional[str] = typer.Option(None, "--textfile", help="Also write the metrics here.")) -> None:
+    """What the timer runs: check and verify, their reports written atomically into --reports."""
+    from dockharden import schedule
+
+    _check_format(None, False, level)
+    ctx = _context(root)
+    status, said = schedule.run_scheduled(root, ctx.runner, schedule.Schedule((), root, reports, benchmark, level,
+                                                                                textfile or ""))
+    for line in said:
+        print(line)
+    if status:
+        raise typer.Exit(status)
 
 
 @app.command("profiles", epilog=EXIT_READ)

@@ -22,8 +22,7 @@ class Row:
 
 def find_drift(plan: Plan, engine: Engine) -> list[Row]:
     own = {f.path for f in plan.rendered if f.target in OWN_TARGETS}  # dockharden's bookkeeping, not hardening
-    rows = [Row(f"file {c.path}", False, f"would be {c.action}d by apply (run `dockharden plan`)")
-            for c in plan.changes if c.path not in own]
+    rows = [Row(f"file {c.path}", False, _change_detail(c)) for c in plan.changes if c.path not in own]
     rows += [Row(f"file {p}", True, "as the layers render it") for p in plan.unchanged if p not in own]
     rendered = {f.path: f.content for f in plan.rendered}
     rows += _daemon_rows(rendered.get(plan.daemon_json_path), engine)
@@ -31,6 +30,20 @@ def find_drift(plan: Plan, engine: Engine) -> list[Row]:
     if plan.rendered and any(f.path == ufw_block.PATH_V4 for f in plan.rendered) and engine.runner.which("iptables"):
         rows += _firewall_rows(rendered[ufw_block.PATH_V4], engine)
     return rows
+
+
+def _change_detail(change) -> str:
+    """What differs, as far as a line can say: the mode and owner found against those wanted."""
+    said = []
+    if change.mode_change and change.action != "create":
+        old, new = change.mode_change
+        said.append(f"mode {'-' if old is None else f'{old:04o}'}, wanted {new:04o}")
+    if change.owner_change and change.action != "create":
+        (ou, og), (nu, ng) = change.owner_change
+        said.append(f"owner {ou}:{og}, wanted {nu}:{ng}")
+    if change.old.content != change.new.content or change.action != "update":
+        said.insert(0, "its content differs" if change.action == "update" else f"it would be {change.action}d")
+    return f"would be {change.action}d by apply (run `dockharden plan`): " + "; ".join(said)
 
 
 def _daemon_rows(content: bytes | None, engine: Engine) -> list[Row]:

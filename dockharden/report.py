@@ -141,7 +141,7 @@ def result_document(result: "RunResult", recovered: list[str] = ()) -> dict[str,
 def render_result(result: "RunResult") -> str:
     if result.result == "unchanged":
         return "Nothing to do: the host already matches the plan.\n"
-    lines = [f"{result.result}: generation {result.generation}"]
+    lines = [f"{result.result}: generation {result.generation}" if result.generation else result.result]
     lines += [f"  wrote {path}" for path in result.written]
     lines += [f"  {s['service']}: {s['action']}" for s in result.services]
     lines += [f"  {m}" for m in result.messages]
@@ -187,38 +187,16 @@ def render_history(generations) -> str:
     return "\n".join(lines) + "\n"
 
 
-def drift_document(rows) -> dict[str, Any]:
+def drift_document(rows, notes=()) -> dict[str, Any]:
     return {"format_version": FORMAT_VERSION, "kind": "dockharden.verify", "ok": all(r.ok for r in rows),
-            "checks": [{"check": r.check, "ok": r.ok, "detail": r.detail} for r in rows]}
+            "checks": [{"check": r.check, "ok": r.ok, "detail": r.detail} for r in rows],
+            "notes": [{"level": n.level, "message": n.message} for n in notes]}
 
 
-def render_drift(rows) -> str:
+def render_drift(rows, notes=()) -> str:
     lines = [f"{'ok' if r.ok else 'DRIFT':<6} {r.check:<36} {r.detail}" for r in rows]
     bad = sum(not r.ok for r in rows)
     lines.append(f"{bad} mismatch(es)." if bad else "Everything desired is in force.")
-    return "\n".join(lines) + "\n"
-
-
-def check_document(results, probe=None) -> dict[str, Any]:
-    """`dockharden check --json`: the controls (and the probe's findings)."""
-    doc = {"format_version": FORMAT_VERSION, "kind": "dockharden.check", "benchmark": "CIS Docker Benchmark v1.6.0",
-           "controls": [{"id": r.id, "title": r.title, "status": r.status, "scored": r.scored,
-                         "evidence": r.evidence, "fix": r.fix} for r in results],
-           "summary": {s: sum(r.status == s for r in results) for s in ("pass", "fail", "info", "not_applicable")}}
-    if probe is not None:
-        doc["probe"] = probe
-    return doc
-
-
-def render_check(results, probe=None) -> str:
-    width = max(len(r.title) for r in results)
-    lines = [f"{'id':<7}{'status':<15}{'title':<{width + 2}}evidence"]
-    for r in results:
-        lines.append(f"{r.id:<7}{r.status:<15}{r.title:<{width + 2}}{r.evidence}")
-        if r.fix:
-            lines.append(f"{'':<22}fix: {r.fix}")
-    if probe is not None:
-        lines += ["", "Probe container:"] + [f"  {k}: {v}" for k, v in probe.items()]
-    fails = [r.id for r in results if r.scored and r.status == "fail"]
-    lines += ["", f"{len(fails)} scored control(s) fail" + (f": {', '.join(fails)}" if fails else ".")]
+    if notes:
+        lines += ["", "Notes:"] + [f"  [{n.level}] {n.message}" for n in notes]
     return "\n".join(lines) + "\n"

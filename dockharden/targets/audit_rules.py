@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dockharden.containerd_socket import CANDIDATES as CONTAINERD_SOCKETS, containerd_socket
 from dockharden.errors import RenderError
 from dockharden.model import HostSnapshot, RenderedFile, Settings
 from dockharden.templating import render_template
@@ -32,7 +33,7 @@ CIS_AUDIT_PATHS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("1.1.5", ("/var/lib/docker",), False),
     ("1.1.6", ("/etc/docker",), True),
     ("1.1.7", tuple(f"{d}/docker.service" for d in UNIT_DIRS), False),
-    ("1.1.8", ("/run/containerd/containerd.sock",), False),
+    ("1.1.8", CONTAINERD_SOCKETS, False),  # the one dockerd uses: see audit_watches
     ("1.1.9", tuple(f"{d}/docker.socket" for d in UNIT_DIRS), False),
     ("1.1.10", ("/etc/default/docker",), False),
     ("1.1.11", ("/etc/docker/daemon.json",), True),
@@ -51,10 +52,13 @@ def candidate_paths() -> set[str]:
     return {p for _, paths, _ in CIS_AUDIT_PATHS for p in paths} | {"/etc/audit"}
 
 
-def audit_watches(existing: frozenset[str], extra: list[str] = ()) -> list[Watch]:
-    """The watches for this host: the first existing candidate of each control, unit paths resolved."""
+def audit_watches(existing: frozenset[str], extra: list[str] = (), containerd: str | None = None) -> list[Watch]:
+    """The watches for this host: the first existing candidate of each control, unit paths resolved;
+    for 1.1.8 the containerd socket dockerd uses (`containerd`), when it exists."""
     watches: list[Watch] = []
     for control, paths, always in CIS_AUDIT_PATHS:
+        if control == "1.1.8" and containerd:
+            paths = (containerd,)
         found = next((p for p in paths if p in existing), None)
         if found or always:
             watches.append(Watch(control, found or paths[0]))
@@ -75,12 +79,28 @@ def render_audit_rules(settings: Settings, host: HostSnapshot) -> list[RenderedF
     audit = settings.table("audit")
     if not audit.get("enabled"):
         return []
-    mine = [w for w in audit_watches(host.existing_paths, audit.get("extra_paths", []))
+    socket, _ = containerd_socket(host.daemon.argv if host.daemon else (), _daemon_config(settings, host),
+                                  host.existing_paths)
+    mine = [w for w in audit_watches(host.existing_paths, audit.get("extra_paths", []), socket)
             if w.path not in host.operator_watches]  # the operator's own rules already cover these
     text = render_template("docker.rules.j2", watches=mine,
                            key=audit.get("key", "docker"), permissions=audit.get("permissions", "rwxa"))
     check_audit_syntax(text)
     return [RenderedFile("audit", PATH, text.encode(), mode=0o640)]
+
+
+def _daemon_config(settings: Settings, host: HostSnapshot) -> dict:
+    """daemon.json as apply will leave it, as far as `containerd` goes: the layers' value, else the file's."""
+    if "containerd" in settings.table("daemon"):
+        return settings.table("daemon")
+    from dockharden.errors import HostFileError
+    from dockharden.targets.daemon_json import parse_daemon_json
+
+    current = host.file(host.daemon_json_path)
+    try:
+        return parse_daemon_json(current.content, host.daemon_json_path) if current.exists else {}
+    except HostFileError:  # the daemon.json target reports a broken file itself
+        return {}
 
 
 _RULE = re.compile(r"^-w /\S+ -p [rwxa]{1,4} -k [A-Za-z0-9_-]{1,31}$")

@@ -1,6 +1,7 @@
 """The exit-status contract, command by command: 2 means only what a command documents.
 
-plan --detailed-exitcode: 2 = changes pending; verify: 2 = drift; check: 2 = a scored control fails.
+plan --detailed-exitcode: 2 = changes pending; verify: 2 = drift; check: 2 = a counted control fails;
+schedule run: 2 = either.
 Everything else that goes wrong, a mistyped option included, is one paragraph on stderr and 1.
 verify's 0 needs a daemon that runs the desired settings: it is in
 tests/host/test_faults.py::test_verify_exits_0_in_force_2_on_drift_and_1_on_an_error_against_a_real_daemon.
@@ -39,7 +40,7 @@ def applied(root: Path) -> None:
 
 
 def hardened(root: Path) -> None:
-    """Every scored control a file can show passes (the audit watches are the kernel's: see `check` below)."""
+    """Every control a file can show passes (the audit watches are the kernel's: see `check` below)."""
     layer = root.parent / "authz.toml"
     layer.write_text(HARDENING)
     done = dockharden("apply", "--root", str(root), "--profile", "baseline,userns,logging,tls", "--layer", str(layer),
@@ -99,10 +100,17 @@ CASES = [
     Case("show", "success", ("--root", "{root}",), 0, says="<- baseline"),
     Case("show", "usage error", ("--root", "{root}", "--profile"), 1, says="requires an argument"),
     Case("show", "error", ("--root", "{root}", "--profile", "baselin"), 1, says="no built-in profile"),
-    Case("check", "success", ("--root", "{root}",), 0, hardened, NO_KERNEL_AUDIT, says="0 scored control(s) fail"),
-    Case("check", "documented 2", ("--root", "{root}",), 2, says="scored control(s) fail:"),
+    Case("check", "success", ("--root", "{root}",), 0, hardened, NO_KERNEL_AUDIT, says="0 failure(s) counted"),
+    Case("check", "documented 2", ("--root", "{root}",), 2, says="failure(s) counted:"),
     Case("check", "usage error", ("--root", "{root}", "--jsn"), 1, says="'--json'"),
     Case("check", "error", ("--root", "{root}",), 1, bad_selection_file, says="invalid TOML"),
+    Case("schedule", "success", ("install", "--root", "{root}", "--no-enable"), 0, says="wrote /etc/systemd/system/"),
+    Case("schedule", "documented 2", ("run", "--root", "{root}", "--reports", "{root}/../reports"), 2,
+         says="failure(s) counted; verify:"),
+    Case("schedule", "usage error", ("install", "--root", "{root}", "--on-calender", "daily"), 1,
+         says="'--on-calendar'"),
+    Case("schedule", "error", ("install", "--root", "{root}", "--reports", "reports"), 1,
+         says="must be an absolute path"),
     Case("profiles", "success", (), 0, says="baseline"),
     Case("profiles", "usage error", ("baseline",), 1, says="unexpected extra argument"),
     # profiles reads only what ships with dockharden: it has no error of its own to show
@@ -136,7 +144,7 @@ def test_the_table_covers_every_command_and_each_documented_2():
 
     commands = set(typer.main.get_command(app).list_commands(None))
     assert {c.command for c in CASES} == commands
-    assert {c.command for c in CASES if c.status == 2} == {"plan", "verify", "check"}
+    assert {c.command for c in CASES if c.status == 2} == {"plan", "verify", "check", "schedule"}
     for command in commands:
         assert {"success", "usage error"} <= {c.outcome for c in CASES if c.command == command} or \
             command == "verify"
@@ -166,7 +174,7 @@ def test_a_usage_error_is_one_paragraph_with_one_suggestion_and_exit_1(args, say
 
 @pytest.mark.parametrize("command,documented", [
     ("plan", "2 changes are pending"), ("apply", "interrupted by SIGINT"), ("rollback", "rolled back"),
-    ("verify", "2 drift"), ("check", "2 a scored control fails"), ("history", "1 an error"),
+    ("verify", "2 drift"), ("check", "2 a counted control fails"), ("history", "1 an error"),
     ("show", "1 an error"), ("profiles", "1 an error"),
 ])
 def test_each_command_s_help_states_its_exit_statuses(command, documented):

@@ -4,7 +4,7 @@ import json
 
 
 def check(host, *args):
-    done = host.dockharden("check", "--json", *args, timeout=180)
+    done = host.dockharden("check", "--json", "--benchmark", "1.6", *args, timeout=180)  # the IDs below are v1.6.0's
     assert done.returncode in (0, 2), done.stderr
     return done.returncode, {c["id"]: c for c in json.loads(done.stdout)["controls"]}
 
@@ -53,7 +53,7 @@ def test_a_flag_of_the_running_daemon_counts_as_much_as_daemon_json(ns_host):
 
 def test_check_probe_shows_the_hardening_the_daemon_really_enforces(managed):
     assert managed.apply("--profile", "baseline,userns", *managed.layers).returncode == 0
-    done = managed.host.dockharden("check", "--json", "--probe", timeout=240)
+    done = managed.host.dockharden("check", "--json", "--benchmark", "1.6", "--probe", timeout=240)
     assert done.returncode in (0, 2), done.stderr
     doc = json.loads(done.stdout)
     probe = doc["probe"]

@@ -41,3 +41,30 @@ def test_paths_the_operator_already_watches_are_not_duplicated():
     [rules] = render_audit_rules(settings, host)
     assert "-w /etc/docker " not in rules.content.decode()
     assert "-w /etc/docker/daemon.json " in rules.content.decode()
+
+
+def _rules_for(existing, argv=(), daemon_json=None):
+    from dockharden.model import DaemonProcess, HostFile
+
+    settings = merge_layers([Layer("b", "b", {"audit": {"enabled": True}})])
+    files = {"/etc/docker/daemon.json": HostFile("/etc/docker/daemon.json", True, daemon_json)} if daemon_json else {}
+    host = HostSnapshot(root="/", files=files, existing_paths=frozenset(existing),
+                        daemon=DaemonProcess(1, ("dockerd", *argv)) if argv is not None else None)
+    [rules] = render_audit_rules(settings, host)
+    return rules.content.decode()
+
+
+@pytest.mark.parametrize("existing,argv,daemon_json,watched", [
+    ({"/run/containerd/containerd.sock"}, (), None, "/run/containerd/containerd.sock"),
+    ({"/run/docker/containerd/containerd.sock"}, (), None, "/run/docker/containerd/containerd.sock"),
+    ({"/run/containerd/containerd.sock", "/srv/ctr.sock"}, ("--containerd=/srv/ctr.sock",), None, "/srv/ctr.sock"),
+    ({"/run/containerd/containerd.sock", "/srv/ctr.sock"}, (), b'{"containerd": "/srv/ctr.sock"}', "/srv/ctr.sock"),
+], ids=["system", "dockerd's own", "--containerd flag", "daemon.json containerd"])
+def test_1_1_8_watches_the_containerd_socket_dockerd_really_uses(existing, argv, daemon_json, watched):
+    text = _rules_for(existing, argv, daemon_json)
+    sockets = [line.split()[1] for line in text.splitlines() if line.endswith(".sock -p rwxa -k docker")]
+    assert sockets == [watched]
+
+
+def test_1_1_8_watches_no_containerd_socket_that_does_not_exist():
+    assert "containerd.sock" not in _rules_for(set(), ("--containerd=/srv/ctr.sock",))

@@ -82,3 +82,18 @@ def test_audit_sync_removes_only_watches_our_previous_file_had_never_the_operato
     runner = FakeAuditctl({operator, ours_old})
     sync_audit_rules(runner, "-w /var/lib/docker -p rwxa -k docker\n", "-w /usr/bin/dockerd -p rwxa -k docker\n")
     assert runner.loaded == {operator, ("/usr/bin/dockerd", "rwxa", "docker")}
+
+
+def test_a_file_row_of_verify_says_what_differs_the_mode_and_owner_found_against_those_wanted():
+    from dockharden.drift import _change_detail
+    from dockharden.model import Change, HostFile, RenderedFile
+
+    key = "/etc/docker/tls/server-key.pem"
+    loosened = Change("tls", key, "update", HostFile(key, True, b"k", 0o644, 0, 0),
+                      RenderedFile("tls", key, b"k", mode=0o400, secret=True), mode_change=(0o644, 0o400),
+                      owner_change=((1000, 0), (0, 0)))
+    assert _change_detail(loosened) == ("would be updated by apply (run `dockharden plan`): mode 0644, wanted 0400; "
+                                        "owner 1000:0, wanted 0:0")
+    edited = Change("daemon.json", "/etc/docker/daemon.json", "update", HostFile("/etc/docker/daemon.json", True, b"{}"),
+                    RenderedFile("daemon.json", "/etc/docker/daemon.json", b'{"icc": false}'))
+    assert _change_detail(edited).endswith(": its content differs")
