@@ -2,9 +2,11 @@
 release of dockharden. Pure data and a pure verdict for CIS 1.2.2 ("the version of Docker is up to date").
 
 Compiled from Docker's release notes (docs.docker.com/engine/release-notes/, one page per line; 29.0.0
-came out on 2025-11-10, which ended line 28), Docker's statement that it publishes packages only for
+came out on 2025-11-10, which ended line 28) and Docker's statement that it publishes packages only for
 maintained lines (moby/moby discussion #47328: "Docker no longer publishes updated docker-ce packages
-for the 23.0 release") and, for 29.8.2, the distributions that packaged it by 2026-10-01.
+for the 23.0 release"). Line 29's latest patch is the newest tag this release was checked against
+(moby/moby docker-v29.7.2; a host on a later 29.x patch passes). The end-of-life lines' last patches
+decide nothing (an end-of-life line fails whatever its patch) and are shown as evidence only.
 A line missing here that is older than every line listed is end of life too; one newer than every
 line is newer than this table, and the verdict says so instead of guessing. Update the table (and
 KNOWN_AS_OF) with each dockharden release.
@@ -37,7 +39,7 @@ LINES: tuple[Line, ...] = (
     Line("26.1", True, "26.1.5"),
     Line("27", True, "27.5.1"),
     Line("28", True, "28.5.2", "since 29.0.0 (2025-11-10)"),
-    Line("29", False, "29.8.2"),
+    Line("29", False, "29.7.2"),
 )
 
 
