@@ -33,7 +33,12 @@ def file_change(new: RenderedFile, host: HostSnapshot, settings: Settings) -> Ch
     """The Change for one rendered file, or None when bytes, mode and owner already match."""
     old = host.file(new.path)
     if new.content is None:
-        return Change(new.target, new.path, "delete", old, new) if old.exists else None
+        if not old.exists:
+            return None
+        # a daemon.json removed (a rollback of the apply that created it) drops every key it set
+        keys = (tuple(json_key_changes(daemon_json.parse_daemon_json(old.content, new.path), {}, settings))
+                if new.target == "daemon.json" else ())
+        return Change(new.target, new.path, "delete", old, new, key_changes=keys)
     mode = None if old.mode == new.mode else (old.mode, new.mode)
     owner = None if (old.uid, old.gid) == (new.uid, new.gid) else ((old.uid, old.gid), (new.uid, new.gid))
     if old.exists and old.content == new.content and not mode and not owner:

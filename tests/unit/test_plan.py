@@ -73,3 +73,19 @@ def test_key_changes_go_down_to_the_innermost_map_and_treat_lists_whole():
         ("changed", ("dns",), ["1.1.1.1"], ["1.1.1.1", "9.9.9.9"]), ("changed", ("debug",), 1, True),
         ("added", ("icc",), None, False)])
     assert diff_documents({"a": [1, {"b": True}]}, {"a": [1, {"b": True}]}) == []
+
+
+def test_deleting_a_daemon_json_removes_each_of_its_keys_and_restarts_docker():
+    # what a rollback of the apply that created the file plans: the daemon must drop those settings too
+    settings = merge_layers([])
+    old = {"live-restore": True, "log-driver": "json-file", "debug": True}
+    host = HostSnapshot(root="/", files={PATH: HostFile(PATH, True, json.dumps(old).encode(), 0o644, 0, 0)},
+                        existing_paths=frozenset(), daemon_info={"LiveRestoreEnabled": True, "ContainersRunning": 0})
+    plan = make_plan(Selection((), (), "rollback"), settings, host, [RenderedFile("daemon.json", PATH, None)], [],
+                     RELOADABLE)
+    [change] = plan.changes
+    assert change.action == "delete"
+    assert {(k.kind, k.path) for k in change.key_changes} == {("removed", "debug"), ("removed", "live-restore"),
+                                                              ("removed", "log-driver")}
+    [docker] = plan.services
+    assert docker.action == "restart" and "log-driver" in docker.reason
