@@ -57,6 +57,7 @@ class Engine:
     checkpoint: Callable[[str], None] = lambda where: None
     wait_timeout: float = 60.0
     default_socket: str = "/var/run/docker.sock"
+    daemon_json_path: str = daemon_json.PATH  # the daemon's file, named in its errors
 
     @property
     def socket(self) -> str:
@@ -64,12 +65,20 @@ class Engine:
 
     def for_plan(self, plan: Plan) -> "Engine":
         """This engine aimed at the plan's daemon (a rootless user's, with its own socket and manager)."""
-        if not plan.rootless_user:
+        return self.for_rootless_user(plan.rootless_user)
+
+    def for_rootless_user(self, user: str | None) -> "Engine":
+        """This engine aimed at `user`'s rootless daemon (None: unchanged, the system daemon)."""
+        if not user:
             return self
+        from dockharden.rootless import find_user
+
+        found = find_user(self.root, user)
         service = dict(self.config.get("service", {}))
         if service.get("manager", "auto") == "auto":
-            service.update(manager="rootless", user=plan.rootless_user)
-        return replace(self, config=dict(self.config, service=service), default_socket=plan.docker_socket)
+            service.update(manager="rootless", user=user)
+        return replace(self, config=dict(self.config, service=service), default_socket=found.socket,
+                       daemon_json_path=found.daemon_json)
 
 
 def docker_socket(root: str, config: dict[str, Any], environ: dict[str, str] | None = None,
@@ -101,7 +110,7 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     generation = generations.start_generation(
         engine.root, engine.now(), selection, [c.old for c in plan.changes],
         plan_summary(plan), kind=kind, restart=restart, audit_rules=_new_audit_text(plan),
-        daemon_json=_new_daemon_text(plan), **record)
+        daemon_json=_new_daemon_text(plan), **_daemon_record(plan), **record)
     faults.point("after-record")
     try:
         generation = _run_steps(plan, engine, generation, restart)
@@ -114,6 +123,12 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     generations.release_reserve(generation)
     return RunResult("applied", generation.id, tuple(c.path for c in plan.changes),
                      tuple(generation.record.get("services_done", [])))
+
+
+def _daemon_record(plan: Plan) -> dict:
+    """Which daemon the generation configures, when it is a rootless user's: its rollback and its recovery
+    restart that user's daemon, not the system's."""
+    return {"rootless_user": plan.rootless_user} if plan.rootless_user else {}
 
 
 def _new_daemon_text(plan: Plan) -> str | None:

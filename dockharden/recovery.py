@@ -34,8 +34,8 @@ def recover(engine: "Engine") -> list[str]:
     messages = []
     for generation in generations.unfinished(engine.root):
         state = generation.record["state"]
-        result = roll_back_generation(engine, generation, f"generation {generation.id} was interrupted "
-                                                          f"while {state}")
+        result = roll_back_generation(engine.for_rootless_user(generation.record.get("rootless_user")), generation,
+                                      f"generation {generation.id} was interrupted while {state}")
         verb = "undone" if result.result == "rolled_back" else "could NOT be undone"
         messages.append(f"recovered: generation {generation.id} (interrupted while {state}) {verb}; "
                         + " ".join(result.messages[1:]))

@@ -107,14 +107,38 @@ def target_of(path: str) -> str:
     return "restore"
 
 
+def rootless_user_of(root: str, target: Generation) -> str | None:
+    """The rootless user whose daemon the generations from `target` on configured (None: the system's).
+
+    One rollback brings back one daemon: generations of two daemons are rolled back one at a time.
+    """
+    owners = {}
+    for generation in generations.list_generations(root):
+        if int(generation.id) >= int(target.id) and not generation.damaged and generation.record["files"]:
+            owners.setdefault(generation.record.get("rootless_user"), generation.id)
+    if len(owners) > 1:
+        named = ", ".join(f"{'the rootless daemon of ' + u if u else 'the system daemon'} (generation {g})"
+                          for u, g in sorted(owners.items(), key=lambda item: item[1]))
+        raise DockhardenError(f"the generations from {target.id} on configured more than one daemon: {named}",
+                              hint="roll back one daemon at a time: `dockharden rollback --to` the newest "
+                                   "generation of one of them first")
+    return next(iter(owners), None)
+
+
 def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: frozenset[str]) -> Plan:
     rendered = files_before(root, target)
     snapshot = hostmod.read_host(root, runner, [f.path for f in rendered])
+    user = rootless_user_of(root, target)
+    if user:
+        from dockharden.pipeline import Context, for_rootless_user
+
+        snapshot = for_rootless_user(Context(root=root, runner=runner, user=user), snapshot, None)
     notes = [Note("info", f"restores every file to how it was before generation {target.id} "
                           f"({target.record.get('time')})")]
     plan = make_plan(Selection((), (), "rollback"), EMPTY, snapshot, rendered, notes, reloadable)
     flags = tuple(snapshot.start_flags(exec_after(snapshot, rendered)))
-    return Plan(**{**plan.__dict__, "start_flags": flags})
+    return Plan(**{**plan.__dict__, "start_flags": flags, "rootless_user": snapshot.rootless_user,
+                   "docker_socket": snapshot.docker_socket})
 
 
 def record_files_in_place(root: str, now, target: Generation):

@@ -81,3 +81,46 @@ def test_apply_creates_the_users_config_directories_owned_by_the_user(root):
     assert apply_plan(p, engine, restart=False).result == "applied"
     made = root / "home/ci/.config/docker"
     assert (made.stat().st_uid, (made / "daemon.json").stat().st_uid) == (1001, 1001)
+
+
+def applied(root, p):
+    from datetime import datetime, timezone
+
+    from dockharden.apply import Engine, apply_plan
+
+    engine = Engine(str(root), NoTools(), lambda: datetime(2026, 1, 1, tzinfo=timezone.utc), {})
+    result = apply_plan(p, engine, restart=False)
+    assert result.result == "applied"
+    return engine, result
+
+
+def test_the_rollback_of_a_rootless_apply_restarts_that_users_daemon_not_the_systems(root):
+    from dockharden import rollback
+
+    engine, result = applied(root, plan(root))
+    target = rollback.default_target(str(root))
+    assert target.record["rootless_user"] == "ci"
+    undo = rollback.rollback_plan(str(root), NoTools(), target, frozenset({"debug"}))
+    assert undo.rootless_user == "ci" and undo.docker_socket == "/run/user/1001/docker.sock"
+    change = next(c for c in undo.changes if c.target == "daemon.json")
+    assert change.path == "/home/ci/.config/docker/daemon.json" and change.action == "delete"
+    assert ("docker", "restart") in [(s.service, s.action) for s in undo.services]
+    aimed = engine.for_plan(undo)
+    assert aimed.config["service"] == {"manager": "rootless", "user": "ci"}
+    assert aimed.socket.endswith("/run/user/1001/docker.sock")
+    assert aimed.daemon_json_path == "/home/ci/.config/docker/daemon.json"
+
+
+def test_a_rollback_across_generations_of_two_daemons_is_refused_naming_both(root):
+    from dockharden import rollback
+    from dockharden.errors import DockhardenError
+
+    applied(root, plan(root))
+    system = build_plan(Context(root=str(root), runner=NoTools(), engine_version="27.1.0"),
+                        Selection(("baseline",), (), "test"))
+    applied(root, system)
+    first = rollback.generations.find_generation(str(root), "0001")
+    with pytest.raises(DockhardenError, match="more than one daemon.*rootless daemon of ci.*system daemon"):
+        rollback.rollback_plan(str(root), NoTools(), first, frozenset())
+    assert rollback.rollback_plan(str(root), NoTools(), rollback.default_target(str(root)),
+                                  frozenset()).rootless_user is None
