@@ -286,15 +286,17 @@ def docker_action(action: str, engine: Engine) -> dict:
         result = services.reload_docker(service, engine.root, engine.runner)
         if not result.ok or not verify.reload_confirmed(engine.socket, since):
             raise ApplyError("the daemon did not confirm the reload (it keeps its old configuration)"
-                             + _daemon_error(engine, result, mark), path=daemon_json.PATH,
+                             + _daemon_error(engine, result, mark), path=engine.daemon_json_path,
                              hint="the new daemon.json has a value the daemon refuses; see its log")
         return {"service": "docker", "action": "reload", "pid": services.daemon_pid(engine.root, service.pidfiles)}
     engine.progress(f"restarting docker ({service.manager})")
     result = services.restart_docker(service, engine.runner)
     faults.point("during-restart")
-    if not result.ok or not verify.wait_for_daemon(engine.socket, engine.wait_timeout, engine.progress):
+    up = result.ok and verify.wait_for_daemon(engine.socket, engine.wait_timeout, engine.progress,
+                                              exited=services.exit_watch(service, engine.runner))
+    if not up:
         raise ApplyError("docker did not come back after the restart" + _daemon_error(engine, result, mark),
-                         path=daemon_json.PATH, hint="the daemon refused the new configuration; see its log")
+                         path=engine.daemon_json_path, hint="the daemon refused the new configuration; see its log")
     return {"service": "docker", "action": "restart", "pid": services.daemon_pid(engine.root, service.pidfiles)}
 
 

@@ -13,7 +13,7 @@ import shlex
 import signal
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from dockharden.errors import ApplyError, HostFileError
 from dockharden.host import PIDFILES
@@ -34,6 +34,9 @@ class DockerService:
     before_restart: tuple[str, ...] | None = None
     timeout: float = 90.0
     pidfiles: tuple[str, ...] = PIDFILES
+    # `systemctl show` of a unit whose restart returns before dockerd answers (Type=simple, as
+    # the rootless unit is): how apply sees that dockerd exited without waiting for its socket
+    status: tuple[str, ...] | None = None
 
 
 def _argv(value: Any, key: str) -> tuple[str, ...] | None:
@@ -75,9 +78,11 @@ def docker_service(root: str, config: dict[str, Any], runner: Runner) -> DockerS
         from dockharden.rootless import find_user
 
         pidfile = find_user(root, user).pidfile  # dockerd's own pid: MAINPID is RootlessKit's
-        return DockerService("rootless", ("systemctl", "--user", f"--machine={user}@", "restart", "docker"),
-                             None, ("systemctl", "--user", f"--machine={user}@", "reset-failed", "docker"), timeout,
-                             (pidfile,))
+        user_systemctl = ("systemctl", "--user", f"--machine={user}@")
+        return DockerService("rootless", (*user_systemctl, "restart", "docker"), None,
+                             (*user_systemctl, "reset-failed", "docker"), timeout, (pidfile,),
+                             (*user_systemctl, "show", "docker", "-p", "ActiveState", "-p", "SubState",
+                              "-p", "NRestarts"))
     raise HostFileError(f"no way to restart docker on this host (manager `{manager}`)", path=CONFIG,
                         key="service.manager",
                         hint='set [service] manager = "command" with restart_command (and reload_command), '
@@ -120,6 +125,29 @@ def restart_docker(service: DockerService, runner: Runner) -> Result:
     if service.before_restart:
         runner.run(service.before_restart, timeout=30)
     return runner.run(service.restart, timeout=service.timeout)
+
+
+def unit_state(service: DockerService, runner: Runner) -> dict[str, str]:
+    """The unit's ActiveState, SubState and NRestarts ({} without a status command or an answer)."""
+    if not service.status:
+        return {}
+    result = runner.run(service.status, timeout=30)
+    return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line) if result.ok else {}
+
+
+def exit_watch(service: DockerService, runner: Runner) -> Callable[[], bool]:
+    """Right after a restart: a check that is true once dockerd has exited since, as the unit shows it
+    (failed, waiting to be restarted, or restarted by systemd already); always false without a status."""
+    if not service.status:
+        return lambda: False
+    first = unit_state(service, runner)
+
+    def exited() -> bool:
+        now = unit_state(service, runner)
+        return (now.get("ActiveState") == "failed" or now.get("SubState") == "auto-restart"
+                or now.get("NRestarts", "") != first.get("NRestarts", ""))
+
+    return exited
 
 
 WATCH = re.compile(r"^-w (\S+) -p ([rwxa]+) -k (\S+)$")
@@ -195,10 +223,23 @@ def mark_log(root: str, config: dict[str, Any], now: float) -> LogMark:
 def daemon_error_lines(root: str, config: dict[str, Any], runner: Runner, mark: LogMark | None = None) -> list[str]:
     """The daemon's own error lines (since `mark`): [docker] log_file, else the journal, else the usual logs."""
     since = dict(mark.sizes) if mark else {}
-    if not config.get("docker", {}).get("log_file") and detect_manager(root, runner) == "systemd":
-        argv = ["journalctl", "-u", "docker", "-n", "50", "--no-pager", "-o", "cat"]
+    journal = None if config.get("docker", {}).get("log_file") else journal_match(root, config, runner)
+    if journal:
+        argv = ["journalctl", *journal, "-n", "50", "--no-pager", "-o", "cat"]
         text = runner.run(argv + ([f"--since=@{int(mark.since)}"] if mark else []), timeout=20).stdout
     else:
         fs = HostFS(root)
         text = next((t for t in (fs.tail(p, since.get(p)) for p in _log_files(root, config)) if t), "")
     return [line for line in text.splitlines() if ERROR_LINE.search(line)]
+
+
+def journal_match(root: str, config: dict[str, Any], runner: Runner) -> list[str] | None:
+    """journalctl's match for the daemon's own lines: a rootless user's docker.service (root's
+    `journalctl --user-unit` would look in root's own user units), the system's, or None (no journal)."""
+    section = config.get("service", {})
+    if section.get("manager") == "rootless" and section.get("user"):
+        from dockharden.rootless import find_user
+
+        return [f"_UID={find_user(root, section['user']).uid}", "_SYSTEMD_USER_UNIT=docker.service"]
+    return ["-u", "docker"] if detect_manager(root, runner) == "systemd" else None
+

@@ -198,12 +198,18 @@ def read_effective(socket_path: str) -> Effective | None:
 
 
 def wait_for_daemon(socket_path: str, timeout: float, progress: Callable[[str], None],
-                    clock: Callable[[], float] = time.monotonic) -> bool:
-    """Poll /_ping until it answers or `timeout` seconds pass, reporting progress each second."""
-    start = last = clock()
+                    clock: Callable[[], float] = time.monotonic,
+                    exited: Callable[[], bool] = lambda: False) -> bool:
+    """Poll /_ping until it answers or `timeout` seconds pass, reporting progress each second;
+    give up as soon as `exited` says the daemon is gone (checked each half second)."""
+    start = last = checked = clock()
     while clock() - start < timeout:
         if dockerapi.ping(socket_path):
             return True
+        if clock() - checked >= 0.5:
+            checked = clock()
+            if exited():
+                return False
         if clock() - last >= 1:
             progress(f"waiting for dockerd to answer ({clock() - start:.0f}/{timeout:.0f} s)")
             last = clock()

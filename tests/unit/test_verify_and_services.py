@@ -97,3 +97,70 @@ def test_a_file_row_of_verify_says_what_differs_the_mode_and_owner_found_against
     edited = Change("daemon.json", "/etc/docker/daemon.json", "update", HostFile("/etc/docker/daemon.json", True, b"{}"),
                     RenderedFile("daemon.json", "/etc/docker/daemon.json", b'{"icc": false}'))
     assert _change_detail(edited).endswith(": its content differs")
+
+
+class UserSystemd(Runner):
+    """`systemctl --user show docker` answering from a list of states, and journalctl recording its argv."""
+
+    def __init__(self, states):
+        super().__init__()
+        self.states, self.calls = list(states), []
+
+    def run(self, argv, **kwargs):
+        from dockharden.runner import Result
+
+        self.calls.append(tuple(argv))
+        if "show" in argv:
+            state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+            return Result(tuple(argv), 0, "".join(f"{k}={v}\n" for k, v in state.items()), "")
+        return Result(tuple(argv), 0, 'level=info msg="x"\nfailed to start daemon: unknown log opt\n', "")
+
+
+def rootless_root(tmp_path):
+    (tmp_path / "etc").mkdir(exist_ok=True)
+    (tmp_path / "etc/passwd").write_text("ci:x:1001:1001::/home/ci:/bin/sh\n")
+    return str(tmp_path)
+
+
+RUNNING = {"ActiveState": "active", "SubState": "running", "NRestarts": "0"}
+
+
+def test_a_rootless_daemon_that_exits_after_its_restart_returned_is_seen_without_waiting_for_its_socket(tmp_path):
+    # The rootless unit is Type=simple: `systemctl --user restart` returns before dockerd reads its file.
+    from dockharden.services import exit_watch
+
+    service = docker_service(rootless_root(tmp_path), {"service": {"manager": "rootless", "user": "ci"}}, Runner())
+    assert service.status[:3] == ("systemctl", "--user", "--machine=ci@")
+    for later in ({"ActiveState": "activating", "SubState": "auto-restart", "NRestarts": "0"},
+                  {"ActiveState": "failed", "SubState": "failed", "NRestarts": "0"},
+                  {"ActiveState": "active", "SubState": "running", "NRestarts": "1"}):
+        exited = exit_watch(service, UserSystemd([RUNNING, later]))
+        assert exited() is True, later
+    assert exit_watch(service, UserSystemd([RUNNING])).__call__() is False
+    system = docker_service(str(tmp_path), {"service": {"manager": "systemd"}}, Runner())
+    assert system.status is None and exit_watch(system, UserSystemd([RUNNING]))() is False
+
+
+def test_waiting_for_the_daemon_stops_as_soon_as_it_has_exited(tmp_path):
+    from dockharden.verify import wait_for_daemon
+
+    now = [0.0]
+
+    def clock():
+        now[0] += 0.25
+        return now[0]
+
+    checks = []
+    assert wait_for_daemon(str(tmp_path / "no.sock"), 60, lambda m: None, clock,
+                           exited=lambda: checks.append(1) or len(checks) == 2) is False
+    assert now[0] < 3 and len(checks) == 2
+
+
+def test_a_rootless_daemons_error_lines_come_from_its_users_docker_service_in_the_journal(tmp_path):
+    from dockharden.services import daemon_error_lines
+
+    runner = UserSystemd([RUNNING])
+    lines = daemon_error_lines(rootless_root(tmp_path), {"service": {"manager": "rootless", "user": "ci"}}, runner)
+    assert lines == ["failed to start daemon: unknown log opt"]
+    [argv] = [c for c in runner.calls if c[0] == "journalctl"]
+    assert argv[1:3] == ("_UID=1001", "_SYSTEMD_USER_UNIT=docker.service")
