@@ -225,8 +225,10 @@ def daemon_error_lines(root: str, config: dict[str, Any], runner: Runner, mark: 
     since = dict(mark.sizes) if mark else {}
     journal = None if config.get("docker", {}).get("log_file") else journal_match(root, config, runner)
     if journal:
-        argv = ["journalctl", *journal, "-n", "50", "--no-pager", "-o", "cat"]
-        text = runner.run(argv + ([f"--since=@{int(mark.since)}"] if mark else []), timeout=20).stdout
+        # never -n with --since: journalctl 252 (bookworm) then shows the first lines after --since, and
+        # a rootless start (dockerd-rootless.sh runs with set -x) logs a hundred before dockerd's error
+        window = [f"--since=@{int(mark.since)}"] if mark else ["-n", "50"]
+        text = runner.run(["journalctl", *journal, *window, "--no-pager", "-o", "cat"], timeout=20).stdout
     else:
         fs = HostFS(root)
         text = next((t for t in (fs.tail(p, since.get(p)) for p in _log_files(root, config)) if t), "")

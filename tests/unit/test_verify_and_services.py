@@ -164,3 +164,15 @@ def test_a_rootless_daemons_error_lines_come_from_its_users_docker_service_in_th
     assert lines == ["failed to start daemon: unknown log opt"]
     [argv] = [c for c in runner.calls if c[0] == "journalctl"]
     assert argv[1:3] == ("_UID=1001", "_SYSTEMD_USER_UNIT=docker.service")
+
+
+def test_the_daemons_lines_since_an_action_are_all_read_never_cut_to_the_first_n(tmp_path):
+    # journalctl 252 with -n and --since shows the first n lines after --since, not the last
+    from dockharden.services import LogMark, daemon_error_lines
+
+    runner = UserSystemd([RUNNING])
+    daemon_error_lines(rootless_root(tmp_path), {"service": {"manager": "rootless", "user": "ci"}}, runner,
+                       LogMark(1796090134.7, ()))
+    [argv] = [c for c in runner.calls if c[0] == "journalctl"]
+    assert "--since=@1796090134" in argv and "-n" not in argv
+
