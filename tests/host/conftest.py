@@ -24,6 +24,7 @@ if str(_HERE) not in sys.path:
 from harness import NamespaceHost, missing_prerequisites  # noqa: E402
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the xdist_group marks into node ids
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if _HERE in Path(str(item.fspath)).resolve().parents:

@@ -68,6 +68,7 @@ def _engine_of(item) -> rootfs.Engine | None:
     return engine if isinstance(engine, rootfs.Engine) else None
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker reads the xdist_group marks into node ids
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if _HERE not in Path(str(item.fspath)).resolve().parents:
