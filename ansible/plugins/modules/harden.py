@@ -84,7 +84,8 @@ services:
   type: list
   returned: always
 plan:
-  description: dockharden's plan document (format_version, changes, services, notes).
+  description: dockharden's plan document (format_version, changes, services, notes). When the task
+    fails, its changes come without their diffs (C(--diff) shows each file's before and after).
   type: dict
   returned: always
 recovered:
@@ -141,8 +142,16 @@ def run(module):
     found.update(result=result.result, generation=result.generation, services=list(result.services),
                  recovered=list(outcome.recovered), changed=result.result != "unchanged")
     if not result.ok:
-        module.fail_json(msg=" ".join(result.messages) or f"dockharden: {result.result}", **found)
+        # a failed task prints its whole result: the plan without each file's diff (--diff shows them)
+        found["plan"] = dict(plan_doc, changes=[{k: v for k, v in c.items() if k != "diff"}
+                                                for c in plan_doc["changes"]])
+        module.fail_json(msg=failure_message(result), **found)
     return found
+
+
+def failure_message(result):
+    """dockharden's messages as one line: why it failed, then what was done about it."""
+    return "; ".join(m.strip().rstrip(".") for m in result.messages if m.strip()) or f"dockharden: {result.result}"
 
 
 def main():
@@ -161,7 +170,9 @@ def main():
         supports_check_mode=True,
     )
     if not HAS_DOCKHARDEN:
-        module.fail_json(msg=missing_required_lib("dockharden (pip install dockharden, Python 3.11+)"))
+        module.fail_json(msg=missing_required_lib("dockharden (pip install dockharden, Python 3.11+)")
+                         + " If dockharden is installed in a venv, set ansible_python_interpreter to its Python"
+                           " (e.g. /opt/dockharden/bin/python).")
     try:
         module.exit_json(**run(module))
     except DockhardenError as exc:
