@@ -1,0 +1,146 @@
+"""A fleet over SSH: the collection's rolling playbook against two systemd machines.
+
+The collection (ansible/) is built and installed offline with ansible-galaxy, as an operator would,
+and its playbook ``dockharden.host.harden_fleet`` (the role ``rolling_harden`` with ``serial: 1`` and
+``max_fail_percentage: 0``) runs from a controller namespace over SSH. The module runs on each machine
+with the Python of the venv dockharden is installed in (``/opt/dockharden/bin/python``).
+
+The two machines run different engines, 20.10 (bookworm) first and 28.5 (sid) second, as a fleet in the
+middle of an upgrade does: the module runs under Python 3.11 on one and 3.14 on the other, and the
+refused layer is caught by the restart on one and after ``dockerd --validate`` on the other.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rootfs import ENGINES_BY_ID
+
+pytestmark = pytest.mark.systemd
+
+REPO = Path(__file__).resolve().parents[2]
+PYTHON = "/opt/dockharden/bin/python"
+FIT = "/etc/dockharden/layers/fit-limits.toml"
+REFUSED = "/etc/dockharden/layers/refused-at-start.toml"
+DAEMON_JSON = "/etc/docker/daemon.json"
+MANAGED = (DAEMON_JSON, "/etc/audit/rules.d/docker.rules", "/etc/ufw/after.rules", "/etc/ufw/after6.rules",
+           "/etc/docker/seccomp/default.json", "/etc/dockharden/dockharden.toml")
+FIRST, SECOND = ENGINES_BY_ID["bookworm-20.10"], ENGINES_BY_ID["sid-28.5"]
+
+
+def ansible_bin(name: str) -> str:
+    found = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(found).exists():
+        pytest.fail(f"{name} is missing: install the test extras (pip install -e '.[test]', ansible-core)",
+                    pytrace=False)
+    return found
+
+
+def installed_collection(out: Path) -> Path:
+    """The collection built from ansible/ and installed offline under out/collections."""
+    build = subprocess.run([ansible_bin("ansible-galaxy"), "collection", "build", str(REPO / "ansible"),
+                            "--output-path", str(out)], capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout + build.stderr
+    [tarball] = out.glob("dockharden-host-*.tar.gz")
+    install = subprocess.run([ansible_bin("ansible-galaxy"), "collection", "install", str(tarball), "-p",
+                              str(out / "collections"), "--offline"], capture_output=True, text=True)
+    assert install.returncode == 0, install.stdout + install.stderr
+    return out / "collections"
+
+
+class Fleet:
+    """Two machines in inventory order (the order of the roll), a controller, and the playbook runs."""
+
+    def __init__(self, tmp: Path, hosts, controller, collections: Path):
+        self.tmp, self.hosts, self.controller, self.collections = tmp, hosts, controller, collections
+        self.inventory = tmp / "inventory" / "hosts.ini"
+        self.inventory.parent.mkdir()
+        # the group the playbook runs on by default, and each host's layers (host_vars beside it)
+        self.inventory.write_text(controller.inventory(python=PYTHON).replace("[machines]", "[docker_hosts]"))
+        for host in hosts:
+            self.layers(host, [FIT])
+
+    def layers(self, host, layers: list[str]) -> None:
+        host_vars = self.inventory.parent / "host_vars" / f"{host.name}.yml"
+        host_vars.parent.mkdir(exist_ok=True)
+        host_vars.write_text(json.dumps({"dockharden_layers": layers}) + "\n")
+
+    def play(self, *args: str) -> tuple[int, dict[str, dict[str, int]], str]:
+        env = dict(self.controller.ansible_env(), ANSIBLE_COLLECTIONS_PATH=str(self.collections),
+                   ANSIBLE_FORCE_COLOR="0", LC_ALL="C.UTF-8")
+        done = self.controller.run([ansible_bin("ansible-playbook"), "-i", str(self.inventory),
+                                    "dockharden.host.harden_fleet", *args], check=False, timeout=600, env=env)
+        recap = {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
+                 for m in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", done.stdout, re.M)}
+        return done.returncode, recap, done.stdout + done.stderr
+
+    def state(self) -> dict[str, tuple]:
+        """Per host: the files dockharden manages (None: absent), docker's MainPID, and whether
+        dockharden keeps any state there."""
+        def text(host, path):
+            return host.read_text(path) if host.path(path).exists() else None
+
+        return {h.name: (tuple(text(h, p) for p in MANAGED), h.main_pid("docker"),
+                         h.path("/var/lib/dockharden").exists()) for h in self.hosts}
+
+
+@pytest.fixture
+def fleet(make_systemd_host, make_controller, tmp_path) -> Fleet:
+    hosts = [make_systemd_host(FIRST), make_systemd_host(SECOND)]
+    for host in hosts:
+        assert host.fit_limits_layer() == ["--layer", FIT]  # nofile at dockerd's hard limit here (20000)
+    return Fleet(tmp_path, hosts, make_controller(*hosts), installed_collection(tmp_path / "collection"))
+
+
+@pytest.mark.parametrize("engine", [SECOND], ids=[f"{FIRST.id}+{SECOND.id}"])
+def test_check_mode_with_diff_shows_both_hosts_changes_and_touches_nothing_then_the_roll_hardens_both(fleet):
+    before = fleet.state()
+    code, recap, out = fleet.play("--check", "--diff")
+    assert code == 0, out
+    assert [recap[h.name]["changed"] for h in fleet.hosts] == [1, 1], out
+    assert out.count(f"+++ after: {DAEMON_JSON}") == 2 and '"live-restore": true' in out, out
+    assert fleet.state() == before
+
+    code, recap, out = fleet.play()
+    assert code == 0, out
+    assert [(recap[h.name]["changed"], recap[h.name]["failed"]) for h in fleet.hosts] == [(1, 0), (1, 0)], out
+    # one host at a time, in inventory order
+    assert out.index(f"[{fleet.hosts[0].name}]") < out.index(f"[{fleet.hosts[1].name}]")
+    for host in fleet.hosts:
+        info = host.info()
+        assert info["LiveRestoreEnabled"] is True and info["LoggingDriver"] == "json-file"
+        assert json.loads(host.read_text(DAEMON_JSON))["no-new-privileges"] is True
+        assert host.main_pid("docker") != before[host.name][1]
+    assert "name=no-new-privileges" in fleet.hosts[1].info()["SecurityOptions"]
+
+    code, recap, out = fleet.play("--check")
+    assert code == 0 and [recap[h.name]["changed"] for h in fleet.hosts] == [0, 0], out
+
+
+@pytest.mark.parametrize("engine", [SECOND], ids=[f"{FIRST.id}+{SECOND.id}"])
+def test_a_host_whose_daemon_refuses_the_layer_is_rolled_back_and_the_roll_stops_before_the_next_host(fleet):
+    first, second = fleet.hosts
+    first.write_file(REFUSED, '[daemon.log-opts]\nno-such-opt = "1"\n')
+    fleet.layers(first, [FIT, REFUSED])
+    before = fleet.state()
+
+    code, recap, out = fleet.play()
+
+    assert code != 0
+    assert recap[first.name]["failed"] == 1, out
+    assert ("the daemon says: failed to start daemon: failed to set log opts: unknown log opt 'no-such-opt'" in out
+            and "see its log; every file was restored from generation 0001 and the daemon runs with them" in out), out
+    assert "SCMP_ACT_ALLOW" not in out  # the failed task's result shows the plan, not the files' diffs
+    assert first.is_active("docker") == "active" and first.info()["LiveRestoreEnabled"] is False
+    assert fleet.state()[first.name][0] == before[first.name][0]  # every managed file as before the play
+    # the play stopped: the second host was never reached
+    assert second.name not in recap or recap[second.name]["ok"] == 0, out
+    assert f"[{second.name}]" not in out, out
+    assert fleet.state()[second.name] == before[second.name]
