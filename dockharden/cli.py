@@ -167,15 +167,16 @@ def history(root: str = RootOpt, json_out: bool = JsonOpt) -> None:
 def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
            json_out: bool = JsonOpt,
            probe: bool = typer.Option(False, "--probe", help="Also check what probe containers see."),
-           image: Optional[str] = typer.Option(None, "--image", help="A local image for --probe.")) -> None:
+           image: Optional[str] = typer.Option(None, "--image", help="A local image for --probe."),
+           user: Optional[str] = UserOpt) -> None:
     """Compare the live daemon, audit rules and firewall with the desired state; change nothing."""
     from dockharden import api, drift, pipeline, report
     from dockharden.selection import split_profiles
 
-    ctx = _context(root)
+    ctx = _context(root, user=user)
     config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
     the_plan = pipeline.build_plan(ctx, selection, config)
-    engine = api.engine_for(ctx, config, _request(root)).for_plan(the_plan)
+    engine = api.engine_for(ctx, config, _request(root, user=user)).for_plan(the_plan)
     rows = drift.find_drift(the_plan, engine)
     desired = next((f.content for f in the_plan.rendered if f.target == "daemon.json"), None)
     if probe and desired:

@@ -174,3 +174,13 @@ def test_a_flag_that_does_not_mean_what_it_must_is_one_paragraph_exit_1_and_noth
     assert done.returncode == 1 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1
     assert needle in done.stderr and args[0] in done.stderr, done.stderr
     assert tree_snapshot(operator_root) == before
+
+
+def test_verify_takes_the_rootless_user_as_plan_and_apply_do(tmp_path):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/passwd").write_text("root:x:0:0::/root:/bin/sh\nci:x:1001:1001::/home/ci:/bin/sh\n")
+    without = dockharden("verify", "--root", str(tmp_path), "--profile", "baseline,rootless")
+    assert without.returncode == 1 and "pass --user NAME" in without.stderr
+    done = dockharden("verify", "--root", str(tmp_path), "--profile", "baseline,rootless", "--user", "ci", "--json")
+    assert "Traceback" not in done.stderr and "needs the daemon's user" not in done.stderr, done.stderr
+    assert "/home/ci/.config/docker/daemon.json" in done.stdout
