@@ -152,6 +152,8 @@ def test_a_second_apply_does_nothing_and_a_reloadable_change_keeps_the_users_doc
     again = host.dockharden("apply", "--yes", *rootless.args())
     assert again.returncode == 0 and "Nothing to do" in again.stdout, again.stdout + again.stderr
     assert rootless.main_pid() == pid
+    verified = host.dockharden("verify", "--json", *rootless.args())
+    assert verified.returncode == 0, verified.stdout + verified.stderr  # her daemon, on her socket, agrees
 
     # debug is reloadable: SIGHUP to dockerd itself (MainPID is RootlessKit), nothing restarts.
     dockerd = rootless.dockerd_pid()
