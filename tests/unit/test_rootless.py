@@ -124,3 +124,27 @@ def test_a_rollback_across_generations_of_two_daemons_is_refused_naming_both(roo
         rollback.rollback_plan(str(root), NoTools(), first, frozenset())
     assert rollback.rollback_plan(str(root), NoTools(), rollback.default_target(str(root)),
                                   frozenset()).rootless_user is None
+
+
+class Dockerd(NoTools):
+    """A dockerd whose --validate accepts every file (Engine 23 and later have it)."""
+
+    def which(self, program):
+        return "/usr/sbin/dockerd" if program == "dockerd" else None
+
+    def run(self, argv, **kwargs):
+        from dockharden.runner import Result
+
+        return Result(tuple(argv), 0, "configuration OK", "")
+
+
+def test_dockerd_validate_on_a_users_new_daemon_json_leaves_the_config_directory_owned_by_the_user(root):
+    from datetime import datetime, timezone
+
+    from dockharden.apply import Engine, apply_plan
+
+    engine = Engine(str(root), Dockerd(), lambda: datetime(2026, 1, 1, tzinfo=timezone.utc), {})
+    assert apply_plan(plan(root), engine, restart=False).result == "applied"
+    made = root / "home/ci/.config/docker"
+    assert [(d.stat().st_uid, d.stat().st_gid) for d in (made.parent, made)] == [(1001, 1002), (1001, 1002)]
+    assert [p.name for p in made.iterdir()] == ["daemon.json"]  # the probe file is gone

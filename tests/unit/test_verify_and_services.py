@@ -176,3 +176,13 @@ def test_the_daemons_lines_since_an_action_are_all_read_never_cut_to_the_first_n
     [argv] = [c for c in runner.calls if c[0] == "journalctl"]
     assert "--since=@1796090134" in argv and "-n" not in argv
 
+
+
+def test_pools_the_daemon_reports_as_invalid_prefix_after_a_reload_are_not_a_mismatch():
+    # Engine 28.5 after SIGHUP: the pools are still in use (new networks get 172.20.x.0/24), info cannot say so.
+    config = {"default-address-pools": [{"base": "172.20.0.0/14", "size": 24}], "debug": True}
+    info = dict(INFO_20_10, ServerVersion="28.5.2", Debug=True,
+                SecurityOptions=["name=seccomp,profile=builtin"], DefaultAddressPools=[{"Base": "invalid Prefix", "Size": 24}])
+    assert compare_daemon(config, effective(info)) == []
+    wrong = dict(info, DefaultAddressPools=[{"Base": "10.10.0.0/16", "Size": 24}])
+    assert [m.key for m in compare_daemon(config, effective(wrong))] == ["default-address-pools"]
