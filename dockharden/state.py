@@ -48,7 +48,10 @@ def shape_problem(doc: Any, schema: str) -> str:
     from dockharden.validate import load_schema
 
     validator = jsonschema.Draft202012Validator(load_schema(schema))
-    error = min(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    errors = sorted(validator.iter_errors(doc), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if not errors:  # a checkout never built has no fast validator: jsonschema accepts it
+        return ""
+    error = errors[0]
     where = ".".join(str(p) for p in error.absolute_path) or "the top level"
     return f"at {where}: {error.message[:160]}"
 

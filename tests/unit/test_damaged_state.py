@@ -273,3 +273,14 @@ def test_a_killed_run_is_interrupted_not_damaged_and_the_next_apply_undoes_it(th
     again = dockharden("apply", "--root", str(three), "--yes", "--no-restart")
     assert again.returncode == 0 and "recovered: generation 0004" in again.stderr, again.stderr
     assert downloads(three) == 3
+
+
+@pytest.mark.parametrize("schema", ["record.schema.json", "managed.schema.json"])
+def test_a_checkout_never_built_judges_sound_state_with_jsonschema_alone(monkeypatch, schema):
+    # No generated _fast_* module (a worktree nobody built): jsonschema decides, and finds nothing wrong.
+    monkeypatch.setitem(sys.modules, f"dockharden.schema._fast_{schema.split('.')[0]}", None)
+    sound = ({"format": 1, "id": "0001", "kind": "apply", "time": "t", "state": "applied",
+              "selection": {"profiles": [], "layers": []}, "files": [], "plan": {"changes": [], "services": []}}
+             if schema == "record.schema.json" else {"format": 1, "daemon": {}})
+    assert state.shape_problem(sound, schema) == ""
+    assert state.shape_problem({"format": 2}, schema) != ""
