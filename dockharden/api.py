@@ -71,14 +71,15 @@ def engine_for(ctx: Context, config: dict, request: Request,
                   checkpoint=checkpoint)
 
 
-def make_plan(request: Request) -> Plan:
-    """What apply would do; writes nothing. Interrupted runs are reported in the notes."""
+def make_plan(request: Request, *, restart: bool = True) -> Plan:
+    """What apply would do (with `restart` false: apply --no-restart); writes nothing. Interrupted runs are
+    reported in the notes."""
     from dockharden import pipeline
     from dockharden.recovery import interrupted_notes
 
     ctx = _context(request)
     config, selection = _config(ctx, request)
-    plan = pipeline.build_plan(ctx, selection, config)
+    plan = pipeline.build_plan(ctx, selection, config, restart=restart)
     return replace(plan, notes=plan.notes + tuple(interrupted_notes(request.root)))
 
 
@@ -86,15 +87,18 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
     """Plan, then (under the host lock, after undoing any interrupted run) execute the plan.
 
     Under the lock SIGINT, SIGTERM and SIGHUP are deferred to the engine's step boundaries: the step under
-    way finishes, then the generation is rolled back (RunResult.interrupted says by which signal).
+    way finishes, then the generation is rolled back (RunResult.interrupted says by which signal). A root
+    other than / is not the running system: no service is acted on there (as with restart=False).
     """
     from dockharden import apply as applymod, faults, pipeline, recovery
     from dockharden.interrupts import Deferral
     from dockharden.lock import HostLock
 
     ctx = _context(request, writes=True)
+    restart = restart and pipeline.is_running_system(request.root)
     config, selection = _config(ctx, request)
-    plan = pipeline.build_plan(ctx, selection, config)  # bad input fails here, before any file is created
+    # bad input fails here, before any file is created
+    plan = pipeline.build_plan(ctx, selection, config, restart=restart)
     with Deferral() as signals, HostLock(request.root, request.clock(), "apply"):
         faults.point("after-lock")
         _stop_if_signalled(signals, "after taking the lock", [])
@@ -103,7 +107,7 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
         _stop_if_signalled(signals, "before applying", recovered)
         if recovered:  # the interrupted run may have written dockharden.toml: read it again, as restored
             config, selection = _config(ctx, request)
-            plan = pipeline.build_plan(ctx, selection, config)
+            plan = pipeline.build_plan(ctx, selection, config, restart=restart)
         if plan.has_changes and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
         result = applymod.apply_plan(plan, engine, restart=restart)
@@ -144,6 +148,7 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
     from dockharden.lock import HostLock
 
     ctx = _context(request, writes=not dry_run)
+    restart = restart and pipeline.is_running_system(request.root)
     config, _ = _config(ctx, request)
     if to is not None:
         from dockharden.errors import DockhardenError
@@ -152,14 +157,15 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
         to = checked(generation_id, to, key="--to", error=DockhardenError)
     choose = (lambda: rb.target_generation(request.root, to)) if to else (lambda: rb.default_target(request.root))
     if dry_run:
-        return Outcome(rb.rollback_plan(request.root, ctx.runner, choose(), pipeline.reloadable_keys()))
+        return Outcome(rb.rollback_plan(request.root, ctx.runner, choose(), pipeline.reloadable_keys(),
+                                          restart=restart))
     with Deferral() as signals, HostLock(request.root, request.clock(), "rollback"):
         _stop_if_signalled(signals, "after taking the lock", [])
         engine = engine_for(ctx, config, request, signals.checkpoint)
         recovered = recovery.recover(engine)
         _stop_if_signalled(signals, "before applying", recovered)
         target = choose()
-        plan = rb.rollback_plan(request.root, ctx.runner, target, pipeline.reloadable_keys())
+        plan = rb.rollback_plan(request.root, ctx.runner, target, pipeline.reloadable_keys(), restart=restart)
         if plan.has_changes and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
         result = applymod.apply_plan(plan, engine, restart=restart, kind="rollback", target=target.id)

@@ -100,7 +100,7 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     generation = generations.start_generation(
         engine.root, engine.now(), selection, [c.old for c in plan.changes],
         plan_summary(plan), kind=kind, restart=restart, audit_rules=_new_audit_text(plan),
-        daemon_json=_new_daemon_text(plan), **record)
+        daemon_json=_new_daemon_text(plan), docker_left=any(s.service == "docker" for s in plan.left), **record)
     faults.point("after-record")
     try:
         generation = _run_steps(plan, engine, generation, restart)
@@ -137,10 +137,12 @@ def _run_steps(plan: Plan, engine: Engine, generation: Generation, restart: bool
     engine.checkpoint("after writing the files")
     if not restart:
         return generations.set_state(generation, "applied", services_done=[
-            {"service": s.service, "action": "skipped"} for s in plan.services])
+            {"service": s.service, "action": "skipped"} for s in plan.needed])
     generation = generations.set_state(generation, "services", daemon_pid_before=services.daemon_pid(engine.root),
                                        services_started=[])
     done = act_on_services(plan, engine, journal=lambda service: generations.note_service_started(generation, service))
+    done += [{"service": s.service, "action": "left stopped" if s.service == "docker" else "skipped"}
+             for s in plan.left]
     generation = generations.set_state(generation, "verifying", services_done=done)
     faults.point("during-verify")
     verify_plan(plan, engine)
@@ -423,6 +425,8 @@ def restore_services(engine: Engine, generation: Generation, stage: str) -> list
 def bring_docker_back(engine: Engine, generation: Generation, acted: str | None) -> list[str]:
     """Make dockerd run the restored daemon.json: the way it took the new one (reload or restart), a
     restart when it is down or a reload did not undo everything; then compare what it reports."""
+    if acted is None and generation.record.get("docker_left"):
+        return []  # the plan left a stopped dockerd stopped: so does its rollback
     restarted = False
     if acted == "restart" or not verify.wait_for_daemon(engine.socket, 2, engine.progress):
         docker_action("restart", engine)

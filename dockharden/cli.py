@@ -70,11 +70,12 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
          json_out: bool = JsonOpt, detailed_exitcode: bool = typer.Option(
              False, "--detailed-exitcode", help="Exit 0 when nothing would change, 2 when changes are pending."),
          diff: bool = typer.Option(False, "--diff", help="Show new files in full."),
+         no_restart: bool = typer.Option(False, "--no-restart", help="Plan for apply --no-restart: files only."),
          engine_version: Optional[str] = EngineOpt, user: Optional[str] = UserOpt) -> None:
     """Show what apply would change, and why. Writes nothing, restarts nothing."""
     from dockharden import api, report
 
-    the_plan = api.make_plan(_request(root, profile, layer, engine_version, user))
+    the_plan = api.make_plan(_request(root, profile, layer, engine_version, user), restart=not no_restart)
     if json_out:
         print(json.dumps(report.plan_document(the_plan, root), indent=2))
     else:

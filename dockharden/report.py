@@ -25,11 +25,33 @@ def plan_document(plan: Plan, root: str) -> dict[str, Any]:
         "engine_version": plan.engine_version,
         "selection": {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers),
                       "from": plan.selection.source},
+        "has_changes": plan.has_changes,
+        "summary": summary_document(plan),
         "changes": [_change_document(c) for c in plan.changes],
         "unchanged": list(plan.unchanged),
-        "services": [{"service": s.service, "action": s.action, "reason": s.reason} for s in plan.services],
+        "services": [_service_document(s) for s in plan.services],
+        "services_left": [dict(_service_document(s), left_because=s.left_because) for s in plan.left],
         "notes": [{"level": n.level, "message": n.message} for n in plan.notes],
     }
+
+
+def _service_document(action) -> dict[str, Any]:
+    return {"service": action.service, "action": action.action, "reason": action.reason, "effect": action.effect,
+            "containers_stop": list(action.stops)}
+
+
+def summary_document(plan: Plan) -> dict[str, Any]:
+    """The counts a summary line states, and the line."""
+    counts = {kind: sum(c.action == kind for c in plan.changes) for kind in ("create", "update", "delete")}
+    return {**counts, "unchanged": len(plan.unchanged), "text": summary_line(plan)}
+
+
+def summary_line(plan: Plan) -> str:
+    """`3 to create, 2 to update, 0 to delete; docker restart (containers keep running: live-restore)`."""
+    counts = [f"{sum(c.action == kind for c in plan.changes)} to {kind}" for kind in ("create", "update", "delete")]
+    acts = [s.effect if s.left_because else f"{s.service} {s.action}" + (f" ({s.effect})" if s.effect else "")
+            for s in plan.needed]
+    return ", ".join(counts) + ("; " + ", ".join(dict.fromkeys(acts)) if acts else "")
 
 
 def _change_document(change: Change) -> dict[str, Any]:
@@ -59,14 +81,25 @@ def render_plan(plan: Plan, root: str, *, full_diff: bool = False) -> str:
     for change in plan.changes:
         lines += _render_change(change, full_diff)
     lines += [f"  unchanged  {path}" for path in plan.unchanged]
-    lines += ["", "Services:"] + ([f"  {s.service} {s.action}: {s.reason}" for s in plan.services]
-                                  or ["  none"])
+    lines += ["", "Services:"] + _render_services(plan)
     if plan.notes:
         lines += ["", "Notes:"] + [f"  [{n.level}] {n.message}" for n in plan.notes]
-    count = len(plan.changes)
-    lines += ["", f"{count} file(s) to change." + (" Run `dockharden apply` to make these changes."
-                                                   if count else " Nothing to do.")]
+    lines += ["", f"Plan: {summary_line(plan)}." + (" Run `dockharden apply` to make these changes."
+                                                    if plan.has_changes else " Nothing to do.")]
     return "\n".join(lines) + "\n"
+
+
+def _render_services(plan: Plan) -> list[str]:
+    """What apply does to each service, then what the changes would need that apply leaves, and why."""
+    lines, said = [], set()
+    for action in plan.needed:
+        if not action.left_because:
+            lines.append(f"  {action.service} {action.action}: {action.reason}")
+        elif action.left_because not in said:  # one line per reason
+            said.add(action.left_because)
+            alike = ", ".join(f"{s.service} {s.action}" for s in plan.left if s.left_because == action.left_because)
+            lines.append(f"  {alike} not done: {action.left_because}")
+    return lines or ["  none"]
 
 
 def _render_change(change: Change, full_diff: bool) -> list[str]:

@@ -10,7 +10,7 @@ from dockharden import generations, host as hostmod
 from dockharden.errors import DockhardenError
 from dockharden.generations import Generation
 from dockharden.model import Note, Plan, RenderedFile, Selection, Settings
-from dockharden.plan import make_plan
+from dockharden.plan import hold_services, make_plan
 from dockharden.runner import Runner
 from dockharden.targets.systemd_dropin import exec_after
 
@@ -107,12 +107,18 @@ def target_of(path: str) -> str:
     return "restore"
 
 
-def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: frozenset[str]) -> Plan:
+def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: frozenset[str], *,
+                  restart: bool = True) -> Plan:
+    """The files as they were before `target`, and the service actions apply takes for them (`restart`
+    false: none, as apply --no-restart)."""
+    import os
+
     rendered = files_before(root, target)
     snapshot = hostmod.read_host(root, runner, [f.path for f in rendered])
     notes = [Note("info", f"restores every file to how it was before generation {target.id} "
                           f"({target.record.get('time')})")]
     plan = make_plan(Selection((), (), "rollback"), EMPTY, snapshot, rendered, notes, reloadable)
+    plan = hold_services(plan, snapshot, live=os.path.realpath(root) == "/", restart=restart)
     flags = tuple(snapshot.start_flags(exec_after(snapshot, rendered)))
     return Plan(**{**plan.__dict__, "start_flags": flags})
 

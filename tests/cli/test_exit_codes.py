@@ -80,7 +80,7 @@ class Case:
 CASES = [
     Case("plan", "success", ("--root", "{root}"), 0),
     Case("plan", "success", ("--root", "{root}", "--detailed-exitcode"), 0, applied, says="Nothing to do"),
-    Case("plan", "documented 2", ("--root", "{root}", "--detailed-exitcode"), 2, says="to change"),
+    Case("plan", "documented 2", ("--root", "{root}", "--detailed-exitcode"), 2, says="to create"),
     Case("plan", "usage error", ("--root", "{root}", "--detailed-exitcod"), 1, says="'--detailed-exitcode'"),
     Case("plan", "error", ("--root", "{root}", "--detailed-exitcode"), 1, bad_daemon_json, says="not valid JSON"),
     Case("apply", "success", ("--root", "{root}", "--no-restart", "--yes"), 0),
