@@ -19,10 +19,16 @@ import typer
 
 from dockharden.errors import DockhardenError
 
+HELP = ("Harden a Docker host idempotently and safely. `plan` shows what would change and why, `apply` makes "
+        "it real (backed up, verified, rolled back on failure), `rollback` and `history` work with the "
+        "generations, `verify` and `check` read the live host.")
+EPILOG = ("Every command's -h ends with its exit statuses; 2 means only what a command documents. With --json, "
+          "results and errors are versioned JSON documents on standard output.")
+
 # suggest_commands=False: Click itself offers the one suggestion a typo gets (Typer would add a second)
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  suggest_commands=False,
-                  help="Harden a Docker host idempotently and safely: plan, apply, show.")
+                  suggest_commands=False, context_settings={"help_option_names": ["-h", "--help"]},
+                  help=HELP, epilog=EPILOG)
 
 INTERRUPTED = "130, 143 or 129 interrupted by SIGINT, SIGTERM or SIGHUP."
 EXIT_PLAN = ("Exit status: 0 the plan was made (with --detailed-exitcode: nothing would change); 2 changes are "
@@ -36,16 +42,37 @@ EXIT_CHECK = ("Exit status: 0 no scored control fails; 2 a scored control fails;
               "included; " + INTERRUPTED)
 EXIT_READ = "Exit status: 0 done; 1 an error, a bad option included; " + INTERRUPTED
 
-ProfileOpt = typer.Option(None, "--profile", "-p", help="Built-in layers, comma separated (default: baseline).")
-LayerOpt = typer.Option(None, "--layer", "-l", help="An operator layer file (TOML or JSON); repeatable.")
-RootOpt = typer.Option("/", "--root", help="Read and write every host path under this directory.")
-JsonOpt = typer.Option(False, "--json", help="Print a versioned JSON document.")
-EngineOpt = typer.Option(None, "--engine-version", help="Plan for this Engine version instead of asking dockerd.")
-UserOpt = typer.Option(None, "--user", help="The rootless daemon's user (with the rootless profile).")
+ProfileOpt = typer.Option(None, "--profile", "-p", metavar="NAMES",
+                          help="Built-in layers, comma separated (default: baseline).")
+LayerOpt = typer.Option(None, "--layer", "-l", metavar="FILE",
+                        help="An operator layer file (TOML or JSON); repeatable.")
+RootOpt = typer.Option("/", "--root", metavar="DIR",
+                       help="Read every host path under this directory (an image, a chroot).")
+RootWriteOpt = typer.Option("/", "--root", metavar="DIR", help="Read and write every host path under this "
+                                                               "directory (an image, a chroot: then no service "
+                                                               "is touched).")
+JsonOpt = typer.Option(False, "--json", help="Print a versioned JSON document (errors too).")
+EngineOpt = typer.Option(None, "--engine-version", metavar="VERSION",
+                         help="Plan for this Engine version instead of asking dockerd.")
+UserOpt = typer.Option(None, "--user", metavar="USER", help="The rootless daemon's user (with the rootless profile).")
 
 
 def _say(text: str) -> None:
     print(f"dockharden: {text}", file=sys.stderr)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from dockharden import __version__
+
+        print(f"dockharden {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _top(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                      help="Print dockharden's version and exit.")) -> None:
+    pass
 
 
 def _request(root: str, profile: str | None = None, layer: list[str] | None = None,
@@ -65,7 +92,7 @@ def _context(root: str, engine_version: str | None = None, user: str | None = No
     return Context(root=root, engine_version=engine_version, user=user)
 
 
-@app.command(epilog=EXIT_PLAN)
+@app.command(epilog=EXIT_PLAN, short_help="Show what apply would change, and why; writes nothing.")
 def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
          json_out: bool = JsonOpt, detailed_exitcode: bool = typer.Option(
              False, "--detailed-exitcode", help="Exit 0 when nothing would change, 2 when changes are pending."),
@@ -93,20 +120,23 @@ def _confirm(json_out: bool, yes: bool, root: str, question: str):
         if yes:
             return True
         try:
-            return typer.confirm(question, default=False)
+            return typer.confirm(question, default=False, err=json_out)  # --json: stdout is the document
         except click.exceptions.Abort:  # standard input ended: no answer is no
             _say("no answer (standard input ended); give --yes to go ahead without a question")
             return False
     return confirm
 
 
-def _finish(outcome, json_out: bool) -> None:
+def _finish(outcome, json_out: bool, command: str) -> None:
     from dockharden import report
 
     for line in outcome.recovered:
         _say(line)
     if outcome.result is None:
         _say("nothing was changed")
+        if json_out:
+            _print_error_document(command, 1, "declined", "the changes were not confirmed; nothing was changed",
+                                  hint="give --yes to go ahead without a question")
         raise typer.Exit(1)
     result = outcome.result
     if json_out:
@@ -121,8 +151,8 @@ def _finish(outcome, json_out: bool) -> None:
         raise typer.Exit(1)
 
 
-@app.command(epilog=EXIT_APPLY)
-def apply(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
+@app.command(epilog=EXIT_APPLY, short_help="Make the plan real, verified; rolled back on failure.")
+def apply(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootWriteOpt,
           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
           no_restart: bool = typer.Option(False, "--no-restart", help="Write files only; touch no service."),
           json_out: bool = JsonOpt, engine_version: Optional[str] = EngineOpt,
@@ -132,13 +162,14 @@ def apply(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Laye
 
     outcome = api.apply(_request(root, profile, layer, engine_version, user), restart=not no_restart,
                         confirm=_confirm(json_out, yes, root, "Apply these changes?"))
-    _finish(outcome, json_out)
+    _finish(outcome, json_out, "apply")
 
 
-@app.command(epilog=EXIT_APPLY.replace("applied,", "rolled back,"))
+@app.command(epilog=EXIT_APPLY.replace("applied,", "rolled back,"),
+             short_help="Return the host to an earlier generation.")
 def rollback(to: Optional[str] = typer.Option(None, "--to", help="Restore every file to how it was before "
                                                                  "this generation (default: undo the last apply)."),
-             root: str = RootOpt, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+             root: str = RootWriteOpt, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
              no_restart: bool = typer.Option(False, "--no-restart", help="Restore files only; touch no service."),
              json_out: bool = JsonOpt) -> None:
     """Return the host to an earlier generation; validated, verified and recorded like an apply."""
@@ -146,10 +177,10 @@ def rollback(to: Optional[str] = typer.Option(None, "--to", help="Restore every 
 
     outcome = api.rollback(_request(root), to=to, restart=not no_restart,
                            confirm=_confirm(json_out, yes, root, "Roll back?"))
-    _finish(outcome, json_out)
+    _finish(outcome, json_out, "rollback")
 
 
-@app.command(epilog=EXIT_READ)
+@app.command(epilog=EXIT_READ, short_help="List the generations, newest first.")
 def history(root: str = RootOpt, json_out: bool = JsonOpt) -> None:
     """The generations, newest first: id, time, kind, layers, files, result."""
     from dockharden import generations, report
@@ -190,13 +221,14 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
         raise typer.Exit(2)
 
 
-@app.command(epilog=EXIT_READ)
+@app.command(epilog=EXIT_READ, short_help="Print the merged layers and who set each key.")
 def show(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
          json_out: bool = JsonOpt) -> None:
     """Print the merged layers with the layer that set each key."""
     from dockharden import derive, merge, pipeline, profiles, report
     from dockharden.model import HostSnapshot
     from dockharden.selection import split_profiles
+
 
     _, selection = pipeline.read_selection(_context(root), split_profiles(profile), layer or None)
     settings = merge.merge_layers(profiles.load_layers(selection))
@@ -274,23 +306,47 @@ def _run(args: list[str]) -> int:
     try:
         return _invoke(args)
     except Signalled as exc:  # outside apply's transaction nothing is half done
-        _say(f"interrupted by {signal_name(exc.signum)}; nothing was changed")
-        return 128 + exc.signum
+        return _failed(args, 128 + exc.signum, f"interrupted by {signal_name(exc.signum)}; nothing was changed",
+                       "interrupted", signal=signal_name(exc.signum))
     except KeyboardInterrupt:  # only where no handler could be set (not the main thread)
-        _say("interrupted by SIGINT; nothing was changed")
-        return 130
+        return _failed(args, 130, "interrupted by SIGINT; nothing was changed", "interrupted", signal="SIGINT")
     except Interrupted as exc:  # before apply's transaction began, or at its question
-        _say(exc.paragraph())
-        return exc.exit_code
+        return _failed(args, exc.exit_code, exc.paragraph(), "interrupted", signal=signal_name(exc.signum))
     except DockhardenError as exc:
-        _say(f"error: {exc.paragraph()}")
-        return exc.exit_code
+        return _failed(args, exc.exit_code, f"error: {exc.paragraph()}", type(exc).__name__, error=exc)
     except click.exceptions.ClickException as exc:
-        _say(f"error: {_usage_paragraph(exc, args)}")
-        return 1
+        message, _, hint = _usage_paragraph(exc, args).partition(". Hint: ")
+        return _failed(args, 1, f"error: {message}. Hint: {hint}", "usage", hint=hint, message=message)
     except OSError as exc:  # the machine said no somewhere no typed error names it
-        _say(f"error: {from_os_error(exc).paragraph()}")
-        return 1
+        return _failed(args, 1, f"error: {from_os_error(exc).paragraph()}", "system", error=from_os_error(exc))
+
+
+def _failed(args: list[str], status: int, line: str, kind: str, *, error: DockhardenError | None = None,
+            message: str = "", hint: str = "", signal: str | None = None) -> int:
+    """Say what failed in one line on standard error; with --json also as a document on standard output."""
+    _say(line)
+    if _wants_json(args):
+        if error is not None:
+            message, hint = error.message, error.hint
+        _print_error_document(_command_in(args), status, kind, message or line, hint=hint, signal=signal,
+                              path=error.path if error else "", key=error.key if error else "")
+    return status
+
+
+def _wants_json(args: list[str]) -> bool:
+    """--json among the options (before a `--` that ends them), even when parsing them failed."""
+    return "--json" in (args[:args.index("--")] if "--" in args else args)
+
+
+def _print_error_document(command: str | None, status: int, kind: str, message: str, **details) -> None:
+    from dockharden import report
+
+    print(json.dumps(report.error_document(command, status, kind, message, **details), indent=2))
+
+
+def _command_in(args: list[str]) -> str | None:
+    names = typer.main.get_command(app).list_commands(None)
+    return next((a for a in args if a in names), None)
 
 
 def _invoke(args: list[str]) -> int:

@@ -176,9 +176,19 @@ def render_result(result: "RunResult") -> str:
     return "\n".join(lines) + "\n"
 
 
-def history_document(generations) -> list[dict[str, Any]]:
-    """The generations as given (history: newest first). `undone_by` is the rollback that took an apply out
-    of force (replayed from the records); a damaged generation says why instead."""
+# history --json printed a bare list of generations before it was versioned (call that 1); 2 is the object
+HISTORY_FORMAT_VERSION = 2
+
+
+def history_document(generations) -> dict[str, Any]:
+    """`history --json`: the generations as given (newest first), in a versioned document."""
+    return {"format_version": HISTORY_FORMAT_VERSION, "kind": "dockharden.history",
+            "generations": history_entries(generations)}
+
+
+def history_entries(generations) -> list[dict[str, Any]]:
+    """The generations as given. `undone_by` is the rollback that took an apply out of force (replayed
+    from the records); a damaged generation says why instead."""
     from dockharden.rollback import in_force
 
     _, undone = in_force(sorted(generations, key=lambda g: int(g.id)))
@@ -202,7 +212,7 @@ def render_history(generations) -> str:
     if not generations:
         return "No generations yet.\n"
     lines = [f"{'id':<6}{'time':<27}{'kind':<10}{'result':<26}{'files':<7}layers"]
-    docs = history_document(generations)
+    docs = history_entries(generations)
     for doc in docs:
         if doc["result"] == "damaged":
             lines.append(f"{doc['id']:<6}{'?':<27}{'?':<10}{'DAMAGED':<26}{'?':<7}record.json: {doc['damaged']}")
@@ -213,6 +223,17 @@ def render_history(generations) -> str:
     if any(doc["result"] == "damaged" for doc in docs):
         lines += ["", "A generation whose record is damaged cannot be rolled back to or past; the others can."]
     return "\n".join(lines) + "\n"
+
+
+def error_document(command: str | None, status: int, kind: str, message: str, *, hint: str = "", path: str = "",
+                   key: str = "", signal: str | None = None) -> dict[str, Any]:
+    """A failure as a versioned document: what `--json` prints on standard output instead of a result.
+    `kind` is the error's class (LayerError, ...), `usage`, `interrupted`, `declined` or `system`."""
+    error = {"type": kind, "message": message, "hint": hint, "path": path, "key": key}
+    if signal:
+        error["signal"] = signal
+    return {"format_version": FORMAT_VERSION, "kind": "dockharden.error", "command": command,
+            "exit_status": status, "error": error}
 
 
 def drift_document(rows) -> dict[str, Any]:
