@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
+from dockharden.hostroot import is_running_system
 from dockharden.model import Plan
 from dockharden.pipeline import Context
 from dockharden.runner import Runner
@@ -95,7 +96,7 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
     from dockharden.lock import HostLock
 
     ctx = _context(request, writes=True)
-    restart = restart and pipeline.is_running_system(request.root)
+    restart = restart and is_running_system(request.root)
     config, selection = _config(ctx, request)
     # bad input fails here, before any file is created
     plan = pipeline.build_plan(ctx, selection, config, restart=restart)
@@ -148,7 +149,7 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
     from dockharden.lock import HostLock
 
     ctx = _context(request, writes=not dry_run)
-    restart = restart and pipeline.is_running_system(request.root)
+    restart = restart and is_running_system(request.root)
     config, _ = _config(ctx, request)
     if to is not None:
         from dockharden.errors import DockhardenError
@@ -172,3 +173,112 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
         if result.result == "unchanged":
             result = rb.record_files_in_place(request.root, request.clock(), target)
     return Outcome(plan, result, tuple(recovered))
+
+
+# --- saved plans (plan --out FILE, apply FILE) ------------------------------------------------------------
+
+def save_plan(request: Request, plan: Plan, path: str, *, restart: bool = True) -> dict[str, Any]:
+    """Write `plan` to `path` (0600) with everything it was computed from; the document written."""
+    from dockharden import __version__, hostmatch, planfile, report
+
+    runner = request.runner or Runner()
+    inputs = hostmatch.recorded_inputs(request.root, runner, plan, list(plan.selection.layers),
+                                       engine_given=request.engine_version is not None)
+    made_with = {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers),
+                 "selection_from": plan.selection.source, "engine_version": request.engine_version,
+                 "user": request.user, "no_restart": not restart}
+    doc = planfile.saved_document(plan, report.plan_document(plan, request.root),
+                                  target=hostmatch.identity(request.root), made_with=made_with, inputs=inputs,
+                                  restart=restart and is_running_system(request.root),
+                                  created=request.clock().isoformat(timespec="seconds"), version=__version__)
+    planfile.write_plan_file(path, doc)
+    return doc
+
+
+def read_saved_plan(path: str):
+    """The saved plan at `path`, checked (planfile.read_plan_file)."""
+    from dockharden.planfile import read_plan_file
+
+    return read_plan_file(path)
+
+
+def saved_plan_status(request: Request, saved) -> tuple[list[str], list[str]]:
+    """(how this is not the host or dockharden the plan was made for, what changed on the host since);
+    reads only. An empty pair means `apply FILE` would go ahead."""
+    from dockharden import hostmatch
+
+    wrong = _wrong_target(saved, request.root)
+    if wrong:
+        return wrong, []
+    recorded = saved.document["inputs"]
+    now = hostmatch.current_inputs(request.root, request.runner or Runner(), saved.plan, recorded)
+    return [], hostmatch.differences(recorded, now)
+
+
+def apply_saved(request: Request, saved) -> Outcome:
+    """Execute a saved plan exactly, as apply executes a fresh one: under the host lock, after undoing any
+    interrupted run, refused (nothing changed) unless the host still matches what the plan was computed
+    from; validated, verified and rolled back on failure."""
+    from dockharden import apply as applymod, faults, recovery
+    from dockharden.interrupts import Deferral
+    from dockharden.lock import HostLock
+    from dockharden.planfile import PlanFileError, REMAKE
+
+    ctx = _context(request, writes=True)
+    wrong = _wrong_target(saved, request.root)
+    if wrong:
+        raise PlanFileError("this plan is not for here: " + "; ".join(wrong) + "; nothing was changed",
+                            hint=_target_hint(saved, request.root), path=saved.path)
+    config, _ = _config(ctx, request)
+    with Deferral() as signals, HostLock(request.root, request.clock(), "apply"):
+        faults.point("after-lock")
+        _stop_if_signalled(signals, "after taking the lock", [])
+        engine = engine_for(ctx, config, request, signals.checkpoint)
+        recovered = recovery.recover(engine)
+        _stop_if_signalled(signals, "before applying", recovered)
+        _, changed = saved_plan_status(request, saved)
+        plan, changed = _with_current_files(saved, request.root) if not changed else (None, changed)
+        if changed:
+            first = f" (first, {'; '.join(recovered)})" if recovered else ""
+            shown = changed[:6] + ([f"and {len(changed) - 6} more"] if len(changed) > 6 else [])
+            raise PlanFileError(f"the host no longer matches the plan{first}: " + "; ".join(shown)
+                                + "; nothing was changed", hint=REMAKE, path=saved.path)
+        request.progress(f"the host still matches the plan in {saved.path}: applying it")
+        result = applymod.apply_plan(plan, engine, restart=saved.restart)
+    return Outcome(plan, result, tuple(recovered))
+
+
+def _wrong_target(saved, root: str) -> list[str]:
+    from dockharden import __version__, hostmatch
+
+    made_by = saved.document["dockharden_version"]
+    if made_by != __version__:
+        return [f"it was made by dockharden {made_by}, this is {__version__}"]
+    return hostmatch.identity_problems(saved.document["target"], root)
+
+
+def _target_hint(saved, root: str) -> str:
+    import os
+
+    from dockharden.planfile import REMAKE
+
+    planned = saved.document["target"]["root"]
+    if planned != os.path.realpath(root):
+        return f"give --root {planned} to apply it where it was made; or, for {root}, {REMAKE}"
+    return f"apply it where it was made; or, here, {REMAKE}"
+
+
+def _with_current_files(saved, root: str) -> tuple[Plan | None, list[str]]:
+    """The saved plan with each change's `old` read from the host, provided it is still the file the plan
+    was made from; else (None, the files that changed since the check a moment ago)."""
+    from dockharden.generations import sha256
+    from dockharden.host import read_file
+
+    recorded = saved.document["inputs"]["files"]
+    changes, changed = [], []
+    for change in saved.plan.changes:
+        old = read_file(root, change.path)
+        if sha256(old.content if old.exists else None) != recorded[change.path]["sha256"]:
+            changed.append(f"{change.path} changed")
+        changes.append(replace(change, old=old))
+    return (None, changed) if changed else (replace(saved.plan, changes=tuple(changes)), [])

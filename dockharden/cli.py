@@ -98,17 +98,32 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
              False, "--detailed-exitcode", help="Exit 0 when nothing would change, 2 when changes are pending."),
          diff: bool = typer.Option(False, "--diff", help="Show new files in full."),
          no_restart: bool = typer.Option(False, "--no-restart", help="Plan for apply --no-restart: files only."),
+         out: Optional[str] = typer.Option(None, "--out", metavar="FILE", help="Also save the plan to FILE "
+                                           "(mode 0600), for `dockharden apply FILE` to apply exactly it."),
          engine_version: Optional[str] = EngineOpt, user: Optional[str] = UserOpt) -> None:
-    """Show what apply would change, and why. Writes nothing, restarts nothing."""
+    """Show what apply would change, and why. Writes nothing, restarts nothing (--out writes only FILE)."""
     from dockharden import api, report
 
-    the_plan = api.make_plan(_request(root, profile, layer, engine_version, user), restart=not no_restart)
+    request = _request(root, profile, layer, engine_version, user)
+    the_plan = api.make_plan(request, restart=not no_restart)
+    if out is not None:
+        _save(request, the_plan, out, not no_restart)
     if json_out:
         print(json.dumps(report.plan_document(the_plan, root), indent=2))
     else:
         sys.stdout.write(report.render_plan(the_plan, root, full_diff=diff))
     if detailed_exitcode and the_plan.has_changes:
         raise typer.Exit(2)
+
+
+def _save(request, the_plan, out: str, restart: bool) -> None:
+    from dockharden import api
+
+    api.save_plan(request, the_plan, out, restart=restart)
+    keys = any(c.new.secret for c in the_plan.changes)
+    _say(f"saved the plan to {out} (mode 0600: it holds the new files' bytes"
+         + (", private keys included" if keys else "") + f"); `dockharden apply {out}` applies exactly this plan, "
+         "and refuses if the host changes meanwhile")
 
 
 def _confirm(json_out: bool, yes: bool, root: str, question: str):
@@ -151,18 +166,50 @@ def _finish(outcome, json_out: bool, command: str) -> None:
         raise typer.Exit(1)
 
 
+PlanFileArg = typer.Argument(None, metavar="[FILE]", show_default=False,
+                             help="A plan saved by `dockharden plan --out FILE`.")
+
+
 @app.command(epilog=EXIT_APPLY, short_help="Make the plan real, verified; rolled back on failure.")
-def apply(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootWriteOpt,
+def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = ProfileOpt,
+          layer: Optional[List[str]] = LayerOpt, root: str = RootWriteOpt,
           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
           no_restart: bool = typer.Option(False, "--no-restart", help="Write files only; touch no service."),
           json_out: bool = JsonOpt, engine_version: Optional[str] = EngineOpt,
           user: Optional[str] = UserOpt) -> None:
-    """Make the plan real: back up, write atomically, reload or restart, verify; roll back on failure."""
+    """Make the plan real: back up, write atomically, reload or restart, verify; roll back on failure.
+
+    With FILE, apply exactly that saved plan, without a question (it was reviewed when it was made), or
+    refuse, naming what changed, if the host no longer matches it.
+    """
     from dockharden import api
 
+    if plan_file is not None:
+        _refuse_selection_flags("apply", plan_file, profile=profile, layer=layer, engine_version=engine_version,
+                                user=user)
+        return _apply_saved(plan_file, root, no_restart, json_out)
     outcome = api.apply(_request(root, profile, layer, engine_version, user), restart=not no_restart,
                         confirm=_confirm(json_out, yes, root, "Apply these changes?"))
     _finish(outcome, json_out, "apply")
+
+
+def _refuse_selection_flags(command: str, plan_file: str, **given) -> None:
+    """A saved plan was made from its own selection: flags that would choose another are refused."""
+    flags = [f"--{name.replace('_', '-')}" for name, value in given.items() if value]
+    if flags:
+        raise DockhardenError(f"{command} FILE takes the plan as it was made; it takes no {', '.join(flags)}",
+                              hint=f"`dockharden show {plan_file}` says what the plan was made with; to choose "
+                                   "other layers, make a new plan: `dockharden plan ... --out FILE`", path=plan_file)
+
+
+def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool) -> None:
+    from dockharden import api
+
+    saved = api.read_saved_plan(plan_file)
+    if no_restart and saved.restart:
+        raise DockhardenError("the plan acts on services, and --no-restart would not", path=plan_file,
+                              hint="apply it as it is, or make it with `dockharden plan --no-restart --out FILE`")
+    _finish(api.apply_saved(_request(root), saved), json_out, "apply")
 
 
 @app.command(epilog=EXIT_APPLY.replace("applied,", "rolled back,"),
@@ -221,14 +268,21 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
         raise typer.Exit(2)
 
 
-@app.command(epilog=EXIT_READ, short_help="Print the merged layers and who set each key.")
-def show(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
-         json_out: bool = JsonOpt) -> None:
-    """Print the merged layers with the layer that set each key."""
+@app.command(epilog=EXIT_READ, short_help="Print the merged layers, or a saved plan.")
+def show(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = ProfileOpt,
+         layer: Optional[List[str]] = LayerOpt, root: str = RootOpt, json_out: bool = JsonOpt) -> None:
+    """Print the merged layers with the layer that set each key.
+
+    With FILE, print that saved plan, what it was made from, and whether the host still matches it (the
+    root it was made for, unless --root names another).
+    """
     from dockharden import derive, merge, pipeline, profiles, report
     from dockharden.model import HostSnapshot
     from dockharden.selection import split_profiles
 
+    if plan_file is not None:
+        _refuse_selection_flags("show", plan_file, profile=profile, layer=layer)
+        return _show_saved(plan_file, root, json_out)
 
     _, selection = pipeline.read_selection(_context(root), split_profiles(profile), layer or None)
     settings = merge.merge_layers(profiles.load_layers(selection))
@@ -237,6 +291,18 @@ def show(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
         print(json.dumps(report.provenance_document(settings), indent=2))
     else:
         sys.stdout.write(report.render_provenance(settings))
+
+
+def _show_saved(plan_file: str, root: str, json_out: bool) -> None:
+    from dockharden import api, report
+
+    saved = api.read_saved_plan(plan_file)
+    root = saved.root if root == "/" else root
+    wrong, changed = api.saved_plan_status(_request(root), saved)
+    if json_out:
+        print(json.dumps(report.saved_plan_document(saved, wrong, changed), indent=2))
+    else:
+        sys.stdout.write(report.render_saved_plan(saved, wrong, changed))
 
 
 @app.command(epilog=EXIT_CHECK)

@@ -15,6 +15,7 @@ from dockharden import (checks, conflicts, derive, dockerapi, engine, faults, im
                         merge, ownership, plan as planmod, profiles, validate)
 from dockharden.errors import LayerError
 from dockharden.host import MANAGED_STATE
+from dockharden.hostroot import is_running_system
 from dockharden.model import HostSnapshot, Plan, Selection
 from dockharden.runner import Runner
 from dockharden.selection import CONFIG_PATH, choose_selection, parse_config
@@ -109,10 +110,6 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None, *
                    rootless_user=host.rootless_user, daemon_pid=host.daemon.pid if host.daemon else None,
                    start_flags=tuple(host.start_flags(systemd_dropin.exec_after(host, rendered))))
 
-
-def is_running_system(root: str) -> bool:
-    """Whether `root` is this machine's own root (services can be acted on), not an image or a chroot."""
-    return os.path.realpath(root) == "/"
 
 
 def own_files(host: HostSnapshot, selection: Selection, state: dict) -> list:

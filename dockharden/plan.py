@@ -167,6 +167,9 @@ def _uses_own_seccomp(changes: list[Change], host: HostSnapshot) -> bool:
     return config.get("seccomp-profile") == daemon_json.SECCOMP_PATH
 
 
+LIVE_RESTORE_KEEPS = "containers keep running: live-restore"
+
+
 def restart_disruption(host: HostSnapshot) -> tuple[str, str, tuple[str, ...]]:
     """What a docker restart does to the running containers: (sentence, a few words, names that stop)."""
     if host.daemon_info is None:
@@ -175,7 +178,7 @@ def restart_disruption(host: HostSnapshot) -> tuple[str, str, tuple[str, ...]]:
     running = host.daemon_info.get("ContainersRunning", 0)
     if host.daemon_info.get("LiveRestoreEnabled"):
         return (f"live-restore is effective: the {running} running container(s) keep running",
-                "containers keep running: live-restore", ())
+                LIVE_RESTORE_KEEPS, ())
     if not running:
         return "live-restore is NOT effective yet, but no container is running", "no container is running", ()
     names = tuple(host.running_containers)

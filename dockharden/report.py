@@ -89,6 +89,43 @@ def render_plan(plan: Plan, root: str, *, full_diff: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def saved_plan_document(saved, wrong: list[str], changed: list[str]) -> dict[str, Any]:
+    """`show FILE --json`: the plan as `plan --json` shows it, and what it was saved with (never the new
+    files' bytes)."""
+    doc = saved.document
+    from dockharden.hostmatch import layer_differences
+
+    return dict(doc["plan"], saved={
+        "file": saved.path, "created": doc["created"], "dockharden_version": doc["dockharden_version"],
+        "target": doc["target"], "made_with": doc["made_with"], "inputs": doc["inputs"],
+        "restart": doc["execution"]["restart"], "checksum": doc["checksum"],
+        "host_now": {"applicable": not wrong and not changed, "wrong_target": wrong, "changed": changed,
+                     "layers_changed": layer_differences(doc["inputs"])}})
+
+
+def render_saved_plan(saved, wrong: list[str], changed: list[str], *, paint=None) -> str:
+    """`show FILE`: where and from what the plan was made, whether `apply FILE` would go ahead, the plan."""
+    from dockharden.hostmatch import layer_differences
+
+    doc, made = saved.document, saved.document["made_with"]
+    target, daemon = doc["target"], doc["inputs"]["daemon"]
+    on = f" on host {target['hostname']}" if target["hostname"] else ""
+    lines = [f"Saved plan {saved.path}: made {doc['created']} by dockharden {doc['dockharden_version']} for root "
+             f"{target['root']}{on}",
+             f"  from: profiles {', '.join(made['profiles']) or '-'}"
+             + (f", layers {', '.join(made['layers'])}" if made["layers"] else "")
+             + f"; engine {daemon['engine_version'] or 'unknown'}"
+             + (f"; dockerd pid {daemon['pid']}" if daemon["pid"] else "; dockerd not running")
+             + ("; --no-restart" if made["no_restart"] else "")]
+    if wrong or changed:
+        lines.append("  the host now: apply would REFUSE it: " + "; ".join(wrong or changed))
+    else:
+        lines.append("  the host now: matches the plan; `dockharden apply FILE` would apply it")
+    lines += [f"  note: layer file {what} since (the plan keeps what it was made from)"
+              for what in layer_differences(doc["inputs"])]
+    return "\n".join(lines) + "\n\n" + render_plan(saved.plan, target["root"])
+
+
 def _render_services(plan: Plan) -> list[str]:
     """What apply does to each service, then what the changes would need that apply leaves, and why."""
     lines, said = [], set()

@@ -111,14 +111,14 @@ def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: fro
                   restart: bool = True) -> Plan:
     """The files as they were before `target`, and the service actions apply takes for them (`restart`
     false: none, as apply --no-restart)."""
-    import os
+    from dockharden.hostroot import is_running_system
 
     rendered = files_before(root, target)
     snapshot = hostmod.read_host(root, runner, [f.path for f in rendered])
     notes = [Note("info", f"restores every file to how it was before generation {target.id} "
                           f"({target.record.get('time')})")]
     plan = make_plan(Selection((), (), "rollback"), EMPTY, snapshot, rendered, notes, reloadable)
-    plan = hold_services(plan, snapshot, live=os.path.realpath(root) == "/", restart=restart)
+    plan = hold_services(plan, snapshot, live=is_running_system(root), restart=restart)
     flags = tuple(snapshot.start_flags(exec_after(snapshot, rendered)))
     return Plan(**{**plan.__dict__, "start_flags": flags})
 
