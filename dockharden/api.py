@@ -7,6 +7,7 @@ and, for apply, the confirmation step between plan and execution.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
@@ -33,6 +34,7 @@ class Request:
     runner: Runner | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     progress: Callable[[str], None] = lambda message: None
+    waiting: Callable[[str], AbstractContextManager] = nullcontext  # see apply.Engine.waiting
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def engine_for(ctx: Context, config: dict, request: Request,
     from dockharden.apply import Engine
 
     return Engine(root=ctx.root, runner=ctx.runner, now=request.clock, config=config, progress=request.progress,
-                  checkpoint=checkpoint)
+                  waiting=request.waiting, checkpoint=checkpoint)
 
 
 def make_plan(request: Request, *, restart: bool = True) -> Plan:

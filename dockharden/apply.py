@@ -12,6 +12,7 @@ import os
 import re
 import time
 from pathlib import Path
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
@@ -52,6 +53,9 @@ class Engine:
     now: Callable[[], datetime]
     config: dict[str, Any]
     progress: Callable[[str], None] = lambda message: None
+    # Wraps each wait (a restart and its API, a reload's confirmation, verification): `with waiting(what):`.
+    # A terminal draws a live line for it; progress messages during it say what is awaited now.
+    waiting: Callable[[str], AbstractContextManager] = nullcontext
     # Called at each step boundary; raises Interrupted when a signal arrived during the step (interrupts.py)
     checkpoint: Callable[[str], None] = lambda where: None
     wait_timeout: float = 60.0
@@ -145,7 +149,8 @@ def _run_steps(plan: Plan, engine: Engine, generation: Generation, restart: bool
              for s in plan.left]
     generation = generations.set_state(generation, "verifying", services_done=done)
     faults.point("during-verify")
-    verify_plan(plan, engine)
+    with engine.waiting("verifying the settings in force"):
+        verify_plan(plan, engine)
     engine.checkpoint("after verifying")
     return generations.set_state(generation, "applied")
 
@@ -270,16 +275,19 @@ def docker_action(action: str, engine: Engine) -> dict:
     since = time.time()
     mark = services.mark_log(engine.root, engine.config, since)
     if action == "reload":
-        result = services.reload_docker(service, engine.root, engine.runner)
-        if not result.ok or not verify.reload_confirmed(engine.socket, since):
+        with engine.waiting("reloading docker: waiting for the daemon to confirm"):
+            result = services.reload_docker(service, engine.root, engine.runner)
+            confirmed = result.ok and verify.reload_confirmed(engine.socket, since)
+        if not confirmed:
             raise ApplyError("the daemon did not confirm the reload (it keeps its old configuration)"
                              + _daemon_error(engine, result, mark), path=daemon_json.PATH,
                              hint="the new daemon.json has a value the daemon refuses; see its log")
         return {"service": "docker", "action": "reload", "pid": services.daemon_pid(engine.root, service.pidfiles)}
-    engine.progress(f"restarting docker ({service.manager})")
-    result = services.restart_docker(service, engine.runner)
-    faults.point("during-restart")
-    if not result.ok or not verify.wait_for_daemon(engine.socket, engine.wait_timeout, engine.progress):
+    with engine.waiting(f"restarting docker ({service.manager})"):
+        result = services.restart_docker(service, engine.runner)
+        faults.point("during-restart")
+        answered = result.ok and verify.wait_for_daemon(engine.socket, engine.wait_timeout, engine.progress)
+    if not answered:
         raise ApplyError("docker did not come back after the restart" + _daemon_error(engine, result, mark),
                          path=daemon_json.PATH, hint="the daemon refused the new configuration; see its log")
     return {"service": "docker", "action": "restart", "pid": services.daemon_pid(engine.root, service.pidfiles)}

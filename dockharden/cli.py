@@ -55,6 +55,8 @@ JsonOpt = typer.Option(False, "--json", help="Print a versioned JSON document (e
 EngineOpt = typer.Option(None, "--engine-version", metavar="VERSION",
                          help="Plan for this Engine version instead of asking dockerd.")
 UserOpt = typer.Option(None, "--user", metavar="USER", help="The rootless daemon's user (with the rootless profile).")
+ColorOpt = typer.Option(None, "--color/--no-color", show_default=False,
+                        help="Colour the plan (default: on a terminal, unless NO_COLOR is set or TERM=dumb).")
 
 
 def _say(text: str) -> None:
@@ -76,12 +78,34 @@ def _top(version: bool = typer.Option(False, "--version", is_eager=True, callbac
 
 
 def _request(root: str, profile: str | None = None, layer: list[str] | None = None,
-             engine_version: str | None = None, user: str | None = None):
+             engine_version: str | None = None, user: str | None = None, *, waits: bool = False):
+    """The library request for these options; `waits`: apply and rollback, whose waits are drawn live on a
+    terminal's standard error (plain lines elsewhere)."""
     from dockharden.api import Request
     from dockharden.selection import split_profiles
 
+    progress, waiting = _say, None
+    if waits:
+        from dockharden.console import can_animate
+        from dockharden.terminal import Progress
+
+        progress = Progress(sys.stderr, live=can_animate(sys.stderr))
+        waiting = progress.waiting
     return Request(root=root, profiles=split_profiles(profile), layers=layer or None,
-                   engine_version=engine_version, user=user, progress=_say)
+                   engine_version=engine_version, user=user, progress=progress,
+                   **({"waiting": waiting} if waiting else {}))
+
+
+def _painter(flag: bool | None):
+    """terminal.paint when standard output wants colour (--color, or a terminal without NO_COLOR), else
+    None; the colour code is imported only then."""
+    from dockharden.console import colour_wanted
+
+    if not colour_wanted(sys.stdout, flag):
+        return None
+    from dockharden.terminal import paint
+
+    return paint
 
 
 def _context(root: str, engine_version: str | None = None, user: str | None = None):
@@ -100,7 +124,8 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
          no_restart: bool = typer.Option(False, "--no-restart", help="Plan for apply --no-restart: files only."),
          out: Optional[str] = typer.Option(None, "--out", metavar="FILE", help="Also save the plan to FILE "
                                            "(mode 0600), for `dockharden apply FILE` to apply exactly it."),
-         engine_version: Optional[str] = EngineOpt, user: Optional[str] = UserOpt) -> None:
+         engine_version: Optional[str] = EngineOpt, user: Optional[str] = UserOpt,
+         color: Optional[bool] = ColorOpt) -> None:
     """Show what apply would change, and why. Writes nothing, restarts nothing (--out writes only FILE)."""
     from dockharden import api, report
 
@@ -111,7 +136,7 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
     if json_out:
         print(json.dumps(report.plan_document(the_plan, root), indent=2))
     else:
-        sys.stdout.write(report.render_plan(the_plan, root, full_diff=diff))
+        sys.stdout.write(report.render_plan(the_plan, root, full_diff=diff, paint=_painter(color)))
     if detailed_exitcode and the_plan.has_changes:
         raise typer.Exit(2)
 
@@ -126,12 +151,12 @@ def _save(request, the_plan, out: str, restart: bool) -> None:
          "and refuses if the host changes meanwhile")
 
 
-def _confirm(json_out: bool, yes: bool, root: str, question: str):
+def _confirm(json_out: bool, yes: bool, root: str, question: str, color: bool | None = None):
     def confirm(the_plan) -> bool:
         from dockharden import report
 
         if not json_out:
-            sys.stdout.write(report.render_plan(the_plan, root))
+            sys.stdout.write(report.render_plan(the_plan, root, paint=_painter(color)))
         if yes:
             return True
         try:
@@ -176,7 +201,7 @@ def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profi
           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
           no_restart: bool = typer.Option(False, "--no-restart", help="Write files only; touch no service."),
           json_out: bool = JsonOpt, engine_version: Optional[str] = EngineOpt,
-          user: Optional[str] = UserOpt) -> None:
+          user: Optional[str] = UserOpt, color: Optional[bool] = ColorOpt) -> None:
     """Make the plan real: back up, write atomically, reload or restart, verify; roll back on failure.
 
     With FILE, apply exactly that saved plan, without a question (it was reviewed when it was made), or
@@ -188,8 +213,8 @@ def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profi
         _refuse_selection_flags("apply", plan_file, profile=profile, layer=layer, engine_version=engine_version,
                                 user=user)
         return _apply_saved(plan_file, root, no_restart, json_out)
-    outcome = api.apply(_request(root, profile, layer, engine_version, user), restart=not no_restart,
-                        confirm=_confirm(json_out, yes, root, "Apply these changes?"))
+    outcome = api.apply(_request(root, profile, layer, engine_version, user, waits=True), restart=not no_restart,
+                        confirm=_confirm(json_out, yes, root, "Apply these changes?", color))
     _finish(outcome, json_out, "apply")
 
 
@@ -209,7 +234,7 @@ def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool) ->
     if no_restart and saved.restart:
         raise DockhardenError("the plan acts on services, and --no-restart would not", path=plan_file,
                               hint="apply it as it is, or make it with `dockharden plan --no-restart --out FILE`")
-    _finish(api.apply_saved(_request(root), saved), json_out, "apply")
+    _finish(api.apply_saved(_request(root, waits=True), saved), json_out, "apply")
 
 
 @app.command(epilog=EXIT_APPLY.replace("applied,", "rolled back,"),
@@ -218,12 +243,12 @@ def rollback(to: Optional[str] = typer.Option(None, "--to", help="Restore every 
                                                                  "this generation (default: undo the last apply)."),
              root: str = RootWriteOpt, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
              no_restart: bool = typer.Option(False, "--no-restart", help="Restore files only; touch no service."),
-             json_out: bool = JsonOpt) -> None:
+             json_out: bool = JsonOpt, color: Optional[bool] = ColorOpt) -> None:
     """Return the host to an earlier generation; validated, verified and recorded like an apply."""
     from dockharden import api
 
-    outcome = api.rollback(_request(root), to=to, restart=not no_restart,
-                           confirm=_confirm(json_out, yes, root, "Roll back?"))
+    outcome = api.rollback(_request(root, waits=True), to=to, restart=not no_restart,
+                           confirm=_confirm(json_out, yes, root, "Roll back?", color))
     _finish(outcome, json_out, "rollback")
 
 
@@ -270,7 +295,8 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
 
 @app.command(epilog=EXIT_READ, short_help="Print the merged layers, or a saved plan.")
 def show(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = ProfileOpt,
-         layer: Optional[List[str]] = LayerOpt, root: str = RootOpt, json_out: bool = JsonOpt) -> None:
+         layer: Optional[List[str]] = LayerOpt, root: str = RootOpt, json_out: bool = JsonOpt,
+         color: Optional[bool] = ColorOpt) -> None:
     """Print the merged layers with the layer that set each key.
 
     With FILE, print that saved plan, what it was made from, and whether the host still matches it (the
@@ -282,7 +308,7 @@ def show(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profil
 
     if plan_file is not None:
         _refuse_selection_flags("show", plan_file, profile=profile, layer=layer)
-        return _show_saved(plan_file, root, json_out)
+        return _show_saved(plan_file, root, json_out, color)
 
     _, selection = pipeline.read_selection(_context(root), split_profiles(profile), layer or None)
     settings = merge.merge_layers(profiles.load_layers(selection))
@@ -293,7 +319,7 @@ def show(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profil
         sys.stdout.write(report.render_provenance(settings))
 
 
-def _show_saved(plan_file: str, root: str, json_out: bool) -> None:
+def _show_saved(plan_file: str, root: str, json_out: bool, color: bool | None) -> None:
     from dockharden import api, report
 
     saved = api.read_saved_plan(plan_file)
@@ -302,7 +328,7 @@ def _show_saved(plan_file: str, root: str, json_out: bool) -> None:
     if json_out:
         print(json.dumps(report.saved_plan_document(saved, wrong, changed), indent=2))
     else:
-        sys.stdout.write(report.render_saved_plan(saved, wrong, changed))
+        sys.stdout.write(report.render_saved_plan(saved, wrong, changed, paint=_painter(color)))
 
 
 @app.command(epilog=EXIT_CHECK)

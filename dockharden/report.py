@@ -72,20 +72,27 @@ def _octal(mode: int | None) -> str | None:
     return None if mode is None else f"{mode:04o}"
 
 
-def render_plan(plan: Plan, root: str, *, full_diff: bool = False) -> str:
-    """The plan for a terminal: per file what changes, then services and notes."""
+def _plain(kind: str, text: str) -> str:
+    return text
+
+
+def render_plan(plan: Plan, root: str, *, full_diff: bool = False, paint=None) -> str:
+    """The plan for a terminal: per file what changes, then services and notes. `paint(kind, text)`
+    colours additions, changes and removals (terminal.paint; by default nothing is coloured)."""
+    paint = paint or _plain
     head = (f"dockharden plan: profiles {', '.join(plan.selection.profiles) or '-'}"
             + (f", layers {', '.join(plan.selection.layers)}" if plan.selection.layers else "")
             + f" (from {plan.selection.source}); engine {plan.engine_version or 'unknown'}; root {root}")
     lines = [head, ""]
     for change in plan.changes:
-        lines += _render_change(change, full_diff)
+        lines += _render_change(change, full_diff, paint)
     lines += [f"  unchanged  {path}" for path in plan.unchanged]
-    lines += ["", "Services:"] + _render_services(plan)
+    lines += ["", paint("heading", "Services:")] + _render_services(plan)
     if plan.notes:
         lines += ["", "Notes:"] + [f"  [{n.level}] {n.message}" for n in plan.notes]
-    lines += ["", f"Plan: {summary_line(plan)}." + (" Run `dockharden apply` to make these changes."
-                                                    if plan.has_changes else " Nothing to do.")]
+    lines += ["", paint("heading", f"Plan: {summary_line(plan)}.") + (" Run `dockharden apply` to make these "
+                                                                     "changes." if plan.has_changes else
+                                                                     " Nothing to do.")]
     return "\n".join(lines) + "\n"
 
 
@@ -123,7 +130,7 @@ def render_saved_plan(saved, wrong: list[str], changed: list[str], *, paint=None
         lines.append("  the host now: matches the plan; `dockharden apply FILE` would apply it")
     lines += [f"  note: layer file {what} since (the plan keeps what it was made from)"
               for what in layer_differences(doc["inputs"])]
-    return "\n".join(lines) + "\n\n" + render_plan(saved.plan, target["root"])
+    return "\n".join(lines) + "\n\n" + render_plan(saved.plan, target["root"], paint=paint)
 
 
 def _render_services(plan: Plan) -> list[str]:
@@ -139,9 +146,9 @@ def _render_services(plan: Plan) -> list[str]:
     return lines or ["  none"]
 
 
-def _render_change(change: Change, full_diff: bool) -> list[str]:
-    lines = [f"  {change.action:<9}  {change.path}" + (f"  (mode {_octal(change.new.mode)})"
-                                                          if change.action == "create" else "")]
+def _render_change(change: Change, full_diff: bool, paint=_plain) -> list[str]:
+    lines = [f"  {paint(change.action, f'{change.action:<9}')}  {change.path}"
+             + (f"  (mode {_octal(change.new.mode)})" if change.action == "create" else "")]
     if change.mode_change and change.action != "create":
         lines.append(f"      mode {_octal(change.mode_change[0]) or '-'} -> {_octal(change.mode_change[1])}")
     if change.owner_change and change.action != "create":
@@ -149,7 +156,7 @@ def _render_change(change: Change, full_diff: bool) -> list[str]:
         was = "-" if ou is None else f"{ou}:{og}"
         lines.append(f"      owner {was} -> {nu}:{ng}")
     for key in change.key_changes:
-        lines.append("      " + _render_key(key))
+        lines.append("      " + paint(key.kind, _render_key(key)))
     if change.key_changes:
         return lines
     if change.new.secret:
@@ -157,7 +164,13 @@ def _render_change(change: Change, full_diff: bool) -> list[str]:
     if change.action == "create" and not full_diff:
         count = len((change.new.content or b"").splitlines())
         return lines + [f"      new file, {count} lines (--diff shows them)"]
-    return lines + ["      " + line for line in change.diff.splitlines()]
+    return lines + ["      " + _paint_diff_line(line, paint) for line in change.diff.splitlines()]
+
+
+def _paint_diff_line(line: str, paint) -> str:
+    if line.startswith(("+++", "---")):
+        return paint("heading", line)
+    return paint(line[:1], line) if line[:1] in "+-@" else line
 
 
 def _render_key(key) -> str:
