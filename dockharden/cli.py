@@ -9,6 +9,7 @@ control fails); every error, a bad option included, is one paragraph and 1; a si
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -42,13 +43,38 @@ EXIT_CHECK = ("Exit status: 0 no scored control fails; 2 a scored control fails;
               "included; " + INTERRUPTED)
 EXIT_READ = "Exit status: 0 done; 1 an error, a bad option included; " + INTERRUPTED
 
-ProfileOpt = typer.Option(None, "--profile", "-p", metavar="NAMES",
+def _complete(kind: str):
+    """Shell completion of a value of `kind` (completion.complete_value), loaded only when the shell asks."""
+    def complete(ctx: click.Context, incomplete: str) -> list[str]:
+        from dockharden.completion import complete_value
+
+        return complete_value(kind, ctx, incomplete)
+    return complete
+
+
+class _Path(click.ParamType):
+    """A path, taken as given (the command checks it where it uses it); the shell completes a `kind`: dir or
+    file."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = self.name = kind
+
+    def convert(self, value, param, ctx):
+        return value
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(incomplete, type=self.kind)]
+
+
+ProfileOpt = typer.Option(None, "--profile", "-p", metavar="NAMES", autocompletion=_complete("profiles"),
                           help="Built-in layers, comma separated (default: baseline).")
-LayerOpt = typer.Option(None, "--layer", "-l", metavar="FILE",
+LayerOpt = typer.Option(None, "--layer", "-l", metavar="FILE", click_type=_Path("file"),
                         help="An operator layer file (TOML or JSON); repeatable.")
-RootOpt = typer.Option("/", "--root", metavar="DIR",
+RootOpt = typer.Option("/", "--root", metavar="DIR", click_type=_Path("dir"),
                        help="Read every host path under this directory (an image, a chroot).")
-RootWriteOpt = typer.Option("/", "--root", metavar="DIR", help="Read and write every host path under this "
+RootWriteOpt = typer.Option("/", "--root", metavar="DIR", click_type=_Path("dir"), help="Read and write every host path under this "
                                                                "directory (an image, a chroot: then no service "
                                                                "is touched).")
 JsonOpt = typer.Option(False, "--json", help="Print a versioned JSON document (errors too).")
@@ -122,7 +148,7 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
              False, "--detailed-exitcode", help="Exit 0 when nothing would change, 2 when changes are pending."),
          diff: bool = typer.Option(False, "--diff", help="Show new files in full."),
          no_restart: bool = typer.Option(False, "--no-restart", help="Plan for apply --no-restart: files only."),
-         out: Optional[str] = typer.Option(None, "--out", metavar="FILE", help="Also save the plan to FILE "
+         out: Optional[str] = typer.Option(None, "--out", metavar="FILE", click_type=_Path("file"), help="Also save the plan to FILE "
                                            "(mode 0600), for `dockharden apply FILE` to apply exactly it."),
          engine_version: Optional[str] = EngineOpt, user: Optional[str] = UserOpt,
          color: Optional[bool] = ColorOpt) -> None:
@@ -191,7 +217,7 @@ def _finish(outcome, json_out: bool, command: str) -> None:
         raise typer.Exit(1)
 
 
-PlanFileArg = typer.Argument(None, metavar="[FILE]", show_default=False,
+PlanFileArg = typer.Argument(None, metavar="[FILE]", show_default=False, click_type=_Path("file"),
                              help="A plan saved by `dockharden plan --out FILE`.")
 
 
@@ -239,8 +265,9 @@ def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool) ->
 
 @app.command(epilog=EXIT_APPLY.replace("applied,", "rolled back,"),
              short_help="Return the host to an earlier generation.")
-def rollback(to: Optional[str] = typer.Option(None, "--to", help="Restore every file to how it was before "
-                                                                 "this generation (default: undo the last apply)."),
+def rollback(to: Optional[str] = typer.Option(None, "--to", metavar="ID", autocompletion=_complete("generation"),
+                                              help="Restore every file to how it was before this generation "
+                                                   "(default: undo the last apply)."),
              root: str = RootWriteOpt, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
              no_restart: bool = typer.Option(False, "--no-restart", help="Restore files only; touch no service."),
              json_out: bool = JsonOpt, color: Optional[bool] = ColorOpt) -> None:
@@ -373,6 +400,19 @@ def list_profiles() -> None:
         print(f"{name:<10} {load_builtin(name).description}")
 
 
+@app.command(epilog=EXIT_READ, short_help="Print the shell completion script for bash or zsh.")
+def completion(shell: str = typer.Argument(..., metavar="SHELL", click_type=click.Choice(["bash", "zsh"]),
+                                           help="bash or zsh.")) -> None:
+    """Print the completion script for SHELL; save it where the shell loads completions:
+
+    bash: /etc/bash_completion.d/dockharden (or ~/.local/share/bash-completion/completions/dockharden);
+    zsh: _dockharden in a directory on $fpath (e.g. /usr/local/share/zsh/site-functions/_dockharden).
+    """
+    from dockharden.completion import script
+
+    sys.stdout.write(script(typer.main.get_command(app), shell))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run one command and exit with the status the contract gives its outcome.
 
@@ -382,6 +422,10 @@ def main(argv: list[str] | None = None) -> None:
     from dockharden import console, interrupts
 
     streams = console.guard_std_streams()
+    if "_DOCKHARDEN_COMPLETE" in os.environ:  # the shell asks what to complete (completion.py)
+        from dockharden.completion import answer
+
+        sys.exit(answer(typer.main.get_command(app)))
     with interrupts.raising():
         status = _run(sys.argv[1:] if argv is None else argv)
     interrupts.ignore()  # the outcome is settled: a late signal cannot change it

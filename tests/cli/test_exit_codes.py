@@ -134,6 +134,8 @@ CASES = [
     Case("check", "documented 2", ("--root", "{root}",), 2, says="scored control(s) fail:"),
     Case("check", "usage error", ("--root", "{root}", "--jsn"), 1, says="'--json'"),
     Case("check", "error", ("--root", "{root}",), 1, bad_selection_file, says="invalid TOML"),
+    Case("completion", "success", ("bash",), 0, says="_dockharden_completion"),
+    Case("completion", "usage error", ("fish",), 1, says="'fish' is not one of 'bash', 'zsh'"),
     Case("profiles", "success", (), 0, says="baseline"),
     Case("profiles", "usage error", ("baseline",), 1, says="unexpected extra argument"),
     # profiles reads only what ships with dockharden: it has no error of its own to show
@@ -198,7 +200,7 @@ def test_a_usage_error_is_one_paragraph_with_one_suggestion_and_exit_1(args, say
 @pytest.mark.parametrize("command,documented", [
     ("plan", "2 changes are pending"), ("apply", "interrupted by SIGINT"), ("rollback", "rolled back"),
     ("verify", "2 drift"), ("check", "2 a scored control fails"), ("history", "1 an error"),
-    ("show", "1 an error"), ("profiles", "1 an error"),
+    ("show", "1 an error"), ("profiles", "1 an error"), ("completion", "1 an error"),
 ])
 def test_each_command_s_help_states_its_exit_statuses(command, documented):
     done = dockharden(command, "--help")
