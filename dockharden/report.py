@@ -127,7 +127,7 @@ def render_saved_plan(saved, wrong: list[str], changed: list[str], *, paint=None
     if wrong or changed:
         lines.append("  the host now: apply would REFUSE it: " + "; ".join(wrong or changed))
     else:
-        lines.append("  the host now: matches the plan; `dockharden apply FILE` would apply it")
+        lines.append(f"  the host now: matches the plan; `dockharden apply {saved.path}` would apply it")
     lines += [f"  note: layer file {what} since (the plan keeps what it was made from)"
               for what in layer_differences(doc["inputs"])]
     return "\n".join(lines) + "\n\n" + render_plan(saved.plan, target["root"], paint=paint)

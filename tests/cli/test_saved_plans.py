@@ -240,3 +240,13 @@ def test_a_saved_plan_that_creates_tls_keys_applies_those_keys_not_new_ones(tmp_
         assert (root / key_path.lstrip("/")).read_bytes() == base64.b64decode(entry["content_base64"])
     shown = dockharden("show", str(path))
     assert "PRIVATE KEY" not in shown.stdout and "content not shown" in shown.stdout
+
+
+def test_a_saved_plan_whose_run_fails_is_rolled_back_like_any_apply(saved, root):
+    done = dockharden("apply", str(saved), "--root", str(root), "--json",
+                      env={"DOCKHARDEN_FAILPOINT": "fail:after-write-1"})
+    assert done.returncode == 1, done.stderr
+    result = json.loads(done.stdout)
+    assert result["result"] == "rolled_back" and "injected failure" in result["messages"][0]
+    assert (root / "etc/docker/daemon.json").read_bytes() == ORIGINAL
+    assert not (root / "etc/audit/rules.d/docker.rules").exists()
