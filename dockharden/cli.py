@@ -43,18 +43,10 @@ EXIT_CHECK = ("Exit status: 0 no scored control fails; 2 a scored control fails;
               "included; " + INTERRUPTED)
 EXIT_READ = "Exit status: 0 done; 1 an error, a bad option included; " + INTERRUPTED
 
-def _complete(kind: str):
-    """Shell completion of a value of `kind` (completion.complete_value), loaded only when the shell asks."""
-    def complete(ctx: click.Context, incomplete: str) -> list[str]:
-        from dockharden.completion import complete_value
-
-        return complete_value(kind, ctx, incomplete)
-    return complete
-
-
-class _Path(click.ParamType):
-    """A path, taken as given (the command checks it where it uses it); the shell completes a `kind`: dir or
-    file."""
+class _Text(click.ParamType):
+    """A value taken as given (the command checks it where it uses it), completed by the shell as a `kind`:
+    dir, file (the shell lists paths), profiles, generation (completion.complete_value, loaded only when the
+    shell asks). A type, not a Typer autocompletion function: Typer would inspect one at every start."""
 
     def __init__(self, kind: str) -> None:
         self.kind = self.name = kind
@@ -63,20 +55,20 @@ class _Path(click.ParamType):
         return value
 
     def shell_complete(self, ctx, param, incomplete):
-        from click.shell_completion import CompletionItem
+        from dockharden.completion import complete_value
 
-        return [CompletionItem(incomplete, type=self.kind)]
+        return complete_value(self.kind, ctx, incomplete)
 
 
-ProfileOpt = typer.Option(None, "--profile", "-p", metavar="NAMES", autocompletion=_complete("profiles"),
+ProfileOpt = typer.Option(None, "--profile", "-p", metavar="NAMES", click_type=_Text("profiles"),
                           help="Built-in layers, comma separated (default: baseline).")
-LayerOpt = typer.Option(None, "--layer", "-l", metavar="FILE", click_type=_Path("file"),
+LayerOpt = typer.Option(None, "--layer", "-l", metavar="FILE", click_type=_Text("file"),
                         help="An operator layer file (TOML or JSON); repeatable.")
-RootOpt = typer.Option("/", "--root", metavar="DIR", click_type=_Path("dir"),
+RootOpt = typer.Option("/", "--root", metavar="DIR", click_type=_Text("dir"),
                        help="Read every host path under this directory (an image, a chroot).")
-RootWriteOpt = typer.Option("/", "--root", metavar="DIR", click_type=_Path("dir"), help="Read and write every host path under this "
-                                                               "directory (an image, a chroot: then no service "
-                                                               "is touched).")
+RootWriteOpt = typer.Option("/", "--root", metavar="DIR", click_type=_Text("dir"),
+                            help="Read and write every host path under this directory (an image, a chroot: then "
+                                 "no service is touched).")
 JsonOpt = typer.Option(False, "--json", help="Print a versioned JSON document (errors too).")
 EngineOpt = typer.Option(None, "--engine-version", metavar="VERSION",
                          help="Plan for this Engine version instead of asking dockerd.")
@@ -148,8 +140,9 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
              False, "--detailed-exitcode", help="Exit 0 when nothing would change, 2 when changes are pending."),
          diff: bool = typer.Option(False, "--diff", help="Show new files in full."),
          no_restart: bool = typer.Option(False, "--no-restart", help="Plan for apply --no-restart: files only."),
-         out: Optional[str] = typer.Option(None, "--out", metavar="FILE", click_type=_Path("file"), help="Also save the plan to FILE "
-                                           "(mode 0600), for `dockharden apply FILE` to apply exactly it."),
+         out: Optional[str] = typer.Option(None, "--out", metavar="FILE", click_type=_Text("file"),
+                                           help="Also save the plan to FILE (mode 0600), for `dockharden apply "
+                                                "FILE` to apply exactly it."),
          engine_version: Optional[str] = EngineOpt, user: Optional[str] = UserOpt,
          color: Optional[bool] = ColorOpt) -> None:
     """Show what apply would change, and why. Writes nothing, restarts nothing (--out writes only FILE)."""
@@ -217,7 +210,7 @@ def _finish(outcome, json_out: bool, command: str) -> None:
         raise typer.Exit(1)
 
 
-PlanFileArg = typer.Argument(None, metavar="[FILE]", show_default=False, click_type=_Path("file"),
+PlanFileArg = typer.Argument(None, metavar="[FILE]", show_default=False, click_type=_Text("file"),
                              help="A plan saved by `dockharden plan --out FILE`.")
 
 
@@ -257,15 +250,17 @@ def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool) ->
     from dockharden import api
 
     saved = api.read_saved_plan(plan_file)
-    if no_restart and saved.restart:
-        raise DockhardenError("the plan acts on services, and --no-restart would not", path=plan_file,
-                              hint="apply it as it is, or make it with `dockharden plan --no-restart --out FILE`")
+    if no_restart and saved.restart and saved.plan.services:
+        acts = ", ".join(f"{s.service} {s.action}" for s in saved.plan.services)
+        raise DockhardenError(f"the plan says apply acts on services ({acts}); with --no-restart it would not, "
+                              "and it would no longer be the plan that was reviewed", path=plan_file,
+                              hint="apply it as it is, or make a plan with `dockharden plan --no-restart --out FILE`")
     _finish(api.apply_saved(_request(root, waits=True), saved), json_out, "apply")
 
 
 @app.command(epilog=EXIT_APPLY.replace("applied,", "rolled back,"),
              short_help="Return the host to an earlier generation.")
-def rollback(to: Optional[str] = typer.Option(None, "--to", metavar="ID", autocompletion=_complete("generation"),
+def rollback(to: Optional[str] = typer.Option(None, "--to", metavar="ID", click_type=_Text("generation"),
                                               help="Restore every file to how it was before this generation "
                                                    "(default: undo the last apply)."),
              root: str = RootWriteOpt, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 import click
-from click.shell_completion import BashComplete, ZshComplete
+from click.shell_completion import BashComplete, CompletionItem, ZshComplete
 
 PROG = "dockharden"
 VARIABLE = "_DOCKHARDEN_COMPLETE"
@@ -37,9 +37,15 @@ def answer(command: click.Command, environ: dict[str, str] | None = None) -> int
     return shell_complete(command, {}, PROG, VARIABLE, environ[VARIABLE])
 
 
-def complete_value(kind: str, ctx: click.Context, incomplete: str) -> list[str]:
-    """Completions of a value of `kind`: profiles (comma separated), generation (under --root). Paths are
-    completed by the shell itself (cli._Path)."""
+def complete_value(kind: str, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+    """Completions of a value of `kind` (cli._Text): dir and file are listed by the shell itself; profiles
+    (also after a comma) and generation ids (under --root) are ours."""
+    if kind in ("dir", "file"):
+        return [CompletionItem(incomplete, type=kind)]
+    return [CompletionItem(value) for value in _values(kind, ctx, incomplete)]
+
+
+def _values(kind: str, ctx: click.Context, incomplete: str) -> list[str]:
     if kind == "profiles":
         from dockharden.profiles import builtin_profiles
 
