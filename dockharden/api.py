@@ -7,10 +7,12 @@ and, for apply, the confirmation step between plan and execution.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
+from dockharden.hostroot import is_running_system
 from dockharden.model import Plan
 from dockharden.pipeline import Context
 from dockharden.runner import Runner
@@ -32,6 +34,7 @@ class Request:
     runner: Runner | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     progress: Callable[[str], None] = lambda message: None
+    waiting: Callable[[str], AbstractContextManager] = nullcontext  # see apply.Engine.waiting
 
 
 @dataclass(frozen=True)
@@ -68,20 +71,22 @@ def engine_for(ctx: Context, config: dict, request: Request,
     from dockharden.apply import Engine
 
     return Engine(root=ctx.root, runner=ctx.runner, now=request.clock, config=config, progress=request.progress,
-                  checkpoint=checkpoint)
+                  waiting=request.waiting, checkpoint=checkpoint)
 
 
-def make_plan(request: Request) -> Plan:
-    """What apply would do; writes nothing. Interrupted runs are reported in the notes."""
+def make_plan(request: Request, *, restart: bool = True) -> Plan:
+    """What apply would do (with `restart` false: apply --no-restart); writes nothing. Interrupted runs and
+    exceptions that expire soon are reported in the notes."""
     from dockharden import live_repair, pipeline
     from dockharden.checking import exception_notes
     from dockharden.recovery import interrupted_notes
 
     ctx = _context(request)
     config, selection = _config(ctx, request)
-    plan = pipeline.build_plan(ctx, selection, config)
+    plan = pipeline.build_plan(ctx, selection, config, restart=restart)
     notes = interrupted_notes(request.root) + exception_notes(request.root, request.clock())
-    plan = live_repair.with_repairs(plan, engine_for(ctx, config, request))
+    if restart:  # audit watches or the DOCKER-USER chain lost behind dockharden's back
+        plan = live_repair.with_repairs(plan, ctx.root, ctx.runner)
     return replace(plan, notes=plan.notes + tuple(notes))
 
 
@@ -89,15 +94,18 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
     """Plan, then (under the host lock, after undoing any interrupted run) execute the plan.
 
     Under the lock SIGINT, SIGTERM and SIGHUP are deferred to the engine's step boundaries: the step under
-    way finishes, then the generation is rolled back (RunResult.interrupted says by which signal).
+    way finishes, then the generation is rolled back (RunResult.interrupted says by which signal). A root
+    other than / is not the running system: no service is acted on there (as with restart=False).
     """
     from dockharden import apply as applymod, faults, live_repair, pipeline, recovery
     from dockharden.interrupts import Deferral
     from dockharden.lock import HostLock
 
     ctx = _context(request, writes=True)
+    restart = restart and is_running_system(request.root)
     config, selection = _config(ctx, request)
-    plan = pipeline.build_plan(ctx, selection, config)  # bad input fails here, before any file is created
+    # bad input fails here, before any file is created
+    plan = pipeline.build_plan(ctx, selection, config, restart=restart)
     with Deferral() as signals, HostLock(request.root, request.clock(), "apply"):
         faults.point("after-lock")
         _stop_if_signalled(signals, "after taking the lock", [])
@@ -106,9 +114,9 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
         _stop_if_signalled(signals, "before applying", recovered)
         if recovered:  # the interrupted run may have written dockharden.toml: read it again, as restored
             config, selection = _config(ctx, request)
-            plan = pipeline.build_plan(ctx, selection, config)
+            plan = pipeline.build_plan(ctx, selection, config, restart=restart)
         if restart:  # audit watches or the DOCKER-USER chain lost behind dockharden's back
-            plan = live_repair.with_repairs(plan, engine)
+            plan = live_repair.with_repairs(plan, engine.root, engine.runner)
         if (plan.has_changes or plan.services) and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
         if plan.services and not plan.changes:
@@ -152,6 +160,7 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
     from dockharden.lock import HostLock
 
     ctx = _context(request, writes=not dry_run)
+    restart = restart and is_running_system(request.root)
     config, _ = _config(ctx, request)
     if to is not None:
         from dockharden.errors import DockhardenError
@@ -160,17 +169,127 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
         to = checked(generation_id, to, key="--to", error=DockhardenError)
     choose = (lambda: rb.target_generation(request.root, to)) if to else (lambda: rb.default_target(request.root))
     if dry_run:
-        return Outcome(rb.rollback_plan(request.root, ctx.runner, choose(), pipeline.reloadable_keys()))
+        return Outcome(rb.rollback_plan(request.root, ctx.runner, choose(), pipeline.reloadable_keys(),
+                                          restart=restart))
     with Deferral() as signals, HostLock(request.root, request.clock(), "rollback"):
         _stop_if_signalled(signals, "after taking the lock", [])
         engine = engine_for(ctx, config, request, signals.checkpoint)
         recovered = recovery.recover(engine)
         _stop_if_signalled(signals, "before applying", recovered)
         target = choose()
-        plan = rb.rollback_plan(request.root, ctx.runner, target, pipeline.reloadable_keys())
+        plan = rb.rollback_plan(request.root, ctx.runner, target, pipeline.reloadable_keys(), restart=restart)
         if plan.has_changes and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
         result = applymod.apply_plan(plan, engine, restart=restart, kind="rollback", target=target.id)
         if result.result == "unchanged":
             result = rb.record_files_in_place(request.root, request.clock(), target)
     return Outcome(plan, result, tuple(recovered))
+
+
+# --- saved plans (plan --out FILE, apply FILE) ------------------------------------------------------------
+
+def save_plan(request: Request, plan: Plan, path: str, *, restart: bool = True) -> dict[str, Any]:
+    """Write `plan` to `path` (0600) with everything it was computed from; the document written."""
+    from dockharden import __version__, hostmatch, planfile, report
+
+    runner = request.runner or Runner()
+    inputs = hostmatch.recorded_inputs(request.root, runner, plan, list(plan.selection.layers),
+                                       engine_given=request.engine_version is not None)
+    made_with = {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers),
+                 "selection_from": plan.selection.source, "engine_version": request.engine_version,
+                 "user": request.user, "no_restart": not restart}
+    doc = planfile.saved_document(plan, report.plan_document(plan, request.root),
+                                  target=hostmatch.identity(request.root), made_with=made_with, inputs=inputs,
+                                  restart=restart and is_running_system(request.root),
+                                  created=request.clock().isoformat(timespec="seconds"), version=__version__)
+    planfile.write_plan_file(path, doc)
+    return doc
+
+
+def read_saved_plan(path: str):
+    """The saved plan at `path`, checked (planfile.read_plan_file)."""
+    from dockharden.planfile import read_plan_file
+
+    return read_plan_file(path)
+
+
+def saved_plan_status(request: Request, saved) -> tuple[list[str], list[str]]:
+    """(how this is not the host or dockharden the plan was made for, what changed on the host since);
+    reads only. An empty pair means `apply FILE` would go ahead."""
+    from dockharden import hostmatch
+
+    wrong = _wrong_target(saved, request.root)
+    if wrong:
+        return wrong, []
+    recorded = saved.document["inputs"]
+    now = hostmatch.current_inputs(request.root, request.runner or Runner(), saved.plan, recorded)
+    return [], hostmatch.differences(recorded, now)
+
+
+def apply_saved(request: Request, saved) -> Outcome:
+    """Execute a saved plan exactly, as apply executes a fresh one: under the host lock, after undoing any
+    interrupted run, refused (nothing changed) unless the host still matches what the plan was computed
+    from; validated, verified and rolled back on failure."""
+    from dockharden import apply as applymod, faults, recovery
+    from dockharden.interrupts import Deferral
+    from dockharden.lock import HostLock
+    from dockharden.planfile import PlanFileError, REMAKE
+
+    ctx = _context(request, writes=True)
+    wrong = _wrong_target(saved, request.root)
+    if wrong:
+        raise PlanFileError("this plan is not for here: " + "; ".join(wrong) + "; nothing was changed",
+                            hint=_target_hint(saved, request.root), path=saved.path)
+    config, _ = _config(ctx, request)
+    with Deferral() as signals, HostLock(request.root, request.clock(), "apply"):
+        faults.point("after-lock")
+        _stop_if_signalled(signals, "after taking the lock", [])
+        engine = engine_for(ctx, config, request, signals.checkpoint)
+        recovered = recovery.recover(engine)
+        _stop_if_signalled(signals, "before applying", recovered)
+        _, changed = saved_plan_status(request, saved)
+        plan, changed = _with_current_files(saved, request.root) if not changed else (None, changed)
+        if changed:
+            first = f" (first, {'; '.join(recovered)})" if recovered else ""
+            shown = changed[:6] + ([f"and {len(changed) - 6} more"] if len(changed) > 6 else [])
+            raise PlanFileError(f"the host no longer matches the plan{first}: " + "; ".join(shown)
+                                + "; nothing was changed", hint=REMAKE, path=saved.path)
+        request.progress(f"the host still matches the plan in {saved.path}: applying it")
+        result = applymod.apply_plan(plan, engine, restart=saved.restart)
+    return Outcome(plan, result, tuple(recovered))
+
+
+def _wrong_target(saved, root: str) -> list[str]:
+    from dockharden import __version__, hostmatch
+
+    made_by = saved.document["dockharden_version"]
+    if made_by != __version__:
+        return [f"it was made by dockharden {made_by}, this is {__version__}"]
+    return hostmatch.identity_problems(saved.document["target"], root)
+
+
+def _target_hint(saved, root: str) -> str:
+    import os
+
+    from dockharden.planfile import REMAKE
+
+    planned = saved.document["target"]["root"]
+    if planned != os.path.realpath(root):
+        return f"give --root {planned} to apply it where it was made; or, for {root}, {REMAKE}"
+    return f"apply it where it was made; or, here, {REMAKE}"
+
+
+def _with_current_files(saved, root: str) -> tuple[Plan | None, list[str]]:
+    """The saved plan with each change's `old` read from the host, provided it is still the file the plan
+    was made from; else (None, the files that changed since the check a moment ago)."""
+    from dockharden.generations import sha256
+    from dockharden.host import read_file
+
+    recorded = saved.document["inputs"]["files"]
+    changes, changed = [], []
+    for change in saved.plan.changes:
+        old = read_file(root, change.path)
+        if sha256(old.content if old.exists else None) != recorded[change.path]["sha256"]:
+            changed.append(f"{change.path} changed")
+        changes.append(replace(change, old=old))
+    return (None, changed) if changed else (replace(saved.plan, changes=tuple(changes)), [])

@@ -12,6 +12,7 @@ import os
 import re
 import time
 from pathlib import Path
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
@@ -53,6 +54,9 @@ class Engine:
     now: Callable[[], datetime]
     config: dict[str, Any]
     progress: Callable[[str], None] = lambda message: None
+    # Wraps each wait (a restart and its API, a reload's confirmation, verification): `with waiting(what):`.
+    # A terminal draws a live line for it; progress messages during it say what is awaited now.
+    waiting: Callable[[str], AbstractContextManager] = nullcontext
     # Called at each step boundary; raises Interrupted when a signal arrived during the step (interrupts.py)
     checkpoint: Callable[[str], None] = lambda where: None
     wait_timeout: float = 60.0
@@ -110,7 +114,8 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     generation = generations.start_generation(
         engine.root, engine.now(), selection, [c.old for c in plan.changes],
         plan_summary(plan), kind=kind, restart=restart, audit_rules=_new_audit_text(plan),
-        daemon_json=_new_daemon_text(plan), **_daemon_record(plan), **record)
+        daemon_json=_new_daemon_text(plan), docker_left=any(s.service == "docker" for s in plan.left),
+        **_daemon_record(plan), **record)
     faults.point("after-record")
     try:
         generation = _run_steps(plan, engine, generation, restart)
@@ -153,13 +158,16 @@ def _run_steps(plan: Plan, engine: Engine, generation: Generation, restart: bool
     engine.checkpoint("after writing the files")
     if not restart:
         return generations.set_state(generation, "applied", services_done=[
-            {"service": s.service, "action": "skipped"} for s in plan.services])
+            {"service": s.service, "action": "skipped"} for s in plan.needed])
     generation = generations.set_state(generation, "services", daemon_pid_before=services.daemon_pid(engine.root),
                                        services_started=[])
     done = act_on_services(plan, engine, journal=lambda service: generations.note_service_started(generation, service))
+    done += [{"service": s.service, "action": "left stopped" if s.service == "docker" else "skipped"}
+             for s in plan.left]
     generation = generations.set_state(generation, "verifying", services_done=done)
     faults.point("during-verify")
-    verify_plan(plan, engine)
+    with engine.waiting("verifying the settings in force"):
+        verify_plan(plan, engine)
     engine.checkpoint("after verifying")
     return generations.set_state(generation, "applied")
 
@@ -283,17 +291,19 @@ def docker_action(action: str, engine: Engine) -> dict:
     since = time.time()
     mark = services.mark_log(engine.root, engine.config, since)
     if action == "reload":
-        result = services.reload_docker(service, engine.root, engine.runner)
-        if not result.ok or not verify.reload_confirmed(engine.socket, since):
+        with engine.waiting("reloading docker: waiting for the daemon to confirm"):
+            result = services.reload_docker(service, engine.root, engine.runner)
+            confirmed = result.ok and verify.reload_confirmed(engine.socket, since)
+        if not confirmed:
             raise ApplyError("the daemon did not confirm the reload (it keeps its old configuration)"
                              + _daemon_error(engine, result, mark), path=engine.daemon_json_path,
                              hint="the new daemon.json has a value the daemon refuses; see its log")
         return {"service": "docker", "action": "reload", "pid": services.daemon_pid(engine.root, service.pidfiles)}
-    engine.progress(f"restarting docker ({service.manager})")
-    result = services.restart_docker(service, engine.runner)
-    faults.point("during-restart")
-    up = result.ok and verify.wait_for_daemon(engine.socket, engine.wait_timeout, engine.progress,
-                                              exited=services.exit_watch(service, engine.runner))
+    with engine.waiting(f"restarting docker ({service.manager})"):
+        result = services.restart_docker(service, engine.runner)
+        faults.point("during-restart")
+        up = result.ok and verify.wait_for_daemon(engine.socket, engine.wait_timeout, engine.progress,
+                                                  exited=services.exit_watch(service, engine.runner))
     if not up:
         raise ApplyError("docker did not come back after the restart" + _daemon_error(engine, result, mark),
                          path=engine.daemon_json_path, hint="the daemon refused the new configuration; see its log")
@@ -443,6 +453,8 @@ def restore_services(engine: Engine, generation: Generation, stage: str) -> list
 def bring_docker_back(engine: Engine, generation: Generation, acted: str | None) -> list[str]:
     """Make dockerd run the restored daemon.json: the way it took the new one (reload or restart), a
     restart when it is down or a reload did not undo everything; then compare what it reports."""
+    if acted is None and generation.record.get("docker_left"):
+        return []  # the plan left a stopped dockerd stopped: so does its rollback
     restarted = False
     if acted == "restart" or not verify.wait_for_daemon(engine.socket, 2, engine.progress):
         docker_action("restart", engine)

@@ -6,9 +6,10 @@ control fails; schedule run: either); every error, a bad option included, is one
 128 + its number.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Typer would then evaluate every annotation string of every
+# command at each start (typing.get_type_hints), doubling the time it takes to build the command line.
 import json
+import os
 import sys
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -19,10 +20,16 @@ import typer
 
 from dockharden.errors import DockhardenError
 
+HELP = ("Harden a Docker host idempotently and safely. `plan` shows what would change and why, `apply` makes "
+        "it real (backed up, verified, rolled back on failure), `rollback` and `history` work with the "
+        "generations, `verify` and `check` read the live host.")
+EPILOG = ("Every command's -h ends with its exit statuses; 2 means only what a command documents. With --json, "
+          "results and errors are versioned JSON documents on standard output.")
+
 # suggest_commands=False: Click itself offers the one suggestion a typo gets (Typer would add a second)
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  suggest_commands=False,
-                  help="Harden a Docker host idempotently and safely: plan, apply, show.")
+                  suggest_commands=False, context_settings={"help_option_names": ["-h", "--help"]},
+                  help=HELP, epilog=EPILOG)
 
 INTERRUPTED = "130, 143 or 129 interrupted by SIGINT, SIGTERM or SIGHUP."
 EXIT_PLAN = ("Exit status: 0 the plan was made (with --detailed-exitcode: nothing would change); 2 changes are "
@@ -37,25 +44,87 @@ EXIT_CHECK = ("Exit status: 0 no counted control fails (failures at the chosen l
               "error, a bad option or exceptions file included; " + INTERRUPTED)
 EXIT_READ = "Exit status: 0 done; 1 an error, a bad option included; " + INTERRUPTED
 
-ProfileOpt = typer.Option(None, "--profile", "-p", help="Built-in layers, comma separated (default: baseline).")
-LayerOpt = typer.Option(None, "--layer", "-l", help="An operator layer file (TOML or JSON); repeatable.")
-RootOpt = typer.Option("/", "--root", help="Read and write every host path under this directory.")
-JsonOpt = typer.Option(False, "--json", help="Print a versioned JSON document.")
-EngineOpt = typer.Option(None, "--engine-version", help="Plan for this Engine version instead of asking dockerd.")
-UserOpt = typer.Option(None, "--user", help="The rootless daemon's user (with the rootless profile).")
+class _Text(click.ParamType):
+    """A value taken as given (the command checks it where it uses it), completed by the shell as a `kind`:
+    dir, file (the shell lists paths), profiles, generation (completion.complete_value, loaded only when the
+    shell asks). A type, not a Typer autocompletion function: Typer would inspect one at every start."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = self.name = kind
+
+    def convert(self, value, param, ctx):
+        return value
+
+    def shell_complete(self, ctx, param, incomplete):
+        from dockharden.completion import complete_value
+
+        return complete_value(self.kind, ctx, incomplete)
+
+
+ProfileOpt = typer.Option(None, "--profile", "-p", metavar="NAMES", click_type=_Text("profiles"),
+                          help="Built-in layers, comma separated (default: baseline).")
+LayerOpt = typer.Option(None, "--layer", "-l", metavar="FILE", click_type=_Text("file"),
+                        help="An operator layer file (TOML or JSON); repeatable.")
+RootOpt = typer.Option("/", "--root", metavar="DIR", click_type=_Text("dir"),
+                       help="Read every host path under this directory (an image, a chroot).")
+RootWriteOpt = typer.Option("/", "--root", metavar="DIR", click_type=_Text("dir"),
+                            help="Read and write every host path under this directory (an image, a chroot: then "
+                                 "no service is touched).")
+JsonOpt = typer.Option(False, "--json", help="Print a versioned JSON document (errors too).")
+EngineOpt = typer.Option(None, "--engine-version", metavar="VERSION",
+                         help="Plan for this Engine version instead of asking dockerd.")
+UserOpt = typer.Option(None, "--user", metavar="USER", help="The rootless daemon's user (with the rootless profile).")
+ColorOpt = typer.Option(None, "--color/--no-color", show_default=False,
+                        help="Colour the plan (default: on a terminal, unless NO_COLOR is set or TERM=dumb).")
 
 
 def _say(text: str) -> None:
     print(f"dockharden: {text}", file=sys.stderr)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from dockharden import __version__
+
+        print(f"dockharden {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _top(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                      help="Print dockharden's version and exit.")) -> None:
+    pass
+
+
 def _request(root: str, profile: str | None = None, layer: list[str] | None = None,
-             engine_version: str | None = None, user: str | None = None):
+             engine_version: str | None = None, user: str | None = None, *, waits: bool = False):
+    """The library request for these options; `waits`: apply and rollback, whose waits are drawn live on a
+    terminal's standard error (plain lines elsewhere)."""
     from dockharden.api import Request
     from dockharden.selection import split_profiles
 
+    progress, waiting = _say, None
+    if waits:
+        from dockharden.console import can_animate
+        from dockharden.terminal import Progress
+
+        progress = Progress(sys.stderr, live=can_animate(sys.stderr))
+        waiting = progress.waiting
     return Request(root=root, profiles=split_profiles(profile), layers=layer or None,
-                   engine_version=engine_version, user=user, progress=_say)
+                   engine_version=engine_version, user=user, progress=progress,
+                   **({"waiting": waiting} if waiting else {}))
+
+
+def _painter(flag: bool | None):
+    """terminal.paint when standard output wants colour (--color, or a terminal without NO_COLOR), else
+    None; the colour code is imported only then."""
+    from dockharden.console import colour_wanted
+
+    if not colour_wanted(sys.stdout, flag):
+        return None
+    from dockharden.terminal import paint
+
+    return paint
 
 
 def _context(root: str, engine_version: str | None = None, user: str | None = None):
@@ -66,47 +135,68 @@ def _context(root: str, engine_version: str | None = None, user: str | None = No
     return Context(root=root, engine_version=engine_version, user=user)
 
 
-@app.command(epilog=EXIT_PLAN)
+@app.command(epilog=EXIT_PLAN, short_help="Show what apply would change, and why; writes nothing.")
 def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
          json_out: bool = JsonOpt, detailed_exitcode: bool = typer.Option(
              False, "--detailed-exitcode", help="Exit 0 when nothing would change, 2 when changes are pending."),
          diff: bool = typer.Option(False, "--diff", help="Show new files in full."),
-         engine_version: Optional[str] = EngineOpt, user: Optional[str] = UserOpt) -> None:
-    """Show what apply would change, and why. Writes nothing, restarts nothing."""
+         no_restart: bool = typer.Option(False, "--no-restart", help="Plan for apply --no-restart: files only."),
+         out: Optional[str] = typer.Option(None, "--out", metavar="FILE", click_type=_Text("file"),
+                                           help="Also save the plan to FILE (mode 0600), for `dockharden apply "
+                                                "FILE` to apply exactly it."),
+         engine_version: Optional[str] = EngineOpt, user: Optional[str] = UserOpt,
+         color: Optional[bool] = ColorOpt) -> None:
+    """Show what apply would change, and why. Writes nothing, restarts nothing (--out writes only FILE)."""
     from dockharden import api, report
 
-    the_plan = api.make_plan(_request(root, profile, layer, engine_version, user))
+    request = _request(root, profile, layer, engine_version, user)
+    the_plan = api.make_plan(request, restart=not no_restart)
+    if out is not None:
+        _save(request, the_plan, out, not no_restart)
     if json_out:
         print(json.dumps(report.plan_document(the_plan, root), indent=2))
     else:
-        sys.stdout.write(report.render_plan(the_plan, root, full_diff=diff))
+        sys.stdout.write(report.render_plan(the_plan, root, full_diff=diff, paint=_painter(color)))
     if detailed_exitcode and the_plan.has_changes:
         raise typer.Exit(2)
 
 
-def _confirm(json_out: bool, yes: bool, root: str, question: str):
+def _save(request, the_plan, out: str, restart: bool) -> None:
+    from dockharden import api
+
+    api.save_plan(request, the_plan, out, restart=restart)
+    keys = any(c.new.secret for c in the_plan.changes)
+    _say(f"saved the plan to {out} (mode 0600: it holds the new files' bytes"
+         + (", private keys included" if keys else "") + f"); `dockharden apply {out}` applies exactly this plan, "
+         "and refuses if the host changes meanwhile")
+
+
+def _confirm(json_out: bool, yes: bool, root: str, question: str, color: bool | None = None):
     def confirm(the_plan) -> bool:
         from dockharden import report
 
         if not json_out:
-            sys.stdout.write(report.render_plan(the_plan, root))
+            sys.stdout.write(report.render_plan(the_plan, root, paint=_painter(color)))
         if yes:
             return True
         try:
-            return typer.confirm(question, default=False)
+            return typer.confirm(question, default=False, err=json_out)  # --json: stdout is the document
         except click.exceptions.Abort:  # standard input ended: no answer is no
             _say("no answer (standard input ended); give --yes to go ahead without a question")
             return False
     return confirm
 
 
-def _finish(outcome, json_out: bool) -> None:
+def _finish(outcome, json_out: bool, command: str) -> None:
     from dockharden import report
 
     for line in outcome.recovered:
         _say(line)
     if outcome.result is None:
         _say("nothing was changed")
+        if json_out:
+            _print_error_document(command, 1, "declined", "the changes were not confirmed; nothing was changed",
+                                  hint="give --yes to go ahead without a question")
         raise typer.Exit(1)
     result = outcome.result
     if json_out:
@@ -121,35 +211,71 @@ def _finish(outcome, json_out: bool) -> None:
         raise typer.Exit(1)
 
 
-@app.command(epilog=EXIT_APPLY)
-def apply(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
+PlanFileArg = typer.Argument(None, metavar="[FILE]", show_default=False, click_type=_Text("file"),
+                             help="A plan saved by `dockharden plan --out FILE`.")
+
+
+@app.command(epilog=EXIT_APPLY, short_help="Make the plan real, verified; rolled back on failure.")
+def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = ProfileOpt,
+          layer: Optional[List[str]] = LayerOpt, root: str = RootWriteOpt,
           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
           no_restart: bool = typer.Option(False, "--no-restart", help="Write files only; touch no service."),
           json_out: bool = JsonOpt, engine_version: Optional[str] = EngineOpt,
-          user: Optional[str] = UserOpt) -> None:
-    """Make the plan real: back up, write atomically, reload or restart, verify; roll back on failure."""
+          user: Optional[str] = UserOpt, color: Optional[bool] = ColorOpt) -> None:
+    """Make the plan real: back up, write atomically, reload or restart, verify; roll back on failure.
+
+    With FILE, apply exactly that saved plan, without a question (it was reviewed when it was made), or
+    refuse, naming what changed, if the host no longer matches it.
+    """
     from dockharden import api
 
-    outcome = api.apply(_request(root, profile, layer, engine_version, user), restart=not no_restart,
-                        confirm=_confirm(json_out, yes, root, "Apply these changes?"))
-    _finish(outcome, json_out)
+    if plan_file is not None:
+        _refuse_selection_flags("apply", plan_file, profile=profile, layer=layer, engine_version=engine_version,
+                                user=user)
+        return _apply_saved(plan_file, root, no_restart, json_out)
+    outcome = api.apply(_request(root, profile, layer, engine_version, user, waits=True), restart=not no_restart,
+                        confirm=_confirm(json_out, yes, root, "Apply these changes?", color))
+    _finish(outcome, json_out, "apply")
 
 
-@app.command(epilog=EXIT_APPLY.replace("applied,", "rolled back,"))
-def rollback(to: Optional[str] = typer.Option(None, "--to", help="Restore every file to how it was before "
-                                                                 "this generation (default: undo the last apply)."),
-             root: str = RootOpt, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+def _refuse_selection_flags(command: str, plan_file: str, **given) -> None:
+    """A saved plan was made from its own selection: flags that would choose another are refused."""
+    flags = [f"--{name.replace('_', '-')}" for name, value in given.items() if value]
+    if flags:
+        raise DockhardenError(f"{command} FILE takes the plan as it was made; it takes no {', '.join(flags)}",
+                              hint=f"`dockharden show {plan_file}` says what the plan was made with; to choose "
+                                   "other layers, make a new plan: `dockharden plan ... --out FILE`", path=plan_file)
+
+
+def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool) -> None:
+    from dockharden import api
+
+    saved = api.read_saved_plan(plan_file)
+    if no_restart and saved.restart and saved.plan.services:
+        acts = ", ".join(f"{s.service} {s.action}" for s in saved.plan.services)
+        raise DockhardenError(f"the plan says apply acts on services ({acts}); with --no-restart it would not, "
+                              "and it would no longer be the plan that was reviewed", path=plan_file,
+                              hint="apply it as it is, or make a plan with `dockharden plan --no-restart --out FILE`")
+    _finish(api.apply_saved(_request(root, waits=True), saved), json_out, "apply")
+
+
+@app.command(epilog=EXIT_APPLY.replace("applied,", "rolled back,"),
+             short_help="Return the host to an earlier generation.")
+def rollback(to: Optional[str] = typer.Option(None, "--to", metavar="ID", click_type=_Text("generation"),
+                                              help="Restore every file to how it was before this generation "
+                                                   "(default: undo the last apply)."),
+             root: str = RootWriteOpt, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
              no_restart: bool = typer.Option(False, "--no-restart", help="Restore files only; touch no service."),
-             json_out: bool = JsonOpt) -> None:
+             json_out: bool = JsonOpt, color: Optional[bool] = ColorOpt) -> None:
     """Return the host to an earlier generation; validated, verified and recorded like an apply."""
     from dockharden import api
 
-    outcome = api.rollback(_request(root), to=to, restart=not no_restart,
-                           confirm=_confirm(json_out, yes, root, "Roll back?"))
-    _finish(outcome, json_out)
+    outcome = api.rollback(_request(root, waits=True), to=to, restart=not no_restart,
+                           confirm=_confirm(json_out, yes, root, "Roll back?", color))
+    _finish(outcome, json_out, "rollback")
 
 
-@app.command(epilog=EXIT_READ)
+@app.command(epilog=EXIT_READ, short_help="List the generations, newest first.")
 def history(root: str = RootOpt, json_out: bool = JsonOpt) -> None:
     """The generations, newest first: id, time, kind, layers, files, result."""
     from dockharden import generations, report
@@ -194,13 +320,22 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
         raise typer.Exit(2)
 
 
-@app.command(epilog=EXIT_READ)
-def show(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
-         json_out: bool = JsonOpt) -> None:
-    """Print the merged layers with the layer that set each key."""
+@app.command(epilog=EXIT_READ, short_help="Print the merged layers, or a saved plan.")
+def show(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = ProfileOpt,
+         layer: Optional[List[str]] = LayerOpt, root: str = RootOpt, json_out: bool = JsonOpt,
+         color: Optional[bool] = ColorOpt) -> None:
+    """Print the merged layers with the layer that set each key.
+
+    With FILE, print that saved plan, what it was made from, and whether the host still matches it (the
+    root it was made for, unless --root names another).
+    """
     from dockharden import derive, merge, pipeline, profiles, report
     from dockharden.model import HostSnapshot
     from dockharden.selection import split_profiles
+
+    if plan_file is not None:
+        _refuse_selection_flags("show", plan_file, profile=profile, layer=layer)
+        return _show_saved(plan_file, root, json_out, color)
 
     _, selection = pipeline.read_selection(_context(root), split_profiles(profile), layer or None)
     settings = merge.merge_layers(profiles.load_layers(selection))
@@ -209,6 +344,18 @@ def show(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
         print(json.dumps(report.provenance_document(settings), indent=2))
     else:
         sys.stdout.write(report.render_provenance(settings))
+
+
+def _show_saved(plan_file: str, root: str, json_out: bool, color: bool | None) -> None:
+    from dockharden import api, report
+
+    saved = api.read_saved_plan(plan_file)
+    root = saved.root if root == "/" else root
+    wrong, changed = api.saved_plan_status(_request(root), saved)
+    if json_out:
+        print(json.dumps(report.saved_plan_document(saved, wrong, changed), indent=2))
+    else:
+        sys.stdout.write(report.render_saved_plan(saved, wrong, changed, paint=_painter(color)))
 
 
 @app.command(epilog=EXIT_CHECK)
@@ -351,6 +498,19 @@ def list_profiles() -> None:
         print(f"{name:<10} {load_builtin(name).description}")
 
 
+@app.command(epilog=EXIT_READ, short_help="Print the shell completion script for bash or zsh.")
+def completion(shell: str = typer.Argument(..., metavar="SHELL", click_type=click.Choice(["bash", "zsh"]),
+                                           help="bash or zsh.")) -> None:
+    """Print the completion script for SHELL; save it where the shell loads completions:
+
+    bash: /etc/bash_completion.d/dockharden (or ~/.local/share/bash-completion/completions/dockharden);
+    zsh: _dockharden in a directory on $fpath (e.g. /usr/local/share/zsh/site-functions/_dockharden).
+    """
+    from dockharden.completion import script
+
+    sys.stdout.write(script(typer.main.get_command(app), shell))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run one command and exit with the status the contract gives its outcome.
 
@@ -360,6 +520,10 @@ def main(argv: list[str] | None = None) -> None:
     from dockharden import console, interrupts
 
     streams = console.guard_std_streams()
+    if "_DOCKHARDEN_COMPLETE" in os.environ:  # the shell asks what to complete (completion.py)
+        from dockharden.completion import answer
+
+        sys.exit(answer(typer.main.get_command(app)))
     with interrupts.raising():
         status = _run(sys.argv[1:] if argv is None else argv)
     interrupts.ignore()  # the outcome is settled: a late signal cannot change it
@@ -376,23 +540,47 @@ def _run(args: list[str]) -> int:
     try:
         return _invoke(args)
     except Signalled as exc:  # outside apply's transaction nothing is half done
-        _say(f"interrupted by {signal_name(exc.signum)}; nothing was changed")
-        return 128 + exc.signum
+        return _failed(args, 128 + exc.signum, f"interrupted by {signal_name(exc.signum)}; nothing was changed",
+                       "interrupted", signal=signal_name(exc.signum))
     except KeyboardInterrupt:  # only where no handler could be set (not the main thread)
-        _say("interrupted by SIGINT; nothing was changed")
-        return 130
+        return _failed(args, 130, "interrupted by SIGINT; nothing was changed", "interrupted", signal="SIGINT")
     except Interrupted as exc:  # before apply's transaction began, or at its question
-        _say(exc.paragraph())
-        return exc.exit_code
+        return _failed(args, exc.exit_code, exc.paragraph(), "interrupted", signal=signal_name(exc.signum))
     except DockhardenError as exc:
-        _say(f"error: {exc.paragraph()}")
-        return exc.exit_code
+        return _failed(args, exc.exit_code, f"error: {exc.paragraph()}", type(exc).__name__, error=exc)
     except click.exceptions.ClickException as exc:
-        _say(f"error: {_usage_paragraph(exc, args)}")
-        return 1
+        message, _, hint = _usage_paragraph(exc, args).partition(". Hint: ")
+        return _failed(args, 1, f"error: {message}. Hint: {hint}", "usage", hint=hint, message=message)
     except OSError as exc:  # the machine said no somewhere no typed error names it
-        _say(f"error: {from_os_error(exc).paragraph()}")
-        return 1
+        return _failed(args, 1, f"error: {from_os_error(exc).paragraph()}", "system", error=from_os_error(exc))
+
+
+def _failed(args: list[str], status: int, line: str, kind: str, *, error: DockhardenError | None = None,
+            message: str = "", hint: str = "", signal: str | None = None) -> int:
+    """Say what failed in one line on standard error; with --json also as a document on standard output."""
+    _say(line)
+    if _wants_json(args):
+        if error is not None:
+            message, hint = error.message, error.hint
+        _print_error_document(_command_in(args), status, kind, message or line, hint=hint, signal=signal,
+                              path=error.path if error else "", key=error.key if error else "")
+    return status
+
+
+def _wants_json(args: list[str]) -> bool:
+    """--json among the options (before a `--` that ends them), even when parsing them failed."""
+    return "--json" in (args[:args.index("--")] if "--" in args else args)
+
+
+def _print_error_document(command: str | None, status: int, kind: str, message: str, **details) -> None:
+    from dockharden import report
+
+    print(json.dumps(report.error_document(command, status, kind, message, **details), indent=2))
+
+
+def _command_in(args: list[str]) -> str | None:
+    names = typer.main.get_command(app).list_commands(None)
+    return next((a for a in args if a in names), None)
 
 
 def _invoke(args: list[str]) -> int:

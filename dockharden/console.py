@@ -111,3 +111,21 @@ def _fill_with_devnull(fd: int) -> None:
     if null != fd:
         os.dup2(null, fd)
         os.close(null)
+
+
+def colour_wanted(stream, flag: bool | None = None, environ=None) -> bool:
+    """Whether to colour what goes to `stream`: --color/--no-color when given, else only on a terminal
+    that can show it (not with NO_COLOR set, see no-color.org, nor TERM=dumb)."""
+    if flag is not None:
+        return flag
+    environ = os.environ if environ is None else environ
+    return not environ.get("NO_COLOR") and can_animate(stream, environ)
+
+
+def can_animate(stream, environ=None) -> bool:
+    """Whether `stream` is a terminal that can redraw a line (a live progress line); plain lines otherwise."""
+    environ = os.environ if environ is None else environ
+    try:
+        return environ.get("TERM", "") != "dumb" and stream.isatty()
+    except (OSError, ValueError):
+        return False

@@ -30,3 +30,8 @@ def require_root(root: str, *, writes: bool) -> None:
         raise RootError("the root is not a directory",
                         hint="--root takes the directory that holds the host's /etc and /var (an image, a chroot)"
                              + (f"; {then}" if then else ""), path=shown)
+
+
+def is_running_system(root: str) -> bool:
+    """Whether `root` is this machine's own root, whose services can be acted on (not an image, a chroot)."""
+    return os.path.realpath(root) == "/"

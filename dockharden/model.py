@@ -110,6 +110,7 @@ class HostSnapshot:
     rootless_user: str | None = None
     created: dict[str, str] = field(default_factory=dict)  # whole files dockharden created: path -> target
     kernel_audit: str | None = None  # host.AUDIT_AVAILABLE, why audit cannot be used here, or None (offline root)
+    running_containers: tuple[str, ...] = ()  # names; read only when a restart would stop them (no live-restore)
 
     @property
     def audit_loadable(self) -> bool:
@@ -179,11 +180,19 @@ class Change:
 
 @dataclass(frozen=True)
 class ServiceAction:
-    """A service apply would act on: docker reload/restart, auditd rules load, ufw reload."""
+    """A service action the changes need: docker reload/restart, auditd rules load, ufw reload.
+
+    `effect` says in a few words what the operator will notice (containers that stop, or not); `stops`
+    names the running containers a docker restart stops. In Plan.left, `left_because` says why apply
+    does not take the action.
+    """
 
     service: str
     action: str
     reason: str
+    effect: str = ""
+    stops: tuple[str, ...] = ()
+    left_because: str = ""
 
 
 @dataclass(frozen=True)
@@ -196,7 +205,11 @@ class Note:
 
 @dataclass(frozen=True)
 class Plan:
-    """The complete answer to 'what would apply do': file changes, service actions and notes."""
+    """The complete answer to 'what would apply do': file changes, service actions and notes.
+
+    `services` are the actions apply takes; `left` the ones the changes need that apply does not take
+    (a root that is not the running system, --no-restart, a dockerd that is not running), each saying why.
+    """
 
     selection: Selection
     settings: Settings
@@ -210,7 +223,16 @@ class Plan:
     docker_socket: str | None = None
     rootless_user: str | None = None
     start_flags: tuple[str, ...] = ()  # dockerd's flags once the plan is applied (what --validate is given)
+    left: tuple[ServiceAction, ...] = ()
+    daemon_pid: int | None = None  # the dockerd the plan was made against (None: not running, or an offline root)
 
     @property
     def has_changes(self) -> bool:
         return bool(self.changes)
+
+    @property
+    def needed(self) -> tuple[ServiceAction, ...]:
+        """Every service action the changes need, taken or left, in the order apply acts."""
+        order = ("systemd", "docker", "auditd", "ufw")
+        return tuple(sorted(self.services + self.left, key=lambda s: order.index(s.service)
+                            if s.service in order else len(order)))

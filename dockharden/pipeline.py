@@ -15,6 +15,7 @@ from dockharden import (checks, conflicts, derive, dockerapi, engine, faults, im
                         merge, ownership, plan as planmod, profiles, validate)
 from dockharden.errors import LayerError
 from dockharden.host import MANAGED_STATE
+from dockharden.hostroot import is_running_system
 from dockharden.model import HostSnapshot, Plan, Selection
 from dockharden.runner import Runner
 from dockharden.selection import CONFIG_PATH, choose_selection, parse_config
@@ -64,8 +65,8 @@ def service_manager(ctx: Context, config: dict) -> str:
     return detect_manager(ctx.root, ctx.runner) if named == "auto" else named
 
 
-def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -> Plan:
-    """Everything `plan` shows; nothing is written."""
+def build_plan(ctx: Context, selection: Selection, config: dict | None = None, *, restart: bool = True) -> Plan:
+    """Everything `plan` shows; nothing is written. `restart`: apply may act on services (not --no-restart)."""
     faults.point("during-plan")
     check_flags(ctx)
     ctx = replace(ctx, manager=service_manager(ctx, config or {}))
@@ -74,6 +75,7 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
     if settings.table("rootless").get("enabled"):
         host = for_rootless_user(ctx, host, settings.table("rootless").get("user"))
     host = with_store_facts(ctx, host, settings)
+    host = with_running_containers(ctx, host)
     version = ctx.engine_version or host.engine_version
     settings, notes = engine.gate_for_engine(settings, version,
                                              engine.since_map(validate.load_schema("daemon.schema.json")))
@@ -104,9 +106,11 @@ def build_plan(ctx: Context, selection: Selection, config: dict | None = None) -
               if settings.table("audit").get("enabled") and path in audit_rules.candidate_paths()]
     rendered += own_files(host, selection, state)
     plan = planmod.make_plan(selection, settings, host, rendered, notes, reloadable_keys())
+    plan = planmod.hold_services(plan, host, live=is_running_system(ctx.root), restart=restart)
     return replace(plan, engine_version=version, docker_socket=host.docker_socket,
-                   rootless_user=host.rootless_user,
+                   rootless_user=host.rootless_user, daemon_pid=host.daemon.pid if host.daemon else None,
                    start_flags=tuple(host.start_flags(systemd_dropin.exec_after(host, rendered))))
+
 
 
 def own_files(host: HostSnapshot, selection: Selection, state: dict) -> list:
@@ -192,6 +196,18 @@ def with_store_facts(ctx: Context, host: HostSnapshot, settings) -> HostSnapshot
         return host
     socket_path = hostmod.socket_path(ctx.root, host.docker_socket or hostmod.SOCKET) if info else None
     return replace(host, userns_impact=hostmod.userns_impact(ctx.root, socket_path, store, data_root))
+
+
+def with_running_containers(ctx: Context, host: HostSnapshot) -> HostSnapshot:
+    """The names of the running containers, asked only when a restart would stop them (the daemon answers,
+    live-restore is not in force, and some run): a plan states the disruption it causes by name."""
+    info = host.daemon_info if isinstance(host.daemon_info, dict) else None
+    if not info or info.get("LiveRestoreEnabled") or not info.get("ContainersRunning"):
+        return host
+    socket_path = str(hostmod.under(ctx.root, host.docker_socket or hostmod.SOCKET))
+    listed = dockerapi.get_json(socket_path, "/containers/json") or []
+    names = sorted((c.get("Names") or [c.get("Id", "?")[:12]])[0].lstrip("/") for c in listed if isinstance(c, dict))
+    return replace(host, running_containers=tuple(names))
 
 
 def _engine_note(host: HostSnapshot, ctx: Context):

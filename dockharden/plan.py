@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from dataclasses import replace
 from typing import Any, Iterable
 
 from dockharden.model import (Change, HostSnapshot, KeyChange, Note, Plan, RenderedFile, Selection,
@@ -147,9 +148,11 @@ def _docker_action(changes: list[Change], host: HostSnapshot, reloadable: frozen
               if c.kind == "removed" and "/" not in c.path and c.path in reloadable
               and c.path not in RESET_BY_RELOAD]
     if not fixed:
-        return ServiceAction("docker", "reload", "only reloadable keys changed (" + ", ".join(keys) + "): SIGHUP")
-    survive = _containers_survive(host)
-    return ServiceAction("docker", "restart", "not reloadable: " + ", ".join(fixed) + "; " + survive)
+        return ServiceAction("docker", "reload", "only reloadable keys changed (" + ", ".join(keys) + "): SIGHUP",
+                             effect="nothing restarts")
+    survive, effect, stops = restart_disruption(host)
+    return ServiceAction("docker", "restart", "not reloadable: " + ", ".join(fixed) + "; " + survive,
+                         effect=effect, stops=stops)
 
 
 def by_restart_file(path: str) -> str:
@@ -169,22 +172,66 @@ def _uses_own_seccomp(changes: list[Change], host: HostSnapshot) -> bool:
     return config.get("seccomp-profile") == daemon_json.SECCOMP_PATH
 
 
-def _containers_survive(host: HostSnapshot) -> str:
+LIVE_RESTORE_KEEPS = "containers keep running: live-restore"
+
+
+def restart_disruption(host: HostSnapshot) -> tuple[str, str, tuple[str, ...]]:
+    """What a docker restart does to the running containers: (sentence, a few words, names that stop)."""
     if host.daemon_info is None:
-        return "dockerd is not answering here, so no running containers are known"
+        return ("dockerd is not answering here, so no running containers are known",
+                "running containers unknown", ())
     running = host.daemon_info.get("ContainersRunning", 0)
     if host.daemon_info.get("LiveRestoreEnabled"):
-        return f"live-restore is effective: the {running} running container(s) keep running"
-    return f"live-restore is NOT effective yet: the {running} running container(s) stop and restart"
+        return (f"live-restore is effective: the {running} running container(s) keep running",
+                LIVE_RESTORE_KEEPS, ())
+    if not running:
+        return "live-restore is NOT effective yet, but no container is running", "no container is running", ()
+    names = tuple(host.running_containers)
+    listed = ": " + ", ".join(names) if names else ""
+    return (f"live-restore is NOT effective yet: the {running} running container(s) stop{listed} (those with a "
+            "restart policy start again when dockerd is back)",
+            f"{running} running container(s) stop{listed}", names)
 
 
 def _service_notes(changes: list[Change], services: list[ServiceAction], host: HostSnapshot) -> list[Note]:
     notes = []
-    if any(s.service == "docker" for s in services) and host.daemon is None and host.daemon_info is None:
-        notes.append(Note("info", "dockerd is not running here: the new daemon.json takes effect when it starts"))
     if any(c.target == "audit" for c in changes) and not host.audit_loadable:
         notes.append(Note("warning", audit_unavailable_note(host.kernel_audit)))
     return notes
+
+
+def hold_services(plan: Plan, host: HostSnapshot, *, live: bool, restart: bool) -> Plan:
+    """The service actions apply takes, and those it leaves (Plan.left) with the reason: a plan never
+    promises what apply will not do. A root other than / is not the running system: nothing there is
+    acted on (apply implies --no-restart). With --no-restart nothing is. A dockerd that is not running is
+    left stopped: it reads the new files when it starts, and dockharden does not start a daemon that
+    someone stopped (systemd's daemon-reload, the audit watches and ufw are still acted on)."""
+    taken, left = [], []
+    for action in plan.services:
+        why, effect = _left_because(action, host, live, restart)
+        if why:
+            left.append(replace(action, left_because=why, effect=effect, stops=()))
+        else:
+            taken.append(action)
+    return replace(plan, services=tuple(taken), left=plan.left + tuple(left))
+
+
+def daemon_running(host: HostSnapshot) -> bool:
+    return host.daemon is not None or host.daemon_info is not None
+
+
+def _left_because(action: ServiceAction, host: HostSnapshot, live: bool, restart: bool) -> tuple[str, str]:
+    if not live:
+        return (f"--root {host.root} is not the running system: apply writes the files only (as with "
+                "--no-restart); the system that starts from it reads them when its services start",
+                "no service is touched (the root is not the running system)")
+    if not restart:
+        return ("--no-restart: apply writes the files only; the running service keeps its old settings until "
+                "you act", "no service is touched (--no-restart)")
+    if action.service == "docker" and not daemon_running(host):
+        return ("dockerd is not running: apply leaves it stopped (it does not start a daemon someone stopped); "
+                "it reads the new settings when it starts", "dockerd is not running and stays stopped")
+    return "", ""
 
 
 def audit_unavailable_note(reason: str | None) -> str:

@@ -25,11 +25,33 @@ def plan_document(plan: Plan, root: str) -> dict[str, Any]:
         "engine_version": plan.engine_version,
         "selection": {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers),
                       "from": plan.selection.source},
+        "has_changes": plan.has_changes,
+        "summary": summary_document(plan),
         "changes": [_change_document(c) for c in plan.changes],
         "unchanged": list(plan.unchanged),
-        "services": [{"service": s.service, "action": s.action, "reason": s.reason} for s in plan.services],
+        "services": [_service_document(s) for s in plan.services],
+        "services_left": [dict(_service_document(s), left_because=s.left_because) for s in plan.left],
         "notes": [{"level": n.level, "message": n.message} for n in plan.notes],
     }
+
+
+def _service_document(action) -> dict[str, Any]:
+    return {"service": action.service, "action": action.action, "reason": action.reason, "effect": action.effect,
+            "containers_stop": list(action.stops)}
+
+
+def summary_document(plan: Plan) -> dict[str, Any]:
+    """The counts a summary line states, and the line."""
+    counts = {kind: sum(c.action == kind for c in plan.changes) for kind in ("create", "update", "delete")}
+    return {**counts, "unchanged": len(plan.unchanged), "text": summary_line(plan)}
+
+
+def summary_line(plan: Plan) -> str:
+    """`3 to create, 2 to update, 0 to delete; docker restart (containers keep running: live-restore)`."""
+    counts = [f"{sum(c.action == kind for c in plan.changes)} to {kind}" for kind in ("create", "update", "delete")]
+    acts = [s.effect if s.left_because else f"{s.service} {s.action}" + (f" ({s.effect})" if s.effect else "")
+            for s in plan.needed]
+    return ", ".join(counts) + ("; " + ", ".join(dict.fromkeys(acts)) if acts else "")
 
 
 def _change_document(change: Change) -> dict[str, Any]:
@@ -52,28 +74,83 @@ def _octal(mode: int | None) -> str | None:
     return None if mode is None else f"{mode:04o}"
 
 
-def render_plan(plan: Plan, root: str, *, full_diff: bool = False) -> str:
-    """The plan for a terminal: per file what changes, then services and notes."""
+def _plain(kind: str, text: str) -> str:
+    return text
+
+
+def render_plan(plan: Plan, root: str, *, full_diff: bool = False, paint=None) -> str:
+    """The plan for a terminal: per file what changes, then services and notes. `paint(kind, text)`
+    colours additions, changes and removals (terminal.paint; by default nothing is coloured)."""
+    paint = paint or _plain
     head = (f"dockharden plan: profiles {', '.join(plan.selection.profiles) or '-'}"
             + (f", layers {', '.join(plan.selection.layers)}" if plan.selection.layers else "")
             + f" (from {plan.selection.source}); engine {plan.engine_version or 'unknown'}; root {root}")
     lines = [head, ""]
     for change in plan.changes:
-        lines += _render_change(change, full_diff)
+        lines += _render_change(change, full_diff, paint)
     lines += [f"  unchanged  {path}" for path in plan.unchanged]
-    lines += ["", "Services:"] + ([f"  {s.service} {s.action}: {s.reason}" for s in plan.services]
-                                  or ["  none"])
+    lines += ["", paint("heading", "Services:")] + _render_services(plan)
     if plan.notes:
         lines += ["", "Notes:"] + [f"  [{n.level}] {n.message}" for n in plan.notes]
-    count = len(plan.changes)
-    lines += ["", f"{count} file(s) to change." + (" Run `dockharden apply` to make these changes."
-                                                   if count else " Nothing to do.")]
+    lines += ["", paint("heading", f"Plan: {summary_line(plan)}.") + (" Run `dockharden apply` to make these "
+                                                                     "changes." if plan.has_changes else
+                                                                     " Nothing to do.")]
     return "\n".join(lines) + "\n"
 
 
-def _render_change(change: Change, full_diff: bool) -> list[str]:
-    lines = [f"  {change.action:<9}  {change.path}" + (f"  (mode {_octal(change.new.mode)})"
-                                                          if change.action == "create" else "")]
+def saved_plan_document(saved, wrong: list[str], changed: list[str]) -> dict[str, Any]:
+    """`show FILE --json`: the plan as `plan --json` shows it, and what it was saved with (never the new
+    files' bytes)."""
+    doc = saved.document
+    from dockharden.hostmatch import layer_differences
+
+    return dict(doc["plan"], saved={
+        "file": saved.path, "created": doc["created"], "dockharden_version": doc["dockharden_version"],
+        "target": doc["target"], "made_with": doc["made_with"], "inputs": doc["inputs"],
+        "restart": doc["execution"]["restart"], "checksum": doc["checksum"],
+        "host_now": {"applicable": not wrong and not changed, "wrong_target": wrong, "changed": changed,
+                     "layers_changed": layer_differences(doc["inputs"])}})
+
+
+def render_saved_plan(saved, wrong: list[str], changed: list[str], *, paint=None) -> str:
+    """`show FILE`: where and from what the plan was made, whether `apply FILE` would go ahead, the plan."""
+    from dockharden.hostmatch import layer_differences
+
+    doc, made = saved.document, saved.document["made_with"]
+    target, daemon = doc["target"], doc["inputs"]["daemon"]
+    on = f" on host {target['hostname']}" if target["hostname"] else ""
+    lines = [f"Saved plan {saved.path}: made {doc['created']} by dockharden {doc['dockharden_version']} for root "
+             f"{target['root']}{on}",
+             f"  from: profiles {', '.join(made['profiles']) or '-'}"
+             + (f", layers {', '.join(made['layers'])}" if made["layers"] else "")
+             + f"; engine {daemon['engine_version'] or 'unknown'}"
+             + (f"; dockerd pid {daemon['pid']}" if daemon["pid"] else "; dockerd not running")
+             + ("; --no-restart" if made["no_restart"] else "")]
+    if wrong or changed:
+        lines.append("  the host now: apply would REFUSE it: " + "; ".join(wrong or changed))
+    else:
+        lines.append(f"  the host now: matches the plan; `dockharden apply {saved.path}` would apply it")
+    lines += [f"  note: layer file {what} since (the plan keeps what it was made from)"
+              for what in layer_differences(doc["inputs"])]
+    return "\n".join(lines) + "\n\n" + render_plan(saved.plan, target["root"], paint=paint)
+
+
+def _render_services(plan: Plan) -> list[str]:
+    """What apply does to each service, then what the changes would need that apply leaves, and why."""
+    lines, said = [], set()
+    for action in plan.needed:
+        if not action.left_because:
+            lines.append(f"  {action.service} {action.action}: {action.reason}")
+        elif action.left_because not in said:  # one line per reason
+            said.add(action.left_because)
+            alike = ", ".join(f"{s.service} {s.action}" for s in plan.left if s.left_because == action.left_because)
+            lines.append(f"  {alike} not done: {action.left_because}")
+    return lines or ["  none"]
+
+
+def _render_change(change: Change, full_diff: bool, paint=_plain) -> list[str]:
+    lines = [f"  {paint(change.action, f'{change.action:<9}')}  {change.path}"
+             + (f"  (mode {_octal(change.new.mode)})" if change.action == "create" else "")]
     if change.old.symlink_target:
         lines.append(f"      {change.path} is a symlink ({change.old.symlink_target}): the file written is "
                      f"{change.old.real_path}")
@@ -84,7 +161,7 @@ def _render_change(change: Change, full_diff: bool) -> list[str]:
         was = "-" if ou is None else f"{ou}:{og}"
         lines.append(f"      owner {was} -> {nu}:{ng}")
     for key in change.key_changes:
-        lines.append("      " + _render_key(key))
+        lines.append("      " + paint(key.kind, _render_key(key)))
     if change.key_changes:
         return lines
     if change.new.secret:
@@ -92,7 +169,13 @@ def _render_change(change: Change, full_diff: bool) -> list[str]:
     if change.action == "create" and not full_diff:
         count = len((change.new.content or b"").splitlines())
         return lines + [f"      new file, {count} lines (--diff shows them)"]
-    return lines + ["      " + line for line in change.diff.splitlines()]
+    return lines + ["      " + _paint_diff_line(line, paint) for line in change.diff.splitlines()]
+
+
+def _paint_diff_line(line: str, paint) -> str:
+    if line.startswith(("+++", "---")):
+        return paint("heading", line)
+    return paint(line[:1], line) if line[:1] in "+-@" else line
 
 
 def _render_key(key) -> str:
@@ -148,9 +231,19 @@ def render_result(result: "RunResult") -> str:
     return "\n".join(lines) + "\n"
 
 
-def history_document(generations) -> list[dict[str, Any]]:
-    """The generations as given (history: newest first). `undone_by` is the rollback that took an apply out
-    of force (replayed from the records); a damaged generation says why instead."""
+# history --json printed a bare list of generations before it was versioned (call that 1); 2 is the object
+HISTORY_FORMAT_VERSION = 2
+
+
+def history_document(generations) -> dict[str, Any]:
+    """`history --json`: the generations as given (newest first), in a versioned document."""
+    return {"format_version": HISTORY_FORMAT_VERSION, "kind": "dockharden.history",
+            "generations": history_entries(generations)}
+
+
+def history_entries(generations) -> list[dict[str, Any]]:
+    """The generations as given. `undone_by` is the rollback that took an apply out of force (replayed
+    from the records); a damaged generation says why instead."""
     from dockharden.rollback import in_force
 
     _, undone = in_force(sorted(generations, key=lambda g: int(g.id)))
@@ -174,7 +267,7 @@ def render_history(generations) -> str:
     if not generations:
         return "No generations yet.\n"
     lines = [f"{'id':<6}{'time':<27}{'kind':<10}{'result':<26}{'files':<7}layers"]
-    docs = history_document(generations)
+    docs = history_entries(generations)
     for doc in docs:
         if doc["result"] == "damaged":
             lines.append(f"{doc['id']:<6}{'?':<27}{'?':<10}{'DAMAGED':<26}{'?':<7}record.json: {doc['damaged']}")
@@ -185,6 +278,17 @@ def render_history(generations) -> str:
     if any(doc["result"] == "damaged" for doc in docs):
         lines += ["", "A generation whose record is damaged cannot be rolled back to or past; the others can."]
     return "\n".join(lines) + "\n"
+
+
+def error_document(command: str | None, status: int, kind: str, message: str, *, hint: str = "", path: str = "",
+                   key: str = "", signal: str | None = None) -> dict[str, Any]:
+    """A failure as a versioned document: what `--json` prints on standard output instead of a result.
+    `kind` is the error's class (LayerError, ...), `usage`, `interrupted`, `declined` or `system`."""
+    error = {"type": kind, "message": message, "hint": hint, "path": path, "key": key}
+    if signal:
+        error["signal"] = signal
+    return {"format_version": FORMAT_VERSION, "kind": "dockharden.error", "command": command,
+            "exit_status": status, "error": error}
 
 
 def drift_document(rows, notes=()) -> dict[str, Any]:

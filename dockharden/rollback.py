@@ -10,7 +10,7 @@ from dockharden import generations, host as hostmod
 from dockharden.errors import DockhardenError
 from dockharden.generations import Generation
 from dockharden.model import Note, Plan, RenderedFile, Selection, Settings
-from dockharden.plan import make_plan
+from dockharden.plan import hold_services, make_plan
 from dockharden.runner import Runner
 from dockharden.targets.systemd_dropin import exec_after
 
@@ -125,7 +125,12 @@ def rootless_user_of(root: str, target: Generation) -> str | None:
     return next(iter(owners), None)
 
 
-def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: frozenset[str]) -> Plan:
+def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: frozenset[str], *,
+                  restart: bool = True) -> Plan:
+    """The files as they were before `target`, and the service actions apply takes for them (`restart`
+    false: none, as apply --no-restart)."""
+    from dockharden.hostroot import is_running_system
+
     rendered = files_before(root, target)
     snapshot = hostmod.read_host(root, runner, [f.path for f in rendered])
     user = rootless_user_of(root, target)
@@ -136,6 +141,7 @@ def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: fro
     notes = [Note("info", f"restores every file to how it was before generation {target.id} "
                           f"({target.record.get('time')})")]
     plan = make_plan(Selection((), (), "rollback"), EMPTY, snapshot, rendered, notes, reloadable)
+    plan = hold_services(plan, snapshot, live=is_running_system(root), restart=restart)
     flags = tuple(snapshot.start_flags(exec_after(snapshot, rendered)))
     return Plan(**{**plan.__dict__, "start_flags": flags, "rootless_user": snapshot.rootless_user,
                    "docker_socket": snapshot.docker_socket})

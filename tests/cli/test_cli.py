@@ -43,7 +43,10 @@ def test_plan_on_an_empty_root_lists_the_four_targets_and_dockhardens_own_files_
     assert doc["format_version"] == 1
     assert {c["path"] for c in doc["changes"]} == TARGETS | OWN
     assert all(c["action"] == "create" for c in doc["changes"])
-    assert {"service": "docker", "action": "restart"}.items() <= doc["services"][0].items()
+    # a root that is not the running system: apply acts on no service there, and the plan says so
+    assert doc["services"] == []
+    assert {"service": "docker", "action": "restart"}.items() <= doc["services_left"][0].items()
+    assert "is not the running system" in doc["services_left"][0]["left_because"]
     assert list(tmp_path.iterdir()) == []  # plan wrote nothing
 
 

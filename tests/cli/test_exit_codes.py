@@ -62,6 +62,24 @@ def bad_layer(root: Path) -> None:
     (root.parent / "bad.toml").write_text('[daemon]\nicc = "no"\n')
 
 
+def planned(root: Path) -> None:
+    """A plan saved next to the root (the test's own 0700 directory)."""
+    done = dockharden("plan", "--root", str(root), "--out", str(root.parent / "plan.json"))
+    assert done.returncode == 0, done.stderr
+
+
+def planned_then_changed(root: Path) -> None:
+    planned(root)
+    (root / "etc/docker").mkdir(parents=True)
+    (root / "etc/docker/daemon.json").write_text('{"debug": true}\n')
+
+
+def planned_then_edited(root: Path) -> None:
+    planned(root)
+    plan = root.parent / "plan.json"
+    plan.write_text(plan.read_text().replace('"baseline"', '"userns"', 1))
+
+
 # check reads the kernel's audit watches; in a user namespace the kernel refuses to show them, so the
 # audit controls are "unverifiable" instead of failing and the file-backed controls decide.
 NO_KERNEL_AUDIT = ("unshare", "--user", "--map-root-user")
@@ -76,18 +94,29 @@ class Case:
     setup: Callable[[Path], None] = nothing
     wrap: tuple = field(default=())
     says: str = ""        # in stderr (errors) or stdout
+    label: str = ""       # tells apart cases of one command and outcome
 
 
 CASES = [
     Case("plan", "success", ("--root", "{root}"), 0),
     Case("plan", "success", ("--root", "{root}", "--detailed-exitcode"), 0, applied, says="Nothing to do"),
-    Case("plan", "documented 2", ("--root", "{root}", "--detailed-exitcode"), 2, says="to change"),
+    Case("plan", "documented 2", ("--root", "{root}", "--detailed-exitcode"), 2, says="to create"),
     Case("plan", "usage error", ("--root", "{root}", "--detailed-exitcod"), 1, says="'--detailed-exitcode'"),
     Case("plan", "error", ("--root", "{root}", "--detailed-exitcode"), 1, bad_daemon_json, says="not valid JSON"),
     Case("apply", "success", ("--root", "{root}", "--no-restart", "--yes"), 0),
     Case("apply", "usage error", ("--root", "{root}", "--yes", "--no-restrat"), 1, says="'--no-restart'"),
     Case("apply", "error", ("--root", "{root}", "--layer", "{root}/../bad.toml", "--yes"), 1, bad_layer,
          says="daemon.icc"),
+    Case("apply", "success", ("{root}/../plan.json", "--root", "{root}"), 0, planned, says="applied",
+         label="saved-plan"),
+    Case("apply", "usage error", ("{root}/../plan.json", "extra"), 1, planned, says="unexpected extra argument",
+         label="saved-plan"),
+    Case("apply", "error", ("{root}/../plan.json", "--root", "{root}"), 1, planned_then_changed,
+         says="/etc/docker/daemon.json was created", label="saved-plan-host-changed"),
+    Case("apply", "error", ("{root}/../plan.json", "--root", "{root}"), 1, planned_then_edited,
+         says="checksum does not match", label="saved-plan-edited"),
+    Case("apply", "error", ("{root}/../plan.json", "--root", "{root}", "--profile", "userns"), 1, planned,
+         says="takes no --profile", label="saved-plan-with-a-layer-flag"),
     Case("rollback", "success", ("--root", "{root}", "--no-restart", "--yes"), 0, applied),
     Case("rollback", "usage error", ("--root", "{root}", "--to"), 1, says="requires an argument"),
     Case("rollback", "error", ("--root", "{root}", "--to", "0042", "--yes"), 1, applied, says="no generation"),
@@ -100,6 +129,8 @@ CASES = [
     Case("show", "success", ("--root", "{root}",), 0, says="<- baseline"),
     Case("show", "usage error", ("--root", "{root}", "--profile"), 1, says="requires an argument"),
     Case("show", "error", ("--root", "{root}", "--profile", "baselin"), 1, says="no built-in profile"),
+    Case("show", "success", ("{root}/../plan.json",), 0, planned_then_changed, says="apply would REFUSE it",
+         label="saved-plan"),
     Case("check", "success", ("--root", "{root}",), 0, hardened, NO_KERNEL_AUDIT, says="0 failure(s) counted"),
     Case("check", "documented 2", ("--root", "{root}",), 2, says="failure(s) counted:"),
     Case("check", "usage error", ("--root", "{root}", "--jsn"), 1, says="'--json'"),
@@ -111,6 +142,8 @@ CASES = [
          says="'--on-calendar'"),
     Case("schedule", "error", ("install", "--root", "{root}", "--reports", "reports"), 1,
          says="must be an absolute path"),
+    Case("completion", "success", ("bash",), 0, says="_dockharden_completion"),
+    Case("completion", "usage error", ("fish",), 1, says="'fish' is not one of 'bash', 'zsh'"),
     Case("profiles", "success", (), 0, says="baseline"),
     Case("profiles", "usage error", ("baseline",), 1, says="unexpected extra argument"),
     # profiles reads only what ships with dockharden: it has no error of its own to show
@@ -118,7 +151,7 @@ CASES = [
 
 
 def case_id(case: Case) -> str:
-    return f"{case.command}-{case.outcome.replace(' ', '-')}-{case.status}"
+    return f"{case.command}-{case.outcome.replace(' ', '-')}-{case.status}" + (f"-{case.label}" if case.label else "")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
@@ -175,7 +208,7 @@ def test_a_usage_error_is_one_paragraph_with_one_suggestion_and_exit_1(args, say
 @pytest.mark.parametrize("command,documented", [
     ("plan", "2 changes are pending"), ("apply", "interrupted by SIGINT"), ("rollback", "rolled back"),
     ("verify", "2 drift"), ("check", "2 a counted control fails"), ("history", "1 an error"),
-    ("show", "1 an error"), ("profiles", "1 an error"),
+    ("show", "1 an error"), ("profiles", "1 an error"), ("completion", "1 an error"),
 ])
 def test_each_command_s_help_states_its_exit_statuses(command, documented):
     done = dockharden(command, "--help")

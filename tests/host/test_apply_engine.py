@@ -34,7 +34,7 @@ def test_a_second_apply_does_nothing_and_the_daemon_keeps_its_pid(managed):
     done = managed.apply()
     assert done.returncode == 0 and result_of(done)["result"] == "unchanged"
     assert managed.host.dockerd_pid() == pid
-    history = json.loads(managed.host.dockharden("history", "--json").stdout)
+    history = json.loads(managed.host.dockharden("history", "--json").stdout)["generations"]
     assert [g["id"] for g in history] == ["0001"]
 
 
@@ -60,7 +60,7 @@ def test_a_setting_the_daemon_refuses_at_start_is_rolled_back_with_the_previous_
     assert managed.daemon_json() == ORIGINAL
     assert managed.host.info()["LiveRestoreEnabled"] is False
     assert managed.loaded_watches() == []
-    assert json.loads(managed.host.dockharden("history", "--json").stdout)[0]["result"] == "rolled_back"
+    assert json.loads(managed.host.dockharden("history", "--json").stdout)["generations"][0]["result"] == "rolled_back"
 
 
 def test_a_reload_the_daemon_refuses_is_detected_and_rolled_back(managed):
@@ -152,7 +152,7 @@ def test_a_failure_after_a_successful_restart_is_rolled_back_with_the_daemon_res
                       '{{index .Options "com.docker.network.bridge.enable_icc"}}').stdout.strip()
     assert icc == "true"
     assert managed.loaded_watches() == []
-    [generation] = json.loads(host.dockharden("history", "--json").stdout)
+    [generation] = json.loads(host.dockharden("history", "--json").stdout)["generations"]
     assert generation["result"] == "rolled_back"
 
 

@@ -484,7 +484,7 @@ def test_hand_edits_to_the_audit_rules_and_the_seccomp_profile_show_in_the_plan_
     assert "\n--w /srv -p w -k mine\n" in changes[AUDIT].diff
     assert '-  "defaultAction": "SCMP_ACT_ALLOW",' in changes[SECCOMP].diff
     assert changes[SECCOMP].mode_change == (0o666, 0o644)
-    assert {s.service for s in plan.services} == {"auditd"}
+    assert {s.service for s in plan.needed} == {"auditd"}
 
     assert api.apply(request(root), restart=False).result.result == "applied"
     for path, (content, mode) in managed.items():

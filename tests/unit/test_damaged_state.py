@@ -123,7 +123,7 @@ def test_the_command_lists_a_damaged_generation_and_refuses_rollback_past_it_in_
     assert history.returncode == 0 and "Traceback" not in history.stderr, history.stderr
     lines = {line.split()[0]: line for line in history.stdout.splitlines()[1:] if line.strip()}
     assert "DAMAGED" in lines["0002"] and "DAMAGED" not in lines["0001"] + lines["0003"]
-    doc = json.loads(dockharden("history", "--root", str(three), "--json").stdout)
+    doc = json.loads(dockharden("history", "--root", str(three), "--json").stdout)["generations"]
     assert [(g["id"], g["result"]) for g in doc] == [("0003", "applied"), ("0002", "damaged"), ("0001", "applied")]
     assert doc[1]["damaged"]
 

@@ -113,7 +113,7 @@ def test_history_says_which_rollback_undid_each_apply(three):
     from dockharden import generations, report
 
     first, second = rollback(three), rollback(three)
-    docs = {d["id"]: d for d in report.history_document(generations.list_generations(str(three)))}
+    docs = {d["id"]: d for d in report.history_entries(generations.list_generations(str(three)))}
     assert (docs["0003"]["undone_by"], docs["0002"]["undone_by"], docs["0001"]["undone_by"]) == (first, second, None)
     assert docs[first]["target"] == "0003" and docs[second]["target"] == "0002"
 

@@ -130,7 +130,7 @@ def run(module):
         else:
             outcome = api.rollback(request, to=params["generation"], restart=restart)
     elif module.check_mode:
-        outcome = api.Outcome(api.make_plan(request))
+        outcome = api.Outcome(api.make_plan(request, restart=restart))
     else:
         outcome = api.apply(request, restart=restart)
     plan_doc = report.plan_document(outcome.plan, params["root"])

@@ -1,0 +1,115 @@
+"""A plan says exactly what apply will do: the summary counts what it says, no service action is promised
+that apply will not take, and a restart says which containers it stops."""
+
+import json
+
+from dockharden.merge import merge_layers
+from dockharden.model import DaemonProcess, HostFile, HostSnapshot, Layer, RenderedFile, Selection
+from dockharden.plan import hold_services, make_plan
+from dockharden.report import plan_document, render_plan, summary_line
+
+PATH = "/etc/docker/daemon.json"
+RULES = "/etc/audit/rules.d/docker.rules"
+DROPIN = "/etc/systemd/system/docker.service.d/dockharden.conf"
+RELOADABLE = frozenset({"debug", "labels"})
+RUNNING = DaemonProcess(4242, ("dockerd",))
+
+
+def host_with(info=None, daemon=None, containers=(), files=()):
+    return HostSnapshot(root="/", files={f.path: f for f in files}, existing_paths=frozenset(), daemon=daemon,
+                        daemon_info=info, running_containers=tuple(containers))
+
+
+def plan_on(host, new=None, extra=(), *, live=True, restart=True):
+    new = {"icc": False} if new is None else new
+    settings = merge_layers([Layer("baseline", "b", {"daemon": new})])
+    rendered = [RenderedFile("daemon.json", PATH, (json.dumps(new, indent=2) + "\n").encode()), *extra]
+    plan = make_plan(Selection(("baseline",), ()), settings, host, rendered, [], RELOADABLE)
+    return hold_services(plan, host, live=live, restart=restart)
+
+
+def rules_file():
+    return RenderedFile("audit", RULES, b"-w /usr/bin/dockerd -p rwxa -k docker\n", mode=0o640)
+
+
+def dropin_file():
+    return RenderedFile("systemd", DROPIN, b"[Service]\n")
+
+
+def test_a_stopped_dockerd_is_left_stopped_and_the_other_services_are_still_acted_on():
+    plan = plan_on(host_with(), extra=[rules_file(), dropin_file()])
+    assert [(s.service, s.action) for s in plan.services] == [("systemd", "daemon-reload"), ("auditd", "reload")]
+    [docker] = plan.left
+    assert (docker.service, docker.action) == ("docker", "restart")
+    assert "dockerd is not running" in docker.left_because and "leaves it stopped" in docker.left_because
+    text = render_plan(plan, "/")
+    services = text[text.index("Services:"):text.index("Plan:")]
+    assert "docker restart not done: dockerd is not running" in services
+    assert "docker restart:" not in services  # no restart promised next to "not running"
+    assert summary_line(plan).endswith("; systemd daemon-reload, dockerd is not running and stays stopped, "
+                                       "auditd reload")
+
+
+def test_a_root_that_is_not_the_running_system_promises_no_service_action():
+    host = HostSnapshot(root="/mnt/image", files={}, existing_paths=frozenset())
+    plan = plan_on(host, extra=[rules_file()], live=False)
+    assert plan.services == ()
+    assert [(s.service, s.action) for s in plan.needed] == [("docker", "restart"), ("auditd", "reload")]
+    assert {s.left_because for s in plan.left} == {
+        "--root /mnt/image is not the running system: apply writes the files only (as with --no-restart); the "
+        "system that starts from it reads them when its services start"}
+    assert "docker restart, auditd reload not done: --root /mnt/image" in render_plan(plan, "/mnt/image")
+    assert summary_line(plan) == "2 to create, 0 to update, 0 to delete; no service is touched (the root is not " \
+                                 "the running system)"
+
+
+def test_no_restart_promises_no_service_action_even_with_a_running_daemon():
+    plan = plan_on(host_with({"LiveRestoreEnabled": True, "ContainersRunning": 2}, RUNNING), restart=False)
+    assert plan.services == () and [s.service for s in plan.left] == ["docker"]
+    assert summary_line(plan).endswith("; no service is touched (--no-restart)")
+
+
+def test_a_restart_without_live_restore_names_the_containers_that_stop():
+    host = host_with({"LiveRestoreEnabled": False, "ContainersRunning": 2}, RUNNING, containers=("db", "web"))
+    [docker] = plan_on(host).services
+    assert docker.stops == ("db", "web")
+    assert "the 2 running container(s) stop: db, web" in docker.reason
+    assert "restart policy" in docker.reason
+    assert summary_line(plan_on(host)) == "1 to create, 0 to update, 0 to delete; docker restart (2 running " \
+                                          "container(s) stop: db, web)"
+    doc = plan_document(plan_on(host), "/")
+    assert doc["services"][0]["containers_stop"] == ["db", "web"]
+
+
+def test_a_restart_with_live_restore_in_force_says_the_containers_keep_running():
+    plan = plan_on(host_with({"LiveRestoreEnabled": True, "ContainersRunning": 3}, RUNNING))
+    assert summary_line(plan) == "1 to create, 0 to update, 0 to delete; docker restart (containers keep " \
+                                 "running: live-restore)"
+    assert plan.services[0].stops == ()
+
+
+def test_a_reload_says_nothing_restarts():
+    old = HostFile(PATH, True, b'{"debug": false}\n', 0o644, 0, 0)
+    plan = plan_on(host_with({"LiveRestoreEnabled": False, "ContainersRunning": 1}, RUNNING, files=[old]),
+                   new={"debug": True})
+    assert summary_line(plan) == "0 to create, 1 to update, 0 to delete; docker reload (nothing restarts)"
+
+
+def test_the_summary_counts_each_kind_of_change_and_the_document_carries_it():
+    old = HostFile(PATH, True, b'{"debug": false}\n', 0o644, 0, 0)
+    gone = HostFile("/etc/old", True, b"x\n", 0o644, 0, 0)
+    host = host_with({"LiveRestoreEnabled": True, "ContainersRunning": 0}, RUNNING, files=[old, gone])
+    plan = plan_on(host, new={"icc": False}, extra=[rules_file(), RenderedFile("restore", "/etc/old", None)])
+    doc = plan_document(plan, "/")
+    assert doc["has_changes"] is True
+    assert {k: doc["summary"][k] for k in ("create", "update", "delete")} == {"create": 1, "update": 1, "delete": 1}
+    assert doc["summary"]["text"] == summary_line(plan)
+    assert summary_line(plan).startswith("1 to create, 1 to update, 1 to delete; docker restart")
+    assert f"Plan: {summary_line(plan)}. Run `dockharden apply`" in render_plan(plan, "/")
+
+
+def test_a_plan_with_nothing_to_do_says_so_with_zero_counts():
+    content = (json.dumps({"icc": False}, indent=2) + "\n").encode()
+    plan = plan_on(host_with(files=[HostFile(PATH, True, content, 0o644, 0, 0)]))
+    assert plan_document(plan, "/")["has_changes"] is False
+    assert "Plan: 0 to create, 0 to update, 0 to delete. Nothing to do." in render_plan(plan, "/")
