@@ -12,13 +12,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from dockharden.hostroot import is_running_system
+from dockharden.host.root import is_running_system
 from dockharden.model import Plan
-from dockharden.pipeline import Context
-from dockharden.runner import Runner
+from dockharden.core.planning import Context
+from dockharden.host.runner import Runner
 
 if TYPE_CHECKING:  # apply is imported where it is used: a plan does not pay for it
-    from dockharden.apply import Engine, RunResult
+    from dockharden.execute.apply import Engine, RunResult
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Outcome:
 
 
 def _context(request: Request, *, writes: bool = False) -> Context:
-    from dockharden.hostroot import require_root
+    from dockharden.host.root import require_root
 
     require_root(request.root, writes=writes)
     return Context(root=request.root, runner=request.runner or Runner(), engine_version=request.engine_version,
@@ -55,7 +55,7 @@ def _context(request: Request, *, writes: bool = False) -> Context:
 
 
 def _config(ctx: Context, request: Request):
-    from dockharden import pipeline
+    from dockharden.core import planning as pipeline
 
     config, selection = pipeline.read_selection(ctx, request.profiles, request.layers)
     if request.service:
@@ -68,7 +68,7 @@ def _config(ctx: Context, request: Request):
 
 def engine_for(ctx: Context, config: dict, request: Request,
                checkpoint: Callable[[str], None] = lambda where: None) -> "Engine":
-    from dockharden.apply import Engine
+    from dockharden.execute.apply import Engine
 
     return Engine(root=ctx.root, runner=ctx.runner, now=request.clock, config=config, progress=request.progress,
                   waiting=request.waiting, checkpoint=checkpoint)
@@ -77,9 +77,10 @@ def engine_for(ctx: Context, config: dict, request: Request,
 def make_plan(request: Request, *, restart: bool = True) -> Plan:
     """What apply would do (with `restart` false: apply --no-restart); writes nothing. Interrupted runs and
     exceptions that expire soon are reported in the notes."""
-    from dockharden import live_repair, pipeline
-    from dockharden.checking import exception_notes
-    from dockharden.recovery import interrupted_notes
+    from dockharden.execute import live_repair
+    from dockharden.core import planning as pipeline
+    from dockharden.inspect.check import exception_notes
+    from dockharden.execute.recovery import interrupted_notes
 
     ctx = _context(request)
     config, selection = _config(ctx, request)
@@ -97,9 +98,10 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
     way finishes, then the generation is rolled back (RunResult.interrupted says by which signal). A root
     other than / is not the running system: no service is acted on there (as with restart=False).
     """
-    from dockharden import apply as applymod, faults, live_repair, pipeline, recovery
-    from dockharden.interrupts import Deferral
-    from dockharden.lock import HostLock
+    from dockharden.execute import apply as applymod, faults, live_repair, recovery
+    from dockharden.core import planning as pipeline
+    from dockharden.execute.interrupts import Deferral
+    from dockharden.execute.lock import HostLock
 
     ctx = _context(request, writes=True)
     restart = restart and is_running_system(request.root)
@@ -128,7 +130,7 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
 
 def _stop_if_signalled(signals, where: str, recovered: list[str]) -> None:
     """Before the transaction: a signal ends the command here, saying what recovery did."""
-    from dockharden.interrupts import Interrupted
+    from dockharden.execute.interrupts import Interrupted
 
     if signals.received is not None:
         raise Interrupted(signals.received, where, _nothing_else(recovered))
@@ -140,7 +142,7 @@ def _nothing_else(recovered: list[str]) -> str:
 
 def _ask(signals, confirm: Callable[[Plan], bool], plan: Plan, recovered: list[str]) -> bool:
     """The confirmation, with signals handled as outside a transaction: nothing is under way."""
-    from dockharden.interrupts import Interrupted, Signalled
+    from dockharden.execute.interrupts import Interrupted, Signalled
 
     try:
         with signals.paused():
@@ -155,16 +157,17 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
              confirm: Callable[[Plan], bool] = lambda plan: True, dry_run: bool = False) -> Outcome:
     """Every file back to how it was before generation `to`; without `to`, undo the newest apply still in
     force (so each plain rollback goes one generation further back)."""
-    from dockharden import apply as applymod, pipeline, recovery, rollback as rb
-    from dockharden.interrupts import Deferral
-    from dockharden.lock import HostLock
+    from dockharden.execute import apply as applymod, recovery, rollback as rb
+    from dockharden.core import planning as pipeline
+    from dockharden.execute.interrupts import Deferral
+    from dockharden.execute.lock import HostLock
 
     ctx = _context(request, writes=not dry_run)
     restart = restart and is_running_system(request.root)
     config, _ = _config(ctx, request)
     if to is not None:
         from dockharden.errors import DockhardenError
-        from dockharden.values import checked, generation_id
+        from dockharden.core.values import checked, generation_id
 
         to = checked(generation_id, to, key="--to", error=DockhardenError)
     choose = (lambda: rb.target_generation(request.root, to)) if to else (lambda: rb.default_target(request.root))
@@ -190,7 +193,9 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
 
 def save_plan(request: Request, plan: Plan, path: str, *, restart: bool = True) -> dict[str, Any]:
     """Write `plan` to `path` (0600) with everything it was computed from; the document written."""
-    from dockharden import __version__, hostmatch, planfile, report
+    from dockharden import __version__, report
+    from dockharden.host import plan_inputs as hostmatch
+    from dockharden.execute import planfile
 
     runner = request.runner or Runner()
     inputs = hostmatch.recorded_inputs(request.root, runner, plan, list(plan.selection.layers),
@@ -208,7 +213,7 @@ def save_plan(request: Request, plan: Plan, path: str, *, restart: bool = True) 
 
 def read_saved_plan(path: str):
     """The saved plan at `path`, checked (planfile.read_plan_file)."""
-    from dockharden.planfile import read_plan_file
+    from dockharden.execute.planfile import read_plan_file
 
     return read_plan_file(path)
 
@@ -216,7 +221,7 @@ def read_saved_plan(path: str):
 def saved_plan_status(request: Request, saved) -> tuple[list[str], list[str]]:
     """(how this is not the host or dockharden the plan was made for, what changed on the host since);
     reads only. An empty pair means `apply FILE` would go ahead."""
-    from dockharden import hostmatch
+    from dockharden.host import plan_inputs as hostmatch
 
     wrong = _wrong_target(saved, request.root)
     if wrong:
@@ -230,10 +235,10 @@ def apply_saved(request: Request, saved) -> Outcome:
     """Execute a saved plan exactly, as apply executes a fresh one: under the host lock, after undoing any
     interrupted run, refused (nothing changed) unless the host still matches what the plan was computed
     from; validated, verified and rolled back on failure."""
-    from dockharden import apply as applymod, faults, recovery
-    from dockharden.interrupts import Deferral
-    from dockharden.lock import HostLock
-    from dockharden.planfile import PlanFileError, REMAKE
+    from dockharden.execute import apply as applymod, faults, recovery
+    from dockharden.execute.interrupts import Deferral
+    from dockharden.execute.lock import HostLock
+    from dockharden.execute.planfile import PlanFileError, REMAKE
 
     ctx = _context(request, writes=True)
     wrong = _wrong_target(saved, request.root)
@@ -260,7 +265,8 @@ def apply_saved(request: Request, saved) -> Outcome:
 
 
 def _wrong_target(saved, root: str) -> list[str]:
-    from dockharden import __version__, hostmatch
+    from dockharden import __version__
+    from dockharden.host import plan_inputs as hostmatch
 
     made_by = saved.document["dockharden_version"]
     if made_by != __version__:
@@ -271,7 +277,7 @@ def _wrong_target(saved, root: str) -> list[str]:
 def _target_hint(saved, root: str) -> str:
     import os
 
-    from dockharden.planfile import REMAKE
+    from dockharden.execute.planfile import REMAKE
 
     planned = saved.document["target"]["root"]
     if planned != os.path.realpath(root):
@@ -282,8 +288,8 @@ def _target_hint(saved, root: str) -> str:
 def _with_current_files(saved, root: str) -> tuple[Plan | None, list[str]]:
     """The saved plan with each change's `old` read from the host, provided it is still the file the plan
     was made from; else (None, the files that changed since the check a moment ago)."""
-    from dockharden.generations import sha256
-    from dockharden.host import read_file
+    from dockharden.execute.generations import sha256
+    from dockharden.host.facts import read_file
 
     recorded = saved.document["inputs"]["files"]
     changes, changed = [], []

@@ -56,7 +56,7 @@ class _Text(click.ParamType):
         return value
 
     def shell_complete(self, ctx, param, incomplete):
-        from dockharden.completion import complete_value
+        from dockharden.ui.completion import complete_value
 
         return complete_value(self.kind, ctx, incomplete)
 
@@ -101,12 +101,12 @@ def _request(root: str, profile: str | None = None, layer: list[str] | None = No
     """The library request for these options; `waits`: apply and rollback, whose waits are drawn live on a
     terminal's standard error (plain lines elsewhere)."""
     from dockharden.api import Request
-    from dockharden.selection import split_profiles
+    from dockharden.core.selection import split_profiles
 
     progress, waiting = _say, None
     if waits:
-        from dockharden.console import can_animate
-        from dockharden.terminal import Progress
+        from dockharden.ui.console import can_animate
+        from dockharden.ui.terminal import Progress
 
         progress = Progress(sys.stderr, live=can_animate(sys.stderr))
         waiting = progress.waiting
@@ -118,18 +118,18 @@ def _request(root: str, profile: str | None = None, layer: list[str] | None = No
 def _painter(flag: bool | None):
     """terminal.paint when standard output wants colour (--color, or a terminal without NO_COLOR), else
     None; the colour code is imported only then."""
-    from dockharden.console import colour_wanted
+    from dockharden.ui.console import colour_wanted
 
     if not colour_wanted(sys.stdout, flag):
         return None
-    from dockharden.terminal import paint
+    from dockharden.ui.terminal import paint
 
     return paint
 
 
 def _context(root: str, engine_version: str | None = None, user: str | None = None):
-    from dockharden.hostroot import require_root
-    from dockharden.pipeline import Context
+    from dockharden.host.root import require_root
+    from dockharden.core.planning import Context
 
     require_root(root, writes=False)
     return Context(root=root, engine_version=engine_version, user=user)
@@ -278,8 +278,9 @@ def rollback(to: Optional[str] = typer.Option(None, "--to", metavar="ID", click_
 @app.command(epilog=EXIT_READ, short_help="List the generations, newest first.")
 def history(root: str = RootOpt, json_out: bool = JsonOpt) -> None:
     """The generations, newest first: id, time, kind, layers, files, result."""
-    from dockharden import generations, report
-    from dockharden.hostroot import require_root
+    from dockharden.execute import generations
+    from dockharden import report
+    from dockharden.host.root import require_root
 
     require_root(root, writes=False)
     gens = list(reversed(generations.list_generations(root)))
@@ -296,8 +297,10 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
            image: Optional[str] = typer.Option(None, "--image", help="A local image for --probe."),
            user: Optional[str] = UserOpt) -> None:
     """Compare the live daemon, audit rules and firewall with the desired state; change nothing."""
-    from dockharden import api, drift, pipeline, report
-    from dockharden.selection import split_profiles
+    from dockharden import api, report
+    from dockharden.inspect import verify as drift
+    from dockharden.core import planning as pipeline
+    from dockharden.core.selection import split_profiles
 
     ctx = _context(root, user=user)
     config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
@@ -309,7 +312,7 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
         from dockharden.targets.daemon_json import parse_daemon_json
 
         rows += drift.probe_rows(parse_daemon_json(desired), _probe(ctx.runner, engine.socket, image))
-    from dockharden.checking import exception_notes
+    from dockharden.inspect.check import exception_notes
 
     notes = exception_notes(root, datetime.now(timezone.utc))
     if json_out:
@@ -329,9 +332,10 @@ def show(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profil
     With FILE, print that saved plan, what it was made from, and whether the host still matches it (the
     root it was made for, unless --root names another).
     """
-    from dockharden import derive, merge, pipeline, profiles, report
+    from dockharden.core import derive, merge, planning as pipeline, layers as profiles
+    from dockharden import report
     from dockharden.model import HostSnapshot
-    from dockharden.selection import split_profiles
+    from dockharden.core.selection import split_profiles
 
     if plan_file is not None:
         _refuse_selection_flags("show", plan_file, profile=profile, layer=layer)
@@ -376,9 +380,10 @@ def check(root: str = RootOpt, json_out: bool = typer.Option(False, "--json", he
     """The CIS Docker Benchmark controls of sections 1-3, read from the live host."""
     import time
 
-    from dockharden import check_formats, pipeline
-    from dockharden.apply import docker_socket
-    from dockharden.checking import run_check
+    from dockharden.inspect import formats as check_formats
+    from dockharden.core import planning as pipeline
+    from dockharden.execute.apply import docker_socket
+    from dockharden.inspect.check import run_check
 
     chosen = _check_format(fmt, json_out, level)
     if textfile and not textfile.endswith(".prom"):
@@ -399,7 +404,7 @@ def check(root: str = RootOpt, json_out: bool = typer.Option(False, "--json", he
 
 
 def _check_format(fmt: str | None, json_out: bool, level: int) -> str:
-    from dockharden.check_formats import FORMATS
+    from dockharden.inspect.formats import FORMATS
 
     if fmt is not None and fmt not in FORMATS:
         raise DockhardenError(f"unknown format {fmt!r}", key="--format", hint="use one of " + ", ".join(FORMATS))
@@ -415,7 +420,7 @@ def _check_format(fmt: str | None, json_out: bool, level: int) -> str:
 def _write_textfile(path: str, text: str) -> None:
     import os
 
-    from dockharden.hostfs import HostFS
+    from dockharden.host.fs import HostFS
 
     HostFS("/").write(os.path.abspath(path), text.encode(), 0o644)
 
@@ -423,7 +428,7 @@ def _write_textfile(path: str, text: str) -> None:
 def _probe(runner, socket_path: str, image: str | None) -> dict:
     from dataclasses import asdict
 
-    from dockharden.probe import run_probe
+    from dockharden.inspect.probe import run_probe
 
     return asdict(run_probe(runner, docker=["docker", "-H", f"unix://{socket_path}"], image=image))
 
@@ -450,8 +455,8 @@ def schedule_install(root: str = RootOpt, reports: str = ReportsOpt, benchmark: 
                                                  "live host under systemd)."),
                      show_only: bool = typer.Option(False, "--show", help="Print the units; write nothing.")) -> None:
     """Install dockharden-check.timer and .service: check and verify, weekly, reports in --reports."""
-    from dockharden import schedule
-    from dockharden.benchmarks import benchmark as benchmark_table
+    from dockharden.execute import schedule
+    from dockharden.inspect.benchmarks import benchmark as benchmark_table
 
     _check_format(None, False, level)
     table = benchmark_table(benchmark)
@@ -464,8 +469,8 @@ def schedule_install(root: str = RootOpt, reports: str = ReportsOpt, benchmark: 
         for path, text in units.items():
             sys.stdout.write(f"# {path}\n{text}\n")
         return
-    from dockharden.hostroot import require_root
-    from dockharden.runner import Runner
+    from dockharden.host.root import require_root
+    from dockharden.host.runner import Runner
 
     require_root(root, writes=True)
     for line in schedule.install_units(root, units, Runner(), enable=enable):
@@ -477,7 +482,7 @@ def schedule_run(root: str = RootOpt, reports: str = ReportsOpt, benchmark: str 
                  level: int = LevelOpt,
                  textfile: Optional[str] = typer.Option(None, "--textfile", help="Also write the metrics here.")) -> None:
     """What the timer runs: check and verify, their reports written atomically into --reports."""
-    from dockharden import schedule
+    from dockharden.execute import schedule
 
     _check_format(None, False, level)
     ctx = _context(root)
@@ -492,7 +497,7 @@ def schedule_run(root: str = RootOpt, reports: str = ReportsOpt, benchmark: str 
 @app.command("profiles", epilog=EXIT_READ)
 def list_profiles() -> None:
     """List the built-in layers."""
-    from dockharden.profiles import builtin_profiles, load_builtin
+    from dockharden.core.layers import builtin_profiles, load_builtin
 
     for name in builtin_profiles():
         print(f"{name:<10} {load_builtin(name).description}")
@@ -506,7 +511,7 @@ def completion(shell: str = typer.Argument(..., metavar="SHELL", click_type=clic
     bash: /etc/bash_completion.d/dockharden (or ~/.local/share/bash-completion/completions/dockharden);
     zsh: _dockharden in a directory on $fpath (e.g. /usr/local/share/zsh/site-functions/_dockharden).
     """
-    from dockharden.completion import script
+    from dockharden.ui.completion import script
 
     sys.stdout.write(script(typer.main.get_command(app), shell))
 
@@ -517,11 +522,12 @@ def main(argv: list[str] | None = None) -> None:
     The standard streams are guarded first (a closed or full output never changes the outcome), and
     SIGINT, SIGTERM and SIGHUP end a command with one line, unless an apply holds them to a step boundary.
     """
-    from dockharden import console, interrupts
+    from dockharden.ui import console
+    from dockharden.execute import interrupts
 
     streams = console.guard_std_streams()
     if "_DOCKHARDEN_COMPLETE" in os.environ:  # the shell asks what to complete (completion.py)
-        from dockharden.completion import answer
+        from dockharden.ui.completion import answer
 
         sys.exit(answer(typer.main.get_command(app)))
     with interrupts.raising():
@@ -535,7 +541,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(args: list[str]) -> int:
     from dockharden.errors import from_os_error
-    from dockharden.interrupts import Interrupted, Signalled, signal_name
+    from dockharden.execute.interrupts import Interrupted, Signalled, signal_name
 
     try:
         return _invoke(args)

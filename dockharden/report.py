@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from dockharden.model import Change, Plan, Settings
 
 if TYPE_CHECKING:  # a plan does not import the apply engine
-    from dockharden.apply import RunResult
+    from dockharden.execute.apply import RunResult
 
 FORMAT_VERSION = 1
 
@@ -102,7 +102,7 @@ def saved_plan_document(saved, wrong: list[str], changed: list[str]) -> dict[str
     """`show FILE --json`: the plan as `plan --json` shows it, and what it was saved with (never the new
     files' bytes)."""
     doc = saved.document
-    from dockharden.hostmatch import layer_differences
+    from dockharden.host.plan_inputs import layer_differences
 
     return dict(doc["plan"], saved={
         "file": saved.path, "created": doc["created"], "dockharden_version": doc["dockharden_version"],
@@ -114,7 +114,7 @@ def saved_plan_document(saved, wrong: list[str], changed: list[str]) -> dict[str
 
 def render_saved_plan(saved, wrong: list[str], changed: list[str], *, paint=None) -> str:
     """`show FILE`: where and from what the plan was made, whether `apply FILE` would go ahead, the plan."""
-    from dockharden.hostmatch import layer_differences
+    from dockharden.host.plan_inputs import layer_differences
 
     doc, made = saved.document, saved.document["made_with"]
     target, daemon = doc["target"], doc["inputs"]["daemon"]
@@ -244,7 +244,7 @@ def history_document(generations) -> dict[str, Any]:
 def history_entries(generations) -> list[dict[str, Any]]:
     """The generations as given. `undone_by` is the rollback that took an apply out of force (replayed
     from the records); a damaged generation says why instead."""
-    from dockharden.rollback import in_force
+    from dockharden.execute.rollback import in_force
 
     _, undone = in_force(sorted(generations, key=lambda g: int(g.id)))
     return [_damaged_document(g) if g.damaged else _generation_document(g, undone.get(g.id)) for g in generations]

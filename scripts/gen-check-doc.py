@@ -8,7 +8,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dockharden.benchmarks.markdown import replace_generated  # noqa: E402
+from dockharden.inspect.benchmarks.markdown import replace_generated  # noqa: E402
 
 doc = ROOT / "docs/check.md"
 doc.write_text(replace_generated(doc.read_text()))

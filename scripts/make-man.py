@@ -20,7 +20,7 @@ def generate() -> str:
 
     from dockharden import __version__
     from dockharden.cli import app
-    from dockharden.manpage import render
+    from dockharden.ui.manpage import render
 
     return render(typer.main.get_command(app), __version__)
 

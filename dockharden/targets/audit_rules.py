@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dockharden.containerd_socket import CANDIDATES as CONTAINERD_SOCKETS, containerd_socket
+from dockharden.targets.containerd_socket import CANDIDATES as CONTAINERD_SOCKETS, containerd_socket
 from dockharden.errors import RenderError
 from dockharden.model import HostSnapshot, RenderedFile, Settings
-from dockharden.templating import render_template
+from dockharden.targets.templating import render_template
 
 PATH = "/etc/audit/rules.d/docker.rules"
 UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")

@@ -13,7 +13,7 @@ from typing import Any
 from dockharden.errors import HostFileError
 import copy
 
-from dockharden.merge import get_path, merged_over, remove_path, set_path
+from dockharden.core.merge import get_path, merged_over, remove_path, set_path
 from dockharden.model import HostFile, HostSnapshot, RenderedFile, Settings
 
 PATH = "/etc/docker/daemon.json"

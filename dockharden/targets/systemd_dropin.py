@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 
 from dockharden.model import HostSnapshot, RenderedFile, Settings
-from dockharden.templating import render_template
+from dockharden.targets.templating import render_template
 
 PATH = "/etc/systemd/system/docker.service.d/dockharden.conf"
 HOST_FLAGS = ("-H", "--host")

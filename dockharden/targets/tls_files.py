@@ -21,7 +21,7 @@ def render_tls(settings: Settings, host: HostSnapshot) -> list[RenderedFile | No
     tls = settings.table("tls")
     if not tls.get("enabled"):
         return []
-    from dockharden import certs  # cryptography is imported only when the tls layer is selected
+    from dockharden.targets import certs  # cryptography is imported only when the tls layer is selected
 
     paths = tls_paths(settings)
     every = set(certs.ALL_PATHS) | set(paths.values())

@@ -14,7 +14,7 @@ from typing import Any
 
 from dockharden.errors import HostFileError, LayerError
 from dockharden.model import HostSnapshot, RenderedFile, Settings
-from dockharden.templating import render_template
+from dockharden.targets.templating import render_template
 
 PATH_V4 = "/etc/ufw/after.rules"
 PATH_V6 = "/etc/ufw/after6.rules"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from dockharden.apply import Engine, apply_plan
-from dockharden.pipeline import Context, build_plan
-from dockharden.runner import Runner
+from dockharden.execute.apply import Engine, apply_plan
+from dockharden.core.planning import Context, build_plan
+from dockharden.host.runner import Runner
 from dockharden.model import Selection
 
 CASES = sorted(p for p in Path(__file__).parent.iterdir() if (p / "case.toml").is_file())

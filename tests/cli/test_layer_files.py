@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dockharden.profiles import LAYER_LIMIT
+from dockharden.core.layers import LAYER_LIMIT
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 30  # seconds; a healthy refusal takes well under one
@@ -104,7 +104,7 @@ def test_a_missing_layer_names_where_its_path_came_from(tmp_path):
 
 
 def test_more_layer_files_than_the_limit_are_refused_before_any_is_read(tmp_path):
-    from dockharden.profiles import MAX_LAYER_FILES
+    from dockharden.core.layers import MAX_LAYER_FILES
 
     layer = padded_layer(tmp_path / "big.toml", LAYER_LIMIT)
     args = []

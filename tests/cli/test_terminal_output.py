@@ -82,6 +82,6 @@ def test_a_plan_in_a_pipe_loads_no_code_for_colour_progress_saved_plans_or_compl
     done = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True, text=True,
                           env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=120)
     loaded = set(json.loads(done.stdout.rsplit("\n", 2)[-2]))
-    assert "dockharden.pipeline" in loaded  # the probe did plan
-    assert not loaded & {"dockharden.terminal", "dockharden.planfile", "dockharden.hostmatch",
-                         "dockharden.completion", "dockharden.manpage", "dockharden.apply", "jsonschema"}
+    assert "dockharden.core.planning" in loaded  # the probe did plan
+    assert not loaded & {"dockharden.ui.terminal", "dockharden.execute.planfile", "dockharden.host.plan_inputs",
+                         "dockharden.ui.completion", "dockharden.ui.manpage", "dockharden.execute.apply", "jsonschema"}

@@ -33,11 +33,11 @@ if str(REPO) not in sys.path:
 from hypothesis import HealthCheck, given, note, settings, strategies as st  # noqa: E402
 
 from dockharden.errors import DockhardenError  # noqa: E402
-from dockharden.merge import merge_layers  # noqa: E402
+from dockharden.core.merge import merge_layers  # noqa: E402
 from dockharden.model import HostSnapshot  # noqa: E402
-from dockharden.profiles import _layer_from_text, load_layer_file  # noqa: E402
+from dockharden.core.layers import _layer_from_text, load_layer_file  # noqa: E402
 from dockharden.targets import audit_rules, daemon_json, render_seccomp_file, ufw_block  # noqa: E402
-from dockharden.validate import check_daemon_config, daemon_keys, load_schema, removed_daemon_keys  # noqa: E402
+from dockharden.core.schema import check_daemon_config, daemon_keys, load_schema, removed_daemon_keys  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------
 # Vocabulary: the keys and tokens the parsers care about, so generated inputs get past the first check.
@@ -276,7 +276,7 @@ def _selection_file(data: bytes) -> None:
     import tomllib
 
     from dockharden.model import Selection
-    from dockharden.selection import parse_config, render_config
+    from dockharden.core.selection import parse_config, render_config
 
     parse_config(data)
     out = render_config(data, Selection(("baseline", "userns"), ("/etc/dockharden/site.toml",), "fuzz"))
@@ -286,7 +286,7 @@ def _selection_file(data: bytes) -> None:
 
 def _state_file(data: bytes) -> None:
     """A generation record or managed.json: parse_state never raises, it says what is wrong."""
-    from dockharden.state import parse_state
+    from dockharden.host.state import parse_state
 
     for schema in ("record.schema.json", "managed.schema.json"):
         doc, problem = parse_state(data, schema)

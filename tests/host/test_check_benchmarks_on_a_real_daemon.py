@@ -6,7 +6,7 @@ watch dockharden loads passes."""
 
 import json
 
-from dockharden.benchmarks import VERSIONS, benchmark
+from dockharden.inspect.benchmarks import VERSIONS, benchmark
 
 # The result by stable key (so one table serves all three versions); a set where the machine decides.
 ANY_AUDIT = {"pass", "fail", "not_applicable"}

@@ -71,7 +71,7 @@ def test_operator_certificates_that_do_not_match_are_refused_and_nothing_is_writ
     tls_dir = managed.host.dir / "etc/docker/tls"
     tls_dir.mkdir(parents=True)
     # an operator's PKI: CA and server cert, but a key of another pair
-    from dockharden import certs
+    from dockharden.targets import certs
     from datetime import datetime, timezone
     files, _ = certs.plan_certificates({}, dns_names=[], ip_addresses=[], hostname="h", days=365,
                                        now=datetime.now(timezone.utc))

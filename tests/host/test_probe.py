@@ -17,8 +17,8 @@ PROBE_IMAGE = "dockharden-probe:busybox"
 RUN_PROBE = """
 import json, sys
 from dataclasses import asdict
-from dockharden.probe import run_probe
-from dockharden.runner import Runner
+from dockharden.inspect.probe import run_probe
+from dockharden.host.runner import Runner
 image = sys.argv[2] or None
 result = run_probe(Runner(), docker=[sys.argv[1]], image=image, build_from=sys.argv[3])
 print(json.dumps(asdict(result)))
@@ -27,8 +27,8 @@ print(json.dumps(asdict(result)))
 # Pauses in a subprocess (as a slow docker call would) right after container B started, and says so.
 RUN_PROBE_SLOWLY = """
 import sys
-from dockharden.probe import ProbeInterrupted, run_probe
-from dockharden.runner import Runner
+from dockharden.inspect.probe import ProbeInterrupted, run_probe
+from dockharden.host.runner import Runner
 
 class SlowAfterTargetStarts(Runner):
     def run(self, argv, **kw):

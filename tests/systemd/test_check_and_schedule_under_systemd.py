@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from dockharden.benchmarks import VERSIONS, benchmark
+from dockharden.inspect.benchmarks import VERSIONS, benchmark
 
 pytestmark = pytest.mark.systemd
 

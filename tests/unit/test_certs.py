@@ -8,8 +8,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from dockharden import certs
-from dockharden.certs import (ALL_PATHS, CA, CA_KEY, CLIENT_CA, CLIENT_CERT, CLIENT_KEY, SERVER_CERT, SERVER_KEY,
+from dockharden.targets import certs
+from dockharden.targets.certs import (ALL_PATHS, CA, CA_KEY, CLIENT_CA, CLIENT_CERT, CLIENT_KEY, SERVER_CERT, SERVER_KEY,
                               chains_to, check_pair, not_after, plan_certificates, san_strings)
 from dockharden.errors import ConflictError
 

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from dockharden.benchmarks import VERSIONS, benchmark
-from dockharden.benchmarks.markdown import BEGIN, END, controls_markdown
+from dockharden.inspect.benchmarks import VERSIONS, benchmark
+from dockharden.inspect.benchmarks.markdown import BEGIN, END, controls_markdown
 
 DOC = Path(__file__).resolve().parents[2] / "docs/check.md"
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-from dockharden.benchmarks import VERSIONS, benchmark
-from dockharden.checkfacts import flags_to_config
-from dockharden.cis import FAIL, INFO, NA, PASS, UNVERIFIABLE, Facts, FileFacts, apply_probe, controls, evaluate
-from dockharden.validate import daemon_keys
+from dockharden.inspect.benchmarks import VERSIONS, benchmark
+from dockharden.host.check_facts import flags_to_config
+from dockharden.inspect.cis import FAIL, INFO, NA, PASS, UNVERIFIABLE, Facts, FileFacts, apply_probe, controls, evaluate
+from dockharden.core.schema import daemon_keys
 
 V16 = benchmark("1.6")
 

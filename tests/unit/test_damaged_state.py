@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from dockharden import api, generations, state
+from dockharden import api
+from dockharden.execute import generations
+from dockharden.host import state
 from dockharden.errors import DockhardenError, StateError
-from dockharden.runner import Runner
+from dockharden.host.runner import Runner
 
 REPO = Path(__file__).resolve().parents[2]
 GENS = "var/lib/dockharden/generations"

@@ -1,5 +1,5 @@
-from dockharden.engine import gate_for_engine, parse_version
-from dockharden.merge import merge_layers
+from dockharden.core.engine_gating import gate_for_engine, parse_version
+from dockharden.core.merge import merge_layers
 from dockharden.model import Layer
 
 SINCE = {"features/containerd-snapshotter": "24.0", "log-format": "25.0", "icc": "17.06"}

@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 
-from dockharden.benchmarks import benchmark
-from dockharden.cis import EXCEPTED, FAIL, PASS, ControlResult
-from dockharden.exceptions import ExceptionsFileError, apply_exceptions, expiring_notes, parse_exceptions
+from dockharden.inspect.benchmarks import benchmark
+from dockharden.inspect.cis import EXCEPTED, FAIL, PASS, ControlResult
+from dockharden.inspect.exceptions import ExceptionsFileError, apply_exceptions, expiring_notes, parse_exceptions
 
 TODAY = dt.date(2026, 12, 1)
 PATH = "/etc/dockharden/exceptions.toml"

@@ -6,7 +6,7 @@ import jsonschema
 from hypothesis import given, settings, strategies as st
 
 from dockharden.schema import _fast_daemon, _fast_layer
-from dockharden.validate import load_schema
+from dockharden.core.schema import load_schema
 
 DAEMON = load_schema("daemon.schema.json")
 KEYS = sorted(DAEMON["properties"])

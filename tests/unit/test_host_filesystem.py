@@ -12,8 +12,8 @@ import pytest
 
 from dockharden import api
 from dockharden.errors import ConflictError, HostFileError
-from dockharden.hostfs import HostFS
-from dockharden.runner import Runner
+from dockharden.host.fs import HostFS
+from dockharden.host.runner import Runner
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -101,7 +101,7 @@ def test_a_unit_file_linked_outside_the_root_is_read_from_inside_it(root, outsid
     (outside / "docker.service").write_text("[Service]\nExecStart=/usr/bin/evil\n")
     (root / "etc/systemd/system").mkdir(parents=True)
     (root / "etc/systemd/system/docker.service").symlink_to(outside / "docker.service")
-    from dockharden.host import unit_exec
+    from dockharden.host.facts import unit_exec
 
     assert unit_exec(str(root)) == []  # <root>/…/outside/docker.service does not exist: nothing is read
 

@@ -4,16 +4,16 @@ import json
 
 import pytest
 
-from dockharden.apply import without_config_file
-from dockharden.conflicts import store_switch_warning
+from dockharden.execute.apply import without_config_file
+from dockharden.core.conflicts import store_switch_warning
 from dockharden.errors import SchemaError
-from dockharden.image_store import keep_populated_store
-from dockharden.merge import merge_layers
+from dockharden.core.image_store import keep_populated_store
+from dockharden.core.merge import merge_layers
 from dockharden.model import HostFile, HostSnapshot, Layer, RenderedFile
-from dockharden.plan import make_plan
+from dockharden.core.plan import make_plan
 from dockharden.model import Selection
 from dockharden.targets.systemd_dropin import PATH as DROPIN, exec_after
-from dockharden.validate import check_daemon_config
+from dockharden.core.schema import check_daemon_config
 
 SNAPSHOTTER = {"features": {"containerd-snapshotter": True}}
 
@@ -121,7 +121,7 @@ def test_plan_says_kernel_audit_is_unavailable_and_loads_nothing():
 
 
 def test_with_the_containerd_store_baselines_overlay2_becomes_the_overlayfs_snapshotter():
-    from dockharden.image_store import fit_storage_driver
+    from dockharden.core.image_store import fit_storage_driver
 
     layer = Layer("baseline", "profile:baseline", {"daemon": {"storage-driver": "overlay2", **SNAPSHOTTER}})
     settings, [note] = fit_storage_driver(merge_layers([layer]))
@@ -131,7 +131,7 @@ def test_with_the_containerd_store_baselines_overlay2_becomes_the_overlayfs_snap
 
 
 def test_an_operators_overlay2_with_the_containerd_store_is_refused_with_the_snapshotter_name():
-    from dockharden.conflicts import check_conflicts
+    from dockharden.core.conflicts import check_conflicts
     from dockharden.errors import ConflictError
 
     config = {"storage-driver": "overlay2", **SNAPSHOTTER}

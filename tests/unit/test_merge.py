@@ -1,4 +1,4 @@
-from dockharden.merge import merge_layers, merged_over
+from dockharden.core.merge import merge_layers, merged_over
 from dockharden.model import Layer
 
 

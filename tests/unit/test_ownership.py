@@ -4,7 +4,7 @@ import pytest
 
 from dockharden.errors import ConflictError
 from dockharden.model import HostFile, HostSnapshot, RenderedFile
-from dockharden.ownership import LEGACY, check_ownership
+from dockharden.core.ownership import LEGACY, check_ownership
 
 CERT = "/etc/docker/tls/server-cert.pem"
 

@@ -1,8 +1,8 @@
 import json
 
-from dockharden.merge import merge_layers
+from dockharden.core.merge import merge_layers
 from dockharden.model import HostFile, HostSnapshot, Layer, RenderedFile, Selection
-from dockharden.plan import make_plan
+from dockharden.core.plan import make_plan
 
 PATH = "/etc/docker/daemon.json"
 RELOADABLE = frozenset({"debug", "live-restore", "labels"})
@@ -64,7 +64,7 @@ def test_removing_a_key_a_reload_would_not_revert_needs_a_restart():
 
 
 def test_key_changes_go_down_to_the_innermost_map_and_treat_lists_whole():
-    from dockharden.plan import diff_documents
+    from dockharden.core.plan import diff_documents
 
     old = {"log-opts": {"max-size": "5m", "tag": "x"}, "dns": ["1.1.1.1"], "debug": 1}
     new = {"log-opts": {"max-size": "10m"}, "dns": ["1.1.1.1", "9.9.9.9"], "debug": True, "icc": False}

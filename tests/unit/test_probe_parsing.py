@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from dockharden.probe import (APPLETS, UNLIMITED, build_rootfs_tar, icc_verdict, is_static_elf,
+from dockharden.inspect.probe import (APPLETS, UNLIMITED, build_rootfs_tar, icc_verdict, is_static_elf,
                               maps_root_elsewhere, parse_probe_output)
 
 DEFAULT_DAEMON = """NoNewPrivs:\t0

@@ -16,10 +16,10 @@ import pytest
 
 from dockharden import api
 from dockharden.errors import ConflictError
-from dockharden.merge import get_path, merge_layers
+from dockharden.core.merge import get_path, merge_layers
 from dockharden.model import HostFile, HostSnapshot, Layer
-from dockharden.profiles import load_builtin
-from dockharden.runner import Runner
+from dockharden.core.layers import load_builtin
+from dockharden.host.runner import Runner
 from dockharden.targets import audit_rules, daemon_json, ufw_block
 from dockharden.targets.daemon_json import parse_daemon_json, render_daemon_json, serialize
 from dockharden.targets.ufw_block import BEGIN, END, splice_block

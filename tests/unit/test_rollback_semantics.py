@@ -11,9 +11,9 @@ import pytest
 
 from dockharden import api
 from dockharden.errors import DockhardenError
-from dockharden.generations import Generation
-from dockharden.rollback import in_force
-from dockharden.runner import Runner
+from dockharden.execute.generations import Generation
+from dockharden.execute.rollback import in_force
+from dockharden.host.runner import Runner
 
 
 class NoTools(Runner):
@@ -110,7 +110,8 @@ def test_a_rollback_whose_files_are_already_in_place_is_recorded_so_the_next_one
 
 
 def test_history_says_which_rollback_undid_each_apply(three):
-    from dockharden import generations, report
+    from dockharden.execute import generations
+    from dockharden import report
 
     first, second = rollback(three), rollback(three)
     docs = {d["id"]: d for d in report.history_entries(generations.list_generations(str(three)))}

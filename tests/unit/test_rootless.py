@@ -6,8 +6,8 @@ import pytest
 
 from dockharden.errors import ConflictError, LayerError
 from dockharden.model import Selection
-from dockharden.pipeline import Context, build_plan
-from dockharden.runner import Runner
+from dockharden.core.planning import Context, build_plan
+from dockharden.host.runner import Runner
 
 
 class NoTools(Runner):
@@ -74,7 +74,7 @@ def test_tcp_hosts_are_refused_for_a_rootless_daemon(root):
 def test_apply_creates_the_users_config_directories_owned_by_the_user(root):
     from datetime import datetime, timezone
 
-    from dockharden.apply import Engine, apply_plan
+    from dockharden.execute.apply import Engine, apply_plan
 
     p = plan(root)
     engine = Engine(str(root), NoTools(), lambda: datetime(2026, 1, 1, tzinfo=timezone.utc), {})
@@ -86,7 +86,7 @@ def test_apply_creates_the_users_config_directories_owned_by_the_user(root):
 def applied(root, p):
     from datetime import datetime, timezone
 
-    from dockharden.apply import Engine, apply_plan
+    from dockharden.execute.apply import Engine, apply_plan
 
     engine = Engine(str(root), NoTools(), lambda: datetime(2026, 1, 1, tzinfo=timezone.utc), {})
     result = apply_plan(p, engine, restart=False)
@@ -95,7 +95,7 @@ def applied(root, p):
 
 
 def test_the_rollback_of_a_rootless_apply_restarts_that_users_daemon_not_the_systems(root):
-    from dockharden import rollback
+    from dockharden.execute import rollback
 
     engine, result = applied(root, plan(root))
     target = rollback.default_target(str(root))
@@ -112,7 +112,7 @@ def test_the_rollback_of_a_rootless_apply_restarts_that_users_daemon_not_the_sys
 
 
 def test_a_rollback_across_generations_of_two_daemons_is_refused_naming_both(root):
-    from dockharden import rollback
+    from dockharden.execute import rollback
     from dockharden.errors import DockhardenError
 
     applied(root, plan(root))
@@ -133,7 +133,7 @@ class Dockerd(NoTools):
         return "/usr/sbin/dockerd" if program == "dockerd" else None
 
     def run(self, argv, **kwargs):
-        from dockharden.runner import Result
+        from dockharden.host.runner import Result
 
         return Result(tuple(argv), 0, "configuration OK", "")
 
@@ -141,7 +141,7 @@ class Dockerd(NoTools):
 def test_dockerd_validate_on_a_users_new_daemon_json_leaves_the_config_directory_owned_by_the_user(root):
     from datetime import datetime, timezone
 
-    from dockharden.apply import Engine, apply_plan
+    from dockharden.execute.apply import Engine, apply_plan
 
     engine = Engine(str(root), Dockerd(), lambda: datetime(2026, 1, 1, tzinfo=timezone.utc), {})
     assert apply_plan(plan(root), engine, restart=False).result == "applied"

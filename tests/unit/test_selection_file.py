@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from dockharden import api, generations
+from dockharden import api
+from dockharden.execute import generations
 from dockharden.model import Selection
-from dockharden.runner import Runner
-from dockharden.selection import CONFIG_PATH, render_config
+from dockharden.host.runner import Runner
+from dockharden.core.selection import CONFIG_PATH, render_config
 
 TOML = CONFIG_PATH.lstrip("/")
 OPERATOR = """# Site selection, reviewed by ops (TICKET-42)
@@ -160,7 +161,7 @@ def test_a_stricter_mode_the_operator_gave_the_file_is_kept(applied):
 
 
 def test_the_selection_file_is_not_drift_for_verify(applied):
-    from dockharden.drift import find_drift
+    from dockharden.inspect.verify import find_drift
 
     plan = api.make_plan(request(applied, ["baseline", "userns"]))
     engine = api.engine_for(api._context(request(applied)), {}, request(applied))

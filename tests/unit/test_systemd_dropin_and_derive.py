@@ -1,5 +1,5 @@
-from dockharden.derive import derive
-from dockharden.merge import merge_layers
+from dockharden.core.derive import derive
+from dockharden.core.merge import merge_layers
 from dockharden.model import HostFile, HostSnapshot, Layer
 from dockharden.targets.systemd_dropin import PATH, join_exec, render_dropin, without_host_flags
 

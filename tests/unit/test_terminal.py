@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from dockharden.console import can_animate, colour_wanted
-from dockharden.terminal import Progress, paint
+from dockharden.ui.console import can_animate, colour_wanted
+from dockharden.ui.terminal import Progress, paint
 
 
 class Terminal(io.StringIO):

@@ -74,7 +74,7 @@ def test_a_bad_network_in_a_layer_names_the_key():
 
 
 def test_the_operators_own_bridge_and_pools_get_drop_rules_too():
-    from dockharden.merge import merge_layers
+    from dockharden.core.merge import merge_layers
     from dockharden.model import HostFile, HostSnapshot, Layer
     from dockharden.targets.ufw_block import render_ufw
 

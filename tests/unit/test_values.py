@@ -12,12 +12,13 @@ import re
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from dockharden import api, values
+from dockharden import api
+from dockharden.core import values
 from dockharden.errors import DockhardenError, LayerError, SchemaError
-from dockharden.merge import merge_layers
-from dockharden.profiles import load_layer_file
-from dockharden.runner import Runner
-from dockharden.selection import choose_selection, parse_config, split_profiles
+from dockharden.core.merge import merge_layers
+from dockharden.core.layers import load_layer_file
+from dockharden.host.runner import Runner
+from dockharden.core.selection import choose_selection, parse_config, split_profiles
 from dockharden.targets.ufw_block import block_v4
 
 PURE = settings(max_examples=300, deadline=None)
@@ -385,7 +386,7 @@ def test_a_dns_name_of_valid_labels_is_accepted_and_the_certificate_layer_takes_
 @PURE
 @given(major=st.integers(1, 99), minor=st.integers(0, 99), patch=st.one_of(st.none(), st.integers(0, 99)))
 def test_an_accepted_engine_version_is_one_the_engine_gate_can_compare(major, minor, patch):
-    from dockharden.engine import parse_version
+    from dockharden.core.engine_gating import parse_version
 
     text = f"{major}.{minor}" + (f".{patch}" if patch is not None else "")
     assert values.engine_version(text) == text and parse_version(text) == (major, minor)
@@ -404,7 +405,7 @@ def test_a_profile_selection_is_accepted_only_when_it_names_each_profile_once_an
 
 
 def test_the_builtin_profiles_pass_every_value_check():
-    from dockharden.profiles import builtin_profiles, load_builtin
+    from dockharden.core.layers import builtin_profiles, load_builtin
 
     settings_ = merge_layers([load_builtin(name) for name in builtin_profiles()])
     assert settings_.tables["tls"]["address"] == "tcp://0.0.0.0:2376"

@@ -1,6 +1,6 @@
-from dockharden.services import docker_service, watches
-from dockharden.runner import Runner
-from dockharden.verify import Effective, compare_daemon
+from dockharden.execute.services import docker_service, watches
+from dockharden.host.runner import Runner
+from dockharden.host.effective import Effective, compare_daemon
 
 INFO_20_10 = {"ServerVersion": "20.10.24+dfsg1", "LiveRestoreEnabled": True, "LoggingDriver": "json-file",
               "Driver": "overlay2", "Debug": False, "Labels": ["team=ops"],
@@ -65,7 +65,7 @@ class FakeAuditctl(Runner):
         self.loaded = set(loaded)
 
     def run(self, argv, **kwargs):
-        from dockharden.runner import Result
+        from dockharden.host.runner import Result
 
         if argv[:2] == ["auditctl", "-l"]:
             return Result(tuple(argv), 0, "".join(f"-w {p} -p {m} -k {k}\n" for p, m, k in sorted(self.loaded)), "")
@@ -75,7 +75,7 @@ class FakeAuditctl(Runner):
 
 
 def test_audit_sync_removes_only_watches_our_previous_file_had_never_the_operators():
-    from dockharden.services import sync_audit_rules
+    from dockharden.execute.services import sync_audit_rules
 
     operator = ("/etc/docker", "wa", "docker")
     ours_old = ("/var/lib/docker", "rwxa", "docker")
@@ -85,7 +85,7 @@ def test_audit_sync_removes_only_watches_our_previous_file_had_never_the_operato
 
 
 def test_a_file_row_of_verify_says_what_differs_the_mode_and_owner_found_against_those_wanted():
-    from dockharden.drift import _change_detail
+    from dockharden.inspect.verify import _change_detail
     from dockharden.model import Change, HostFile, RenderedFile
 
     key = "/etc/docker/tls/server-key.pem"
@@ -107,7 +107,7 @@ class UserSystemd(Runner):
         self.states, self.calls = list(states), []
 
     def run(self, argv, **kwargs):
-        from dockharden.runner import Result
+        from dockharden.host.runner import Result
 
         self.calls.append(tuple(argv))
         if "show" in argv:
@@ -127,7 +127,7 @@ RUNNING = {"ActiveState": "active", "SubState": "running", "NRestarts": "0"}
 
 def test_a_rootless_daemon_that_exits_after_its_restart_returned_is_seen_without_waiting_for_its_socket(tmp_path):
     # The rootless unit is Type=simple: `systemctl --user restart` returns before dockerd reads its file.
-    from dockharden.services import exit_watch
+    from dockharden.execute.services import exit_watch
 
     service = docker_service(rootless_root(tmp_path), {"service": {"manager": "rootless", "user": "ci"}}, Runner())
     assert service.status[:3] == ("systemctl", "--user", "--machine=ci@")
@@ -142,7 +142,7 @@ def test_a_rootless_daemon_that_exits_after_its_restart_returned_is_seen_without
 
 
 def test_waiting_for_the_daemon_stops_as_soon_as_it_has_exited(tmp_path):
-    from dockharden.verify import wait_for_daemon
+    from dockharden.host.effective import wait_for_daemon
 
     now = [0.0]
 
@@ -157,7 +157,7 @@ def test_waiting_for_the_daemon_stops_as_soon_as_it_has_exited(tmp_path):
 
 
 def test_a_rootless_daemons_error_lines_come_from_its_users_docker_service_in_the_journal(tmp_path):
-    from dockharden.services import daemon_error_lines
+    from dockharden.execute.services import daemon_error_lines
 
     runner = UserSystemd([RUNNING])
     lines = daemon_error_lines(rootless_root(tmp_path), {"service": {"manager": "rootless", "user": "ci"}}, runner)
@@ -168,7 +168,7 @@ def test_a_rootless_daemons_error_lines_come_from_its_users_docker_service_in_th
 
 def test_the_daemons_lines_since_an_action_are_all_read_never_cut_to_the_first_n(tmp_path):
     # journalctl 252 with -n and --since shows the first n lines after --since, not the last
-    from dockharden.services import LogMark, daemon_error_lines
+    from dockharden.execute.services import LogMark, daemon_error_lines
 
     runner = UserSystemd([RUNNING])
     daemon_error_lines(rootless_root(tmp_path), {"service": {"manager": "rootless", "user": "ci"}}, runner,

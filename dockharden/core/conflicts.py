@@ -1,0 +1,299 @@
+"""Find settings that contradict each other or the way dockerd runs, before anything is written.
+
+Pure. Each conflict is a ConflictError naming the key and the fix; softer problems become notes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dockharden.errors import ConflictError
+from dockharden.model import HostSnapshot, Note, Settings
+
+DAEMON_JSON = "/etc/docker/daemon.json"
+PATH_KEYS = ("tlscacert", "tlscert", "tlskey", "seccomp-profile")
+
+
+def check_conflicts(config: dict[str, Any], settings: Settings, host: HostSnapshot,
+                    flags_by_key: dict[str, list[str]], written: set[str],
+                    start_flags: list[str] | None = None) -> list[Note]:
+    """Raise ConflictError for the first hard conflict; return warnings.
+
+    `start_flags` are the flags dockerd will start with (after a planned drop-in); default: now's.
+    """
+    flags = host.start_flags() if start_flags is None else start_flags
+    try:
+        _check_all(config, settings, host, flags_by_key, written, flags)
+    except ConflictError as exc:
+        if exc.path == DAEMON_JSON:
+            exc.path = host.daemon_json_path  # a rootless user's file, when that is the target
+        raise
+    return _warnings(config, host)
+
+
+def relevant_flags(host: HostSnapshot, planned_exec: tuple[str, ...] | None) -> list[str]:
+    """The flags a new daemon.json must not repeat: those dockerd will start with, and, unless a
+    planned drop-in replaces them, those it runs with now (a reload is checked against these)."""
+    flags = host.start_flags(planned_exec)
+    if planned_exec is None and host.daemon:
+        flags += [f for f in host.daemon.argv[1:] if f not in flags]
+    return flags
+
+
+def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
+               flags_by_key: dict[str, list[str]], written: set[str], flags: list[str]) -> None:
+    if settings.table("rootless").get("enabled"):
+        _rootless_limits(config, host)  # first: its reasons are the real ones on a rootless host
+    _flag_duplicates(config, settings, flags, flags_by_key)
+    _icc_needs_iptables(config, flags)
+    _tcp_needs_tls(config)
+    _userns_conflicts(config, host)
+    _live_restore_and_swarm(config, host)
+    _paths_exist(config, host, written)
+    _ulimits_grantable(config, host)
+    _log_opts_fit_driver(config)
+    if settings.table("ufw").get("enabled"):
+        _firewall_backend(config, host)
+    _userns_user(config, host)
+    _snapshotter_driver(config)
+    if config.get("bridge") and config.get("bip"):
+        raise _conflict("`bridge` and `bip` are mutually exclusive", "bip", "set only one of them")
+
+
+def _snapshotter_driver(config: dict) -> None:
+    from dockharden.core.image_store import GRAPH_TO_SNAPSHOTTER
+
+    driver = config.get("storage-driver")
+    if (config.get("features") or {}).get("containerd-snapshotter") is True and driver in GRAPH_TO_SNAPSHOTTER:
+        raise _conflict(f"`storage-driver` {driver} is a graph driver, but `features.containerd-snapshotter` turns on "
+                        "the containerd image store, which has no snapshotter of that name: dockerd starts and then "
+                        "every image pull or import fails", "storage-driver",
+                        f"set storage-driver to `{GRAPH_TO_SNAPSHOTTER[driver]}`, or leave the image store off")
+
+
+def _conflict(message: str, key: str, hint: str) -> ConflictError:
+    return ConflictError(message, hint=hint, path=DAEMON_JSON, key=key)
+
+
+def _flag_names(flags: list[str]) -> set[str]:
+    return {f.split("=", 1)[0] for f in flags if f.startswith("-")}
+
+
+def _flag_duplicates(config: dict, settings: Settings, flags: list[str], flags_by_key: dict[str, list[str]]) -> None:
+    present = _flag_names(flags)
+    for key in config:
+        clash = sorted(present & set(flags_by_key.get(key, [])))
+        if clash and key != "runtimes":
+            who = settings.origin("daemon", (key,)) or "the existing daemon.json"
+            hint = (f"remove `{key}` (set by {who}) or remove {clash[0]} from dockerd's command line; "
+                    "under systemd the tls layer writes a drop-in without -H")
+            raise _conflict(f"`{key}` is also given to dockerd as {clash[0]}; dockerd refuses to start "
+                            "when a setting is both a flag and in daemon.json", key, hint)
+
+
+def _flag_value(flags: list[str], flag: str) -> str | None:
+    # boolean flags only take `--flag=value`; a bare `--flag` means true
+    for arg in flags:
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def _icc_needs_iptables(config: dict, flags: list[str]) -> None:
+    iptables_off = config.get("iptables") is False or _flag_value(flags, "--iptables") == "false"
+    if config.get("icc") is False and iptables_off:
+        raise _conflict("`icc` false needs iptables, but `iptables` is false; dockerd would not start",
+                        "icc", "set `iptables` to true, or unset `icc` in a later layer")
+
+
+def _tcp_needs_tls(config: dict) -> None:
+    tcp = [h for h in config.get("hosts", []) if h.startswith("tcp://")]
+    verified = config.get("tlsverify") is True or (config.get("tls") is True and "tlsverify" not in config)
+    if tcp and not verified:
+        raise _conflict(f"the API would listen on {tcp[0]} without TLS client verification; anyone who "
+                        "reaches it controls the host", "hosts",
+                        "select the tls profile (tlsverify true with certificates) or remove the TCP host")
+
+
+def _userns_conflicts(config: dict, host: HostSnapshot) -> None:
+    if not config.get("userns-remap"):
+        return
+    security = (host.daemon_info or {}).get("SecurityOptions") or []
+    if config.get("rootless") or any("name=rootless" in s for s in security):
+        raise _conflict("`userns-remap` does not work with a rootless daemon (moby/moby#48521)",
+                        "userns-remap", "drop the userns profile for rootless hosts")
+    if config.get("features", {}).get("containerd-snapshotter") is True:
+        raise _conflict("`userns-remap` with `features.containerd-snapshotter` true: the containerd image "
+                        "store refuses user namespace remapping", "features.containerd-snapshotter",
+                        "unset it (the userns profile does: [unset] daemon = [\"features/containerd-snapshotter\"])")
+
+
+def _live_restore_and_swarm(config: dict, host: HostSnapshot) -> None:
+    swarm = ((host.daemon_info or {}).get("Swarm") or {}).get("LocalNodeState")
+    if config.get("live-restore") is True and swarm == "active":
+        raise _conflict("`live-restore` is incompatible with swarm mode, and this node is in a swarm",
+                        "live-restore", "unset `live-restore` in a layer for swarm nodes ([unset] daemon = "
+                        "[\"live-restore\"])")
+
+
+def _paths_exist(config: dict, host: HostSnapshot, written: set[str]) -> None:
+    for key in PATH_KEYS:
+        value = config.get(key)
+        if not isinstance(value, str) or not value or value in ("builtin", "unconfined"):
+            continue
+        if not value.startswith("/"):
+            raise _conflict(f"`{key}` is the relative path {value}: dockerd resolves it from its own working "
+                            "directory, dockharden from the root", key, "write an absolute path")
+        if value not in host.existing_paths and value not in written:
+            raise _conflict(f"`{key}` points to {value}, which does not exist; dockerd would not start",
+                            key, "create the file first or point the key at an existing one")
+
+
+def _ulimits_grantable(config: dict, host: HostSnapshot) -> None:
+    """A default ulimit above dockerd's own hard limit, without CAP_SYS_RESOURCE, fails every container."""
+    daemon = host.daemon
+    if daemon is None or daemon.can_raise_limits:
+        return
+    for name, spec in (config.get("default-ulimits") or {}).items():
+        hard = spec.get("Hard", spec.get("hard")) if isinstance(spec, dict) else None
+        limit = daemon.hard_limits.get(name)
+        if isinstance(hard, int) and limit is not None and hard > limit:
+            raise _conflict(f"`default-ulimits.{name}` Hard {hard} is above dockerd's own hard limit {limit}, "
+                            "and dockerd lacks CAP_SYS_RESOURCE here: every container would fail to start "
+                            "(error setting rlimit)", f"default-ulimits.{name}",
+                            f"lower it to {limit} or less in a layer, or raise dockerd's limit "
+                            "(LimitNOFILE=/LimitNPROC= in its unit)")
+
+
+ROTATION_OPTS = {"max-size", "max-file", "compress"}
+ROTATING_DRIVERS = {"json-file", "local"}
+
+
+def _log_opts_fit_driver(config: dict) -> None:
+    driver = config.get("log-driver", "json-file")
+    wrong = sorted(ROTATION_OPTS & set(config.get("log-opts") or {}))
+    if driver not in ROTATING_DRIVERS and wrong:
+        raise _conflict(f"log-opts `{wrong[0]}` is an option of json-file/local, but log-driver is `{driver}`; "
+                        "dockerd would refuse to start", f"log-opts.{wrong[0]}",
+                        f'unset it in the layer that changes the driver: [unset] daemon = ["log-opts/{wrong[0]}"]')
+
+
+def _userns_user(config: dict, host: HostSnapshot) -> None:
+    """A named remap user must exist with subordinate ranges; no range may overlap another user's."""
+    remap = config.get("userns-remap")
+    if not remap:
+        return
+    user = "dockremap" if remap == "default" else remap.split(":")[0]
+    if user.isdigit():  # dockerd accepts a uid; the ranges are kept under the user's name
+        user = passwd_users(host.file("/etc/passwd").content, by_uid=True).get(user, user)
+    for path in ("/etc/subuid", "/etc/subgid"):
+        ranges = parse_subid(host.file(path).content)
+        mine = [r for r in ranges if r[0] == user]
+        if remap != "default" and not mine:
+            raise ConflictError(f"`userns-remap` names `{user}`, who has no range in {path}",
+                                hint=f"add one, e.g. `usermod --add-subuids 200000-265535 --add-subgids "
+                                     f"200000-265535 {user}`", path=path, key="userns-remap")
+        for name, start, count in mine:
+            for other, o_start, o_count in ranges:
+                if other != user and start < o_start + o_count and o_start < start + count:
+                    raise ConflictError(f"{user}'s range {start}-{start + count - 1} overlaps {other}'s "
+                                        f"{o_start}-{o_start + o_count - 1}", path=path, key="userns-remap",
+                                        hint="give each user a range of its own")
+    if remap != "default" and not user.isdigit() and user not in passwd_users(host.file("/etc/passwd").content):
+        raise ConflictError(f"`userns-remap` names `{user}`, who does not exist", path="/etc/passwd",
+                            key="userns-remap", hint=f"create it: useradd --system --no-create-home {user}")
+
+
+def parse_subid(content: bytes | None) -> list[tuple[str, int, int]]:
+    ranges = []
+    for line in (content or b"").decode(errors="replace").splitlines():
+        parts = line.strip().split(":")
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            ranges.append((parts[0], int(parts[1]), int(parts[2])))
+    return ranges
+
+
+def passwd_users(content: bytes | None, by_uid: bool = False):
+    """The user names in a passwd file (or, with by_uid, a uid -> name map)."""
+    rows = [line.split(":") for line in (content or b"").decode(errors="replace").splitlines() if line]
+    if by_uid:
+        return {r[2]: r[0] for r in rows if len(r) > 2}
+    return {r[0] for r in rows}
+
+
+def _firewall_backend(config: dict, host: HostSnapshot) -> None:
+    backend = ((host.daemon_info or {}).get("FirewallBackend") or {}).get("Driver", "")
+    if config.get("firewall-backend") == "nftables" or backend.startswith("nftables"):
+        raise ConflictError("docker uses the nftables firewall backend, which has no DOCKER-USER chain: the "
+                            "ufw block would filter nothing", path="/etc/ufw/after.rules", key="ufw.enabled",
+                            hint="set [ufw] enabled = false in a layer and filter in nftables, or use "
+                                 "firewall-backend iptables")
+    chains, variant = host.firewall.get("docker_chains", []), host.firewall.get("variant")
+    if chains and variant not in chains:
+        raise ConflictError(f"docker's chains are in iptables-{chains[0]}, but `iptables` (used by ufw) is "
+                            f"{variant}: the DOCKER-USER block would load where docker never looks",
+                            path="/etc/ufw/after.rules", key="ufw.enabled",
+                            hint="make both use one backend (update-alternatives --config iptables), then "
+                                 "restart docker")
+
+
+CGROUP_KEYS = ("cgroup-parent", "cpu-rt-period", "cpu-rt-runtime")
+
+
+def _rootless_limits(config: dict, host: HostSnapshot) -> None:
+    """What cannot work under RootlessKit, refused with the reason."""
+    if config.get("userns-remap"):
+        raise _conflict("`userns-remap` does not work with a rootless daemon (moby/moby#48521)", "userns-remap",
+                        "remove it: rootless mode already runs the daemon in a user namespace")
+    if config.get("icc") is False and "--iptables=false" in host.rootless_flags:
+        raise _conflict("`icc` false needs iptables, but the rootless unit runs dockerd with --iptables=false",
+                        "icc", 'unset it for this host ([unset] daemon = ["icc"]) or set up rootless with iptables')
+    cgroup = [k for k in CGROUP_KEYS if k in config]
+    cgroup += [o for o in config.get("exec-opts") or [] if o == "native.cgroupdriver=systemd"]
+    if cgroup and host.cgroup_v2 is not True:
+        raise _conflict(f"`{cgroup[0]}` needs cgroup v2 with systemd under a rootless daemon; this host "
+                        f"{'has cgroup v1' if host.cgroup_v2 is False else 'could not be checked'}",
+                        cgroup[0].split("=")[0], "remove the cgroup settings for rootless hosts")
+    if any(h.startswith("tcp://") for h in config.get("hosts") or []):
+        raise _conflict("a rootless daemon serves TCP only through RootlessKit's port forwarding, which "
+                        "dockharden does not configure", "hosts",
+                        "drop the tls layer for rootless hosts, or set DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS yourself")
+
+
+def _warnings(config: dict, host: HostSnapshot) -> list[Note]:
+    notes = store_switch_warning(config, host)
+    remapped = "name=userns" in ((host.daemon_info or {}).get("SecurityOptions") or [])
+    if config.get("userns-remap") and not remapped:
+        notes.append(Note("warning", userns_warning(host.userns_impact)))
+    if config.get("seccomp-profile") == "unconfined":
+        notes.append(Note("warning", "seccomp-profile is unconfined: containers run without syscall filtering"))
+    return notes
+
+
+def store_switch_warning(config: dict, host: HostSnapshot) -> list[Note]:
+    """A switch of the image store that an operator's layer asks for, with what it hides."""
+    from dockharden.core.engine_gating import parse_version
+    from dockharden.core.image_store import hidden_by_switch, populated_graphdriver
+
+    wanted = (config.get("features") or {}).get("containerd-snapshotter")
+    store = host.image_store or {}
+    if wanted is True and populated_graphdriver(host):
+        return [Note("warning", "features.containerd-snapshotter switches dockerd to the containerd image store "
+                                "(a restart): " + hidden_by_switch(store))]
+    leaves = wanted is False or (wanted is None and (parse_version(host.engine_version) or (0, 0)) < (29, 0))
+    if store.get("store") == "containerd" and leaves and (store.get("images") or store.get("containers")):
+        return [Note("warning", f"without features.containerd-snapshotter dockerd leaves the containerd image "
+                                f"store (a restart): its {store.get('images', 0)} image(s) and "
+                                f"{store.get('containers', 0)} container(s) disappear from view until it is "
+                                "switched back")]
+    return []
+
+
+def userns_warning(impact: dict | None) -> str:
+    text = "userns-remap moves the data root to <data-root>/<uid>.<gid>"
+    if impact is None:
+        return text + ": existing images, containers and volumes are not visible until it is removed"
+    text += (f": {impact['images']} image(s), {impact['containers']} container(s) and {impact['volumes']} "
+             "volume(s) will no longer be visible until it is removed")
+    broken = [f"{c['name']} ({', '.join(c['uses'])})" for c in impact["incompatible"]]
+    return text + ("; these running containers fail under remap: " + ", ".join(broken) if broken else "")

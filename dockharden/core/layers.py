@@ -1,0 +1,125 @@
+"""Find, parse and schema-check layer files, in the order they merge.
+
+Reads layer files only. A layer is TOML (or JSON, by its `.json` suffix): `[daemon]` is a daemon.json
+fragment, the other tables configure the other targets, `[unset]` removes keys.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from dockharden.errors import LayerError
+from dockharden.model import KeyPath, Layer, Selection
+from dockharden.resources import profiles_dir
+from dockharden.core.schema import check_layer_document, daemon_keys, suggest
+from dockharden.core.values import check_layer_values
+
+DEFAULT_PROFILES = ("baseline",)
+# A layer holds settings: the built-in ones are a few KiB. 1 MiB is hundreds of times more than any real
+# layer, and keeps a wrong path (a log, an image) from being read whole into memory and parsed.
+LAYER_LIMIT = 1 << 20
+# ... and as many files as anyone merges many times over: together at most 64 MiB read, however often a
+# file is repeated on the command line.
+MAX_LAYER_FILES = 64
+
+
+def builtin_profiles() -> list[str]:
+    """Names of the layers that ship with dockharden."""
+    return sorted(p.stem for p in profiles_dir().glob("*.toml"))
+
+
+def load_layers(selection: Selection) -> list[Layer]:
+    """The built-in profiles then the operator's layer files, parsed and checked."""
+    if len(selection.layers) > MAX_LAYER_FILES:
+        raise LayerError(f"{len(selection.layers)} layer files are selected; at most {MAX_LAYER_FILES} are read",
+                         hint="merge them into fewer files", key="--layer")
+    where = {"path": selection.source, "key": "profiles"} if selection.source.startswith("/") else {}
+    layers = [load_builtin(name, **where) for name in selection.profiles]
+    layers += [load_layer_file(Path(p)) for p in selection.layers]
+    _refuse_shared_names(layers)
+    return layers
+
+
+def _refuse_shared_names(layers: list[Layer]) -> None:
+    """Two layers of one name would share their provenance: `show` and `plan` could not tell them apart."""
+    seen: dict[str, str] = {}
+    for layer in layers:
+        if layer.name in seen:
+            raise LayerError(f"layer name `{layer.name}` is also the name of {seen[layer.name]}",
+                             hint="give each layer its own name with [layer] name = \"...\"", path=layer.source,
+                             key="layer.name")
+        seen[layer.name] = layer.source
+
+
+def load_builtin(name: str, *, path: str = "", key: str = "--profile") -> Layer:
+    """A built-in profile; an unknown name is refused naming where it came from (a flag or dockharden.toml)."""
+    names = builtin_profiles()
+    if name not in names:  # never a path: `--profile ../x` must not reach outside the profiles
+        raise LayerError(f"no built-in profile `{name}`{suggest(name, names)}",
+                         hint="built-in profiles are: " + ", ".join(names), path=path, key=key)
+    path = profiles_dir() / f"{name}.toml"
+    return _layer_from_text(path.read_bytes(), source=f"profile:{name}", default_name=name, fmt="toml")
+
+
+def load_layer_file(path: Path) -> Layer:
+    """An operator's layer file: a regular file of at most LAYER_LIMIT bytes."""
+    from dockharden.host.inputs import read_regular_file
+
+    data = read_regular_file(path, limit=LAYER_LIMIT, error=LayerError,
+                             named_in="to --layer or in /etc/dockharden/dockharden.toml",
+                             fix="a layer is a TOML or JSON file: write the settings to one and give its path")
+    fmt = "json" if path.suffix.lower() == ".json" else "toml"
+    return _layer_from_text(data, source=str(path), default_name=path.stem, fmt=fmt)
+
+
+def _layer_from_text(data: bytes, *, source: str, default_name: str, fmt: str) -> Layer:
+    doc = _parse(data, source=source, fmt=fmt)
+    check_layer_document(doc, path=source)
+    check_layer_values(doc, path=source)
+    name = doc.get("layer", {}).get("name", default_name)
+    tables = {k: v for k, v in doc.items() if k not in ("layer", "unset")}
+    unset = {table: tuple(_unset_path(p, source) for p in paths)
+             for table, paths in doc.get("unset", {}).items()}
+    return Layer(name=name, source=source, tables=tables, unset=unset,
+                 description=doc.get("layer", {}).get("description", ""))
+
+
+def _parse(data: bytes, *, source: str, fmt: str) -> dict[str, Any]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LayerError(f"not UTF-8 text (byte {exc.start})", hint="save the layer as UTF-8",
+                         path=source) from None
+    try:
+        doc = json.loads(text) if fmt == "json" else tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LayerError(f"invalid TOML: {exc}", hint="fix the syntax at that line", path=source) from None
+    except json.JSONDecodeError as exc:
+        raise LayerError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
+                         hint="fix the syntax at that line", path=source) from None
+    except (ValueError, RecursionError) as exc:  # absurd numbers or nesting
+        raise LayerError(f"cannot be read as a layer ({exc.__class__.__name__}: {str(exc)[:80]}; nested too "
+                         "deeply or a number too long)", hint="fix the file", path=source) from None
+    if not isinstance(doc, dict):
+        raise LayerError("a layer must be a table (a JSON object)",
+                         hint="put the settings in tables such as {\"daemon\": {...}}", path=source)
+    from dockharden.targets.daemon_json import check_encodable
+
+    check_encodable(doc, source, LayerError)
+    return doc
+
+
+def _unset_path(text: str, source: str) -> KeyPath:
+    path = tuple(text.strip("/").split("/"))
+    if not all(path):
+        raise LayerError(f"`unset` path `{text}` has an empty part", hint="write it like \"log-opts/max-file\"",
+                         path=source, key="unset.daemon")
+    known = daemon_keys()
+    if path[0] not in known:
+        raise LayerError(f"`unset` names an unknown daemon.json key `{path[0]}`{suggest(path[0], known)}",
+                         hint="name a key of daemon.json; nested keys use '/', e.g. \"log-opts/max-file\"",
+                         path=source, key="unset.daemon")
+    return path

@@ -1,0 +1,489 @@
+"""Execute a Plan: journal a generation, validate, write atomically, act on services, verify,
+and on any failure restore every file and bring the daemon back as it was.
+
+Touches the machine through the filesystem accessor (hostfs), generations, services and the runner. Apply executes exactly
+what the plan says: it never re-renders. The generation's record is the journal: its `state` says how
+far a run got, so a run killed at any point can be finished or undone by the next one (recovery.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Callable
+
+from dockharden.execute import faults, generations, services
+from dockharden.host import effective as verify
+from dockharden.errors import ApplyError, DockhardenError, from_os_error
+from dockharden.execute.generations import STATE_DIR, Generation
+from dockharden.host.facts import read_file, socket_path
+from dockharden.host.fs import HostFS
+from dockharden.execute.interrupts import Interrupted
+from dockharden.model import Plan
+from dockharden.host.runner import Runner
+from dockharden.core.selection import CONFIG_PATH
+from dockharden.targets import audit_rules, daemon_json, ufw_block
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What apply did: `applied`, `unchanged`, `rolled_back` or `failed`, with the generation."""
+
+    result: str
+    generation: str | None = None
+    written: tuple[str, ...] = ()
+    services: tuple[dict, ...] = ()
+    messages: tuple[str, ...] = field(default_factory=tuple)
+    interrupted: int | None = None  # the signal that stopped the run (it was then rolled back)
+
+    @property
+    def ok(self) -> bool:
+        return self.result in ("applied", "unchanged")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Everything apply touches, passed in: no hidden globals."""
+
+    root: str
+    runner: Runner
+    now: Callable[[], datetime]
+    config: dict[str, Any]
+    progress: Callable[[str], None] = lambda message: None
+    # Wraps each wait (a restart and its API, a reload's confirmation, verification): `with waiting(what):`.
+    # A terminal draws a live line for it; progress messages during it say what is awaited now.
+    waiting: Callable[[str], AbstractContextManager] = nullcontext
+    # Called at each step boundary; raises Interrupted when a signal arrived during the step (interrupts.py)
+    checkpoint: Callable[[str], None] = lambda where: None
+    wait_timeout: float = 60.0
+    default_socket: str = "/var/run/docker.sock"
+    daemon_json_path: str = daemon_json.PATH  # the daemon's file, named in its errors
+
+    @property
+    def socket(self) -> str:
+        return docker_socket(self.root, self.config, default=self.default_socket)
+
+    def for_plan(self, plan: Plan) -> "Engine":
+        """This engine aimed at the plan's daemon (a rootless user's, with its own socket and manager)."""
+        return self.for_rootless_user(plan.rootless_user)
+
+    def for_rootless_user(self, user: str | None) -> "Engine":
+        """This engine aimed at `user`'s rootless daemon (None: unchanged, the system daemon)."""
+        if not user:
+            return self
+        from dockharden.host.rootless import find_user
+
+        found = find_user(self.root, user)
+        service = dict(self.config.get("service", {}))
+        if service.get("manager", "auto") == "auto":
+            service.update(manager="rootless", user=user)
+        return replace(self, config=dict(self.config, service=service), default_socket=found.socket,
+                       daemon_json_path=found.daemon_json)
+
+
+def docker_socket(root: str, config: dict[str, Any], environ: dict[str, str] | None = None,
+                  default: str = "/var/run/docker.sock") -> str:
+    """The daemon's unix socket: [docker] host, else DOCKER_HOST, else the standard path."""
+    import os
+
+    host = config.get("docker", {}).get("host") or (environ or os.environ).get("DOCKER_HOST") or ""
+    if host and not host.startswith("unix://"):
+        raise DockhardenError(f"dockharden talks to dockerd over its unix socket, not {host}",
+                              hint="set [docker] host = \"unix:///var/run/docker.sock\"", path=CONFIG_PATH)
+    return socket_path(root, host[len("unix://"):] if host else default)
+
+
+def plan_summary(plan: Plan) -> dict:
+    return {"changes": [{"path": c.path, "action": c.action} for c in plan.changes],
+            "services": [{"service": s.service, "action": s.action} for s in plan.services]}
+
+
+def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply", **record: Any) -> RunResult:
+    """Make the plan real, or leave the host as it was. The caller holds the host lock."""
+    engine = engine.for_plan(plan)
+    if not plan.changes:  # nothing at all is written, dockharden's own files included
+        return RunResult("unchanged")
+    refuse_stale_plan(plan, engine.root)
+    if restart and any(s.service == "docker" for s in plan.services):
+        services.docker_service(engine.root, engine.config, engine.runner)  # fail before any write
+    selection = {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers)}
+    generation = generations.start_generation(
+        engine.root, engine.now(), selection, [c.old for c in plan.changes],
+        plan_summary(plan), kind=kind, restart=restart, audit_rules=_new_audit_text(plan),
+        daemon_json=_new_daemon_text(plan), docker_left=any(s.service == "docker" for s in plan.left),
+        **_daemon_record(plan), **record)
+    faults.point("after-record")
+    try:
+        generation = _run_steps(plan, engine, generation, restart)
+    except Interrupted as exc:  # the step under way finished; now undo the generation
+        return replace(roll_back_generation(engine, generation, exc.paragraph()), interrupted=exc.signum)
+    except DockhardenError as exc:
+        return roll_back_generation(engine, generation, exc.paragraph())
+    except OSError as exc:  # a full disk, a read-only mount: undo what was written
+        return roll_back_generation(engine, generation, from_os_error(exc, "the apply stopped").paragraph())
+    generations.release_reserve(generation)
+    return RunResult("applied", generation.id, tuple(c.path for c in plan.changes),
+                     tuple(generation.record.get("services_done", [])))
+
+
+def _daemon_record(plan: Plan) -> dict:
+    """Which daemon the generation configures, when it is a rootless user's: its rollback and its recovery
+    restart that user's daemon, not the system's."""
+    return {"rootless_user": plan.rootless_user} if plan.rootless_user else {}
+
+
+def _new_daemon_text(plan: Plan) -> str | None:
+    """The daemon.json this run writes: a rollback compares the daemon against what it undoes."""
+    change = next((c for c in plan.changes if c.target == "daemon.json" and c.new.content), None)
+    return change.new.content.decode(errors="replace") if change else None
+
+
+def _new_audit_text(plan: Plan) -> str | None:
+    change = next((c for c in plan.changes if c.path == audit_rules.PATH and c.new.content), None)
+    return change.new.content.decode(errors="replace") if change else None
+
+
+def _run_steps(plan: Plan, engine: Engine, generation: Generation, restart: bool) -> Generation:
+    """Each step, journaled before it starts; between steps, engine.checkpoint lets a signal stop the run."""
+    engine.checkpoint("before the first write")
+    generation = generations.set_state(generation, "validating")
+    validate_with_dockerd(plan, engine)
+    engine.checkpoint("after validating the new files")
+    generation = generations.set_state(generation, "writing")
+    _write_changes(plan, engine.root, engine.checkpoint)
+    engine.checkpoint("after writing the files")
+    if not restart:
+        return generations.set_state(generation, "applied", services_done=[
+            {"service": s.service, "action": "skipped"} for s in plan.needed])
+    generation = generations.set_state(generation, "services", daemon_pid_before=services.daemon_pid(engine.root),
+                                       services_started=[])
+    done = act_on_services(plan, engine, journal=lambda service: generations.note_service_started(generation, service))
+    done += [{"service": s.service, "action": "left stopped" if s.service == "docker" else "skipped"}
+             for s in plan.left]
+    generation = generations.set_state(generation, "verifying", services_done=done)
+    faults.point("during-verify")
+    with engine.waiting("verifying the settings in force"):
+        verify_plan(plan, engine)
+    engine.checkpoint("after verifying")
+    return generations.set_state(generation, "applied")
+
+
+def refuse_stale_plan(plan: Plan, root: str) -> None:
+    """Refuse when a file changed since the plan was made (another process edited it)."""
+    for change in plan.changes:
+        now = read_file(root, change.path)
+        if (now.exists, now.content) != (change.old.exists, change.old.content):
+            raise ApplyError("changed since the plan was made; nothing was written",
+                             hint="run `dockharden plan` again and review it", path=change.path)
+
+
+def validate_with_dockerd(plan: Plan, engine: Engine) -> None:
+    """`dockerd --validate` on the new daemon.json with the flags dockerd will start with once the plan
+    is in place (a planned drop-in's, not the unit's current -H fd://), on Engine 23+.
+
+    Nothing is written where dockerd looks: the new daemon.json, and the new files it names (TLS
+    certificates and keys, a seccomp profile, which dockerd --validate opens), are staged in a private
+    directory of dockharden's state, and the staged daemon.json points at the staged copies.
+    """
+    change = next((c for c in plan.changes if c.target == "daemon.json" and c.new.content), None)
+    if change is None or not _has_validate(plan.engine_version) or not engine.runner.which("dockerd"):
+        return
+    import shutil
+    import tempfile
+
+    staging = Path(tempfile.mkdtemp(prefix="validate-", dir=HostFS(engine.root).make_private_dir(STATE_DIR)))  # 0700
+    try:
+        probe = staging / "daemon.json"
+        HostFS(str(staging)).write("/daemon.json", staged_daemon_json(plan, engine.root, staging), 0o600)
+        result = engine.runner.run(["dockerd", "--validate", *without_config_file(plan.start_flags),
+                                    "--config-file", str(probe)], timeout=60)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if not result.ok:
+        said = [line for line in result.stderr.strip().splitlines() if not INFO_LINE.search(line)]
+        raise ApplyError(f"dockerd --validate refuses the new file: {' '.join(said) or result.stderr.strip()}",
+                         hint="fix the layer that sets the key it names", path=change.path)
+
+
+INFO_LINE = re.compile(r"level=(info|debug|warning)")
+
+
+def staged_daemon_json(plan: Plan, root: str, staging: Path) -> bytes:
+    """The new daemon.json with each file it names that the plan writes replaced by a staged copy
+    (kept private: keys stay 0400), and, under a root other than /, existing ones seen from here."""
+    config = daemon_json.parse_daemon_json(next(c.new.content for c in plan.changes if c.target == "daemon.json"))
+    written = {c.path: c.new for c in plan.changes if c.new.content is not None}
+    for index, key in enumerate(("tlscacert", "tlscert", "tlskey", "seccomp-profile")):
+        value = config.get(key)
+        if not isinstance(value, str) or not value.startswith("/"):
+            continue
+        if value in written:
+            HostFS(str(staging)).write(f"/{index}-{Path(value).name}", written[value].content, 0o400)
+            config[key] = str(staging / f"{index}-{Path(value).name}")
+        elif os.path.realpath(root) != "/":
+            config[key] = str(HostFS(root).real(value))
+    return daemon_json.serialize(config)
+
+
+def _has_validate(version: str | None) -> bool:
+    from dockharden.core.engine_gating import parse_version
+
+    parsed = parse_version(version)
+    return parsed is not None and parsed >= (23, 0)
+
+
+def without_config_file(flags: tuple[str, ...]) -> list[str]:
+    """`flags` without --config-file (both `--config-file F` and `--config-file=F`): the probe file replaces it."""
+    kept, skip = [], False
+    for flag in flags:
+        if skip:
+            skip = False
+        elif flag == "--config-file":
+            skip = True
+        elif not flag.startswith("--config-file="):
+            kept.append(flag)
+    return kept
+
+
+def _write_changes(plan: Plan, root: str, checkpoint: Callable[[str], None]) -> None:
+    for index, change in enumerate(plan.changes):
+        if change.action == "delete":
+            HostFS(root).remove(change.path)
+        else:
+            new = change.new
+            HostFS(root).write(change.path, new.content, new.mode, new.uid, new.gid)
+        faults.point(f"after-write-{index}")
+        checkpoint(f"while writing the files (after {change.path})")
+
+
+def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] = lambda service: None) -> list[dict]:
+    """Docker reload or restart, audit rules, ufw: each only when the plan says so. `journal` records each
+    service before it acts, so a rollback knows exactly which ones to undo."""
+    done = []
+    for action in plan.services:
+        journal(action.service)
+        if action.service == "systemd":
+            result = engine.runner.run(["systemctl", "daemon-reload"], timeout=60)
+            if not result.ok:
+                raise ApplyError(f"systemctl daemon-reload failed: {result.stderr.strip()}",
+                                 path="/etc/systemd/system/docker.service.d/dockharden.conf")
+            done.append({"service": "systemd", "action": "daemon-reload"})
+        elif action.service == "docker":
+            done.append(docker_action(action.action, engine))
+        elif action.service == "auditd":
+            done.append(audit_action(plan, engine))
+        elif action.service == "ufw":
+            result = services.reload_ufw(engine.runner)
+            if not result.ok:
+                raise ApplyError(f"ufw reload failed: {result.stderr.strip()}", path=ufw_block.PATH_V4,
+                                 hint="check the DOCKER-USER block and `ufw status`")
+            done.append({"service": "ufw", "action": "reload"})
+        engine.checkpoint(f"after the {action.service} {action.action}")
+    return done
+
+
+def docker_action(action: str, engine: Engine) -> dict:
+    service = services.docker_service(engine.root, engine.config, engine.runner)
+    since = time.time()
+    mark = services.mark_log(engine.root, engine.config, since)
+    if action == "reload":
+        with engine.waiting("reloading docker: waiting for the daemon to confirm"):
+            result = services.reload_docker(service, engine.root, engine.runner)
+            confirmed = result.ok and verify.reload_confirmed(engine.socket, since)
+        if not confirmed:
+            raise ApplyError("the daemon did not confirm the reload (it keeps its old configuration)"
+                             + _daemon_error(engine, result, mark), path=engine.daemon_json_path,
+                             hint="the new daemon.json has a value the daemon refuses; see its log")
+        return {"service": "docker", "action": "reload", "pid": services.daemon_pid(engine.root, service.pidfiles)}
+    with engine.waiting(f"restarting docker ({service.manager})"):
+        result = services.restart_docker(service, engine.runner)
+        faults.point("during-restart")
+        up = result.ok and verify.wait_for_daemon(engine.socket, engine.wait_timeout, engine.progress,
+                                                  exited=services.exit_watch(service, engine.runner))
+    if not up:
+        raise ApplyError("docker did not come back after the restart" + _daemon_error(engine, result, mark),
+                         path=engine.daemon_json_path, hint="the daemon refused the new configuration; see its log")
+    return {"service": "docker", "action": "restart", "pid": services.daemon_pid(engine.root, service.pidfiles)}
+
+
+def _daemon_error(engine: Engine, result, mark) -> str:
+    """Why, in the words of the command that failed and of the daemon's log since the action began."""
+    said = []
+    if not result.ok and result.stderr.strip():
+        said.append(f"`{' '.join(result.argv)}` says: {result.stderr.strip().splitlines()[-1].strip()}")
+    lines = services.daemon_error_lines(engine.root, engine.config, engine.runner, mark)
+    if lines and not any(lines[-1].strip() in s for s in said):
+        said.append(f"the daemon says: {lines[-1].strip()}")
+    return "; " + "; ".join(said) if said else ""
+
+
+def audit_action(plan: Plan, engine: Engine) -> dict:
+    change = next((c for c in plan.changes if c.path == audit_rules.PATH), None)
+    if not engine.runner.which("auditctl"):
+        return {"service": "auditd", "action": "skipped (auditctl not installed)"}
+    text = lambda data: data.decode(errors="replace") if data else None  # noqa: E731
+    # no change: the rules file stands and the kernel lost some of its watches (live_repair.py)
+    old, new = (change.old.content, change.new.content) if change else \
+        (None, next(f.content for f in plan.rendered if f.path == audit_rules.PATH))
+    done = services.sync_audit_rules(engine.runner, text(old), text(new))
+    return {"service": "auditd", "action": "reload", "detail": done}
+
+
+def verify_plan(plan: Plan, engine: Engine) -> None:
+    """The effective state after the services acted: daemon, audit rules, firewall chain."""
+    change = next((c for c in plan.changes if c.target == "daemon.json"), None)
+    docker_acted = any(s.service == "docker" for s in plan.services)
+    if change and change.new.content and docker_acted:
+        effective = verify.read_effective(engine.socket)
+        if effective is None:
+            raise ApplyError("the daemon does not answer after the change", path=change.path)
+        config = daemon_json.parse_daemon_json(change.new.content)
+        wrong = [str(m) for m in verify.compare_daemon(config, effective)]
+        wrong += [f"no answer on {h}" for h in verify.silent_unix_hosts(config, engine.root)]
+        wrong += verify.tls_problems(config, engine.root)
+        if wrong:
+            raise ApplyError("the daemon runs, but not with the new settings: " + "; ".join(wrong),
+                             path=change.path, hint="a flag or another file overrides these keys")
+    _verify_audit(plan, engine)
+    _verify_firewall(plan, engine)
+
+
+def _verify_audit(plan: Plan, engine: Engine) -> None:
+    change = next((c for c in plan.changes if c.path == audit_rules.PATH and c.new.content), None)
+    if change and engine.runner.which("auditctl") and any(s.service == "auditd" for s in plan.services):
+        missing = verify.missing_audit_watches(engine.runner, services.watches(change.new.content.decode()))
+        if missing:
+            raise ApplyError("the kernel does not hold the watches on " + ", ".join(missing),
+                             path=audit_rules.PATH, hint="check `auditctl -s` (enabled, not locked)")
+
+
+def _verify_firewall(plan: Plan, engine: Engine) -> None:
+    if not any(s.service == "ufw" for s in plan.services):
+        return
+    tools = {ufw_block.PATH_V4: "iptables", ufw_block.PATH_V6: "ip6tables"}
+    for change in plan.changes:
+        if change.path in tools and change.new.content and engine.runner.which(tools[change.path]):
+            missing = verify.missing_firewall_rules(engine.runner, change.new.content.decode(errors="replace"),
+                                                    tools[change.path])
+            if missing:
+                raise ApplyError("the live DOCKER-USER chain lacks: " + "; ".join(missing),
+                                 path=change.path, hint="is the firewall backend iptables (not nftables)?")
+
+
+def roll_back_generation(engine: Engine, generation: Generation, reason: str) -> RunResult:
+    """Restore every file of `generation`, bring the services back, and record what happened.
+
+    The daemon is brought up on the restored files, and its effective settings are compared with them:
+    the result says the host is back only when the daemon agrees. The space reserved when the generation
+    was recorded is given back first, so a full disk leaves room for the journal and the restored files.
+    """
+    engine.progress(f"rolling back generation {generation.id}: {reason}")
+    generations.release_reserve(generation)
+    generation = generations.reread(generation)  # the journal on disk, not the caller's older copy, says how far it got
+    stage = generation.record["state"]
+    if stage == "rolling_back":  # a rollback that was itself interrupted: redo it from its start
+        stage = generation.record.get("failed_at", "services")
+    # if even this cannot be journaled, restore anyway: the journal still says how far the run got
+    generation, _ = _journal(generation, "rolling_back", error=reason, failed_at=stage)
+    try:
+        restored = generations.restore_files(engine.root, generation)
+        disagree = restore_services(engine, generation, stage)
+    except (DockhardenError, OSError) as exc:
+        exc = exc if isinstance(exc, DockhardenError) else from_os_error(exc, "restoring failed")
+        return _rollback_failed(generation, reason, exc.paragraph())
+    if disagree:
+        return _rollback_failed(generation, reason, "the files were restored, but the daemon does not run with "
+                                "them: " + "; ".join(disagree))
+    daemon = " and the daemon runs with them" if generation.record.get("restart") else ""
+    generation, problem = _journal(generation, "rolled_back", restored=restored)
+    if problem:
+        return RunResult("failed", generation.id, messages=(
+            reason, f"every file was restored from generation {generation.id}{daemon}, but the journal could not "
+                    f"record it ({problem})",
+            f"the backups stay in {generation.directory}/files; free some space, then run `dockharden apply` or "
+            f"`dockharden rollback`: it finishes the rollback of generation {generation.id} first"))
+    return RunResult("rolled_back", generation.id, messages=(
+        reason, f"every file was restored from generation {generation.id}{daemon}"))
+
+
+def _journal(generation: Generation, state: str, **facts: Any) -> tuple[Generation, str]:
+    """Journal `state`; when the system refuses (a full disk even now), say why instead of raising."""
+    try:
+        return generations.set_state(generation, state, **facts), ""
+    except OSError as exc:
+        return generation, f"{generations.record_path(generation)}: {exc.strerror or exc}"
+
+
+def _rollback_failed(generation: Generation, reason: str, problem: str) -> RunResult:
+    generation, journal_problem = _journal(generation, "failed", rollback_error=problem)
+    return RunResult("failed", generation.id, messages=(
+        reason, f"ROLLBACK FAILED: {problem}",
+        f"the previous files are in {generation.directory}/files (record.json says where each belongs); fix the "
+        f"cause, then `dockharden rollback --to {generation.id}` puts them back, or copy them by hand"
+        + (f"; the journal could not record this ({journal_problem})" if journal_problem else "")))
+
+
+def restore_services(engine: Engine, generation: Generation, stage: str) -> list[str]:
+    """After the files are back: undo what the services did and bring dockerd up on the restored files.
+
+    Returns how the daemon still disagrees with the restored daemon.json ([] when it agrees).
+    """
+    record = generation.record
+    if not record.get("restart"):
+        return []
+    planned = {s["service"]: s["action"] for s in record["plan"]["services"]}
+    started = set(record.get("services_started", planned)) if stage in ("services", "verifying") else set()
+    if "systemd" in started:
+        engine.runner.run(["systemctl", "daemon-reload"], timeout=60)
+    disagree = bring_docker_back(engine, generation, planned.get("docker") if "docker" in started else None)
+    if "auditd" in started and engine.runner.which("auditctl"):
+        entry = next((e for e in record["files"] if e["path"] == audit_rules.PATH), None)
+        old = generations.backup_bytes(generation, entry) if entry else None
+        services.sync_audit_rules(engine.runner, record.get("audit_rules"),
+                                  old.decode(errors="replace") if old else None)
+    if "ufw" in started:
+        services.reload_ufw(engine.runner)
+    return disagree
+
+
+def bring_docker_back(engine: Engine, generation: Generation, acted: str | None) -> list[str]:
+    """Make dockerd run the restored daemon.json: the way it took the new one (reload or restart), a
+    restart when it is down or a reload did not undo everything; then compare what it reports."""
+    if acted is None and generation.record.get("docker_left"):
+        return []  # the plan left a stopped dockerd stopped: so does its rollback
+    restarted = False
+    if acted == "restart" or not verify.wait_for_daemon(engine.socket, 2, engine.progress):
+        docker_action("restart", engine)
+        restarted = True
+    elif acted == "reload":
+        docker_action("reload", engine)
+    if acted is None:
+        return []
+    expected = restored_daemon_config(generation)
+    disagree = _disagreements(expected, engine)
+    if disagree and not restarted:
+        engine.progress("a reload did not undo every setting: restarting docker")
+        docker_action("restart", engine)
+        disagree = _disagreements(expected, engine)
+    return disagree
+
+
+def restored_daemon_config(generation: Generation) -> dict:
+    """The daemon.json the rollback restored, with the engine defaults of the keys the failed run added."""
+    entry = next((e for e in generation.record["files"] if e["path"] == daemon_json.PATH
+                  or e["path"].endswith("/.config/docker/daemon.json")), None)
+    old = daemon_json.parse_daemon_json(generations.backup_bytes(generation, entry) if entry else None)
+    new = daemon_json.parse_daemon_json((generation.record.get("daemon_json") or "").encode() or None)
+    return verify.with_defaults_for(old, added=[k for k in new if k not in old])
+
+
+def _disagreements(expected: dict, engine: Engine) -> list[str]:
+    effective = verify.read_effective(engine.socket)
+    if effective is None:
+        return [f"dockerd does not answer on {engine.socket}"]
+    return [str(m) for m in verify.compare_daemon(expected, effective)]

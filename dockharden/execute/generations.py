@@ -1,0 +1,265 @@
+"""The on-disk history of applies under /var/lib/dockharden: one numbered generation per apply.
+
+Touches the machine. A generation is recorded (previous bytes, mode, owner and hash of every file it
+will replace) before the first write, so the files as they were can always be given back.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dockharden.errors import ApplyError, StateError, from_os_error
+from dockharden.host.fs import HostFS, copy_preserving, fsync_dir, read_own
+from dockharden.model import HostFile
+from dockharden.host.state import RECORD, damaged_record_error, record_problem
+
+STATE_DIR = "/var/lib/dockharden"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generation. `damaged` says why its record cannot be trusted ('' when it can); a damaged
+    generation's `record` is empty."""
+
+    id: str
+    directory: Path
+    record: dict[str, Any]
+    damaged: str = ""
+
+
+GENERATIONS = STATE_DIR + "/generations"
+
+
+def generations_dir(root: str) -> Path:
+    """The real directory of the generations, found inside the root like every host path."""
+    return HostFS(root).real(GENERATIONS)
+
+
+def generation_dirs(base: Path) -> list[Path]:
+    """The numbered directories under `base`, in order; a symlink or a file there is not a generation."""
+    try:
+        entries = list(base.iterdir()) if base.is_dir() else []
+    except OSError:
+        return []
+    return sorted((p for p in entries if p.name.isdigit() and p.is_dir() and not p.is_symlink()),
+                  key=lambda p: int(p.name))
+
+
+def list_generations(root: str) -> list[Generation]:
+    """Every recorded generation, oldest first."""
+    found = []
+    for directory in generation_dirs(generations_dir(root)):
+        if (directory / RECORD).exists():
+            record, problem = record_problem(directory)
+            found.append(Generation(directory.name, directory, record, problem))
+    return found
+
+
+def sha256(content: bytes | None) -> str | None:
+    import hashlib  # only apply records hashes; a plan does not pay for the import
+
+    return hashlib.sha256(content).hexdigest() if content is not None else None
+
+
+def start_generation(root: str, now: datetime, selection: dict, files: list[HostFile],
+                     plan_summary: dict, kind: str = "apply", **extra: Any) -> Generation:
+    """Back up `files` as they are now and record a pending generation (before anything is written)."""
+    fs = HostFS(root)
+    fs.make_private_dir(STATE_DIR)
+    base = fs.make_private_dir(GENERATIONS)
+    gen_id = _next_id(base)
+    directory = base / gen_id
+    try:
+        fs.make_private_dir(f"{GENERATIONS}/{gen_id}")
+        fs.make_private_dir(f"{GENERATIONS}/{gen_id}/files")
+        entries = [_backup(root, directory, index, f) for index, f in enumerate(files)]
+        record = {"format": FORMAT, "id": gen_id, "kind": kind, "time": now.isoformat(timespec="seconds"),
+                  "state": "pending", "selection": selection, "files": entries, "plan": plan_summary, **extra}
+        write_record(directory, record)
+        _reserve(directory, reserve_size(files, record))
+    except OSError as exc:
+        import shutil
+
+        shutil.rmtree(directory, ignore_errors=True)  # nothing was written yet: leave no half record
+        raise from_os_error(exc, "could not back up the files before writing", error=ApplyError,
+                            path=f"{STATE_DIR}/generations/{gen_id}", then="nothing was changed") from None
+    return Generation(gen_id, directory, record)
+
+
+RESERVE = "reserve"
+BLOCK = 4096
+
+
+def reserve_size(files: list[HostFile], record: dict[str, Any]) -> int:
+    """Room for a rollback on a full disk: a temporary copy of every file to restore (a file that did not
+    exist is only deleted), and the journal written twice over (a new record sits next to the old one
+    until it replaces it, and gains the error text), in whole blocks."""
+    def blocks(size: int) -> int:
+        return max(1, -(-size // BLOCK)) * BLOCK
+
+    journal = len(json.dumps(record, indent=2, sort_keys=True)) + BLOCK
+    return sum(blocks(len(f.content or b"")) for f in files if f.exists) + 2 * blocks(journal)
+
+
+def _reserve(directory: Path, size: int) -> None:
+    """Hold `size` bytes of the disk the journal is on, given back when the generation ends or rolls back."""
+    fd = os.open(directory / RESERVE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            _write_zeros(fd, size)  # a filesystem without fallocate
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_zeros(fd: int, size: int) -> None:
+    block = bytes(65536)
+    while size > 0:
+        size -= os.write(fd, block[:min(size, len(block))])
+
+
+def release_reserve(generation: Generation) -> None:
+    """Give back the space held for this generation's rollback."""
+    try:
+        (generation.directory / RESERVE).unlink()
+    except FileNotFoundError:
+        pass
+
+
+def record_path(generation: Generation) -> Path:
+    return generation.directory / "record.json"
+
+
+def _next_id(base: Path) -> str:
+    numbers = [int(p.name) for p in base.iterdir() if p.name.isdigit()]  # a damaged one keeps its number too
+    return f"{max(numbers, default=0) + 1:04d}"
+
+
+def _backup(root: str, directory: Path, index: int, old: HostFile) -> dict[str, Any]:
+    entry = {"path": old.path, "existed": old.exists, "mode": old.mode, "uid": old.uid, "gid": old.gid,
+             "sha256": sha256(old.content), "backup": None}
+    if old.exists:
+        name = f"files/{index:03d}"
+        copy_preserving(HostFS(root).real(old.path), directory / name, old.mode or 0o600)
+        entry["backup"] = name
+    return entry
+
+
+def write_record(directory: Path, record: dict[str, Any]) -> None:
+    """Replace record.json atomically (it is the journal the next run trusts)."""
+    data = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
+    tmp = directory / ".record.json.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, directory / "record.json")
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # the journal stays the old record, whole; no half-written copy is left
+        exc.filename = exc.filename or str(directory / "record.json")
+        raise
+    fsync_dir(directory)
+
+
+
+def set_state(generation: Generation, state: str, **extra: Any) -> Generation:
+    """Journal a new state (and facts) on top of what the record on disk says now."""
+    record = dict(reread(generation).record, state=state, **extra)
+    write_record(generation.directory, record)
+    return Generation(generation.id, generation.directory, record)
+
+
+def reread(generation: Generation) -> Generation:
+    """`generation` as its journal on disk says now."""
+    record, problem = record_problem(generation.directory)
+    if problem:
+        raise damaged_record_error(generation.id, generation.directory, problem,
+                                   "it changed under this run, which cannot go on from it",
+                                   "see `dockharden history`; its backups are in its files/ directory")
+    return Generation(generation.id, generation.directory, record)
+
+
+def note_service_started(generation: Generation, service: str) -> None:
+    """Journal that `service` is about to act: a rollback then knows to undo it."""
+    current = reread(generation).record
+    write_record(generation.directory, dict(current, services_started=current.get("services_started", []) + [service]))
+
+
+def backup_bytes(generation: Generation, entry: dict[str, Any]) -> bytes | None:
+    """The bytes a file had before `generation` (None: it did not exist), checked against the SHA-256 the
+    record took of them: a backup that is missing or was changed is never restored."""
+    if not entry["existed"]:
+        return None
+    where = f"/var/lib/dockharden/generations/{generation.id}/{entry['backup']}"
+    try:
+        data = read_own(generation.directory / entry["backup"])
+    except FileNotFoundError:
+        raise StateError(f"the backup of {entry['path']} is missing", path=where,
+                         hint="it cannot be restored from this generation; `dockharden history` lists the others") \
+            from None
+    if sha256(data) != entry["sha256"]:
+        raise StateError(f"the backup of {entry['path']} does not match the SHA-256 its record took of it "
+                         "(cut short or edited since)", path=where,
+                         hint="it cannot be restored from this generation; `dockharden history` lists the others")
+    return data
+
+
+def restore_files(root: str, generation: Generation) -> list[str]:
+    """Put every file of `generation` back as it was before it (bytes, mode, owner, or absence).
+
+    A file already as it was is left alone; leftover temporary files of an interrupted write go.
+    """
+    fs, restored = HostFS(root), []
+    for entry in generation.record["files"]:
+        fs.remove_temporaries(entry["path"])
+        data = backup_bytes(generation, entry)
+        current = fs.read(entry["path"])
+        if current.content == data and (data is None or (current.mode, current.uid, current.gid) ==
+                                        (entry["mode"], entry["uid"], entry["gid"])):
+            continue
+        if data is None:
+            fs.remove(entry["path"])
+        else:
+            fs.write(entry["path"], data, entry["mode"], entry["uid"] or 0, entry["gid"] or 0)
+        restored.append(entry["path"])
+    return restored
+
+
+def find_generation(root: str, gen_id: str, gens: list[Generation] | None = None) -> Generation:
+    """The generation numbered `gen_id` ('3' or '0003'); a damaged one is refused."""
+    from dockharden.errors import DockhardenError
+
+    for generation in list_generations(root) if gens is None else gens:
+        if int(generation.id) == int(gen_id):
+            if generation.damaged:
+                raise damaged_record_error(generation.id, generation.directory, generation.damaged,
+                                           "the files as they were before it are unknown",
+                                           "roll back to another generation (`dockharden history` lists them), "
+                                           "or put back its record.json")
+            return generation
+    raise DockhardenError(f"no generation `{gen_id}`", hint="`dockharden history` lists them",
+                          path=STATE_DIR + "/generations")
+
+
+UNFINISHED = ("pending", "validating", "writing", "services", "verifying", "rolling_back")
+
+
+def unfinished(root: str) -> list[Generation]:
+    """Generations a killed run left half done (the journal says where it stopped)."""
+    return [g for g in list_generations(root) if not g.damaged and g.record["state"] in UNFINISHED]

@@ -1,0 +1,162 @@
+"""Turn a generation back into a Plan: every file as it was before that generation was applied.
+
+Reads the generation store and the host; the Plan it returns is executed by apply like any other, so
+a rollback is validated, applied, verified and recorded, and can itself be rolled back.
+"""
+
+from __future__ import annotations
+
+from dockharden.execute import generations
+from dockharden.host import facts as hostmod
+from dockharden.errors import DockhardenError
+from dockharden.execute.generations import Generation
+from dockharden.model import Note, Plan, RenderedFile, Selection, Settings
+from dockharden.core.plan import hold_services, make_plan
+from dockharden.host.runner import Runner
+from dockharden.targets.systemd_dropin import exec_after
+
+EMPTY = Settings(tables={}, provenance={}, removed={}, layers=())
+
+
+def in_force(gens: list[Generation]) -> tuple[list[Generation], dict[str, str]]:
+    """The applies whose changes are in force now, oldest first, and for each apply no longer in force the
+    rollback that took it out.
+
+    History is replayed: an applied generation that changed files is pushed; a rollback to before
+    generation T sets the list back to what it was just before T (so rolling back a rollback brings back
+    what it undid). Failed, rolled-back, interrupted and damaged generations changed nothing that stayed.
+    """
+    stack: list[Generation] = []
+    before: dict[str, list[Generation]] = {}
+    undone: dict[str, str] = {}
+    for generation in gens:
+        before[generation.id] = list(stack)
+        if generation.damaged or generation.record["state"] != "applied":
+            continue
+        if generation.record["kind"] == "rollback":
+            kept = before.get(generation.record["target"], stack)
+            kept_ids = {g.id for g in kept}
+            undone.update({g.id: generation.id for g in stack if g.id not in kept_ids})
+            stack = list(kept)
+        elif generation.record["files"]:
+            stack.append(generation)
+        for g in stack:
+            undone.pop(g.id, None)
+    return stack, undone
+
+
+def default_target(root: str) -> Generation:
+    """What a plain rollback undoes: the newest apply still in force. So each plain rollback goes one
+    generation further back, past rollbacks and past what was already undone."""
+    gens = generations.list_generations(root)
+    stack, _ = in_force(gens)
+    if not stack:
+        damaged = [g.id for g in gens if g.damaged]
+        raise DockhardenError("there is nothing left to roll back: no apply is in force"
+                              + (f" (the record of generation {', '.join(damaged)} is damaged)" if damaged else ""),
+                              hint="`dockharden history` lists the generations; `rollback --to N` restores the "
+                                   "files as they were before generation N")
+    check_range(gens, stack[-1], plain=True)
+    return stack[-1]
+
+
+def target_generation(root: str, gen_id: str) -> Generation:
+    """The generation `rollback --to` names, when every generation from it on can be trusted."""
+    gens = generations.list_generations(root)
+    target = generations.find_generation(root, gen_id, gens)
+    check_range(gens, target, plain=False)
+    return target
+
+
+def check_range(gens: list[Generation], target: Generation, *, plain: bool) -> None:
+    """Refuse to roll back past a generation whose record is damaged: which files it changed is unknown,
+    so some of them could be left as it made them."""
+    damaged = next((g for g in gens if g.damaged and int(g.id) >= int(target.id)), None)
+    if damaged is None:
+        return
+    newer = [g.id for g in gens if not g.damaged and int(g.id) > int(damaged.id)]
+    way = (f"`dockharden rollback --to {newer[0]}` goes back to just after it; " if newer else "")
+    why = ("a plain rollback would go past it" if plain else
+           f"rolling back to before generation {target.id} would go past it")
+    raise generations.damaged_record_error(
+        damaged.id, damaged.directory, damaged.damaged,
+        f"which files it changed is unknown, and {why}, leaving them as it made them",
+        way + f"to go past it, put back its record.json, or move {damaged.directory.name} out of "
+              "/var/lib/dockharden/generations (its backups are in its files/ directory)")
+
+
+def files_before(root: str, target: Generation) -> list[RenderedFile]:
+    """For each file any generation from `target` on touched: its bytes before the first of them."""
+    seen: dict[str, RenderedFile] = {}
+    for generation in generations.list_generations(root):
+        if int(generation.id) < int(target.id) or generation.damaged:  # damaged: refused by check_range
+            continue
+        for entry in generation.record["files"]:
+            if entry["path"] not in seen:
+                seen[entry["path"]] = RenderedFile(
+                    target_of(entry["path"]), entry["path"], generations.backup_bytes(generation, entry),
+                    mode=entry["mode"] if entry["mode"] is not None else 0o644,
+                    uid=entry["uid"] or 0, gid=entry["gid"] or 0,
+                    secret=entry["mode"] is not None and not entry["mode"] & 0o044)
+    return list(seen.values())
+
+
+def target_of(path: str) -> str:
+    """The target a recorded path belongs to (daemon.json may be a rootless user's)."""
+    if path == "/etc/docker/daemon.json" or path.endswith("/.config/docker/daemon.json"):
+        return "daemon.json"
+    return "restore"
+
+
+def rootless_user_of(root: str, target: Generation) -> str | None:
+    """The rootless user whose daemon the generations from `target` on configured (None: the system's).
+
+    One rollback brings back one daemon: generations of two daemons are rolled back one at a time.
+    """
+    owners = {}
+    for generation in generations.list_generations(root):
+        if int(generation.id) >= int(target.id) and not generation.damaged and generation.record["files"]:
+            owners.setdefault(generation.record.get("rootless_user"), generation.id)
+    if len(owners) > 1:
+        named = ", ".join(f"{'the rootless daemon of ' + u if u else 'the system daemon'} (generation {g})"
+                          for u, g in sorted(owners.items(), key=lambda item: item[1]))
+        raise DockhardenError(f"the generations from {target.id} on configured more than one daemon: {named}",
+                              hint="roll back one daemon at a time: `dockharden rollback --to` the newest "
+                                   "generation of one of them first")
+    return next(iter(owners), None)
+
+
+def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: frozenset[str], *,
+                  restart: bool = True) -> Plan:
+    """The files as they were before `target`, and the service actions apply takes for them (`restart`
+    false: none, as apply --no-restart)."""
+    from dockharden.host.root import is_running_system
+
+    rendered = files_before(root, target)
+    snapshot = hostmod.read_host(root, runner, [f.path for f in rendered])
+    user = rootless_user_of(root, target)
+    if user:
+        from dockharden.core.planning import Context, for_rootless_user
+
+        snapshot = for_rootless_user(Context(root=root, runner=runner, user=user), snapshot, None)
+    notes = [Note("info", f"restores every file to how it was before generation {target.id} "
+                          f"({target.record.get('time')})")]
+    plan = make_plan(Selection((), (), "rollback"), EMPTY, snapshot, rendered, notes, reloadable)
+    plan = hold_services(plan, snapshot, live=is_running_system(root), restart=restart)
+    flags = tuple(snapshot.start_flags(exec_after(snapshot, rendered)))
+    return Plan(**{**plan.__dict__, "start_flags": flags, "rootless_user": snapshot.rootless_user,
+                   "docker_socket": snapshot.docker_socket})
+
+
+def record_files_in_place(root: str, now, target: Generation):
+    """A rollback whose files were already as they were before `target`: recorded all the same (a
+    generation without files), so that the next plain rollback goes further back, not to `target` again."""
+    from dockharden.execute.apply import RunResult
+
+    generation = generations.start_generation(root, now, {"profiles": [], "layers": []}, [],
+                                              {"changes": [], "services": []}, kind="rollback", target=target.id,
+                                              restart=False)
+    generations.set_state(generation, "applied")
+    return RunResult("applied", generation.id, messages=(
+        f"every file was already as it was before generation {target.id}; recorded, so that the next plain "
+        "rollback goes further back",))

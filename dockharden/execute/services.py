@@ -1,0 +1,247 @@
+"""Act on the services behind the managed files: docker (reload/restart), kernel audit rules, ufw.
+
+Touches the machine through the Runner. The docker service manager is systemd, sysvinit, or plain
+commands from /etc/dockharden/dockharden.toml (`[service] manager = "command"`), for hosts without
+either. Commands are argument lists; a string is split as a shell would split it, never run by one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from dockharden.errors import ApplyError, HostFileError
+from dockharden.host.facts import PIDFILES
+from dockharden.host.fs import HostFS
+from dockharden.host.runner import Result, Runner
+
+CONFIG = "/etc/dockharden/dockharden.toml"
+MANAGERS = ("systemd", "sysvinit", "command")
+
+
+@dataclass(frozen=True)
+class DockerService:
+    """How to reload and restart dockerd on this host."""
+
+    manager: str
+    restart: tuple[str, ...]
+    reload: tuple[str, ...] | None  # None: SIGHUP to the pid in the pidfile
+    before_restart: tuple[str, ...] | None = None
+    timeout: float = 90.0
+    pidfiles: tuple[str, ...] = PIDFILES
+    # `systemctl show` of a unit whose restart returns before dockerd answers (Type=simple, as
+    # the rootless unit is): how apply sees that dockerd exited without waiting for its socket
+    status: tuple[str, ...] | None = None
+
+
+def _argv(value: Any, key: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return tuple(shlex.split(value))
+    if isinstance(value, list) and all(isinstance(v, str) for v in value) and value:
+        return tuple(value)
+    raise HostFileError(f"`{key}` must be a command: a list of strings or one string", path=CONFIG,
+                        key=f"service.{key}", hint='e.g. restart_command = ["/usr/local/bin/restart-docker"]')
+
+
+def docker_service(root: str, config: dict[str, Any], runner: Runner) -> DockerService:
+    """The manager named in [service], else the one this host runs."""
+    section = config.get("service", {})
+    manager = section.get("manager", "auto")
+    timeout = float(section.get("timeout", 90))
+    if manager == "auto":
+        manager = detect_manager(root, runner)
+    if manager == "systemd":
+        return DockerService("systemd", ("systemctl", "restart", "docker"), ("systemctl", "reload", "docker"),
+                             ("systemctl", "reset-failed", "docker"), timeout)
+    if manager == "sysvinit":
+        return DockerService("sysvinit", ("service", "docker", "restart"), ("service", "docker", "reload"),
+                             None, timeout)
+    if manager == "command":
+        restart = _argv(section.get("restart_command"), "restart_command")
+        if not restart:
+            raise HostFileError("`manager = \"command\"` needs `restart_command`", path=CONFIG,
+                                key="service.restart_command", hint="add the command that restarts dockerd")
+        return DockerService("command", restart, _argv(section.get("reload_command"), "reload_command"),
+                             None, timeout)
+    if manager == "rootless":
+        user = section.get("user")
+        if not user:
+            raise HostFileError("`manager = \"rootless\"` needs `user`, the rootless daemon's user", path=CONFIG,
+                                key="service.user", hint='e.g. user = "ci"')
+        from dockharden.host.rootless import find_user
+
+        pidfile = find_user(root, user).pidfile  # dockerd's own pid: MAINPID is RootlessKit's
+        user_systemctl = ("systemctl", "--user", f"--machine={user}@")
+        return DockerService("rootless", (*user_systemctl, "restart", "docker"), None,
+                             (*user_systemctl, "reset-failed", "docker"), timeout, (pidfile,),
+                             (*user_systemctl, "show", "docker", "-p", "ActiveState", "-p", "SubState",
+                              "-p", "NRestarts"))
+    raise HostFileError(f"no way to restart docker on this host (manager `{manager}`)", path=CONFIG,
+                        key="service.manager",
+                        hint='set [service] manager = "command" with restart_command (and reload_command), '
+                             "or use --no-restart")
+
+
+def detect_manager(root: str, runner: Runner) -> str:
+    fs = HostFS(root)
+    if fs.live and fs.is_dir("/run/systemd/system"):
+        return "systemd"
+    if fs.is_file("/etc/init.d/docker") and runner.which("service"):
+        return "sysvinit"
+    return "none"
+
+
+def daemon_pid(root: str, pidfiles: tuple[str, ...] = PIDFILES) -> int | None:
+    for pidfile in pidfiles:
+        try:
+            pid = int(HostFS(root).read_text(pidfile).strip())
+        except (OSError, ValueError, HostFileError):
+            continue
+        if Path(f"/proc/{pid}").exists():
+            return pid
+    return None
+
+
+def reload_docker(service: DockerService, root: str, runner: Runner) -> Result:
+    """SIGHUP dockerd (through the manager, or straight to its pid)."""
+    if service.reload:
+        return runner.run(service.reload, timeout=service.timeout)
+    pid = daemon_pid(root, service.pidfiles)
+    if pid is None:
+        return Result(("kill", "-HUP"), 1, "", "dockerd is not running (no live pid in its pidfile)")
+    os.kill(pid, signal.SIGHUP)
+    return Result(("kill", "-HUP", str(pid)), 0, "", "")
+
+
+def restart_docker(service: DockerService, runner: Runner) -> Result:
+    """Restart dockerd; under systemd clear a failed state first so the start limit cannot lock it."""
+    if service.before_restart:
+        runner.run(service.before_restart, timeout=30)
+    return runner.run(service.restart, timeout=service.timeout)
+
+
+def unit_state(service: DockerService, runner: Runner) -> dict[str, str]:
+    """The unit's ActiveState, SubState and NRestarts ({} without a status command or an answer)."""
+    if not service.status:
+        return {}
+    result = runner.run(service.status, timeout=30)
+    return dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line) if result.ok else {}
+
+
+def exit_watch(service: DockerService, runner: Runner) -> Callable[[], bool]:
+    """Right after a restart: a check that is true once dockerd has exited since, as the unit shows it
+    (failed, waiting to be restarted, or restarted by systemd already); always false without a status."""
+    if not service.status:
+        return lambda: False
+    first = unit_state(service, runner)
+
+    def exited() -> bool:
+        now = unit_state(service, runner)
+        return (now.get("ActiveState") == "failed" or now.get("SubState") == "auto-restart"
+                or now.get("NRestarts", "") != first.get("NRestarts", ""))
+
+    return exited
+
+
+WATCH = re.compile(r"^-w (\S+) -p ([rwxa]+) -k (\S+)$")
+
+
+def watches(text: str | None) -> set[tuple[str, str, str]]:
+    """The (path, permissions, key) watches in an audit rules text."""
+    found = set()
+    for line in (text or "").splitlines():
+        match = WATCH.match(line.strip())
+        if match:
+            found.add(match.groups())
+    return found
+
+
+def loaded_watches(runner: Runner) -> set[tuple[str, str, str]]:
+    result = runner.run(["auditctl", "-l"], timeout=20)
+    if not result.ok:
+        raise ApplyError(f"auditctl -l failed: {result.stderr.strip()}", hint="is auditd installed and are "
+                         "we root?", path="/etc/audit/rules.d/docker.rules")
+    return watches(result.stdout)
+
+
+def sync_audit_rules(runner: Runner, old_text: str | None, new_text: str | None) -> list[str]:
+    """Load `new_text`'s watches and unload those only `old_text` (our previous file) had.
+
+    A watch is removed only if our own previous file had it: an operator's rule with the same key
+    stays, even for a path our file skips because the operator watches it already.
+    """
+    wanted = watches(new_text)
+    loaded = loaded_watches(runner)
+    done = []
+    for path, perms, key in sorted((watches(old_text) & loaded) - wanted):
+        runner.run(["auditctl", "-W", path, "-p", perms, "-k", key], timeout=20)
+        done.append(f"removed watch {path}")
+    for path, perms, key in sorted(wanted - loaded):
+        result = runner.run(["auditctl", "-w", path, "-p", perms, "-k", key], timeout=20)
+        if not result.ok:
+            raise ApplyError(f"auditctl refused the watch on {path}: {result.stderr.strip()}",
+                             hint="the path's parent directory must exist", path="/etc/audit/rules.d/docker.rules")
+        done.append(f"loaded watch {path}")
+    return done
+
+
+def reload_ufw(runner: Runner) -> Result:
+    return runner.run(["ufw", "reload"], timeout=60)
+
+
+ERROR_LINE = re.compile(r"level=(error|fatal)|failed to start daemon|unable to configure|invalid|Error starting",
+                        re.I)
+LOG_FILES = ("/var/log/docker.log", "/var/log/dockerd.log")
+
+
+@dataclass(frozen=True)
+class LogMark:
+    """Where the daemon's log stood before an action: only what it says afterwards explains a failure."""
+
+    since: float                      # the time, for the journal
+    sizes: tuple[tuple[str, int], ...]  # log file -> its size then
+
+
+def _log_files(root: str, config: dict[str, Any]) -> list[str]:
+    log_file = config.get("docker", {}).get("log_file")
+    return [log_file] if log_file else list(LOG_FILES)
+
+
+def mark_log(root: str, config: dict[str, Any], now: float) -> LogMark:
+    """Remember where the daemon's logs end now."""
+    fs = HostFS(root)
+    return LogMark(now, tuple((path, fs.size(path)) for path in _log_files(root, config)))
+
+
+def daemon_error_lines(root: str, config: dict[str, Any], runner: Runner, mark: LogMark | None = None) -> list[str]:
+    """The daemon's own error lines (since `mark`): [docker] log_file, else the journal, else the usual logs."""
+    since = dict(mark.sizes) if mark else {}
+    journal = None if config.get("docker", {}).get("log_file") else journal_match(root, config, runner)
+    if journal:
+        # never -n with --since: journalctl 252 (bookworm) then shows the first lines after --since, and
+        # a rootless start (dockerd-rootless.sh runs with set -x) logs a hundred before dockerd's error
+        window = [f"--since=@{int(mark.since)}"] if mark else ["-n", "50"]
+        text = runner.run(["journalctl", *journal, *window, "--no-pager", "-o", "cat"], timeout=20).stdout
+    else:
+        fs = HostFS(root)
+        text = next((t for t in (fs.tail(p, since.get(p)) for p in _log_files(root, config)) if t), "")
+    return [line for line in text.splitlines() if ERROR_LINE.search(line)]
+
+
+def journal_match(root: str, config: dict[str, Any], runner: Runner) -> list[str] | None:
+    """journalctl's match for the daemon's own lines: a rootless user's docker.service (root's
+    `journalctl --user-unit` would look in root's own user units), the system's, or None (no journal)."""
+    section = config.get("service", {})
+    if section.get("manager") == "rootless" and section.get("user"):
+        from dockharden.host.rootless import find_user
+
+        return [f"_UID={find_user(root, section['user']).uid}", "_SYSTEMD_USER_UNIT=docker.service"]
+    return ["-u", "docker"] if detect_manager(root, runner) == "systemd" else None
+

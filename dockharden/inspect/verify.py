@@ -1,0 +1,103 @@
+"""`dockharden verify`: is the desired state in force? Files, the live daemon, audit rules, firewall.
+
+Reads only (the daemon's API, auditctl, iptables). Each check is a row; any failed row means drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dockharden.execute import services
+from dockharden.host import effective as verify
+from dockharden.execute.apply import Engine
+from dockharden.model import OWN_TARGETS, Plan
+from dockharden.targets import audit_rules, daemon_json, ufw_block
+
+
+@dataclass(frozen=True)
+class Row:
+    check: str
+    ok: bool
+    detail: str
+
+
+def find_drift(plan: Plan, engine: Engine) -> list[Row]:
+    own = {f.path for f in plan.rendered if f.target in OWN_TARGETS}  # dockharden's bookkeeping, not hardening
+    rows = [Row(f"file {c.path}", False, _change_detail(c)) for c in plan.changes if c.path not in own]
+    rows += [Row(f"file {p}", True, "as the layers render it") for p in plan.unchanged if p not in own]
+    rendered = {f.path: f.content for f in plan.rendered}
+    rows += _daemon_rows(rendered.get(plan.daemon_json_path), engine)
+    rows += _audit_rows(rendered.get(audit_rules.PATH), engine)
+    if plan.rendered and any(f.path == ufw_block.PATH_V4 for f in plan.rendered) and engine.runner.which("iptables"):
+        rows += _firewall_rows(rendered[ufw_block.PATH_V4], engine)
+    return rows
+
+
+def _change_detail(change) -> str:
+    """What differs, as far as a line can say: the mode and owner found against those wanted."""
+    said = []
+    if change.mode_change and change.action != "create":
+        old, new = change.mode_change
+        said.append(f"mode {'-' if old is None else f'{old:04o}'}, wanted {new:04o}")
+    if change.owner_change and change.action != "create":
+        (ou, og), (nu, ng) = change.owner_change
+        said.append(f"owner {ou}:{og}, wanted {nu}:{ng}")
+    if change.old.content != change.new.content or change.action != "update":
+        said.insert(0, "its content differs" if change.action == "update" else f"it would be {change.action}d")
+    return f"would be {change.action}d by apply (run `dockharden plan`): " + "; ".join(said)
+
+
+def _daemon_rows(content: bytes | None, engine: Engine) -> list[Row]:
+    if content is None:
+        return []
+    effective = verify.read_effective(engine.socket)
+    if effective is None:
+        return [Row("dockerd answers", False, f"no answer on {engine.socket}")]
+    config = daemon_json.parse_daemon_json(content)
+    wrong = {m.key: m for m in verify.compare_daemon(config, effective)}
+    rows = [Row("dockerd answers", True, f"Engine {effective.info.get('ServerVersion')}")]
+    rows += [Row(f"daemon {key}", key not in wrong, str(wrong[key]) if key in wrong else "effective")
+             for key in config if key not in verify.NOT_OBSERVABLE]
+    rows += [Row(f"daemon {key}", True, "not shown by docker info (a probe container shows it)")
+             for key in verify.not_observable(config)]
+    return rows
+
+
+def _audit_rows(content: bytes | None, engine: Engine) -> list[Row]:
+    if content is None or not engine.runner.which("auditctl"):
+        return []
+    from dockharden.host.facts import AUDIT_AVAILABLE, kernel_audit
+
+    if (state := kernel_audit()) != AUDIT_AVAILABLE:
+        return [Row("audit watches loaded", True, f"not verifiable here: {state}; the rules file loads at boot "
+                                                  "on a host kernel")]
+    missing = verify.missing_audit_watches(engine.runner, services.watches(content.decode(errors="replace")))
+    return [Row("audit watches loaded", not missing, "missing: " + ", ".join(missing) if missing else "all")]
+
+
+def _firewall_rows(content: bytes, engine: Engine) -> list[Row]:
+    from dockharden.host.facts import ufw_enabled
+
+    if not ufw_enabled(engine.root):
+        return [Row("DOCKER-USER chain", True, "ufw is not active: the block loads when it is enabled")]
+    missing = verify.missing_firewall_rules(engine.runner, content.decode(errors="replace"))
+    return [Row("DOCKER-USER chain", not missing, "missing: " + "; ".join(missing) if missing else "all rules live")]
+
+
+def probe_rows(config: dict, probe: dict) -> list[Row]:
+    """What probe containers saw, against what the desired daemon.json asks for."""
+    rows = []
+    wanted = [("no-new-privileges", "no_new_privs", bool(config.get("no-new-privileges"))),
+              ("userns-remap", "root_remapped", bool(config.get("userns-remap"))),
+              ("icc", "icc_blocked", config.get("icc") is False)]
+    for key, field, want in wanted:
+        seen = probe.get(field)
+        if seen is not None:
+            rows.append(Row(f"probe {key}", seen == want, f"containers see {field} = {seen}"))
+    nofile = ((config.get("default-ulimits") or {}).get("nofile") or {})
+    if nofile and probe.get("nofile"):
+        want = [nofile.get("Soft", nofile.get("soft")), nofile.get("Hard", nofile.get("hard"))]
+        rows.append(Row("probe default-ulimits nofile", list(probe["nofile"]) == want,
+                        f"containers see soft/hard {list(probe['nofile'])}, wanted {want}"))
+    rows += [Row("probe", False, error) for error in probe.get("errors", [])]
+    return rows

@@ -1,0 +1,4 @@
+"""The terminal: standard streams that never raise, colour, live progress, shell completion, the man page.
+
+Touches only the process's own streams and terminal.
+"""
