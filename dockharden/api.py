@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
+from dockharden.host.facts import Context
 from dockharden.host.root import is_running_system
-from dockharden.model import Plan
-from dockharden.core.planning import Context
 from dockharden.host.runner import Runner
+from dockharden.model import Plan
 
 if TYPE_CHECKING:  # apply is imported where it is used: a plan does not pay for it
     from dockharden.execute.apply import Engine, RunResult
@@ -35,6 +35,7 @@ class Request:
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     progress: Callable[[str], None] = lambda message: None
     waiting: Callable[[str], AbstractContextManager] = nullcontext  # see apply.Engine.waiting
+    failpoint: Callable[[str], None] = lambda name: None  # the fault-injection tests' hook (execute/faults.py)
 
 
 @dataclass(frozen=True)
@@ -51,13 +52,13 @@ def _context(request: Request, *, writes: bool = False) -> Context:
 
     require_root(request.root, writes=writes)
     return Context(root=request.root, runner=request.runner or Runner(), engine_version=request.engine_version,
-                   clock=request.clock, user=request.user)
+                   clock=request.clock, user=request.user, failpoint=request.failpoint)
 
 
 def _config(ctx: Context, request: Request):
-    from dockharden.core import planning as pipeline
+    from dockharden.host.facts import read_selection
 
-    config, selection = pipeline.read_selection(ctx, request.profiles, request.layers)
+    config, selection = read_selection(ctx, request.profiles, request.layers)
     if request.service:
         overrides = dict(request.service)
         docker = {k: overrides.pop(k) for k in ("host", "log_file") if k in overrides}
@@ -71,23 +72,22 @@ def engine_for(ctx: Context, config: dict, request: Request,
     from dockharden.execute.apply import Engine
 
     return Engine(root=ctx.root, runner=ctx.runner, now=request.clock, config=config, progress=request.progress,
-                  waiting=request.waiting, checkpoint=checkpoint)
+                  waiting=request.waiting, checkpoint=checkpoint, failpoint=request.failpoint)
 
 
 def make_plan(request: Request, *, restart: bool = True) -> Plan:
     """What apply would do (with `restart` false: apply --no-restart); writes nothing. Interrupted runs and
     exceptions that expire soon are reported in the notes."""
-    from dockharden.execute import live_repair
-    from dockharden.core import planning as pipeline
+    from dockharden.host import effective
     from dockharden.inspect.check import exception_notes
     from dockharden.execute.recovery import interrupted_notes
 
     ctx = _context(request)
     config, selection = _config(ctx, request)
-    plan = pipeline.build_plan(ctx, selection, config, restart=restart)
+    plan = build_plan(ctx, selection, config, restart=restart)
     notes = interrupted_notes(request.root) + exception_notes(request.root, request.clock())
     if restart:  # audit watches or the DOCKER-USER chain lost behind dockharden's back
-        plan = live_repair.with_repairs(plan, ctx.root, ctx.runner)
+        plan = effective.with_repairs(plan, ctx.root, ctx.runner)
     return replace(plan, notes=plan.notes + tuple(notes))
 
 
@@ -98,8 +98,8 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
     way finishes, then the generation is rolled back (RunResult.interrupted says by which signal). A root
     other than / is not the running system: no service is acted on there (as with restart=False).
     """
-    from dockharden.execute import apply as applymod, faults, live_repair, recovery
-    from dockharden.core import planning as pipeline
+    from dockharden.execute import apply as applymod, live_repair, recovery
+    from dockharden.host import effective
     from dockharden.execute.interrupts import Deferral
     from dockharden.execute.lock import HostLock
 
@@ -107,18 +107,18 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
     restart = restart and is_running_system(request.root)
     config, selection = _config(ctx, request)
     # bad input fails here, before any file is created
-    plan = pipeline.build_plan(ctx, selection, config, restart=restart)
+    plan = build_plan(ctx, selection, config, restart=restart)
     with Deferral() as signals, HostLock(request.root, request.clock(), "apply"):
-        faults.point("after-lock")
+        request.failpoint("after-lock")
         _stop_if_signalled(signals, "after taking the lock", [])
         engine = engine_for(ctx, config, request, signals.checkpoint)
         recovered = recovery.recover(engine)
         _stop_if_signalled(signals, "before applying", recovered)
         if recovered:  # the interrupted run may have written dockharden.toml: read it again, as restored
             config, selection = _config(ctx, request)
-            plan = pipeline.build_plan(ctx, selection, config, restart=restart)
+            plan = build_plan(ctx, selection, config, restart=restart)
         if restart:  # audit watches or the DOCKER-USER chain lost behind dockharden's back
-            plan = live_repair.with_repairs(plan, engine.root, engine.runner)
+            plan = effective.with_repairs(plan, engine.root, engine.runner)
         if (plan.has_changes or plan.services) and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
         if plan.services and not plan.changes:
@@ -158,7 +158,6 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
     """Every file back to how it was before generation `to`; without `to`, undo the newest apply still in
     force (so each plain rollback goes one generation further back)."""
     from dockharden.execute import apply as applymod, recovery, rollback as rb
-    from dockharden.core import planning as pipeline
     from dockharden.execute.interrupts import Deferral
     from dockharden.execute.lock import HostLock
 
@@ -172,7 +171,7 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
         to = checked(generation_id, to, key="--to", error=DockhardenError)
     choose = (lambda: rb.target_generation(request.root, to)) if to else (lambda: rb.default_target(request.root))
     if dry_run:
-        return Outcome(rb.rollback_plan(request.root, ctx.runner, choose(), pipeline.reloadable_keys(),
+        return Outcome(rb.rollback_plan(request.root, ctx.runner, choose(), reloadable_keys(),
                                           restart=restart))
     with Deferral() as signals, HostLock(request.root, request.clock(), "rollback"):
         _stop_if_signalled(signals, "after taking the lock", [])
@@ -180,7 +179,7 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
         recovered = recovery.recover(engine)
         _stop_if_signalled(signals, "before applying", recovered)
         target = choose()
-        plan = rb.rollback_plan(request.root, ctx.runner, target, pipeline.reloadable_keys(), restart=restart)
+        plan = rb.rollback_plan(request.root, ctx.runner, target, reloadable_keys(), restart=restart)
         if plan.has_changes and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
         result = applymod.apply_plan(plan, engine, restart=restart, kind="rollback", target=target.id)
@@ -235,7 +234,7 @@ def apply_saved(request: Request, saved) -> Outcome:
     """Execute a saved plan exactly, as apply executes a fresh one: under the host lock, after undoing any
     interrupted run, refused (nothing changed) unless the host still matches what the plan was computed
     from; validated, verified and rolled back on failure."""
-    from dockharden.execute import apply as applymod, faults, recovery
+    from dockharden.execute import apply as applymod, recovery
     from dockharden.execute.interrupts import Deferral
     from dockharden.execute.lock import HostLock
     from dockharden.execute.planfile import PlanFileError, REMAKE
@@ -247,7 +246,7 @@ def apply_saved(request: Request, saved) -> Outcome:
                             hint=_target_hint(saved, request.root), path=saved.path)
     config, _ = _config(ctx, request)
     with Deferral() as signals, HostLock(request.root, request.clock(), "apply"):
-        faults.point("after-lock")
+        request.failpoint("after-lock")
         _stop_if_signalled(signals, "after taking the lock", [])
         engine = engine_for(ctx, config, request, signals.checkpoint)
         recovered = recovery.recover(engine)
@@ -299,3 +298,149 @@ def _with_current_files(saved, root: str) -> tuple[Plan | None, list[str]]:
             changed.append(f"{change.path} changed")
         changes.append(replace(change, old=old))
     return (None, changed) if changed else (replace(saved.plan, changes=tuple(changes)), [])
+
+
+def run_scheduled(request: Request, schedule) -> tuple[int, list[str]]:
+    """check and verify, each report written atomically into the reports directory:
+    check.json, check.prom, verify.json, verify.prom. (exit status as check/verify give it, lines said)"""
+    import os
+
+    from dockharden.host.fs import HostFS
+    from dockharden.inspect import formats as check_formats
+
+    rows, notes = verify(request)
+    outcome = check(request, benchmark=schedule.benchmark, level=schedule.level)
+    now = request.clock().timestamp()
+    textfile = check_formats.render_textfile(outcome.results, outcome.run, now)
+    drift = [r for r in rows if not r.ok]
+    reports = {"check.json": check_formats.render_json(outcome.results, outcome.run),
+               "check.prom": textfile, "verify.json": _verify_json(rows, notes),
+               "verify.prom": _verify_textfile(rows, now)}
+    for name, text in reports.items():
+        HostFS("/").write(os.path.join(schedule.reports, name), text.encode(), 0o644)
+    if schedule.textfile:
+        HostFS("/").write(schedule.textfile, (textfile + _verify_textfile(rows, now)).encode(), 0o644)
+    said = [f"wrote {schedule.reports}/{name}" for name in reports] + outcome.notes
+    failing = sum(r.counted for r in outcome.results)
+    said.append(f"check: {failing} failure(s) counted; verify: {len(drift)} mismatch(es)")
+    return (2 if failing or drift else 0), said
+
+
+def _verify_json(rows, notes) -> str:
+    import json
+
+    from dockharden import report
+
+    return json.dumps(report.drift_document(rows, notes), indent=2) + "\n"
+
+
+def _verify_textfile(rows, unix_time: float) -> str:
+    bad = sum(not r.ok for r in rows)
+    return ("# HELP dockharden_verify_mismatches Desired settings not in force at the last verify.\n"
+            "# TYPE dockharden_verify_mismatches gauge\n"
+            f"dockharden_verify_mismatches {bad}\n"
+            "# HELP dockharden_verify_last_run_timestamp_seconds When dockharden verify last ran (Unix time).\n"
+            "# TYPE dockharden_verify_last_run_timestamp_seconds gauge\n"
+            f"dockharden_verify_last_run_timestamp_seconds {unix_time:.3f}\n")
+
+
+# --- planning, and the read-only commands: none of them imports execute/ ------------------------------
+
+def build_plan(ctx: Context, selection, config: dict | None = None, *, restart: bool = True) -> Plan:
+    """Everything `plan` shows; nothing is written. The layers and the host's facts are read here, the plan
+    is assembled by the pure stages (core/planning.py), then the host's own tools check what would change."""
+    from dockharden.core import merge
+    from dockharden.core.planning import check_flags, plan_from
+    from dockharden.host import facts, inputs, tool_checks
+
+    ctx.failpoint("during-plan")
+    check_flags(ctx.engine_version, ctx.user)
+    ctx = replace(ctx, manager=facts.service_manager(ctx, config or {}))
+    settings = merge.merge_layers(inputs.load_layers(selection))
+    host = facts.read_facts(ctx, settings)
+    plan = plan_from(selection, settings, host, engine_version=ctx.engine_version, restart=restart,
+                     live=is_running_system(ctx.root))
+    # a block already on disk as rendered was tested when it was written: no process to start again
+    changed = [f for f in plan.rendered if host.file(f.path).content != f.content]
+    notes = tool_checks.check_rendered(changed, host, ctx.runner)
+    return replace(plan, notes=plan.notes + tuple(notes)) if notes else plan
+
+
+def reloadable_keys() -> frozenset[str]:
+    from dockharden.core.planning import reloadable_keys as keys
+
+    return keys()
+
+
+def daemon_socket(root: str, config: dict, plan: Plan | None = None) -> str:
+    """The socket of the daemon a plan is for: a rootless user's, else [docker] host, DOCKER_HOST or the
+    standard one."""
+    from dockharden.host.facts import docker_socket
+    from dockharden.model import DOCKER_SOCKET
+
+    default = plan.docker_socket if plan is not None and plan.rootless_user and plan.docker_socket else DOCKER_SOCKET
+    return docker_socket(root, config, default=default)
+
+
+def verify(request: Request, *, probe: bool = False, image: str | None = None) -> tuple[list, list[str]]:
+    """`dockharden verify`: a row per file and setting, in force or not, and the exceptions about to expire."""
+    from dockharden.inspect import verify as drift
+    from dockharden.inspect.check import exception_notes
+
+    ctx = _context(request)
+    config, selection = _config(ctx, request)
+    the_plan = build_plan(ctx, selection, config)
+    socket = daemon_socket(ctx.root, config, the_plan)
+    rows = drift.find_drift(the_plan, drift.Where(ctx.root, ctx.runner, socket))
+    desired = next((f.content for f in the_plan.rendered if f.target == "daemon.json"), None)
+    if probe and desired:
+        from dockharden.targets.daemon_json import parse_daemon_json
+
+        rows += drift.probe_rows(parse_daemon_json(desired), run_probe(ctx.runner, socket, image))
+    return rows, exception_notes(ctx.root, request.clock())
+
+
+def show(request: Request):
+    """`dockharden show`: the merged layers, each key with the layer that set it."""
+    from dockharden.core import derive, merge
+    from dockharden.host.inputs import load_layers
+    from dockharden.model import HostSnapshot
+
+    ctx = _context(request)
+    _, selection = _config(ctx, request)
+    settings = merge.merge_layers(load_layers(selection))
+    return derive.derive(settings, HostSnapshot(root=ctx.root, files={}, existing_paths=frozenset()))
+
+
+def check(request: Request, *, benchmark: str | None = None, level: int = 2, exceptions_file: str | None = None,
+          probe: bool = False, image: str | None = None):
+    """`dockharden check`: the chosen benchmark version's controls, read from the live host."""
+    from dockharden.inspect.check import run_check
+
+    from dockharden.host.facts import read_snapshot
+    from dockharden.inspect.benchmarks import benchmark as benchmark_table
+    from dockharden.inspect.exceptions import load_exceptions
+
+    ctx = _context(request)
+    config, _ = _config(ctx, request)
+    benchmark_table(benchmark), load_exceptions(ctx.root, exceptions_file)  # bad input fails before the host is read
+    socket = daemon_socket(ctx.root, config)
+    return run_check(read_snapshot(ctx, {}, socket, own_state=False), ctx.runner, socket, benchmark=benchmark, level=level, exceptions_file=exceptions_file,
+                     probe=(lambda: run_probe(ctx.runner, socket, image)) if probe else None, clock=request.clock)
+
+
+def history(request: Request) -> list:
+    """The generations, newest first."""
+    from dockharden.host.state import list_generations
+
+    _context(request)
+    return list(reversed(list_generations(request.root)))
+
+
+def run_probe(runner: Runner, socket_path: str, image: str | None) -> dict:
+    """What throwaway containers see of the daemon's enforcement."""
+    from dataclasses import asdict
+
+    from dockharden.inspect.probe import run_probe as probe
+
+    return asdict(probe(runner, docker=["docker", "-H", f"unix://{socket_path}"], image=image))

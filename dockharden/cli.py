@@ -11,8 +11,6 @@ control fails; schedule run: either); every error, a bad option included, is one
 import json
 import os
 import sys
-from dataclasses import replace
-from datetime import datetime, timezone
 from typing import List, Optional
 
 import click
@@ -110,9 +108,13 @@ def _request(root: str, profile: str | None = None, layer: list[str] | None = No
 
         progress = Progress(sys.stderr, live=can_animate(sys.stderr))
         waiting = progress.waiting
+    import os
+
+    from dockharden.execute.faults import from_environment
+
     return Request(root=root, profiles=split_profiles(profile), layers=layer or None,
                    engine_version=engine_version, user=user, progress=progress,
-                   **({"waiting": waiting} if waiting else {}))
+                   failpoint=from_environment(os.environ), **({"waiting": waiting} if waiting else {}))
 
 
 def _painter(flag: bool | None):
@@ -125,14 +127,6 @@ def _painter(flag: bool | None):
     from dockharden.ui.terminal import paint
 
     return paint
-
-
-def _context(root: str, engine_version: str | None = None, user: str | None = None):
-    from dockharden.host.root import require_root
-    from dockharden.core.planning import Context
-
-    require_root(root, writes=False)
-    return Context(root=root, engine_version=engine_version, user=user)
 
 
 @app.command(epilog=EXIT_PLAN, short_help="Show what apply would change, and why; writes nothing.")
@@ -278,12 +272,9 @@ def rollback(to: Optional[str] = typer.Option(None, "--to", metavar="ID", click_
 @app.command(epilog=EXIT_READ, short_help="List the generations, newest first.")
 def history(root: str = RootOpt, json_out: bool = JsonOpt) -> None:
     """The generations, newest first: id, time, kind, layers, files, result."""
-    from dockharden.execute import generations
-    from dockharden import report
-    from dockharden.host.root import require_root
+    from dockharden import api, report
 
-    require_root(root, writes=False)
-    gens = list(reversed(generations.list_generations(root)))
+    gens = api.history(_request(root))
     if json_out:
         print(json.dumps(report.history_document(gens), indent=2))
     else:
@@ -298,23 +289,8 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
            user: Optional[str] = UserOpt) -> None:
     """Compare the live daemon, audit rules and firewall with the desired state; change nothing."""
     from dockharden import api, report
-    from dockharden.inspect import verify as drift
-    from dockharden.core import planning as pipeline
-    from dockharden.core.selection import split_profiles
 
-    ctx = _context(root, user=user)
-    config, selection = pipeline.read_selection(ctx, split_profiles(profile), layer or None)
-    the_plan = pipeline.build_plan(ctx, selection, config)
-    engine = api.engine_for(ctx, config, _request(root, user=user)).for_plan(the_plan)
-    rows = drift.find_drift(the_plan, engine)
-    desired = next((f.content for f in the_plan.rendered if f.target == "daemon.json"), None)
-    if probe and desired:
-        from dockharden.targets.daemon_json import parse_daemon_json
-
-        rows += drift.probe_rows(parse_daemon_json(desired), _probe(ctx.runner, engine.socket, image))
-    from dockharden.inspect.check import exception_notes
-
-    notes = exception_notes(root, datetime.now(timezone.utc))
+    rows, notes = api.verify(_request(root, profile, layer, user=user), probe=probe, image=image)
     if json_out:
         print(json.dumps(report.drift_document(rows, notes), indent=2))
     else:
@@ -332,18 +308,13 @@ def show(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profil
     With FILE, print that saved plan, what it was made from, and whether the host still matches it (the
     root it was made for, unless --root names another).
     """
-    from dockharden.core import derive, merge, planning as pipeline, layers as profiles
-    from dockharden import report
-    from dockharden.model import HostSnapshot
-    from dockharden.core.selection import split_profiles
+    from dockharden import api, report
 
     if plan_file is not None:
         _refuse_selection_flags("show", plan_file, profile=profile, layer=layer)
         return _show_saved(plan_file, root, json_out, color)
 
-    _, selection = pipeline.read_selection(_context(root), split_profiles(profile), layer or None)
-    settings = merge.merge_layers(profiles.load_layers(selection))
-    settings = derive.derive(settings, HostSnapshot(root=root, files={}, existing_paths=frozenset()))
+    settings = api.show(_request(root, profile, layer))
     if json_out:
         print(json.dumps(report.provenance_document(settings), indent=2))
     else:
@@ -378,26 +349,21 @@ def check(root: str = RootOpt, json_out: bool = typer.Option(False, "--json", he
           image: Optional[str] = typer.Option(None, "--image", help="A local image for --probe (default: one "
                                                                     "built offline from the host's busybox).")) -> None:
     """The CIS Docker Benchmark controls of sections 1-3, read from the live host."""
-    import time
-
+    from dockharden import api
     from dockharden.inspect import formats as check_formats
-    from dockharden.core import planning as pipeline
-    from dockharden.execute.apply import docker_socket
-    from dockharden.inspect.check import run_check
 
     chosen = _check_format(fmt, json_out, level)
     if textfile and not textfile.endswith(".prom"):
         raise DockhardenError("node_exporter's textfile collector reads only files ending in .prom",
                               key="--textfile", path=textfile, hint="name the file NAME.prom")
-    ctx = _context(root)
-    config, _ = pipeline.read_selection(ctx, None, None)
-    socket_path = docker_socket(root, config)
-    outcome = run_check(root, ctx.runner, socket_path, benchmark=benchmark, level=level, exceptions_file=exceptions,
-                        probe=(lambda: _probe(ctx.runner, socket_path, image)) if probe else None)
+    request = _request(root)
+    outcome = api.check(request, benchmark=benchmark, level=level, exceptions_file=exceptions, probe=probe,
+                        image=image)
     for note in outcome.notes:
         _say(f"note: {note}")
     if textfile:
-        _write_textfile(textfile, check_formats.render_textfile(outcome.results, outcome.run, time.time()))
+        _write_textfile(textfile, check_formats.render_textfile(outcome.results, outcome.run,
+                                                                request.clock().timestamp()))
     sys.stdout.write(check_formats.render(chosen, outcome.results, outcome.run, outcome.probe))
     if any(r.counted for r in outcome.results):
         raise typer.Exit(2)
@@ -423,14 +389,6 @@ def _write_textfile(path: str, text: str) -> None:
     from dockharden.host.fs import HostFS
 
     HostFS("/").write(os.path.abspath(path), text.encode(), 0o644)
-
-
-def _probe(runner, socket_path: str, image: str | None) -> dict:
-    from dataclasses import asdict
-
-    from dockharden.inspect.probe import run_probe
-
-    return asdict(run_probe(runner, docker=["docker", "-H", f"unix://{socket_path}"], image=image))
 
 
 schedule_app = typer.Typer(no_args_is_help=True, help="A weekly check and verify as a systemd timer, and what "
@@ -482,12 +440,12 @@ def schedule_run(root: str = RootOpt, reports: str = ReportsOpt, benchmark: str 
                  level: int = LevelOpt,
                  textfile: Optional[str] = typer.Option(None, "--textfile", help="Also write the metrics here.")) -> None:
     """What the timer runs: check and verify, their reports written atomically into --reports."""
+    from dockharden import api
     from dockharden.execute import schedule
 
     _check_format(None, False, level)
-    ctx = _context(root)
-    status, said = schedule.run_scheduled(root, ctx.runner, schedule.Schedule((), root, reports, benchmark, level,
-                                                                                textfile or ""))
+    status, said = api.run_scheduled(_request(root), schedule.Schedule((), root, reports, benchmark, level,
+                                                                        textfile or ""))
     for line in said:
         print(line)
     if status:

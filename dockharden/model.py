@@ -11,6 +11,14 @@ from typing import Any
 
 KeyPath = tuple[str, ...]
 
+# Host paths several stages name: here once.
+DAEMON_JSON = "/etc/docker/daemon.json"
+DOCKER_SOCKET = "/var/run/docker.sock"
+DOCKER_PIDFILES = ("/var/run/docker.pid", "/run/docker.pid")
+CONFIG_PATH = "/etc/dockharden/dockharden.toml"   # the selection and the service settings
+STATE_DIR = "/var/lib/dockharden"                  # generations, managed.json, the lock
+MANAGED_STATE = STATE_DIR + "/managed.json"
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -236,3 +244,38 @@ class Plan:
         order = ("systemd", "docker", "auditd", "ufw")
         return tuple(sorted(self.services + self.left, key=lambda s: order.index(s.service)
                             if s.service in order else len(order)))
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """A path as found on the host: None fields when it does not exist."""
+
+    path: str
+    exists: bool
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the controls look at, read once from the live host."""
+
+    config: dict[str, Any]                  # daemon.json merged with the running dockerd's flags
+    config_sources: dict[str, str]          # key -> "daemon.json" | "flag --x"
+    info: dict[str, Any] | None             # docker info, None when the daemon does not answer
+    bridge_options: dict[str, str]
+    audit_watched: frozenset[str]           # paths the kernel's audit rules watch (auditctl -l)
+    audit_error: str = ""
+    audit_unavailable: str = ""             # why the kernel's audit rules cannot be read here ('' when they can)
+    audit_file_watches: frozenset[str] = frozenset()  # paths watched by the rules files (loaded at boot)
+    existing: frozenset[str] = frozenset()  # which candidate paths exist
+    files: dict[str, FileFacts] = field(default_factory=dict)
+    docker_gid: int | None = None
+    docker_group_members: tuple[str, ...] = ()
+    data_root_separate: bool | None = None
+    data_root: str = "/var/lib/docker"
+    data_root_mount: str = ""               # the filesystem holding the data root (its mount point), if known
+    live: bool = True                       # root is `/`: the running machine, not an image or a tree
+    containerd_socket: str = "/run/containerd/containerd.sock"
+    containerd_found_by: str = "the system containerd"

@@ -244,7 +244,7 @@ def history_document(generations) -> dict[str, Any]:
 def history_entries(generations) -> list[dict[str, Any]]:
     """The generations as given. `undone_by` is the rollback that took an apply out of force (replayed
     from the records); a damaged generation says why instead."""
-    from dockharden.execute.rollback import in_force
+    from dockharden.host.state import in_force
 
     _, undone = in_force(sorted(generations, key=lambda g: int(g.id)))
     return [_damaged_document(g) if g.damaged else _generation_document(g, undone.get(g.id)) for g in generations]

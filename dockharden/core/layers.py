@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from dockharden.errors import LayerError
 from dockharden.model import KeyPath, Layer, Selection
@@ -31,14 +31,15 @@ def builtin_profiles() -> list[str]:
     return sorted(p.stem for p in profiles_dir().glob("*.toml"))
 
 
-def load_layers(selection: Selection) -> list[Layer]:
-    """The built-in profiles then the operator's layer files, parsed and checked."""
+def load_layers(selection: Selection, read: Callable[[Path], bytes]) -> list[Layer]:
+    """The built-in profiles then the operator's layer files (their bytes read by `read`), parsed and
+    checked."""
     if len(selection.layers) > MAX_LAYER_FILES:
         raise LayerError(f"{len(selection.layers)} layer files are selected; at most {MAX_LAYER_FILES} are read",
                          hint="merge them into fewer files", key="--layer")
     where = {"path": selection.source, "key": "profiles"} if selection.source.startswith("/") else {}
     layers = [load_builtin(name, **where) for name in selection.profiles]
-    layers += [load_layer_file(Path(p)) for p in selection.layers]
+    layers += [load_layer_file(Path(p), read) for p in selection.layers]
     _refuse_shared_names(layers)
     return layers
 
@@ -64,15 +65,11 @@ def load_builtin(name: str, *, path: str = "", key: str = "--profile") -> Layer:
     return _layer_from_text(path.read_bytes(), source=f"profile:{name}", default_name=name, fmt="toml")
 
 
-def load_layer_file(path: Path) -> Layer:
-    """An operator's layer file: a regular file of at most LAYER_LIMIT bytes."""
-    from dockharden.host.inputs import read_regular_file
-
-    data = read_regular_file(path, limit=LAYER_LIMIT, error=LayerError,
-                             named_in="to --layer or in /etc/dockharden/dockharden.toml",
-                             fix="a layer is a TOML or JSON file: write the settings to one and give its path")
+def load_layer_file(path: Path, read: Callable[[Path], bytes]) -> Layer:
+    """An operator's layer file, its bytes read by `read` (host.inputs.read_layer_file: a regular file of
+    at most LAYER_LIMIT bytes)."""
     fmt = "json" if path.suffix.lower() == ".json" else "toml"
-    return _layer_from_text(data, source=str(path), default_name=path.stem, fmt=fmt)
+    return _layer_from_text(read(path), source=str(path), default_name=path.stem, fmt=fmt)
 
 
 def _layer_from_text(data: bytes, *, source: str, default_name: str, fmt: str) -> Layer:

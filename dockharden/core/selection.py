@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from dockharden.errors import HostFileError, LayerError
-from dockharden.model import HostFile, RenderedFile, Selection
+from dockharden.model import CONFIG_PATH, HostFile, RenderedFile, Selection
 from dockharden.core.layers import DEFAULT_PROFILES
 from dockharden.core.values import Invalid, checked, duplicates, unprivileged_user
 
-CONFIG_PATH = "/etc/dockharden/dockharden.toml"
 
 
 def parse_config(content: bytes | None, path: str = CONFIG_PATH) -> dict[str, Any]:

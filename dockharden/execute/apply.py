@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -21,12 +20,11 @@ from dockharden.execute import faults, generations, services
 from dockharden.host import effective as verify
 from dockharden.errors import ApplyError, DockhardenError, from_os_error
 from dockharden.execute.generations import STATE_DIR, Generation
-from dockharden.host.facts import read_file, socket_path
+from dockharden.host.facts import docker_socket, read_file, socket_path  # noqa: F401 (docker_socket: callers)
 from dockharden.host.fs import HostFS
 from dockharden.execute.interrupts import Interrupted
 from dockharden.model import Plan
 from dockharden.host.runner import Runner
-from dockharden.core.selection import CONFIG_PATH
 from dockharden.targets import audit_rules, daemon_json, ufw_block
 
 
@@ -60,6 +58,7 @@ class Engine:
     waiting: Callable[[str], AbstractContextManager] = nullcontext
     # Called at each step boundary; raises Interrupted when a signal arrived during the step (interrupts.py)
     checkpoint: Callable[[str], None] = lambda where: None
+    failpoint: Callable[[str], None] = faults.nowhere  # the fault-injection tests' hook (faults.py)
     wait_timeout: float = 60.0
     default_socket: str = "/var/run/docker.sock"
     daemon_json_path: str = daemon_json.PATH  # the daemon's file, named in its errors
@@ -86,18 +85,6 @@ class Engine:
                        daemon_json_path=found.daemon_json)
 
 
-def docker_socket(root: str, config: dict[str, Any], environ: dict[str, str] | None = None,
-                  default: str = "/var/run/docker.sock") -> str:
-    """The daemon's unix socket: [docker] host, else DOCKER_HOST, else the standard path."""
-    import os
-
-    host = config.get("docker", {}).get("host") or (environ or os.environ).get("DOCKER_HOST") or ""
-    if host and not host.startswith("unix://"):
-        raise DockhardenError(f"dockharden talks to dockerd over its unix socket, not {host}",
-                              hint="set [docker] host = \"unix:///var/run/docker.sock\"", path=CONFIG_PATH)
-    return socket_path(root, host[len("unix://"):] if host else default)
-
-
 def plan_summary(plan: Plan) -> dict:
     return {"changes": [{"path": c.path, "action": c.action} for c in plan.changes],
             "services": [{"service": s.service, "action": s.action} for s in plan.services]}
@@ -117,7 +104,7 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
         plan_summary(plan), kind=kind, restart=restart, audit_rules=_new_audit_text(plan),
         daemon_json=_new_daemon_text(plan), docker_left=any(s.service == "docker" for s in plan.left),
         **_daemon_record(plan), **record)
-    faults.point("after-record")
+    engine.failpoint("after-record")
     try:
         generation = _run_steps(plan, engine, generation, restart)
     except Interrupted as exc:  # the step under way finished; now undo the generation
@@ -155,7 +142,7 @@ def _run_steps(plan: Plan, engine: Engine, generation: Generation, restart: bool
     validate_with_dockerd(plan, engine)
     engine.checkpoint("after validating the new files")
     generation = generations.set_state(generation, "writing")
-    _write_changes(plan, engine.root, engine.checkpoint)
+    _write_changes(plan, engine)
     engine.checkpoint("after writing the files")
     if not restart:
         return generations.set_state(generation, "applied", services_done=[
@@ -166,7 +153,7 @@ def _run_steps(plan: Plan, engine: Engine, generation: Generation, restart: bool
     done += [{"service": s.service, "action": "left stopped" if s.service == "docker" else "skipped"}
              for s in plan.left]
     generation = generations.set_state(generation, "verifying", services_done=done)
-    faults.point("during-verify")
+    engine.failpoint("during-verify")
     with engine.waiting("verifying the settings in force"):
         verify_plan(plan, engine)
     engine.checkpoint("after verifying")
@@ -250,15 +237,16 @@ def without_config_file(flags: tuple[str, ...]) -> list[str]:
     return kept
 
 
-def _write_changes(plan: Plan, root: str, checkpoint: Callable[[str], None]) -> None:
+def _write_changes(plan: Plan, engine: Engine) -> None:
+    fs = HostFS(engine.root)
     for index, change in enumerate(plan.changes):
         if change.action == "delete":
-            HostFS(root).remove(change.path)
+            fs.remove(change.path)
         else:
             new = change.new
-            HostFS(root).write(change.path, new.content, new.mode, new.uid, new.gid)
-        faults.point(f"after-write-{index}")
-        checkpoint(f"while writing the files (after {change.path})")
+            fs.write(change.path, new.content, new.mode, new.uid, new.gid)
+        engine.failpoint(f"after-write-{index}")
+        engine.checkpoint(f"while writing the files (after {change.path})")
 
 
 def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] = lambda service: None) -> list[dict]:
@@ -289,7 +277,7 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
 
 def docker_action(action: str, engine: Engine) -> dict:
     service = services.docker_service(engine.root, engine.config, engine.runner)
-    since = time.time()
+    since = engine.now().timestamp()
     mark = services.mark_log(engine.root, engine.config, since)
     if action == "reload":
         with engine.waiting("reloading docker: waiting for the daemon to confirm"):
@@ -302,7 +290,7 @@ def docker_action(action: str, engine: Engine) -> dict:
         return {"service": "docker", "action": "reload", "pid": services.daemon_pid(engine.root, service.pidfiles)}
     with engine.waiting(f"restarting docker ({service.manager})"):
         result = services.restart_docker(service, engine.runner)
-        faults.point("during-restart")
+        engine.failpoint("during-restart")
         up = result.ok and verify.wait_for_daemon(engine.socket, engine.wait_timeout, engine.progress,
                                                   exited=services.exit_watch(service, engine.runner))
     if not up:

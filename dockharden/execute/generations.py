@@ -9,63 +9,19 @@ from __future__ import annotations
 import errno
 import json
 import os
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dockharden.errors import ApplyError, StateError, from_os_error
-from dockharden.host.fs import HostFS, copy_preserving, fsync_dir, read_own
+from dockharden.errors import ApplyError, from_os_error
+from dockharden.host.fs import HostFS, copy_preserving, fsync_dir
 from dockharden.model import HostFile
-from dockharden.host.state import RECORD, damaged_record_error, record_problem
+from dockharden.host.state import (GENERATIONS, RECORD, STATE_DIR, UNFINISHED, Generation,  # noqa: F401 (read side)
+                                   backup_bytes, damaged_record_error, find_generation, generation_dirs,
+                                   generations_dir, list_generations, record_path, record_problem, reread, sha256,
+                                   unfinished)
 
-STATE_DIR = "/var/lib/dockharden"
 FORMAT = 1
-
-
-@dataclass(frozen=True)
-class Generation:
-    """One generation. `damaged` says why its record cannot be trusted ('' when it can); a damaged
-    generation's `record` is empty."""
-
-    id: str
-    directory: Path
-    record: dict[str, Any]
-    damaged: str = ""
-
-
-GENERATIONS = STATE_DIR + "/generations"
-
-
-def generations_dir(root: str) -> Path:
-    """The real directory of the generations, found inside the root like every host path."""
-    return HostFS(root).real(GENERATIONS)
-
-
-def generation_dirs(base: Path) -> list[Path]:
-    """The numbered directories under `base`, in order; a symlink or a file there is not a generation."""
-    try:
-        entries = list(base.iterdir()) if base.is_dir() else []
-    except OSError:
-        return []
-    return sorted((p for p in entries if p.name.isdigit() and p.is_dir() and not p.is_symlink()),
-                  key=lambda p: int(p.name))
-
-
-def list_generations(root: str) -> list[Generation]:
-    """Every recorded generation, oldest first."""
-    found = []
-    for directory in generation_dirs(generations_dir(root)):
-        if (directory / RECORD).exists():
-            record, problem = record_problem(directory)
-            found.append(Generation(directory.name, directory, record, problem))
-    return found
-
-
-def sha256(content: bytes | None) -> str | None:
-    import hashlib  # only apply records hashes; a plan does not pay for the import
-
-    return hashlib.sha256(content).hexdigest() if content is not None else None
 
 
 def start_generation(root: str, now: datetime, selection: dict, files: list[HostFile],
@@ -137,10 +93,6 @@ def release_reserve(generation: Generation) -> None:
         pass
 
 
-def record_path(generation: Generation) -> Path:
-    return generation.directory / "record.json"
-
-
 def _next_id(base: Path) -> str:
     numbers = [int(p.name) for p in base.iterdir() if p.name.isdigit()]  # a damaged one keeps its number too
     return f"{max(numbers, default=0) + 1:04d}"
@@ -177,7 +129,6 @@ def write_record(directory: Path, record: dict[str, Any]) -> None:
     fsync_dir(directory)
 
 
-
 def set_state(generation: Generation, state: str, **extra: Any) -> Generation:
     """Journal a new state (and facts) on top of what the record on disk says now."""
     record = dict(reread(generation).record, state=state, **extra)
@@ -185,39 +136,10 @@ def set_state(generation: Generation, state: str, **extra: Any) -> Generation:
     return Generation(generation.id, generation.directory, record)
 
 
-def reread(generation: Generation) -> Generation:
-    """`generation` as its journal on disk says now."""
-    record, problem = record_problem(generation.directory)
-    if problem:
-        raise damaged_record_error(generation.id, generation.directory, problem,
-                                   "it changed under this run, which cannot go on from it",
-                                   "see `dockharden history`; its backups are in its files/ directory")
-    return Generation(generation.id, generation.directory, record)
-
-
 def note_service_started(generation: Generation, service: str) -> None:
     """Journal that `service` is about to act: a rollback then knows to undo it."""
     current = reread(generation).record
     write_record(generation.directory, dict(current, services_started=current.get("services_started", []) + [service]))
-
-
-def backup_bytes(generation: Generation, entry: dict[str, Any]) -> bytes | None:
-    """The bytes a file had before `generation` (None: it did not exist), checked against the SHA-256 the
-    record took of them: a backup that is missing or was changed is never restored."""
-    if not entry["existed"]:
-        return None
-    where = f"/var/lib/dockharden/generations/{generation.id}/{entry['backup']}"
-    try:
-        data = read_own(generation.directory / entry["backup"])
-    except FileNotFoundError:
-        raise StateError(f"the backup of {entry['path']} is missing", path=where,
-                         hint="it cannot be restored from this generation; `dockharden history` lists the others") \
-            from None
-    if sha256(data) != entry["sha256"]:
-        raise StateError(f"the backup of {entry['path']} does not match the SHA-256 its record took of it "
-                         "(cut short or edited since)", path=where,
-                         hint="it cannot be restored from this generation; `dockharden history` lists the others")
-    return data
 
 
 def restore_files(root: str, generation: Generation) -> list[str]:
@@ -241,25 +163,3 @@ def restore_files(root: str, generation: Generation) -> list[str]:
     return restored
 
 
-def find_generation(root: str, gen_id: str, gens: list[Generation] | None = None) -> Generation:
-    """The generation numbered `gen_id` ('3' or '0003'); a damaged one is refused."""
-    from dockharden.errors import DockhardenError
-
-    for generation in list_generations(root) if gens is None else gens:
-        if int(generation.id) == int(gen_id):
-            if generation.damaged:
-                raise damaged_record_error(generation.id, generation.directory, generation.damaged,
-                                           "the files as they were before it are unknown",
-                                           "roll back to another generation (`dockharden history` lists them), "
-                                           "or put back its record.json")
-            return generation
-    raise DockhardenError(f"no generation `{gen_id}`", hint="`dockharden history` lists them",
-                          path=STATE_DIR + "/generations")
-
-
-UNFINISHED = ("pending", "validating", "writing", "services", "verifying", "rolling_back")
-
-
-def unfinished(root: str) -> list[Generation]:
-    """Generations a killed run left half done (the journal says where it stopped)."""
-    return [g for g in list_generations(root) if not g.damaged and g.record["state"] in UNFINISHED]

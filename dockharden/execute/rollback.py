@@ -9,40 +9,13 @@ from __future__ import annotations
 from dockharden.execute import generations
 from dockharden.host import facts as hostmod
 from dockharden.errors import DockhardenError
-from dockharden.execute.generations import Generation
+from dockharden.host.state import Generation, in_force  # noqa: F401 (in_force: callers read it here too)
 from dockharden.model import Note, Plan, RenderedFile, Selection, Settings
 from dockharden.core.plan import hold_services, make_plan
 from dockharden.host.runner import Runner
 from dockharden.targets.systemd_dropin import exec_after
 
 EMPTY = Settings(tables={}, provenance={}, removed={}, layers=())
-
-
-def in_force(gens: list[Generation]) -> tuple[list[Generation], dict[str, str]]:
-    """The applies whose changes are in force now, oldest first, and for each apply no longer in force the
-    rollback that took it out.
-
-    History is replayed: an applied generation that changed files is pushed; a rollback to before
-    generation T sets the list back to what it was just before T (so rolling back a rollback brings back
-    what it undid). Failed, rolled-back, interrupted and damaged generations changed nothing that stayed.
-    """
-    stack: list[Generation] = []
-    before: dict[str, list[Generation]] = {}
-    undone: dict[str, str] = {}
-    for generation in gens:
-        before[generation.id] = list(stack)
-        if generation.damaged or generation.record["state"] != "applied":
-            continue
-        if generation.record["kind"] == "rollback":
-            kept = before.get(generation.record["target"], stack)
-            kept_ids = {g.id for g in kept}
-            undone.update({g.id: generation.id for g in stack if g.id not in kept_ids})
-            stack = list(kept)
-        elif generation.record["files"]:
-            stack.append(generation)
-        for g in stack:
-            undone.pop(g.id, None)
-    return stack, undone
 
 
 def default_target(root: str) -> Generation:
@@ -136,7 +109,7 @@ def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: fro
     snapshot = hostmod.read_host(root, runner, [f.path for f in rendered])
     user = rootless_user_of(root, target)
     if user:
-        from dockharden.core.planning import Context, for_rootless_user
+        from dockharden.host.facts import Context, for_rootless_user
 
         snapshot = for_rootless_user(Context(root=root, runner=runner, user=user), snapshot, None)
     notes = [Note("info", f"restores every file to how it was before generation {target.id} "

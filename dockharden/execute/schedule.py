@@ -8,13 +8,10 @@ asks systemd to load and start the timer; `run_scheduled` reads the host as chec
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import shutil
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
 
 from dockharden.errors import DockhardenError
 from dockharden.host.runner import Runner
@@ -79,61 +76,3 @@ def install_units(root: str, units: dict[str, str], runner: Runner, *, enable: b
     return done
 
 
-def run_scheduled(root: str, runner: Runner, schedule: Schedule,
-                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> tuple[int, list[str]]:
-    """check and verify, each report written atomically into the reports directory:
-    check.json, check.prom, verify.json, verify.prom. (exit status as check/verify give it, lines said)"""
-    import time
-
-    from dockharden.inspect import formats as check_formats
-    from dockharden.inspect.check import run_check
-    from dockharden.host.fs import HostFS
-
-    socket_path, rows, notes = _verify(root, runner)
-    outcome = run_check(root, runner, socket_path, benchmark=schedule.benchmark, level=schedule.level, clock=clock)
-    now = time.time()
-    textfile = check_formats.render_textfile(outcome.results, outcome.run, now)
-    drift = [r for r in rows if not r.ok]
-    reports = {"check.json": check_formats.render_json(outcome.results, outcome.run),
-               "check.prom": textfile, "verify.json": _verify_json(rows, notes),
-               "verify.prom": _verify_textfile(rows, now)}
-    for name, text in reports.items():
-        HostFS("/").write(os.path.join(schedule.reports, name), text.encode(), 0o644)
-    if schedule.textfile:
-        HostFS("/").write(schedule.textfile, (textfile + _verify_textfile(rows, now)).encode(), 0o644)
-    said = [f"wrote {schedule.reports}/{name}" for name in reports] + outcome.notes
-    failing = sum(r.counted for r in outcome.results)
-    said.append(f"check: {failing} failure(s) counted; verify: {len(drift)} mismatch(es)")
-    return (2 if failing or drift else 0), said
-
-
-def _verify(root: str, runner: Runner):
-    from dockharden import api
-    from dockharden.inspect import verify as drift
-    from dockharden.core import planning as pipeline
-    from dockharden.execute.apply import docker_socket
-    from dockharden.inspect.check import exception_notes
-    from dockharden.core.planning import Context
-
-    ctx = Context(root=root, runner=runner)
-    config, selection = pipeline.read_selection(ctx, None, None)
-    the_plan = pipeline.build_plan(ctx, selection, config)
-    engine = api.engine_for(ctx, config, api.Request(root=root, runner=runner)).for_plan(the_plan)
-    return docker_socket(root, config), drift.find_drift(the_plan, engine), \
-        exception_notes(root, datetime.now(timezone.utc))
-
-
-def _verify_json(rows, notes) -> str:
-    from dockharden import report
-
-    return json.dumps(report.drift_document(rows, notes), indent=2) + "\n"
-
-
-def _verify_textfile(rows, unix_time: float) -> str:
-    bad = sum(not r.ok for r in rows)
-    return ("# HELP dockharden_verify_mismatches Desired settings not in force at the last verify.\n"
-            "# TYPE dockharden_verify_mismatches gauge\n"
-            f"dockharden_verify_mismatches {bad}\n"
-            "# HELP dockharden_verify_last_run_timestamp_seconds When dockharden verify last ran (Unix time).\n"
-            "# TYPE dockharden_verify_last_run_timestamp_seconds gauge\n"
-            f"dockharden_verify_last_run_timestamp_seconds {unix_time:.3f}\n")

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from dockharden.errors import ApplyError, HostFileError
-from dockharden.host.facts import PIDFILES
+from dockharden.host.effective import WATCH, loaded_watches, watches  # noqa: F401 (the read side)
+from dockharden.host.facts import PIDFILES, detect_manager
 from dockharden.host.fs import HostFS
 from dockharden.host.runner import Result, Runner
 
@@ -89,15 +90,6 @@ def docker_service(root: str, config: dict[str, Any], runner: Runner) -> DockerS
                              "or use --no-restart")
 
 
-def detect_manager(root: str, runner: Runner) -> str:
-    fs = HostFS(root)
-    if fs.live and fs.is_dir("/run/systemd/system"):
-        return "systemd"
-    if fs.is_file("/etc/init.d/docker") and runner.which("service"):
-        return "sysvinit"
-    return "none"
-
-
 def daemon_pid(root: str, pidfiles: tuple[str, ...] = PIDFILES) -> int | None:
     for pidfile in pidfiles:
         try:
@@ -148,27 +140,6 @@ def exit_watch(service: DockerService, runner: Runner) -> Callable[[], bool]:
                 or now.get("NRestarts", "") != first.get("NRestarts", ""))
 
     return exited
-
-
-WATCH = re.compile(r"^-w (\S+) -p ([rwxa]+) -k (\S+)$")
-
-
-def watches(text: str | None) -> set[tuple[str, str, str]]:
-    """The (path, permissions, key) watches in an audit rules text."""
-    found = set()
-    for line in (text or "").splitlines():
-        match = WATCH.match(line.strip())
-        if match:
-            found.add(match.groups())
-    return found
-
-
-def loaded_watches(runner: Runner) -> set[tuple[str, str, str]]:
-    result = runner.run(["auditctl", "-l"], timeout=20)
-    if not result.ok:
-        raise ApplyError(f"auditctl -l failed: {result.stderr.strip()}", hint="is auditd installed and are "
-                         "we root?", path="/etc/audit/rules.d/docker.rules")
-    return watches(result.stdout)
 
 
 def sync_audit_rules(runner: Runner, old_text: str | None, new_text: str | None) -> list[str]:

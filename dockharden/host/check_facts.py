@@ -15,10 +15,10 @@ from typing import Any
 
 from dockharden.host import dockerapi, facts as hostmod
 from dockharden.host.fs import HostFS
-from dockharden.inspect.cis import Facts, FileFacts
+from dockharden.model import Facts, FileFacts, HostSnapshot
 from dockharden.targets.containerd_socket import CANDIDATES as CONTAINERD_SOCKETS, containerd_socket
 from dockharden.host.runner import Runner
-from dockharden.execute.services import WATCH
+from dockharden.host.effective import WATCH
 from dockharden.targets import audit_rules, daemon_json
 from dockharden.core.schema import daemon_keys
 
@@ -52,9 +52,10 @@ def flags_to_config(argv: list[str], keys: dict[str, Any]) -> dict[str, tuple[An
     return found
 
 
-def effective_config(root: str, daemon: hostmod.DaemonProcess | None, path: str) -> tuple[dict, dict]:
+def effective_config(host: HostSnapshot, path: str) -> tuple[dict, dict]:
     """daemon.json overlaid with the running dockerd's flags, and where each key came from."""
-    config = daemon_json.parse_daemon_json(hostmod.read_file(root, path).content, path)
+    daemon = host.daemon
+    config = daemon_json.parse_daemon_json(host.file(path).content, path)
     sources = {key: "daemon.json" for key in config}
     if daemon:
         for key, (value, source) in flags_to_config(list(daemon.argv[1:]), daemon_keys()).items():
@@ -141,20 +142,22 @@ def mount_point(root: str, path: str) -> str:
     return max(inside, key=len) if inside else ""
 
 
-def read_facts(root: str, runner: Runner, socket_path: str, daemon_json_path: str = daemon_json.PATH,
-               pidfiles: tuple[str, ...] = hostmod.PIDFILES) -> Facts:
-    """Everything the controls need, from the live host under `root`."""
-    daemon = hostmod.find_daemon(root, pidfiles)
-    config, sources = effective_config(root, daemon, daemon_json_path)
-    info = dockerapi.get_json(socket_path, "/info")
+def read_facts(host: HostSnapshot, runner: Runner, socket_path: str, daemon_json_path: str = daemon_json.PATH) -> Facts:
+    """Everything the controls need: the host's snapshot (host/facts.py, the one plan and verify read too)
+    and what only the controls look at (the bridge's options, the kernel's loaded watches, the modes of
+    section 3's files, the docker group, the data root's partition)."""
+    root, daemon = host.root, host.daemon
+    config, sources = effective_config(host, daemon_json_path)
+    info = host.daemon_info if isinstance(host.daemon_info, dict) else None
     bridge = (dockerapi.get_json(socket_path, "/networks/bridge") or {}).get("Options") or {} if info else {}
-    unavailable = "" if (state := hostmod.kernel_audit()) == hostmod.AUDIT_AVAILABLE else state
+    state = host.kernel_audit or hostmod.kernel_audit()
+    unavailable = "" if state == hostmod.AUDIT_AVAILABLE else state
     watched, audit_error = audit_watched(runner) if not unavailable else (frozenset(), "")
     gid, members = docker_group(root)
     data_root = (info or {}).get("DockerRootDir") or config.get("data-root") or "/var/lib/docker"
     data_root = str(Path(data_root).parent) if (info and "name=userns" in (info.get("SecurityOptions") or [])) \
         else data_root
-    existing = hostmod.existing(root, audit_rules.candidate_paths())
+    existing = host.existing_paths & frozenset(audit_rules.candidate_paths())
     socket, found_by = containerd_socket(daemon.argv if daemon else (), config, existing)
     return Facts(config=config, config_sources=sources, info=info if isinstance(info, dict) else None,
                  bridge_options=bridge, audit_watched=watched, audit_error=audit_error,

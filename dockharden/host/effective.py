@@ -1,132 +1,26 @@
-"""Compare the effective state of the daemon and the kernel with the desired one.
+"""The effective state: what the running daemon, the kernel's audit rules and the firewall hold now, and the
+live repairs a plan needs when they no longer hold what the unchanged files say.
 
-`compare_daemon` is pure (desired daemon.json + what the daemon reports -> mismatches); the readers
-below it ask the daemon (API socket) and auditctl. Keys the daemon does not report (log-opts,
-default-ulimits, userland-proxy) are listed as not observable, never as passed.
+Reads the machine (the daemon's API socket, auditctl -l, iptables -S, a TLS handshake). The comparison
+with the desired settings is pure and lives in core/effective.py.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any, Callable
 
+from dockharden.errors import ApplyError
 from dockharden.host import dockerapi
-from dockharden.core.engine_gating import parse_version
+from dockharden.core.effective import (ENGINE_DEFAULTS, NOT_OBSERVABLE, Effective, Mismatch,  # noqa: F401 (pure side)
+                                       compare_daemon, not_observable, tcp_endpoints, with_defaults_for)
 from dockharden.host.runner import Runner
-
-NOT_OBSERVABLE = ("log-opts", "default-ulimits", "userland-proxy", "builder", "features", "storage-opts")
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    key: str
-    wanted: Any
-    effective: Any
-
-    def __str__(self) -> str:
-        return f"{self.key}: wanted {json.dumps(self.wanted)}, the daemon reports {json.dumps(self.effective)}"
-
-
-@dataclass(frozen=True)
-class Effective:
-    """What the daemon reports: `docker info`, the default bridge's options."""
-
-    info: dict[str, Any]
-    bridge_options: dict[str, str]
-
-
-def compare_daemon(config: dict[str, Any], eff: Effective) -> list[Mismatch]:
-    """Every desired daemon.json value that the running daemon does not show."""
-    info, found = eff.info, []
-    security = {s for s in info.get("SecurityOptions") or []}
-    engine = parse_version(info.get("ServerVersion")) or (99, 0)
-
-    def want(key: str, ok: bool, effective: Any) -> None:
-        if key in config and not ok:
-            found.append(Mismatch(key, config[key], effective))
-
-    want("live-restore", info.get("LiveRestoreEnabled") == bool(config.get("live-restore")),
-         info.get("LiveRestoreEnabled"))
-    want("log-driver", info.get("LoggingDriver") == config.get("log-driver"), info.get("LoggingDriver"))
-    want("storage-driver", _driver_matches(config.get("storage-driver"), info), info.get("Driver"))
-    want("debug", info.get("Debug") == config.get("debug"), info.get("Debug"))
-    want("experimental", info.get("ExperimentalBuild") == config.get("experimental"), info.get("ExperimentalBuild"))
-    want("default-runtime", info.get("DefaultRuntime") == config.get("default-runtime"), info.get("DefaultRuntime"))
-    want("labels", set(config.get("labels") or []) <= set(info.get("Labels") or []), info.get("Labels"))
-    want("userns-remap", ("name=userns" in security) == bool(config.get("userns-remap")), sorted(security))
-    if engine >= (24, 0):
-        want("no-new-privileges", ("name=no-new-privileges" in security) == bool(config.get("no-new-privileges")),
-             sorted(security))
-    want("seccomp-profile", _seccomp_matches(config.get("seccomp-profile"), security), sorted(security))
-    want("exec-opts", _cgroup_driver_matches(config.get("exec-opts") or [], info), info.get("CgroupDriver"))
-    want("registry-mirrors", _mirrors(config.get("registry-mirrors")) == _mirrors(
-        (info.get("RegistryConfig") or {}).get("Mirrors")), (info.get("RegistryConfig") or {}).get("Mirrors"))
-    want("data-root", str(info.get("DockerRootDir", "")).startswith(str(config.get("data-root"))),
-         info.get("DockerRootDir"))
-    want("icc", eff.bridge_options.get("com.docker.network.bridge.enable_icc") == str(config.get("icc")).lower(),
-         eff.bridge_options.get("com.docker.network.bridge.enable_icc"))
-    reported = _pools(info.get("DefaultAddressPools"))
-    if reported is not None and ("DefaultAddressPools" in info or engine >= (23, 0)):
-        want("default-address-pools", _pools(config.get("default-address-pools")) == reported,
-             info.get("DefaultAddressPools"))
-    return found
-
-
-# What dockerd runs with when daemon.json does not set the key (and no flag does): after a rollback
-# removes a key the failed run added, the daemon must report these.
-ENGINE_DEFAULTS: dict[str, Any] = {"live-restore": False, "debug": False, "icc": True, "no-new-privileges": False,
-                                   "userns-remap": "", "experimental": False, "log-driver": "json-file",
-                                   "seccomp-profile": "builtin", "labels": [], "registry-mirrors": []}
-
-
-def with_defaults_for(config: dict[str, Any], added: list[str]) -> dict[str, Any]:
-    """`config` plus the engine default of each key in `added` it does not set."""
-    return {**{key: ENGINE_DEFAULTS[key] for key in added if key in ENGINE_DEFAULTS}, **config}
-
-
-def _driver_matches(wanted: str | None, info: dict) -> bool:
-    driver = info.get("Driver")
-    # the containerd image store reports its snapshotter: overlay2 becomes overlayfs
-    return driver == wanted or (wanted == "overlay2" and driver == "overlayfs")
-
-
-def _seccomp_matches(wanted: str | None, security: set[str]) -> bool:
-    profiles = {s.split("profile=", 1)[1] for s in security if s.startswith("name=seccomp,profile=")}
-    if wanted in (None, "builtin"):
-        return not profiles or bool(profiles & {"builtin", "default"})
-    return wanted in profiles
-
-
-def _cgroup_driver_matches(opts: list[str], info: dict) -> bool:
-    wanted = [o.split("=", 1)[1] for o in opts if o.startswith("native.cgroupdriver=")]
-    return not wanted or info.get("CgroupDriver") == wanted[-1]
-
-
-def _mirrors(values) -> list[str]:
-    return sorted(v.rstrip("/") for v in values or [])
-
-
-def _pools(values) -> list[tuple[str, int]] | None:
-    """The pools as (network, size); None when the daemon reports one it cannot print (Engine 28 shows
-    `"Base": "invalid Prefix"` after a reload): not observable, never a mismatch."""
-    import ipaddress
-
-    pools = []
-    for pool in values or []:
-        base = pool.get("base", pool.get("Base")) if isinstance(pool, dict) else None
-        try:
-            pools.append((str(ipaddress.ip_network(base, strict=False)), pool.get("size", pool.get("Size"))))
-        except (TypeError, ValueError):
-            return None
-    return sorted(pools)
-
-
-def not_observable(config: dict[str, Any]) -> list[str]:
-    """Desired keys `docker info` cannot show (only a probe container can show them)."""
-    return [k for k in config if k in NOT_OBSERVABLE]
+from dockharden.model import Plan, ServiceAction
+from dockharden.targets import audit_rules, ufw_block
 
 
 def silent_unix_hosts(config: dict[str, Any], root: str) -> list[str]:
@@ -135,18 +29,6 @@ def silent_unix_hosts(config: dict[str, Any], root: str) -> list[str]:
 
     return [h for h in config.get("hosts") or [] if h.startswith("unix://")
             and not dockerapi.ping(socket_path(root, h[len("unix://"):]))]
-
-
-def tcp_endpoints(config: dict[str, Any]) -> list[tuple[str, int]]:
-    """(host, port) of each tcp:// address in `hosts`; 0.0.0.0 and :: are reached on loopback."""
-    found = []
-    for address in config.get("hosts") or []:
-        if address.startswith("tcp://"):
-            hostport = address[len("tcp://"):].rstrip("/")
-            host, _, port = hostport.rpartition(":")
-            host = host.strip("[]") or "127.0.0.1"
-            found.append(("127.0.0.1" if host in ("0.0.0.0", "::") else host, int(port or 2376)))
-    return found
 
 
 def tls_ping(host: str, port: int, ca: str, cert: str | None, key: str | None, timeout: float = 5.0) -> str:
@@ -233,8 +115,6 @@ def reload_confirmed(socket_path: str, since: float, timeout: float = 10.0) -> b
 
 def missing_audit_watches(runner: Runner, wanted: set[tuple[str, str, str]]) -> list[str]:
     """Watches of the rules file the kernel does not hold."""
-    from dockharden.execute.services import loaded_watches
-
     return sorted(path for path, _, _ in wanted - loaded_watches(runner))
 
 
@@ -244,3 +124,67 @@ def missing_firewall_rules(runner: Runner, block_text: str, tool: str = "iptable
     lines = {line.strip() for line in live.stdout.splitlines()}
     wanted = [line.strip() for line in block_text.splitlines() if line.startswith("-A DOCKER-USER")]
     return [rule for rule in wanted if rule not in lines]
+
+
+WATCH = re.compile(r"^-w (\S+) -p ([rwxa]+) -k (\S+)$")
+
+
+def watches(text: str | None) -> set[tuple[str, str, str]]:
+    """The (path, permissions, key) watches in an audit rules text."""
+    found = set()
+    for line in (text or "").splitlines():
+        match = WATCH.match(line.strip())
+        if match:
+            found.add(match.groups())
+    return found
+
+
+def loaded_watches(runner: Runner) -> set[tuple[str, str, str]]:
+    result = runner.run(["auditctl", "-l"], timeout=20)
+    if not result.ok:
+        raise ApplyError(f"auditctl -l failed: {result.stderr.strip()}", hint="is auditd installed and are "
+                         "we root?", path="/etc/audit/rules.d/docker.rules")
+    return watches(result.stdout)
+
+
+def live_repairs(plan: Plan, root: str, runner) -> list[ServiceAction]:
+    """Service actions for live state the unchanged files no longer describe (none when a file changes:
+    then the plan's own service actions load it)."""
+    import os
+
+    if os.path.realpath(root) != "/":  # an image or a tree: no kernel, no chain of its own
+        return []
+    rendered = {f.path: f.content for f in plan.rendered}
+    planned = {s.service for s in plan.services}
+    found = []
+    audit = rendered.get(audit_rules.PATH)
+    if audit and audit_rules.PATH in plan.unchanged and "auditd" not in planned and _audit_loadable(runner):
+        missing = missing_audit_watches(runner, watches(audit.decode(errors="replace")))
+        if missing:
+            found.append(ServiceAction("auditd", "reload", "the kernel lacks watches of the rules file ("
+                                       + ", ".join(missing) + "): auditctl loads them"))
+    block = rendered.get(ufw_block.PATH_V4)
+    if block and ufw_block.PATH_V4 in plan.unchanged and "ufw" not in planned and _firewall_readable(root, runner):
+        missing = missing_firewall_rules(runner, block.decode(errors="replace"))
+        if missing:
+            found.append(ServiceAction("ufw", "reload", f"the live DOCKER-USER chain lacks {len(missing)} rule(s) "
+                                                        "of the block: ufw reload restores it"))
+    return found
+
+
+def _audit_loadable(runner) -> bool:
+    from dockharden.host.facts import AUDIT_AVAILABLE, kernel_audit
+
+    return runner.which("auditctl") is not None and kernel_audit() == AUDIT_AVAILABLE
+
+
+def _firewall_readable(root: str, runner) -> bool:
+    from dockharden.host.facts import ufw_enabled
+
+    return ufw_enabled(root) and runner.which("iptables") is not None
+
+
+def with_repairs(plan: Plan, root: str, runner) -> Plan:
+    """The plan with the live repairs among its service actions."""
+    repairs = live_repairs(plan, root, runner)
+    return replace(plan, services=plan.services + tuple(repairs)) if repairs else plan

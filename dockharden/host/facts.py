@@ -9,22 +9,24 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import stat
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-from dockharden.host import dockerapi
+from dockharden.core.selection import choose_selection, parse_config
 from dockharden.errors import HostFileError
+from dockharden.host import dockerapi, rootless
 from dockharden.host.fs import HostFS
-from dockharden.model import DaemonProcess, HostFile, HostSnapshot
 from dockharden.host.runner import Runner
+from dockharden.model import (CONFIG_PATH, DOCKER_PIDFILES, DOCKER_SOCKET, MANAGED_STATE, DaemonProcess, HostFile,
+                              HostSnapshot)
 
-PIDFILES = ("/var/run/docker.pid", "/run/docker.pid")
-SOCKET = "/var/run/docker.sock"
+PIDFILES = DOCKER_PIDFILES
+SOCKET = DOCKER_SOCKET
 UNIT_FILES = ("/etc/systemd/system/docker.service", "/lib/systemd/system/docker.service",
               "/usr/lib/systemd/system/docker.service")
 DROPIN_DIRS = ("/etc/systemd/system/docker.service.d", "/run/systemd/system/docker.service.d")
-MANAGED_STATE = "/var/lib/dockharden/managed.json"
 TOOLS = ("iptables-restore", "ip6tables-restore", "auditctl", "augenrules", "ufw", "dockerd")
 
 
@@ -39,15 +41,17 @@ def socket_path(root: str, path: str) -> str:
 
 
 def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[str] = (),
-              live: bool | None = None, manager: str = "none") -> HostSnapshot:
-    """Snapshot the host: `paths` are read, `probe` paths are only checked for existence."""
+              live: bool | None = None, manager: str = "none", socket: str | None = None) -> HostSnapshot:
+    """Snapshot the host: `paths` are read, `probe` paths are only checked for existence; the daemon is
+    asked on `socket` (a path as dockharden reaches it; default: the standard one under the root)."""
     fs = HostFS(root)
     live = fs.live if live is None else live
     files = {p: fs.read(p) for p in paths}
     present = existing(root, set(probe) | set(paths))
     daemon = find_daemon(root) if live else None
-    info = dockerapi.get_json(socket_path(root, SOCKET), "/info") if live else None
-    version, source = engine_version(root, runner, live)
+    socket = socket or socket_path(root, SOCKET)
+    info = dockerapi.get_json(socket, "/info") if live else None
+    version, source = engine_version(root, runner, live, socket)
     return HostSnapshot(root=root, files=files, existing_paths=present, engine_version=version,
                         engine_source=source, daemon=daemon, daemon_info=info,
                         unit_exec=tuple(unit_exec(root)), unit_exec_base=tuple(unit_exec(root, own_dropin=False)),
@@ -122,11 +126,11 @@ def has_capability(pid: int, cap: int) -> bool:
     return bool(match) and bool(int(match.group(1), 16) >> cap & 1)
 
 
-def engine_version(root: str, runner: Runner, live: bool) -> tuple[str | None, str]:
+def engine_version(root: str, runner: Runner, live: bool, socket: str | None = None) -> tuple[str | None, str]:
     """The engine version from the API, else from `dockerd --version`; (None, why) when unknown."""
     if not live:
         return None, "not asked (offline root)"
-    answer = dockerapi.get_json(socket_path(root, SOCKET), "/version")
+    answer = dockerapi.get_json(socket or socket_path(root, SOCKET), "/version")
     if isinstance(answer, dict) and answer.get("Version"):
         return answer["Version"], "docker API"
     result = runner.run(["dockerd", "--version"], timeout=10)
@@ -296,3 +300,132 @@ def _audit_refusal(code: int, errno) -> str:
     if code == errno.ECONNREFUSED:
         return "the kernel refuses audit requests from a user namespace (a rootless or unprivileged container)"
     return f"the kernel refuses audit requests: {os.strerror(code)}"
+
+
+def detect_manager(root: str, runner: Runner) -> str:
+    fs = HostFS(root)
+    if fs.live and fs.is_dir("/run/systemd/system"):
+        return "systemd"
+    if fs.is_file("/etc/init.d/docker") and runner.which("service"):
+        return "sysvinit"
+    return "none"
+
+
+ACCOUNT_FILES = ("/etc/passwd", "/etc/subuid", "/etc/subgid")
+
+
+OWN_FILES = (MANAGED_STATE, CONFIG_PATH)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every command needs: where the host is and how to run programs."""
+
+    root: str = "/"
+    runner: Runner = Runner()
+    engine_version: str | None = None
+    manager: str | None = None  # the docker service manager; None: from dockharden.toml, else detected
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    user: str | None = None  # the rootless daemon's user (--user)
+    failpoint: Callable[[str], None] = lambda name: None  # the fault-injection tests' hook (execute/faults.py)
+
+
+def read_selection(ctx: Context, profile_names: list[str] | None, layer_files: list[str] | None):
+    """The host's dockharden.toml and the selection the flags and that file make."""
+    config_file = read_file(ctx.root, CONFIG_PATH)
+    config = parse_config(config_file.content)
+    return config, choose_selection(config, profile_names, layer_files)
+
+
+def service_manager(ctx: Context, config: dict) -> str:
+    """The docker service manager: --given, [service] manager, else what this host runs."""
+    named = ctx.manager or config.get("service", {}).get("manager", "auto")
+    return detect_manager(ctx.root, ctx.runner) if named == "auto" else named
+
+
+def for_rootless_user(ctx: Context, host: HostSnapshot, layer_user: str | None) -> HostSnapshot:
+    """The snapshot seen from the rootless daemon of `--user` (or the layer's user)."""
+    user = rootless.find_user(ctx.root, ctx.user or layer_user)
+    live = os.path.realpath(ctx.root) == "/"
+    socket = socket_path(ctx.root, user.socket)
+    info = dockerapi.get_json(socket, "/info") if live else None
+    version = (dockerapi.get_json(socket, "/version") or {}).get("Version") if live else None
+    daemon = find_daemon(ctx.root, (user.pidfile,)) if live else None
+    files = dict(host.files, **{user.daemon_json: read_file(ctx.root, user.daemon_json)})
+    return replace(host, files=files, daemon_json_path=user.daemon_json, daemon_json_owner=(user.uid, user.gid),
+                   daemon_info=info, daemon=daemon, engine_version=version or host.engine_version,
+                   manager="rootless", rootless_flags=tuple(rootless.unit_flags(ctx.root, user)),
+                   docker_socket=user.socket, rootless_user=user.name)
+
+
+def read_snapshot(ctx: Context, daemon_table: dict, socket: str | None = None, *, own_state: bool = True) -> HostSnapshot:
+    """The host, with the paths the settings and the operator's daemon.json point at probed too: the one
+    snapshot plan, verify and check read (check gives the socket it was told to use)."""
+    from dockharden.core.conflicts import PATH_KEYS
+    from dockharden.host.state import created_files, read_managed_state
+    from dockharden.targets import audit_rules, daemon_json, managed_paths
+
+    snapshot = read_host(ctx.root, ctx.runner, managed_paths() + list(ACCOUNT_FILES) + list(OWN_FILES),
+                         audit_rules.candidate_paths(), manager=ctx.manager or "none", socket=socket)
+    current = daemon_json.parse_daemon_json(snapshot.file(daemon_json.PATH).content)
+    pointed = {v for doc in (daemon_table, current) for k, v in doc.items()
+               if k in PATH_KEYS and isinstance(v, str)}
+    managed = read_managed_state(ctx.root) if own_state else {}  # check judges the host, not dockharden's records
+    # the files they point at are read too: the tls layer writes at the paths a layer names
+    pointed_files = {p: read_file(ctx.root, p) for p in pointed if p.startswith("/")}
+    snapshot = replace(snapshot, existing_paths=snapshot.existing_paths | existing(ctx.root, pointed),
+                       files={**pointed_files, **snapshot.files}, now=ctx.clock(), managed=managed,
+                       created=created_files(ctx.root, managed) if own_state else {})
+    return snapshot
+
+
+def with_store_facts(ctx: Context, host: HostSnapshot, settings) -> HostSnapshot:
+    """The image store in use and what it holds, and what remapping would hide: what a switch of the
+    image store or userns-remap makes disappear from view."""
+    from dockharden.targets import daemon_json
+
+    info = host.daemon_info if isinstance(host.daemon_info, dict) else None
+    current = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content)
+    data_root = (info or {}).get("DockerRootDir") or current.get("data-root") or "/var/lib/docker"
+    store = image_store(ctx.root, info, data_root)
+    host = replace(host, image_store=store)
+    remaps = settings.table("userns").get("enabled") or settings.table("daemon").get("userns-remap")
+    already = "name=userns" in ((info or {}).get("SecurityOptions") or []) or bool(current.get("userns-remap"))
+    if not remaps or already:
+        return host
+    socket = socket_path(ctx.root, host.docker_socket or SOCKET) if info else None
+    return replace(host, userns_impact=userns_impact(ctx.root, socket, store, data_root))
+
+
+def with_running_containers(ctx: Context, host: HostSnapshot) -> HostSnapshot:
+    """The names of the running containers, asked only when a restart would stop them (the daemon answers,
+    live-restore is not in force, and some run): a plan states the disruption it causes by name."""
+    info = host.daemon_info if isinstance(host.daemon_info, dict) else None
+    if not info or info.get("LiveRestoreEnabled") or not info.get("ContainersRunning"):
+        return host
+    listed = dockerapi.get_json(socket_path(ctx.root, host.docker_socket or SOCKET), "/containers/json") or []
+    names = sorted((c.get("Names") or [c.get("Id", "?")[:12]])[0].lstrip("/") for c in listed if isinstance(c, dict))
+    return replace(host, running_containers=tuple(names))
+
+
+def read_facts(ctx: Context, settings) -> HostSnapshot:
+    """The one snapshot of the host a plan (and verify, which plans) is made against: the managed files and
+    the files the settings point at, the running daemon (a rootless user's when the settings say so), the
+    image store and what a switch or a remap hides, the containers a restart would stop."""
+    host = read_snapshot(ctx, settings.table("daemon"))
+    if settings.table("rootless").get("enabled"):
+        host = for_rootless_user(ctx, host, settings.table("rootless").get("user"))
+    host = with_store_facts(ctx, host, settings)
+    return with_running_containers(ctx, host)
+
+
+def docker_socket(root: str, config: dict[str, Any], environ: dict[str, str] | None = None,
+                  default: str = "/var/run/docker.sock") -> str:
+    """The daemon's unix socket: [docker] host, else DOCKER_HOST, else the standard path."""
+    from dockharden.errors import DockhardenError
+
+    host = config.get("docker", {}).get("host") or (environ or os.environ).get("DOCKER_HOST") or ""
+    if host and not host.startswith("unix://"):
+        raise DockhardenError(f"dockharden talks to dockerd over its unix socket, not {host}",
+                              hint="set [docker] host = \"unix:///var/run/docker.sock\"", path=CONFIG_PATH)
+    return socket_path(root, host[len("unix://"):] if host else default)

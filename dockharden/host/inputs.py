@@ -81,3 +81,26 @@ def _read_at_most(fd: int, count: int, path: Path, error: type[DockhardenError])
     except OSError as exc:
         raise from_os_error(exc, "cannot read it", path=str(path), error=error) from None
     return b"".join(chunks)
+
+
+def read_layer_file(path: Path) -> bytes:
+    """An operator's layer file: a regular file of at most core.layers.LAYER_LIMIT bytes."""
+    from dockharden.core.layers import LAYER_LIMIT
+    from dockharden.errors import LayerError
+
+    return read_regular_file(path, limit=LAYER_LIMIT, error=LayerError,
+                             named_in="to --layer or in /etc/dockharden/dockharden.toml",
+                             fix="a layer is a TOML or JSON file: write the settings to one and give its path")
+
+
+def load_layers(selection):
+    """The selection's layers, the operator's files read from this machine (core.layers parses them)."""
+    from dockharden.core import layers
+
+    return layers.load_layers(selection, read_layer_file)
+
+
+def load_layer_file(path: Path):
+    from dockharden.core import layers
+
+    return layers.load_layer_file(path, read_layer_file)

@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass
 
 from dockharden.errors import LayerError
-from dockharden.host.facts import read_file
+
 from dockharden.host.fs import HostFS
 
 PASSWD = "/etc/passwd"
@@ -50,7 +50,7 @@ def find_user(root: str, name: str | None) -> RootlessUser:
     if not name:
         raise LayerError("the rootless layer needs the daemon's user",
                          hint="pass --user NAME, or set [rootless] user = \"NAME\" in a layer", key="rootless.user")
-    for line in (read_file(root, PASSWD).content or b"").decode(errors="replace").splitlines():
+    for line in (HostFS(root).read(PASSWD).content or b"").decode(errors="replace").splitlines():
         parts = line.split(":")
         if len(parts) >= 6 and parts[0] == name:
             return RootlessUser(name, int(parts[2]), int(parts[3]), parts[5])

@@ -1,4 +1,5 @@
-"""dockharden's own state, read and checked: generation records and managed.json.
+"""dockharden's own state, read and checked: the generations (their records, backups and which applies
+are in force) and managed.json. Writing them is execute/generations.py's.
 
 Reads /var/lib/dockharden only. dockharden writes these files atomically, so one that is not JSON, not
 the shape of its schema (record.schema.json, managed.schema.json) or not consistent with its directory
@@ -9,12 +10,13 @@ others stay usable), a damaged managed.json stops plan and apply with one paragr
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dockharden.errors import HostFileError, StateError
-from dockharden.host.facts import MANAGED_STATE, read_file
-from dockharden.host.fs import read_own
+from dockharden.model import MANAGED_STATE, STATE_DIR
+from dockharden.host.fs import HostFS, read_own
 
 RECORD = "record.json"
 
@@ -88,7 +90,7 @@ def _shown(directory: Path) -> str:
 
 def read_managed_state(root: str) -> dict[str, Any]:
     """What earlier applies recorded about the keys dockharden manages ({} before the first)."""
-    state = read_file(root, MANAGED_STATE)
+    state = HostFS(root).read(MANAGED_STATE)
     if not state.exists:
         return {}
     doc, problem = parse_state(state.content or b"", "managed.schema.json")
@@ -100,7 +102,6 @@ def read_managed_state(root: str) -> dict[str, Any]:
 
 def managed_hint(root: str) -> str:
     """What to do with a damaged managed.json: remove it, or roll back to a generation that kept a copy."""
-    from dockharden.execute.generations import list_generations
 
     keeping = [g.id for g in list_generations(root)
                if not g.damaged and any(e["path"] == MANAGED_STATE for e in g.record["files"])]
@@ -117,7 +118,6 @@ def created_files(root: str, managed: dict[str, Any]) -> dict[str, str]:
     applied by a version that kept none, every path a sound generation record shows it created."""
     if isinstance(managed.get("created"), dict):
         return dict(managed["created"])
-    from dockharden.execute.generations import generation_dirs, generations_dir
     from dockharden.core.ownership import LEGACY
 
     found: dict[str, str] = {}
@@ -126,3 +126,134 @@ def created_files(root: str, managed: dict[str, Any]) -> dict[str, str]:
         if not problem and record.get("kind", "apply") == "apply":  # a damaged record proves nothing
             found.update({e["path"]: LEGACY for e in record["files"] if e.get("existed") is False})
     return found
+
+
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generation. `damaged` says why its record cannot be trusted ('' when it can); a damaged
+    generation's `record` is empty."""
+
+    id: str
+    directory: Path
+    record: dict[str, Any]
+    damaged: str = ""
+
+
+GENERATIONS = STATE_DIR + "/generations"
+
+
+def generations_dir(root: str) -> Path:
+    """The real directory of the generations, found inside the root like every host path."""
+    return HostFS(root).real(GENERATIONS)
+
+
+def generation_dirs(base: Path) -> list[Path]:
+    """The numbered directories under `base`, in order; a symlink or a file there is not a generation."""
+    try:
+        entries = list(base.iterdir()) if base.is_dir() else []
+    except OSError:
+        return []
+    return sorted((p for p in entries if p.name.isdigit() and p.is_dir() and not p.is_symlink()),
+                  key=lambda p: int(p.name))
+
+
+def list_generations(root: str) -> list[Generation]:
+    """Every recorded generation, oldest first."""
+    found = []
+    for directory in generation_dirs(generations_dir(root)):
+        if (directory / RECORD).exists():
+            record, problem = record_problem(directory)
+            found.append(Generation(directory.name, directory, record, problem))
+    return found
+
+
+def sha256(content: bytes | None) -> str | None:
+    import hashlib  # only apply records hashes; a plan does not pay for the import
+
+    return hashlib.sha256(content).hexdigest() if content is not None else None
+
+
+def record_path(generation: Generation) -> Path:
+    return generation.directory / "record.json"
+
+
+def reread(generation: Generation) -> Generation:
+    """`generation` as its journal on disk says now."""
+    record, problem = record_problem(generation.directory)
+    if problem:
+        raise damaged_record_error(generation.id, generation.directory, problem,
+                                   "it changed under this run, which cannot go on from it",
+                                   "see `dockharden history`; its backups are in its files/ directory")
+    return Generation(generation.id, generation.directory, record)
+
+
+def backup_bytes(generation: Generation, entry: dict[str, Any]) -> bytes | None:
+    """The bytes a file had before `generation` (None: it did not exist), checked against the SHA-256 the
+    record took of them: a backup that is missing or was changed is never restored."""
+    if not entry["existed"]:
+        return None
+    where = f"/var/lib/dockharden/generations/{generation.id}/{entry['backup']}"
+    try:
+        data = read_own(generation.directory / entry["backup"])
+    except FileNotFoundError:
+        raise StateError(f"the backup of {entry['path']} is missing", path=where,
+                         hint="it cannot be restored from this generation; `dockharden history` lists the others") \
+            from None
+    if sha256(data) != entry["sha256"]:
+        raise StateError(f"the backup of {entry['path']} does not match the SHA-256 its record took of it "
+                         "(cut short or edited since)", path=where,
+                         hint="it cannot be restored from this generation; `dockharden history` lists the others")
+    return data
+
+
+def find_generation(root: str, gen_id: str, gens: list[Generation] | None = None) -> Generation:
+    """The generation numbered `gen_id` ('3' or '0003'); a damaged one is refused."""
+    from dockharden.errors import DockhardenError
+
+    for generation in list_generations(root) if gens is None else gens:
+        if int(generation.id) == int(gen_id):
+            if generation.damaged:
+                raise damaged_record_error(generation.id, generation.directory, generation.damaged,
+                                           "the files as they were before it are unknown",
+                                           "roll back to another generation (`dockharden history` lists them), "
+                                           "or put back its record.json")
+            return generation
+    raise DockhardenError(f"no generation `{gen_id}`", hint="`dockharden history` lists them",
+                          path=STATE_DIR + "/generations")
+
+
+UNFINISHED = ("pending", "validating", "writing", "services", "verifying", "rolling_back")
+
+
+def unfinished(root: str) -> list[Generation]:
+    """Generations a killed run left half done (the journal says where it stopped)."""
+    return [g for g in list_generations(root) if not g.damaged and g.record["state"] in UNFINISHED]
+
+
+def in_force(gens: list[Generation]) -> tuple[list[Generation], dict[str, str]]:
+    """The applies whose changes are in force now, oldest first, and for each apply no longer in force the
+    rollback that took it out.
+
+    History is replayed: an applied generation that changed files is pushed; a rollback to before
+    generation T sets the list back to what it was just before T (so rolling back a rollback brings back
+    what it undid). Failed, rolled-back, interrupted and damaged generations changed nothing that stayed.
+    """
+    stack: list[Generation] = []
+    before: dict[str, list[Generation]] = {}
+    undone: dict[str, str] = {}
+    for generation in gens:
+        before[generation.id] = list(stack)
+        if generation.damaged or generation.record["state"] != "applied":
+            continue
+        if generation.record["kind"] == "rollback":
+            kept = before.get(generation.record["target"], stack)
+            kept_ids = {g.id for g in kept}
+            undone.update({g.id: generation.id for g in stack if g.id not in kept_ids})
+            stack = list(kept)
+        elif generation.record["files"]:
+            stack.append(generation)
+        for g in stack:
+            undone.pop(g.id, None)
+    return stack, undone

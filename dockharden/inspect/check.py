@@ -13,6 +13,7 @@ from typing import Callable
 from dockharden.inspect.formats import Run
 from dockharden.inspect.cis import ControlResult
 from dockharden.host.runner import Runner
+from dockharden.model import HostSnapshot
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class CheckOutcome:
     notes: list[str]          # exceptions that expired or expire within 30 days
 
 
-def run_check(root: str, runner: Runner, socket_path: str, *, benchmark: str | None = None, level: int = 2,
+def run_check(host: HostSnapshot, runner: Runner, socket_path: str, *, benchmark: str | None = None, level: int = 2,
               exceptions_file: str | None = None, probe: Callable[[], dict] | None = None,
               clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> CheckOutcome:
     """Every control of the chosen version in the Level `level` profile, with exceptions applied.
@@ -35,10 +36,11 @@ def run_check(root: str, runner: Runner, socket_path: str, *, benchmark: str | N
     from dockharden.inspect.benchmarks import benchmark as benchmark_table
     from dockharden.inspect.exceptions import apply_exceptions, expiring_notes, load_exceptions
 
+    root = host.root
     table = benchmark_table(benchmark)
     exceptions, source = load_exceptions(root, exceptions_file)
     now = clock()
-    results = cis.evaluate(checkfacts.read_facts(root, runner, socket_path), table, level)
+    results = cis.evaluate(checkfacts.read_facts(host, runner, socket_path), table, level)
     found = probe() if probe else None
     if found:
         results = cis.apply_probe(results, found)

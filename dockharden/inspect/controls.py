@@ -9,7 +9,8 @@ with "this mode or stricter" (the server key: exactly 0400). A missing target is
 from __future__ import annotations
 
 from dockharden.inspect import engine_lines
-from dockharden.inspect.cis import FAIL, INFO, NA, PASS, UNVERIFIABLE, Check, Facts
+from dockharden.inspect.results import FAIL, INFO, NA, PASS, UNVERIFIABLE, Check
+from dockharden.model import Facts
 from dockharden.core.engine_gating import parse_version
 from dockharden.targets.audit_rules import CIS_AUDIT_PATHS
 

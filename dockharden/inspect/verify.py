@@ -7,11 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dockharden.execute import services
 from dockharden.host import effective as verify
-from dockharden.execute.apply import Engine
+from dockharden.host.runner import Runner
 from dockharden.model import OWN_TARGETS, Plan
 from dockharden.targets import audit_rules, daemon_json, ufw_block
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where verify looks: the root, how to run programs, and the socket of the daemon the plan is for."""
+
+    root: str
+    runner: Runner
+    socket: str
 
 
 @dataclass(frozen=True)
@@ -21,7 +29,7 @@ class Row:
     detail: str
 
 
-def find_drift(plan: Plan, engine: Engine) -> list[Row]:
+def find_drift(plan: Plan, engine: Where) -> list[Row]:
     own = {f.path for f in plan.rendered if f.target in OWN_TARGETS}  # dockharden's bookkeeping, not hardening
     rows = [Row(f"file {c.path}", False, _change_detail(c)) for c in plan.changes if c.path not in own]
     rows += [Row(f"file {p}", True, "as the layers render it") for p in plan.unchanged if p not in own]
@@ -47,7 +55,7 @@ def _change_detail(change) -> str:
     return f"would be {change.action}d by apply (run `dockharden plan`): " + "; ".join(said)
 
 
-def _daemon_rows(content: bytes | None, engine: Engine) -> list[Row]:
+def _daemon_rows(content: bytes | None, engine: Where) -> list[Row]:
     if content is None:
         return []
     effective = verify.read_effective(engine.socket)
@@ -63,7 +71,7 @@ def _daemon_rows(content: bytes | None, engine: Engine) -> list[Row]:
     return rows
 
 
-def _audit_rows(content: bytes | None, engine: Engine) -> list[Row]:
+def _audit_rows(content: bytes | None, engine: Where) -> list[Row]:
     if content is None or not engine.runner.which("auditctl"):
         return []
     from dockharden.host.facts import AUDIT_AVAILABLE, kernel_audit
@@ -71,11 +79,11 @@ def _audit_rows(content: bytes | None, engine: Engine) -> list[Row]:
     if (state := kernel_audit()) != AUDIT_AVAILABLE:
         return [Row("audit watches loaded", True, f"not verifiable here: {state}; the rules file loads at boot "
                                                   "on a host kernel")]
-    missing = verify.missing_audit_watches(engine.runner, services.watches(content.decode(errors="replace")))
+    missing = verify.missing_audit_watches(engine.runner, verify.watches(content.decode(errors="replace")))
     return [Row("audit watches loaded", not missing, "missing: " + ", ".join(missing) if missing else "all")]
 
 
-def _firewall_rows(content: bytes, engine: Engine) -> list[Row]:
+def _firewall_rows(content: bytes, engine: Where) -> list[Row]:
     from dockharden.host.facts import ufw_enabled
 
     if not ufw_enabled(engine.root):

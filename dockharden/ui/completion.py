@@ -59,7 +59,7 @@ def _values(kind: str, ctx: click.Context, incomplete: str) -> list[str]:
 
 
 def _generations(root: str) -> list:
-    from dockharden.execute.generations import list_generations
+    from dockharden.host.state import list_generations
 
     try:
         return list(reversed(list_generations(root)))

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from dockharden.execute.apply import Engine, apply_plan
-from dockharden.core.planning import Context, build_plan
+from dockharden.api import build_plan
+from dockharden.host.facts import Context
 from dockharden.host.runner import Runner
 from dockharden.model import Selection
 

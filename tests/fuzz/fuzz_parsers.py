@@ -35,7 +35,8 @@ from hypothesis import HealthCheck, given, note, settings, strategies as st  # n
 from dockharden.errors import DockhardenError  # noqa: E402
 from dockharden.core.merge import merge_layers  # noqa: E402
 from dockharden.model import HostSnapshot  # noqa: E402
-from dockharden.core.layers import _layer_from_text, load_layer_file  # noqa: E402
+from dockharden.core.layers import _layer_from_text  # noqa: E402
+from dockharden.host.inputs import load_layer_file  # noqa: E402
 from dockharden.targets import audit_rules, daemon_json, render_seccomp_file, ufw_block  # noqa: E402
 from dockharden.core.schema import check_daemon_config, daemon_keys, load_schema, removed_daemon_keys  # noqa: E402
 

@@ -249,11 +249,15 @@ def test_a_damaged_record_is_never_a_traceback_whatever_the_bytes(three):
     damaged_anyhow()
 
 
-def test_a_failed_apply_leaves_a_record_that_passes_its_own_check(three, tmp_path, monkeypatch):
+def test_a_failed_apply_leaves_a_record_that_passes_its_own_check(three, tmp_path):
+    from dataclasses import replace
+
+    from dockharden.execute.faults import from_environment
+
     layer = tmp_path / "l9.toml"
     layer.write_text('[layer]\nname = "l9"\n[daemon]\nmax-concurrent-downloads = 9\n')
-    monkeypatch.setenv("DOCKHARDEN_FAILPOINT", "fail:after-write-0")
-    result = api.apply(request(three, layer), restart=False).result
+    failing = replace(request(three, layer), failpoint=from_environment({"DOCKHARDEN_FAILPOINT": "fail:after-write-0"}))
+    result = api.apply(failing, restart=False).result
     assert result.result == "rolled_back"
     gen = generations.find_generation(str(three), result.generation)
     assert gen.damaged == "" and gen.record["state"] == "rolled_back" and gen.record["failed_at"] == "writing"

@@ -2,7 +2,8 @@ import pytest
 
 from dockharden.errors import LayerError, SchemaError
 from dockharden.model import Selection
-from dockharden.core.layers import builtin_profiles, load_layer_file, load_layers
+from dockharden.core.layers import builtin_profiles
+from dockharden.host.inputs import load_layer_file, load_layers
 
 
 def write(tmp_path, name, text):

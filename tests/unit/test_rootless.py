@@ -6,7 +6,8 @@ import pytest
 
 from dockharden.errors import ConflictError, LayerError
 from dockharden.model import Selection
-from dockharden.core.planning import Context, build_plan
+from dockharden.api import build_plan
+from dockharden.host.facts import Context
 from dockharden.host.runner import Runner
 
 

@@ -16,7 +16,7 @@ from dockharden import api
 from dockharden.core import values
 from dockharden.errors import DockhardenError, LayerError, SchemaError
 from dockharden.core.merge import merge_layers
-from dockharden.core.layers import load_layer_file
+from dockharden.host.inputs import load_layer_file
 from dockharden.host.runner import Runner
 from dockharden.core.selection import choose_selection, parse_config, split_profiles
 from dockharden.targets.ufw_block import block_v4

@@ -6,7 +6,7 @@ folder CIS_benchmarks/Server_Software/Docker/, transcriptions of the CIS PDF (wh
 Section 3 has no v1.6.0 source file: its IDs are docker-bench-security 1.6.0's, its titles (word for word the same) and its levels and Automated/Manual those of v1.7.0 and v1.8.0, which agree on every row.
 """
 
-from dockharden.inspect.benchmarks import Benchmark, Row
+from dockharden.inspect.benchmarks.table import Benchmark, Row
 
 ROWS = (
     Row('1.1.1', 'host.separate-partition', 'Ensure a separate partition for containers has been created',

@@ -5,7 +5,7 @@ Source: /work/shared/reference/cis-versions.md, itself from CyberStrikeus/CyberS
 folder CIS_benchmarks/Server_Software/Docker/, transcriptions of the CIS PDF (which is authoritative).
 """
 
-from dockharden.inspect.benchmarks import Benchmark, Row
+from dockharden.inspect.benchmarks.table import Benchmark, Row
 
 ROWS = (
     Row('1.1.1', 'host.separate-partition', 'Ensure a separate partition for containers has been created',

@@ -6,7 +6,7 @@ folder CIS_benchmarks/Server_Software/Docker/, transcriptions of the CIS PDF (wh
 New in v1.8.0: 2.7 (devicemapper); 2.7-2.18 of v1.7.0 are 2.8-2.19 here.
 """
 
-from dockharden.inspect.benchmarks import Benchmark, Row
+from dockharden.inspect.benchmarks.table import Benchmark, Row
 
 ROWS = (
     Row('1.1.1', 'host.separate-partition', 'Ensure a separate partition for containers has been created',

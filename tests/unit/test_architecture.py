@@ -1,0 +1,148 @@
+"""The import contract: the package list shows what each stage may touch, and the imports keep it so.
+
+Read from the source with `ast` (nothing is imported): every `import` and `from ... import` in a module,
+at any depth (a lazy import inside a function counts as much as one at the top).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "dockharden"
+TOP = {"cli", "api", "model", "errors", "report", "resources", "__init__", "__main__"}
+# stage -> the stages (and top-level modules) it may import
+ALWAYS = {"__init__"}  # the package's version
+ALLOWED = {
+    "core": {"core", "targets", "model", "errors", "resources"},
+    "targets": {"targets", "core", "model", "errors", "resources"},
+    "host": {"host", "core", "targets", "model", "errors", "resources"},
+    "inspect": {"inspect", "host", "core", "targets", "model", "errors", "resources"},
+    "execute": {"execute", "host", "core", "targets", "model", "errors", "resources"},
+    "ui": {"ui", "host", "core", "model", "errors", "resources"},
+}
+# top-level modules that are pure values or pure rendering: they import no stage that touches the machine
+PURE_TOP = {"model": {"model"}, "errors": {"errors"}}
+
+
+def modules() -> dict[str, Path]:
+    """Every module by dotted name ('core.plan'; a package by its own name, 'core')."""
+    found = {}
+    for p in PACKAGE.rglob("*.py"):
+        parts = p.relative_to(PACKAGE).with_suffix("").parts
+        if "schema" in parts:
+            continue
+        parts = parts[:-1] if parts[-1] == "__init__" and len(parts) > 1 else parts
+        found[".".join(parts)] = p
+    return found
+
+
+def stage_of(name: str) -> str:
+    """'core.plan' -> 'core'; 'cli' -> 'cli'; the package's own __version__ is its __init__."""
+    head = name.split(".")[0]
+    return "__init__" if head in ("__version__", "") else head
+
+
+def imported(path: Path, name: str) -> set[str]:
+    """The dockharden modules `path` imports, as dotted names relative to the package (`from x import y`
+    counts as importing x.y when y is a module)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = name.split(".")[:-1] if path.name != "__init__.py" else name.split(".")
+    known = set(modules())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name[len("dockharden."):] for a in node.names if a.name.startswith("dockharden.")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[:len(package) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            elif node.module and (node.module == "dockharden" or node.module.startswith("dockharden.")):
+                module = node.module[len("dockharden."):] if node.module != "dockharden" else ""
+            else:
+                continue
+            for alias in node.names:
+                sub = f"{module}.{alias.name}" if module else alias.name
+                found.add(sub if sub in known else (module or "__init__"))
+    return {f for f in found if f}
+
+
+def test_every_module_belongs_to_a_stage_or_is_one_of_the_top_level_few():
+    loose = sorted(n for n in modules() if "." not in n and n not in TOP and n not in ALLOWED)
+    assert loose == [], f"modules outside the stages: {loose} (put each in core/, targets/, host/, inspect/ or execute/)"
+
+
+@pytest.mark.parametrize("stage", sorted(ALLOWED))
+def test_each_stage_imports_only_what_it_may_touch(stage):
+    wrong = []
+    for name, path in sorted(modules().items()):
+        if stage_of(name) != stage or "." not in name:
+            continue
+        for target in imported(path, name):
+            if stage_of(target) not in ALLOWED[stage] | ALWAYS:
+                wrong.append(f"{name} imports {target}")
+    assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.parametrize("module", sorted(PURE_TOP))
+def test_the_shared_values_import_no_stage(module):
+    path = PACKAGE / f"{module}.py"
+    assert {stage_of(t) for t in imported(path, module)} <= PURE_TOP[module] | {"errors"}
+
+
+def test_there_is_no_import_cycle_between_modules():
+    """A lazy import inside a function counts: a cycle is a cycle, wherever its imports sit."""
+    names = modules()
+    graph = {name: {t for t in imported(path, name) if t in names and t != name} for name, path in names.items()}
+    assert strongly_connected(graph) == []
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's algorithm: the groups of modules that import each other, directly or round a loop."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                group.append(top)
+                if top == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(groups)
+
+
+def test_read_only_commands_do_not_import_the_apply_engine():
+    """plan, show, verify and check go through api functions that never import dockharden.execute."""
+    from importlib import import_module
+    import subprocess
+    import sys
+
+    code = ("import sys; from dockharden import api; "
+            "print(sorted(m for m in sys.modules if m.startswith('dockharden.execute')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=PACKAGE.parent, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
+    import_module("dockharden.api")
