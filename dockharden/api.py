@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from dockharden.host.facts import Context
 from dockharden.host.root import is_running_system
 from dockharden.host.runner import Runner
-from dockharden.model import Plan
+from dockharden.model import Plan, RunOutcome
 
 if TYPE_CHECKING:  # apply is imported where it is used: a plan does not pay for it
     from dockharden.execute.apply import Engine, RunResult
@@ -183,7 +183,7 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
         if plan.has_changes and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
         result = applymod.apply_plan(plan, engine, restart=restart, kind="rollback", target=target.id)
-        if result.result == "unchanged":
+        if result.result == RunOutcome.UNCHANGED:
             result = rb.record_files_in_place(request.root, request.clock(), target)
     return Outcome(plan, result, tuple(recovered))
 

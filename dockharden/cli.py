@@ -17,6 +17,7 @@ import click
 import typer
 
 from dockharden.errors import DockhardenError
+from dockharden.model import RunOutcome
 
 HELP = ("Harden a Docker host idempotently and safely. `plan` shows what would change and why, `apply` makes "
         "it real (backed up, verified, rolled back on failure), `rollback` and `history` work with the "
@@ -198,9 +199,9 @@ def _finish(outcome, json_out: bool, command: str) -> None:
     else:
         sys.stdout.write(report.render_result(result))
     if result.interrupted:
-        undone = "rolled back" if result.result == "rolled_back" else "could NOT be rolled back"
+        undone = "rolled back" if result.result == RunOutcome.ROLLED_BACK else "could NOT be rolled back"
         _say(f"{result.messages[0]}: generation {result.generation} {undone}; " + "; ".join(result.messages[1:]))
-        raise typer.Exit(128 + result.interrupted if result.result == "rolled_back" else 1)
+        raise typer.Exit(128 + result.interrupted if result.result == RunOutcome.ROLLED_BACK else 1)
     if not result.ok:
         raise typer.Exit(1)
 

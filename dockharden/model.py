@@ -6,10 +6,46 @@ Pure: no I/O. The plan is a value: it can be printed, serialised and tested with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from datetime import datetime
 from typing import Any
 
 KeyPath = tuple[str, ...]
+
+class Action(StrEnum):
+    """What apply does to one file."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
+class RunOutcome(StrEnum):
+    """How an apply or a rollback ended (RunResult.result)."""
+
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+
+
+class Journal(StrEnum):
+    """A generation's state, as its record.json journals it: how far a run got."""
+
+    PENDING = "pending"
+    VALIDATING = "validating"
+    WRITING = "writing"
+    SERVICES = "services"
+    VERIFYING = "verifying"
+    APPLIED = "applied"
+    ROLLING_BACK = "rolling_back"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+
+
+# A run killed in one of these states is finished or undone by the next one.
+UNFINISHED = (Journal.PENDING, Journal.VALIDATING, Journal.WRITING, Journal.SERVICES, Journal.VERIFYING,
+              Journal.ROLLING_BACK)
 
 # Host paths several stages name: here once.
 DAEMON_JSON = "/etc/docker/daemon.json"
@@ -177,7 +213,7 @@ class Change:
 
     target: str
     path: str
-    action: str  # create | update | delete
+    action: Action
     old: HostFile
     new: RenderedFile
     diff: str = ""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from dockharden.model import Change, Plan, Settings
+from dockharden.model import Action, Change, Plan, RunOutcome, Settings
 
 if TYPE_CHECKING:  # a plan does not import the apply engine
     from dockharden.execute.apply import RunResult
@@ -42,13 +42,13 @@ def _service_document(action) -> dict[str, Any]:
 
 def summary_document(plan: Plan) -> dict[str, Any]:
     """The counts a summary line states, and the line."""
-    counts = {kind: sum(c.action == kind for c in plan.changes) for kind in ("create", "update", "delete")}
+    counts = {kind: sum(c.action == kind for c in plan.changes) for kind in Action}
     return {**counts, "unchanged": len(plan.unchanged), "text": summary_line(plan)}
 
 
 def summary_line(plan: Plan) -> str:
     """`3 to create, 2 to update, 0 to delete; docker restart (containers keep running: live-restore)`."""
-    counts = [f"{sum(c.action == kind for c in plan.changes)} to {kind}" for kind in ("create", "update", "delete")]
+    counts = [f"{sum(c.action == kind for c in plan.changes)} to {kind}" for kind in Action]
     acts = [s.effect if s.left_because else f"{s.service} {s.action}" + (f" ({s.effect})" if s.effect else "")
             for s in plan.needed]
     return ", ".join(counts) + ("; " + ", ".join(dict.fromkeys(acts)) if acts else "")
@@ -150,13 +150,13 @@ def _render_services(plan: Plan) -> list[str]:
 
 def _render_change(change: Change, full_diff: bool, paint=_plain) -> list[str]:
     lines = [f"  {paint(change.action, f'{change.action:<9}')}  {change.path}"
-             + (f"  (mode {_octal(change.new.mode)})" if change.action == "create" else "")]
+             + (f"  (mode {_octal(change.new.mode)})" if change.action == Action.CREATE else "")]
     if change.old.symlink_target:
         lines.append(f"      {change.path} is a symlink ({change.old.symlink_target}): the file written is "
                      f"{change.old.real_path}")
-    if change.mode_change and change.action != "create":
+    if change.mode_change and change.action != Action.CREATE:
         lines.append(f"      mode {_octal(change.mode_change[0]) or '-'} -> {_octal(change.mode_change[1])}")
-    if change.owner_change and change.action != "create":
+    if change.owner_change and change.action != Action.CREATE:
         (ou, og), (nu, ng) = change.owner_change
         was = "-" if ou is None else f"{ou}:{og}"
         lines.append(f"      owner {was} -> {nu}:{ng}")
@@ -166,7 +166,7 @@ def _render_change(change: Change, full_diff: bool, paint=_plain) -> list[str]:
         return lines
     if change.new.secret:
         return lines + ["      private key: content not shown"]
-    if change.action == "create" and not full_diff:
+    if change.action == Action.CREATE and not full_diff:
         count = len((change.new.content or b"").splitlines())
         return lines + [f"      new file, {count} lines (--diff shows them)"]
     return lines + ["      " + _paint_diff_line(line, paint) for line in change.diff.splitlines()]
@@ -222,7 +222,7 @@ def result_document(result: "RunResult", recovered: list[str] = ()) -> dict[str,
 
 
 def render_result(result: "RunResult") -> str:
-    if result.result == "unchanged":
+    if result.result == RunOutcome.UNCHANGED:
         return "Nothing to do: the host already matches the plan.\n"
     lines = [f"{result.result}: generation {result.generation}" if result.generation else result.result]
     lines += [f"  wrote {path}" for path in result.written]

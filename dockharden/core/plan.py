@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from dockharden.model import (Change, HostSnapshot, KeyChange, Note, Plan, RenderedFile, Selection,
                               ServiceAction, Settings)
 from dockharden.targets import TARGETS, daemon_json
+from dockharden.model import Action
 
 
 def make_plan(selection: Selection, settings: Settings, host: HostSnapshot, rendered: Iterable[RenderedFile],
@@ -39,12 +40,12 @@ def file_change(new: RenderedFile, host: HostSnapshot, settings: Settings) -> Ch
         # a daemon.json removed (a rollback of the apply that created it) drops every key it set
         keys = (tuple(json_key_changes(daemon_json.parse_daemon_json(old.content, new.path), {}, settings))
                 if new.target == "daemon.json" else ())
-        return Change(new.target, new.path, "delete", old, new, key_changes=keys)
+        return Change(new.target, new.path, Action.DELETE, old, new, key_changes=keys)
     mode = None if old.mode == new.mode else (old.mode, new.mode)
     owner = None if (old.uid, old.gid) == (new.uid, new.gid) else ((old.uid, old.gid), (new.uid, new.gid))
     if old.exists and old.content == new.content and not mode and not owner:
         return None
-    action = "update" if old.exists else "create"
+    action = Action.UPDATE if old.exists else Action.CREATE
     keys: tuple[KeyChange, ...] = ()
     if new.target == "daemon.json" and old.content != new.content:
         keys = tuple(json_key_changes(daemon_json.parse_daemon_json(old.content, new.path),

@@ -23,7 +23,7 @@ from dockharden.execute.generations import STATE_DIR, Generation
 from dockharden.host.facts import docker_socket, read_file, socket_path  # noqa: F401 (docker_socket: callers)
 from dockharden.host.fs import HostFS
 from dockharden.execute.interrupts import Interrupted
-from dockharden.model import Plan
+from dockharden.model import Action, Journal, Plan, RunOutcome
 from dockharden.host.runner import Runner
 from dockharden.targets import audit_rules, daemon_json, ufw_block
 
@@ -41,7 +41,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.result in ("applied", "unchanged")
+        return self.result in (RunOutcome.APPLIED, RunOutcome.UNCHANGED)
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     """Make the plan real, or leave the host as it was. The caller holds the host lock."""
     engine = engine.for_plan(plan)
     if not plan.changes:  # nothing at all is written, dockharden's own files included
-        return RunResult("unchanged")
+        return RunResult(RunOutcome.UNCHANGED)
     refuse_stale_plan(plan, engine.root)
     if restart and any(s.service == "docker" for s in plan.services):
         services.docker_service(engine.root, engine.config, engine.runner)  # fail before any write
@@ -114,7 +114,7 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     except OSError as exc:  # a full disk, a read-only mount: undo what was written
         return roll_back_generation(engine, generation, from_os_error(exc, "the apply stopped").paragraph())
     generations.release_reserve(generation)
-    return RunResult("applied", generation.id, tuple(c.path for c in plan.changes),
+    return RunResult(RunOutcome.APPLIED, generation.id, tuple(c.path for c in plan.changes),
                      tuple(generation.record.get("services_done", [])))
 
 
@@ -138,26 +138,26 @@ def _new_audit_text(plan: Plan) -> str | None:
 def _run_steps(plan: Plan, engine: Engine, generation: Generation, restart: bool) -> Generation:
     """Each step, journaled before it starts; between steps, engine.checkpoint lets a signal stop the run."""
     engine.checkpoint("before the first write")
-    generation = generations.set_state(generation, "validating")
+    generation = generations.set_state(generation, Journal.VALIDATING)
     validate_with_dockerd(plan, engine)
     engine.checkpoint("after validating the new files")
-    generation = generations.set_state(generation, "writing")
+    generation = generations.set_state(generation, Journal.WRITING)
     _write_changes(plan, engine)
     engine.checkpoint("after writing the files")
     if not restart:
-        return generations.set_state(generation, "applied", services_done=[
+        return generations.set_state(generation, Journal.APPLIED, services_done=[
             {"service": s.service, "action": "skipped"} for s in plan.needed])
     generation = generations.set_state(generation, "services", daemon_pid_before=services.daemon_pid(engine.root),
                                        services_started=[])
     done = act_on_services(plan, engine, journal=lambda service: generations.note_service_started(generation, service))
     done += [{"service": s.service, "action": "left stopped" if s.service == "docker" else "skipped"}
              for s in plan.left]
-    generation = generations.set_state(generation, "verifying", services_done=done)
+    generation = generations.set_state(generation, Journal.VERIFYING, services_done=done)
     engine.failpoint("during-verify")
     with engine.waiting("verifying the settings in force"):
         verify_plan(plan, engine)
     engine.checkpoint("after verifying")
-    return generations.set_state(generation, "applied")
+    return generations.set_state(generation, Journal.APPLIED)
 
 
 def refuse_stale_plan(plan: Plan, root: str) -> None:
@@ -240,7 +240,7 @@ def without_config_file(flags: tuple[str, ...]) -> list[str]:
 def _write_changes(plan: Plan, engine: Engine) -> None:
     fs = HostFS(engine.root)
     for index, change in enumerate(plan.changes):
-        if change.action == "delete":
+        if change.action == Action.DELETE:
             fs.remove(change.path)
         else:
             new = change.new
@@ -374,10 +374,10 @@ def roll_back_generation(engine: Engine, generation: Generation, reason: str) ->
     generations.release_reserve(generation)
     generation = generations.reread(generation)  # the journal on disk, not the caller's older copy, says how far it got
     stage = generation.record["state"]
-    if stage == "rolling_back":  # a rollback that was itself interrupted: redo it from its start
+    if stage == Journal.ROLLING_BACK:  # a rollback that was itself interrupted: redo it from its start
         stage = generation.record.get("failed_at", "services")
     # if even this cannot be journaled, restore anyway: the journal still says how far the run got
-    generation, _ = _journal(generation, "rolling_back", error=reason, failed_at=stage)
+    generation, _ = _journal(generation, Journal.ROLLING_BACK, error=reason, failed_at=stage)
     try:
         restored = generations.restore_files(engine.root, generation)
         disagree = restore_services(engine, generation, stage)
@@ -388,14 +388,14 @@ def roll_back_generation(engine: Engine, generation: Generation, reason: str) ->
         return _rollback_failed(generation, reason, "the files were restored, but the daemon does not run with "
                                 "them: " + "; ".join(disagree))
     daemon = " and the daemon runs with them" if generation.record.get("restart") else ""
-    generation, problem = _journal(generation, "rolled_back", restored=restored)
+    generation, problem = _journal(generation, Journal.ROLLED_BACK, restored=restored)
     if problem:
-        return RunResult("failed", generation.id, messages=(
+        return RunResult(RunOutcome.FAILED, generation.id, messages=(
             reason, f"every file was restored from generation {generation.id}{daemon}, but the journal could not "
                     f"record it ({problem})",
             f"the backups stay in {generation.directory}/files; free some space, then run `dockharden apply` or "
             f"`dockharden rollback`: it finishes the rollback of generation {generation.id} first"))
-    return RunResult("rolled_back", generation.id, messages=(
+    return RunResult(RunOutcome.ROLLED_BACK, generation.id, messages=(
         reason, f"every file was restored from generation {generation.id}{daemon}"))
 
 
@@ -408,8 +408,8 @@ def _journal(generation: Generation, state: str, **facts: Any) -> tuple[Generati
 
 
 def _rollback_failed(generation: Generation, reason: str, problem: str) -> RunResult:
-    generation, journal_problem = _journal(generation, "failed", rollback_error=problem)
-    return RunResult("failed", generation.id, messages=(
+    generation, journal_problem = _journal(generation, Journal.FAILED, rollback_error=problem)
+    return RunResult(RunOutcome.FAILED, generation.id, messages=(
         reason, f"ROLLBACK FAILED: {problem}",
         f"the previous files are in {generation.directory}/files (record.json says where each belongs); fix the "
         f"cause, then `dockharden rollback --to {generation.id}` puts them back, or copy them by hand"
@@ -425,7 +425,7 @@ def restore_services(engine: Engine, generation: Generation, stage: str) -> list
     if not record.get("restart"):
         return []
     planned = {s["service"]: s["action"] for s in record["plan"]["services"]}
-    started = set(record.get("services_started", planned)) if stage in ("services", "verifying") else set()
+    started = set(record.get("services_started", planned)) if stage in (Journal.SERVICES, Journal.VERIFYING) else set()
     if "systemd" in started:
         engine.runner.run(["systemctl", "daemon-reload"], timeout=60)
     disagree = bring_docker_back(engine, generation, planned.get("docker") if "docker" in started else None)

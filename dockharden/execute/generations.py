@@ -15,7 +15,7 @@ from typing import Any
 
 from dockharden.errors import ApplyError, from_os_error
 from dockharden.host.fs import HostFS, copy_preserving, fsync_dir
-from dockharden.model import HostFile
+from dockharden.model import HostFile, Journal
 from dockharden.host.state import (GENERATIONS, RECORD, STATE_DIR, UNFINISHED, Generation,  # noqa: F401 (read side)
                                    backup_bytes, damaged_record_error, find_generation, generation_dirs,
                                    generations_dir, list_generations, record_path, record_problem, reread, sha256,
@@ -37,7 +37,7 @@ def start_generation(root: str, now: datetime, selection: dict, files: list[Host
         fs.make_private_dir(f"{GENERATIONS}/{gen_id}/files")
         entries = [_backup(root, directory, index, f) for index, f in enumerate(files)]
         record = {"format": FORMAT, "id": gen_id, "kind": kind, "time": now.isoformat(timespec="seconds"),
-                  "state": "pending", "selection": selection, "files": entries, "plan": plan_summary, **extra}
+                  "state": Journal.PENDING, "selection": selection, "files": entries, "plan": plan_summary, **extra}
         write_record(directory, record)
         _reserve(directory, reserve_size(files, record))
     except OSError as exc:

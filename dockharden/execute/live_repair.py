@@ -11,7 +11,7 @@ from dataclasses import replace
 from dockharden.execute import services
 from dockharden.host import effective
 from dockharden.errors import ApplyError
-from dockharden.model import Plan
+from dockharden.model import Plan, RunOutcome
 from dockharden.targets import audit_rules, ufw_block
 
 
@@ -35,4 +35,4 @@ def repair_live_state(plan: Plan, engine):
     if left:
         raise ApplyError("live state is still not as the files say: " + "; ".join(a.reason for a in left),
                          hint="see `dockharden verify`", path=audit_rules.PATH)
-    return RunResult("applied", None, (), tuple(done), tuple(["live state repaired, no file changed"] + messages))
+    return RunResult(RunOutcome.APPLIED, None, (), tuple(done), tuple(["live state repaired, no file changed"] + messages))

@@ -11,7 +11,7 @@ import shutil
 from typing import TYPE_CHECKING
 
 from dockharden.execute import generations
-from dockharden.model import Note
+from dockharden.model import Note, RunOutcome
 
 if TYPE_CHECKING:
     from dockharden.execute.apply import Engine
@@ -36,7 +36,7 @@ def recover(engine: "Engine") -> list[str]:
         state = generation.record["state"]
         result = roll_back_generation(engine.for_rootless_user(generation.record.get("rootless_user")), generation,
                                       f"generation {generation.id} was interrupted while {state}")
-        verb = "undone" if result.result == "rolled_back" else "could NOT be undone"
+        verb = "undone" if result.result == RunOutcome.ROLLED_BACK else "could NOT be undone"
         messages.append(f"recovered: generation {generation.id} (interrupted while {state}) {verb}; "
                         + " ".join(result.messages[1:]))
     for generation in generations.list_generations(engine.root):

@@ -10,7 +10,7 @@ from dockharden.execute import generations
 from dockharden.host import facts as hostmod
 from dockharden.errors import DockhardenError
 from dockharden.host.state import Generation, in_force  # noqa: F401 (in_force: callers read it here too)
-from dockharden.model import Note, Plan, RenderedFile, Selection, Settings
+from dockharden.model import Journal, Note, Plan, RenderedFile, RunOutcome, Selection, Settings
 from dockharden.core.plan import hold_services, make_plan
 from dockharden.host.runner import Runner
 from dockharden.targets.systemd_dropin import exec_after
@@ -129,7 +129,7 @@ def record_files_in_place(root: str, now, target: Generation):
     generation = generations.start_generation(root, now, {"profiles": [], "layers": []}, [],
                                               {"changes": [], "services": []}, kind="rollback", target=target.id,
                                               restart=False)
-    generations.set_state(generation, "applied")
-    return RunResult("applied", generation.id, messages=(
+    generations.set_state(generation, Journal.APPLIED)
+    return RunResult(RunOutcome.APPLIED, generation.id, messages=(
         f"every file was already as it was before generation {target.id}; recorded, so that the next plain "
         "rollback goes further back",))

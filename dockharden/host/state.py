@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dockharden.errors import HostFileError, StateError
-from dockharden.model import MANAGED_STATE, STATE_DIR
+from dockharden.model import MANAGED_STATE, STATE_DIR, Journal, UNFINISHED
 from dockharden.host.fs import HostFS, read_own
 
 RECORD = "record.json"
@@ -224,7 +224,6 @@ def find_generation(root: str, gen_id: str, gens: list[Generation] | None = None
                           path=STATE_DIR + "/generations")
 
 
-UNFINISHED = ("pending", "validating", "writing", "services", "verifying", "rolling_back")
 
 
 def unfinished(root: str) -> list[Generation]:
@@ -245,7 +244,7 @@ def in_force(gens: list[Generation]) -> tuple[list[Generation], dict[str, str]]:
     undone: dict[str, str] = {}
     for generation in gens:
         before[generation.id] = list(stack)
-        if generation.damaged or generation.record["state"] != "applied":
+        if generation.damaged or generation.record["state"] != Journal.APPLIED:
             continue
         if generation.record["kind"] == "rollback":
             kept = before.get(generation.record["target"], stack)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from dockharden.host import effective as verify
 from dockharden.host.runner import Runner
-from dockharden.model import OWN_TARGETS, Plan
+from dockharden.model import OWN_TARGETS, Action, Plan
 from dockharden.targets import audit_rules, daemon_json, ufw_block
 
 
@@ -44,14 +44,14 @@ def find_drift(plan: Plan, engine: Where) -> list[Row]:
 def _change_detail(change) -> str:
     """What differs, as far as a line can say: the mode and owner found against those wanted."""
     said = []
-    if change.mode_change and change.action != "create":
+    if change.mode_change and change.action != Action.CREATE:
         old, new = change.mode_change
         said.append(f"mode {'-' if old is None else f'{old:04o}'}, wanted {new:04o}")
-    if change.owner_change and change.action != "create":
+    if change.owner_change and change.action != Action.CREATE:
         (ou, og), (nu, ng) = change.owner_change
         said.append(f"owner {ou}:{og}, wanted {nu}:{ng}")
-    if change.old.content != change.new.content or change.action != "update":
-        said.insert(0, "its content differs" if change.action == "update" else f"it would be {change.action}d")
+    if change.old.content != change.new.content or change.action != Action.UPDATE:
+        said.insert(0, "its content differs" if change.action == Action.UPDATE else f"it would be {change.action}d")
     return f"would be {change.action}d by apply (run `dockharden plan`): " + "; ".join(said)
 
 
