@@ -78,17 +78,30 @@ def engine_for(ctx: Context, config: dict, request: Request,
 def make_plan(request: Request, *, restart: bool = True) -> Plan:
     """What apply would do (with `restart` false: apply --no-restart); writes nothing. Interrupted runs and
     exceptions that expire soon are reported in the notes."""
-    from dockharden.host import effective
-    from dockharden.inspect.check import exception_notes
     from dockharden.execute.recovery import interrupted_notes
 
     ctx = _context(request)
     config, selection = _config(ctx, request)
     plan = build_plan(ctx, selection, config, restart=restart)
     notes = interrupted_notes(request.root) + exception_notes(request.root, request.clock())
-    if restart:  # audit watches or the DOCKER-USER chain lost behind dockharden's back
+    if restart and is_running_system(ctx.root):  # audit watches or the DOCKER-USER chain lost behind our back
+        from dockharden.host import effective
+
         plan = effective.with_repairs(plan, ctx.root, ctx.runner)
     return replace(plan, notes=plan.notes + tuple(notes))
+
+
+def exception_notes(root: str, now: datetime) -> list:
+    """The exceptions that expired or expire within 30 days, as notes; none (and nothing imported) when the
+    host keeps no exceptions file."""
+    from dockharden.host.fs import HostFS
+    from dockharden.model import EXCEPTIONS_PATH
+
+    if not HostFS(root).exists(EXCEPTIONS_PATH):
+        return []
+    from dockharden.inspect.check import exception_notes as notes
+
+    return notes(root, now)
 
 
 def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], bool] = lambda plan: True) -> Outcome:
@@ -385,8 +398,6 @@ def daemon_socket(root: str, config: dict, plan: Plan | None = None) -> str:
 def verify(request: Request, *, probe: bool = False, image: str | None = None) -> tuple[list, list[str]]:
     """`dockharden verify`: a row per file and setting, in force or not, and the exceptions about to expire."""
     from dockharden.inspect import verify as drift
-    from dockharden.inspect.check import exception_notes
-
     ctx = _context(request)
     config, selection = _config(ctx, request)
     the_plan = build_plan(ctx, selection, config)

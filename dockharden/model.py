@@ -52,6 +52,7 @@ DAEMON_JSON = "/etc/docker/daemon.json"
 DOCKER_SOCKET = "/var/run/docker.sock"
 DOCKER_PIDFILES = ("/var/run/docker.pid", "/run/docker.pid")
 CONFIG_PATH = "/etc/dockharden/dockharden.toml"   # the selection and the service settings
+EXCEPTIONS_PATH = "/etc/dockharden/exceptions.toml"  # exceptions to CIS controls
 STATE_DIR = "/var/lib/dockharden"                  # generations, managed.json, the lock
 MANAGED_STATE = STATE_DIR + "/managed.json"
 

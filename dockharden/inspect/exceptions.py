@@ -19,8 +19,9 @@ from pathlib import Path
 
 from dockharden.inspect.benchmarks import VERSIONS, all_keys, benchmark
 from dockharden.errors import DockhardenError
+from dockharden.model import EXCEPTIONS_PATH
 
-PATH = "/etc/dockharden/exceptions.toml"
+PATH = EXCEPTIONS_PATH
 LIMIT = 1 << 20
 WARN_DAYS = 30
 FIELDS = ("control", "id", "benchmark", "reason", "owner", "expires")

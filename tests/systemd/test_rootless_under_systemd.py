@@ -185,7 +185,7 @@ def test_a_setting_the_users_daemon_refuses_at_start_is_rolled_back_with_its_jou
     assert rootless.is_active() == "active"
     info = rootless.info()
     assert info["LiveRestoreEnabled"] is True and "name=rootless" in info["SecurityOptions"]
-    latest = json.loads(host.dockharden("history", "--json", check=True).stdout)[0]  # newest first
+    latest = json.loads(host.dockharden("history", "--json", check=True).stdout)["generations"][0]  # newest first
     assert (latest["id"], latest["result"]) == ("0002", "rolled_back")
 
 

@@ -168,3 +168,24 @@ def test_the_selection_file_is_not_drift_for_verify(applied):
     rows = find_drift(plan, engine)
     assert not any(CONFIG_PATH in r.check or "managed.json" in r.check for r in rows), json.dumps(
         [r.check for r in rows])
+
+
+from hypothesis import given, settings as hsettings, strategies as hst  # noqa: E402
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(profiles=hst.lists(hst.sampled_from(["baseline", "userns", "tls", "rootless", "logging"]), min_size=1,
+                          max_size=4, unique=True),
+       layers=hst.lists(hst.text(min_size=1, max_size=12).map(lambda s: "/etc/" + s), max_size=3, unique=True))
+def test_a_new_selection_file_is_written_byte_for_byte_as_tomlkit_writes_it(profiles, layers):
+    import tomlkit
+
+    from dockharden.core.selection import HEADER, render_config
+    from dockharden.model import Selection
+
+    selection = Selection(tuple(profiles), tuple(layers))
+    doc = tomlkit.parse(HEADER)
+    doc["profiles"] = profiles
+    if layers:
+        doc["layers"] = layers
+    assert render_config(None, selection) == tomlkit.dumps(doc).encode()
