@@ -193,10 +193,10 @@ def bench_disruption(runs: int) -> dict:
         restarts, reloads, same_pid = [], [], []
         for i in range(runs):
             layer = managed.write_layer("bench.toml", f'[daemon.log-opts]\nmax-size = "{20 + i}m"\n')
-            restarts.append(_downtime_during(host, lambda: _apply(host, site, layer)))
+            restarts.append(_downtime_during(host, lambda layer=layer: _apply(host, site, layer)))
             label = managed.write_layer("label.toml", f'[daemon]\nlabels = ["bench={i}"]\n')
             before = host.dockerd_pid()
-            reloads.append(_downtime_during(host, lambda: _apply(host, site, layer, label)))
+            reloads.append(_downtime_during(host, lambda layer=layer, label=label: _apply(host, site, layer, label)))
             same_pid.append(host.dockerd_pid() == before)
         survived = host.docker("inspect", "-f", "{{.State.Running}} {{.State.Pid}}", container).stdout.split()
         noop_events = _noop_contact(host, site, layer, label)

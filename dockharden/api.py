@@ -7,10 +7,11 @@ and, for apply, the confirmation step between plan and execution.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from dockharden.host.facts import Context
 from dockharden.host.root import is_running_system
@@ -32,7 +33,7 @@ class Request:
     user: str | None = None              # the rootless daemon's user
     service: dict[str, Any] | None = None  # overrides of dockharden.toml's [service] (and [docker])
     runner: Runner | None = None
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     progress: Callable[[str], None] = lambda message: None
     waiting: Callable[[str], AbstractContextManager] = nullcontext  # see apply.Engine.waiting
     failpoint: Callable[[str], None] = lambda name: None  # the fault-injection tests' hook (execute/faults.py)
@@ -43,7 +44,7 @@ class Outcome:
     """A plan and, when it was executed, what happened; `recovered` lists interrupted runs undone first."""
 
     plan: Plan
-    result: "RunResult | None" = None
+    result: RunResult | None = None
     recovered: tuple[str, ...] = ()
 
 
@@ -68,7 +69,7 @@ def _config(ctx: Context, request: Request):
 
 
 def engine_for(ctx: Context, config: dict, request: Request,
-               checkpoint: Callable[[str], None] = lambda where: None) -> "Engine":
+               checkpoint: Callable[[str], None] = lambda where: None) -> Engine:
     from dockharden.execute.apply import Engine
 
     return Engine(root=ctx.root, runner=ctx.runner, now=request.clock, config=config, progress=request.progress,
@@ -111,10 +112,11 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
     way finishes, then the generation is rolled back (RunResult.interrupted says by which signal). A root
     other than / is not the running system: no service is acted on there (as with restart=False).
     """
-    from dockharden.execute import apply as applymod, live_repair, recovery
-    from dockharden.host import effective
+    from dockharden.execute import apply as applymod
+    from dockharden.execute import live_repair, recovery
     from dockharden.execute.interrupts import Deferral
     from dockharden.execute.lock import HostLock
+    from dockharden.host import effective
 
     ctx = _context(request, writes=True)
     restart = restart and is_running_system(request.root)
@@ -170,7 +172,9 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
              confirm: Callable[[Plan], bool] = lambda plan: True, dry_run: bool = False) -> Outcome:
     """Every file back to how it was before generation `to`; without `to`, undo the newest apply still in
     force (so each plain rollback goes one generation further back)."""
-    from dockharden.execute import apply as applymod, recovery, rollback as rb
+    from dockharden.execute import apply as applymod
+    from dockharden.execute import recovery
+    from dockharden.execute import rollback as rb
     from dockharden.execute.interrupts import Deferral
     from dockharden.execute.lock import HostLock
 
@@ -178,8 +182,8 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
     restart = restart and is_running_system(request.root)
     config, _ = _config(ctx, request)
     if to is not None:
-        from dockharden.errors import DockhardenError
         from dockharden.core.values import checked, generation_id
+        from dockharden.errors import DockhardenError
 
         to = checked(generation_id, to, key="--to", error=DockhardenError)
     choose = (lambda: rb.target_generation(request.root, to)) if to else (lambda: rb.default_target(request.root))
@@ -206,8 +210,8 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
 def save_plan(request: Request, plan: Plan, path: str, *, restart: bool = True) -> dict[str, Any]:
     """Write `plan` to `path` (0600) with everything it was computed from; the document written."""
     from dockharden import __version__, report
-    from dockharden.host import plan_inputs as hostmatch
     from dockharden.execute import planfile
+    from dockharden.host import plan_inputs as hostmatch
 
     runner = request.runner or Runner()
     inputs = hostmatch.recorded_inputs(request.root, runner, plan, list(plan.selection.layers),
@@ -247,10 +251,11 @@ def apply_saved(request: Request, saved) -> Outcome:
     """Execute a saved plan exactly, as apply executes a fresh one: under the host lock, after undoing any
     interrupted run, refused (nothing changed) unless the host still matches what the plan was computed
     from; validated, verified and rolled back on failure."""
-    from dockharden.execute import apply as applymod, recovery
+    from dockharden.execute import apply as applymod
+    from dockharden.execute import recovery
     from dockharden.execute.interrupts import Deferral
     from dockharden.execute.lock import HostLock
-    from dockharden.execute.planfile import PlanFileError, REMAKE
+    from dockharden.execute.planfile import REMAKE, PlanFileError
 
     ctx = _context(request, writes=True)
     wrong = _wrong_target(saved, request.root)
@@ -426,17 +431,17 @@ def show(request: Request):
 def check(request: Request, *, benchmark: str | None = None, level: int = 2, exceptions_file: str | None = None,
           probe: bool = False, image: str | None = None):
     """`dockharden check`: the chosen benchmark version's controls, read from the live host."""
-    from dockharden.inspect.check import run_check
-
     from dockharden.host.facts import read_snapshot
     from dockharden.inspect.benchmarks import benchmark as benchmark_table
+    from dockharden.inspect.check import run_check
     from dockharden.inspect.exceptions import load_exceptions
 
     ctx = _context(request)
     config, _ = _config(ctx, request)
     benchmark_table(benchmark), load_exceptions(ctx.root, exceptions_file)  # bad input fails before the host is read
     socket = daemon_socket(ctx.root, config)
-    return run_check(read_snapshot(ctx, {}, socket, own_state=False), ctx.runner, socket, benchmark=benchmark, level=level, exceptions_file=exceptions_file,
+    return run_check(read_snapshot(ctx, {}, socket, own_state=False), ctx.runner, socket, benchmark=benchmark,
+                     level=level, exceptions_file=exceptions_file,
                      probe=(lambda: run_probe(ctx.runner, socket, image)) if probe else None, clock=request.clock)
 
 

@@ -11,10 +11,14 @@ control fails; schedule run: either); every error, a bad option included, is one
 import json
 import os
 import sys
-from typing import List, Optional
+from typing import List, Literal, Optional
 
-import click
 import typer
+
+# typer (0.26 and later) carries its own copy of Click, and options' types must be its classes
+from typer._click import exceptions as click_errors
+from typer._click.core import Context as ClickContext
+from typer._click.types import ParamType
 
 from dockharden.errors import DockhardenError
 from dockharden.model import RunOutcome
@@ -26,7 +30,7 @@ EPILOG = ("Every command's -h ends with its exit statuses; 2 means only what a c
           "results and errors are versioned JSON documents on standard output.")
 
 # suggest_commands=False: Click itself offers the one suggestion a typo gets (Typer would add a second)
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True, pretty_exceptions_enable=False,
                   suggest_commands=False, context_settings={"help_option_names": ["-h", "--help"]},
                   help=HELP, epilog=EPILOG)
 
@@ -43,7 +47,7 @@ EXIT_CHECK = ("Exit status: 0 no counted control fails (failures at the chosen l
               "error, a bad option or exceptions file included; " + INTERRUPTED)
 EXIT_READ = "Exit status: 0 done; 1 an error, a bad option included; " + INTERRUPTED
 
-class _Text(click.ParamType):
+class _Text(ParamType):
     """A value taken as given (the command checks it where it uses it), completed by the shell as a `kind`:
     dir, file (the shell lists paths), profiles, generation (completion.complete_value, loaded only when the
     shell asks). A type, not a Typer autocompletion function: Typer would inspect one at every start."""
@@ -176,7 +180,7 @@ def _confirm(json_out: bool, yes: bool, root: str, question: str, color: bool | 
             return True
         try:
             return typer.confirm(question, default=False, err=json_out)  # --json: stdout is the document
-        except click.exceptions.Abort:  # standard input ended: no answer is no
+        except typer.Abort:  # standard input ended: no answer is no
             _say("no answer (standard input ended); give --yes to go ahead without a question")
             return False
     return confirm
@@ -286,7 +290,7 @@ def history(root: str = RootOpt, json_out: bool = JsonOpt) -> None:
 def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
            json_out: bool = JsonOpt,
            probe: bool = typer.Option(False, "--probe", help="Also check what probe containers see."),
-           image: Optional[str] = typer.Option(None, "--image", help="A local image for --probe."),
+           image: Optional[str] = typer.Option(None, "--image", metavar="IMAGE", help="A local image for --probe."),
            user: Optional[str] = UserOpt) -> None:
     """Compare the live daemon, audit rules and firewall with the desired state; change nothing."""
     from dockharden import api, report
@@ -336,18 +340,18 @@ def _show_saved(plan_file: str, root: str, json_out: bool, color: bool | None) -
 
 @app.command(epilog=EXIT_CHECK)
 def check(root: str = RootOpt, json_out: bool = typer.Option(False, "--json", help="The same as --format json."),
-          fmt: Optional[str] = typer.Option(None, "--format", help="text (default), json, sarif or junit."),
-          benchmark: Optional[str] = typer.Option(None, "--benchmark", help="CIS Docker Benchmark version: 1.6, 1.7 "
+          fmt: Optional[str] = typer.Option(None, "--format", metavar="FORMAT", help="text (default), json, sarif or junit."),
+          benchmark: Optional[str] = typer.Option(None, "--benchmark", metavar="VERSION", help="CIS Docker Benchmark version: 1.6, 1.7 "
                                                                            "or 1.8 (default: the newest, 1.8)."),
-          level: int = typer.Option(2, "--level", help="Profile level: 1 (Level 1 controls) or 2 (all: Level 2 "
+          level: int = typer.Option(2, "--level", metavar="LEVEL", help="Profile level: 1 (Level 1 controls) or 2 (all: Level 2 "
                                                        "includes Level 1)."),
-          exceptions: Optional[str] = typer.Option(None, "--exceptions", help="The exceptions file (default: "
+          exceptions: Optional[str] = typer.Option(None, "--exceptions", metavar="FILE", help="The exceptions file (default: "
                                                    "/etc/dockharden/exceptions.toml under --root, if it exists)."),
-          textfile: Optional[str] = typer.Option(None, "--textfile", help="Also write a Prometheus textfile "
+          textfile: Optional[str] = typer.Option(None, "--textfile", metavar="FILE", help="Also write a Prometheus textfile "
                                                  "(node_exporter's textfile collector) here, atomically."),
           probe: bool = typer.Option(False, "--probe", help="Also run throwaway containers to see what the "
                                                             "daemon really enforces."),
-          image: Optional[str] = typer.Option(None, "--image", help="A local image for --probe (default: one "
+          image: Optional[str] = typer.Option(None, "--image", metavar="IMAGE", help="A local image for --probe (default: one "
                                                                     "built offline from the host's busybox).")) -> None:
     """The CIS Docker Benchmark controls of sections 1-3, read from the live host."""
     from dockharden import api
@@ -392,20 +396,20 @@ def _write_textfile(path: str, text: str) -> None:
     HostFS("/").write(os.path.abspath(path), text.encode(), 0o644)
 
 
-schedule_app = typer.Typer(no_args_is_help=True, help="A weekly check and verify as a systemd timer, and what "
+schedule_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="A weekly check and verify as a systemd timer, and what "
                                                        "it runs.")
 app.add_typer(schedule_app, name="schedule")
 EXIT_SCHEDULE_RUN = ("Exit status: 0 no counted control fails and nothing drifted; 2 a counted control fails or the "
                      "host drifted (the reports say which); 1 an error, a bad option included; " + INTERRUPTED)
 ReportsOpt = typer.Option("/var/lib/dockharden/reports", "--reports", help="Where the JSON reports and textfiles go.")
-BenchmarkOpt = typer.Option("1.8", "--benchmark", help="CIS Docker Benchmark version: 1.6, 1.7 or 1.8.")
-LevelOpt = typer.Option(2, "--level", help="Profile level: 1 or 2.")
+BenchmarkOpt = typer.Option("1.8", "--benchmark", metavar="VERSION", help="CIS Docker Benchmark version: 1.6, 1.7 or 1.8.")
+LevelOpt = typer.Option(2, "--level", metavar="LEVEL", help="Profile level: 1 or 2.")
 
 
 @schedule_app.command("install", epilog=EXIT_READ)
 def schedule_install(root: str = RootOpt, reports: str = ReportsOpt, benchmark: str = BenchmarkOpt,
                      level: int = LevelOpt,
-                     textfile: Optional[str] = typer.Option(None, "--textfile", help="Also write one textfile here "
+                     textfile: Optional[str] = typer.Option(None, "--textfile", metavar="FILE", help="Also write one textfile here "
                                                             "(node_exporter's collector directory, NAME.prom)."),
                      on_calendar: str = typer.Option("weekly", "--on-calendar", help="When (systemd OnCalendar)."),
                      randomized_delay: str = typer.Option("1h", "--randomized-delay", help="Spread a fleet's runs "
@@ -439,7 +443,7 @@ def schedule_install(root: str = RootOpt, reports: str = ReportsOpt, benchmark: 
 @schedule_app.command("run", epilog=EXIT_SCHEDULE_RUN)
 def schedule_run(root: str = RootOpt, reports: str = ReportsOpt, benchmark: str = BenchmarkOpt,
                  level: int = LevelOpt,
-                 textfile: Optional[str] = typer.Option(None, "--textfile", help="Also write the metrics here.")) -> None:
+                 textfile: Optional[str] = typer.Option(None, "--textfile", metavar="FILE", help="Also write the metrics here.")) -> None:
     """What the timer runs: check and verify, their reports written atomically into --reports."""
     from dockharden import api
     from dockharden.execute import schedule
@@ -463,7 +467,7 @@ def list_profiles() -> None:
 
 
 @app.command(epilog=EXIT_READ, short_help="Print the shell completion script for bash or zsh.")
-def completion(shell: str = typer.Argument(..., metavar="SHELL", click_type=click.Choice(["bash", "zsh"]),
+def completion(shell: Literal["bash", "zsh"] = typer.Argument(..., metavar="SHELL",
                                            help="bash or zsh.")) -> None:
     """Print the completion script for SHELL; save it where the shell loads completions:
 
@@ -481,8 +485,8 @@ def main(argv: list[str] | None = None) -> None:
     The standard streams are guarded first (a closed or full output never changes the outcome), and
     SIGINT, SIGTERM and SIGHUP end a command with one line, unless an apply holds them to a step boundary.
     """
-    from dockharden.ui import console
     from dockharden.execute import interrupts
+    from dockharden.ui import console
 
     streams = console.guard_std_streams()
     if "_DOCKHARDEN_COMPLETE" in os.environ:  # the shell asks what to complete (completion.py)
@@ -513,7 +517,7 @@ def _run(args: list[str]) -> int:
         return _failed(args, exc.exit_code, exc.paragraph(), "interrupted", signal=signal_name(exc.signum))
     except DockhardenError as exc:
         return _failed(args, exc.exit_code, f"error: {exc.paragraph()}", type(exc).__name__, error=exc)
-    except click.exceptions.ClickException as exc:
+    except click_errors.ClickException as exc:
         message, _, hint = _usage_paragraph(exc, args).partition(". Hint: ")
         return _failed(args, 1, f"error: {message}. Hint: {hint}", "usage", hint=hint, message=message)
     except OSError as exc:  # the machine said no somewhere no typed error names it
@@ -555,26 +559,34 @@ def _invoke(args: list[str]) -> int:
     try:
         with command.make_context("dockharden", list(args)) as ctx:
             command.invoke(ctx)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
     return 0
 
 
-def _usage_paragraph(exc: click.exceptions.ClickException, args: list[str]) -> str:
+def _usage_paragraph(exc: click_errors.ClickException, args: list[str]) -> str:
     """A usage error as one paragraph: what was wrong, at most one suggestion, and where help is."""
     group = typer.main.get_command(app)
-    names = group.list_commands(click.Context(group))
-    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+    names = group.list_commands(ClickContext(group))
+    if isinstance(exc, click_errors.NoArgsIsHelpError):
         return f"no command given. Hint: one of {', '.join(names)}; `dockharden --help` says what each does"
     ctx = getattr(exc, "ctx", None)
     # an option's missing value is reported without a context: the command is the first known name given
     command = ctx.info_name if ctx and ctx.parent else next((a for a in args if a in names), None)
+    unknown_command = exc.message.startswith("No such command ")
     possibilities = getattr(exc, "possibilities", None)
-    if possibilities:  # Click's closest match first: one suggestion per typo
+    if unknown_command:
+        import difflib
+
+        typo = exc.message.removeprefix("No such command ").strip(".")[1:-1]
+        possibilities = difflib.get_close_matches(typo, names, n=1)
+    if isinstance(exc, click_errors.NoSuchOption):
+        exc.message = f"No such option {exc.option_name!r}"
+    if possibilities:  # the closest match first: one suggestion per typo
         message = f"{exc.message.rstrip('.')} (did you mean {possibilities[0]!r}?)"
     else:
         message = exc.format_message().rstrip(".")
     message = message[:1].lower() + message[1:]
-    if isinstance(exc, click.exceptions.NoSuchCommand) or not command:
+    if unknown_command or not command:
         return f"{message}. Hint: `dockharden --help` lists the commands and options"
     return f"{command}: {message}. Hint: `dockharden {command} --help` lists its options"

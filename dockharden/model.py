@@ -6,8 +6,8 @@ Pure: no I/O. The plan is a value: it can be printed, serialised and tested with
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 KeyPath = tuple[str, ...]

@@ -64,9 +64,17 @@ def _change_document(change: Change) -> dict[str, Any]:
     if change.old.symlink_target:
         doc["symlink"] = {"target": change.old.symlink_target, "writes": change.old.real_path}
     if change.key_changes:
-        doc["keys"] = [{"kind": k.kind, "key": k.path, "old": k.old, "new": k.new, "layer": k.layer}
-                       for k in change.key_changes]
+        doc["keys"] = [_key_document(k) for k in change.key_changes]
     doc["diff"] = change.diff
+    return doc
+
+
+def _key_document(key) -> dict[str, Any]:
+    doc = {"kind": key.kind, "key": key.path, "old": key.old, "new": key.new, "layer": key.layer}
+    elements = _elements(key)
+    if elements:
+        doc["elements"] = [{"kind": kind, "at": where, "old": before, "new": after}
+                           for kind, where, before, after in elements]
     return doc
 
 
@@ -161,7 +169,10 @@ def _render_change(change: Change, full_diff: bool, paint=_plain) -> list[str]:
         was = "-" if ou is None else f"{ou}:{og}"
         lines.append(f"      owner {was} -> {nu}:{ng}")
     for key in change.key_changes:
-        lines.append("      " + paint(key.kind, _render_key(key)))
+        elements = _elements(key)
+        lines.append("      " + paint(key.kind, _render_key(key, bool(elements))))
+        lines += ["          " + paint(kind, _render_element(kind, where, before, after))
+                  for kind, where, before, after in elements]
     if change.key_changes:
         return lines
     if change.new.secret:
@@ -178,8 +189,29 @@ def _paint_diff_line(line: str, paint) -> str:
     return paint(line[:1], line) if line[:1] in "+-@" else line
 
 
-def _render_key(key) -> str:
+def _elements(key) -> list[tuple[str, str, Any, Any]]:
+    """A changed list or map, element by element (deepdiff, imported only here, only then)."""
+    from dockharden.core.plan import is_container_change
+
+    if key.kind != "changed" or not is_container_change(key.old, key.new):
+        return []
+    from dockharden.core.element_diff import element_changes
+
+    return element_changes(key.old, key.new)
+
+
+def _render_element(kind: str, where: str, before: Any, after: Any) -> str:
+    if kind == "added":
+        return f"+ {where} = {json.dumps(after)}"
+    if kind == "removed":
+        return f"- {where} (was {json.dumps(before)})"
+    return f"~ {where}: {json.dumps(before)} -> {json.dumps(after)}"
+
+
+def _render_key(key, by_element: bool = False) -> str:
     who = f"  <- {key.layer}" if key.layer else ""
+    if by_element:
+        return f"~ {key.path}:{who}"
     if key.kind == "added":
         return f"+ {key.path} = {json.dumps(key.new)}{who}"
     if key.kind == "removed":
@@ -212,7 +244,7 @@ def _lookup(doc: Any, path: tuple) -> Any:
     return doc
 
 
-def result_document(result: "RunResult", recovered: list[str] = ()) -> dict[str, Any]:
+def result_document(result: RunResult, recovered: list[str] = ()) -> dict[str, Any]:
     import signal
 
     return {"format_version": FORMAT_VERSION, "kind": "dockharden.apply", "result": result.result,
@@ -221,7 +253,7 @@ def result_document(result: "RunResult", recovered: list[str] = ()) -> dict[str,
             "interrupted_by": signal.Signals(result.interrupted).name if result.interrupted else None}
 
 
-def render_result(result: "RunResult") -> str:
+def render_result(result: RunResult) -> str:
     if result.result == RunOutcome.UNCHANGED:
         return "Nothing to do: the host already matches the plan.\n"
     lines = [f"{result.result}: generation {result.generation}" if result.generation else result.result]

@@ -193,7 +193,7 @@ def _userns_user(config: dict, host: HostSnapshot) -> None:
             raise ConflictError(f"`userns-remap` names `{user}`, who has no range in {path}",
                                 hint=f"add one, e.g. `usermod --add-subuids 200000-265535 --add-subgids "
                                      f"200000-265535 {user}`", path=path, key="userns-remap")
-        for name, start, count in mine:
+        for _name, start, count in mine:
             for other, o_start, o_count in ranges:
                 if other != user and start < o_start + o_count and o_start < start + count:
                     raise ConflictError(f"{user}'s range {start}-{start + count - 1} overlaps {other}'s "

@@ -13,7 +13,6 @@ from typing import Any
 
 from dockharden.core.engine_gating import parse_version
 
-
 NOT_OBSERVABLE = ("log-opts", "default-ulimits", "userland-proxy", "builder", "features", "storage-opts")
 
 

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from dockharden.core.schema import check_layer_document, daemon_keys, suggest
+from dockharden.core.values import check_layer_values
 from dockharden.errors import LayerError
 from dockharden.model import KeyPath, Layer, Selection
 from dockharden.resources import profiles_dir
-from dockharden.core.schema import check_layer_document, daemon_keys, suggest
-from dockharden.core.values import check_layer_values
 
 DEFAULT_PROFILES = ("baseline",)
 # A layer holds settings: the built-in ones are a few KiB. 1 MiB is hundreds of times more than any real

@@ -8,7 +8,8 @@ later layer sets it again.
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from dockharden.model import KeyPath, Layer, Settings
 

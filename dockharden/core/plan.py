@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, Iterable
+from typing import Any
 
-from dockharden.model import (Change, HostSnapshot, KeyChange, Note, Plan, RenderedFile, Selection,
-                              ServiceAction, Settings)
+from dockharden.model import (
+    Action,
+    Change,
+    HostSnapshot,
+    KeyChange,
+    Note,
+    Plan,
+    RenderedFile,
+    Selection,
+    ServiceAction,
+    Settings,
+)
 from dockharden.targets import TARGETS, daemon_json
-from dockharden.model import Action
 
 
 def make_plan(selection: Selection, settings: Settings, host: HostSnapshot, rendered: Iterable[RenderedFile],
@@ -92,12 +102,18 @@ def diff_documents(old: Any, new: Any, path: tuple = ()) -> list[tuple[str, tupl
     return found
 
 
+def is_container_change(old: Any, new: Any) -> bool:
+    """Whether a changed value is a list (or a map inside one) on both sides: shown element by element
+    (core/element_diff.py, which imports deepdiff, is loaded only for such a change)."""
+    return isinstance(old, (list, dict)) and type(old) is type(new)
+
+
 def _same(a: Any, b: Any) -> bool:
     """JSON equality: true is not 1 (Python says it is), 1 is 1.0."""
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     return a == b
@@ -130,7 +146,8 @@ def service_actions(changes: list[Change], host: HostSnapshot, reloadable: froze
     if docker:
         actions.append(docker)
     if "auditd" in touched and host.audit_loadable:
-        actions.append(ServiceAction("auditd", "reload", "audit rules changed: the kernel's watches for this key are synced with auditctl"))
+        actions.append(ServiceAction("auditd", "reload", "audit rules changed: the kernel's watches for this key "
+                                                         "are synced with auditctl"))
     if "ufw" in touched and host.ufw_enabled:
         actions.append(ServiceAction("ufw", "reload", "the DOCKER-USER block changed and ufw is active"))
     return actions

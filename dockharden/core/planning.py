@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from dockharden.core import (conflicts, derive, engine_gating as engine, image_store, ownership,
-                             plan as planmod, schema as validate)
+from dockharden.core import conflicts, derive, image_store, ownership
+from dockharden.core import engine_gating as engine
+from dockharden.core import plan as planmod
+from dockharden.core import schema as validate
+from dockharden.core.selection import CONFIG_PATH
 from dockharden.errors import LayerError
 from dockharden.model import MANAGED_STATE, HostSnapshot, Plan, Selection, Settings
-from dockharden.core.selection import CONFIG_PATH
 from dockharden.targets import audit_rules, daemon_json, render_all, systemd_dropin
 
 
@@ -73,8 +75,8 @@ def own_files(host: HostSnapshot, selection: Selection, state: dict) -> list:
     """dockharden's own files as this plan leaves them: managed.json (the operator's values of the keys the
     layers manage) and, when the selection did not come from it, dockharden.toml. Planned like any other
     file: backed up, recorded and rolled back with the generation, and written only when they change."""
-    from dockharden.model import RenderedFile
     from dockharden.core.selection import selection_file
+    from dockharden.model import RenderedFile
 
     data = (json.dumps(state, indent=2, sort_keys=True) + "\n").encode()
     files = [RenderedFile("state", MANAGED_STATE, data, mode=0o600)]
@@ -84,8 +86,8 @@ def own_files(host: HostSnapshot, selection: Selection, state: dict) -> list:
 
 def check_flags(given_engine: str | None, user: str | None) -> None:
     """--engine-version is a version and --user a user name (the layers' values are checked as they load)."""
-    from dockharden.errors import DockhardenError
     from dockharden.core.values import checked, engine_version, unprivileged_user
+    from dockharden.errors import DockhardenError
 
     if given_engine is not None:
         checked(engine_version, given_engine, key="--engine-version", error=DockhardenError)

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import difflib
 import json
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from dockharden.errors import SchemaError
 from dockharden.resources import schema_path
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """A shipped schema as a dict (cached: schemas never change while we run)."""
     return json.loads(schema_path(name).read_text(encoding="utf-8"))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(name: str):
     import jsonschema  # not free to import: only when something is validated
 

@@ -12,11 +12,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from dockharden.errors import HostFileError, LayerError
-from dockharden.model import CONFIG_PATH, HostFile, RenderedFile, Selection
 from dockharden.core.layers import DEFAULT_PROFILES
 from dockharden.core.values import Invalid, checked, duplicates, unprivileged_user
-
+from dockharden.errors import HostFileError, LayerError
+from dockharden.model import CONFIG_PATH, HostFile, RenderedFile, Selection
 
 
 def parse_config(content: bytes | None, path: str = CONFIG_PATH) -> dict[str, Any]:
@@ -89,8 +88,9 @@ def check_config(config: dict[str, Any], path: str = CONFIG_PATH) -> None:
     """The values dockharden.toml may hold: the selection, [service] and [docker]."""
     for key in ("profiles", "layers"):
         if key in config and not (isinstance(config[key], list) and all(isinstance(v, str) for v in config[key])):
+            example = "baseline" if key == "profiles" else "/etc/dockharden/layers/site.toml"
             raise HostFileError(f"`{key}` must be a list of strings", path=path, key=key,
-                                hint=f'write it like {key} = ["{"baseline" if key == "profiles" else "/etc/dockharden/layers/site.toml"}"]')
+                                hint=f'write it like {key} = ["{example}"]')
     if "profiles" in config:
         check_profiles(config["profiles"], key="profiles", path=path)
     if "layers" in config:

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
-from dockharden.execute import faults, generations, services
-from dockharden.host import effective as verify
 from dockharden.errors import ApplyError, DockhardenError, from_os_error
+from dockharden.execute import faults, generations, services
 from dockharden.execute.generations import STATE_DIR, Generation
+from dockharden.execute.interrupts import Interrupted
+from dockharden.host import effective as verify
 from dockharden.host.facts import docker_socket, read_file, socket_path  # noqa: F401 (docker_socket: callers)
 from dockharden.host.fs import HostFS
-from dockharden.execute.interrupts import Interrupted
-from dockharden.model import Action, Journal, Plan, RunOutcome
 from dockharden.host.runner import Runner
+from dockharden.model import Action, Journal, Plan, RunOutcome
 from dockharden.targets import audit_rules, daemon_json, ufw_block
 
 
@@ -67,11 +68,11 @@ class Engine:
     def socket(self) -> str:
         return docker_socket(self.root, self.config, default=self.default_socket)
 
-    def for_plan(self, plan: Plan) -> "Engine":
+    def for_plan(self, plan: Plan) -> Engine:
         """This engine aimed at the plan's daemon (a rootless user's, with its own socket and manager)."""
         return self.for_rootless_user(plan.rootless_user)
 
-    def for_rootless_user(self, user: str | None) -> "Engine":
+    def for_rootless_user(self, user: str | None) -> Engine:
         """This engine aimed at `user`'s rootless daemon (None: unchanged, the system daemon)."""
         if not user:
             return self

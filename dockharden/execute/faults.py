@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 
 def nowhere(name: str) -> None:

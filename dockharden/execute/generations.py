@@ -15,11 +15,25 @@ from typing import Any
 
 from dockharden.errors import ApplyError, from_os_error
 from dockharden.host.fs import HostFS, copy_preserving, fsync_dir
+from dockharden.host.state import (  # noqa: F401 (read side)
+    GENERATIONS,
+    RECORD,
+    STATE_DIR,
+    UNFINISHED,
+    Generation,
+    backup_bytes,
+    damaged_record_error,
+    find_generation,
+    generation_dirs,
+    generations_dir,
+    list_generations,
+    record_path,
+    record_problem,
+    reread,
+    sha256,
+    unfinished,
+)
 from dockharden.model import HostFile, Journal
-from dockharden.host.state import (GENERATIONS, RECORD, STATE_DIR, UNFINISHED, Generation,  # noqa: F401 (read side)
-                                   backup_bytes, damaged_record_error, find_generation, generation_dirs,
-                                   generations_dir, list_generations, record_path, record_problem, reread, sha256,
-                                   unfinished)
 
 FORMAT = 1
 

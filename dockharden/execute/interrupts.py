@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from dockharden.errors import DockhardenError
 
@@ -77,7 +78,7 @@ class Deferral:
         self.received: int | None = None
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> "Deferral":
+    def __enter__(self) -> Deferral:
         self._previous = _install(self._note)
         return self
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from dockharden.errors import ApplyError
 from dockharden.execute import services
 from dockharden.host import effective
-from dockharden.errors import ApplyError
 from dockharden.model import Plan, RunOutcome
 from dockharden.targets import audit_rules, ufw_block
 

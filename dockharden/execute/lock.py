@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 from datetime import datetime
+
 from dockharden.errors import LockError
 from dockharden.host.fs import HostFS
 
@@ -24,7 +25,7 @@ class HostLock:
         self.purpose = purpose
         self.fd: int | None = None
 
-    def __enter__(self) -> "HostLock":
+    def __enter__(self) -> HostLock:
         directory = self.fs.make_private_dir(os.path.dirname(LOCK_PATH))
         # the lock file itself is never a symlink to follow (O_NOFOLLOW): it is opened where it is
         fd = os.open(directory / os.path.basename(LOCK_PATH), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,

@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dockharden.errors import DockhardenError, from_os_error
-from dockharden.model import (Change, HostFile, KeyChange, Note, Plan, RenderedFile, Selection, ServiceAction,
-                              Settings)
+from dockharden.model import Change, HostFile, KeyChange, Note, Plan, RenderedFile, Selection, ServiceAction, Settings
 
 FORMAT_VERSION = 1
 KIND = "dockharden.saved-plan"

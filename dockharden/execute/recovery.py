@@ -7,7 +7,6 @@ before they plan; plan only reports what it finds.
 from __future__ import annotations
 
 import shutil
-
 from typing import TYPE_CHECKING
 
 from dockharden.execute import generations
@@ -27,7 +26,7 @@ def interrupted_notes(root: str) -> list[Note]:
                                     "no rollback goes to or past it") for g in gens if g.damaged]
 
 
-def recover(engine: "Engine") -> list[str]:
+def recover(engine: Engine) -> list[str]:
     """Undo interrupted generations (files back, services back, daemon up); say what was done."""
     from dockharden.execute.apply import roll_back_generation
 

@@ -6,13 +6,13 @@ a rollback is validated, applied, verified and recorded, and can itself be rolle
 
 from __future__ import annotations
 
+from dockharden.core.plan import hold_services, make_plan
+from dockharden.errors import DockhardenError
 from dockharden.execute import generations
 from dockharden.host import facts as hostmod
-from dockharden.errors import DockhardenError
+from dockharden.host.runner import Runner
 from dockharden.host.state import Generation, in_force  # noqa: F401 (in_force: callers read it here too)
 from dockharden.model import Journal, Note, Plan, RenderedFile, RunOutcome, Selection, Settings
-from dockharden.core.plan import hold_services, make_plan
-from dockharden.host.runner import Runner
 from dockharden.targets.systemd_dropin import exec_after
 
 EMPTY = Settings(tables={}, provenance={}, removed={}, layers=())

@@ -11,9 +11,10 @@ import os
 import re
 import shlex
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from dockharden.errors import ApplyError, HostFileError
 from dockharden.host.effective import WATCH, loaded_watches, watches  # noqa: F401 (the read side)

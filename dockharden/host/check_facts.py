@@ -13,14 +13,16 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from dockharden.host import dockerapi, facts as hostmod
-from dockharden.host.fs import HostFS
-from dockharden.model import Facts, FileFacts, HostSnapshot
-from dockharden.targets.containerd_socket import CANDIDATES as CONTAINERD_SOCKETS, containerd_socket
-from dockharden.host.runner import Runner
-from dockharden.host.effective import WATCH
-from dockharden.targets import audit_rules, daemon_json
 from dockharden.core.schema import daemon_keys
+from dockharden.host import dockerapi
+from dockharden.host import facts as hostmod
+from dockharden.host.effective import WATCH
+from dockharden.host.fs import HostFS
+from dockharden.host.runner import Runner
+from dockharden.model import Facts, FileFacts, HostSnapshot
+from dockharden.targets import audit_rules, daemon_json
+from dockharden.targets.containerd_socket import CANDIDATES as CONTAINERD_SOCKETS
+from dockharden.targets.containerd_socket import containerd_socket
 
 SECTION_3_PATHS = ("/etc/docker", "/etc/docker/daemon.json", "/var/run/docker.sock", "/etc/default/docker",
                    "/etc/sysconfig/docker", *CONTAINERD_SOCKETS)

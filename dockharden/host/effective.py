@@ -11,13 +11,22 @@ import json
 import re
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, Callable
+from typing import Any
 
+from dockharden.core.effective import (  # noqa: F401 (pure side)
+    ENGINE_DEFAULTS,
+    NOT_OBSERVABLE,
+    Effective,
+    Mismatch,
+    compare_daemon,
+    not_observable,
+    tcp_endpoints,
+    with_defaults_for,
+)
 from dockharden.errors import ApplyError
 from dockharden.host import dockerapi
-from dockharden.core.effective import (ENGINE_DEFAULTS, NOT_OBSERVABLE, Effective, Mismatch,  # noqa: F401 (pure side)
-                                       compare_daemon, not_observable, tcp_endpoints, with_defaults_for)
 from dockharden.host.runner import Runner
 from dockharden.model import Plan, ServiceAction
 from dockharden.targets import audit_rules, ufw_block

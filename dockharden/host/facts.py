@@ -9,18 +9,26 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from dockharden.core.selection import choose_selection, parse_config
 from dockharden.errors import HostFileError
 from dockharden.host import dockerapi, rootless
 from dockharden.host.fs import HostFS
 from dockharden.host.runner import Runner
-from dockharden.model import (CONFIG_PATH, DOCKER_PIDFILES, DOCKER_SOCKET, MANAGED_STATE, DaemonProcess, HostFile,
-                              HostSnapshot)
+from dockharden.model import (
+    CONFIG_PATH,
+    DOCKER_PIDFILES,
+    DOCKER_SOCKET,
+    MANAGED_STATE,
+    DaemonProcess,
+    HostFile,
+    HostSnapshot,
+)
 
 PIDFILES = DOCKER_PIDFILES
 SOCKET = DOCKER_SOCKET
@@ -325,7 +333,7 @@ class Context:
     runner: Runner = Runner()
     engine_version: str | None = None
     manager: str | None = None  # the docker service manager; None: from dockharden.toml, else detected
-    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     user: str | None = None  # the rootless daemon's user (--user)
     failpoint: Callable[[str], None] = lambda name: None  # the fault-injection tests' hook (execute/faults.py)
 

@@ -14,12 +14,13 @@ import os
 import stat
 from typing import Any
 
-from dockharden.host import dockerapi, facts as hostmod
-from dockharden.errors import DockhardenError
-from dockharden.host.root import is_running_system
-from dockharden.model import HostFile, Plan
 from dockharden.core.plan import LIVE_RESTORE_KEEPS
+from dockharden.errors import DockhardenError
+from dockharden.host import dockerapi
+from dockharden.host import facts as hostmod
+from dockharden.host.root import is_running_system
 from dockharden.host.runner import Runner
+from dockharden.model import HostFile, Plan
 
 ALSO_READ = ("/etc/passwd", "/etc/subuid", "/etc/subgid", *hostmod.UNIT_FILES, "/etc/default/docker",
              "/etc/ufw/ufw.conf")

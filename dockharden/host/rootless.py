@@ -11,7 +11,6 @@ import shlex
 from dataclasses import dataclass
 
 from dockharden.errors import LayerError
-
 from dockharden.host.fs import HostFS
 
 PASSWD = "/etc/passwd"

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from dockharden.errors import HostFileError, StateError
-from dockharden.model import MANAGED_STATE, STATE_DIR, Journal, UNFINISHED
 from dockharden.host.fs import HostFS, read_own
+from dockharden.model import MANAGED_STATE, STATE_DIR, UNFINISHED, Journal
 
 RECORD = "record.json"
 

@@ -7,8 +7,8 @@ root) becomes a note in the plan, never a silent pass.
 from __future__ import annotations
 
 from dockharden.errors import RenderError
-from dockharden.model import HostSnapshot, Note, RenderedFile
 from dockharden.host.runner import Runner
+from dockharden.model import HostSnapshot, Note, RenderedFile
 from dockharden.targets import ufw_block
 
 
@@ -29,7 +29,7 @@ def check_rendered(files: list[RenderedFile], host: HostSnapshot, runner: Runner
                                              f"{rendered.path} was not tested"))
     results = runner.run_all([([host.tools[tool], "--test", "--noflush"], managed_block(rendered))
                               for rendered, tool in calls], timeout=20)
-    for (rendered, tool), result in zip(calls, results):
+    for (rendered, tool), result in zip(calls, results, strict=True):
         notes += _judge(rendered, tool, result)
     return notes
 

@@ -6,13 +6,13 @@ through checkfacts and probe, never writes.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
-from dockharden.inspect.formats import Run
-from dockharden.inspect.cis import ControlResult
 from dockharden.host.runner import Runner
+from dockharden.inspect.cis import ControlResult
+from dockharden.inspect.formats import Run
 from dockharden.model import HostSnapshot
 
 
@@ -26,7 +26,7 @@ class CheckOutcome:
 
 def run_check(host: HostSnapshot, runner: Runner, socket_path: str, *, benchmark: str | None = None, level: int = 2,
               exceptions_file: str | None = None, probe: Callable[[], dict] | None = None,
-              clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> CheckOutcome:
+              clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> CheckOutcome:
     """Every control of the chosen version in the Level `level` profile, with exceptions applied.
 
     Bad input (an unknown version, a damaged exceptions file) fails before the host is read.

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from dockharden.inspect.benchmarks import Benchmark, benchmark as benchmark_table
+from dockharden.inspect.benchmarks import Benchmark
+from dockharden.inspect.benchmarks import benchmark as benchmark_table
 from dockharden.inspect.controls import audit_controls, daemon_controls, file_controls, host_controls
-from dockharden.inspect.results import (EXCEPTED, FAIL, INFO, NA, PASS, STATUSES, UNVERIFIABLE,  # noqa: F401
-                                        Check, ControlResult)
+from dockharden.inspect.results import EXCEPTED, FAIL, INFO, NA, PASS, STATUSES, UNVERIFIABLE, Check, ControlResult  # noqa: F401
 from dockharden.model import Facts, FileFacts  # noqa: F401 (the facts the controls read)
 
 

@@ -70,11 +70,11 @@ def verdict(server_version: str | None) -> tuple[str, str]:
         return "info", f"Engine {server_version}: not a version dockharden can compare"
     known = f"(dockharden's table of Engine lines, {KNOWN_AS_OF})"
     line = _line_of(version)
-    newest = max(LINES, key=lambda l: _full(l.line + ".0") or ())
+    newest = max(LINES, key=lambda entry: _full(entry.line + ".0") or ())
     if line is None and version > (_full(newest.line + ".0") or ()):
         return "info", f"Engine {server_version} is newer than every line dockharden knows {known}"
     if line is None or line.end_of_life:
-        maintained = ", ".join(l.line for l in LINES if not l.end_of_life)
+        maintained = ", ".join(entry.line for entry in LINES if not entry.end_of_life)
         note = f" {line.note}" if line and line.note else ""
         backport = " (a distribution's package may carry backported fixes; the line still gets none upstream)"
         return "fail", (f"Engine {server_version}: line {line.line if line else server_version.rsplit('.', 1)[0]} "

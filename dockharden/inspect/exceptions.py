@@ -17,8 +17,8 @@ import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dockharden.inspect.benchmarks import VERSIONS, all_keys, benchmark
 from dockharden.errors import DockhardenError
+from dockharden.inspect.benchmarks import VERSIONS, all_keys, benchmark
 from dockharden.model import EXCEPTIONS_PATH
 
 PATH = EXCEPTIONS_PATH

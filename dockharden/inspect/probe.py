@@ -16,9 +16,10 @@ import subprocess
 import tarfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from dockharden.errors import DockhardenError
 from dockharden.host.runner import Result, Runner

@@ -4,8 +4,8 @@ result (one control of one benchmark version, with its evidence). Pure values.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from dockharden.model import Facts
 

@@ -6,8 +6,8 @@ change, and the host paths it reads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from dockharden.model import HostSnapshot, Note, RenderedFile, Settings
 from dockharden.targets import audit_rules, daemon_json, systemd_dropin, tls_files, ufw_block

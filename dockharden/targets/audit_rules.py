@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from dockharden.targets.containerd_socket import CANDIDATES as CONTAINERD_SOCKETS, containerd_socket
 from dockharden.errors import RenderError
 from dockharden.model import HostSnapshot, RenderedFile, Settings
+from dockharden.targets.containerd_socket import CANDIDATES as CONTAINERD_SOCKETS
+from dockharden.targets.containerd_socket import containerd_socket
 from dockharden.targets.templating import render_template
 
 PATH = "/etc/audit/rules.d/docker.rules"

@@ -8,7 +8,8 @@ dockerd started by hand).
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 SYSTEM = "/run/containerd/containerd.sock"
 MANAGED = "/run/docker/containerd/containerd.sock"

@@ -7,13 +7,12 @@ trailing newline). A document that does not parse is an error, never overwritten
 from __future__ import annotations
 
 import codecs
+import copy
 import json
 from typing import Any
 
-from dockharden.errors import HostFileError
-import copy
-
 from dockharden.core.merge import get_path, merged_over, remove_path, set_path
+from dockharden.errors import HostFileError
 from dockharden.model import HostFile, HostSnapshot, RenderedFile, Settings
 
 PATH = "/etc/docker/daemon.json"

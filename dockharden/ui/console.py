@@ -89,7 +89,7 @@ def guard_std_streams() -> Streams:
     for fd in sorted(closed):
         _fill_with_devnull(fd)
     if 0 in closed:
-        sys.stdin = open(0, "r", closefd=False)  # reads end at once: a question gets no answer
+        sys.stdin = open(0, closefd=False)  # reads end at once: a question gets no answer
     bad = OSError(errno.EBADF, os.strerror(errno.EBADF))
     encoding = getattr(sys.__stdout__, "encoding", None) or "utf-8"
     streams = Streams(GuardedOutput(1, "<stdout>", encoding, bad if 1 in closed else None),

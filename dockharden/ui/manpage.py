@@ -7,7 +7,8 @@ that file is not what the command line says now. Never imported by a command.
 
 from __future__ import annotations
 
-import click
+from typer._click.core import Command, Context  # typer's own copy of Click: the command line is built of its classes
+from typer.core import TyperGroup as Group
 
 SECTIONS = {
     "FILES": [
@@ -30,9 +31,9 @@ DESCRIPTION_MORE = ("A saved plan (plan --out FILE) is applied exactly by apply 
                     "keys it creates. The full guide is docs/user-guide.md.")
 
 
-def render(group: click.Group, version: str) -> str:
+def render(group: Group, version: str) -> str:
     """The whole page for `group` (the dockharden command) at `version`."""
-    top = click.Context(group, info_name="dockharden", help_option_names=["-h", "--help"])
+    top = Context(group, info_name="dockharden", help_option_names=["-h", "--help"])
     lines = [f'.TH DOCKHARDEN 1 "" "dockharden {version}" "User Commands"',
              ".SH NAME", r"dockharden \- harden a Docker host idempotently and safely",
              ".SH SYNOPSIS", r".B dockharden", r"[\fB\-\-version\fR] [\fB\-h\fR] \fICOMMAND\fR [\fIOPTIONS\fR]",
@@ -48,8 +49,8 @@ def render(group: click.Group, version: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _command(command: click.Command, name: str, parent: click.Context) -> list[str]:
-    ctx = click.Context(command, info_name=name, parent=parent, help_option_names=["-h", "--help"])
+def _command(command: Command, name: str, parent: Context) -> list[str]:
+    ctx = Context(command, info_name=name, parent=parent, help_option_names=["-h", "--help"])
     usage = " ".join(command.collect_usage_pieces(ctx))
     lines = [f'.SS "dockharden {name} {_text(usage)}"', *_paragraphs(command.help or "")]
     for param in command.get_params(ctx):

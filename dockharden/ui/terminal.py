@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, TextIO
+from typing import TextIO
 
 RESET = "\x1b[0m"
 STYLES = {"create": "\x1b[32m", "added": "\x1b[32m", "+": "\x1b[32m",

@@ -5,13 +5,13 @@ reviewing a deliberate change."""
 import os
 import shutil
 import tomllib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from dockharden.execute.apply import Engine, apply_plan
 from dockharden.api import build_plan
+from dockharden.execute.apply import Engine, apply_plan
 from dockharden.host.facts import Context
 from dockharden.host.runner import Runner
 from dockharden.model import Selection
@@ -35,12 +35,12 @@ def test_golden_case_plans_and_renders_exactly_as_recorded(case, tmp_path):
     shutil.copytree(case / "root", root)
     ctx = Context(root=str(root), runner=NoTools(), engine_version=spec["engine_version"],
                   manager=spec.get("manager", "none"))
-    selection = Selection(tuple(spec["profiles"]), tuple(str(case / l) for l in spec.get("layers", [])), "case")
+    selection = Selection(tuple(spec["profiles"]), tuple(str(case / layer) for layer in spec.get("layers", [])), "case")
     plan = build_plan(ctx, selection)
     assert [[c.path, c.action] for c in plan.changes] == spec["changes"]
     # the actions the changes need; on this root (not the running system) apply leaves them all
     assert [[s.service, s.action] for s in plan.needed] == spec["services"] and plan.services == ()
-    engine = Engine(str(root), NoTools(), lambda: datetime(2026, 1, 1, tzinfo=timezone.utc), {})
+    engine = Engine(str(root), NoTools(), lambda: datetime(2026, 1, 1, tzinfo=UTC), {})
     assert apply_plan(plan, engine, restart=False).result == "applied"
     for rel in COMPARED:
         expected, actual = case / "expected" / rel, root / rel

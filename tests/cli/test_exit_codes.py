@@ -10,9 +10,9 @@ tests/host/test_faults.py::test_verify_exits_0_in_force_2_on_drift_and_1_on_an_e
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -172,8 +172,9 @@ def test_each_command_exits_with_the_status_its_contract_gives_each_outcome(tmp_
 
 
 def test_the_table_covers_every_command_and_each_documented_2():
-    from dockharden.cli import app
     import typer
+
+    from dockharden.cli import app
 
     commands = set(typer.main.get_command(app).list_commands(None))
     assert {c.command for c in CASES} == commands
@@ -188,7 +189,7 @@ USAGE_ERRORS = [
     (("aply", "--yes"), "(did you mean 'apply'?)"),
     (("plan", "--detailed-exitcod"), "plan: no such option '--detailed-exitcod' (did you mean '--detailed-exitcode'?)"),
     (("plan", "--root"), "plan: option '--root' requires an argument"),
-    (("plan", "extra"), "plan: got unexpected extra argument (extra)"),
+    (("plan", "extra"), "plan: got unexpected extra argument(s) (extra)"),
     (("check", "--jsn", "--prob"), "check: no such option '--jsn' (did you mean '--json'?)"),
     (("--bogus",), "no such option '--bogus'"),
     ((), "no command given"),

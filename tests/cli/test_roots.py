@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 30  # seconds; a healthy refusal takes well under one
 

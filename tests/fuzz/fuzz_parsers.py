@@ -22,23 +22,25 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from hypothesis import HealthCheck, given, note, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, note, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
-from dockharden.errors import DockhardenError  # noqa: E402
-from dockharden.core.merge import merge_layers  # noqa: E402
-from dockharden.model import HostSnapshot  # noqa: E402
 from dockharden.core.layers import _layer_from_text  # noqa: E402
-from dockharden.host.inputs import load_layer_file  # noqa: E402
-from dockharden.targets import audit_rules, daemon_json, render_seccomp_file, ufw_block  # noqa: E402
+from dockharden.core.merge import merge_layers  # noqa: E402
 from dockharden.core.schema import check_daemon_config, daemon_keys, load_schema, removed_daemon_keys  # noqa: E402
+from dockharden.errors import DockhardenError  # noqa: E402
+from dockharden.host.inputs import load_layer_file  # noqa: E402
+from dockharden.model import HostSnapshot  # noqa: E402
+from dockharden.targets import audit_rules, daemon_json, render_seccomp_file, ufw_block  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------------
 # Vocabulary: the keys and tokens the parsers care about, so generated inputs get past the first check.
@@ -276,8 +278,8 @@ def _selection_file(data: bytes) -> None:
     """dockharden.toml: parse and check it, then write a new selection into it and read that back."""
     import tomllib
 
-    from dockharden.model import Selection
     from dockharden.core.selection import parse_config, render_config
+    from dockharden.model import Selection
 
     parse_config(data)
     out = render_config(data, Selection(("baseline", "userns"), ("/etc/dockharden/site.toml",), "fuzz"))

@@ -27,8 +27,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
@@ -62,7 +62,7 @@ DOCKERD = shutil.which("dockerd", path=PATH)
 
 # Probe image tarball, built once per session (keyed by busybox path).
 _TARBALLS: dict[str, bytes] = {}
-_OPEN_HOSTS: list["NamespaceHost"] = []
+_OPEN_HOSTS: list[NamespaceHost] = []
 
 
 def missing_prerequisites() -> list[str]:
@@ -173,7 +173,7 @@ class NamespaceHost:
 
     # ----------------------------------------------------------------- start
     @classmethod
-    def launch(cls, d: Path | str, *, timeout: float = 30.0) -> "NamespaceHost":
+    def launch(cls, d: Path | str, *, timeout: float = 30.0) -> NamespaceHost:
         d = Path(d).resolve()
         d.mkdir(parents=True, exist_ok=True)
         holder_log = d.with_name(d.name + ".holder.log")
@@ -481,7 +481,7 @@ class NamespaceHost:
         if survivors:
             raise RuntimeError(f"processes of test host {self.dir} survived SIGKILL: {sorted(survivors)}")
 
-    def __enter__(self) -> "NamespaceHost":
+    def __enter__(self) -> NamespaceHost:
         return self
 
     def __exit__(self, *exc: object) -> None:

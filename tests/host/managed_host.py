@@ -46,7 +46,7 @@ class Managed:
         return (self.host.dir / "etc/docker/daemon.json").read_bytes()
 
     def loaded_watches(self) -> list[str]:
-        return [l for l in self.host.run(["auditctl", "-l"]).stdout.splitlines() if l.endswith(f"-k {self.key}")]
+        return [line for line in self.host.run(["auditctl", "-l"]).stdout.splitlines() if line.endswith(f"-k {self.key}")]
 
     def remove_watches(self) -> None:
         for line in self.loaded_watches():

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from managed_host import ORIGINAL
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import json
 import time
 
 import pytest
-
 from managed_host import ORIGINAL, result_of
+
 
 def test_apply_makes_baseline_and_userns_effective_and_keeps_the_operators_keys(managed):
     host = managed.host
@@ -24,7 +24,7 @@ def test_apply_makes_baseline_and_userns_effective_and_keeps_the_operators_keys(
                       '{{index .Options "com.docker.network.bridge.enable_icc"}}').stdout.strip()
     assert icc == "false"
     assert json.loads(managed.daemon_json())["labels"] == ["team=ops"]
-    assert any(l.startswith("-w /etc/docker/daemon.json ") for l in managed.loaded_watches())
+    assert any(line.startswith("-w /etc/docker/daemon.json ") for line in managed.loaded_watches())
     assert host.dockharden("verify").returncode == 0
 
 

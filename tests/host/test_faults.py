@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from harness import DOCKERD_CTL
 from managed_host import ORIGINAL, result_of
 

@@ -2,6 +2,7 @@
 a container under the seccomp profile, and a probe container showing what the daemon enforces."""
 
 import json
+from datetime import UTC
 
 from managed_host import ORIGINAL, result_of
 
@@ -41,7 +42,7 @@ def test_baseline_userns_tls_make_every_layer_effective_on_real_components(manag
     nofile = json.loads(managed.daemon_json())["default-ulimits"]["nofile"]["Soft"]
     lines = probe.split("\n")
     assert "NoNewPrivs:\t1" in probe and "Seccomp:\t2" in probe
-    uid_map = next(l.split() for l in lines if l.strip().startswith("0 "))
+    uid_map = next(line.split() for line in lines if line.strip().startswith("0 "))
     assert uid_map[1] != "0"
     assert lines[-2].strip() == str(nofile)
     assert host.dockharden("verify").returncode == 0
@@ -71,12 +72,13 @@ def test_operator_certificates_that_do_not_match_are_refused_and_nothing_is_writ
     tls_dir = managed.host.dir / "etc/docker/tls"
     tls_dir.mkdir(parents=True)
     # an operator's PKI: CA and server cert, but a key of another pair
+    from datetime import datetime
+
     from dockharden.targets import certs
-    from datetime import datetime, timezone
     files, _ = certs.plan_certificates({}, dns_names=[], ip_addresses=[], hostname="h", days=365,
-                                       now=datetime.now(timezone.utc))
+                                       now=datetime.now(UTC))
     other, _ = certs.plan_certificates({}, dns_names=[], ip_addresses=[], hostname="h", days=365,
-                                       now=datetime.now(timezone.utc))
+                                       now=datetime.now(UTC))
     by_path = {f.path: f.content for f in files}
     (tls_dir / "ca.pem").write_bytes(by_path[certs.CA])
     (tls_dir / "server-cert.pem").write_bytes(by_path[certs.SERVER_CERT])

@@ -125,7 +125,7 @@ def test_a_default_ulimit_the_running_daemon_cannot_grant_is_refused_with_the_li
     pid = docker_host.dockerd_pid()
     docker_host.run(["prlimit", "--pid", str(pid), "--nofile=8192:8192"])
     status = docker_host.run(["cat", f"/proc/{pid}/status"]).stdout
-    cap_eff = int(next(l for l in status.splitlines() if l.startswith("CapEff:")).split()[1], 16)
+    cap_eff = int(next(line for line in status.splitlines() if line.startswith("CapEff:")).split()[1], 16)
     done = docker_host.dockharden("plan", "--profile", "baseline")
     if cap_eff >> 24 & 1:  # with CAP_SYS_RESOURCE runc can raise the limit: nothing to refuse
         assert done.returncode == 0, done.stderr

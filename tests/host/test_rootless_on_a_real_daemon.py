@@ -7,7 +7,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from managed_host import result_of
 
 USER = "dhrootless"

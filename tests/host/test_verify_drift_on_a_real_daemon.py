@@ -5,7 +5,6 @@ mismatch and exits 2 (1 stays for errors); apply puts it right and verify exits 
 import json
 
 import pytest
-
 from managed_host import result_of
 
 STACK = ("--profile", "baseline,userns,tls")

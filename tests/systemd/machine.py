@@ -33,9 +33,9 @@ import sys
 import tarfile
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from itertools import count
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from rootfs import Engine, ensure_base
 
@@ -50,7 +50,7 @@ GUEST_ENV = {
 BUSYBOX_APPLETS = ("sh", "cat", "grep", "id", "sleep", "ls", "echo", "true", "env", "head",
                    "nc", "httpd", "ps", "hostname", "ip")
 _SEQ = count(1)
-_OPEN: list["SystemdHost"] = []
+_OPEN: list[SystemdHost] = []
 
 
 class CommandFailed(subprocess.CalledProcessError):
@@ -113,7 +113,7 @@ class SystemdHost:
 
     # ------------------------------------------------------------------------ life cycle
     @classmethod
-    def create(cls, engine: Engine, d: Path | str, *, name: str | None = None) -> "SystemdHost":
+    def create(cls, engine: Engine, d: Path | str, *, name: str | None = None) -> SystemdHost:
         base = ensure_base(engine)
         d = Path(d).resolve()
         for sub in ("upper", "work", "merged", "var-lib-docker", "var-lib-containerd", "home"):
@@ -131,7 +131,7 @@ class SystemdHost:
 
     @classmethod
     def launch(cls, engine: Engine, d: Path | str, *, name: str | None = None,
-               timeout: float = 180) -> "SystemdHost":
+               timeout: float = 180) -> SystemdHost:
         """Create and boot; on a failed boot the machine is closed and BootFailed raised."""
         host = cls.create(engine, d, name=name)
         try:
@@ -260,7 +260,7 @@ class SystemdHost:
             self._holder.wait(timeout=timeout)  # type: ignore[union-attr]
         except subprocess.TimeoutExpired:
             self._kill()
-            raise AssertionError(f"{self.name} did not power off in {timeout:.0f} s\n{self._holder_log()}")
+            raise AssertionError(f"{self.name} did not power off in {timeout:.0f} s\n{self._holder_log()}") from None
         self._reap()
 
     def reboot(self, *, timeout: float = 180) -> None:
@@ -309,7 +309,7 @@ class SystemdHost:
         if errors:
             raise RuntimeError(f"closing {self.name}: " + "; ".join(errors))
 
-    def __enter__(self) -> "SystemdHost":
+    def __enter__(self) -> SystemdHost:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -362,7 +362,7 @@ class SystemdHost:
     def journal_cursor(self) -> str:
         """The journal's current position: give it to :meth:`journal` as ``since``."""
         out = self.run(["journalctl", "-n", "0", "--show-cursor", "--no-pager"]).stdout
-        return next(l.split("cursor: ", 1)[1] for l in out.splitlines() if "cursor: " in l)
+        return next(line.split("cursor: ", 1)[1] for line in out.splitlines() if "cursor: " in line)
 
     def journal(self, unit: str | None = "docker", since: str | None = None, *,
                 boot: str | None = None, lines: int | None = None) -> str:

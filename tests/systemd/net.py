@@ -28,17 +28,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
-from typing import Sequence
 
 from machine import CommandFailed, SystemdHost
 
 _SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 #: Subnets 10.231.N.0/24, one per link made by this process (unique inside any machine).
 _SUBNETS = count(1)
-_OPEN: list["NetNamespace"] = []
+_OPEN: list[NetNamespace] = []
 SSH_OPTIONS = ("-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
                "-o", "UserKnownHostsFile=/dev/null",
                "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR")

@@ -33,10 +33,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 #: Bump when the way a root filesystem is made changes (hooks, options, unpacking).
 RECIPE_VERSION = 1
@@ -290,7 +290,7 @@ def _select(names: list[str]) -> list[Engine]:
     try:
         return [ENGINES_BY_SUITE.get(n) or ENGINES_BY_ID[n] for n in names]
     except KeyError as exc:
-        raise SystemExit(f"rootfs: unknown suite or engine {exc}; known: {', '.join(ENGINES_BY_ID)}")
+        raise SystemExit(f"rootfs: unknown suite or engine {exc}; known: {', '.join(ENGINES_BY_ID)}") from None
 
 
 def main(argv: list[str]) -> int:

@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from rootfs import ENGINES_BY_ID
 
 pytestmark = pytest.mark.systemd

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 import rootfs
 
 pytestmark = pytest.mark.systemd

@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass
 
 import pytest
-
 from machine import SystemdHost, busybox_tarball
 
 pytestmark = pytest.mark.systemd

@@ -136,9 +136,9 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_read_only_commands_do_not_import_the_apply_engine():
     """plan, show, verify and check go through api functions that never import dockharden.execute."""
-    from importlib import import_module
     import subprocess
     import sys
+    from importlib import import_module
 
     code = ("import sys; from dockharden import api; "
             "print(sorted(m for m in sys.modules if m.startswith('dockharden.execute')))")

@@ -1,7 +1,7 @@
 import pytest
 
-from dockharden.errors import RenderError
 from dockharden.core.merge import merge_layers
+from dockharden.errors import RenderError
 from dockharden.model import HostSnapshot, Layer
 from dockharden.targets.audit_rules import audit_watches, check_audit_syntax, render_audit_rules
 

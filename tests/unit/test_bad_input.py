@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from dockharden import api
-from dockharden.errors import (ApplyError, ConflictError, DockhardenError, HostFileError, LayerError,
-                               SchemaError)
+from dockharden.errors import ConflictError, DockhardenError, HostFileError, LayerError, SchemaError
 from dockharden.host.runner import Runner
 from dockharden.targets import audit_rules, daemon_json, ufw_block
 from dockharden.targets.ufw_block import BEGIN, END

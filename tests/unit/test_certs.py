@@ -1,19 +1,32 @@
 import socket
 import ssl
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from dockharden.targets import certs
-from dockharden.targets.certs import (ALL_PATHS, CA, CA_KEY, CLIENT_CA, CLIENT_CERT, CLIENT_KEY, SERVER_CERT, SERVER_KEY,
-                              chains_to, check_pair, not_after, plan_certificates, san_strings)
 from dockharden.errors import ConflictError
+from dockharden.targets import certs
+from dockharden.targets.certs import (
+    ALL_PATHS,
+    CA,
+    CA_KEY,
+    CLIENT_CA,
+    CLIENT_CERT,
+    CLIENT_KEY,
+    SERVER_CERT,
+    SERVER_KEY,
+    chains_to,
+    check_pair,
+    not_after,
+    plan_certificates,
+    san_strings,
+)
 
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 NOTHING: dict[str, bytes | None] = {path: None for path in ALL_PATHS}
 
 

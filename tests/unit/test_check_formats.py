@@ -11,10 +11,17 @@ from junitparser import Failure, JUnitXml, Skipped
 from prometheus_client.parser import text_string_to_metric_families
 
 from dockharden.inspect.benchmarks import benchmark
-from dockharden.inspect.formats import (CHECK_FORMAT_VERSION, Run, check_document, render_junit, render_text,
-                                      render_textfile, sarif_document)
 from dockharden.inspect.cis import EXCEPTED, FAIL, INFO, NA, PASS, UNVERIFIABLE, ControlResult
 from dockharden.inspect.exceptions import apply_exceptions, parse_exceptions
+from dockharden.inspect.formats import (
+    CHECK_FORMAT_VERSION,
+    Run,
+    check_document,
+    render_junit,
+    render_text,
+    render_textfile,
+    sarif_document,
+)
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "schemas/sarif-schema-2.1.0.json").read_text())
 RUN = Run("CIS Docker Benchmark v1.8.0", "1.8", 2, "2026-12-01T02:00:00+00:00", "host-1", "/etc/dockharden/exceptions.toml")

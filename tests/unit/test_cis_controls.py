@@ -2,10 +2,10 @@
 
 import pytest
 
-from dockharden.inspect.benchmarks import VERSIONS, benchmark
-from dockharden.host.check_facts import flags_to_config
-from dockharden.inspect.cis import FAIL, INFO, NA, PASS, UNVERIFIABLE, Facts, FileFacts, apply_probe, controls, evaluate
 from dockharden.core.schema import daemon_keys
+from dockharden.host.check_facts import flags_to_config
+from dockharden.inspect.benchmarks import VERSIONS, benchmark
+from dockharden.inspect.cis import FAIL, INFO, NA, PASS, UNVERIFIABLE, Facts, FileFacts, apply_probe, controls, evaluate
 
 V16 = benchmark("1.6")
 
@@ -148,7 +148,8 @@ def test_1_1_1_is_a_result_with_its_evidence_labelled_manual_as_the_benchmark_la
 
 @pytest.mark.parametrize("version,status,says", [
     ("20.10.24+dfsg1", FAIL, "line 20.10 is end of life"), ("28.5.2+dfsg3", FAIL, "line 28 is end of life"),
-    ("29.1.0", FAIL, "behind 29.7.2"), ("29.7.2", PASS, "latest patch known"), ("29.8.0", PASS, "latest patch known"), (None, UNVERIFIABLE, "does not answer"),
+    ("29.1.0", FAIL, "behind 29.7.2"), ("29.7.2", PASS, "latest patch known"), ("29.8.0", PASS, "latest patch known"),
+    (None, UNVERIFIABLE, "does not answer"),
 ])
 def test_1_2_2_says_when_the_engine_is_end_of_life_or_behind_its_lines_latest_patch(version, status, says):
     info = dict(INFO_29, ServerVersion=version) if version else None

@@ -1,8 +1,8 @@
 import pytest
 
 from dockharden.core.conflicts import check_conflicts
-from dockharden.errors import ConflictError
 from dockharden.core.merge import merge_layers
+from dockharden.errors import ConflictError
 from dockharden.model import DaemonProcess, HostFile, HostSnapshot, Layer
 
 FLAGS = {"hosts": ["--host", "-H"], "containerd": ["--containerd"], "iptables": ["--iptables"]}

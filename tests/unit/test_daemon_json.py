@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from dockharden.errors import HostFileError
 from dockharden.core.merge import merge_layers
+from dockharden.errors import HostFileError
 from dockharden.model import HostFile, HostSnapshot, Layer
 from dockharden.targets.daemon_json import PATH, parse_daemon_json, render_daemon_json
 

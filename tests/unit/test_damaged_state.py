@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from dockharden import api
+from dockharden.errors import DockhardenError, StateError
 from dockharden.execute import generations
 from dockharden.host import state
-from dockharden.errors import DockhardenError, StateError
 from dockharden.host.runner import Runner
 
 REPO = Path(__file__).resolve().parents[2]
@@ -226,7 +226,8 @@ def test_every_record_dockharden_writes_passes_its_own_check(three):
 
 
 def test_a_damaged_record_is_never_a_traceback_whatever_the_bytes(three):
-    from hypothesis import given, settings, strategies as st
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
 
     record = record_of(three, "0002")
     good = record.read_bytes()

@@ -1,12 +1,12 @@
 """The generated fast validators: fresh, and never more lenient than jsonschema, the authority."""
 
-import json
 
 import jsonschema
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from dockharden.schema import _fast_daemon, _fast_layer
 from dockharden.core.schema import load_schema
+from dockharden.schema import _fast_daemon, _fast_layer
 
 DAEMON = load_schema("daemon.schema.json")
 KEYS = sorted(DAEMON["properties"])

@@ -4,16 +4,16 @@ import json
 
 import pytest
 
-from dockharden.execute.apply import without_config_file
 from dockharden.core.conflicts import store_switch_warning
-from dockharden.errors import SchemaError
 from dockharden.core.image_store import keep_populated_store
 from dockharden.core.merge import merge_layers
-from dockharden.model import HostFile, HostSnapshot, Layer, RenderedFile
 from dockharden.core.plan import make_plan
-from dockharden.model import Selection
-from dockharden.targets.systemd_dropin import PATH as DROPIN, exec_after
 from dockharden.core.schema import check_daemon_config
+from dockharden.errors import SchemaError
+from dockharden.execute.apply import without_config_file
+from dockharden.model import HostFile, HostSnapshot, Layer, RenderedFile, Selection
+from dockharden.targets.systemd_dropin import PATH as DROPIN
+from dockharden.targets.systemd_dropin import exec_after
 
 SNAPSHOTTER = {"features": {"containerd-snapshotter": True}}
 
@@ -112,8 +112,8 @@ def test_plan_says_kernel_audit_is_unavailable_and_loads_nothing():
     settings = merge_layers([Layer("baseline", "b", {"audit": {"enabled": True}})])
     host = HostSnapshot(root="/", files={}, existing_paths=frozenset(),
                         kernel_audit="the kernel refuses audit requests from this process (Operation not permitted)")
-    plan = make_plan(Selection(("baseline",), ()), settings, host, [RenderedFile("audit", rules, b"-w /usr/bin/dockerd -p rwxa -k docker\n")],
-                     [], frozenset())
+    watch = RenderedFile("audit", rules, b"-w /usr/bin/dockerd -p rwxa -k docker\n")
+    plan = make_plan(Selection(("baseline",), ()), settings, host, [watch], [], frozenset())
     assert [c.path for c in plan.changes] == [rules]
     assert not any(s.service == "auditd" for s in plan.services)
     assert any("kernel audit is not available here" in n.message and "Operation not permitted" in n.message

@@ -1,9 +1,9 @@
 import pytest
 
-from dockharden.errors import LayerError, SchemaError
-from dockharden.model import Selection
 from dockharden.core.layers import builtin_profiles
+from dockharden.errors import LayerError, SchemaError
 from dockharden.host.inputs import load_layer_file, load_layers
+from dockharden.model import Selection
 
 
 def write(tmp_path, name, text):

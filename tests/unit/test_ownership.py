@@ -2,9 +2,9 @@
 
 import pytest
 
+from dockharden.core.ownership import LEGACY, check_ownership
 from dockharden.errors import ConflictError
 from dockharden.model import HostFile, HostSnapshot, RenderedFile
-from dockharden.core.ownership import LEGACY, check_ownership
 
 CERT = "/etc/docker/tls/server-cert.pem"
 

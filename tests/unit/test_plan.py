@@ -1,8 +1,8 @@
 import json
 
 from dockharden.core.merge import merge_layers
-from dockharden.model import HostFile, HostSnapshot, Layer, RenderedFile, Selection
 from dockharden.core.plan import make_plan
+from dockharden.model import HostFile, HostSnapshot, Layer, RenderedFile, Selection
 
 PATH = "/etc/docker/daemon.json"
 RELOADABLE = frozenset({"debug", "live-restore", "labels"})

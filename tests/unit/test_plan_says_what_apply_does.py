@@ -4,8 +4,8 @@ that apply will not take, and a restart says which containers it stops."""
 import json
 
 from dockharden.core.merge import merge_layers
-from dockharden.model import DaemonProcess, HostFile, HostSnapshot, Layer, RenderedFile, Selection
 from dockharden.core.plan import hold_services, make_plan
+from dockharden.model import DaemonProcess, HostFile, HostSnapshot, Layer, RenderedFile, Selection
 from dockharden.report import plan_document, render_plan, summary_line
 
 PATH = "/etc/docker/daemon.json"

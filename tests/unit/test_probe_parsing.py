@@ -7,8 +7,15 @@ import tarfile
 
 import pytest
 
-from dockharden.inspect.probe import (APPLETS, UNLIMITED, build_rootfs_tar, icc_verdict, is_static_elf,
-                              maps_root_elsewhere, parse_probe_output)
+from dockharden.inspect.probe import (
+    APPLETS,
+    UNLIMITED,
+    build_rootfs_tar,
+    icc_verdict,
+    is_static_elf,
+    maps_root_elsewhere,
+    parse_probe_output,
+)
 
 DEFAULT_DAEMON = """NoNewPrivs:\t0
 Seccomp:\t2

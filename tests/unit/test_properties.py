@@ -11,15 +11,16 @@ import stat
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dockharden import api
-from dockharden.errors import ConflictError
-from dockharden.core.merge import get_path, merge_layers
-from dockharden.model import HostFile, HostSnapshot, Layer
 from dockharden.core.layers import load_builtin
+from dockharden.core.merge import get_path, merge_layers
+from dockharden.errors import ConflictError
 from dockharden.host.runner import Runner
+from dockharden.model import HostFile, HostSnapshot, Layer
 from dockharden.targets import audit_rules, daemon_json, ufw_block
 from dockharden.targets.daemon_json import parse_daemon_json, render_daemon_json, serialize
 from dockharden.targets.ufw_block import BEGIN, END, splice_block
@@ -334,7 +335,7 @@ def test_an_operators_own_audit_rules_file_at_the_managed_path_is_refused_and_no
         daemon, rules, audit, modes):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for path, content, mode in zip((DAEMON, UFW, AUDIT), (daemon, rules, audit), modes + (0o640,)):
+        for path, content, mode in zip((DAEMON, UFW, AUDIT), (daemon, rules, audit), modes + (0o640,), strict=True):
             _write(root, path, content, mode)
         before = {path: _state(root, path) for path in (DAEMON, UFW, AUDIT, SECCOMP) + OWN}
         request = api.Request(root=tmp, profiles=["baseline"], layers=[], runner=NoTools())
@@ -349,7 +350,7 @@ def test_rollback_to_the_first_generation_restores_every_byte_and_mode_and_remov
         daemon, rules, modes):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for path, content, mode in zip((DAEMON, UFW), (daemon, rules), modes):
+        for path, content, mode in zip((DAEMON, UFW), (daemon, rules), modes, strict=True):
             _write(root, path, content, mode)
         managed = (DAEMON, UFW, AUDIT, SECCOMP) + OWN
         before = {path: _state(root, path) for path in managed}

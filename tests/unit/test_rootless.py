@@ -1,14 +1,15 @@
 """The rootless layer on a directory root: the user's daemon.json, its owner, and the refusals."""
 
 import json
+from datetime import UTC
 
 import pytest
 
-from dockharden.errors import ConflictError, LayerError
-from dockharden.model import Selection
 from dockharden.api import build_plan
+from dockharden.errors import ConflictError, LayerError
 from dockharden.host.facts import Context
 from dockharden.host.runner import Runner
+from dockharden.model import Selection
 
 
 class NoTools(Runner):
@@ -73,23 +74,23 @@ def test_tcp_hosts_are_refused_for_a_rootless_daemon(root):
 
 
 def test_apply_creates_the_users_config_directories_owned_by_the_user(root):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from dockharden.execute.apply import Engine, apply_plan
 
     p = plan(root)
-    engine = Engine(str(root), NoTools(), lambda: datetime(2026, 1, 1, tzinfo=timezone.utc), {})
+    engine = Engine(str(root), NoTools(), lambda: datetime(2026, 1, 1, tzinfo=UTC), {})
     assert apply_plan(p, engine, restart=False).result == "applied"
     made = root / "home/ci/.config/docker"
     assert (made.stat().st_uid, (made / "daemon.json").stat().st_uid) == (1001, 1001)
 
 
 def applied(root, p):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from dockharden.execute.apply import Engine, apply_plan
 
-    engine = Engine(str(root), NoTools(), lambda: datetime(2026, 1, 1, tzinfo=timezone.utc), {})
+    engine = Engine(str(root), NoTools(), lambda: datetime(2026, 1, 1, tzinfo=UTC), {})
     result = apply_plan(p, engine, restart=False)
     assert result.result == "applied"
     return engine, result
@@ -113,8 +114,8 @@ def test_the_rollback_of_a_rootless_apply_restarts_that_users_daemon_not_the_sys
 
 
 def test_a_rollback_across_generations_of_two_daemons_is_refused_naming_both(root):
-    from dockharden.execute import rollback
     from dockharden.errors import DockhardenError
+    from dockharden.execute import rollback
 
     applied(root, plan(root))
     system = build_plan(Context(root=str(root), runner=NoTools(), engine_version="27.1.0"),
@@ -140,11 +141,11 @@ class Dockerd(NoTools):
 
 
 def test_dockerd_validate_on_a_users_new_daemon_json_leaves_the_config_directory_owned_by_the_user(root):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from dockharden.execute.apply import Engine, apply_plan
 
-    engine = Engine(str(root), Dockerd(), lambda: datetime(2026, 1, 1, tzinfo=timezone.utc), {})
+    engine = Engine(str(root), Dockerd(), lambda: datetime(2026, 1, 1, tzinfo=UTC), {})
     assert apply_plan(plan(root), engine, restart=False).result == "applied"
     made = root / "home/ci/.config/docker"
     assert [(d.stat().st_uid, d.stat().st_gid) for d in (made.parent, made)] == [(1001, 1002), (1001, 1002)]

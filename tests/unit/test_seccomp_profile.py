@@ -7,8 +7,13 @@ import json
 import pytest
 
 from dockharden.targets import seccomp_syscalls as lists
-from dockharden.targets.seccomp import (allowed_syscalls, arg_filtered_syscalls, docker_default_profile,
-                                        is_no_less_strict_than_docker_default, render_seccomp)
+from dockharden.targets.seccomp import (
+    allowed_syscalls,
+    arg_filtered_syscalls,
+    docker_default_profile,
+    is_no_less_strict_than_docker_default,
+    render_seccomp,
+)
 
 ALL_ARCHES = ["x86_64", "aarch64", "mips64", "mips64n32", "mipsel64", "mipsel64n32", "s390x", "riscv64",
               "loongarch64"]

@@ -9,13 +9,14 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dockharden import api
-from dockharden.execute import generations
-from dockharden.model import Selection
-from dockharden.host.runner import Runner
 from dockharden.core.selection import CONFIG_PATH, render_config
+from dockharden.execute import generations
+from dockharden.host.runner import Runner
+from dockharden.model import Selection
 
 TOML = CONFIG_PATH.lstrip("/")
 OPERATOR = """# Site selection, reviewed by ops (TICKET-42)
@@ -170,13 +171,12 @@ def test_the_selection_file_is_not_drift_for_verify(applied):
         [r.check for r in rows])
 
 
-from hypothesis import given, settings as hsettings, strategies as hst  # noqa: E402
 
 
-@hsettings(max_examples=200, deadline=None)
-@given(profiles=hst.lists(hst.sampled_from(["baseline", "userns", "tls", "rootless", "logging"]), min_size=1,
+@settings(max_examples=200, deadline=None)
+@given(profiles=st.lists(st.sampled_from(["baseline", "userns", "tls", "rootless", "logging"]), min_size=1,
                           max_size=4, unique=True),
-       layers=hst.lists(hst.text(min_size=1, max_size=12).map(lambda s: "/etc/" + s), max_size=3, unique=True))
+       layers=st.lists(st.text(min_size=1, max_size=12).map(lambda s: "/etc/" + s), max_size=3, unique=True))
 def test_a_new_selection_file_is_written_byte_for_byte_as_tomlkit_writes_it(profiles, layers):
     import tomlkit
 

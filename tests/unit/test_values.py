@@ -10,15 +10,16 @@ import json
 import re
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dockharden import api
 from dockharden.core import values
-from dockharden.errors import DockhardenError, LayerError, SchemaError
 from dockharden.core.merge import merge_layers
+from dockharden.core.selection import choose_selection, parse_config, split_profiles
+from dockharden.errors import DockhardenError, LayerError, SchemaError
 from dockharden.host.inputs import load_layer_file
 from dockharden.host.runner import Runner
-from dockharden.core.selection import choose_selection, parse_config, split_profiles
 from dockharden.targets.ufw_block import block_v4
 
 PURE = settings(max_examples=300, deadline=None)

@@ -1,6 +1,6 @@
 from dockharden.execute.services import docker_service, watches
-from dockharden.host.runner import Runner
 from dockharden.host.effective import Effective, compare_daemon
+from dockharden.host.runner import Runner
 
 INFO_20_10 = {"ServerVersion": "20.10.24+dfsg1", "LiveRestoreEnabled": True, "LoggingDriver": "json-file",
               "Driver": "overlay2", "Debug": False, "Labels": ["team=ops"],

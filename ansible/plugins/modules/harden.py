@@ -1,5 +1,4 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # Apache-2.0
 """Ansible module: run dockharden on the managed host through its Python library."""
 

@@ -53,8 +53,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 HERE = Path(__file__).resolve()
 #: Debian's docker.io ships the rootless scripts here, not on PATH.
@@ -227,7 +227,7 @@ def missing_prerequisites(user: str | None = None) -> list[str]:
                     lines = Path(f).read_text().splitlines()
                 except OSError:
                     lines = []
-                if not any(l.split(":")[0] in (user, str(pw.pw_uid)) for l in lines if l.strip()):
+                if not any(line.split(":")[0] in (user, str(pw.pw_uid)) for line in lines if line.strip()):
                     missing.append(f"no {f} range for {user} (usermod --add-subuids/--add-subgids)")
     return missing
 

@@ -25,8 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from rootless_daemon import (RootlessDaemon, _alive, _descendants, _in_userns,  # noqa: E402
-                             missing_prerequisites)
+from rootless_daemon import RootlessDaemon, _alive, _descendants, _in_userns, missing_prerequisites  # noqa: E402
 
 
 def timed(fn, *a, **kw) -> float:
