@@ -5,6 +5,7 @@ Pure: no I/O. The plan is a value: it can be printed, serialised and tested with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -270,6 +271,7 @@ class Plan:
     start_flags: tuple[str, ...] = ()  # dockerd's flags once the plan is applied (what --validate is given)
     left: tuple[ServiceAction, ...] = ()
     daemon_pid: int | None = None  # the dockerd the plan was made against (None: not running, or an offline root)
+    why_unchanged: Mapping[str, str] = field(default_factory=dict)  # each unchanged path: what matched
 
     @property
     def has_changes(self) -> bool:

@@ -29,6 +29,7 @@ def plan_document(plan: Plan, root: str) -> dict[str, Any]:
         "summary": summary_document(plan),
         "changes": [_change_document(c) for c in plan.changes],
         "unchanged": list(plan.unchanged),
+        "unchanged_reasons": {path: plan.why_unchanged.get(path, "") for path in plan.unchanged},
         "services": [_service_document(s) for s in plan.services],
         "services_left": [dict(_service_document(s), left_because=s.left_because) for s in plan.left],
         "notes": [{"level": n.level, "message": n.message} for n in plan.notes],
@@ -96,7 +97,8 @@ def render_plan(plan: Plan, root: str, *, full_diff: bool = False, paint=None) -
     lines = [head, ""]
     for change in plan.changes:
         lines += _render_change(change, full_diff, paint)
-    lines += [f"  unchanged  {path}" for path in plan.unchanged]
+    lines += [f"  unchanged  {path}" + (f"  ({plan.why_unchanged[path]})" if path in plan.why_unchanged else "")
+              for path in plan.unchanged]
     lines += ["", paint("heading", "Services:")] + _render_services(plan)
     if plan.notes:
         lines += ["", "Notes:"] + [f"  [{n.level}] {n.message}" for n in plan.notes]

@@ -15,6 +15,7 @@ from typing import Any
 from dockharden.model import (
     Action,
     Change,
+    HostFile,
     HostSnapshot,
     KeyChange,
     Note,
@@ -30,15 +31,29 @@ from dockharden.targets import TARGETS, daemon_json
 def make_plan(selection: Selection, settings: Settings, host: HostSnapshot, rendered: Iterable[RenderedFile],
               notes: Iterable[Note], reloadable: frozenset[str]) -> Plan:
     """The plan: every file that would change, the service actions, and the notes."""
-    changes, unchanged = [], []
+    changes, unchanged, why = [], [], {}
     for new in rendered:
         change = file_change(new, host, settings)
-        (changes.append(change) if change else unchanged.append(new.path))
+        if change:
+            changes.append(change)
+        else:
+            unchanged.append(new.path)
+            why[new.path] = unchanged_reason(new, host.file(new.path))
     services = service_actions(changes, host, reloadable)
     return Plan(selection=selection, settings=settings, engine_version=host.engine_version,
                 daemon_json_path=host.daemon_json_path,
-                changes=tuple(changes), unchanged=tuple(unchanged), services=tuple(services),
+                changes=tuple(changes), unchanged=tuple(unchanged), why_unchanged=why, services=tuple(services),
                 notes=tuple(notes) + tuple(_service_notes(changes, services, host)), rendered=tuple(rendered))
+
+
+def unchanged_reason(new: RenderedFile, old: HostFile) -> str:
+    """Why a file the layers render needs nothing: what was compared, and found equal."""
+    if new.content is None:
+        return "absent, as it should be: no layer renders it"
+    what = {"ufw": "the managed DOCKER-USER block (the rules around it are the operator's)",
+            "daemon.json": "every key a layer sets (and the operator's own keys, kept)"}.get(new.target, "content")
+    what = "the private key" if new.secret else what
+    return f"{what}, mode {new.mode:04o} and owner {new.uid}:{new.gid} already as rendered"
 
 
 def file_change(new: RenderedFile, host: HostSnapshot, settings: Settings) -> Change | None:

@@ -232,7 +232,8 @@ def plan_from_document(doc: dict[str, Any]) -> Plan:
     selection = pdoc["selection"]
     return Plan(selection=Selection(tuple(selection["profiles"]), tuple(selection["layers"]), selection["from"]),
                 settings=EMPTY_SETTINGS, engine_version=run["engine_version"], changes=changes,
-                unchanged=tuple(pdoc["unchanged"]), services=tuple(_service(s) for s in pdoc["services"]),
+                unchanged=tuple(pdoc["unchanged"]), why_unchanged=dict(pdoc.get("unchanged_reasons", {})),
+                services=tuple(_service(s) for s in pdoc["services"]),
                 notes=tuple(Note(n["level"], n["message"]) for n in pdoc["notes"]),
                 rendered=tuple(c.new for c in changes), daemon_json_path=run["daemon_json_path"],
                 docker_socket=run["docker_socket"], rootless_user=run["rootless_user"],

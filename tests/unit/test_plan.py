@@ -89,3 +89,17 @@ def test_deleting_a_daemon_json_removes_each_of_its_keys_and_restarts_docker():
                                                               ("removed", "log-driver")}
     [docker] = plan.services
     assert docker.action == "restart" and "log-driver" in docker.reason
+
+
+def test_every_unchanged_file_carries_the_reason_nothing_is_done():
+    from dockharden.core.plan import unchanged_reason
+    from dockharden.model import HostFile, RenderedFile
+
+    same = RenderedFile("ufw", "/etc/ufw/after.rules", b"x", mode=0o640)
+    assert unchanged_reason(same, HostFile("/etc/ufw/after.rules", True, b"x", mode=0o640)) == (
+        "the managed DOCKER-USER block (the rules around it are the operator's), mode 0640 and owner 0:0 "
+        "already as rendered")
+    key = RenderedFile("tls", "/etc/docker/tls/server-key.pem", b"k", mode=0o400, secret=True)
+    assert unchanged_reason(key, HostFile(key.path, True, b"k", mode=0o400)).startswith("the private key, mode 0400")
+    gone = RenderedFile("systemd", "/etc/systemd/system/docker.service.d/dockharden.conf", None)
+    assert unchanged_reason(gone, HostFile(gone.path, False)) == "absent, as it should be: no layer renders it"
