@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write docs/man/dockharden.1 from the command line itself (dockharden/manpage.py).
+"""Write docs/man/dockharden.1 from the command line itself (dockharden/ui/manpage.py).
 
 Run after changing a command, an option or a help text; tests/cli/test_completion_and_man.py fails while
 the page is not current.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shlex
 
 from dockharden.model import HostSnapshot, RenderedFile, Settings
-from dockharden.targets.templating import render_template
 
 PATH = "/etc/systemd/system/docker.service.d/dockharden.conf"
 HOST_FLAGS = ("-H", "--host")
@@ -60,12 +59,21 @@ def exec_after(host: HostSnapshot, rendered) -> tuple[str, ...] | None:
     return tuple(exec_start_in(ours.content.decode(errors="replace"), list(host.unit_exec_base)))
 
 
+DROPIN = """\
+# Managed by dockharden: dockerd's listen addresses come from daemon.json ("hosts"), so ExecStart is
+# replaced without its -H flags (dockerd refuses a setting given both as a flag and in daemon.json).
+[Service]
+ExecStart=
+ExecStart={exec_start}
+"""
+
+
 def render_dropin(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
     exec_start = planned_exec(settings, host)
     if exec_start is None:
         # not needed (any more): a drop-in we wrote earlier goes
         return [RenderedFile("systemd", PATH, None)] if host.file(PATH).exists else []
-    text = render_template("docker-dropin.conf.j2", exec_start=join_exec(exec_start))
+    text = DROPIN.format(exec_start=join_exec(exec_start))
     return [RenderedFile("systemd", PATH, text.encode(), mode=0o644)]
 
 

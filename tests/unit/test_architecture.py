@@ -146,3 +146,20 @@ def test_read_only_commands_do_not_import_the_apply_engine():
                           cwd=PACKAGE.parent, check=True)
     assert done.stdout.strip() == "[]", done.stdout
     import_module("dockharden.api")
+
+
+MACHINE = {"os", "subprocess", "socket", "shutil", "time", "signal", "fcntl", "sh", "urllib", "http", "select",
+           "tempfile", "pwd", "grp", "platform", "threading", "multiprocessing"}
+
+
+@pytest.mark.parametrize("stage", ["core", "targets"])
+def test_the_pure_stages_import_no_library_that_touches_the_machine(stage):
+    """No process, socket, file write, clock or user database in core/ and targets/: they get what they
+    need as values (the host snapshot, a `read` function, `now`)."""
+    wrong = []
+    for path in sorted((PACKAGE / stage).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module] if isinstance(node, ast.ImportFrom) and not node.level and node.module else [])
+            wrong += [f"{stage}/{path.name} imports {n}" for n in names if n.split(".")[0] in MACHINE]
+    assert wrong == [], "\n".join(wrong)
