@@ -163,3 +163,19 @@ def test_the_pure_stages_import_no_library_that_touches_the_machine(stage):
                      [node.module] if isinstance(node, ast.ImportFrom) and not node.level and node.module else [])
             wrong += [f"{stage}/{path.name} imports {n}" for n in names if n.split(".")[0] in MACHINE]
     assert wrong == [], "\n".join(wrong)
+
+
+def test_the_architecture_map_names_every_module_of_every_stage():
+    """docs/architecture.md matches the code: each stage's modules are in its row, and nothing else is."""
+    import re
+
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text()
+    wrong = []
+    for stage in sorted(ALLOWED):
+        row = next((line for line in text.splitlines() if line.startswith(f"| `dockharden/{stage}/`")), "")
+        named = set(re.findall(r"`([a-z_]+)`", row))
+        present = {p.stem for p in (PACKAGE / stage).glob("*.py") if p.stem != "__init__"}
+        wrong += [f"{stage}/{m}.py is not on the map" for m in sorted(present - named)]
+        wrong += [f"the map names {stage}/{m}, which does not exist" for m in sorted(named - present - {"nothing"})
+                  if m not in {"execute", "host", "true", "false"}]
+    assert wrong == [], "\n".join(wrong)
