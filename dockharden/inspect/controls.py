@@ -485,7 +485,7 @@ def _container_nnp(facts: Facts) -> tuple[str, str]:
         value = _opt(c, "no-new-privileges")
         if value is not None:
             return None if value.lower() == "true" else f"no-new-privileges={value}"
-        return None if daemon_wide else "no no-new-privileges (nor set daemon-wide)"
+        return None if daemon_wide else "no no-new-privileges"
     status, evidence = _running(facts, "HostConfig.SecurityOpt", bad,
                                 "none runs without no-new-privileges")
     return status, (f"daemon-wide: {daemon_wide}; " if daemon_wide else "not set daemon-wide; ") + evidence

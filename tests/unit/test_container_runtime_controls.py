@@ -34,7 +34,7 @@ BAD = {
     "container.docker-socket": (dict(name="sock", mount_sources=("/srv/data", "/var/run/docker.sock")),
                                 "Mounts[].Source = /var/run/docker.sock"),
     "container.no-new-privileges": (dict(name="nnp", security_opt=()),
-                                    "HostConfig.SecurityOpt = no no-new-privileges (nor set daemon-wide)"),
+                                    "HostConfig.SecurityOpt = no no-new-privileges"),
     "container.root-user": (dict(name="root", user=""), "Config.User = '' (root)"),
     "container.apparmor": (dict(name="aa", apparmor_profile="unconfined"), "AppArmorProfile = unconfined"),
 }
