@@ -499,8 +499,9 @@ def _socket_mounted(facts: Facts) -> tuple[str, str]:
 
 
 def _remapped(facts: Facts) -> bool:
+    """Root in a container is not root on the host: userns-remap, or a rootless daemon."""
     if facts.info is not None:
-        return "name=userns" in _security(facts)
+        return bool({"name=userns", "name=rootless"} & _security(facts))
     return bool(facts.config.get("userns-remap"))
 
 
@@ -515,5 +516,6 @@ def _root_user(facts: Facts) -> tuple[str, str]:
             return None
         return (repr(c.user) if c.user else "'' (root)") + (" with HostConfig.UsernsMode = host" if remapped else "")
     status, evidence = _running(facts, "Config.User", bad, "none runs as root on the host")
-    return status, ("userns-remap on (root in a container is an unprivileged host uid); " if remapped
+    how = "rootless daemon" if "name=rootless" in _security(facts) else "userns-remap on"
+    return status, (f"{how} (root in a container is an unprivileged host uid); " if remapped
                     else "no userns-remap; ") + evidence

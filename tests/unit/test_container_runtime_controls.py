@@ -212,3 +212,9 @@ def test_the_kernel_s_apparmor_switch_is_read_through_the_root(tmp_path):
     (tmp_path / "sys/module/apparmor/parameters").mkdir(parents=True)
     (tmp_path / "sys/module/apparmor/parameters/enabled").write_text("Y\n")
     assert apparmor_kernel(str(tmp_path)) == "Y"
+
+
+def test_root_in_a_container_of_a_rootless_daemon_is_not_root_on_the_host():
+    rootless = dict(APPARMOR_ON, SecurityOptions=["name=rootless", "name=apparmor"])
+    result = by_key(facts([replace(GOOD, user="")], info=rootless))["container.root-user"]
+    assert result.status == PASS and result.evidence.startswith("rootless daemon (root in a container is")
