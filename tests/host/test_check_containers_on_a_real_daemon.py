@@ -111,16 +111,22 @@ def test_the_same_failure_has_each_versions_id_and_an_exception_by_key_excepts_i
     assert 'dockharden_cis_control_failing{' in prom.read_text() and 'key="container.privileged"' in prom.read_text()
 
 
-def test_apparmor_says_what_the_kernel_has_and_an_unconfined_container_is_named_where_apparmor_is_on(docker_host):
-    host = docker_host
+def test_apparmor_in_check_and_verify_says_what_the_kernel_has_and_names_an_unconfined_container_where_it_is_on(
+        managed):
+    host = managed.host
     image = host.import_busybox_image()
     kernel = host.run(["cat", "/sys/module/apparmor/parameters/enabled"], check=False).stdout.strip()
     done = host.docker("run", "-d", "--name", "aa", "--security-opt", "apparmor=unconfined", *GOOD_OPTIONS,
                        image, "sleep", "600", check=False)
     control = section_5(host)["container.apparmor"]
-    if kernel != "Y":  # this machine's kernel: AppArmor off or absent, which check says instead of passing
+    verify = host.dockharden("verify", "--json", "--profile", "baseline", *managed.layers, timeout=180)
+    rows = {row["check"]: row for row in json.loads(verify.stdout)["checks"]}
+    assert "AppArmor" in rows, verify.stdout[-2000:] + verify.stderr
+    if kernel != "Y":  # this machine's kernel: AppArmor off or absent, which check and verify say instead of passing
         assert control["status"] == "not_verifiable" and "the kernel has no AppArmor enabled" in control["evidence"]
+        assert rows["AppArmor"]["ok"] and rows["AppArmor"]["detail"].startswith("not verifiable here: the kernel has no")
         return
+    assert rows["AppArmor"]["ok"] and "docker-default" in rows["AppArmor"]["detail"]
     assert done.returncode == 0, done.stderr
     assert control["status"] == "fail" and "aa (" in control["evidence"], control
     host.docker("rm", "-f", "aa")
