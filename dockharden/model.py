@@ -296,6 +296,33 @@ class FileFacts:
     gid: int | None = None
 
 
+APPARMOR_ENABLED = "/sys/module/apparmor/parameters/enabled"  # "Y" when the kernel has AppArmor on
+
+
+@dataclass(frozen=True)
+class ContainerFacts:
+    """One running container as `docker inspect` shows it: the fields section 5's controls read."""
+
+    name: str
+    id: str                                 # the short id (12 hex digits)
+    privileged: bool = False                # HostConfig.Privileged
+    network_mode: str = ""                  # HostConfig.NetworkMode
+    pid_mode: str = ""                      # HostConfig.PidMode
+    ipc_mode: str = ""                      # HostConfig.IpcMode
+    uts_mode: str = ""                      # HostConfig.UTSMode
+    userns_mode: str = ""                   # HostConfig.UsernsMode
+    memory: int = 0                         # HostConfig.Memory (bytes; 0 = no limit)
+    pids_limit: int | None = None           # HostConfig.PidsLimit (None, 0 or -1 = no limit)
+    security_opt: tuple[str, ...] = ()      # HostConfig.SecurityOpt
+    apparmor_profile: str = ""              # AppArmorProfile
+    user: str = ""                          # Config.User
+    mount_sources: tuple[str, ...] = ()     # Mounts[].Source (binds and volumes)
+
+    @property
+    def named(self) -> str:
+        return f"{self.name} ({self.id})"
+
+
 @dataclass(frozen=True)
 class Facts:
     """Everything the controls look at, read once from the live host."""
@@ -318,3 +345,5 @@ class Facts:
     live: bool = True                       # root is `/`: the running machine, not an image or a tree
     containerd_socket: str = "/run/containerd/containerd.sock"
     containerd_found_by: str = "the system containerd"
+    containers: tuple[ContainerFacts, ...] | None = None  # the running containers; None: the daemon does not answer
+    apparmor_kernel: str = ""               # /sys/module/apparmor/parameters/enabled ("Y", "N"; '' when absent)

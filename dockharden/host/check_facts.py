@@ -1,6 +1,6 @@
 """Read the live host for `dockharden check`: the effective daemon configuration (daemon.json merged
-with the running dockerd's flags), what the daemon reports, the kernel's audit rules, and the modes
-and owners of the files section 3 covers.
+with the running dockerd's flags), what the daemon reports, the kernel's audit rules, the modes
+and owners of the files section 3 covers, the running containers (section 5) and the kernel's AppArmor.
 
 Reads only. `flags_to_config` is pure: it turns a dockerd command line into daemon.json keys using the
 schema's flag names and types.
@@ -19,7 +19,7 @@ from dockharden.host import facts as hostmod
 from dockharden.host.effective import WATCH
 from dockharden.host.fs import HostFS
 from dockharden.host.runner import Runner
-from dockharden.model import Facts, FileFacts, HostSnapshot
+from dockharden.model import APPARMOR_ENABLED, ContainerFacts, Facts, FileFacts, HostSnapshot
 from dockharden.targets import audit_rules, daemon_json
 from dockharden.targets.containerd_socket import CANDIDATES as CONTAINERD_SOCKETS
 from dockharden.targets.containerd_socket import containerd_socket
@@ -144,6 +144,43 @@ def mount_point(root: str, path: str) -> str:
     return max(inside, key=len) if inside else ""
 
 
+def container_facts(inspected: dict) -> ContainerFacts:
+    """The fields section 5 reads from one container's `GET /containers/{id}/json`. Pure."""
+    host = inspected.get("HostConfig") or {}
+    config = inspected.get("Config") or {}
+    pids = host.get("PidsLimit")
+    return ContainerFacts(
+        name=str(inspected.get("Name") or "").lstrip("/") or str(inspected.get("Id", ""))[:12],
+        id=str(inspected.get("Id", ""))[:12], privileged=bool(host.get("Privileged")),
+        network_mode=str(host.get("NetworkMode") or ""), pid_mode=str(host.get("PidMode") or ""),
+        ipc_mode=str(host.get("IpcMode") or ""), uts_mode=str(host.get("UTSMode") or ""),
+        userns_mode=str(host.get("UsernsMode") or ""), memory=int(host.get("Memory") or 0),
+        pids_limit=int(pids) if isinstance(pids, int) else None,
+        security_opt=tuple(str(o) for o in host.get("SecurityOpt") or ()),
+        apparmor_profile=str(inspected.get("AppArmorProfile") or ""), user=str(config.get("User") or ""),
+        mount_sources=tuple(str(m.get("Source") or "") for m in inspected.get("Mounts") or () if isinstance(m, dict)))
+
+
+def running_containers(socket_path: str) -> tuple[ContainerFacts, ...] | None:
+    """Every running container as the daemon's API shows it (GET /containers/json, then each one's
+    /containers/{id}/json); None when the daemon does not answer. A container gone in between is left out."""
+    listed = dockerapi.get_json(socket_path, "/containers/json")
+    if not isinstance(listed, list):
+        return None
+    found = []
+    for entry in listed:
+        ident = entry.get("Id") if isinstance(entry, dict) else None
+        inspected = dockerapi.get_json(socket_path, f"/containers/{ident}/json") if ident else None
+        if isinstance(inspected, dict):
+            found.append(container_facts(inspected))
+    return tuple(sorted(found, key=lambda c: c.name))
+
+
+def apparmor_kernel(root: str) -> str:
+    """What the kernel says of AppArmor (/sys/module/apparmor/parameters/enabled: "Y" or "N"), '' when absent."""
+    return HostFS(root).read_text(APPARMOR_ENABLED).strip()
+
+
 def read_facts(host: HostSnapshot, runner: Runner, socket_path: str, daemon_json_path: str = daemon_json.PATH) -> Facts:
     """Everything the controls need: the host's snapshot (host/facts.py, the one plan and verify read too)
     and what only the controls look at (the bridge's options, the kernel's loaded watches, the modes of
@@ -169,4 +206,5 @@ def read_facts(host: HostSnapshot, runner: Runner, socket_path: str, daemon_json
                  docker_group_members=members, data_root_separate=separate_partition(root, data_root),
                  data_root=data_root, data_root_mount=mount_point(root, data_root),
                  containerd_socket=socket, containerd_found_by=found_by,
-                 live=os.path.realpath(root) == "/")
+                 live=os.path.realpath(root) == "/",
+                 containers=running_containers(socket_path) if info else None, apparmor_kernel=apparmor_kernel(root))

@@ -1,4 +1,4 @@
-"""The CIS Docker Benchmark controls of sections 1-3, evaluated on facts, for a chosen benchmark version.
+"""The CIS Docker Benchmark controls of sections 1-3 and 5 (with 4.1), evaluated on facts, for a chosen benchmark version.
 
 Pure: `evaluate(facts, benchmark, level)` joins the version's table (benchmarks/) with the checks
 (controls.py, one per stable key, written once for every version) and gives one result per
@@ -12,9 +12,15 @@ from typing import Any
 
 from dockharden.inspect.benchmarks import Benchmark
 from dockharden.inspect.benchmarks import benchmark as benchmark_table
-from dockharden.inspect.controls import audit_controls, daemon_controls, file_controls, host_controls
+from dockharden.inspect.controls import (
+    audit_controls,
+    container_controls,
+    daemon_controls,
+    file_controls,
+    host_controls,
+)
 from dockharden.inspect.results import EXCEPTED, FAIL, INFO, NA, PASS, STATUSES, UNVERIFIABLE, Check, ControlResult  # noqa: F401
-from dockharden.model import Facts, FileFacts  # noqa: F401 (the facts the controls read)
+from dockharden.model import ContainerFacts, Facts, FileFacts  # noqa: F401 (the facts the controls read)
 
 
 def evaluate(facts: Facts, benchmark: Benchmark | None = None, level: int = 2) -> list[ControlResult]:
@@ -34,7 +40,8 @@ def evaluate(facts: Facts, benchmark: Benchmark | None = None, level: int = 2) -
 
 def controls() -> dict[str, Check]:
 
-    return {c.key: c for c in host_controls() + audit_controls() + daemon_controls() + file_controls()}
+    return {c.key: c for c in host_controls() + audit_controls() + daemon_controls() + file_controls()
+            + container_controls()}
 
 
 def failed(results: list[ControlResult]) -> list[ControlResult]:

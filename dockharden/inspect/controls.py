@@ -1,4 +1,5 @@
-"""The checks of sections 1 (host, audit), 2 (daemon) and 3 (files), one per stable key. Pure.
+"""The checks of sections 1 (host, audit), 2 (daemon), 3 (files) and 5 (running containers, with 4.1), one per
+stable key. Pure.
 
 Written once: each benchmark version's table (benchmarks/) maps its IDs onto these keys. Daemon
 settings are read from the effective configuration (daemon.json merged with the running dockerd's
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dockharden.core.engine_gating import parse_version
 from dockharden.inspect import engine_lines
 from dockharden.inspect.results import FAIL, INFO, NA, PASS, UNVERIFIABLE, Check
-from dockharden.model import Facts
+from dockharden.model import APPARMOR_ENABLED, Facts
 from dockharden.targets.audit_rules import CIS_AUDIT_PATHS
 
 AUDIT_FIX = "layer baseline ([audit]): dockharden apply loads the watch"
@@ -342,3 +343,179 @@ def _permissions(ref: str, mode: int, exact: bool):
         evidence = ", ".join(f"{f.path} {f.mode:04o}" for f in files)
         return (FAIL if wrong else PASS), evidence
     return check
+
+
+# -- section 5 (and 4.1): the running containers, as `docker inspect` shows them ----------------------
+
+NOTHING_RUNS = "no running container"
+SOCKETS = ("/var/run/docker.sock", "/run/docker.sock")
+
+
+def container_controls() -> list[Check]:
+    return [
+        Check("container.apparmor", "keep AppArmor on in the kernel and run no container with "
+              "--security-opt apparmor=unconfined (Docker applies docker-default)", _apparmor),
+        Check("container.privileged", "run the listed containers without --privileged", _privileged),
+        Check("container.host-network", "run the listed containers without --network host", _host_network),
+        Check("container.memory", "run the listed containers with --memory", _memory),
+        Check("container.host-pid", "run the listed containers without --pid host", _host_pid),
+        Check("container.host-ipc", "run the listed containers without --ipc host", _host_ipc),
+        Check("container.host-uts", "run the listed containers without --uts host", _host_uts),
+        Check("container.seccomp", "run the listed containers without --security-opt seccomp=unconfined",
+              _seccomp_unconfined),
+        Check("container.no-new-privileges", "layer baseline (no-new-privileges), or run the listed containers "
+              "with --security-opt no-new-privileges", _container_nnp),
+        Check("container.pids-limit", "run the listed containers with --pids-limit", _pids_limit),
+        Check("container.docker-socket", "run the listed containers without a mount of the Docker socket",
+              _socket_mounted),
+        Check("container.root-user", "layer userns, or run the listed containers with --user (a non-root uid)",
+              _root_user),
+    ]
+
+
+def apparmor_state(kernel: str, security_options, live: bool = True) -> tuple[str, str]:
+    """Whether the kernel has AppArmor and the daemon applies docker-default: (status, evidence).
+
+    `kernel` is what /sys/module/apparmor/parameters/enabled holds ('' when the file is absent)."""
+    if not live:
+        return UNVERIFIABLE, "a --root other than / is a tree, not the running kernel"
+    if kernel.strip() != "Y":
+        said = f"= {kernel.strip()!r}" if kernel.strip() else "is absent"
+        return UNVERIFIABLE, (f"the kernel has no AppArmor enabled ({APPARMOR_ENABLED} {said}): "
+                              "containers run without an AppArmor profile")
+    if security_options is None:
+        return UNVERIFIABLE, "AppArmor is enabled in the kernel; the daemon does not answer"
+    if "name=apparmor" in set(security_options):
+        return PASS, "AppArmor is enabled in the kernel; the daemon applies docker-default (SecurityOptions has name=apparmor)"
+    return FAIL, "AppArmor is enabled in the kernel, but SecurityOptions lacks name=apparmor: the daemon applies no profile"
+
+
+def _running(facts: Facts, field: str, bad, clean: str) -> tuple[str, str]:
+    """FAIL listing each running container whose `field` (as inspect names it) is bad, with its value;
+    PASS saying how many run and `clean` (what none of them has)."""
+    if facts.containers is None:
+        return UNVERIFIABLE, "the daemon does not answer: its containers cannot be listed"
+    if not facts.containers:
+        return PASS, NOTHING_RUNS
+    found = [(c, bad(c)) for c in facts.containers]
+    wrong = [f"{c.named} {field} = {value}" for c, value in found if value is not None]
+    if wrong:
+        return FAIL, "; ".join(wrong)
+    names = ", ".join(c.named for c in facts.containers)
+    return PASS, f"{len(facts.containers)} running container(s) ({names}): {clean}"
+
+
+def _mode_host(attribute: str):
+    return lambda c: "host" if getattr(c, attribute) == "host" else None
+
+
+def _privileged(facts: Facts) -> tuple[str, str]:
+    return _running(facts, "HostConfig.Privileged", lambda c: "true" if c.privileged else None,
+                    "none has HostConfig.Privileged = true")
+
+
+def _host_network(facts: Facts) -> tuple[str, str]:
+    return _running(facts, "HostConfig.NetworkMode", _mode_host("network_mode"), "none has HostConfig.NetworkMode = host")
+
+
+def _host_pid(facts: Facts) -> tuple[str, str]:
+    return _running(facts, "HostConfig.PidMode", _mode_host("pid_mode"), "none has HostConfig.PidMode = host")
+
+
+def _host_ipc(facts: Facts) -> tuple[str, str]:
+    return _running(facts, "HostConfig.IpcMode", _mode_host("ipc_mode"), "none has HostConfig.IpcMode = host")
+
+
+def _host_uts(facts: Facts) -> tuple[str, str]:
+    return _running(facts, "HostConfig.UTSMode", _mode_host("uts_mode"), "none has HostConfig.UTSMode = host")
+
+
+def _memory(facts: Facts) -> tuple[str, str]:
+    return _running(facts, "HostConfig.Memory", lambda c: "0 (no limit)" if not c.memory else None,
+                    "each has a HostConfig.Memory limit")
+
+
+def _pids_limit(facts: Facts) -> tuple[str, str]:
+    return _running(facts, "HostConfig.PidsLimit",
+                    lambda c: f"{c.pids_limit if c.pids_limit is not None else 'null'} (no limit)"
+                    if c.pids_limit is None or c.pids_limit <= 0 else None,
+                    "each has a HostConfig.PidsLimit above 0")
+
+
+def _opt(container, name: str) -> str | None:
+    """The value a container's SecurityOpt gives `name` (`name=v`, `name:v`; a bare `name` is "true")."""
+    for opt in container.security_opt:
+        key, sep, value = opt.replace(":", "=", 1).partition("=")
+        if key == name:
+            return value if sep else "true"
+    return None
+
+
+def _seccomp_unconfined(facts: Facts) -> tuple[str, str]:
+    return _running(facts, "HostConfig.SecurityOpt",
+                    lambda c: "seccomp=unconfined" if _opt(c, "seccomp") == "unconfined" else None,
+                    "none has seccomp=unconfined in HostConfig.SecurityOpt")
+
+
+def _apparmor(facts: Facts) -> tuple[str, str]:
+    status, evidence = apparmor_state(facts.apparmor_kernel, _security(facts) if facts.info is not None else None,
+                                      facts.live)
+    if status == UNVERIFIABLE or facts.containers is None:
+        return status, evidence
+    running, seen = _running(facts, "AppArmorProfile", lambda c: c.apparmor_profile
+                             if c.apparmor_profile == "unconfined" or _opt(c, "apparmor") == "unconfined" else None,
+                             "none has AppArmorProfile = unconfined")
+    if running == FAIL:
+        return FAIL, f"{evidence}; unconfined: {seen}"
+    return status, f"{evidence}; {seen}"
+
+
+def _nnp_daemon_wide(facts: Facts) -> str:
+    if "name=no-new-privileges" in _security(facts):
+        return "SecurityOptions has name=no-new-privileges"
+    if facts.config.get("no-new-privileges") is True:
+        return _setting(facts, "no-new-privileges")
+    return ""
+
+
+def _container_nnp(facts: Facts) -> tuple[str, str]:
+    daemon_wide = _nnp_daemon_wide(facts)
+
+    def bad(c) -> str | None:
+        value = _opt(c, "no-new-privileges")
+        if value is not None:
+            return None if value.lower() == "true" else f"no-new-privileges={value}"
+        return None if daemon_wide else "no no-new-privileges"
+    status, evidence = _running(facts, "HostConfig.SecurityOpt", bad,
+                                "none runs without no-new-privileges")
+    return status, (f"daemon-wide: {daemon_wide}; " if daemon_wide else "not set daemon-wide; ") + evidence
+
+
+def _socket_mounted(facts: Facts) -> tuple[str, str]:
+    def bad(c) -> str | None:
+        found = [s for s in c.mount_sources if s in SOCKETS or s.rstrip("/").endswith("/docker.sock")]
+        return ", ".join(found) or None
+    return _running(facts, "Mounts[].Source", bad, "none mounts the Docker socket")
+
+
+def _remapped(facts: Facts) -> bool:
+    """Root in a container is not root on the host: userns-remap, or a rootless daemon."""
+    if facts.info is not None:
+        return bool({"name=userns", "name=rootless"} & _security(facts))
+    return bool(facts.config.get("userns-remap"))
+
+
+def _root_user(facts: Facts) -> tuple[str, str]:
+    remapped = _remapped(facts)
+
+    def bad(c) -> str | None:
+        user = c.user.split(":", 1)[0]
+        if user not in ("", "0", "root"):
+            return None
+        if remapped and c.userns_mode != "host":
+            return None
+        return (repr(c.user) if c.user else "'' (root)") + (" with HostConfig.UsernsMode = host" if remapped else "")
+    status, evidence = _running(facts, "Config.User", bad, "none runs as root on the host")
+    how = "rootless daemon" if "name=rootless" in _security(facts) else "userns-remap on"
+    return status, (f"{how} (root in a container is an unprivileged host uid); " if remapped
+                    else "no userns-remap; ") + evidence

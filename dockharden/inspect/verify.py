@@ -1,4 +1,5 @@
-"""`dockharden verify`: is the desired state in force? Files, the live daemon, audit rules, firewall.
+"""`dockharden verify`: is the desired state in force? Files, the live daemon (with AppArmor), audit rules,
+firewall.
 
 Reads only (the daemon's API, auditctl, iptables). Each check is a row; any failed row means drift.
 """
@@ -63,12 +64,29 @@ def _daemon_rows(content: bytes | None, engine: Where) -> list[Row]:
         return [Row("dockerd answers", False, f"no answer on {engine.socket}")]
     config = daemon_json.parse_daemon_json(content)
     wrong = {m.key: m for m in verify.compare_daemon(config, effective)}
-    rows = [Row("dockerd answers", True, f"Engine {effective.info.get('ServerVersion')}")]
+    rows = [Row("dockerd answers", True, f"Engine {effective.info.get('ServerVersion')}"),
+            apparmor_row(engine.root, effective.info)]
     rows += [Row(f"daemon {key}", key not in wrong, str(wrong[key]) if key in wrong else "effective")
              for key in config if key not in verify.NOT_OBSERVABLE]
     rows += [Row(f"daemon {key}", True, "not shown by docker info (a probe container shows it)")
              for key in verify.not_observable(config)]
     return rows
+
+
+def apparmor_row(root: str, info: dict) -> Row:
+    """Whether the kernel has AppArmor and the daemon applies docker-default; a kernel without AppArmor is
+    said so (not verifiable), never passed as if it were on."""
+    import os
+
+    from dockharden.host.check_facts import apparmor_kernel
+    from dockharden.inspect.controls import apparmor_state
+    from dockharden.inspect.results import PASS, UNVERIFIABLE
+
+    status, evidence = apparmor_state(apparmor_kernel(root), info.get("SecurityOptions") or [],
+                                      os.path.realpath(root) == "/")
+    if status == UNVERIFIABLE:
+        return Row("AppArmor", True, f"not verifiable here: {evidence}")
+    return Row("AppArmor", status == PASS, evidence)
 
 
 def _audit_rows(content: bytes | None, engine: Where) -> list[Row]:

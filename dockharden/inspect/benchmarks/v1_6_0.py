@@ -1,9 +1,12 @@
-"""CIS Docker Benchmark v1.6.0 (2023), sections 1-3: IDs, titles, levels and Automated/Manual as the
+"""CIS Docker Benchmark v1.6.0 (2023), sections 1-3, 4.1 and part of 5: IDs, titles, levels and Automated/Manual as the
 version states them. Pure data.
 
 Source: /work/shared/reference/cis-versions.md, itself from CyberStrikeus/CyberStrike (commit 2ffd3d89f089),
 folder CIS_benchmarks/Server_Software/Docker/, transcriptions of the CIS PDF (which is authoritative).
 Section 3 has no v1.6.0 source file: its IDs are docker-bench-security 1.6.0's, its titles (word for word the same) and its levels and Automated/Manual those of v1.7.0 and v1.8.0, which agree on every row.
+Sections 4 (4.1 only) and 5 (the controls `docker inspect` answers) have no v1.6.0 source file either: their IDs are
+docker-bench-security 1.6.0's (5.1 swarm ... 5.32 the Docker socket, the numbering v1.7.0 and v1.8.0 keep), their
+titles, levels and Automated/Manual those of v1.7.0.
 """
 
 from dockharden.inspect.benchmarks.table import Benchmark, Row
@@ -133,6 +136,30 @@ ROWS = (
         (1,), 'Automated'),
     Row('3.24', 'file.containerd-sock.mode', 'Ensure that the Containerd socket file permissions are set to 660 or more restrictively',
         (1,), 'Automated'),
+    Row('4.1', 'container.root-user', 'Ensure that a user for the container has been created',
+        (1,), 'Manual'),
+    Row('5.2', 'container.apparmor', 'Ensure that, if applicable, an AppArmor Profile is enabled',
+        (1,), 'Manual'),
+    Row('5.5', 'container.privileged', 'Ensure that privileged containers are not used',
+        (1,), 'Manual'),
+    Row('5.10', 'container.host-network', "Ensure that the host's network namespace is not shared",
+        (1,), 'Manual'),
+    Row('5.11', 'container.memory', 'Ensure that the memory usage for containers is limited',
+        (1,), 'Manual'),
+    Row('5.16', 'container.host-pid', "Ensure that the host's process namespace is not shared",
+        (1,), 'Manual'),
+    Row('5.17', 'container.host-ipc', "Ensure that the host's IPC namespace is not shared",
+        (1,), 'Manual'),
+    Row('5.21', 'container.host-uts', "Ensure that the host's UTS namespace is not shared",
+        (1,), 'Manual'),
+    Row('5.22', 'container.seccomp', 'Ensure the default seccomp profile is not Disabled',
+        (1,), 'Manual'),
+    Row('5.26', 'container.no-new-privileges', 'Ensure that the container is restricted from acquiring additional privileges',
+        (1,), 'Manual'),
+    Row('5.29', 'container.pids-limit', 'Ensure that the PIDs cgroup limit is used',
+        (1,), 'Manual'),
+    Row('5.32', 'container.docker-socket', 'Ensure that the Docker socket is not mounted inside any containers',
+        (1,), 'Manual'),
 )
 
 BENCHMARK = Benchmark("1.6", "CIS Docker Benchmark v1.6.0", "2023", ROWS)
