@@ -16,10 +16,11 @@ from typing import Any
 from dockharden.core.schema import daemon_keys
 from dockharden.host import dockerapi
 from dockharden.host import facts as hostmod
+from dockharden.host.check_values import APPARMOR_ENABLED, ContainerFacts, Facts, FileFacts
 from dockharden.host.effective import WATCH
 from dockharden.host.fs import HostFS
 from dockharden.host.runner import Runner
-from dockharden.model import APPARMOR_ENABLED, ContainerFacts, Facts, FileFacts, HostSnapshot
+from dockharden.model import HostSnapshot
 from dockharden.targets import audit_rules, daemon_json
 from dockharden.targets.containerd_socket import CANDIDATES as CONTAINERD_SOCKETS
 from dockharden.targets.containerd_socket import containerd_socket

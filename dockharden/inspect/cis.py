@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from dockharden.host.check_values import ContainerFacts, Facts, FileFacts  # noqa: F401 (the facts the controls read)
 from dockharden.inspect.benchmarks import Benchmark
 from dockharden.inspect.benchmarks import benchmark as benchmark_table
 from dockharden.inspect.controls import (
@@ -20,7 +21,6 @@ from dockharden.inspect.controls import (
     host_controls,
 )
 from dockharden.inspect.results import EXCEPTED, FAIL, INFO, NA, PASS, STATUSES, UNVERIFIABLE, Check, ControlResult  # noqa: F401
-from dockharden.model import ContainerFacts, Facts, FileFacts  # noqa: F401 (the facts the controls read)
 
 
 def evaluate(facts: Facts, benchmark: Benchmark | None = None, level: int = 2) -> list[ControlResult]:

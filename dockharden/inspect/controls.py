@@ -10,9 +10,9 @@ with "this mode or stricter" (the server key: exactly 0400). A missing target is
 from __future__ import annotations
 
 from dockharden.core.engine_gating import parse_version
+from dockharden.host.check_values import APPARMOR_ENABLED, Facts
 from dockharden.inspect import engine_lines
 from dockharden.inspect.results import FAIL, INFO, NA, PASS, UNVERIFIABLE, Check
-from dockharden.model import APPARMOR_ENABLED, Facts
 from dockharden.targets.audit_rules import CIS_AUDIT_PATHS
 
 AUDIT_FIX = "layer baseline ([audit]): dockharden apply loads the watch"

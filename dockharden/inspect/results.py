@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dockharden.model import Facts
+from dockharden.host.check_values import Facts
 
 PASS, FAIL, INFO, NA = "pass", "fail", "info", "not_applicable"
 UNVERIFIABLE = "not_verifiable"  # the host cannot show the answer from here (kernel audit in a container)
