@@ -130,6 +130,29 @@ def tcp_address(text: str) -> tuple[str, int]:
     return host, port
 
 
+def metrics_address(text: str) -> str:
+    """daemon.json `metrics-addr`: HOST:PORT with HOST a loopback address (127.0.0.0/8 or [::1]). dockerd
+    serves /metrics without TLS or authentication, so anything else is refused."""
+    fix = ("write 127.0.0.1:9323 (or [::1]:9323); to scrape from another machine, put a TLS-terminating proxy "
+           "in front of the loopback listener")
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 1 <= int(port) <= MAX_PORT:
+        raise Invalid(f"`{text}` is not HOST:PORT with a port from 1 to {MAX_PORT}", fix)
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        loopback = ipaddress.ip_address(bare).is_loopback and (host == bare) == (":" not in bare)
+    except ValueError:
+        if host:
+            raise Invalid(f"`{text}`: `{host}` is not a loopback IP address (a name may resolve to any interface, "
+                          "and dockerd serves /metrics without TLS or authentication)", fix) from None
+        loopback = False
+    if not loopback:
+        where = "every interface" if host in ("", "0.0.0.0", "[::]") else f"`{host or '*'}`"
+        raise Invalid(f"`{text}` would serve the daemon's metrics on {where}: dockerd serves /metrics without TLS "
+                      "or authentication, so only a loopback address is accepted", fix)
+    return text
+
+
 def audit_permissions(text: str) -> str:
     if not text or set(text) - set("rwxa") or len(set(text)) != len(text):
         raise Invalid(f"`{text}` is not an audit permission set",
@@ -231,6 +254,7 @@ def _unique_strings(items: list[str]) -> list[str]:
 
 
 LAYER_CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "daemon": {"metrics-addr": metrics_address},
     "audit": {"permissions": audit_permissions, "extra_paths": each(audit_path)},
     "ufw": {"allow_ports": each(port_spec),
             "allow_sources": each(lambda t: network(t, 4)), "allow_sources_v6": each(lambda t: network(t, 6)),
