@@ -335,6 +335,7 @@ def verify_plan(plan: Plan, engine: Engine) -> None:
         wrong = [str(m) for m in verify.compare_daemon(config, effective)]
         wrong += [f"no answer on {h}" for h in verify.silent_unix_hosts(config, engine.root)]
         wrong += verify.tls_problems(config, engine.root)
+        wrong += verify.metrics_problems(config)
         if wrong:
             raise ApplyError("the daemon runs, but not with the new settings: " + "; ".join(wrong),
                              path=change.path, hint="a flag or another file overrides these keys")

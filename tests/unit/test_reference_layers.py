@@ -46,3 +46,59 @@ def test_the_monitoring_profile_serves_metrics_on_loopback_only_and_needs_no_exp
     layer = load_builtin("monitoring")
     assert layer.tables == {"daemon": {"metrics-addr": "127.0.0.1:9323"}}
     assert "monitoring" in builtin_profiles()
+
+
+# --- baseline: the concurrency limits and experimental ---------------------------------------------------
+
+def _services_for(old: dict, new: dict):
+    import json
+
+    from dockharden.core.merge import merge_layers
+    from dockharden.core.plan import make_plan
+    from dockharden.core.planning import reloadable_keys
+    from dockharden.model import HostFile, HostSnapshot, Layer, RenderedFile, Selection
+
+    path = "/etc/docker/daemon.json"
+    settings = merge_layers([Layer("baseline", "b", {"daemon": new})])
+    files = {path: HostFile(path, True, json.dumps(old).encode(), 0o644, 0, 0)}
+    host = HostSnapshot(root="/", files=files, existing_paths=frozenset(), daemon_info=None)
+    rendered = [RenderedFile("daemon.json", path, (json.dumps(new, indent=2) + "\n").encode())]
+    plan = make_plan(Selection(("baseline",), ()), settings, host, rendered, [], reloadable_keys())
+    return [(s.service, s.action) for s in plan.services]
+
+
+def test_baseline_states_the_engine_defaults_for_concurrency_and_turns_experimental_off():
+    daemon = load_builtin("baseline").tables["daemon"]
+    assert (daemon["max-concurrent-downloads"], daemon["max-concurrent-uploads"], daemon["experimental"]) == (3, 5, False)
+
+
+def test_adding_only_the_concurrency_limits_is_a_reload():
+    assert _services_for({}, {"max-concurrent-downloads": 3, "max-concurrent-uploads": 5}) == [("docker", "reload")]
+
+
+def test_adding_experimental_false_is_a_restart_because_dockerd_reads_it_only_at_start():
+    assert _services_for({}, {"experimental": False}) == [("docker", "restart")]
+
+
+# --- verification: what docker info shows ---------------------------------------------------------------
+
+def test_a_registered_runtime_is_effective_only_when_docker_info_lists_it_with_its_path():
+    from dockharden.core.effective import Effective, compare_daemon
+
+    config = {"runtimes": {"runsc": {"path": "/usr/bin/runsc"}}, "default-runtime": "runc"}
+    listed = {"runc": {"path": "runc"}, "runsc": {"path": "/usr/bin/runsc"}}
+    assert compare_daemon(config, Effective({"Runtimes": listed, "DefaultRuntime": "runc"}, {})) == []
+    [missing] = compare_daemon(config, Effective({"Runtimes": {"runc": {}}, "DefaultRuntime": "runc"}, {}))
+    assert missing.key == "runtimes"
+    elsewhere = {"runsc": {"path": "/usr/local/bin/runsc"}}
+    assert [m.key for m in compare_daemon(config, Effective({"Runtimes": elsewhere, "DefaultRuntime": "runc"}, {}))] \
+        == ["runtimes"]
+
+
+def test_metrics_and_the_concurrency_limits_are_not_claimed_from_docker_info():
+    from dockharden.core.effective import metrics_endpoint, not_observable
+
+    config = {"metrics-addr": "[::1]:9323", "max-concurrent-downloads": 3, "max-concurrent-uploads": 5}
+    assert not_observable(config) == list(config)
+    assert metrics_endpoint(config) == ("::1", 9323)
+    assert metrics_endpoint({}) is None
