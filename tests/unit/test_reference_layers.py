@@ -102,3 +102,38 @@ def test_metrics_and_the_concurrency_limits_are_not_claimed_from_docker_info():
     assert not_observable(config) == list(config)
     assert metrics_endpoint(config) == ("::1", 9323)
     assert metrics_endpoint({}) is None
+
+
+# --- gvisor ---------------------------------------------------------------------------------------------
+
+def _plan(root, profiles):
+    from dockharden import api
+    from dockharden.host.runner import Runner
+
+    class NoTools(Runner):
+        def which(self, program):
+            return None
+
+    return api.make_plan(api.Request(root=str(root), profiles=profiles, engine_version="20.10.24",
+                                     runner=NoTools()))
+
+
+def test_the_gvisor_layer_is_refused_with_the_install_hint_when_runsc_is_not_installed(tmp_path):
+    from dockharden.errors import ConflictError
+
+    with pytest.raises(ConflictError) as caught:
+        _plan(tmp_path, ["baseline", "gvisor"])
+    assert "runtimes.runsc.path" in str(caught.value) and "not installed" in str(caught.value)
+    assert "apt install runsc" in caught.value.hint
+    assert not (tmp_path / "etc/docker/daemon.json").exists()
+
+
+def test_the_gvisor_layer_registers_runsc_and_keeps_runc_the_default_when_runsc_is_installed(tmp_path):
+    import json
+
+    (tmp_path / "usr/bin").mkdir(parents=True)
+    (tmp_path / "usr/bin/runsc").write_bytes(b"\x7fELF")
+    plan = _plan(tmp_path, ["baseline", "gvisor"])
+    daemon = next(f for f in plan.rendered if f.path == "/etc/docker/daemon.json")
+    config = json.loads(daemon.content)
+    assert config["runtimes"] == {"runsc": {"path": "/usr/bin/runsc"}} and config["default-runtime"] == "runc"
