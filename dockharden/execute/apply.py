@@ -266,6 +266,8 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
             done.append(docker_action(action.action, engine))
         elif action.service == "auditd":
             done.append(audit_action(plan, engine))
+        elif action.service == "prune-timer":
+            done.append(services.prune_timer(engine.root, engine.runner, action.action))
         elif action.service == "ufw":
             result = services.reload_ufw(engine.runner)
             if not result.ok:
