@@ -295,7 +295,24 @@ def _warnings(config: dict, host: HostSnapshot) -> list[Note]:
         notes.append(Note("warning", userns_warning(host.userns_impact)))
     if config.get("seccomp-profile") == "unconfined":
         notes.append(Note("warning", "seccomp-profile is unconfined: containers run without syscall filtering"))
+    notes += _open_metrics(config)
     return notes
+
+
+def _open_metrics(config: dict) -> list[Note]:
+    """A `metrics-addr` off loopback in the operator's own daemon.json (a layer's is refused when it is read):
+    kept, as every key no layer sets, and named."""
+    from dockharden.core.values import Invalid, metrics_address
+
+    address = config.get("metrics-addr")
+    if not isinstance(address, str) or not address:
+        return []
+    try:
+        metrics_address(address)
+    except Invalid as exc:
+        return [Note("warning", f"daemon.json (the operator's own) sets metrics-addr {address}: {exc.message}. "
+                                f"Fix: {exc.fix}, or select the monitoring profile")]
+    return []
 
 
 def store_switch_warning(config: dict, host: HostSnapshot) -> list[Note]:

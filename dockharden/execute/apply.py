@@ -440,6 +440,8 @@ def restore_services(engine: Engine, generation: Generation, stage: str) -> list
                                   old.decode(errors="replace") if old else None)
     if "ufw" in started:
         services.reload_ufw(engine.runner)
+    if "prune-timer" in started:  # undo what the timer action did: the restored units say which way
+        services.prune_timer(engine.root, engine.runner, "stop" if planned["prune-timer"] == "start" else "start")
     return disagree
 
 

@@ -269,3 +269,13 @@ def test_under_systemd_the_prune_units_start_the_timer_and_removing_them_stops_i
     services, notes = plan_with(units, False, "sysvinit")
     assert services == [] and any("nothing starts dockharden-prune.timer" in n for n in notes)
     assert json  # the plan above never reads daemon.json
+
+
+def test_an_operators_own_metrics_addr_off_loopback_is_kept_and_named_in_a_warning():
+    from dockharden.core.conflicts import _warnings
+    from dockharden.model import HostSnapshot
+
+    host = HostSnapshot(root="/", files={}, existing_paths=frozenset())
+    [note] = _warnings({"metrics-addr": "0.0.0.0:9323"}, host)
+    assert note.level == "warning" and "every interface" in note.message and "proxy" in note.message
+    assert _warnings({"metrics-addr": "127.0.0.1:9323"}, host) == []
