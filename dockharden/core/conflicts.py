@@ -62,6 +62,7 @@ def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
     _userns_conflicts(config, host)
     _live_restore_and_swarm(config, host)
     _paths_exist(config, host, written)
+    _runtimes_exist(config, host, settings)
     _ulimits_grantable(config, host)
     _log_opts_fit_driver(config)
     if settings.table("ufw").get("enabled"):
@@ -159,10 +160,9 @@ def _paths_exist(config: dict, host: HostSnapshot, written: set[str]) -> None:
         if value not in host.existing_paths and value not in written:
             raise _conflict(f"`{key}` points to {value}, which does not exist; dockerd would not start",
                             key, "create the file first or point the key at an existing one")
-    _runtimes_exist(config, host)
 
 
-def _runtimes_exist(config: dict, host: HostSnapshot) -> None:
+def _runtimes_exist(config: dict, host: HostSnapshot, settings: Settings) -> None:
     """A runtime registered by its path must be installed there: dockerd accepts a missing one and every
     container run under it fails (`docker run --runtime` names a binary that is not there)."""
     runtimes = config.get("runtimes")
@@ -173,8 +173,12 @@ def _runtimes_exist(config: dict, host: HostSnapshot) -> None:
         package = RUNTIME_PACKAGES.get(name)
         hint = (f"install it (`apt install {package}` puts it at /usr/bin/{name}), or point runtimes.{name}.path "
                 "at where it is" if package else f"install the runtime, or point runtimes.{name}.path at where it is")
-        raise _conflict(f"runtime `{name}` is registered at {path}, which is not installed on this host",
-                        f"runtimes.{name}.path", hint)
+        error = _conflict(f"runtime `{name}` is registered at {path}, which is not installed on this host",
+                          f"runtimes.{name}.path", hint)
+        layer = settings.origin("daemon", ("runtimes", name, "path"))
+        if settings.sources.get(layer):  # named in the layer that registers it
+            error.path, error.key = settings.sources[layer], f"daemon.runtimes.{name}.path"
+        raise error
 
 
 def _ulimits_grantable(config: dict, host: HostSnapshot) -> None:

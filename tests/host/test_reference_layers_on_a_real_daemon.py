@@ -90,7 +90,8 @@ def test_gvisor_pointing_at_a_runsc_that_is_not_installed_is_refused_with_the_in
     elsewhere = managed.write_layer("elsewhere.toml", '[daemon.runtimes.runsc]\npath = "/opt/none/runsc"\n')
     done = managed.apply("--profile", "baseline,gvisor", *managed.layers, "--layer", elsewhere)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "runtimes.runsc.path" in done.stderr and "apt install runsc" in done.stderr
+    assert "/etc/dockharden/layers/elsewhere.toml, key `daemon.runtimes.runsc.path`" in done.stderr
+    assert "apt install runsc" in done.stderr
     assert managed.daemon_json() == ORIGINAL
 
 
