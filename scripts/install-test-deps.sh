@@ -30,6 +30,7 @@ PACKAGES=(
   systemd-container # systemd-nspawn: boots them with systemd as PID 1
   zstd              # the cached root filesystems are .tar.zst
   openssh-client    # ssh, ssh-keygen: the controller side of tests/systemd
+  runsc             # gVisor: the gvisor layer registers /usr/bin/runsc (tests/host/test_reference_layers_on_a_real_daemon.py)
   zsh               # the zsh completion script is loaded by a real zsh (tests/cli/test_completion_and_man.py)
 )
 # Commands that must exist afterwards, and the package that brings each.
@@ -39,7 +40,7 @@ REQUIRED_COMMANDS=(
   unshare:util-linux nsenter:util-linux mount:mount tar:tar openssl:openssl
   rootlesskit:rootlesskit slirp4netns:slirp4netns newuidmap:uidmap
   mmdebstrap:mmdebstrap systemd-nspawn:systemd-container zstd:zstd
-  ssh:openssh-client ssh-keygen:openssh-client zsh:zsh
+  ssh:openssh-client ssh-keygen:openssh-client zsh:zsh runsc:runsc
 )
 
 die() { echo "install-test-deps: $*" >&2; exit 1; }

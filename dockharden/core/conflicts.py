@@ -12,6 +12,18 @@ from dockharden.model import HostSnapshot, Note, Settings
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 PATH_KEYS = ("tlscacert", "tlscert", "tlskey", "seccomp-profile")
+# the package that brings each runtime a built-in layer registers (the hint when it is missing)
+RUNTIME_PACKAGES = {"runsc": "runsc"}
+
+
+def pointed_paths(config: dict[str, Any]) -> set[str]:
+    """The host paths a daemon.json names: the PATH_KEYS files and each runtime's `path`."""
+    found = {v for k, v in config.items() if k in PATH_KEYS and isinstance(v, str)}
+    runtimes = config.get("runtimes")
+    for spec in (runtimes.values() if isinstance(runtimes, dict) else ()):
+        if isinstance(spec, dict) and isinstance(spec.get("path"), str):
+            found.add(spec["path"])
+    return found
 
 
 def check_conflicts(config: dict[str, Any], settings: Settings, host: HostSnapshot,
@@ -50,6 +62,7 @@ def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
     _userns_conflicts(config, host)
     _live_restore_and_swarm(config, host)
     _paths_exist(config, host, written)
+    _runtimes_exist(config, host, settings)
     _ulimits_grantable(config, host)
     _log_opts_fit_driver(config)
     if settings.table("ufw").get("enabled"):
@@ -147,6 +160,25 @@ def _paths_exist(config: dict, host: HostSnapshot, written: set[str]) -> None:
         if value not in host.existing_paths and value not in written:
             raise _conflict(f"`{key}` points to {value}, which does not exist; dockerd would not start",
                             key, "create the file first or point the key at an existing one")
+
+
+def _runtimes_exist(config: dict, host: HostSnapshot, settings: Settings) -> None:
+    """A runtime registered by its path must be installed there: dockerd accepts a missing one and every
+    container run under it fails (`docker run --runtime` names a binary that is not there)."""
+    runtimes = config.get("runtimes")
+    for name, spec in sorted((runtimes or {}).items() if isinstance(runtimes, dict) else ()):
+        path = spec.get("path") if isinstance(spec, dict) else None
+        if not isinstance(path, str) or not path.startswith("/") or path in host.existing_paths:
+            continue
+        package = RUNTIME_PACKAGES.get(name)
+        hint = (f"install it (`apt install {package}` puts it at /usr/bin/{name}), or point runtimes.{name}.path "
+                "at where it is" if package else f"install the runtime, or point runtimes.{name}.path at where it is")
+        error = _conflict(f"runtime `{name}` is registered at {path}, which is not installed on this host",
+                          f"runtimes.{name}.path", hint)
+        layer = settings.origin("daemon", ("runtimes", name, "path"))
+        if settings.sources.get(layer):  # named in the layer that registers it
+            error.path, error.key = settings.sources[layer], f"daemon.runtimes.{name}.path"
+        raise error
 
 
 def _ulimits_grantable(config: dict, host: HostSnapshot) -> None:
@@ -267,7 +299,24 @@ def _warnings(config: dict, host: HostSnapshot) -> list[Note]:
         notes.append(Note("warning", userns_warning(host.userns_impact)))
     if config.get("seccomp-profile") == "unconfined":
         notes.append(Note("warning", "seccomp-profile is unconfined: containers run without syscall filtering"))
+    notes += _open_metrics(config)
     return notes
+
+
+def _open_metrics(config: dict) -> list[Note]:
+    """A `metrics-addr` off loopback in the operator's own daemon.json (a layer's is refused when it is read):
+    kept, as every key no layer sets, and named."""
+    from dockharden.core.values import Invalid, metrics_address
+
+    address = config.get("metrics-addr")
+    if not isinstance(address, str) or not address:
+        return []
+    try:
+        metrics_address(address)
+    except Invalid as exc:
+        return [Note("warning", f"daemon.json (the operator's own) sets metrics-addr {address}: {exc.message}. "
+                                f"Fix: {exc.fix}, or select the monitoring profile")]
+    return []
 
 
 def store_switch_warning(config: dict, host: HostSnapshot) -> list[Note]:

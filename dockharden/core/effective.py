@@ -13,7 +13,8 @@ from typing import Any
 
 from dockharden.core.engine_gating import parse_version
 
-NOT_OBSERVABLE = ("log-opts", "default-ulimits", "userland-proxy", "builder", "features", "storage-opts")
+NOT_OBSERVABLE = ("log-opts", "default-ulimits", "userland-proxy", "builder", "features", "storage-opts",
+                  "max-concurrent-downloads", "max-concurrent-uploads", "metrics-addr")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def compare_daemon(config: dict[str, Any], eff: Effective) -> list[Mismatch]:
     want("debug", info.get("Debug") == config.get("debug"), info.get("Debug"))
     want("experimental", info.get("ExperimentalBuild") == config.get("experimental"), info.get("ExperimentalBuild"))
     want("default-runtime", info.get("DefaultRuntime") == config.get("default-runtime"), info.get("DefaultRuntime"))
+    want("runtimes", _runtimes_match(config.get("runtimes"), info.get("Runtimes")), info.get("Runtimes"))
     want("labels", set(config.get("labels") or []) <= set(info.get("Labels") or []), info.get("Labels"))
     want("userns-remap", ("name=userns" in security) == bool(config.get("userns-remap")), sorted(security))
     if engine >= (24, 0):
@@ -87,6 +89,27 @@ def _driver_matches(wanted: str | None, info: dict) -> bool:
     driver = info.get("Driver")
     # the containerd image store reports its snapshotter: overlay2 becomes overlayfs
     return driver == wanted or (wanted == "overlay2" and driver == "overlayfs")
+
+
+def _runtimes_match(wanted: dict | None, reported: dict | None) -> bool:
+    """Each runtime daemon.json registers is in `docker info` Runtimes, with its path when it names one."""
+    reported = reported if isinstance(reported, dict) else {}
+    for name, spec in (wanted or {}).items():
+        have = reported.get(name)
+        if not isinstance(have, dict):
+            return False
+        if isinstance(spec, dict) and spec.get("path") and have.get("path") not in (None, spec["path"]):
+            return False
+    return True
+
+
+def metrics_endpoint(config: dict[str, Any]) -> tuple[str, int] | None:
+    """(host, port) of `metrics-addr`, brackets off an IPv6 host; None when it is not set."""
+    address = config.get("metrics-addr")
+    if not isinstance(address, str) or ":" not in address:
+        return None
+    host, _, port = address.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port) if port.isdigit() else 0
 
 
 def _seccomp_matches(wanted: str | None, security: set[str]) -> bool:

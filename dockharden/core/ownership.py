@@ -22,6 +22,7 @@ HINTS = {
     "seccomp": "move it elsewhere and point a layer's [daemon] seccomp-profile at it, or turn off [seccomp] "
                "mode = \"strict\"",
     "systemd": "rename your drop-in (dockharden owns dockharden.conf)",
+    "prune": "rename your unit (dockharden owns dockharden-prune.service and dockharden-prune.timer)",
     "tls": "point tlscacert, tlscert and tlskey at files of your own CA (dockharden then only checks them), "
            "or move the file away to let dockharden create its own",
 }

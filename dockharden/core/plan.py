@@ -25,7 +25,7 @@ from dockharden.model import (
     ServiceAction,
     Settings,
 )
-from dockharden.targets import TARGETS, daemon_json
+from dockharden.targets import TARGETS, daemon_json, prune_timer
 
 
 def make_plan(selection: Selection, settings: Settings, host: HostSnapshot, rendered: Iterable[RenderedFile],
@@ -157,6 +157,7 @@ def service_actions(changes: list[Change], host: HostSnapshot, reloadable: froze
     actions = []
     if "systemd" in touched:
         actions.append(ServiceAction("systemd", "daemon-reload", "the docker.service drop-in changed"))
+    actions += _prune_timer_action(changes, host, "systemd" in touched)
     docker = _docker_action(changes, host, reloadable)
     if docker:
         actions.append(docker)
@@ -166,6 +167,21 @@ def service_actions(changes: list[Change], host: HostSnapshot, reloadable: froze
     if "ufw" in touched and host.ufw_enabled:
         actions.append(ServiceAction("ufw", "reload", "the DOCKER-USER block changed and ufw is active"))
     return actions
+
+
+def _prune_timer_action(changes: list[Change], host: HostSnapshot, reloading: bool) -> list[ServiceAction]:
+    """The prune layer's timer: started when its units are written, stopped when they go; under systemd only
+    (elsewhere the units are written and a note says the timer is not started)."""
+    timer = next((c for c in changes if c.path == prune_timer.TIMER_PATH), None)
+    service = next((c for c in changes if c.path == prune_timer.SERVICE_PATH), None)
+    if (timer is None and service is None) or host.manager != "systemd":
+        return []
+    reload = [] if reloading else [ServiceAction("systemd", "daemon-reload", "the prune units changed")]
+    if (timer or service).action == Action.DELETE:
+        return reload + [ServiceAction("prune-timer", "stop", f"the prune layer is off: {prune_timer.TIMER_NAME} "
+                                                              "is stopped and disabled")]
+    return reload + [ServiceAction("prune-timer", "start", f"{prune_timer.TIMER_NAME} is enabled and started "
+                                                           "(systemctl enable --now)")]
 
 
 def _docker_action(changes: list[Change], host: HostSnapshot, reloadable: frozenset[str]) -> ServiceAction | None:
@@ -230,6 +246,10 @@ def _service_notes(changes: list[Change], services: list[ServiceAction], host: H
     notes = []
     if any(c.target == "audit" for c in changes) and not host.audit_loadable:
         notes.append(Note("warning", audit_unavailable_note(host.kernel_audit)))
+    if any(c.target == "prune" and c.action != Action.DELETE for c in changes) and host.manager != "systemd":
+        notes.append(Note("warning", f"the prune units are written, but docker is not managed by systemd here "
+                                     f"({host.manager}): nothing starts {prune_timer.TIMER_NAME}; on a systemd host "
+                                     f"run `systemctl enable --now {prune_timer.TIMER_NAME}`"))
     return notes
 
 

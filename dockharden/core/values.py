@@ -130,6 +130,71 @@ def tcp_address(text: str) -> tuple[str, int]:
     return host, port
 
 
+def metrics_address(text: str) -> str:
+    """daemon.json `metrics-addr`: HOST:PORT with HOST a loopback address (127.0.0.0/8 or [::1]). dockerd
+    serves /metrics without TLS or authentication, so anything else is refused."""
+    fix = ("write 127.0.0.1:9323 (or [::1]:9323); to scrape from another machine, put a TLS-terminating proxy "
+           "in front of the loopback listener")
+    host, colon, port = text.rpartition(":")
+    if not colon or not port.isdigit() or not 1 <= int(port) <= MAX_PORT:
+        raise Invalid(f"`{text}` is not HOST:PORT with a port from 1 to {MAX_PORT}", fix)
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        loopback = ipaddress.ip_address(bare).is_loopback and (host == bare) == (":" not in bare)
+    except ValueError:
+        if host:
+            raise Invalid(f"`{text}`: `{host}` is not a loopback IP address (a name may resolve to any interface, "
+                          "and dockerd serves /metrics without TLS or authentication)", fix) from None
+        loopback = False
+    if not loopback:
+        where = "every interface" if host in ("", "0.0.0.0", "[::]") else f"`{host or '*'}`"
+        raise Invalid(f"`{text}` would serve the daemon's metrics on {where}: dockerd serves /metrics without TLS "
+                      "or authentication, so only a loopback address is accepted", fix)
+    return text
+
+
+GO_DURATION = re.compile(r"(?:\d{1,6}(?:h|m|s))+")
+LABEL_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,127}")
+SIZE = re.compile(r"\d{1,9}(?:\.\d{1,3})?(?:[kKmMgGtT]i?[bB]?|[bB])?")
+CALENDAR = re.compile(r"[A-Za-z0-9 *:,./~-]{1,64}")
+
+
+def prune_filter(text: str) -> str:
+    """A `docker system prune --filter`: until=DURATION (Go's 24h, 90m, 1h30m), label=KEY[=VALUE] or
+    label!=KEY[=VALUE], KEY and VALUE of letters, digits and . _ / - (it becomes an ExecStart argument)."""
+    fix = "write until=168h (hours, minutes, seconds: 24h, 90m, 1h30m), label=KEY[=VALUE] or label!=KEY[=VALUE]"
+    if not text.isprintable():
+        raise Invalid(f"{text!r} holds a line break or control character", fix)
+    name, eq, value = text.partition("=")
+    if name == "until" and eq:
+        if GO_DURATION.fullmatch(value):
+            return text
+        raise Invalid(f"`{text}`: `{value}` is not a duration (no spaces, quotes or special characters)", fix)
+    if name in ("label", "label!") and eq:
+        if all(LABEL_PART.fullmatch(part) for part in value.split("=", 1)):
+            return text
+        raise Invalid(f"`{text}`: `{value}` is not KEY or KEY=VALUE of letters, digits and . _ / - (no spaces, "
+                      "quotes or special characters)", fix)
+    raise Invalid(f"`{text}` is not a prune filter (`docker system prune` takes until and label)", fix)
+
+
+def byte_size(text: str) -> str:
+    """A size `docker builder prune --keep-storage` takes: 10GB, 512MB, 1.5g; "" means no trimming."""
+    if text and not SIZE.fullmatch(text):
+        raise Invalid(f"`{text}` is not a size", 'write a number and a unit, e.g. 10GB or 512MB ("" keeps the '
+                      "build cache untrimmed)")
+    return text
+
+
+def calendar(text: str) -> str:
+    """A systemd OnCalendar expression, from the characters calendar expressions use (one line)."""
+    if not CALENDAR.fullmatch(text) or not text.strip():
+        raise Invalid(f"{text!r} is not a calendar expression dockharden writes",
+                      'write one such as weekly, daily or "Sun *-*-* 03:00:00" (letters, digits, spaces and '
+                      "* : , . / ~ -; check it with `systemd-analyze calendar`)")
+    return text
+
+
 def audit_permissions(text: str) -> str:
     if not text or set(text) - set("rwxa") or len(set(text)) != len(text):
         raise Invalid(f"`{text}` is not an audit permission set",
@@ -226,11 +291,18 @@ def each(check: Callable[[str], Any]) -> Callable[[list[str]], list]:
     return check_list
 
 
+def _one_until(items: list[str]) -> list[str]:
+    if sum(item.startswith("until=") for item in items) > 1:
+        raise Invalid("more than one until= filter", "keep one: docker prunes what is older than a single age")
+    return items
+
+
 def _unique_strings(items: list[str]) -> list[str]:
     return each(lambda item: item)(items)
 
 
 LAYER_CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    "daemon": {"metrics-addr": metrics_address},
     "audit": {"permissions": audit_permissions, "extra_paths": each(audit_path)},
     "ufw": {"allow_ports": each(port_spec),
             "allow_sources": each(lambda t: network(t, 4)), "allow_sources_v6": each(lambda t: network(t, 6)),
@@ -241,6 +313,8 @@ LAYER_CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "tls": {"address": tcp_address, "dns_names": each(dns_name), "ip_addresses": each(ip_address)},
     "userns": {"user": user_and_group},
     "rootless": {"user": unprivileged_user},
+    "prune": {"filters": lambda items: _one_until(each(prune_filter)(items)), "keep_storage": byte_size,
+              "on_calendar": calendar},
     "unset": {"daemon": _unique_strings},
 }
 

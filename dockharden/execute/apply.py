@@ -266,6 +266,8 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
             done.append(docker_action(action.action, engine))
         elif action.service == "auditd":
             done.append(audit_action(plan, engine))
+        elif action.service == "prune-timer":
+            done.append(services.prune_timer(engine.root, engine.runner, action.action))
         elif action.service == "ufw":
             result = services.reload_ufw(engine.runner)
             if not result.ok:
@@ -335,6 +337,7 @@ def verify_plan(plan: Plan, engine: Engine) -> None:
         wrong = [str(m) for m in verify.compare_daemon(config, effective)]
         wrong += [f"no answer on {h}" for h in verify.silent_unix_hosts(config, engine.root)]
         wrong += verify.tls_problems(config, engine.root)
+        wrong += verify.metrics_problems(config)
         if wrong:
             raise ApplyError("the daemon runs, but not with the new settings: " + "; ".join(wrong),
                              path=change.path, hint="a flag or another file overrides these keys")
@@ -437,6 +440,8 @@ def restore_services(engine: Engine, generation: Generation, stage: str) -> list
                                   old.decode(errors="replace") if old else None)
     if "ufw" in started:
         services.reload_ufw(engine.runner)
+    if "prune-timer" in started:  # undo what the timer action did: the restored units say which way
+        services.prune_timer(engine.root, engine.runner, "stop" if planned["prune-timer"] == "start" else "start")
     return disagree
 
 

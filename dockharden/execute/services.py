@@ -164,6 +164,29 @@ def sync_audit_rules(runner: Runner, old_text: str | None, new_text: str | None)
     return done
 
 
+def prune_timer(root: str, runner: Runner, action: str) -> dict:
+    """Start (enable --now) or stop the prune layer's timer. Stopping happens after its unit files are
+    deleted, when `systemctl disable` no longer finds them: the timer is stopped and the wants link that
+    `enable` made is removed by hand."""
+    from dockharden.errors import ApplyError
+    from dockharden.host.fs import HostFS
+    from dockharden.targets import prune_timer as units
+
+    if action == "start":
+        result = runner.run(["systemctl", "enable", "--now", units.TIMER_NAME], timeout=60)
+        if not result.ok:
+            raise ApplyError(f"systemctl enable --now {units.TIMER_NAME} failed: {result.stderr.strip()}",
+                             path=units.TIMER_PATH, hint=f"see `systemd-analyze verify {units.TIMER_PATH}`")
+        return {"service": "prune-timer", "action": "enabled and started"}
+    runner.run(["systemctl", "stop", units.TIMER_NAME], timeout=60)  # not loaded any more: nothing to stop
+    fs = HostFS(root)
+    link = fs.real(units.WANTS_LINK, follow_last=False)
+    if os.path.islink(link):
+        os.unlink(link)
+    runner.run(["systemctl", "daemon-reload"], timeout=60)
+    return {"service": "prune-timer", "action": "stopped and disabled"}
+
+
 def reload_ufw(runner: Runner) -> Result:
     return runner.run(["ufw", "reload"], timeout=60)
 

@@ -21,6 +21,7 @@ from dockharden.core.effective import (  # noqa: F401 (pure side)
     Effective,
     Mismatch,
     compare_daemon,
+    metrics_endpoint,
     not_observable,
     tcp_endpoints,
     with_defaults_for,
@@ -77,6 +78,27 @@ def tls_problems(config: dict[str, Any], root: str) -> list[str]:
         if not tls_ping(host, port, ca, None, None):
             problems.append(f"tcp://{host}:{port} answers a client without a certificate")
     return problems
+
+
+def metrics_problems(config: dict[str, Any], timeout: float = 5.0) -> list[str]:
+    """`metrics-addr` must answer GET /metrics with Prometheus text (dockerd serves it without TLS)."""
+    import http.client
+
+    endpoint = metrics_endpoint(config)
+    if endpoint is None:
+        return []
+    host, port = endpoint
+    try:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn.request("GET", "/metrics")
+        answer = conn.getresponse()
+        body = answer.read(65536)
+        conn.close()
+    except (OSError, http.client.HTTPException) as exc:
+        return [f"metrics-addr {config['metrics-addr']} does not answer: {exc or exc.__class__.__name__}"]
+    if answer.status != 200 or b"# HELP" not in body:
+        return [f"metrics-addr {config['metrics-addr']} answers {answer.status} without Prometheus metrics"]
+    return []
 
 
 def read_effective(socket_path: str) -> Effective | None:

@@ -369,7 +369,7 @@ def for_rootless_user(ctx: Context, host: HostSnapshot, layer_user: str | None) 
 def read_snapshot(ctx: Context, daemon_table: dict, socket: str | None = None, *, own_state: bool = True) -> HostSnapshot:
     """The host, with the paths the settings and the operator's daemon.json point at probed too: the one
     snapshot plan, verify and check read (check gives the socket it was told to use)."""
-    from dockharden.core.conflicts import PATH_KEYS
+    from dockharden.core.conflicts import PATH_KEYS, pointed_paths
     from dockharden.host.state import created_files, read_managed_state
     from dockharden.targets import audit_rules, daemon_json, managed_paths
 
@@ -378,10 +378,12 @@ def read_snapshot(ctx: Context, daemon_table: dict, socket: str | None = None, *
     current = daemon_json.parse_daemon_json(snapshot.file(daemon_json.PATH).content)
     pointed = {v for doc in (daemon_table, current) for k, v in doc.items()
                if k in PATH_KEYS and isinstance(v, str)}
+    # runtimes' binaries too: probed, never read
+    probed = {p for p in pointed_paths(daemon_table) | pointed_paths(current) if p.startswith("/")}
     managed = read_managed_state(ctx.root) if own_state else {}  # check judges the host, not dockharden's records
     # the files they point at are read too: the tls layer writes at the paths a layer names
     pointed_files = {p: read_file(ctx.root, p) for p in pointed if p.startswith("/")}
-    snapshot = replace(snapshot, existing_paths=snapshot.existing_paths | existing(ctx.root, pointed),
+    snapshot = replace(snapshot, existing_paths=snapshot.existing_paths | existing(ctx.root, probed),
                        files={**pointed_files, **snapshot.files}, now=ctx.clock(), managed=managed,
                        created=created_files(ctx.root, managed) if own_state else {})
     return snapshot

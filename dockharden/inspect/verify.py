@@ -69,7 +69,10 @@ def _daemon_rows(content: bytes | None, engine: Where) -> list[Row]:
     rows += [Row(f"daemon {key}", key not in wrong, str(wrong[key]) if key in wrong else "effective")
              for key in config if key not in verify.NOT_OBSERVABLE]
     rows += [Row(f"daemon {key}", True, "not shown by docker info (a probe container shows it)")
-             for key in verify.not_observable(config)]
+             for key in verify.not_observable(config) if key != "metrics-addr"]
+    if "metrics-addr" in config:
+        problems = verify.metrics_problems(config)
+        rows.append(Row("daemon metrics-addr", not problems, "; ".join(problems) or "GET /metrics answers"))
     return rows
 
 

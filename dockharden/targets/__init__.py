@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dockharden.model import HostSnapshot, Note, RenderedFile, Settings
-from dockharden.targets import audit_rules, daemon_json, systemd_dropin, tls_files, ufw_block
+from dockharden.targets import audit_rules, daemon_json, prune_timer, systemd_dropin, tls_files, ufw_block
 
 SECCOMP_PATH = daemon_json.SECCOMP_PATH
 # the tls layer's files (certs.ALL_PATHS, repeated here so that planning without tls imports no crypto)
@@ -48,6 +48,7 @@ TARGETS: tuple[Target, ...] = (
     Target("seccomp", (SECCOMP_PATH,), render_seccomp_file, "docker"),
     Target("systemd", (systemd_dropin.PATH,), systemd_dropin.render_dropin, "systemd"),
     Target("tls", TLS_PATHS, tls_files.render_tls, "docker"),
+    Target("prune", (prune_timer.SERVICE_PATH, prune_timer.TIMER_PATH), prune_timer.render_prune, "prune-timer"),
 )
 
 
