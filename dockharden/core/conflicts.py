@@ -163,19 +163,22 @@ def _paths_exist(config: dict, host: HostSnapshot, written: set[str]) -> None:
 
 
 def _runtimes_exist(config: dict, host: HostSnapshot, settings: Settings) -> None:
-    """A runtime registered by its path must be installed there: dockerd accepts a missing one and every
-    container run under it fails (`docker run --runtime` names a binary that is not there)."""
+    """A runtime a layer registers by its path must be installed there: dockerd accepts a missing one and every
+    container run under it fails (`docker run --runtime` names a binary that is not there). A runtime in the
+    operator's own daemon.json is the operator's, and is left alone."""
     runtimes = config.get("runtimes")
     for name, spec in sorted((runtimes or {}).items() if isinstance(runtimes, dict) else ()):
         path = spec.get("path") if isinstance(spec, dict) else None
         if not isinstance(path, str) or not path.startswith("/") or path in host.existing_paths:
+            continue
+        layer = settings.origin("daemon", ("runtimes", name, "path"))
+        if not layer:  # the operator's own daemon.json registered it: kept as it is, as every operator setting
             continue
         package = RUNTIME_PACKAGES.get(name)
         hint = (f"install it (`apt install {package}` puts it at /usr/bin/{name}), or point runtimes.{name}.path "
                 "at where it is" if package else f"install the runtime, or point runtimes.{name}.path at where it is")
         error = _conflict(f"runtime `{name}` is registered at {path}, which is not installed on this host",
                           f"runtimes.{name}.path", hint)
-        layer = settings.origin("daemon", ("runtimes", name, "path"))
         if settings.sources.get(layer):  # named in the layer that registers it
             error.path, error.key = settings.sources[layer], f"daemon.runtimes.{name}.path"
         raise error

@@ -279,3 +279,15 @@ def test_an_operators_own_metrics_addr_off_loopback_is_kept_and_named_in_a_warni
     [note] = _warnings({"metrics-addr": "0.0.0.0:9323"}, host)
     assert note.level == "warning" and "every interface" in note.message and "proxy" in note.message
     assert _warnings({"metrics-addr": "127.0.0.1:9323"}, host) == []
+
+
+def test_a_runtime_in_the_operators_own_daemon_json_is_kept_even_where_its_binary_is_not_installed(tmp_path):
+    """The operator's runtimes are the operator's (a tree prepared for another machine, a binary installed
+    later): only a runtime a layer registers must be installed."""
+    import json
+
+    (tmp_path / "etc/docker").mkdir(parents=True)
+    (tmp_path / "etc/docker/daemon.json").write_text(json.dumps({"runtimes": {"nvidia": {"path": "/usr/bin/nvidia-container-runtime"}}}))
+    plan = _plan(tmp_path, ["baseline"])
+    daemon = next(f for f in plan.rendered if f.path == "/etc/docker/daemon.json")
+    assert json.loads(daemon.content)["runtimes"] == {"nvidia": {"path": "/usr/bin/nvidia-container-runtime"}}
