@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from dockharden.errors import ApplyError, HostFileError, from_os_error
@@ -31,42 +32,47 @@ class HostFS:
 
     root: str = "/"
 
+    @cached_property
+    def _base(self) -> str:
+        return os.path.realpath(self.root)
+
     @property
     def base(self) -> Path:
-        return Path(os.path.realpath(self.root))
+        return Path(self._base)
 
     @property
     def live(self) -> bool:
         """The root is this machine's own `/` (a daemon, a kernel and /proc go with it)."""
-        return self.base == Path("/")
+        return self._base == "/"
 
     # --- where a host path really is -------------------------------------------------------------
 
     def real(self, path: str, *, follow_last: bool = True) -> Path:
         """The real location of host path `path` under the root; `follow_last=False` keeps a final
         symlink itself (to replace or remove the link, or to read what it says)."""
-        base = self.base
+        base = self._base
         parts = [p for p in os.path.normpath("/" + path).split("/") if p]
+        parts.reverse()  # popped from the end: the next component is parts[-1]
         current, hops = base, 0
         while parts:
-            part = parts.pop(0)
+            part = parts.pop()
             if part == "..":
-                if current == base and base != Path("/"):
+                if current == base and base != "/":
                     raise HostFileError("a symlink on the way leads outside the root; dockharden never reads or "
                                         "writes there", hint="point the symlink inside the root", path=path)
-                current = current.parent if current != base else base
+                current = os.path.dirname(current) if current != base else base
                 continue
-            candidate = current / part
-            if not (parts or follow_last) or not candidate.is_symlink():
+            candidate = os.path.join(current, part)
+            if not (parts or follow_last) or not os.path.islink(candidate):
                 current = candidate
                 continue
             hops += 1
             if hops > MAX_HOPS:
                 raise HostFileError("too many levels of symlinks", hint="fix the symlink loop", path=path)
             target = os.readlink(candidate)
-            parts = [p for p in target.split("/") if p and p != "."] + parts
+            parts += reversed([p for p in target.split("/") if p and p != "."])
             current = base if target.startswith("/") else current
-        return current
+        return Path(current)
 
     def host_path(self, real: Path) -> str:
         """The host path of a real location under the root."""
