@@ -79,7 +79,7 @@ def engine_for(ctx: Context, config: dict, request: Request,
 def make_plan(request: Request, *, restart: bool = True) -> Plan:
     """What apply would do (with `restart` false: apply --no-restart); writes nothing. Interrupted runs and
     exceptions that expire soon are reported in the notes."""
-    from dockharden.execute.recovery import interrupted_notes
+    from dockharden.host.state import interrupted_notes
 
     ctx = _context(request)
     config, selection = _config(ctx, request)

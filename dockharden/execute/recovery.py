@@ -10,20 +10,10 @@ import shutil
 from typing import TYPE_CHECKING
 
 from dockharden.execute import generations
-from dockharden.model import Note, RunOutcome
+from dockharden.model import RunOutcome
 
 if TYPE_CHECKING:
     from dockharden.execute.apply import Engine
-
-
-def interrupted_notes(root: str) -> list[Note]:
-    """What plan says about runs that were cut off, and about damaged records (it changes nothing itself)."""
-    gens = generations.list_generations(root)
-    notes = [Note("warning", f"generation {g.id} was interrupted while {g.record['state']}; the next apply or "
-                             "rollback restores its files first") for g in gens
-             if not g.damaged and g.record["state"] in generations.UNFINISHED]
-    return notes + [Note("warning", f"generation {g.id}'s record is damaged ({g.damaged}): `history` marks it, and "
-                                    "no rollback goes to or past it") for g in gens if g.damaged]
 
 
 def recover(engine: Engine) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from dockharden.errors import HostFileError, StateError
 from dockharden.host.fs import HostFS, read_own
-from dockharden.model import MANAGED_STATE, STATE_DIR, UNFINISHED, Journal
+from dockharden.model import MANAGED_STATE, STATE_DIR, UNFINISHED, Journal, Note
 
 RECORD = "record.json"
 
@@ -256,3 +256,13 @@ def in_force(gens: list[Generation]) -> tuple[list[Generation], dict[str, str]]:
         for g in stack:
             undone.pop(g.id, None)
     return stack, undone
+
+
+def interrupted_notes(root: str) -> list[Note]:
+    """What plan says about runs that were cut off, and about damaged records (it changes nothing itself)."""
+    gens = list_generations(root)
+    notes = [Note("warning", f"generation {g.id} was interrupted while {g.record['state']}; the next apply or "
+                             "rollback restores its files first") for g in gens
+             if not g.damaged and g.record["state"] in UNFINISHED]
+    return notes + [Note("warning", f"generation {g.id}'s record is damaged ({g.damaged}): `history` marks it, and "
+                                    "no rollback goes to or past it") for g in gens if g.damaged]

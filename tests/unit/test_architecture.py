@@ -179,3 +179,20 @@ def test_the_architecture_map_names_every_module_of_every_stage():
         wrong += [f"the map names {stage}/{m}, which does not exist" for m in sorted(named - present - {"nothing"})
                   if m not in {"execute", "host", "true", "false"}]
     assert wrong == [], "\n".join(wrong)
+
+
+def test_a_plan_run_from_the_command_line_loads_no_part_of_the_apply_engine(tmp_path):
+    """`plan` end to end: only the signal handling and the failpoint switch of execute/ are loaded (the
+    command line sets them up for every command); nothing that writes, journals or acts on services."""
+    import subprocess
+    import sys
+
+    code = ("import sys, io, contextlib\nfrom dockharden.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        main(['plan', '--root', sys.argv[1], '--profile', 'baseline,userns'])\n"
+            "    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith('dockharden.execute.')), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                          cwd=PACKAGE.parent, timeout=120)
+    loaded = done.stderr.strip().splitlines()[-1]
+    assert loaded == "['dockharden.execute.faults', 'dockharden.execute.interrupts']", done.stderr
