@@ -1,6 +1,11 @@
 """Frozen values every stage shares: layers, merged settings, host snapshot, rendered files, the plan.
 
 Pure: no I/O. The plan is a value: it can be printed, serialised and tested without touching a host.
+
+The values made many times and never `replace`d (Selection, HostFile, RenderedFile, KeyChange, Note) are
+NamedTuples: defining one costs 0.1 ms at every start, a frozen dataclass 0.8 ms (Python 3.11 compiles
+each of its six methods with exec). The rest are frozen dataclasses (`dataclasses.replace`, defaults made
+by a factory).
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 KeyPath = tuple[str, ...]
 
@@ -91,8 +96,7 @@ class Settings:
         return ""
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """Which layers to merge: built-in profiles then operator files, in order."""
 
     profiles: tuple[str, ...]
@@ -100,8 +104,7 @@ class Selection:
     source: str = "default"
 
 
-@dataclass(frozen=True)
-class HostFile:
+class HostFile(NamedTuple):
     """A managed path as found on the host (under root)."""
 
     path: str
@@ -185,8 +188,7 @@ class HostSnapshot:
 OWN_TARGETS = frozenset({"state", "selection"})
 
 
-@dataclass(frozen=True)
-class RenderedFile:
+class RenderedFile(NamedTuple):
     """A target's desired bytes and metadata. `content` None means: remove the file."""
 
     target: str
@@ -198,8 +200,7 @@ class RenderedFile:
     secret: bool = False
 
 
-@dataclass(frozen=True)
-class KeyChange:
+class KeyChange(NamedTuple):
     """One key-level difference in a JSON file, with the layer that caused it."""
 
     kind: str  # added | changed | removed
@@ -241,8 +242,7 @@ class ServiceAction:
     left_because: str = ""
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(NamedTuple):
     """Something the operator should read: a key left out for this engine, a warning."""
 
     level: str  # info | warning
