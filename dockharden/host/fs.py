@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from dockharden.errors import ApplyError, HostFileError, from_os_error
+from dockharden.errors import ApplyError, DockhardenError, HostFileError, from_os_error
 from dockharden.model import HostFile
 
 MAX_FILE = 16 << 20  # a daemon.json, after.rules or unit file is kilobytes; more is not a config file
@@ -102,7 +102,7 @@ class HostFS:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 raise HostFileError("exists but is not a regular file", hint="move it away", path=path)
-            data = _read_at_most(fd, limit + 1, path)
+            data = read_at_most(fd, limit + 1, path)
         finally:
             os.close(fd)
         if len(data) > limit:
@@ -128,7 +128,7 @@ class HostFS:
                 return ""
             begin = start if start is not None and start <= info.st_size else 0
             os.lseek(fd, max(begin, info.st_size - size), os.SEEK_SET)
-            return _read_at_most(fd, size, path).decode(errors="replace")
+            return read_at_most(fd, size, path).decode(errors="replace")
         except OSError:
             return ""
         finally:
@@ -240,7 +240,7 @@ def read_own(real: Path, limit: int = MAX_FILE) -> bytes:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise IsADirectoryError(21, "not a regular file", str(real))
-        data = _read_at_most(fd, limit + 1, str(real))
+        data = read_at_most(fd, limit + 1, str(real))
     finally:
         os.close(fd)
     if len(data) > limit:
@@ -254,7 +254,7 @@ def copy_preserving(source: Path, dest: Path, mode: int) -> None:
     try:
         if not stat.S_ISREG(os.fstat(fd_in).st_mode):
             raise HostFileError("is not a regular file any more", hint="run again", path=str(source))
-        data = _read_at_most(fd_in, MAX_FILE + 1, str(source))
+        data = read_at_most(fd_in, MAX_FILE + 1, str(source))
     finally:
         os.close(fd_in)
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
@@ -274,7 +274,8 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _read_at_most(fd: int, count: int, path: str) -> bytes:
+def read_at_most(fd: int, count: int, path: str, error: type[DockhardenError] = HostFileError) -> bytes:
+    """At most `count` bytes from `fd`; a read error becomes `error` naming `path`."""
     chunks, left = [], count
     try:
         while left > 0:
@@ -284,7 +285,7 @@ def _read_at_most(fd: int, count: int, path: str) -> bytes:
             chunks.append(chunk)
             left -= len(chunk)
     except OSError as exc:
-        raise from_os_error(exc, "cannot read it", path=path, error=HostFileError) from None
+        raise from_os_error(exc, "cannot read it", path=path, error=error) from None
     return b"".join(chunks)
 
 

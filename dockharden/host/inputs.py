@@ -12,6 +12,7 @@ import stat
 from pathlib import Path
 
 from dockharden.errors import DockhardenError, from_os_error
+from dockharden.host.fs import read_at_most
 
 KINDS = {stat.S_IFIFO: "a named pipe (FIFO)", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
          stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a directory"}
@@ -39,7 +40,7 @@ def read_regular_file(path: Path, *, limit: int, error: type[DockhardenError] = 
         _refuse_kind(info, path, error, fix)
         if info.st_size > limit:
             raise _too_large(path, f"{info.st_size} bytes", limit, error)
-        data = _read_at_most(fd, limit + 1, path, error)
+        data = read_at_most(fd, limit + 1, str(path), error)
     finally:
         os.close(fd)
     if len(data) > limit:  # it grew after fstat, or says size 0 and has more (a /proc file)
@@ -67,20 +68,6 @@ def _too_large(path: Path, size: str, limit: int, error: type[DockhardenError]) 
     most = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit} bytes"
     return error(f"is {size}, more than the {most} dockharden reads from such a file",
                  hint="check that this is the right file", path=str(path))
-
-
-def _read_at_most(fd: int, count: int, path: Path, error: type[DockhardenError]) -> bytes:
-    chunks, left = [], count
-    try:
-        while left > 0:
-            chunk = os.read(fd, min(left, 65536))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-    except OSError as exc:
-        raise from_os_error(exc, "cannot read it", path=str(path), error=error) from None
-    return b"".join(chunks)
 
 
 def read_layer_file(path: Path) -> bytes:
