@@ -196,3 +196,13 @@ def test_a_plan_run_from_the_command_line_loads_no_part_of_the_apply_engine(tmp_
                           cwd=PACKAGE.parent, timeout=120)
     loaded = done.stderr.strip().splitlines()[-1]
     assert loaded == "['dockharden.execute.faults', 'dockharden.execute.interrupts']", done.stderr
+
+
+def test_only_the_command_named_is_built_and_anything_else_gets_the_whole_command_line():
+    from dockharden.cli import _command_line
+
+    assert list(_command_line(["plan", "--root", "/"]).commands) == ["plan"]
+    assert list(_command_line(["schedule", "install"]).commands) == ["schedule"]
+    whole = set(_command_line([]).commands)
+    assert {"plan", "apply", "rollback", "verify", "check", "schedule"} <= whole
+    assert set(_command_line(["--version"]).commands) == whole == set(_command_line(["plna"]).commands)
