@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dockharden.errors import ApplyError, from_os_error
-from dockharden.host.fs import HostFS, copy_preserving, fsync_dir
+from dockharden.host.fs import HostFS, copy_preserving, fsync_dir, write_all
 from dockharden.host.state import (  # noqa: F401 (read side)
     GENERATIONS,
     RECORD,
@@ -129,9 +129,7 @@ def write_record(directory: Path, record: dict[str, Any]) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dockharden.errors import DockhardenError, from_os_error
+from dockharden.host.fs import remove_quietly, write_all
 from dockharden.model import Change, HostFile, KeyChange, Note, Plan, RenderedFile, Selection, ServiceAction, Settings
 
 FORMAT_VERSION = 1
@@ -87,23 +88,14 @@ def write_plan_file(path: str, doc: dict[str, Any]) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             os.fchmod(fd, 0o600)  # whatever the umask: the file holds private keys
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, target)
     except OSError as exc:
-        _remove_quietly(tmp)
+        remove_quietly(tmp)
         raise from_os_error(exc, "could not write the plan", path=path, error=PlanFileError) from None
-
-
-def _remove_quietly(path: Path) -> None:
-    try:
-        path.unlink()
-    except OSError:
-        pass
 
 
 # --- reading --------------------------------------------------------------------------------------------

@@ -182,7 +182,7 @@ class HostFS:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             try:
-                _write_all(fd, content)
+                write_all(fd, content)
                 if os.geteuid() == 0:
                     os.fchown(fd, uid, gid)
                 os.fchmod(fd, mode)
@@ -191,7 +191,7 @@ class HostFS:
                 os.close(fd)
             os.replace(tmp, target)
         except OSError as exc:
-            _remove_quietly(tmp)
+            remove_quietly(tmp)
             raise from_os_error(exc, "could not write it", path=path, error=ApplyError,
                                 then="the previous file is unchanged") from None
         fsync_dir(target.parent)
@@ -259,7 +259,7 @@ def copy_preserving(source: Path, dest: Path, mode: int) -> None:
         os.close(fd_in)
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
-        _write_all(fd, data)
+        write_all(fd, data)
         os.fchmod(fd, mode)
         os.fsync(fd)
     finally:
@@ -289,13 +289,15 @@ def read_at_most(fd: int, count: int, path: str, error: type[DockhardenError] = 
     return b"".join(chunks)
 
 
-def _write_all(fd: int, content: bytes) -> None:
+def write_all(fd: int, content: bytes) -> None:
+    """Every byte of `content` to `fd` (os.write may write fewer than asked)."""
     view = memoryview(content)
     while view:
         view = view[os.write(fd, view):]
 
 
-def _remove_quietly(path: Path) -> None:
+def remove_quietly(path: Path) -> None:
+    """Remove a temporary file we made, if it is there; an error cleaning up never hides the first one."""
     try:
         path.unlink()
     except OSError:
