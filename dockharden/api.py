@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dockharden.host.facts import Context
 from dockharden.host.root import is_running_system
@@ -22,8 +21,7 @@ if TYPE_CHECKING:  # apply is imported where it is used: a plan does not pay for
     from dockharden.execute.apply import Engine, RunResult
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """What to do, and to which host."""
 
     root: str = "/"
@@ -39,8 +37,7 @@ class Request:
     failpoint: Callable[[str], None] = lambda name: None  # the fault-injection tests' hook (execute/faults.py)
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """A plan and, when it was executed, what happened; `recovered` lists interrupted runs undone first."""
 
     plan: Plan
@@ -89,7 +86,7 @@ def make_plan(request: Request, *, restart: bool = True) -> Plan:
         from dockharden.host import effective
 
         plan = effective.with_repairs(plan, ctx.root, ctx.runner)
-    return replace(plan, notes=plan.notes + tuple(notes))
+    return plan._replace(notes=plan.notes + tuple(notes))
 
 
 def exception_notes(root: str, now: datetime) -> list:
@@ -314,8 +311,8 @@ def _with_current_files(saved, root: str) -> tuple[Plan | None, list[str]]:
         old = read_file(root, change.path)
         if sha256(old.content if old.exists else None) != recorded[change.path]["sha256"]:
             changed.append(f"{change.path} changed")
-        changes.append(replace(change, old=old))
-    return (None, changed) if changed else (replace(saved.plan, changes=tuple(changes)), [])
+        changes.append(change._replace(old=old))
+    return (None, changed) if changed else (saved.plan._replace(changes=tuple(changes)), [])
 
 
 def run_scheduled(request: Request, schedule) -> tuple[int, list[str]]:
@@ -373,7 +370,7 @@ def build_plan(ctx: Context, selection, config: dict | None = None, *, restart: 
 
     ctx.failpoint("during-plan")
     check_flags(ctx.engine_version, ctx.user)
-    ctx = replace(ctx, manager=facts.service_manager(ctx, config or {}))
+    ctx = ctx._replace(manager=facts.service_manager(ctx, config or {}))
     settings = merge.merge_layers(inputs.load_layers(selection))
     host = facts.read_facts(ctx, settings)
     plan = plan_from(selection, settings, host, engine_version=ctx.engine_version, restart=restart,
@@ -381,7 +378,7 @@ def build_plan(ctx: Context, selection, config: dict | None = None, *, restart: 
     # a block already on disk as rendered was tested when it was written: no process to start again
     changed = [f for f in plan.rendered if host.file(f.path).content != f.content]
     notes = tool_checks.check_rendered(changed, host, ctx.runner)
-    return replace(plan, notes=plan.notes + tuple(notes)) if notes else plan
+    return plan._replace(notes=plan.notes + tuple(notes)) if notes else plan
 
 
 def reloadable_keys() -> frozenset[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
 from dockharden.model import (
@@ -263,10 +262,10 @@ def hold_services(plan: Plan, host: HostSnapshot, *, live: bool, restart: bool) 
     for action in plan.services:
         why, effect = _left_because(action, host, live, restart)
         if why:
-            left.append(replace(action, left_because=why, effect=effect, stops=()))
+            left.append(action._replace(left_because=why, effect=effect, stops=()))
         else:
             taken.append(action)
-    return replace(plan, services=tuple(taken), left=plan.left + tuple(left))
+    return plan._replace(services=tuple(taken), left=plan.left + tuple(left))
 
 
 def daemon_running(host: HostSnapshot) -> bool:

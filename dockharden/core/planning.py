@@ -8,7 +8,6 @@ checks of what would be written (iptables-restore --test) and adds what they say
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from dockharden.core import conflicts, derive, image_store, ownership
 from dockharden.core import engine_gating as engine
@@ -66,7 +65,7 @@ def plan_from(selection: Selection, settings: Settings, host: HostSnapshot, *, e
     rendered += own_files(host, selection, state)
     plan = planmod.make_plan(selection, settings, host, rendered, notes, reloadable_keys())
     plan = planmod.hold_services(plan, host, live=live, restart=restart)
-    return replace(plan, engine_version=version, docker_socket=host.docker_socket,
+    return plan._replace(engine_version=version, docker_socket=host.docker_socket,
                    rootless_user=host.rootless_user, daemon_pid=host.daemon.pid if host.daemon else None,
                    start_flags=tuple(host.start_flags(systemd_dropin.exec_after(host, rendered))))
 

@@ -6,8 +6,6 @@ reads (verify.py), so what verify names as drift is what apply puts right.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from dockharden.errors import ApplyError
 from dockharden.execute import services
 from dockharden.host import effective
@@ -31,7 +29,7 @@ def repair_live_state(plan: Plan, engine):
                 raise ApplyError(f"ufw reload failed: {result.stderr.strip()}", path=ufw_block.PATH_V4,
                                  hint="check the DOCKER-USER block and `ufw status`")
         done.append({"service": action.service, "action": action.action, "reason": action.reason})
-    left = effective.live_repairs(replace(plan, services=()), engine.root, engine.runner)
+    left = effective.live_repairs(plan._replace(services=()), engine.root, engine.runner)
     if left:
         raise ApplyError("live state is still not as the files say: " + "; ".join(a.reason for a in left),
                          hint="see `dockharden verify`", path=audit_rules.PATH)

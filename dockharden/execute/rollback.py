@@ -117,8 +117,7 @@ def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: fro
     plan = make_plan(Selection((), (), "rollback"), EMPTY, snapshot, rendered, notes, reloadable)
     plan = hold_services(plan, snapshot, live=is_running_system(root), restart=restart)
     flags = tuple(snapshot.start_flags(exec_after(snapshot, rendered)))
-    return Plan(**{**plan.__dict__, "start_flags": flags, "rootless_user": snapshot.rootless_user,
-                   "docker_socket": snapshot.docker_socket})
+    return plan._replace(start_flags=flags, rootless_user=snapshot.rootless_user, docker_socket=snapshot.docker_socket)
 
 
 def record_files_in_place(root: str, now, target: Generation):

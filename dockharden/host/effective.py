@@ -12,7 +12,6 @@ import re
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from dockharden.core.effective import (  # noqa: F401 (pure side)
@@ -218,4 +217,4 @@ def _firewall_readable(root: str, runner) -> bool:
 def with_repairs(plan: Plan, root: str, runner) -> Plan:
     """The plan with the live repairs among its service actions."""
     repairs = live_repairs(plan, root, runner)
-    return replace(plan, services=plan.services + tuple(repairs)) if repairs else plan
+    return plan._replace(services=plan.services + tuple(repairs)) if repairs else plan

@@ -10,10 +10,9 @@ import os
 import re
 import shlex
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dockharden.core.selection import choose_selection, parse_config
 from dockharden.errors import HostFileError
@@ -325,8 +324,7 @@ ACCOUNT_FILES = ("/etc/passwd", "/etc/subuid", "/etc/subgid")
 OWN_FILES = (MANAGED_STATE, CONFIG_PATH)
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """What every command needs: where the host is and how to run programs."""
 
     root: str = "/"
@@ -360,7 +358,7 @@ def for_rootless_user(ctx: Context, host: HostSnapshot, layer_user: str | None) 
     version = (dockerapi.get_json(socket, "/version") or {}).get("Version") if live else None
     daemon = find_daemon(ctx.root, (user.pidfile,)) if live else None
     files = dict(host.files, **{user.daemon_json: read_file(ctx.root, user.daemon_json)})
-    return replace(host, files=files, daemon_json_path=user.daemon_json, daemon_json_owner=(user.uid, user.gid),
+    return host._replace(files=files, daemon_json_path=user.daemon_json, daemon_json_owner=(user.uid, user.gid),
                    daemon_info=info, daemon=daemon, engine_version=version or host.engine_version,
                    manager="rootless", rootless_flags=tuple(rootless.unit_flags(ctx.root, user)),
                    docker_socket=user.socket, rootless_user=user.name)
@@ -383,7 +381,7 @@ def read_snapshot(ctx: Context, daemon_table: dict, socket: str | None = None, *
     managed = read_managed_state(ctx.root) if own_state else {}  # check judges the host, not dockharden's records
     # the files they point at are read too: the tls layer writes at the paths a layer names
     pointed_files = {p: read_file(ctx.root, p) for p in pointed if p.startswith("/")}
-    snapshot = replace(snapshot, existing_paths=snapshot.existing_paths | existing(ctx.root, probed),
+    snapshot = snapshot._replace(existing_paths=snapshot.existing_paths | existing(ctx.root, probed),
                        files={**pointed_files, **snapshot.files}, now=ctx.clock(), managed=managed,
                        created=created_files(ctx.root, managed) if own_state else {})
     return snapshot
@@ -398,13 +396,13 @@ def with_store_facts(ctx: Context, host: HostSnapshot, settings) -> HostSnapshot
     current = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content)
     data_root = (info or {}).get("DockerRootDir") or current.get("data-root") or "/var/lib/docker"
     store = image_store(ctx.root, info, data_root)
-    host = replace(host, image_store=store)
+    host = host._replace(image_store=store)
     remaps = settings.table("userns").get("enabled") or settings.table("daemon").get("userns-remap")
     already = "name=userns" in ((info or {}).get("SecurityOptions") or []) or bool(current.get("userns-remap"))
     if not remaps or already:
         return host
     socket = socket_path(ctx.root, host.docker_socket or SOCKET) if info else None
-    return replace(host, userns_impact=userns_impact(ctx.root, socket, store, data_root))
+    return host._replace(userns_impact=userns_impact(ctx.root, socket, store, data_root))
 
 
 def with_running_containers(ctx: Context, host: HostSnapshot) -> HostSnapshot:
@@ -415,7 +413,7 @@ def with_running_containers(ctx: Context, host: HostSnapshot) -> HostSnapshot:
         return host
     listed = dockerapi.get_json(socket_path(ctx.root, host.docker_socket or SOCKET), "/containers/json") or []
     names = sorted((c.get("Names") or [c.get("Id", "?")[:12]])[0].lstrip("/") for c in listed if isinstance(c, dict))
-    return replace(host, running_containers=tuple(names))
+    return host._replace(running_containers=tuple(names))
 
 
 def read_facts(ctx: Context, settings) -> HostSnapshot:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -26,11 +25,15 @@ DIR_MODE = 0o755
 READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | os.O_NOFOLLOW
 
 
-@dataclass(frozen=True)
 class HostFS:
-    """The filesystem under `root`, addressed by host paths."""
+    """The filesystem under `root`, addressed by host paths. A plain class: made at every start, and a
+    dataclass costs about 1 ms to define there (see model.py)."""
 
-    root: str = "/"
+    def __init__(self, root: str = "/") -> None:
+        self.root = root
+
+    def __repr__(self) -> str:
+        return f"HostFS(root={self.root!r})"
 
     @cached_property
     def _base(self) -> str:

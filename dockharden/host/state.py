@@ -10,9 +10,8 @@ others stay usable), a damaged managed.json stops plan and apply with one paragr
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dockharden.errors import HostFileError, StateError
 from dockharden.host.fs import HostFS, read_own
@@ -130,8 +129,7 @@ def created_files(root: str, managed: dict[str, Any]) -> dict[str, str]:
 
 
 
-@dataclass(frozen=True)
-class Generation:
+class Generation(NamedTuple):
     """One generation. `damaged` says why its record cannot be trusted ('' when it can); a damaged
     generation's `record` is empty."""
 

@@ -13,7 +13,7 @@ import io
 import os
 import select
 import sys
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class GuardedOutput(io.TextIOBase):
@@ -63,8 +63,7 @@ class GuardedOutput(io.TextIOBase):
         pass
 
 
-@dataclass
-class Streams:
+class Streams(NamedTuple):
     """The guarded standard output and error of this process."""
 
     out: GuardedOutput

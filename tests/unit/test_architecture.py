@@ -181,9 +181,8 @@ def test_the_architecture_map_names_every_module_of_every_stage():
     assert wrong == [], "\n".join(wrong)
 
 
-def test_a_plan_run_from_the_command_line_loads_no_part_of_the_apply_engine(tmp_path):
-    """`plan` end to end: only the signal handling and the failpoint switch of execute/ are loaded (the
-    command line sets them up for every command); nothing that writes, journals or acts on services."""
+def _modules_a_plan_loads(root) -> list[str]:
+    """Every module loaded by `plan` run end to end through the command line, in a fresh interpreter."""
     import subprocess
     import sys
 
@@ -191,11 +190,27 @@ def test_a_plan_run_from_the_command_line_loads_no_part_of_the_apply_engine(tmp_
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    try:\n        main(['plan', '--root', sys.argv[1], '--profile', 'baseline,userns'])\n"
             "    except SystemExit:\n        pass\n"
-            "print(sorted(m for m in sys.modules if m.startswith('dockharden.execute.')), file=sys.stderr)")
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+            "print(' '.join(sorted(sys.modules)), file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True,
                           cwd=PACKAGE.parent, timeout=120)
-    loaded = done.stderr.strip().splitlines()[-1]
-    assert loaded == "['dockharden.execute.faults', 'dockharden.execute.interrupts']", done.stderr
+    assert done.stderr.strip(), done
+    return done.stderr.strip().splitlines()[-1].split()
+
+
+def test_a_plan_run_from_the_command_line_loads_no_part_of_the_apply_engine(tmp_path):
+    """`plan` end to end: only the signal handling and the failpoint switch of execute/ are loaded (the
+    command line sets them up for every command); nothing that writes, journals or acts on services."""
+    loaded = [m for m in _modules_a_plan_loads(tmp_path) if m.startswith("dockharden.execute.")]
+    assert loaded == ["dockharden.execute.faults", "dockharden.execute.interrupts"]
+
+
+def test_a_plan_defines_no_dataclass_on_its_way():
+    """Every value a plan makes is a NamedTuple or a plain class: Python 3.11 compiles a frozen dataclass's
+    six methods with exec when it is defined, about 1 ms each at every start (docs/performance.md)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as root:
+        assert "dataclasses" not in _modules_a_plan_loads(root)
 
 
 def test_only_the_command_named_is_built_and_anything_else_gets_the_whole_command_line():

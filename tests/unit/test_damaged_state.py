@@ -251,13 +251,12 @@ def test_a_damaged_record_is_never_a_traceback_whatever_the_bytes(three):
 
 
 def test_a_failed_apply_leaves_a_record_that_passes_its_own_check(three, tmp_path):
-    from dataclasses import replace
 
     from dockharden.execute.faults import from_environment
 
     layer = tmp_path / "l9.toml"
     layer.write_text('[layer]\nname = "l9"\n[daemon]\nmax-concurrent-downloads = 9\n')
-    failing = replace(request(three, layer), failpoint=from_environment({"DOCKHARDEN_FAILPOINT": "fail:after-write-0"}))
+    failing = request(three, layer)._replace(failpoint=from_environment({"DOCKHARDEN_FAILPOINT": "fail:after-write-0"}))
     result = api.apply(failing, restart=False).result
     assert result.result == "rolled_back"
     gen = generations.find_generation(str(three), result.generation)
