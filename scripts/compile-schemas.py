@@ -34,6 +34,24 @@ IMPORT_LINE = "from fastjsonschema import JsonSchemaValueException, JsonSchemaVa
 # (1.5 ms) leaves the isinstance checks the same
 DECIMAL_LINE = "from decimal import Decimal"
 NO_DECIMAL = "Decimal = float  # json and tomllib never make a Decimal"
+# fastjsonschema compiles every pattern of the schema when the module is imported (about 3 ms for the daemon
+# and layer schemas at every start); a document uses a few of them: each is compiled when first used
+PATTERNS_START, PATTERNS_END = "REGEX_PATTERNS = {\n", "\n}\n"
+LAZY_PATTERNS = '''
+
+class _Patterns(dict):
+    """The schema's patterns, each compiled the first time a document is checked against it."""
+
+    def __missing__(self, source):
+        compiled = self[source] = re.compile(_PATTERN_SOURCES[source])
+        return compiled
+
+
+_PATTERN_SOURCES = {
+%s
+}
+REGEX_PATTERNS = _Patterns()
+'''
 
 
 def generate(name: str) -> str:
@@ -44,8 +62,26 @@ def generate(name: str) -> str:
         sys.exit("fastjsonschema changed its generated imports: update scripts/compile-schemas.py")
     first = next(line for line in code.splitlines() if line.startswith("def validate_"))
     entry = first[len("def "):first.index("(")]
-    code = code.replace(IMPORT_LINE, EXCEPTIONS).replace(DECIMAL_LINE, NO_DECIMAL)
+    code = lazy_patterns(code.replace(IMPORT_LINE, EXCEPTIONS).replace(DECIMAL_LINE, NO_DECIMAL))
     return HEADER.format(name=name) + code + f"\n\nvalidate = {entry}\n"
+
+
+def lazy_patterns(code: str) -> str:
+    """`code` with its REGEX_PATTERNS compiled on first use instead of at import."""
+    if PATTERNS_START not in code:
+        return code
+    start = code.index(PATTERNS_START)
+    end = code.index(PATTERNS_END, start)
+    entries = []
+    for line in code[start + len(PATTERNS_START):end].splitlines():
+        key, sep, value = line.strip().rstrip(",").partition(": re.compile(")
+        if not sep or not value.endswith(")") or ", re." in value:
+            sys.exit(f"fastjsonschema changed how it writes patterns ({line.strip()}): update scripts/compile-schemas.py")
+        entries.append(f"    {key}: {value[:-1]},")
+    code = code[:start] + (LAZY_PATTERNS % "\n".join(entries)).lstrip("\n") + code[end + len(PATTERNS_END):]
+    if "re.compile(" in code.replace("re.compile(_PATTERN_SOURCES[source])", ""):
+        sys.exit("fastjsonschema compiles a pattern outside REGEX_PATTERNS: update scripts/compile-schemas.py")
+    return code
 
 
 def target(name: str) -> Path:

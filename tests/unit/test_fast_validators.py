@@ -64,3 +64,19 @@ def test_the_builtin_profiles_pass_the_fast_path():
         doc = tomllib.loads(path.read_text())
         _fast_layer.validate(doc)
         _fast_daemon.validate(doc.get("daemon", {}))
+
+
+def test_a_pattern_is_compiled_when_a_document_first_needs_it_not_when_the_validator_is_imported():
+    import subprocess
+    import sys
+
+    code = ("from dockharden.schema import _fast_daemon as v\n"
+            "print(len(v.REGEX_PATTERNS), len(v._PATTERN_SOURCES))\n"
+            "v.validate({'bip': '10.20.0.1/24'})\n"
+            "try:\n    v.validate({'bip': 'not an address'})\nexcept ValueError:\n    print('refused')\n"
+            "print(sorted(v.REGEX_PATTERNS))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    before, refused, after = done.stdout.splitlines()
+    compiled, known = map(int, before.split())
+    assert compiled == 0 and known > 5 and refused == "refused"
+    assert after == "['^[0-9A-Fa-f:.]+/[0-9]{1,3}$']"
