@@ -365,7 +365,7 @@ def build_plan(ctx: Context, selection, config: dict | None = None, *, restart: 
     """Everything `plan` shows; nothing is written. The layers and the host's facts are read here, the plan
     is assembled by the pure stages (core/planning.py), then the host's own tools check what would change."""
     from dockharden.core import merge
-    from dockharden.core.planning import check_flags, plan_from
+    from dockharden.core.planning import check_flags, firewall_files, plan_from
     from dockharden.host import facts, inputs, tool_checks
 
     ctx.failpoint("during-plan")
@@ -373,12 +373,17 @@ def build_plan(ctx: Context, selection, config: dict | None = None, *, restart: 
     ctx = ctx._replace(manager=facts.service_manager(ctx, config or {}))
     settings = merge.merge_layers(inputs.load_layers(selection))
     host = facts.read_facts(ctx, settings)
+    # a block already on disk as rendered was tested when it was written: no process to start again
+    early = tool_checks.EarlyChecks(_changed(firewall_files(settings, host, engine_version=ctx.engine_version),
+                                             host), host, ctx.runner)
     plan = plan_from(selection, settings, host, engine_version=ctx.engine_version, restart=restart,
                      live=is_running_system(ctx.root))
-    # a block already on disk as rendered was tested when it was written: no process to start again
-    changed = [f for f in plan.rendered if host.file(f.path).content != f.content]
-    notes = tool_checks.check_rendered(changed, host, ctx.runner)
+    notes = tool_checks.check_rendered(_changed(plan.rendered, host), host, ctx.runner, early=early)
     return plan._replace(notes=plan.notes + tuple(notes)) if notes else plan
+
+
+def _changed(files, host) -> list:
+    return [f for f in files if host.file(f.path).content != f.content]
 
 
 def reloadable_keys() -> frozenset[str]:

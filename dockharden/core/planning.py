@@ -37,13 +37,7 @@ def plan_from(selection: Selection, settings: Settings, host: HostSnapshot, *, e
     `engine_version` is --engine-version (else the host's); `restart` false is apply --no-restart; `live`
     says the root is the running system (services can be acted on)."""
     version = engine_version or host.engine_version
-    settings, notes = engine.gate_for_engine(settings, version,
-                                             engine.since_map(validate.load_schema("daemon.schema.json")))
-    settings, store_notes = image_store.keep_populated_store(settings, host)
-    notes += store_notes
-    settings, driver_notes = image_store.fit_storage_driver(settings)
-    notes += driver_notes
-    settings = derive.derive(settings, host)
+    settings, notes = settings_for_host(settings, host, version)
     existing = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content, host.daemon_json_path)
     # the operator's own file first: a wrong value must be reported, not silently replaced by a layer's
     validate.check_daemon_config(existing, path=host.daemon_json_path, engine=version)
@@ -68,6 +62,29 @@ def plan_from(selection: Selection, settings: Settings, host: HostSnapshot, *, e
     return plan._replace(engine_version=version, docker_socket=host.docker_socket,
                    rootless_user=host.rootless_user, daemon_pid=host.daemon.pid if host.daemon else None,
                    start_flags=tuple(host.start_flags(systemd_dropin.exec_after(host, rendered))))
+
+
+def settings_for_host(settings: Settings, host: HostSnapshot, version: str | None) -> tuple[Settings, list]:
+    """The merged settings as this engine and this image store take them, with the keys other tables
+    imply (derive); and the notes saying what was left out or changed."""
+    settings, notes = engine.gate_for_engine(settings, version,
+                                             engine.since_map(validate.load_schema("daemon.schema.json")))
+    settings, store_notes = image_store.keep_populated_store(settings, host)
+    settings, driver_notes = image_store.fit_storage_driver(settings)
+    return derive.derive(settings, host), notes + store_notes + driver_notes
+
+
+def firewall_files(settings: Settings, host: HostSnapshot, *, engine_version: str | None = None) -> list:
+    """The DOCKER-USER files plan_from renders, known before the rest of the plan so that the host's tool
+    can start checking them at once; [] when they cannot be known yet (plan_from then says why)."""
+    from dockharden.errors import DockhardenError
+    from dockharden.targets import ufw_block
+
+    try:
+        final, _ = settings_for_host(settings, host, engine_version or host.engine_version)
+        return ufw_block.render_ufw(final, host)
+    except DockhardenError:
+        return []
 
 
 def own_files(host: HostSnapshot, selection: Selection, state: dict) -> list:

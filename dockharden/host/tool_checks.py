@@ -6,32 +6,70 @@ root) becomes a note in the plan, never a silent pass.
 
 from __future__ import annotations
 
+import threading
+
 from dockharden.errors import RenderError
-from dockharden.host.runner import Runner
+from dockharden.host.runner import Result, Runner
 from dockharden.model import HostSnapshot, Note, RenderedFile
 from dockharden.targets import ufw_block
 
+Call = tuple[tuple[str, ...], str]  # a tool's argument list and what it reads on its standard input
 
-def check_rendered(files: list[RenderedFile], host: HostSnapshot, runner: Runner) -> list[Note]:
+
+class EarlyChecks:
+    """Checks started before the plan is assembled, in a thread (the tool takes 5 to 30 ms, about as long
+    as the assembly): check_rendered takes the result of each call it would make with the same input."""
+
+    def __init__(self, files: list[RenderedFile], host: HostSnapshot, runner: Runner) -> None:
+        self.calls = [call for call, _ in _calls(files, host)[0]]
+        self._results: dict[Call, Result] = {}
+        self._thread = threading.Thread(target=self._run, args=(runner,), name="dockharden-early-checks",
+                                        daemon=True)
+        if self.calls:
+            self._thread.start()
+
+    def _run(self, runner: Runner) -> None:
+        self._results = dict(zip(self.calls, runner.run_all(self.calls, timeout=TIMEOUT), strict=True))
+
+    def results(self) -> dict[Call, Result]:
+        if self.calls:
+            self._thread.join()
+        return self._results
+
+
+TIMEOUT = 20
+
+
+def check_rendered(files: list[RenderedFile], host: HostSnapshot, runner: Runner, *,
+                   early: EarlyChecks | None = None) -> list[Note]:
     """Raise RenderError when a host tool rejects a rendered file; notes for checks that could not run.
 
-    The IPv4 and IPv6 blocks are tested at the same time: each check is a process start.
+    The IPv4 and IPv6 blocks are tested at the same time: each check is a process start. A call `early`
+    already made with the same input is not made again.
     """
+    calls, notes = _calls(files, host)
+    done = early.results() if early else {}
+    left = [call for call, _ in calls if call not in done]
+    done = {**done, **dict(zip(left, runner.run_all(left, timeout=TIMEOUT), strict=True))}
+    for call, (rendered, tool) in calls:
+        notes += _judge(rendered, tool, done[call])
+    return notes
+
+
+def _calls(files: list[RenderedFile], host: HostSnapshot) -> tuple[list[tuple[Call, tuple[RenderedFile, str]]],
+                                                                   list[Note]]:
+    """The tool calls that check `files`, each with its file and tool; notes for checks that cannot run."""
     notes: list[Note] = []
     calls = []
     for rendered in files:
         if rendered.target == "ufw" and rendered.content is not None:
             tool = "ip6tables-restore" if rendered.path == ufw_block.PATH_V6 else "iptables-restore"
             if tool in host.tools:
-                calls.append((rendered, tool))
+                calls.append((((host.tools[tool], "--test", "--noflush"), managed_block(rendered)), (rendered, tool)))
             else:
                 notes.append(Note("warning", f"{tool} is not installed: the DOCKER-USER block in "
                                              f"{rendered.path} was not tested"))
-    results = runner.run_all([([host.tools[tool], "--test", "--noflush"], managed_block(rendered))
-                              for rendered, tool in calls], timeout=20)
-    for (rendered, tool), result in zip(calls, results, strict=True):
-        notes += _judge(rendered, tool, result)
-    return notes
+    return calls, notes
 
 
 def managed_block(rendered: RenderedFile) -> str:
