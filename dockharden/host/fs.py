@@ -53,6 +53,10 @@ class HostFS:
     def real(self, path: str, *, follow_last: bool = True) -> Path:
         """The real location of host path `path` under the root; `follow_last=False` keeps a final
         symlink itself (to replace or remove the link, or to read what it says)."""
+        return Path(self._resolve(path, follow_last))
+
+    def _resolve(self, path: str, follow_last: bool = True) -> str:
+        """real(), as a string: what the readers below hand to os (a Path costs more to make than to use)."""
         base = self._base
         parts = [p for p in os.path.normpath("/" + path).split("/") if p]
         parts.reverse()  # popped from the end: the next component is parts[-1]
@@ -75,11 +79,11 @@ class HostFS:
             target = os.readlink(candidate)
             parts += reversed([p for p in target.split("/") if p and p != "."])
             current = base if target.startswith("/") else current
-        return Path(current)
+        return current
 
-    def host_path(self, real: Path) -> str:
+    def host_path(self, real: Path | str) -> str:
         """The host path of a real location under the root."""
-        rel = os.path.relpath(real, self.base)
+        rel = os.path.relpath(real, self._base)
         return "/" if rel == "." else "/" + rel
 
     # --- reading ---------------------------------------------------------------------------------
@@ -87,9 +91,9 @@ class HostFS:
     def read(self, path: str, *, limit: int = MAX_FILE) -> HostFile:
         """A file's bytes, mode and owner; following a symlink inside the root, whose own target and
         the real host path it leads to are recorded. Anything but a regular file is refused."""
-        link_path = self.real(path, follow_last=False)
-        link = os.readlink(link_path) if link_path.is_symlink() else None
-        full = self.real(path)
+        link_path = self._resolve(path, follow_last=False)
+        link = os.readlink(link_path) if os.path.islink(link_path) else None
+        full = self._resolve(path)
         real = self.host_path(full) if link else None
         try:
             # refused before opening: opening some devices acts (a watchdog arms), a socket cannot be opened;
@@ -144,7 +148,7 @@ class HostFS:
     def stat(self, path: str, *, follow_last: bool = True) -> os.stat_result | None:
         """The status of what `path` names (None when nothing does)."""
         try:
-            return os.lstat(self.real(path, follow_last=follow_last))
+            return os.lstat(self._resolve(path, follow_last))
         except (OSError, HostFileError):
             return None
 
