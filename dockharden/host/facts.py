@@ -4,7 +4,6 @@ Reads only. With root `/` it also asks the running dockerd (its pidfile, /proc/<
 API socket); with any other root (an image, a chroot) it reads files only.
 """
 
-from __future__ import annotations
 
 import os
 import re

@@ -5,7 +5,6 @@ Reads the host (passwd, the user's systemd unit). Under RootlessKit dockerd read
 $XDG_RUNTIME_DIR/docker.sock; XDG_RUNTIME_DIR is /run/user/<uid> under systemd.
 """
 
-from __future__ import annotations
 
 import shlex
 from typing import NamedTuple

@@ -4,7 +4,6 @@ Touches the machine (runs programs). Never builds a shell string. Tests and call
 Runner, so nothing here is a hidden global.
 """
 
-from __future__ import annotations
 
 import shutil
 import subprocess

@@ -7,7 +7,6 @@ was cut short or edited by hand. It is never trusted: a damaged record marks its
 others stay usable), a damaged managed.json stops plan and apply with one paragraph saying what to do.
 """
 
-from __future__ import annotations
 
 import json
 from pathlib import Path

@@ -4,7 +4,6 @@ Pure. The registry maps a target name to its renderer, the service that must act
 change, and the host paths it reads.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from typing import NamedTuple

@@ -3,7 +3,6 @@
 Pure: which paths exist comes from the host snapshot. Rendered by rules_text (Python, not a template: see docs/performance.md).
 """
 
-from __future__ import annotations
 
 import re
 from typing import NamedTuple

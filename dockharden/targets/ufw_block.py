@@ -5,7 +5,6 @@ well-formed block, or an error. The block never opens the host to whole private 
 only for the networks and ports the layer names, plus replies and the containers' own traffic.
 """
 
-from __future__ import annotations
 
 import ipaddress
 import re

@@ -6,7 +6,6 @@ its work into a traceback or a different exit status: the output is dropped, the
 the entry point says once, on standard error, that the output was lost.
 """
 
-from __future__ import annotations
 
 import errno
 import io
