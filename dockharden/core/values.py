@@ -16,11 +16,12 @@ from typing import Any
 from dockharden.errors import DockhardenError, LayerError
 
 MAX_PORT = 65535
+# the patterns are strings: re compiles (and caches) one when a value first needs it, not at every start
 # shadow-utils' rule (what useradd accepts), with capitals allowed: a letter or '_' first, at most 32
-USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
-DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
-ENGINE_VERSION = re.compile(r"(\d{1,4})\.(\d{1,4})(\.\d{1,4})*([-+~][0-9A-Za-z.+~-]{1,64})?")
-PORT_SPEC = re.compile(r"(\d{1,5})(?::(\d{1,5}))?(?:/(tcp|udp))?")
+USER_NAME = r"[A-Za-z_][A-Za-z0-9_.-]{0,31}"
+DNS_LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+ENGINE_VERSION = r"(\d{1,4})\.(\d{1,4})(\.\d{1,4})*([-+~][0-9A-Za-z.+~-]{1,64})?"
+PORT_SPEC = r"(\d{1,5})(?::(\d{1,5}))?(?:/(tcp|udp))?"
 
 
 class Invalid(ValueError):
@@ -35,7 +36,7 @@ class Invalid(ValueError):
 
 def port_spec(text: str) -> tuple[int, int, str]:
     """'8000:8100/udp' -> (8000, 8100, 'udp'); a bare port or range is tcp."""
-    match = PORT_SPEC.fullmatch(text)
+    match = re.fullmatch(PORT_SPEC, text)
     if not match:
         raise Invalid(f"`{text}` is not a port", 'write "443", "8000:8100" or "53/udp" (protocol tcp or udp)')
     low, high, proto = int(match.group(1)), int(match.group(2) or match.group(1)), match.group(3)
@@ -95,7 +96,7 @@ def dns_name_problem(text: str) -> tuple[str, str] | None:
     labels = name.split(".")
     if labels[0] == "*":
         labels = labels[1:]
-    if not name or len(name) > 253 or not labels or not all(DNS_LABEL.fullmatch(label) for label in labels):
+    if not name or len(name) > 253 or not labels or not all(re.fullmatch(DNS_LABEL, label) for label in labels):
         return (f"`{text}` is not a DNS name", "labels of letters, digits and '-' (not first or last), separated "
                 "by dots, 63 characters each and 253 in all; encode international names as xn--")
     if _is_ip(name):
@@ -153,10 +154,10 @@ def metrics_address(text: str) -> str:
     return text
 
 
-GO_DURATION = re.compile(r"(?:\d{1,6}(?:h|m|s))+")
-LABEL_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,127}")
-SIZE = re.compile(r"\d{1,9}(?:\.\d{1,3})?(?:[kKmMgGtT]i?[bB]?|[bB])?")
-CALENDAR = re.compile(r"[A-Za-z0-9 *:,./~-]{1,64}")
+GO_DURATION = r"(?:\d{1,6}(?:h|m|s))+"
+LABEL_PART = r"[A-Za-z0-9][A-Za-z0-9._/-]{0,127}"
+SIZE = r"\d{1,9}(?:\.\d{1,3})?(?:[kKmMgGtT]i?[bB]?|[bB])?"
+CALENDAR = r"[A-Za-z0-9 *:,./~-]{1,64}"
 
 
 def prune_filter(text: str) -> str:
@@ -167,11 +168,11 @@ def prune_filter(text: str) -> str:
         raise Invalid(f"{text!r} holds a line break or control character", fix)
     name, eq, value = text.partition("=")
     if name == "until" and eq:
-        if GO_DURATION.fullmatch(value):
+        if re.fullmatch(GO_DURATION, value):
             return text
         raise Invalid(f"`{text}`: `{value}` is not a duration (no spaces, quotes or special characters)", fix)
     if name in ("label", "label!") and eq:
-        if all(LABEL_PART.fullmatch(part) for part in value.split("=", 1)):
+        if all(re.fullmatch(LABEL_PART, part) for part in value.split("=", 1)):
             return text
         raise Invalid(f"`{text}`: `{value}` is not KEY or KEY=VALUE of letters, digits and . _ / - (no spaces, "
                       "quotes or special characters)", fix)
@@ -180,7 +181,7 @@ def prune_filter(text: str) -> str:
 
 def byte_size(text: str) -> str:
     """A size `docker builder prune --keep-storage` takes: 10GB, 512MB, 1.5g; "" means no trimming."""
-    if text and not SIZE.fullmatch(text):
+    if text and not re.fullmatch(SIZE, text):
         raise Invalid(f"`{text}` is not a size", 'write a number and a unit, e.g. 10GB or 512MB ("" keeps the '
                       "build cache untrimmed)")
     return text
@@ -188,7 +189,7 @@ def byte_size(text: str) -> str:
 
 def calendar(text: str) -> str:
     """A systemd OnCalendar expression, from the characters calendar expressions use (one line)."""
-    if not CALENDAR.fullmatch(text) or not text.strip():
+    if not re.fullmatch(CALENDAR, text) or not text.strip():
         raise Invalid(f"{text!r} is not a calendar expression dockharden writes",
                       'write one such as weekly, daily or "Sun *-*-* 03:00:00" (letters, digits, spaces and '
                       "* : , . / ~ -; check it with `systemd-analyze calendar`)")
@@ -204,7 +205,7 @@ def audit_permissions(text: str) -> str:
 
 def user_name(text: str) -> str:
     """A user name useradd accepts: a letter or '_' first, then letters, digits, '_', '.', '-'; 32 at most."""
-    if not USER_NAME.fullmatch(text):
+    if not re.fullmatch(USER_NAME, text):
         raise Invalid(f"`{text}` is not a user name", "a letter or '_' first, then letters, digits, '_', '.' or "
                       "'-', 32 characters at most")
     return text
@@ -237,7 +238,7 @@ def user_and_group(text: str) -> str:
 
 def engine_version(text: str) -> str:
     """MAJOR.MINOR[.PATCH...], with a packager's suffix allowed ('20.10.24+dfsg1', '26.1.5-ce')."""
-    if not ENGINE_VERSION.fullmatch(text):
+    if not re.fullmatch(ENGINE_VERSION, text):
         raise Invalid(f"`{text}` is not an engine version",
                       "write MAJOR.MINOR[.PATCH] as `dockerd --version` prints it, e.g. 24.0 or 20.10.24")
     return text

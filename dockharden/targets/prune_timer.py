@@ -21,7 +21,7 @@ DOCKER = "/usr/bin/docker"
 # what the prune layer's table means when a key is left out
 DEFAULTS = {"filters": ["until=168h"], "keep_storage": "10GB", "all": False, "on_calendar": "weekly",
             "randomized_delay": "1h"}
-_PLAIN = re.compile(r"[A-Za-z0-9_./:=+,@!-]+")
+_PLAIN = r"[A-Za-z0-9_./:=+,@!-]+"
 
 
 def systemd_quote(arg: str) -> str:
@@ -30,7 +30,7 @@ def systemd_quote(arg: str) -> str:
     if any(c in arg for c in "\n\r\0"):
         raise ValueError(f"{arg!r} holds a line break or NUL: it cannot be one ExecStart argument")
     text = arg.replace("%", "%%").replace("$", "$$")
-    if _PLAIN.fullmatch(arg):
+    if re.fullmatch(_PLAIN, arg):
         return text
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -136,8 +136,8 @@ def splice_block(text: str, block: str, *, path: str) -> str:
     return "".join(lines[:start] + block_lines + lines[end + 1:])
 
 
-CHAIN_LINE = re.compile(r"^\s*(?::DOCKER-USER\b|(?:-A|-I|-R|-D|-N|-F|--append|--insert|--replace|--delete|"
-                        r"--new-chain|--flush)\s+DOCKER-USER\b)")
+CHAIN_LINE = (r"^\s*(?::DOCKER-USER\b|(?:-A|-I|-R|-D|-N|-F|--append|--insert|--replace|--delete|"
+              r"--new-chain|--flush)\s+DOCKER-USER\b)")
 
 
 def refuse_chain_rules_outside(lines: list[str], span: tuple[int, int] | None, *, path: str) -> None:
@@ -146,7 +146,7 @@ def refuse_chain_rules_outside(lines: list[str], span: tuple[int, int] | None, *
     chain (rules above it vanish) and its final RETURN makes rules below it dead."""
     for number, line in enumerate(lines, 1):
         inside = span is not None and span[0] < number <= span[1] + 1
-        if not inside and CHAIN_LINE.match(line):
+        if not inside and re.match(CHAIN_LINE, line):
             raise HostFileError(
                 f"line {number} (`{line.strip()[:80]}`) changes the DOCKER-USER chain outside dockharden's "
                 "managed block; ufw would silently lose it when it loads the block, which declares (and so "
