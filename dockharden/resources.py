@@ -6,9 +6,10 @@ and `dockharden.schema`; in a source checkout they are the top-level `profiles/`
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(os.path.abspath(__file__)).parent  # not resolve() (a stat per part): a path through a link works
 
 
 def _data_dir(package: str, checkout_dir: str) -> Path:
