@@ -18,7 +18,8 @@ Call = tuple[tuple[str, ...], str]  # a tool's argument list and what it reads o
 
 class EarlyChecks:
     """Checks started before the plan is assembled, in a thread (the tool takes 5 to 30 ms, about as long
-    as the assembly): check_rendered takes the result of each call it would make with the same input."""
+    as the assembly): check_rendered takes the result of each call it would make with the same input. A
+    plan that fails before then leaves the thread to end by itself (a daemon thread; a --test changes nothing)."""
 
     def __init__(self, files: list[RenderedFile], host: HostSnapshot, runner: Runner) -> None:
         self.calls = [call for call, _ in _calls(files, host)[0]]
