@@ -480,7 +480,13 @@ def completion(shell: Literal["bash", "zsh"] = typer.Argument(..., metavar="SHEL
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run one command and exit with the status the contract gives its outcome.
+    """Run one command and exit with the status the contract gives its outcome (for callers in this
+    process; the `dockharden` command itself starts in __main__.py)."""
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run one command; the exit status the contract gives its outcome.
 
     The standard streams are guarded first (a closed or full output never changes the outcome), and
     SIGINT, SIGTERM and SIGHUP end a command with one line, unless an apply holds them to a step boundary.
@@ -499,7 +505,7 @@ def main(argv: list[str] | None = None) -> None:
     lost = streams.lost_output()
     if lost:
         _say(f"the output could not be written ({lost}); the exit status ({status}) is the command's own")
-    sys.exit(status)
+    return status
 
 
 def _run(args: list[str]) -> int:
