@@ -60,8 +60,8 @@ def plan_from(selection: Selection, settings: Settings, host: HostSnapshot, *, e
     plan = planmod.make_plan(selection, settings, host, rendered, notes, reloadable_keys())
     plan = planmod.hold_services(plan, host, live=live, restart=restart)
     return plan._replace(engine_version=version, docker_socket=host.docker_socket,
-                   rootless_user=host.rootless_user, daemon_pid=host.daemon.pid if host.daemon else None,
-                   start_flags=tuple(host.start_flags(systemd_dropin.exec_after(host, rendered))))
+                         rootless_user=host.rootless_user, daemon_pid=host.daemon.pid if host.daemon else None,
+                         start_flags=tuple(host.start_flags(systemd_dropin.exec_after(host, rendered))))
 
 
 def settings_for_host(settings: Settings, host: HostSnapshot, version: str | None) -> tuple[Settings, list]:

@@ -358,9 +358,9 @@ def for_rootless_user(ctx: Context, host: HostSnapshot, layer_user: str | None) 
     daemon = find_daemon(ctx.root, (user.pidfile,)) if live else None
     files = dict(host.files, **{user.daemon_json: read_file(ctx.root, user.daemon_json)})
     return host._replace(files=files, daemon_json_path=user.daemon_json, daemon_json_owner=(user.uid, user.gid),
-                   daemon_info=info, daemon=daemon, engine_version=version or host.engine_version,
-                   manager="rootless", rootless_flags=tuple(rootless.unit_flags(ctx.root, user)),
-                   docker_socket=user.socket, rootless_user=user.name)
+                         daemon_info=info, daemon=daemon, engine_version=version or host.engine_version,
+                         manager="rootless", rootless_flags=tuple(rootless.unit_flags(ctx.root, user)),
+                         docker_socket=user.socket, rootless_user=user.name)
 
 
 def read_snapshot(ctx: Context, daemon_table: dict, socket: str | None = None, *, own_state: bool = True) -> HostSnapshot:
@@ -381,8 +381,8 @@ def read_snapshot(ctx: Context, daemon_table: dict, socket: str | None = None, *
     # the files they point at are read too: the tls layer writes at the paths a layer names
     pointed_files = {p: read_file(ctx.root, p) for p in pointed if p.startswith("/")}
     snapshot = snapshot._replace(existing_paths=snapshot.existing_paths | existing(ctx.root, probed),
-                       files={**pointed_files, **snapshot.files}, now=ctx.clock(), managed=managed,
-                       created=created_files(ctx.root, managed) if own_state else {})
+                                 files={**pointed_files, **snapshot.files}, now=ctx.clock(), managed=managed,
+                                 created=created_files(ctx.root, managed) if own_state else {})
     return snapshot
 
 
