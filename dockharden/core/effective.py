@@ -8,8 +8,7 @@ default-ulimits, userland-proxy) are listed as not observable, never as passed.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from dockharden.core.engine_gating import parse_version
 
@@ -17,8 +16,7 @@ NOT_OBSERVABLE = ("log-opts", "default-ulimits", "userland-proxy", "builder", "f
                   "max-concurrent-downloads", "max-concurrent-uploads", "metrics-addr")
 
 
-@dataclass(frozen=True)
-class Mismatch:
+class Mismatch(NamedTuple):
     key: str
     wanted: Any
     effective: Any
@@ -27,8 +25,7 @@ class Mismatch:
         return f"{self.key}: wanted {json.dumps(self.wanted)}, the daemon reports {json.dumps(self.effective)}"
 
 
-@dataclass(frozen=True)
-class Effective:
+class Effective(NamedTuple):
     """What the daemon reports: `docker info`, the default bridge's options."""
 
     info: dict[str, Any]

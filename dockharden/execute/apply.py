@@ -12,10 +12,9 @@ import os
 import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dockharden.errors import ApplyError, DockhardenError, from_os_error
 from dockharden.execute import faults, generations, services
@@ -29,15 +28,14 @@ from dockharden.model import Action, Journal, Plan, RunOutcome
 from dockharden.targets import audit_rules, daemon_json, ufw_block
 
 
-@dataclass(frozen=True)
-class RunResult:
+class RunResult(NamedTuple):
     """What apply did: `applied`, `unchanged`, `rolled_back` or `failed`, with the generation."""
 
     result: str
     generation: str | None = None
     written: tuple[str, ...] = ()
     services: tuple[dict, ...] = ()
-    messages: tuple[str, ...] = field(default_factory=tuple)
+    messages: tuple[str, ...] = ()
     interrupted: int | None = None  # the signal that stopped the run (it was then rolled back)
 
     @property
@@ -45,8 +43,7 @@ class RunResult:
         return self.result in (RunOutcome.APPLIED, RunOutcome.UNCHANGED)
 
 
-@dataclass(frozen=True)
-class Engine:
+class Engine(NamedTuple):
     """Everything apply touches, passed in: no hidden globals."""
 
     root: str
@@ -82,8 +79,8 @@ class Engine:
         service = dict(self.config.get("service", {}))
         if service.get("manager", "auto") == "auto":
             service.update(manager="rootless", user=user)
-        return replace(self, config=dict(self.config, service=service), default_socket=found.socket,
-                       daemon_json_path=found.daemon_json)
+        return self._replace(config=dict(self.config, service=service), default_socket=found.socket,
+                             daemon_json_path=found.daemon_json)
 
 
 def plan_summary(plan: Plan) -> dict:
@@ -109,7 +106,7 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     try:
         generation = _run_steps(plan, engine, generation, restart)
     except Interrupted as exc:  # the step under way finished; now undo the generation
-        return replace(roll_back_generation(engine, generation, exc.paragraph()), interrupted=exc.signum)
+        return roll_back_generation(engine, generation, exc.paragraph())._replace(interrupted=exc.signum)
     except DockhardenError as exc:
         return roll_back_generation(engine, generation, exc.paragraph())
     except OSError as exc:  # a full disk, a read-only mount: undo what was written

@@ -12,9 +12,8 @@ import re
 import shlex
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dockharden.errors import ApplyError, HostFileError
 from dockharden.host.effective import WATCH, loaded_watches, watches  # noqa: F401 (the read side)
@@ -26,8 +25,7 @@ CONFIG = "/etc/dockharden/dockharden.toml"
 MANAGERS = ("systemd", "sysvinit", "command")
 
 
-@dataclass(frozen=True)
-class DockerService:
+class DockerService(NamedTuple):
     """How to reload and restart dockerd on this host."""
 
     manager: str
@@ -196,8 +194,7 @@ ERROR_LINE = re.compile(r"level=(error|fatal)|failed to start daemon|unable to c
 LOG_FILES = ("/var/log/docker.log", "/var/log/dockerd.log")
 
 
-@dataclass(frozen=True)
-class LogMark:
+class LogMark(NamedTuple):
     """Where the daemon's log stood before an action: only what it says afterwards explains a failure."""
 
     since: float                      # the time, for the journal
