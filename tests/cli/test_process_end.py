@@ -47,3 +47,11 @@ def test_a_large_output_is_complete_when_the_process_ends(tmp_path):
                           env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert done.returncode == 0, done.stderr
     assert done.stdout.count('"SCMP_ACT_ALLOW"') > 5 and done.stdout.rstrip().endswith("to make these changes.")
+
+
+def test_under_a_profiler_the_process_exits_the_ordinary_way_so_the_profile_is_written(tmp_path):
+    out = tmp_path / "plan.prof"
+    done = subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), "-m", "dockharden", "--version"],
+                          capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert done.returncode == 0 and "dockharden" in done.stdout, done.stderr
+    assert out.stat().st_size > 0
