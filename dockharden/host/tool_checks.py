@@ -14,6 +14,7 @@ from dockharden.model import HostSnapshot, Note, RenderedFile
 from dockharden.targets import ufw_block
 
 Call = tuple[tuple[str, ...], str]  # a tool's argument list and what it reads on its standard input
+TIMEOUT = 20  # seconds for one check
 
 
 class EarlyChecks:
@@ -37,8 +38,6 @@ class EarlyChecks:
             self._thread.join()
         return self._results
 
-
-TIMEOUT = 20
 
 
 def check_rendered(files: list[RenderedFile], host: HostSnapshot, runner: Runner, *,
