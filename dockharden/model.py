@@ -137,6 +137,35 @@ class DaemonProcess(NamedTuple):
     can_raise_limits: bool = True
 
 
+class PublishedPort(NamedTuple):
+    """A container port published on the host: what an outside client dials."""
+
+    host_ip: str        # "" or 0.0.0.0 / :: for every address
+    host_port: int
+    container_port: int
+    proto: str = "tcp"
+
+    def __str__(self) -> str:
+        where = f"{self.host_ip}:" if self.host_ip not in ("", "0.0.0.0", "::") else ""
+        return f"{where}{self.host_port}->{self.container_port}/{self.proto}"
+
+
+class Container(NamedTuple):
+    """A running container as a plan needs it: what a restart, a firewall block or a store switch does to it."""
+
+    name: str
+    id: str                                   # the full id
+    restart_policy: str = ""                  # "", "no", "always", "unless-stopped", "on-failure"
+    networks: tuple[str, ...] = ()            # network names ("bridge" is the default bridge)
+    ports: tuple[PublishedPort, ...] = ()
+    pid: int = 0                              # its init process on the host (0: unknown)
+
+    @property
+    def restarts_by_itself(self) -> bool:
+        """Whether dockerd starts it again after a restart that stopped it (unless-stopped, always)."""
+        return self.restart_policy in ("always", "unless-stopped")
+
+
 class HostSnapshot(NamedTuple):
     """Everything the pure stages need to know about the host. Read once by host.read_host."""
 
@@ -168,7 +197,7 @@ class HostSnapshot(NamedTuple):
     rootless_user: str | None = None
     created: dict[str, str] = NO_ENTRIES  # whole files dockharden created: path -> target
     kernel_audit: str | None = None  # host.AUDIT_AVAILABLE, why audit cannot be used here, or None (offline root)
-    running_containers: tuple[str, ...] = ()  # names; read only when a restart would stop them (no live-restore)
+    containers: tuple[Container, ...] | None = None  # the running ones; None: not asked (no daemon, offline root)
 
     @property
     def audit_loadable(self) -> bool:
@@ -177,6 +206,11 @@ class HostSnapshot(NamedTuple):
 
     def file(self, path: str) -> HostFile:
         return self.files.get(path) or HostFile(path=path, exists=False)
+
+    @property
+    def running_containers(self) -> tuple[str, ...]:
+        """The running containers' names, sorted ('' when none run or the daemon was not asked)."""
+        return tuple(c.name for c in self.containers or ())
 
     def start_flags(self, unit_exec: tuple[str, ...] | None = None) -> list[str]:
         """The flags dockerd starts with next time: from its unit under systemd (`unit_exec` when a

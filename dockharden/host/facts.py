@@ -23,9 +23,11 @@ from dockharden.model import (
     DOCKER_PIDFILES,
     DOCKER_SOCKET,
     MANAGED_STATE,
+    Container,
     DaemonProcess,
     HostFile,
     HostSnapshot,
+    PublishedPort,
 )
 
 PIDFILES = DOCKER_PIDFILES
@@ -405,14 +407,45 @@ def with_store_facts(ctx: Context, host: HostSnapshot, settings) -> HostSnapshot
 
 
 def with_running_containers(ctx: Context, host: HostSnapshot) -> HostSnapshot:
-    """The names of the running containers, asked only when a restart would stop them (the daemon answers,
-    live-restore is not in force, and some run): a plan states the disruption it causes by name."""
+    """The running containers, asked whenever the daemon answers and says some run: a plan states what a
+    restart, a firewall block or a store switch does to each one, by name."""
     info = host.daemon_info if isinstance(host.daemon_info, dict) else None
-    if not info or info.get("LiveRestoreEnabled") or not info.get("ContainersRunning"):
+    if not info:
         return host
-    listed = dockerapi.get_json(socket_path(ctx.root, host.docker_socket or SOCKET), "/containers/json") or []
-    names = sorted((c.get("Names") or [c.get("Id", "?")[:12]])[0].lstrip("/") for c in listed if isinstance(c, dict))
-    return host._replace(running_containers=tuple(names))
+    if not info.get("ContainersRunning"):
+        return host._replace(containers=())
+    return host._replace(containers=read_containers(socket_path(ctx.root, host.docker_socket or SOCKET)))
+
+
+def read_containers(socket: str) -> tuple[Container, ...] | None:
+    """Every running container (GET /containers/json, then each one's /containers/{id}/json for its restart
+    policy and process); None when the daemon does not answer. A container gone in between is left out."""
+    listed = dockerapi.get_json(socket, "/containers/json")
+    if not isinstance(listed, list):
+        return None
+    found = []
+    for entry in listed:
+        ident = entry.get("Id") if isinstance(entry, dict) else None
+        detail = dockerapi.get_json(socket, f"/containers/{ident}/json") if isinstance(ident, str) else None
+        if isinstance(detail, dict):
+            found.append(container_of(entry, detail))
+    return tuple(sorted(found, key=lambda c: c.name))
+
+
+def container_of(entry: dict, detail: dict) -> Container:
+    """A Container from the API's list entry and its inspect document."""
+    host_config = detail.get("HostConfig") or {}
+    policy = (host_config.get("RestartPolicy") or {}).get("Name") or ""
+    networks = ((detail.get("NetworkSettings") or {}).get("Networks") or {})
+    ports = []
+    for port in entry.get("Ports") or ():
+        if isinstance(port, dict) and port.get("PublicPort"):
+            ports.append(PublishedPort(str(port.get("IP") or ""), int(port["PublicPort"]),
+                                       int(port.get("PrivatePort") or 0), str(port.get("Type") or "tcp")))
+    name = str(detail.get("Name") or "").lstrip("/") or str(detail.get("Id", ""))[:12]
+    return Container(name=name, id=str(detail.get("Id", "")), restart_policy=str(policy),
+                     networks=tuple(sorted(str(n) for n in networks)), ports=tuple(sorted(set(ports))),
+                     pid=int((detail.get("State") or {}).get("Pid") or 0))
 
 
 def read_facts(ctx: Context, settings) -> HostSnapshot:

@@ -5,7 +5,7 @@ import json
 
 from dockharden.core.merge import merge_layers
 from dockharden.core.plan import hold_services, make_plan
-from dockharden.model import DaemonProcess, HostFile, HostSnapshot, Layer, RenderedFile, Selection
+from dockharden.model import Container, DaemonProcess, HostFile, HostSnapshot, Layer, RenderedFile, Selection
 from dockharden.report import plan_document, render_plan, summary_line
 
 PATH = "/etc/docker/daemon.json"
@@ -17,7 +17,8 @@ RUNNING = DaemonProcess(4242, ("dockerd",))
 
 def host_with(info=None, daemon=None, containers=(), files=()):
     return HostSnapshot(root="/", files={f.path: f for f in files}, existing_paths=frozenset(), daemon=daemon,
-                        daemon_info=info, running_containers=tuple(containers))
+                        daemon_info=info,
+                        containers=tuple(Container(name, name * 2) for name in containers))
 
 
 def plan_on(host, new=None, extra=(), *, live=True, restart=True):
