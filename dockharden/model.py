@@ -281,6 +281,8 @@ class ServiceAction(NamedTuple):
     effect: str = ""
     stops: tuple[str, ...] = ()
     left_because: str = ""
+    steps: tuple[str, ...] = ()  # a docker restart's order of reloads and restart (core/transitions.py)
+    pending: tuple[str, ...] = ()  # keys that take effect only at a restart with no container running
 
 
 class Note(NamedTuple):

@@ -38,7 +38,8 @@ def plan_document(plan: Plan, root: str) -> dict[str, Any]:
 
 def _service_document(action) -> dict[str, Any]:
     return {"service": action.service, "action": action.action, "reason": action.reason, "effect": action.effect,
-            "containers_stop": list(action.stops)}
+            "containers_stop": list(action.stops), "steps": list(action.steps),
+            "pending_until_no_container_runs": list(action.pending)}
 
 
 def summary_document(plan: Plan) -> dict[str, Any]:
@@ -151,6 +152,8 @@ def _render_services(plan: Plan) -> list[str]:
     for action in plan.needed:
         if not action.left_because:
             lines.append(f"  {action.service} {action.action}: {action.reason}")
+            if len(action.steps) > 1:
+                lines.append(f"    in this order: {'; then '.join(action.steps)}")
         elif action.left_because not in said:  # one line per reason
             said.add(action.left_because)
             alike = ", ".join(f"{s.service} {s.action}" for s in plan.left if s.left_because == action.left_because)
@@ -255,12 +258,24 @@ def result_document(result: RunResult, recovered: list[str] = ()) -> dict[str, A
             "interrupted_by": signal.Signals(result.interrupted).name if result.interrupted else None}
 
 
+def _service_detail(done: dict) -> str:
+    """How a docker restart went: its steps and the containers it kept or stopped."""
+    said = []
+    if len(done.get("steps") or ()) > 1:
+        said.append("; then ".join(done["steps"]))
+    if done.get("containers_kept"):
+        said.append("kept running: " + ", ".join(done["containers_kept"]))
+    if done.get("containers_stopped"):
+        said.append("stopped: " + ", ".join(done["containers_stopped"]))
+    return f" ({'; '.join(said)})" if said else ""
+
+
 def render_result(result: RunResult) -> str:
     if result.result == RunOutcome.UNCHANGED:
         return "Nothing to do: the host already matches the plan.\n"
     lines = [f"{result.result}: generation {result.generation}" if result.generation else result.result]
     lines += [f"  wrote {path}" for path in result.written]
-    lines += [f"  {s['service']}: {s['action']}" for s in result.services]
+    lines += [f"  {s['service']}: {s['action']}" + _service_detail(s) for s in result.services]
     lines += [f"  {m}" for m in result.messages]
     return "\n".join(lines) + "\n"
 

@@ -11,6 +11,15 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from dockharden.core.transitions import (
+    LIVE_RESTORE_OFF,
+    LIVE_RESTORE_ON,
+    RESTART,
+    changed_bridge_keys,
+    describe_stops,
+    is_swarm_node,
+    restart_steps,
+)
 from dockharden.model import (
     Action,
     Change,
@@ -198,9 +207,28 @@ def _docker_action(changes: list[Change], host: HostSnapshot, reloadable: frozen
     if not fixed:
         return ServiceAction("docker", "reload", "only reloadable keys changed (" + ", ".join(keys) + "): SIGHUP",
                              effect="nothing restarts")
-    survive, effect, stops = restart_disruption(host)
+    return restart_action(fixed, host, _final_config(daemon, host))
+
+
+def _final_config(daemon: Change | None, host: HostSnapshot) -> dict[str, Any]:
+    """The daemon.json dockerd starts with once the plan is applied."""
+    content = daemon.new.content if daemon else host.file(host.daemon_json_path).content
+    try:
+        return daemon_json.parse_daemon_json(content)
+    except Exception:  # an unreadable file was already reported by render
+        return {}
+
+
+def restart_action(fixed: list[str], host: HostSnapshot, final: dict[str, Any]) -> ServiceAction:
+    """The docker restart, with its steps and what it does to each running container."""
+    current = _final_config(None, host)
+    survive, effect, stops, steps = restart_disruption(host, bool(final.get("live-restore")))
+    pending = tuple(changed_bridge_keys(current, final)) if host.containers and effect == LIVE_RESTORE_KEEPS else ()
+    if pending:
+        survive += (f"; {', '.join(pending)} take(s) effect only at the first docker restart with no container "
+                    f"running: the default bridge is kept while these run: {', '.join(host.running_containers)}")
     return ServiceAction("docker", "restart", "not reloadable: " + ", ".join(fixed) + "; " + survive,
-                         effect=effect, stops=stops)
+                         effect=effect, stops=stops, steps=steps, pending=pending)
 
 
 def by_restart_file(path: str) -> str:
@@ -223,22 +251,31 @@ def _uses_own_seccomp(changes: list[Change], host: HostSnapshot) -> bool:
 LIVE_RESTORE_KEEPS = "containers keep running: live-restore"
 
 
-def restart_disruption(host: HostSnapshot) -> tuple[str, str, tuple[str, ...]]:
-    """What a docker restart does to the running containers: (sentence, a few words, names that stop)."""
+def restart_disruption(host: HostSnapshot, live_restore_after: bool
+                       ) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+    """What a docker restart does to the running containers: (sentence, a few words, names that stop, steps)."""
     if host.daemon_info is None:
         return ("dockerd is not answering here, so no running containers are known",
-                "running containers unknown", ())
-    running = host.daemon_info.get("ContainersRunning", 0)
-    if host.daemon_info.get("LiveRestoreEnabled"):
-        return (f"live-restore is effective: the {running} running container(s) keep running",
-                LIVE_RESTORE_KEEPS, ())
+                "running containers unknown", (), (RESTART,))
+    live_now = bool(host.daemon_info.get("LiveRestoreEnabled"))
+    running = host.containers or ()
+    restart = restart_steps(live_now, live_restore_after, running, rootless=bool(host.rootless_user),
+                            swarm=is_swarm_node(host.daemon_info))
     if not running:
-        return "live-restore is NOT effective yet, but no container is running", "no container is running", ()
-    names = tuple(host.running_containers)
-    listed = ": " + ", ".join(names) if names else ""
-    return (f"live-restore is NOT effective yet: the {running} running container(s) stop{listed} (those with a "
-            "restart policy start again when dockerd is back)",
-            f"{running} running container(s) stop{listed}", names)
+        return "no container is running", "no container is running", (), restart.steps
+    if restart.keeps:
+        how = []
+        if LIVE_RESTORE_ON in restart.steps:
+            how.append("live-restore is turned on by a reload first")
+        elif live_now:
+            how.append("live-restore is effective")
+        if LIVE_RESTORE_OFF in restart.steps:
+            how.append("the restart keeps it on and a reload turns it off afterwards, as the file says")
+        return (f"{' and '.join(how)}: the {len(running)} running container(s) keep running "
+                f"({', '.join(host.running_containers)})", LIVE_RESTORE_KEEPS, (), restart.steps)
+    names = tuple(c.name for c in restart.stops)
+    return (f"{restart.why_not}: the {len(names)} running container(s) stop: {describe_stops(restart.stops)}",
+            f"{len(names)} running container(s) stop: {', '.join(names)}", names, restart.steps)
 
 
 def _service_notes(changes: list[Change], services: list[ServiceAction], host: HostSnapshot) -> list[Note]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from dockharden.errors import ApplyError, DockhardenError, from_os_error
-from dockharden.execute import faults, generations, services
+from dockharden.execute import faults, generations, services, transitions
 from dockharden.execute.generations import STATE_DIR, Generation
 from dockharden.execute.interrupts import Interrupted
 from dockharden.host import effective as verify
@@ -113,7 +113,8 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
         return roll_back_generation(engine, generation, from_os_error(exc, "the apply stopped").paragraph())
     generations.release_reserve(generation)
     return RunResult(RunOutcome.APPLIED, generation.id, tuple(c.path for c in plan.changes),
-                     tuple(generation.record.get("services_done", [])))
+                     tuple(generation.record.get("services_done", [])),
+                     messages=tuple(generation.record.get("pending") or ()))
 
 
 def _daemon_record(plan: Plan) -> dict:
@@ -153,9 +154,9 @@ def _run_steps(plan: Plan, engine: Engine, generation: Generation, restart: bool
     generation = generations.set_state(generation, Journal.VERIFYING, services_done=done)
     engine.failpoint("during-verify")
     with engine.waiting("verifying the settings in force"):
-        verify_plan(plan, engine)
+        pending = verify_plan(plan, engine)
     engine.checkpoint("after verifying")
-    return generations.set_state(generation, Journal.APPLIED)
+    return generations.set_state(generation, Journal.APPLIED, pending=pending)
 
 
 def refuse_stale_plan(plan: Plan, root: str) -> None:
@@ -276,6 +277,14 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
 
 
 def docker_action(action: str, engine: Engine) -> dict:
+    """A reload, or a restart that keeps the running containers wherever live-restore can
+    (core/transitions.py: the same steps the plan promised, computed from the live daemon)."""
+    if action == "reload":
+        return _docker_step("reload", engine)
+    return transitions.restart_keeping_containers(engine, _docker_step)
+
+
+def _docker_step(action: str, engine: Engine) -> dict:
     service = services.docker_service(engine.root, engine.config, engine.runner)
     since = engine.now().timestamp()
     mark = services.mark_log(engine.root, engine.config, since)
@@ -322,16 +331,19 @@ def audit_action(plan: Plan, engine: Engine) -> dict:
     return {"service": "auditd", "action": "reload", "detail": done}
 
 
-def verify_plan(plan: Plan, engine: Engine) -> None:
-    """The effective state after the services acted: daemon, audit rules, firewall chain."""
+def verify_plan(plan: Plan, engine: Engine) -> list[str]:
+    """The effective state after the services acted: daemon, audit rules, firewall chain. Returns what is
+    pending: the default bridge's keys, which wait for a restart with no container running."""
     change = next((c for c in plan.changes if c.target == "daemon.json"), None)
     docker_acted = any(s.service == "docker" for s in plan.services)
+    pending: list[str] = []
     if change and change.new.content and docker_acted:
         effective = verify.read_effective(engine.socket)
         if effective is None:
             raise ApplyError("the daemon does not answer after the change", path=change.path)
         config = daemon_json.parse_daemon_json(change.new.content)
-        wrong = [str(m) for m in verify.compare_daemon(config, effective)]
+        mismatches, pending = split_pending(verify.compare_daemon(config, effective), engine.socket, effective)
+        wrong = [str(m) for m in mismatches]
         wrong += [f"no answer on {h}" for h in verify.silent_unix_hosts(config, engine.root)]
         wrong += verify.tls_problems(config, engine.root)
         wrong += verify.metrics_problems(config)
@@ -340,6 +352,24 @@ def verify_plan(plan: Plan, engine: Engine) -> None:
                              path=change.path, hint="a flag or another file overrides these keys")
     _verify_audit(plan, engine)
     _verify_firewall(plan, engine)
+    return pending
+
+
+def split_pending(mismatches: list, socket: str, effective) -> tuple[list, list[str]]:
+    """(the mismatches that are wrong, a sentence per default-bridge key still waiting): with containers
+    running, dockerd keeps the default bridge as it was (core/transitions.BRIDGE_KEYS)."""
+    from dockharden.core.transitions import BRIDGE_KEYS
+    from dockharden.host.facts import read_containers
+
+    waiting = [m for m in mismatches if m.key in BRIDGE_KEYS]
+    running = (read_containers(socket) or ()) if waiting and effective.info.get("ContainersRunning") else ()
+    if not running:
+        return mismatches, []
+    names = ", ".join(c.name for c in running)
+    return ([m for m in mismatches if m.key not in BRIDGE_KEYS],
+            [f"pending: {m.key} ({m.wanted!r} in daemon.json, the default bridge still has {m.effective!r}) takes "
+             f"effect at the first docker restart with no container running; running now: {names}"
+             for m in waiting])
 
 
 def _verify_audit(plan: Plan, engine: Engine) -> None:
@@ -477,4 +507,5 @@ def _disagreements(expected: dict, engine: Engine) -> list[str]:
     effective = verify.read_effective(engine.socket)
     if effective is None:
         return [f"dockerd does not answer on {engine.socket}"]
-    return [str(m) for m in verify.compare_daemon(expected, effective)]
+    wrong, _ = split_pending(verify.compare_daemon(expected, effective), engine.socket, effective)
+    return [str(m) for m in wrong]

@@ -112,6 +112,7 @@ def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: fro
         from dockharden.host.facts import Context, for_rootless_user
 
         snapshot = for_rootless_user(Context(root=root, runner=runner, user=user), snapshot, None)
+    snapshot = hostmod.with_running_containers(hostmod.Context(root=root, runner=runner), snapshot)
     notes = [Note("info", f"restores every file to how it was before generation {target.id} "
                           f"({target.record.get('time')})")]
     plan = make_plan(Selection((), (), "rollback"), EMPTY, snapshot, rendered, notes, reloadable)

@@ -24,11 +24,10 @@ def test_only_reloadable_keys_changed_means_a_reload():
 
 
 def test_any_other_key_means_a_restart_and_says_whether_containers_survive():
-    plan = plan_for({}, {"icc": False}, info={"LiveRestoreEnabled": False, "ContainersRunning": 3})
+    plan = plan_for({}, {"icc": False}, info={"LiveRestoreEnabled": False, "ContainersRunning": 0})
     [docker] = plan.services
-    assert docker.action == "restart" and "icc" in docker.reason and "NOT effective" in docker.reason
-    plan = plan_for({}, {"icc": False}, info={"LiveRestoreEnabled": True, "ContainersRunning": 3})
-    assert "keep running" in plan.services[0].reason
+    assert docker.action == "restart" and "icc" in docker.reason and "no container is running" in docker.reason
+    assert docker.steps == ("restart",)
 
 
 def test_key_changes_name_the_layer_that_caused_them():

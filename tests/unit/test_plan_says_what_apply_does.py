@@ -70,23 +70,69 @@ def test_no_restart_promises_no_service_action_even_with_a_running_daemon():
     assert summary_line(plan).endswith("; no service is touched (--no-restart)")
 
 
-def test_a_restart_without_live_restore_names_the_containers_that_stop():
+def test_a_restart_while_containers_run_turns_live_restore_on_by_reload_first_and_keeps_them():
     host = host_with({"LiveRestoreEnabled": False, "ContainersRunning": 2}, RUNNING, containers=("db", "web"))
-    [docker] = plan_on(host).services
-    assert docker.stops == ("db", "web")
-    assert "the 2 running container(s) stop: db, web" in docker.reason
-    assert "restart policy" in docker.reason
-    assert summary_line(plan_on(host)) == "1 to create, 0 to update, 0 to delete; docker restart (2 running " \
-                                          "container(s) stop: db, web)"
-    doc = plan_document(plan_on(host), "/")
-    assert doc["services"][0]["containers_stop"] == ["db", "web"]
+    [docker] = plan_on(host, new={"icc": False, "live-restore": True}).services
+    assert docker.steps == ("reload: live-restore on", "restart")
+    assert docker.stops == ()
+    assert "live-restore is turned on by a reload first: the 2 running container(s) keep running (db, web)" \
+        in docker.reason
+    assert summary_line(plan_on(host)) == "1 to create, 0 to update, 0 to delete; docker restart (containers keep " \
+                                          "running: live-restore)"
+    assert "in this order: reload: live-restore on; then restart" in render_plan(
+        plan_on(host, new={"icc": False, "live-restore": True}), "/")
+    assert plan_document(plan_on(host), "/")["services"][0]["containers_stop"] == []
 
 
-def test_a_restart_with_live_restore_in_force_says_the_containers_keep_running():
-    plan = plan_on(host_with({"LiveRestoreEnabled": True, "ContainersRunning": 3}, RUNNING))
+def test_a_restart_to_a_file_without_live_restore_keeps_it_on_through_the_restart_and_turns_it_off_after():
+    host = host_with({"LiveRestoreEnabled": True, "ContainersRunning": 1}, RUNNING, containers=("web",))
+    [docker] = plan_on(host, new={"icc": False}).services
+    assert docker.steps == ("restart", "reload: live-restore off")
+    assert "a reload turns it off afterwards" in docker.reason and docker.stops == ()
+
+
+def test_a_restart_from_live_restore_to_live_restore_is_one_restart():
+    host = host_with({"LiveRestoreEnabled": True, "ContainersRunning": 3}, RUNNING, containers=("a", "b", "c"))
+    plan = plan_on(host, new={"live-restore": True, "userland-proxy": False})
     assert summary_line(plan) == "1 to create, 0 to update, 0 to delete; docker restart (containers keep " \
                                  "running: live-restore)"
-    assert plan.services[0].stops == ()
+    assert plan.services[0].stops == () and plan.services[0].steps == ("restart",)
+
+
+def test_the_default_bridge_keys_are_pending_while_containers_are_kept_running():
+    host = host_with({"LiveRestoreEnabled": True, "ContainersRunning": 1}, RUNNING, containers=("web",))
+    [docker] = plan_on(host, new={"icc": False, "mtu": 1400, "live-restore": True}).services
+    assert docker.pending == ("icc", "mtu")
+    assert "icc, mtu take(s) effect only at the first docker restart with no container running" in docker.reason
+    assert "web" in docker.reason
+    assert plan_document(plan_on(host, new={"icc": False, "live-restore": True}), "/")["services"][0][
+        "pending_until_no_container_runs"] == ["icc"]
+
+
+def test_nothing_is_pending_when_no_container_runs():
+    host = host_with({"LiveRestoreEnabled": False, "ContainersRunning": 0}, RUNNING)
+    [docker] = plan_on(host, new={"icc": False}).services
+    assert docker.pending == () and docker.steps == ("restart",)
+
+
+def test_a_swarm_node_restart_names_the_containers_that_stop_and_whether_each_comes_back():
+    info = {"LiveRestoreEnabled": False, "ContainersRunning": 2, "Swarm": {"LocalNodeState": "active"}}
+    host = host_with(info, RUNNING)._replace(containers=(
+        Container("db", "d" * 64, restart_policy="unless-stopped"), Container("web", "w" * 64)))
+    [docker] = plan_on(host).services
+    assert docker.stops == ("db", "web")
+    assert "the 2 running container(s) stop: db (unless-stopped: starts again), web (no restart policy: " \
+           "stays stopped)" in docker.reason
+    assert summary_line(plan_on(host)) == "1 to create, 0 to update, 0 to delete; docker restart (2 running " \
+                                          "container(s) stop: db, web)"
+    assert plan_document(plan_on(host), "/")["services"][0]["containers_stop"] == ["db", "web"]
+
+
+def test_a_rootless_daemon_restart_says_its_containers_stop():
+    host = host_with({"LiveRestoreEnabled": True, "ContainersRunning": 1}, RUNNING,
+                     containers=("ci",))._replace(rootless_user="ci")
+    [docker] = plan_on(host).services
+    assert docker.stops == ("ci",) and "rootless" in docker.reason
 
 
 def test_a_reload_says_nothing_restarts():
