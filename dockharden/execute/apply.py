@@ -98,7 +98,7 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
         services.docker_service(engine.root, engine.config, engine.runner)  # fail before any write
     selection = {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers)}
     generation = generations.start_generation(
-        engine.root, engine.now(), selection, [c.old for c in plan.changes],
+        engine.root, engine.now(), selection, backed_up(plan, engine),
         plan_summary(plan), kind=kind, restart=restart, audit_rules=_new_audit_text(plan),
         daemon_json=_new_daemon_text(plan), docker_left=any(s.service == "docker" for s in plan.left),
         **_daemon_record(plan), **record)
@@ -115,6 +115,17 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     return RunResult(RunOutcome.APPLIED, generation.id, tuple(c.path for c in plan.changes),
                      tuple(generation.record.get("services_done", [])),
                      messages=tuple(generation.record.get("pending") or ()))
+
+
+def backed_up(plan: Plan, engine: Engine) -> list:
+    """The files the run may replace: the plan's, and daemon.json when a restart could write it between its
+    steps (execute/transitions.py) though the plan does not change it, so that any end of the run, a kill
+    included, gives it back."""
+    files = [c.old for c in plan.changes]
+    restarts = any(s.service == "docker" and s.action == "restart" for s in plan.services)
+    if restarts and not any(c.path == engine.daemon_json_path for c in plan.changes):
+        files.append(read_file(engine.root, engine.daemon_json_path))
+    return files
 
 
 def _daemon_record(plan: Plan) -> dict:
