@@ -282,6 +282,7 @@ class ServiceAction(NamedTuple):
     stops: tuple[str, ...] = ()
     left_because: str = ""
     steps: tuple[str, ...] = ()  # a docker restart's order of reloads and restart (core/transitions.py)
+    keeps: tuple[str, ...] = ()  # the running containers a docker restart keeps running
     pending: tuple[str, ...] = ()  # keys that take effect only at a restart with no container running
 
 

@@ -38,7 +38,7 @@ def plan_document(plan: Plan, root: str) -> dict[str, Any]:
 
 def _service_document(action) -> dict[str, Any]:
     return {"service": action.service, "action": action.action, "reason": action.reason, "effect": action.effect,
-            "containers_stop": list(action.stops), "steps": list(action.steps),
+            "containers_stop": list(action.stops), "containers_keep": list(action.keeps), "steps": list(action.steps),
             "pending_until_no_container_runs": list(action.pending)}
 
 

@@ -223,12 +223,13 @@ def restart_action(fixed: list[str], host: HostSnapshot, final: dict[str, Any]) 
     """The docker restart, with its steps and what it does to each running container."""
     current = _final_config(None, host)
     survive, effect, stops, steps = restart_disruption(host, bool(final.get("live-restore")))
+    keeps = host.running_containers if effect == LIVE_RESTORE_KEEPS else ()
     pending = tuple(changed_bridge_keys(current, final)) if host.containers and effect == LIVE_RESTORE_KEEPS else ()
     if pending:
         survive += (f"; {', '.join(pending)} take(s) effect only at the first docker restart with no container "
                     f"running: the default bridge is kept while these run: {', '.join(host.running_containers)}")
     return ServiceAction("docker", "restart", "not reloadable: " + ", ".join(fixed) + "; " + survive,
-                         effect=effect, stops=stops, steps=steps, pending=pending)
+                         effect=effect, stops=stops, steps=steps, pending=pending, keeps=keeps)
 
 
 def by_restart_file(path: str) -> str:

@@ -255,5 +255,5 @@ def _mode(text: str | None) -> int | None:
 def _service(sdoc: dict[str, Any]) -> ServiceAction:
     return ServiceAction(sdoc["service"], sdoc["action"], sdoc["reason"], effect=sdoc.get("effect", ""),
                          stops=tuple(sdoc.get("containers_stop", [])), left_because=sdoc.get("left_because", ""),
-                         steps=tuple(sdoc.get("steps", [])),
+                         steps=tuple(sdoc.get("steps", [])), keeps=tuple(sdoc.get("containers_keep", [])),
                          pending=tuple(sdoc.get("pending_until_no_container_runs", [])))

@@ -451,7 +451,7 @@ def container_of(entry: dict, detail: dict) -> Container:
 def read_facts(ctx: Context, settings) -> HostSnapshot:
     """The one snapshot of the host a plan (and verify, which plans) is made against: the managed files and
     the files the settings point at, the running daemon (a rootless user's when the settings say so), the
-    image store and what a switch or a remap hides, the containers a restart would stop."""
+    image store and what a switch or a remap hides, the running containers."""
     host = read_snapshot(ctx, settings.table("daemon"))
     if settings.table("rootless").get("enabled"):
         host = for_rootless_user(ctx, host, settings.table("rootless").get("user"))

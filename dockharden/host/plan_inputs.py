@@ -1,5 +1,5 @@
 """Whether the host is still what a saved plan was computed from: its identity, every file plan read, the
-running dockerd (its pid) and engine, and the containers a restart would stop.
+running dockerd (its pid) and engine, and the running containers a restart acts on.
 
 Reads the host under the root (files, directory listings, pidfiles, the daemon's API); `differences` is
 pure. What the plan itself changes is recorded exactly as the plan saw it (from the Plan value); the
@@ -14,7 +14,6 @@ import os
 import stat
 from typing import Any
 
-from dockharden.core.plan import LIVE_RESTORE_KEEPS
 from dockharden.errors import DockhardenError
 from dockharden.host import dockerapi
 from dockharden.host import facts as hostmod
@@ -81,7 +80,7 @@ def differences(recorded: dict[str, Any], now: dict[str, Any]) -> list[str]:
     if recorded["containers_stop"] is not None and now["containers_stop"] is not None:
         new = sorted(set(now["containers_stop"]) - set(recorded["containers_stop"]))
         if new:
-            found.append(f"container(s) started that the restart would stop: {', '.join(new)}")
+            found.append(f"container(s) started that the plan's restart did not account for: {', '.join(new)}")
     return [f for f in found if f]
 
 
@@ -179,10 +178,11 @@ def _daemon_differences(was: dict[str, Any], now: dict[str, Any]) -> list[str]:
 
 
 def _stops(plan: Plan) -> list[str] | None:
-    """The containers the plan's restart stops, or None when it stops none that could start meanwhile
-    (no restart, or live-restore in force)."""
+    """The running containers the plan's restart accounted for (those it stops and those it keeps), or
+    None without a restart: a container started since would change what the restart does (its steps,
+    the bridge's pending keys, or one more that stops)."""
     restart = next((s for s in plan.services if s.service == "docker" and s.action == "restart"), None)
-    return None if restart is None or restart.effect == LIVE_RESTORE_KEEPS else list(restart.stops)
+    return None if restart is None else sorted(restart.stops + restart.keeps)
 
 
 def _socket(root: str, plan: Plan) -> str:

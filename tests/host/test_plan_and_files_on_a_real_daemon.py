@@ -42,7 +42,7 @@ def test_plan_reads_the_running_engine_and_leaves_out_what_it_does_not_know(dock
     daemon = next(c for c in doc["changes"] if c["path"] == "/etc/docker/daemon.json")
     assert "features" not in {k["key"].split("/")[0] for k in daemon["keys"]}
     assert {"service": "docker", "action": "restart"}.items() <= doc["services"][0].items()
-    assert "live-restore is NOT effective" in doc["services"][0]["reason"]
+    assert "no container is running" in doc["services"][0]["reason"]
 
 
 def test_hosts_in_a_layer_is_refused_while_the_running_dockerd_has_an_h_flag(ns_host):

@@ -25,7 +25,7 @@ def saved_plan(managed, *layers):
 def test_a_saved_plan_is_applied_exactly_on_a_real_daemon_and_is_in_force(managed):
     host = managed.host
     path, shown = saved_plan(managed)
-    assert "docker restart:" in shown and "live-restore is NOT effective yet" in shown
+    assert "docker restart:" in shown and "no container is running" in shown
     planned = {f["path"]: f for f in json.loads((host.dir / "friday.plan").read_text())["files"]}
     pid = host.dockerd_pid()
     assert json.loads((host.dir / "friday.plan").read_text())["inputs"]["daemon"]["pid"] == pid
@@ -58,17 +58,17 @@ def test_a_saved_plan_is_refused_after_the_daemon_restarted_and_nothing_is_chang
     assert json.loads(host.dockharden("history", "--json").stdout)["generations"] == []
 
 
-def test_a_restart_names_the_containers_it_stops_and_a_container_started_since_refuses_the_plan(managed):
+def test_a_restart_names_the_containers_it_keeps_and_a_container_started_since_refuses_the_plan(managed):
     host = managed.host
     image = host.import_busybox_image()
     host.docker("run", "-d", "--name", "web", image, "sleep", "600")
     path, shown = saved_plan(managed)
-    assert "the 1 running container(s) stop: web" in shown
-    assert "docker restart (1 running container(s) stop: web)" in shown.splitlines()[-1]
+    assert "the 1 running container(s) keep running (web)" in shown
+    assert "docker restart (containers keep running: live-restore)" in shown.splitlines()[-1]
     host.docker("run", "-d", "--name", "db", image, "sleep", "600")
     done = host.dockharden("apply", path, timeout=180)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "container(s) started that the restart would stop: db" in done.stderr
+    assert "container(s) started that the plan's restart did not account for: db" in done.stderr
     assert managed.daemon_json() == ORIGINAL
 
 
