@@ -33,6 +33,7 @@ def plan_document(plan: Plan, root: str) -> dict[str, Any]:
         "services": [_service_document(s) for s in plan.services],
         "services_left": [dict(_service_document(s), left_because=s.left_because) for s in plan.left],
         "notes": [{"level": n.level, "message": n.message} for n in plan.notes],
+        "store_switch": plan.store_switch._asdict() if plan.store_switch else None,
     }
 
 

@@ -94,6 +94,10 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     if not plan.changes:  # nothing at all is written, dockharden's own files included
         return RunResult(RunOutcome.UNCHANGED)
     refuse_stale_plan(plan, engine.root)
+    if restart:  # a saved plan made without --stop-containers-for-store-switch, with containers running
+        from dockharden.core.store_switch import refuse_orphaning
+
+        refuse_orphaning(plan)
     if restart and any(s.service == "docker" for s in plan.services):
         services.docker_service(engine.root, engine.config, engine.runner)  # fail before any write
     selection = {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers)}
@@ -260,6 +264,8 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
                                  path="/etc/systemd/system/docker.service.d/dockharden.conf")
             done.append({"service": "systemd", "action": "daemon-reload"})
         elif action.service == "docker":
+            if action.action == "restart" and plan.store_switch and plan.store_switch.stop_first:
+                done.append(stop_for_store_switch(engine))
             done.append(docker_action(action.action, engine))
         elif action.service == "auditd":
             done.append(audit_action(plan, engine))
@@ -273,6 +279,21 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
             done.append({"service": "ufw", "action": "reload"})
         engine.checkpoint(f"after the {action.service} {action.action}")
     return done
+
+
+def stop_for_store_switch(engine: Engine) -> dict:
+    """Before a restart into another data root or image store, as the operator accepted: every container that
+    runs now is stopped (docker stop), so none is left running with no daemon managing it."""
+    running = services.running_containers(engine.socket)
+    with engine.waiting(f"stopping {len(running)} container(s) before the switch of store"):
+        failed = services.stop_containers(engine.socket, running)
+    if failed:
+        raise ApplyError("the switch of store needs every container stopped first; these did not stop: "
+                         + "; ".join(failed), path=engine.daemon_json_path,
+                         hint="stop them yourself (docker stop, docker kill) and run apply again")
+    names = ", ".join(running.values()) or "none was running"
+    engine.progress(f"stopped before the switch of store: {names}")
+    return {"service": "containers", "action": "stopped", "containers": list(running.values())}
 
 
 def docker_action(action: str, engine: Engine) -> dict:
