@@ -43,7 +43,7 @@ def find_switch(config: dict[str, Any], settings: Settings, host: HostSnapshot, 
     return StoreSwitch(
         moves=tuple(moves), keys=tuple(f"{k} (from {_layer(settings, k)})" for k in keys),
         hidden=hidden_from_view(host, keys), running=tuple(c.name for c in running),
-        ports=tuple(f"{c.name} {p}" for c in running for p in c.ports),
+        ports=tuple(dict.fromkeys(f"{c.name} {p}" for c in running for p in c.ports)),  # IPv4 and IPv6 say one
         orphans=bool(info.get("LiveRestoreEnabled") or config.get("live-restore") is True),
         stop_first=stop_first, layer_file=settings.sources.get(_layer(settings, keys[0]), ""),
         key=_layer_key(settings, keys[0]))

@@ -166,3 +166,12 @@ def test_verify_names_each_shim_whose_container_the_daemon_does_not_list():
 ], ids=["runc-v2", "v1-workdir", "other-namespace", "plugins", "not-a-shim", "kernel-thread"])
 def test_a_shim_command_line_gives_the_container_id_of_moby_s_namespace_only(argv, expected):
     assert shim_container(argv) == expected
+
+
+def test_under_an_offline_root_the_orphan_check_is_not_verifiable_and_reads_no_process(tmp_path):
+    from dockharden.host.runner import Runner
+    from dockharden.inspect.verify import Where, orphan_row
+
+    row = orphan_row(Where(str(tmp_path), Runner(), str(tmp_path / "docker.sock")), {}, {})
+    assert row.check == "containers without a daemon"
+    assert row.detail == f"not verifiable here: --root {tmp_path} is not the running system"
