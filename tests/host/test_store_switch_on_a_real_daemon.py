@@ -8,7 +8,6 @@ an operator makes one: userns-remap written by hand and dockerd restarted under 
 """
 
 import json
-import socket
 import sys
 from pathlib import Path
 
