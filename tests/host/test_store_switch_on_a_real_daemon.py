@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from managed_host import result_of
+from test_ansible_fleet import collection  # noqa: F401 (the built collection, a fixture)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from dockharden.host.shims import read_shims  # noqa: E402
@@ -118,3 +119,31 @@ def test_an_orphan_is_taken_back_when_the_switch_is_undone(serving):
     (host.dir / "etc/docker/daemon.json").write_bytes(LIVE)  # what `dockharden rollback` does, by hand
     host.restart_dockerd()
     assert container(host, "web")["State"]["Running"] and orphans(host) == {}
+
+
+SWITCH_PLAYBOOK = """
+- hosts: real
+  gather_facts: false
+  tasks:
+    - name: harden
+      dockharden.host.harden:
+        profiles: [userns]
+        layers: "{{ dh_layers }}"
+        stop_containers_for_store_switch: "{{ dh_stop | default(false) }}"
+"""
+
+
+def test_the_ansible_module_fails_the_switch_naming_the_container_unless_told_to_stop_it(tmp_path, collection,
+                                                                                         serving):
+    from test_ansible_fleet import Fleet
+
+    fleet = Fleet(tmp_path, collection, serving)
+    fleet.playbook.write_text(SWITCH_PLAYBOOK)
+    code, recap, out = fleet.play()
+    assert code != 0 and recap["real"]["failed"] == 1, out
+    assert "web" in out and "--stop-containers-for-store-switch" in out
+    assert (serving.host.dir / "etc/docker/daemon.json").read_bytes() == LIVE
+    assert container(serving.host, "web")["State"]["Running"]
+    code, recap, out = fleet.play("-e", "dh_stop=true")
+    assert code == 0 and recap["real"]["changed"] == 1, out
+    assert "name=userns" in serving.host.info()["SecurityOptions"] and orphans(serving.host) == {}
