@@ -133,8 +133,8 @@ SWITCH_PLAYBOOK = """
 """
 
 
-def test_the_ansible_module_fails_the_switch_naming_the_container_unless_told_to_stop_it(tmp_path, collection,
-                                                                                         serving):
+def test_the_ansible_module_fails_the_switch_naming_the_container_unless_told_to_stop_it(
+        tmp_path, collection, serving):  # noqa: F811 (the fixture imported above)
     from test_ansible_fleet import Fleet
 
     fleet = Fleet(tmp_path, collection, serving)
