@@ -94,10 +94,8 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     if not plan.changes:  # nothing at all is written, dockharden's own files included
         return RunResult(RunOutcome.UNCHANGED)
     refuse_stale_plan(plan, engine.root)
-    if restart:  # a saved plan made without --stop-containers-for-store-switch, with containers running
-        from dockharden.core.store_switch import refuse_orphaning
-
-        refuse_orphaning(plan)
+    if restart:
+        refuse_orphaning_now(plan, engine)
     if restart and any(s.service == "docker" for s in plan.services):
         services.docker_service(engine.root, engine.config, engine.runner)  # fail before any write
     selection = {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers)}
@@ -118,6 +116,22 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     generations.release_reserve(generation)
     return RunResult(RunOutcome.APPLIED, generation.id, tuple(c.path for c in plan.changes),
                      tuple(generation.record.get("services_done", [])))
+
+
+def refuse_orphaning_now(plan: Plan, engine: Engine) -> None:
+    """Before anything is written: a restart into another store while containers run, not accepted, is
+    refused, with the containers that run now (one started since the plan was made counts too; a saved plan
+    made without --stop-containers-for-store-switch is held to it)."""
+    from dockharden.core.store_switch import refuse_orphaning
+
+    switch = plan.store_switch
+    if switch is None or switch.stop_first:
+        return
+    now = tuple(services.running_containers(engine.socket).values())
+    if set(now) != set(switch.running):
+        switch = switch._replace(running=tuple(sorted(now)), ports=tuple(p for p in switch.ports
+                                                                          if p.split(" ")[0] in now))
+    refuse_orphaning(plan._replace(store_switch=switch))
 
 
 def _daemon_record(plan: Plan) -> dict:

@@ -19,6 +19,7 @@ from dockharden.errors import HostFileError
 from dockharden.host.fs import HostFS
 
 PROC = "/proc"
+DEFAULT_DATA_ROOT = "/var/lib/docker"
 
 
 def read_shims(namespace: str = "moby", *, same_mounts_as: int | None = None, proc: str = PROC) -> dict[str, int]:
@@ -68,10 +69,13 @@ def _mount_ns(proc: str, pid: int) -> str | None:
 
 def known_names(root: str, data_root: str, ids: list[str]) -> dict[str, str]:
     """id -> name, from `containers/<id>/config.v2.json` in the data root in use, its base when it is a
-    remapped one (<base>/<uid>.<gid>), and every remapped root beside it: where a switch left them."""
+    remapped one (<base>/<uid>.<gid>), the default /var/lib/docker, and every remapped root beside those:
+    where a switch left them."""
     fs = HostFS(root)
     base = posixpath.dirname(data_root) if re.fullmatch(r"\d+\.\d+", posixpath.basename(data_root)) else data_root
-    roots = [data_root, base] + [p for p in fs.list(base) if re.fullmatch(r"\d+\.\d+", posixpath.basename(p))]
+    roots = [data_root]
+    for where in dict.fromkeys((base, DEFAULT_DATA_ROOT)):  # the default one: a data-root moved away from it
+        roots += [where] + [p for p in fs.list(where) if re.fullmatch(r"\d+\.\d+", posixpath.basename(p))]
     names: dict[str, str] = {}
     for ident in ids:
         for where in dict.fromkeys(roots):

@@ -94,6 +94,19 @@ def test_with_the_acceptance_apply_stops_the_container_first_and_leaves_no_orpha
     assert container(host, "web")["State"]["Running"] is False
 
 
+def test_a_container_started_after_a_saved_plan_was_made_is_not_orphaned_by_applying_it(serving):
+    host = serving.host
+    host.docker("stop", "--time", "1", "web")
+    made = host.dockharden("plan", "--profile", "userns", *serving.layers, "--out", "/var/lib/dockharden/userns.plan")
+    assert made.returncode == 0 and "No container is running now." in " ".join(made.stdout.split()), made.stderr
+    host.docker("start", "web")
+    done = host.dockharden("apply", "/var/lib/dockharden/userns.plan", "--json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "while 1 container(s) run: web" in done.stdout + done.stderr
+    assert (host.dir / "etc/docker/daemon.json").read_bytes() == LIVE
+    assert container(host, "web")["State"]["Running"] and orphans(host) == {}
+
+
 def test_verify_finds_a_real_orphan_left_by_a_switch_under_live_restore_and_names_it(serving):
     host = serving.host
     ident = container(host, "web")["Id"]

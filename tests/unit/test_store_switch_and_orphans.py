@@ -175,3 +175,17 @@ def test_under_an_offline_root_the_orphan_check_is_not_verifiable_and_reads_no_p
     row = orphan_row(Where(str(tmp_path), Runner(), str(tmp_path / "docker.sock")), {}, {})
     assert row.check == "containers without a daemon"
     assert row.detail == f"not verifiable here: --root {tmp_path} is not the running system"
+
+
+def test_an_orphans_name_is_found_where_the_switch_left_it(tmp_path):
+    from dockharden.host.shims import known_names
+
+    for where, ident, name in (("var/lib/docker", "a" * 64, "/web"), ("var/lib/docker/100000.100000", "b" * 64,
+                                                                      "/worker")):
+        config = tmp_path / where / "containers" / ident / "config.v2.json"
+        config.parent.mkdir(parents=True)
+        config.write_text(json.dumps({"Name": name}))
+    remapped = known_names(str(tmp_path), "/var/lib/docker/100000.100000", ["a" * 64, "c" * 64])
+    assert remapped == {"a" * 64: "web (in /var/lib/docker)"}
+    moved = known_names(str(tmp_path), "/srv/docker", ["a" * 64, "b" * 64])  # data-root moved off the default
+    assert moved == {"a" * 64: "web (in /var/lib/docker)", "b" * 64: "worker (in /var/lib/docker/100000.100000)"}
