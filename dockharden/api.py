@@ -187,16 +187,19 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
 
         to = checked(generation_id, to, key="--to", error=DockhardenError)
     choose = (lambda: rb.target_generation(request.root, to)) if to else (lambda: rb.default_target(request.root))
+    stop_first = request.stop_for_store_switch
     if dry_run:
         return Outcome(rb.rollback_plan(request.root, ctx.runner, choose(), reloadable_keys(),
-                                          restart=restart))
+                                          restart=restart, stop_first=stop_first))
     with Deferral() as signals, HostLock(request.root, request.clock(), "rollback"):
         _stop_if_signalled(signals, "after taking the lock", [])
         engine = engine_for(ctx, config, request, signals.checkpoint)
         recovered = recovery.recover(engine)
         _stop_if_signalled(signals, "before applying", recovered)
         target = choose()
-        plan = rb.rollback_plan(request.root, ctx.runner, target, reloadable_keys(), restart=restart)
+        plan = rb.rollback_plan(request.root, ctx.runner, target, reloadable_keys(), restart=restart,
+                                stop_first=stop_first)
+        refuse_orphaning(plan)
         if plan.has_changes and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
         result = applymod.apply_plan(plan, engine, restart=restart, kind="rollback", target=target.id)

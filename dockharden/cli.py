@@ -273,11 +273,13 @@ def rollback(to: Optional[str] = typer.Option(None, "--to", metavar="ID", click_
                                                    "(default: undo the last apply)."),
              root: str = RootWriteOpt, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
              no_restart: bool = typer.Option(False, "--no-restart", help="Restore files only; touch no service."),
-             json_out: bool = JsonOpt, color: Optional[bool] = ColorOpt) -> None:
+             json_out: bool = JsonOpt, color: Optional[bool] = ColorOpt,
+             stop_for_switch: bool = StopForSwitchOpt) -> None:
     """Return the host to an earlier generation; validated, verified and recorded like an apply."""
     from dockharden import api
 
-    outcome = api.rollback(_request(root, waits=True), to=to, restart=not no_restart,
+    outcome = api.rollback(_request(root, waits=True, stop_for_switch=stop_for_switch), to=to,
+                           restart=not no_restart,
                            confirm=_confirm(json_out, yes, root, "Roll back?", color))
     _finish(outcome, json_out, "rollback")
 

@@ -198,14 +198,14 @@ def refuse_orphaning(plan: Plan) -> None:
     switch = plan.store_switch
     if switch is None or not switch.running or switch.stop_first or not any(_is_restart(s) for s in plan.services):
         return
-    names = ", ".join(switch.running)
+    names, command = ", ".join(switch.running), "rollback" if plan.selection.source == "rollback" else "apply"
     become = "keep running as orphans that no daemon manages" if switch.orphans else "stop"
     ports = f", and their published ports ({', '.join(switch.ports)}) would stop answering" if switch.ports else ""
     raise ConflictError(
         f"{_and(switch.keys)} restarts dockerd into another store ({'; '.join(switch.moves)}) while "
         f"{len(switch.running)} container(s) run: {names}; the restarted daemon would not know them: they would "
         f"{become}{ports}; nothing was written",
-        hint=f"stop them first (docker stop {' '.join(switch.running)}) and run apply again; or run apply {ACCEPT} "
+        hint=f"stop them first (docker stop {' '.join(switch.running)}) and run {command} again; or run {command} {ACCEPT} "
              "to have dockharden stop them cleanly before the restart (they stay, stopped, in the old store until "
              "the switch is undone); or leave the key out of the layers",
         path=switch.layer_file or plan.daemon_json_path, key=switch.key)

@@ -88,9 +88,17 @@ def test_with_the_acceptance_apply_stops_the_container_first_and_leaves_no_orpha
     verify = host.dockharden("verify", "--json")
     rows = {r["check"]: r for r in json.loads(verify.stdout)["checks"]}
     assert rows["containers without a daemon"]["ok"] is True, rows["containers without a daemon"]
-    # the switch undone, the container is back in view: stopped, as the plan said
-    back = host.dockharden("rollback", "--yes")
+    # a rollback moves dockerd back to the old data root: a container of the remapped one is not orphaned either
+    image = host.import_busybox_image()
+    host.docker("run", "-d", "--name", "remapped", image, "sleep", "100000")
+    refused = host.dockharden("rollback", "--yes")
+    assert refused.returncode == 1 and "while 1 container(s) run: remapped" in refused.stderr, refused.stderr
+    assert "rollback --stop-containers-for-store-switch" in refused.stderr
+    assert "name=userns" in host.info()["SecurityOptions"] and container(host, "remapped")["State"]["Running"]
+    back = host.dockharden("rollback", "--yes", "--stop-containers-for-store-switch")
     assert back.returncode == 0, back.stdout + back.stderr
+    assert "name=userns" not in host.info()["SecurityOptions"] and orphans(host) == {}
+    # the switch undone, the container is back in view: stopped, as the plan said
     assert container(host, "web")["State"]["Running"] is False
 
 
