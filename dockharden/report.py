@@ -261,7 +261,8 @@ def render_result(result: RunResult) -> str:
         return "Nothing to do: the host already matches the plan.\n"
     lines = [f"{result.result}: generation {result.generation}" if result.generation else result.result]
     lines += [f"  wrote {path}" for path in result.written]
-    lines += [f"  {s['service']}: {s['action']}" for s in result.services]
+    lines += [f"  {s['service']}: {s['action']}" + (f" ({', '.join(s['containers'])})" if s.get("containers") else "")
+              for s in result.services]
     lines += [f"  {m}" for m in result.messages]
     return "\n".join(lines) + "\n"
 

@@ -189,3 +189,13 @@ def test_an_orphans_name_is_found_where_the_switch_left_it(tmp_path):
     assert remapped == {"a" * 64: "web (in /var/lib/docker)"}
     moved = known_names(str(tmp_path), "/srv/docker", ["a" * 64, "b" * 64])  # data-root moved off the default
     assert moved == {"a" * 64: "web (in /var/lib/docker)", "b" * 64: "worker (in /var/lib/docker/100000.100000)"}
+
+
+def test_apply_s_result_names_the_containers_it_stopped_before_the_switch():
+    from dockharden.execute.apply import RunResult
+    from dockharden.report import render_result
+
+    done = RunResult("applied", "0002", services=({"service": "containers", "action": "stopped",
+                                                   "containers": ["web", "worker"]},
+                                                  {"service": "docker", "action": "restart", "pid": 7}))
+    assert "  containers: stopped (web, worker)\n  docker: restart\n" in render_result(done)
