@@ -51,10 +51,12 @@ def find_switch(config: dict[str, Any], settings: Settings, host: HostSnapshot, 
 
 def _root_move(config: dict, info: dict, flags: list[str], remap: bool) -> tuple[str, list[str]] | None:
     """The data root the daemon uses now and the one it starts with, when they differ."""
-    remapped_now = "name=userns" in (info.get("SecurityOptions") or [])
+    security = info.get("SecurityOptions") or []
+    remapped_now = "name=userns" in security
     now = _clean(info.get("DockerRootDir") or DEFAULT_ROOT)
     base_now = posixpath.dirname(now) if remapped_now else now
-    base = _clean(config.get("data-root") or _flag(flags, "--data-root") or DEFAULT_ROOT)
+    default = base_now if "name=rootless" in security else DEFAULT_ROOT  # a rootless daemon's is in its home
+    base = _clean(config.get("data-root") or _flag(flags, "--data-root") or default)
     keys = (["userns-remap"] if remap != remapped_now else []) + (["data-root"] if base != base_now else [])
     if not keys:
         return None

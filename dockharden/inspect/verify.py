@@ -87,6 +87,9 @@ def orphan_row(engine: Where, info: dict, config: dict) -> Row:
 
     if os.path.realpath(engine.root) != "/":
         return Row(ORPHAN_CHECK, True, f"not verifiable here: --root {engine.root} is not the running system")
+    if "name=rootless" in (info.get("SecurityOptions") or []):
+        return Row(ORPHAN_CHECK, True, "not verifiable here: a rootless daemon's containers run in its own "
+                                       "namespaces, where dockharden does not look")
     listed = dockerapi.get_json(engine.socket, "/containers/json?all=1")
     daemon = find_daemon(engine.root)
     if not isinstance(listed, list) or daemon is None:

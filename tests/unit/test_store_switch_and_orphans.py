@@ -199,3 +199,19 @@ def test_apply_s_result_names_the_containers_it_stopped_before_the_switch():
                                                    "containers": ["web", "worker"]},
                                                   {"service": "docker", "action": "restart", "pid": 7}))
     assert "  containers: stopped (web, worker)\n  docker: restart\n" in render_result(done)
+
+
+def test_a_rootless_daemon_s_data_root_in_its_home_is_not_a_switch():
+    info = dict(GRAPH, DockerRootDir="/home/alice/.local/share/docker",
+                SecurityOptions=["name=seccomp,profile=default", "name=rootless"])
+    assert find_switch({"icc": False}, merge_layers([]), host_with(info)) is None
+    moved = find_switch({"data-root": "/srv/alice"}, merge_layers([]), host_with(info))
+    assert moved.moves == ("data root /home/alice/.local/share/docker -> /srv/alice",)
+
+
+def test_for_a_rootless_daemon_the_orphan_check_is_not_verifiable(tmp_path):
+    from dockharden.host.runner import Runner
+    from dockharden.inspect.verify import Where, orphan_row
+
+    row = orphan_row(Where("/", Runner(), str(tmp_path / "docker.sock")), {"SecurityOptions": ["name=rootless"]}, {})
+    assert row.ok and row.detail.startswith("not verifiable here: a rootless daemon's containers")
