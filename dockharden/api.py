@@ -35,6 +35,7 @@ class Request(NamedTuple):
     progress: Callable[[str], None] = lambda message: None
     waiting: Callable[[str], AbstractContextManager] = nullcontext  # see apply.Engine.waiting
     failpoint: Callable[[str], None] = lambda name: None  # the fault-injection tests' hook (execute/faults.py)
+    stop_for_store_switch: bool = False  # --stop-containers-for-store-switch (core/store_switch.py)
 
 
 class Outcome(NamedTuple):
@@ -80,7 +81,7 @@ def make_plan(request: Request, *, restart: bool = True) -> Plan:
 
     ctx = _context(request)
     config, selection = _config(ctx, request)
-    plan = build_plan(ctx, selection, config, restart=restart)
+    plan = build_plan(ctx, selection, config, restart=restart, stop_first=request.stop_for_store_switch)
     notes = interrupted_notes(request.root) + exception_notes(request.root, request.clock())
     if restart and is_running_system(ctx.root):  # audit watches or the DOCKER-USER chain lost behind our back
         from dockharden.host import effective
@@ -118,8 +119,9 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
     ctx = _context(request, writes=True)
     restart = restart and is_running_system(request.root)
     config, selection = _config(ctx, request)
-    # bad input fails here, before any file is created
-    plan = build_plan(ctx, selection, config, restart=restart)
+    # bad input fails here, before any file is created; so does a switch of store that would orphan containers
+    plan = build_plan(ctx, selection, config, restart=restart, stop_first=request.stop_for_store_switch)
+    refuse_orphaning(plan)
     with Deferral() as signals, HostLock(request.root, request.clock(), "apply"):
         request.failpoint("after-lock")
         _stop_if_signalled(signals, "after taking the lock", [])
@@ -128,7 +130,8 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
         _stop_if_signalled(signals, "before applying", recovered)
         if recovered:  # the interrupted run may have written dockharden.toml: read it again, as restored
             config, selection = _config(ctx, request)
-            plan = build_plan(ctx, selection, config, restart=restart)
+            plan = build_plan(ctx, selection, config, restart=restart, stop_first=request.stop_for_store_switch)
+            refuse_orphaning(plan)
         if restart:  # audit watches or the DOCKER-USER chain lost behind dockharden's back
             plan = effective.with_repairs(plan, engine.root, engine.runner)
         if (plan.has_changes or plan.services) and not _ask(signals, confirm, plan, recovered):
@@ -184,16 +187,19 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
 
         to = checked(generation_id, to, key="--to", error=DockhardenError)
     choose = (lambda: rb.target_generation(request.root, to)) if to else (lambda: rb.default_target(request.root))
+    stop_first = request.stop_for_store_switch
     if dry_run:
         return Outcome(rb.rollback_plan(request.root, ctx.runner, choose(), reloadable_keys(),
-                                          restart=restart))
+                                          restart=restart, stop_first=stop_first))
     with Deferral() as signals, HostLock(request.root, request.clock(), "rollback"):
         _stop_if_signalled(signals, "after taking the lock", [])
         engine = engine_for(ctx, config, request, signals.checkpoint)
         recovered = recovery.recover(engine)
         _stop_if_signalled(signals, "before applying", recovered)
         target = choose()
-        plan = rb.rollback_plan(request.root, ctx.runner, target, reloadable_keys(), restart=restart)
+        plan = rb.rollback_plan(request.root, ctx.runner, target, reloadable_keys(), restart=restart,
+                                stop_first=stop_first)
+        refuse_orphaning(plan)
         if plan.has_changes and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
         result = applymod.apply_plan(plan, engine, restart=restart, kind="rollback", target=target.id)
@@ -215,7 +221,8 @@ def save_plan(request: Request, plan: Plan, path: str, *, restart: bool = True) 
                                        engine_given=request.engine_version is not None)
     made_with = {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers),
                  "selection_from": plan.selection.source, "engine_version": request.engine_version,
-                 "user": request.user, "no_restart": not restart}
+                 "user": request.user, "no_restart": not restart,
+                 "stop_containers_for_store_switch": request.stop_for_store_switch}
     doc = planfile.saved_document(plan, report.plan_document(plan, request.root),
                                   target=hostmatch.identity(request.root), made_with=made_with, inputs=inputs,
                                   restart=restart and is_running_system(request.root),
@@ -361,7 +368,15 @@ def _verify_textfile(rows, unix_time: float) -> str:
 
 # --- planning, and the read-only commands: none of them imports execute/ ------------------------------
 
-def build_plan(ctx: Context, selection, config: dict | None = None, *, restart: bool = True) -> Plan:
+def refuse_orphaning(plan: Plan) -> None:
+    """A restart into another data root or image store while containers run, not accepted: refused."""
+    from dockharden.core.store_switch import refuse_orphaning as refuse
+
+    refuse(plan)
+
+
+def build_plan(ctx: Context, selection, config: dict | None = None, *, restart: bool = True,
+               stop_first: bool = False) -> Plan:
     """Everything `plan` shows; nothing is written. The layers and the host's facts are read here, the plan
     is assembled by the pure stages (core/planning.py), then the host's own tools check what would change."""
     from dockharden.core import merge
@@ -377,7 +392,7 @@ def build_plan(ctx: Context, selection, config: dict | None = None, *, restart: 
     early = tool_checks.EarlyChecks(_changed(firewall_files(settings, host, engine_version=ctx.engine_version),
                                              host), host, ctx.runner)
     plan = plan_from(selection, settings, host, engine_version=ctx.engine_version, restart=restart,
-                     live=is_running_system(ctx.root))
+                     live=is_running_system(ctx.root), stop_first=stop_first)
     notes = tool_checks.check_rendered(_changed(plan.rendered, host), host, ctx.runner, early=early)
     return plan._replace(notes=plan.notes + tuple(notes)) if notes else plan
 

@@ -77,6 +77,11 @@ JsonOpt = typer.Option(False, "--json", help="Print a versioned JSON document (e
 EngineOpt = typer.Option(None, "--engine-version", metavar="VERSION",
                          help="Plan for this Engine version instead of asking dockerd.")
 UserOpt = typer.Option(None, "--user", metavar="USER", help="The rootless daemon's user (with the rootless profile).")
+StopForSwitchOpt = typer.Option(False, "--stop-containers-for-store-switch",
+                                help="When the restart moves dockerd to another data root or image store "
+                                     "(userns-remap, data-root, the containerd snapshotter) while containers run: "
+                                     "stop them (docker stop) before the restart, so none is left without a daemon. "
+                                     "Without it apply refuses.")
 ColorOpt = typer.Option(None, "--color/--no-color", show_default=False,
                         help="Colour the plan (default: on a terminal, unless NO_COLOR is set or TERM=dumb).")
 
@@ -100,7 +105,8 @@ def _top(version: bool = typer.Option(False, "--version", is_eager=True, callbac
 
 
 def _request(root: str, profile: str | None = None, layer: list[str] | None = None,
-             engine_version: str | None = None, user: str | None = None, *, waits: bool = False):
+             engine_version: str | None = None, user: str | None = None, *, waits: bool = False,
+             stop_for_switch: bool = False):
     """The library request for these options; `waits`: apply and rollback, whose waits are drawn live on a
     terminal's standard error (plain lines elsewhere)."""
     from dockharden.api import Request
@@ -118,7 +124,7 @@ def _request(root: str, profile: str | None = None, layer: list[str] | None = No
     from dockharden.execute.faults import from_environment
 
     return Request(root=root, profiles=split_profiles(profile), layers=layer or None,
-                   engine_version=engine_version, user=user, progress=progress,
+                   engine_version=engine_version, user=user, progress=progress, stop_for_store_switch=stop_for_switch,
                    failpoint=from_environment(os.environ), **({"waiting": waiting} if waiting else {}))
 
 
@@ -144,11 +150,11 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
                                            help="Also save the plan to FILE (mode 0600), for `dockharden apply "
                                                 "FILE` to apply exactly it."),
          engine_version: Optional[str] = EngineOpt, user: Optional[str] = UserOpt,
-         color: Optional[bool] = ColorOpt) -> None:
+         color: Optional[bool] = ColorOpt, stop_for_switch: bool = StopForSwitchOpt) -> None:
     """Show what apply would change, and why. Writes nothing, restarts nothing (--out writes only FILE)."""
     from dockharden import api, report
 
-    request = _request(root, profile, layer, engine_version, user)
+    request = _request(root, profile, layer, engine_version, user, stop_for_switch=stop_for_switch)
     the_plan = api.make_plan(request, restart=not no_restart)
     if out is not None:
         _save(request, the_plan, out, not no_restart)
@@ -220,7 +226,8 @@ def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profi
           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
           no_restart: bool = typer.Option(False, "--no-restart", help="Write files only; touch no service."),
           json_out: bool = JsonOpt, engine_version: Optional[str] = EngineOpt,
-          user: Optional[str] = UserOpt, color: Optional[bool] = ColorOpt) -> None:
+          user: Optional[str] = UserOpt, color: Optional[bool] = ColorOpt,
+          stop_for_switch: bool = StopForSwitchOpt) -> None:
     """Make the plan real: back up, write atomically, reload or restart, verify; roll back on failure.
 
     With FILE, apply exactly that saved plan, without a question (it was reviewed when it was made), or
@@ -230,9 +237,10 @@ def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profi
 
     if plan_file is not None:
         _refuse_selection_flags("apply", plan_file, profile=profile, layer=layer, engine_version=engine_version,
-                                user=user)
+                                user=user, stop_containers_for_store_switch=stop_for_switch)
         return _apply_saved(plan_file, root, no_restart, json_out)
-    outcome = api.apply(_request(root, profile, layer, engine_version, user, waits=True), restart=not no_restart,
+    outcome = api.apply(_request(root, profile, layer, engine_version, user, waits=True,
+                                 stop_for_switch=stop_for_switch), restart=not no_restart,
                         confirm=_confirm(json_out, yes, root, "Apply these changes?", color))
     _finish(outcome, json_out, "apply")
 
@@ -265,11 +273,13 @@ def rollback(to: Optional[str] = typer.Option(None, "--to", metavar="ID", click_
                                                    "(default: undo the last apply)."),
              root: str = RootWriteOpt, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
              no_restart: bool = typer.Option(False, "--no-restart", help="Restore files only; touch no service."),
-             json_out: bool = JsonOpt, color: Optional[bool] = ColorOpt) -> None:
+             json_out: bool = JsonOpt, color: Optional[bool] = ColorOpt,
+             stop_for_switch: bool = StopForSwitchOpt) -> None:
     """Return the host to an earlier generation; validated, verified and recorded like an apply."""
     from dockharden import api
 
-    outcome = api.rollback(_request(root, waits=True), to=to, restart=not no_restart,
+    outcome = api.rollback(_request(root, waits=True, stop_for_switch=stop_for_switch), to=to,
+                           restart=not no_restart,
                            confirm=_confirm(json_out, yes, root, "Roll back?", color))
     _finish(outcome, json_out, "rollback")
 

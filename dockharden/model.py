@@ -166,6 +166,22 @@ class Container(NamedTuple):
         return self.restart_policy in ("always", "unless-stopped")
 
 
+class StoreSwitch(NamedTuple):
+    """A docker restart that moves dockerd to another data root or image store (userns-remap, data-root,
+    features.containerd-snapshotter, storage-driver): the daemon that comes back does not know the containers
+    of the old one. core/store_switch.py finds it and says what becomes of the running containers."""
+
+    moves: tuple[str, ...]          # each move in words: "data root /var/lib/docker -> /var/lib/docker/<uid>.<gid>"
+    keys: tuple[str, ...]           # the daemon.json keys that cause it, each "key (from LAYER)"
+    hidden: str                     # what disappears from view, with the counts and where they come from
+    running: tuple[str, ...] = ()   # the running containers' names
+    ports: tuple[str, ...] = ()     # their published ports: "web 8080->80/tcp"
+    orphans: bool = True            # live-restore keeps them running (orphans), else the old daemon stops them
+    stop_first: bool = False        # the operator accepted: apply stops them (docker stop) before the restart
+    layer_file: str = ""            # the file of the layer that asks for it ("" : the operator's daemon.json)
+    key: str = ""                   # the first key, as a layer names it (daemon.userns-remap, userns.enabled)
+
+
 class HostSnapshot(NamedTuple):
     """Everything the pure stages need to know about the host. Read once by host.read_host."""
 
@@ -315,6 +331,7 @@ class Plan(NamedTuple):
     left: tuple[ServiceAction, ...] = ()
     daemon_pid: int | None = None  # the dockerd the plan was made against (None: not running, or an offline root)
     why_unchanged: Mapping[str, str] = NO_ENTRIES  # each unchanged path: what matched
+    store_switch: StoreSwitch | None = None  # the restart moves dockerd to another data root or image store
 
     @property
     def has_changes(self) -> bool:

@@ -33,6 +33,7 @@ def plan_document(plan: Plan, root: str) -> dict[str, Any]:
         "services": [_service_document(s) for s in plan.services],
         "services_left": [dict(_service_document(s), left_because=s.left_because) for s in plan.left],
         "notes": [{"level": n.level, "message": n.message} for n in plan.notes],
+        "store_switch": plan.store_switch._asdict() if plan.store_switch else None,
     }
 
 
@@ -260,7 +261,7 @@ def result_document(result: RunResult, recovered: list[str] = ()) -> dict[str, A
 
 def _service_detail(done: dict) -> str:
     """How a docker restart went: its steps and the containers it kept or stopped."""
-    said = []
+    said = [", ".join(done["containers"])] if done.get("containers") else []
     if len(done.get("steps") or ()) > 1:
         said.append("; then ".join(done["steps"]))
     if done.get("containers_kept"):

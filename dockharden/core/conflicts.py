@@ -296,9 +296,13 @@ def _rootless_limits(config: dict, host: HostSnapshot) -> None:
 
 
 def _warnings(config: dict, host: HostSnapshot) -> list[Note]:
-    notes = store_switch_warning(config, host)
+    from dockharden.core.store_switch import find_switch
+
+    # a running daemon's switch is told whole, with each running container's fate (core/store_switch.py)
+    told = find_switch(config, Settings({}, {}, {}, ()), host) is not None
+    notes = [] if told else store_switch_warning(config, host)
     remapped = "name=userns" in ((host.daemon_info or {}).get("SecurityOptions") or [])
-    if config.get("userns-remap") and not remapped:
+    if config.get("userns-remap") and not remapped and not told:
         notes.append(Note("warning", userns_warning(host.userns_impact)))
     if config.get("seccomp-profile") == "unconfined":
         notes.append(Note("warning", "seccomp-profile is unconfined: containers run without syscall filtering"))

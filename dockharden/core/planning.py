@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from dockharden.core import conflicts, derive, image_store, ownership
+from dockharden.core import conflicts, derive, image_store, ownership, store_switch
 from dockharden.core import engine_gating as engine
 from dockharden.core import plan as planmod
 from dockharden.core import schema as validate
@@ -31,11 +31,12 @@ def render_with_sources(settings, host: HostSnapshot):
 
 
 def plan_from(selection: Selection, settings: Settings, host: HostSnapshot, *, engine_version: str | None = None,
-              restart: bool = True, live: bool = True) -> Plan:
+              restart: bool = True, live: bool = True, stop_first: bool = False) -> Plan:
     """Everything `plan` shows, from the merged layers and the host's facts; nothing is read or written here.
 
     `engine_version` is --engine-version (else the host's); `restart` false is apply --no-restart; `live`
-    says the root is the running system (services can be acted on)."""
+    says the root is the running system (services can be acted on); `stop_first` is
+    --stop-containers-for-store-switch (apply stops the running containers before a switch of store)."""
     version = engine_version or host.engine_version
     settings, notes = settings_for_host(settings, host, version)
     existing = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content, host.daemon_json_path)
@@ -59,6 +60,8 @@ def plan_from(selection: Selection, settings: Settings, host: HostSnapshot, *, e
     rendered += own_files(host, selection, state)
     plan = planmod.make_plan(selection, settings, host, rendered, notes, reloadable_keys())
     plan = planmod.hold_services(plan, host, live=live, restart=restart)
+    plan = store_switch.with_switch(plan, store_switch.find_switch(daemon_config, settings, host,
+                                                                   stop_first=stop_first))
     return plan._replace(engine_version=version, docker_socket=host.docker_socket,
                          rootless_user=host.rootless_user, daemon_pid=host.daemon.pid if host.daemon else None,
                          start_flags=tuple(host.start_flags(systemd_dropin.exec_after(host, rendered))))

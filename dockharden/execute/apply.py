@@ -94,6 +94,8 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     if not plan.changes:  # nothing at all is written, dockharden's own files included
         return RunResult(RunOutcome.UNCHANGED)
     refuse_stale_plan(plan, engine.root)
+    if restart:
+        refuse_orphaning_now(plan, engine)
     if restart and any(s.service == "docker" for s in plan.services):
         services.docker_service(engine.root, engine.config, engine.runner)  # fail before any write
     selection = {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers)}
@@ -126,6 +128,22 @@ def backed_up(plan: Plan, engine: Engine) -> list:
     if restarts and not any(c.path == engine.daemon_json_path for c in plan.changes):
         files.append(read_file(engine.root, engine.daemon_json_path))
     return files
+
+
+def refuse_orphaning_now(plan: Plan, engine: Engine) -> None:
+    """Before anything is written: a restart into another store while containers run, not accepted, is
+    refused, with the containers that run now (one started since the plan was made counts too; a saved plan
+    made without --stop-containers-for-store-switch is held to it)."""
+    from dockharden.core.store_switch import refuse_orphaning
+
+    switch = plan.store_switch
+    if switch is None or switch.stop_first:
+        return
+    now = tuple(services.running_containers(engine.socket).values())
+    if set(now) != set(switch.running):
+        switch = switch._replace(running=tuple(sorted(now)), ports=tuple(p for p in switch.ports
+                                                                          if p.split(" ")[0] in now))
+    refuse_orphaning(plan._replace(store_switch=switch))
 
 
 def _daemon_record(plan: Plan) -> dict:
@@ -272,6 +290,8 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
                                  path="/etc/systemd/system/docker.service.d/dockharden.conf")
             done.append({"service": "systemd", "action": "daemon-reload"})
         elif action.service == "docker":
+            if action.action == "restart" and plan.store_switch and plan.store_switch.stop_first:
+                done.append(stop_for_store_switch(engine))
             done.append(docker_action(action.action, engine))
         elif action.service == "auditd":
             done.append(audit_action(plan, engine))
@@ -285,6 +305,21 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
             done.append({"service": "ufw", "action": "reload"})
         engine.checkpoint(f"after the {action.service} {action.action}")
     return done
+
+
+def stop_for_store_switch(engine: Engine) -> dict:
+    """Before a restart into another data root or image store, as the operator accepted: every container that
+    runs now is stopped (docker stop), so none is left running with no daemon managing it."""
+    running = services.running_containers(engine.socket)
+    with engine.waiting(f"stopping {len(running)} container(s) before the switch of store"):
+        failed = services.stop_containers(engine.socket, running)
+    if failed:
+        raise ApplyError("the switch of store needs every container stopped first; these did not stop: "
+                         + "; ".join(failed), path=engine.daemon_json_path,
+                         hint="stop them yourself (docker stop, docker kill) and run apply again")
+    names = ", ".join(running.values()) or "none was running"
+    engine.progress(f"stopped before the switch of store: {names}")
+    return {"service": "containers", "action": "stopped", "containers": list(running.values())}
 
 
 def docker_action(action: str, engine: Engine) -> dict:

@@ -20,7 +20,18 @@ from typing import Any
 
 from dockharden.errors import DockhardenError, from_os_error
 from dockharden.host.fs import remove_quietly, write_all
-from dockharden.model import Change, HostFile, KeyChange, Note, Plan, RenderedFile, Selection, ServiceAction, Settings
+from dockharden.model import (
+    Change,
+    HostFile,
+    KeyChange,
+    Note,
+    Plan,
+    RenderedFile,
+    Selection,
+    ServiceAction,
+    Settings,
+    StoreSwitch,
+)
 
 FORMAT_VERSION = 1
 KIND = "dockharden.saved-plan"
@@ -230,7 +241,14 @@ def plan_from_document(doc: dict[str, Any]) -> Plan:
                 rendered=tuple(c.new for c in changes), daemon_json_path=run["daemon_json_path"],
                 docker_socket=run["docker_socket"], rootless_user=run["rootless_user"],
                 start_flags=tuple(run["start_flags"]), left=tuple(_service(s) for s in pdoc["services_left"]),
-                daemon_pid=doc["inputs"]["daemon"]["pid"])
+                daemon_pid=doc["inputs"]["daemon"]["pid"], store_switch=_store_switch(pdoc.get("store_switch")))
+
+
+def _store_switch(sdoc: dict[str, Any] | None) -> StoreSwitch | None:
+    if not sdoc:
+        return None
+    return StoreSwitch(**{k: tuple(v) if isinstance(v, list) else v for k, v in sdoc.items()
+                          if k in StoreSwitch._fields})
 
 
 def _change(cdoc: dict[str, Any], payload: dict[str, Any], was: dict[str, Any]) -> Change:

@@ -100,9 +100,10 @@ def rootless_user_of(root: str, target: Generation) -> str | None:
 
 
 def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: frozenset[str], *,
-                  restart: bool = True) -> Plan:
+                  restart: bool = True, stop_first: bool = False) -> Plan:
     """The files as they were before `target`, and the service actions apply takes for them (`restart`
-    false: none, as apply --no-restart)."""
+    false: none, as apply --no-restart). A rollback that moves dockerd back to another data root or image
+    store says what becomes of the running containers, as an apply does (`stop_first`: stop them first)."""
     from dockharden.host.root import is_running_system
 
     rendered = files_before(root, target)
@@ -117,8 +118,28 @@ def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: fro
                           f"({target.record.get('time')})")]
     plan = make_plan(Selection((), (), "rollback"), EMPTY, snapshot, rendered, notes, reloadable)
     plan = hold_services(plan, snapshot, live=is_running_system(root), restart=restart)
+    plan = with_store_switch(plan, root, runner, snapshot, rendered, stop_first)
     flags = tuple(snapshot.start_flags(exec_after(snapshot, rendered)))
     return plan._replace(start_flags=flags, rootless_user=snapshot.rootless_user, docker_socket=snapshot.docker_socket)
+
+
+def with_store_switch(plan: Plan, root: str, runner: Runner, snapshot, rendered: list[RenderedFile],
+                      stop_first: bool) -> Plan:
+    """The plan with the switch of data root or image store the restored daemon.json makes, if any."""
+    from dockharden.core.store_switch import find_switch, with_switch
+    from dockharden.host.facts import Context, image_store, socket_path, volume_count, with_running_containers
+    from dockharden.targets.daemon_json import parse_daemon_json
+
+    info = snapshot.daemon_info
+    restored = next((f for f in rendered if f.path == snapshot.daemon_json_path), None)
+    if not isinstance(info, dict) or restored is None:
+        return plan
+    config = parse_daemon_json(restored.content)
+    data_root = info.get("DockerRootDir") or "/var/lib/docker"
+    socket = socket_path(root, snapshot.docker_socket or hostmod.SOCKET)
+    store = dict(image_store(root, info, data_root), volumes=volume_count(root, socket, data_root))
+    snapshot = with_running_containers(Context(root=root, runner=runner), snapshot._replace(image_store=store))
+    return with_switch(plan, find_switch(config, EMPTY, snapshot, stop_first=stop_first))
 
 
 def record_files_in_place(root: str, now, target: Generation):

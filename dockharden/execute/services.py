@@ -237,3 +237,41 @@ def journal_match(root: str, config: dict[str, Any], runner: Runner) -> list[str
         return [f"_UID={find_user(root, section['user']).uid}", "_SYSTEMD_USER_UNIT=docker.service"]
     return ["-u", "docker"] if detect_manager(root, runner) == "systemd" else None
 
+
+
+def running_containers(socket_path: str) -> dict[str, str]:
+    """The containers running now, id -> name (GET /containers/json)."""
+    from dockharden.host import dockerapi
+
+    listed = dockerapi.get_json(socket_path, "/containers/json") or []
+    return {c["Id"]: ((c.get("Names") or [c["Id"][:12]])[0]).lstrip("/")
+            for c in listed if isinstance(c, dict) and isinstance(c.get("Id"), str)}
+
+
+def stop_containers(socket_path: str, running: dict[str, str], timeout: float = 120.0) -> list[str]:
+    """`docker stop` each container (POST /containers/{id}/stop: its stop signal, its stop timeout, then
+    SIGKILL); the ones that did not stop, each with the daemon's answer."""
+    failed = []
+    for ident, name in running.items():
+        status, body = _post(socket_path, f"/containers/{ident}/stop", timeout)
+        if status not in (204, 304):  # 304: it had stopped already
+            failed.append(f"{name}: {status or 'no answer'} {body.decode(errors='replace').strip()}".strip())
+    return failed
+
+
+def _post(socket_path: str, path: str, timeout: float) -> tuple[int, bytes]:
+    """POST `path` with no body over the daemon's unix socket: (HTTP status, body); (0, b"") when it does not
+    answer."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(socket_path)
+            sock.sendall(f"POST {path} HTTP/1.0\r\nHost: docker\r\nContent-Length: 0\r\n\r\n".encode())
+            raw = b"".join(iter(lambda: sock.recv(65536), b""))
+    except OSError:
+        return 0, b""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = head.split(b"\r\n", 1)[0].split(b" ")
+    return (int(status[1]) if len(status) > 1 and status[1].isdigit() else 0), body

@@ -400,9 +400,12 @@ def with_store_facts(ctx: Context, host: HostSnapshot, settings) -> HostSnapshot
     host = host._replace(image_store=store)
     remaps = settings.table("userns").get("enabled") or settings.table("daemon").get("userns-remap")
     already = "name=userns" in ((info or {}).get("SecurityOptions") or []) or bool(current.get("userns-remap"))
+    socket = socket_path(ctx.root, host.docker_socket or SOCKET) if info else None
+    if info and (bool(remaps) != already or settings.table("daemon").get("data-root")):
+        # a move of the data root hides the volumes too (core/store_switch.py says how many)
+        host = host._replace(image_store=dict(store, volumes=volume_count(ctx.root, socket, data_root)))
     if not remaps or already:
         return host
-    socket = socket_path(ctx.root, host.docker_socket or SOCKET) if info else None
     return host._replace(userns_impact=userns_impact(ctx.root, socket, store, data_root))
 
 

@@ -65,7 +65,7 @@ def _daemon_rows(content: bytes | None, engine: Where) -> list[Row]:
     config = daemon_json.parse_daemon_json(content)
     wrong = {m.key: m for m in verify.compare_daemon(config, effective)}
     rows = [Row("dockerd answers", True, f"Engine {effective.info.get('ServerVersion')}"),
-            apparmor_row(engine.root, effective.info)]
+            apparmor_row(engine.root, effective.info), orphan_row(engine, effective.info, config)]
     rows += [Row(f"daemon {key}", key not in wrong, str(wrong[key]) if key in wrong else "effective")
              for key in config if key not in verify.NOT_OBSERVABLE]
     rows += [Row(f"daemon {key}", True, "not shown by docker info (a probe container shows it)")
@@ -74,6 +74,33 @@ def _daemon_rows(content: bytes | None, engine: Where) -> list[Row]:
         problems = verify.metrics_problems(config)
         rows.append(Row("daemon metrics-addr", not problems, "; ".join(problems) or "GET /metrics answers"))
     return rows
+
+
+def orphan_row(engine: Where, info: dict, config: dict) -> Row:
+    """Container processes that no daemon manages: a containerd shim in moby's namespace (and in the daemon's
+    mount namespace) whose container the daemon does not list. Only the running system has processes to read."""
+    import os
+
+    from dockharden.core.store_switch import ORPHAN_CHECK, find_orphans, orphans_detail
+    from dockharden.host import dockerapi, shims
+    from dockharden.host.facts import find_daemon
+
+    if os.path.realpath(engine.root) != "/":
+        return Row(ORPHAN_CHECK, True, f"not verifiable here: --root {engine.root} is not the running system")
+    if "name=rootless" in (info.get("SecurityOptions") or []):
+        return Row(ORPHAN_CHECK, True, "not verifiable here: a rootless daemon's containers run in its own "
+                                       "namespaces, where dockharden does not look")
+    listed = dockerapi.get_json(engine.socket, "/containers/json?all=1")
+    daemon = find_daemon(engine.root)
+    if not isinstance(listed, list) or daemon is None:
+        return Row(ORPHAN_CHECK, True, "not verifiable here: without the daemon's list and its process, its "
+                                       "containers cannot be told from orphans")
+    found = shims.read_shims(config.get("containerd-namespace") or "moby", same_mounts_as=daemon.pid)
+    known = {c.get("Id") for c in listed if isinstance(c, dict)}
+    unknown = [i for i in found if i not in known]
+    names = shims.known_names(engine.root, info.get("DockerRootDir") or "/var/lib/docker", unknown)
+    orphans = find_orphans(found, known, names)
+    return Row(ORPHAN_CHECK, not orphans, orphans_detail(orphans, len(found)))
 
 
 def apparmor_row(root: str, info: dict) -> Row:

@@ -239,7 +239,7 @@ def test_baseline_leaves_the_image_store_of_a_populated_host_alone_and_warns_whe
     assert "1 image(s) and 1 container(s)" in plan.stdout
     switch = write_layer(host, "switch.toml", "[daemon.features]\ncontainerd-snapshotter = true\n")
     plan = host.dockharden("plan", "--profile", "baseline", *switch, *host.fit_limits_layer())
-    assert "switches dockerd to the containerd image store" in plan.stdout and "1 image(s)" in plan.stdout
+    assert "-> containerd (overlayfs)" in plan.stdout and "1 image(s)" in plan.stdout
     userns = host.dockharden("plan", "--profile", "baseline,userns", *host.fit_limits_layer())
     assert "1 image(s), 1 container(s) and 0 volume(s)" in userns.stdout
 

@@ -49,6 +49,14 @@ options:
   engine_version:
     description: Plan for this Engine version instead of asking dockerd.
     type: str
+  stop_containers_for_store_switch:
+    description: When the restart moves dockerd to another data root or image store (userns-remap,
+      C(data-root), C(features.containerd-snapshotter), C(storage-driver)) while containers run, stop them
+      (docker stop) before the restart so that none is left running without a daemon
+      (C(--stop-containers-for-store-switch)). Without it the task fails, naming the containers, and nothing
+      is written. The plan's C(store_switch) says what the switch does.
+    type: bool
+    default: false
   service:
     description: Overrides of dockharden.toml's C([service]) and C([docker]) settings for this run
       (manager, restart_command, reload_command, timeout, user, host, log_file).
@@ -121,7 +129,8 @@ def run(module):
     params = module.params
     request = api.Request(root=params["root"], profiles=params["profiles"], layers=params["layers"],
                           engine_version=params["engine_version"], user=params["user"],
-                          service=params["service"] or None)
+                          service=params["service"] or None,
+                          stop_for_store_switch=params["stop_containers_for_store_switch"])
     restart = params["restart"]
     if params["state"] == "rolled_back":
         if module.check_mode:
@@ -165,6 +174,7 @@ def main():
             user=dict(type="str"),
             engine_version=dict(type="str"),
             service=dict(type="dict"),
+            stop_containers_for_store_switch=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
