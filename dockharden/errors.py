@@ -59,7 +59,10 @@ class ApplyError(DockhardenError):
 
 
 class PortsClosedError(DockhardenError):
-    """A run without a question would close running containers' published ports, and no one chose that."""
+    """A run without a question would close running containers' published ports, and no one chose that.
+    `closure` is the model.PortClosure it refused."""
+
+    closure = None
 
 
 class LockError(DockhardenError):

@@ -150,12 +150,14 @@ def refuse_unchosen_closure(closure: PortClosure | None, *, chosen: bool) -> Non
     question) or a layer did (close_published_ports = true), or nothing is done."""
     if closure is None or not closure.takes_effect or chosen or closure.accepted_by:
         return
-    raise PortsClosedError(
+    refused = PortsClosedError(
         f"the DOCKER-USER block would close published port(s) of running containers to outside sources: "
         f"{described(closure)}; a run without a question needs an explicit choice, so nothing was written",
         hint=f"to keep them open, put {keep_open_advice(closure)}; to close them, give "
              f"{CLOSE_OPTION} (the Ansible module: close_published_ports: true) or put `{CLOSE_LINE}` in a "
              "layer's [ufw] table")
+    refused.closure = closure  # what a caller (the Ansible module) reports besides the paragraph
+    raise refused
 
 
 def aftermath(before: tuple[Container, ...], answered: frozenset, after: tuple[Container, ...],

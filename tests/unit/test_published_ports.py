@@ -132,6 +132,7 @@ def test_a_run_that_asks_no_one_refuses_to_close_ports_nobody_chose_to_close():
     assert "8080/tcp of web (8080->80/tcp)" in text and "nothing was written" in text
     assert 'allow_ports = ["8080"]` in the [ufw] table of your layer site' in text
     assert "--close-published-ports" in text and "close_published_ports = true" in text
+    assert refused.value.closure is closure
 
 
 def test_the_option_or_a_layer_setting_is_an_explicit_choice():
