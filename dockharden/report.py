@@ -315,15 +315,21 @@ def aftermath_document(aftermath) -> dict[str, Any] | None:
             "ports_closed_to_outside": [_closed_port_document(p) for p in aftermath.closed]}
 
 
+def _binding(port) -> str:
+    """The address and port a connect was tried on: `0.0.0.0:8080`, `[::]:8080`."""
+    address = port.host_ip or "0.0.0.0"
+    return f"[{address}]:{port.host_port}" if ":" in address else f"{address}:{port.host_port}"
+
+
 def render_aftermath(aftermath) -> list[str]:
     """The workload after the run: what stopped and did not come back, what stopped answering, what was closed."""
     if aftermath is None:
         return []
-    lines = [f"  STOPPED and not running again: container {c.name}"
-             + (f" (restart policy {c.restart_policy})" if c.restart_policy not in ("", "no") else
-                " (no restart policy: start it with `docker start " + c.name + "`)") for c in aftermath.stopped]
-    lines += [f"  STOPPED ANSWERING on the host: {port.host_port}/{port.proto} of {name} ({port})"
-              for name, port in aftermath.silent]
+    lines = [f"  STOPPED and not running again: container {c.name} ("
+             + (f"restart policy {c.restart_policy}" if c.restart_policy not in ("", "no") else "no restart policy")
+             + f": start it with `docker start {c.name}`)" for c in aftermath.stopped]
+    lines += [f"  STOPPED ANSWERING on the host: {port.host_port}/{port.proto} of {name} ({_binding(port)}, "
+              f"published as {port})" for name, port in aftermath.silent]
     lines += [f"  closed to outside sources, as planned: {p.port.host_port}/{p.port.proto} of {p.container} "
               "(the host's own connections do not pass the DOCKER-USER block, so this was not measured here)"
               for p in aftermath.closed]

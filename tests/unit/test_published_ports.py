@@ -168,7 +168,14 @@ def test_after_a_run_the_containers_that_stopped_and_the_ports_that_went_silent_
     assert after.silent == (("web", WEB.ports[0]),)
     shown = "\n".join(render_aftermath(after))
     assert "STOPPED and not running again: container worker (no restart policy" in shown
-    assert "STOPPED ANSWERING on the host: 8080/tcp of web (8080->80/tcp)" in shown
+    assert "STOPPED ANSWERING on the host: 8080/tcp of web (0.0.0.0:8080, published as 8080->80/tcp)" in shown
+
+
+def test_a_port_published_on_ipv6_that_went_silent_is_shown_with_its_address_family():
+    answered = frozenset({("0.0.0.0", 8080), ("::", 8080)})
+    after = aftermath((WEB,), answered, (WEB,), frozenset({("0.0.0.0", 8080)}))
+    assert after.silent == (("web", WEB.ports[1]),)
+    assert "8080/tcp of web ([::]:8080, published as 8080->80/tcp)" in render_aftermath(after)[0]
 
 
 def test_a_port_that_did_not_answer_before_is_not_said_to_have_stopped_answering():
