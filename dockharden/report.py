@@ -119,7 +119,8 @@ def render_plan(plan: Plan, root: str, *, full_diff: bool = False, paint=None) -
               for path in plan.unchanged]
     lines += ["", paint("heading", "Services:")] + _render_services(plan)
     if plan.port_closure:
-        lines += ["", paint("heading", "Published ports closed to outside sources:")] + render_closure(plan.port_closure)
+        lines += ["", paint("heading", "Published ports closed to outside sources:")]
+        lines += render_closure(plan.port_closure, rollback=plan.selection.source == "rollback")
     if plan.notes:
         lines += ["", "Notes:"] + [f"  [{n.level}] {n.message}" for n in plan.notes]
     lines += ["", paint("heading", f"Plan: {summary_line(plan)}.") + (" Run `dockharden apply` to make these "
@@ -128,7 +129,7 @@ def render_plan(plan: Plan, root: str, *, full_diff: bool = False, paint=None) -
     return "\n".join(lines) + "\n"
 
 
-def render_closure(closure) -> list[str]:
+def render_closure(closure, *, rollback: bool = False) -> list[str]:
     """Each published port the plan closes, and the two ways on: keep it open, or close it on purpose."""
     lines = []
     for closed in closure.ports:
@@ -140,6 +141,9 @@ def render_closure(closure) -> list[str]:
     lines.append(f"  to keep them open: {keep_open_advice(closure)}")
     if not closure.takes_effect:
         lines.append("  apply does not reload ufw now: the block closes them when ufw next loads it")
+    elif rollback:
+        lines.append("  the rollback restores the block as it was before, which closes them (it asks; with --yes it "
+                     "goes ahead: a rollback is never refused for this)")
     elif closure.accepted_by:
         lines.append(f"  closed on purpose: `close_published_ports = true` in the layer {closure.accepted_by}")
     else:

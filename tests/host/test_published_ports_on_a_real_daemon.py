@@ -174,3 +174,17 @@ def test_a_container_without_a_restart_policy_stopped_by_the_restart_is_reported
     assert "STOPPED and not running again: container worker (no restart policy" in done.stdout
     running = serving.host.docker("ps", "--format", "{{.Names}}").stdout.split()
     assert running == ["web"]
+
+
+def test_a_rollback_that_brings_back_a_block_closing_the_port_names_it_in_its_question(serving):
+    closed = serving.managed.apply("--profile", "baseline", *serving.managed.layers, "--close-published-ports")
+    assert closed.returncode == 0, closed.stdout + closed.stderr
+    allow = serving.managed.write_layer("allow.toml", '[ufw]\nallow_ports = ["8080"]\n')
+    opened = serving.managed.apply("--profile", "baseline", *serving.managed.layers, "--layer", allow)
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    assert serving.answers_outside()
+    asked = serving.host.dockharden("rollback", input="n\n")
+    assert asked.returncode == 1
+    assert "Roll back? This closes published port(s) 8080/tcp (web) to outside sources." in asked.stdout
+    assert "the rollback restores the block as it was before, which closes them" in asked.stdout
+    assert serving.answers_outside()

@@ -230,3 +230,11 @@ def test_the_layer_schema_takes_close_published_ports_as_a_boolean_only():
     check_layer_document({"layer": {"name": "site"}, "ufw": {"close_published_ports": True}}, path="site.toml")
     with pytest.raises(Exception, match="close_published_ports"):
         check_layer_document({"layer": {"name": "site"}, "ufw": {"close_published_ports": "yes"}}, path="site.toml")
+
+
+def test_a_rollback_that_restores_a_closing_block_names_the_ports_and_says_it_is_not_refused():
+    closure = port_closure([ufw_change(block(ports=[("8080", "tcp")]), block())], [UFW_RELOAD], [WEB])
+    assert [c.port.host_port for c in closure.ports] == [8080]
+    shown = "\n".join(render_closure(closure, rollback=True))
+    assert "the rollback restores the block as it was before, which closes them" in shown
+    assert "never refused" in shown
