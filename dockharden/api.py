@@ -103,15 +103,22 @@ def exception_notes(root: str, now: datetime) -> list:
     return notes(root, now)
 
 
-def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], bool] = lambda plan: True) -> Outcome:
+def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], bool] = lambda plan: True,
+          close_published_ports: bool = False, asks: bool = False) -> Outcome:
     """Plan, then (under the host lock, after undoing any interrupted run) execute the plan.
+
+    A plan whose DOCKER-USER block closes running containers' published ports is refused (nothing written)
+    unless that was chosen: `close_published_ports` (the option), a layer's `close_published_ports = true`,
+    or `asks`: `confirm` asks a person who sees the plan (and its question names the ports).
 
     Under the lock SIGINT, SIGTERM and SIGHUP are deferred to the engine's step boundaries: the step under
     way finishes, then the generation is rolled back (RunResult.interrupted says by which signal). A root
     other than / is not the running system: no service is acted on there (as with restart=False).
     """
+    from dockharden.core.published_ports import refuse_unchosen_closure
     from dockharden.execute import apply as applymod
     from dockharden.execute import live_repair, recovery
+    from dockharden.execute.aftermath import watched
     from dockharden.execute.interrupts import Deferral
     from dockharden.execute.lock import HostLock
     from dockharden.host import effective
@@ -119,9 +126,11 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
     ctx = _context(request, writes=True)
     restart = restart and is_running_system(request.root)
     config, selection = _config(ctx, request)
-    # bad input fails here, before any file is created; so does a switch of store that would orphan containers
+    # bad input fails here, before any file is created; so does a switch of store that would orphan containers,
+    # and a published port closed without a choice
     plan = build_plan(ctx, selection, config, restart=restart, stop_first=request.stop_for_store_switch)
     refuse_orphaning(plan)
+    refuse_unchosen_closure(plan.port_closure, chosen=close_published_ports or asks)
     with Deferral() as signals, HostLock(request.root, request.clock(), "apply"):
         request.failpoint("after-lock")
         _stop_if_signalled(signals, "after taking the lock", [])
@@ -134,12 +143,13 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
             refuse_orphaning(plan)
         if restart:  # audit watches or the DOCKER-USER chain lost behind dockharden's back
             plan = effective.with_repairs(plan, engine.root, engine.runner)
+        refuse_unchosen_closure(plan.port_closure, chosen=close_published_ports or asks)
         if (plan.has_changes or plan.services) and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
         if plan.services and not plan.changes:
             result = live_repair.repair_live_state(plan, engine)
         else:
-            result = applymod.apply_plan(plan, engine, restart=restart)
+            result = watched(plan, engine, lambda: applymod.apply_plan(plan, engine, restart=restart), live=restart)
     return Outcome(plan, result, tuple(recovered))
 
 
@@ -175,6 +185,7 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
     from dockharden.execute import apply as applymod
     from dockharden.execute import recovery
     from dockharden.execute import rollback as rb
+    from dockharden.execute.aftermath import watched
     from dockharden.execute.interrupts import Deferral
     from dockharden.execute.lock import HostLock
 
@@ -202,7 +213,8 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
         refuse_orphaning(plan)
         if plan.has_changes and not _ask(signals, confirm, plan, recovered):
             return Outcome(plan, None, tuple(recovered))
-        result = applymod.apply_plan(plan, engine, restart=restart, kind="rollback", target=target.id)
+        result = watched(plan, engine, lambda: applymod.apply_plan(plan, engine, restart=restart, kind="rollback",
+                                                                   target=target.id), live=restart)
         if result.result == RunOutcome.UNCHANGED:
             result = rb.record_files_in_place(request.root, request.clock(), target)
     return Outcome(plan, result, tuple(recovered))
@@ -251,12 +263,15 @@ def saved_plan_status(request: Request, saved) -> tuple[list[str], list[str]]:
     return [], hostmatch.differences(recorded, now)
 
 
-def apply_saved(request: Request, saved) -> Outcome:
+def apply_saved(request: Request, saved, *, close_published_ports: bool = False) -> Outcome:
     """Execute a saved plan exactly, as apply executes a fresh one: under the host lock, after undoing any
     interrupted run, refused (nothing changed) unless the host still matches what the plan was computed
-    from; validated, verified and rolled back on failure."""
+    from; validated, verified and rolled back on failure. It asks no one: a block that closes published
+    ports of the containers running now is refused unless `close_published_ports` or a layer chose it."""
+    from dockharden.core.published_ports import refuse_unchosen_closure
     from dockharden.execute import apply as applymod
     from dockharden.execute import recovery
+    from dockharden.execute.aftermath import watched
     from dockharden.execute.interrupts import Deferral
     from dockharden.execute.lock import HostLock
     from dockharden.execute.planfile import REMAKE, PlanFileError
@@ -280,9 +295,25 @@ def apply_saved(request: Request, saved) -> Outcome:
             shown = changed[:6] + ([f"and {len(changed) - 6} more"] if len(changed) > 6 else [])
             raise PlanFileError(f"the host no longer matches the plan{first}: " + "; ".join(shown)
                                 + "; nothing was changed", hint=REMAKE, path=saved.path)
+        plan = plan._replace(port_closure=closure_now(plan, engine.for_plan(plan).socket))
+        refuse_unchosen_closure(plan.port_closure, chosen=close_published_ports)
         request.progress(f"the host still matches the plan in {saved.path}: applying it")
-        result = applymod.apply_plan(plan, engine, restart=saved.restart)
+        result = watched(plan, engine, lambda: applymod.apply_plan(plan, engine, restart=saved.restart),
+                         live=saved.restart and is_running_system(request.root))
     return Outcome(plan, result, tuple(recovered))
+
+
+def closure_now(plan: Plan, socket: str):
+    """The saved plan's DOCKER-USER change measured against the containers running now (they may have changed
+    since the plan was made), keeping the layers' choices it recorded."""
+    from dockharden.core.published_ports import port_closure
+    from dockharden.host.facts import read_containers
+
+    if not any(s.service == "ufw" for s in plan.services):
+        return plan.port_closure
+    saved = plan.port_closure
+    return port_closure(plan.changes, plan.services, read_containers(socket),
+                        layer=saved.layer if saved else "", accepted_by=saved.accepted_by if saved else "")
 
 
 def _wrong_target(saved, root: str) -> list[str]:

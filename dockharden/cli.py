@@ -184,8 +184,8 @@ def _confirm(json_out: bool, yes: bool, root: str, question: str, color: bool | 
             sys.stdout.write(report.render_plan(the_plan, root, paint=_painter(color)))
         if yes:
             return True
-        try:
-            return typer.confirm(question, default=False, err=json_out)  # --json: stdout is the document
+        try:  # --json: stdout is the document
+            return typer.confirm(question + report.closing_question(the_plan), default=False, err=json_out)
         except typer.Abort:  # standard input ended: no answer is no
             _say("no answer (standard input ended); give --yes to go ahead without a question")
             return False
@@ -227,7 +227,11 @@ def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profi
           no_restart: bool = typer.Option(False, "--no-restart", help="Write files only; touch no service."),
           json_out: bool = JsonOpt, engine_version: Optional[str] = EngineOpt,
           user: Optional[str] = UserOpt, color: Optional[bool] = ColorOpt,
-          stop_for_switch: bool = StopForSwitchOpt) -> None:
+          stop_for_switch: bool = StopForSwitchOpt,
+          close_published_ports: bool = typer.Option(
+              False, "--close-published-ports", help="Let the DOCKER-USER block close running containers' published "
+                                                     "ports to outside sources without a question (with --yes or "
+                                                     "FILE: else such a run refuses).")) -> None:
     """Make the plan real: back up, write atomically, reload or restart, verify; roll back on failure.
 
     With FILE, apply exactly that saved plan, without a question (it was reviewed when it was made), or
@@ -238,10 +242,11 @@ def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profi
     if plan_file is not None:
         _refuse_selection_flags("apply", plan_file, profile=profile, layer=layer, engine_version=engine_version,
                                 user=user, stop_containers_for_store_switch=stop_for_switch)
-        return _apply_saved(plan_file, root, no_restart, json_out)
+        return _apply_saved(plan_file, root, no_restart, json_out, close_published_ports)
     outcome = api.apply(_request(root, profile, layer, engine_version, user, waits=True,
                                  stop_for_switch=stop_for_switch), restart=not no_restart,
-                        confirm=_confirm(json_out, yes, root, "Apply these changes?", color))
+                        confirm=_confirm(json_out, yes, root, "Apply these changes?", color),
+                        close_published_ports=close_published_ports, asks=not yes)
     _finish(outcome, json_out, "apply")
 
 
@@ -254,7 +259,7 @@ def _refuse_selection_flags(command: str, plan_file: str, **given) -> None:
                                    "other layers, make a new plan: `dockharden plan ... --out FILE`", path=plan_file)
 
 
-def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool) -> None:
+def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool, close_ports: bool) -> None:
     from dockharden import api
 
     saved = api.read_saved_plan(plan_file)
@@ -263,7 +268,7 @@ def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool) ->
         raise DockhardenError(f"the plan says apply acts on services ({acts}); with --no-restart it would not, "
                               "and it would no longer be the plan that was reviewed", path=plan_file,
                               hint="apply it as it is, or make a plan with `dockharden plan --no-restart --out FILE`")
-    _finish(api.apply_saved(_request(root, waits=True), saved), json_out, "apply")
+    _finish(api.apply_saved(_request(root, waits=True), saved, close_published_ports=close_ports), json_out, "apply")
 
 
 @app.command(epilog=EXIT_APPLY.replace("applied,", "rolled back,"),

@@ -58,6 +58,13 @@ class ApplyError(DockhardenError):
     """Applying a plan failed; the host was restored."""
 
 
+class PortsClosedError(DockhardenError):
+    """A run without a question would close running containers' published ports, and no one chose that.
+    `closure` is the model.PortClosure it refused."""
+
+    closure = None
+
+
 class LockError(DockhardenError):
     """Another dockharden run holds the lock."""
 

@@ -159,6 +159,7 @@ class Container(NamedTuple):
     networks: tuple[str, ...] = ()            # network names ("bridge" is the default bridge)
     ports: tuple[PublishedPort, ...] = ()
     pid: int = 0                              # its init process on the host (0: unknown)
+    addresses: tuple[str, ...] = ()           # its IP addresses on its networks (what DOCKER-USER's -d sees)
 
     @property
     def restarts_by_itself(self) -> bool:
@@ -180,6 +181,31 @@ class StoreSwitch(NamedTuple):
     stop_first: bool = False        # the operator accepted: apply stops them (docker stop) before the restart
     layer_file: str = ""            # the file of the layer that asks for it ("" : the operator's daemon.json)
     key: str = ""                   # the first key, as a layer names it (daemon.userns-remap, userns.enabled)
+class ClosedPort(NamedTuple):
+    """A running container's published port that the planned DOCKER-USER block closes to outside sources."""
+
+    container: str
+    port: PublishedPort
+    open_to: tuple[str, ...] = ()  # the sources the block still lets in (the layers' allow_sources)
+
+
+class PortClosure(NamedTuple):
+    """The published ports a plan closes to outside sources (ones the current block leaves open), and how an
+    operator keeps them open or closes them on purpose."""
+
+    ports: tuple[ClosedPort, ...]
+    keep_open: str                 # the layer line that keeps them all open: allow_ports = ["443", "8080"]
+    layer: str = ""                # the layer that sets allow_ports now ("" none: any layer's [ufw] table)
+    accepted_by: str = ""          # the layer that sets close_published_ports = true ("" none)
+    takes_effect: bool = True      # apply reloads ufw (else the block only loads when ufw next does)
+
+
+class Aftermath(NamedTuple):
+    """What an apply or a rollback did to the running workload, measured before and after it acted."""
+
+    stopped: tuple[Container, ...] = ()                       # running before, not running after
+    silent: tuple[tuple[str, PublishedPort], ...] = ()        # (container, port): answered on the host before, not after
+    closed: tuple[ClosedPort, ...] = ()                       # closed to outside sources on purpose, as planned
 
 
 class HostSnapshot(NamedTuple):
@@ -332,6 +358,7 @@ class Plan(NamedTuple):
     daemon_pid: int | None = None  # the dockerd the plan was made against (None: not running, or an offline root)
     why_unchanged: Mapping[str, str] = NO_ENTRIES  # each unchanged path: what matched
     store_switch: StoreSwitch | None = None  # the restart moves dockerd to another data root or image store
+    port_closure: PortClosure | None = None  # published ports the DOCKER-USER block newly closes (None: none)
 
     @property
     def has_changes(self) -> bool:

@@ -34,7 +34,25 @@ def plan_document(plan: Plan, root: str) -> dict[str, Any]:
         "services_left": [dict(_service_document(s), left_because=s.left_because) for s in plan.left],
         "notes": [{"level": n.level, "message": n.message} for n in plan.notes],
         "store_switch": plan.store_switch._asdict() if plan.store_switch else None,
+        "published_ports_closed": closure_document(plan.port_closure),
     }
+
+
+def closure_document(closure) -> dict[str, Any] | None:
+    """The published ports the plan closes to outside sources (None: it closes none)."""
+    if closure is None:
+        return None
+    return {"ports": [_closed_port_document(p) for p in closure.ports], "keep_open": closure.keep_open,
+            "layer": closure.layer, "accepted_by": closure.accepted_by, "takes_effect": closure.takes_effect}
+
+
+def _closed_port_document(closed) -> dict[str, Any]:
+    return {"container": closed.container, **_port_document(closed.port), "open_to": list(closed.open_to)}
+
+
+def _port_document(port) -> dict[str, Any]:
+    return {"host_ip": port.host_ip, "host_port": port.host_port, "container_port": port.container_port,
+            "proto": port.proto}
 
 
 def _service_document(action) -> dict[str, Any]:
@@ -102,12 +120,47 @@ def render_plan(plan: Plan, root: str, *, full_diff: bool = False, paint=None) -
     lines += [f"  unchanged  {path}" + (f"  ({plan.why_unchanged[path]})" if path in plan.why_unchanged else "")
               for path in plan.unchanged]
     lines += ["", paint("heading", "Services:")] + _render_services(plan)
+    if plan.port_closure:
+        lines += ["", paint("heading", "Published ports closed to outside sources:")]
+        lines += render_closure(plan.port_closure, rollback=plan.selection.source == "rollback")
     if plan.notes:
         lines += ["", "Notes:"] + [f"  [{n.level}] {n.message}" for n in plan.notes]
     lines += ["", paint("heading", f"Plan: {summary_line(plan)}.") + (" Run `dockharden apply` to make these "
                                                                      "changes." if plan.has_changes else
                                                                      " Nothing to do.")]
     return "\n".join(lines) + "\n"
+
+
+def render_closure(closure, *, rollback: bool = False) -> list[str]:
+    """Each published port the plan closes, and the two ways on: keep it open, or close it on purpose."""
+    lines = []
+    for closed in closure.ports:
+        still = f"; still open to {', '.join(closed.open_to)} (allow_sources)" if closed.open_to else ""
+        lines.append(f"  {closed.port.host_port}/{closed.port.proto}  {closed.container} ({closed.port}): new "
+                     f"connections from outside are dropped{still}")
+    from dockharden.core.published_ports import keep_open_advice
+
+    lines.append(f"  to keep them open: {keep_open_advice(closure)}")
+    if not closure.takes_effect:
+        lines.append("  apply does not reload ufw now: the block closes them when ufw next loads it")
+    elif rollback:
+        lines.append("  the rollback restores the block as it was before, which closes them (it asks; with --yes it "
+                     "goes ahead: a rollback is never refused for this)")
+    elif closure.accepted_by:
+        lines.append(f"  closed on purpose: `close_published_ports = true` in the layer {closure.accepted_by}")
+    else:
+        lines.append("  apply asks; without a question (--yes, apply FILE) it refuses unless given "
+                     "--close-published-ports or `close_published_ports = true` in a layer's [ufw] table")
+    return lines
+
+
+def closing_question(plan: Plan) -> str:
+    """What the confirmation adds when the plan closes published ports ('' when it closes none now)."""
+    closure = plan.port_closure
+    if closure is None or not closure.takes_effect:
+        return ""
+    ports = ", ".join(f"{p.port.host_port}/{p.port.proto} ({p.container})" for p in closure.ports)
+    return f" This closes published port(s) {ports} to outside sources."
 
 
 def saved_plan_document(saved, wrong: list[str], changed: list[str]) -> dict[str, Any]:
@@ -256,7 +309,42 @@ def result_document(result: RunResult, recovered: list[str] = ()) -> dict[str, A
     return {"format_version": FORMAT_VERSION, "kind": "dockharden.apply", "result": result.result,
             "generation": result.generation, "written": list(result.written),
             "services": list(result.services), "messages": list(result.messages), "recovered": list(recovered),
-            "interrupted_by": signal.Signals(result.interrupted).name if result.interrupted else None}
+            "interrupted_by": signal.Signals(result.interrupted).name if result.interrupted else None,
+            "workload": aftermath_document(result.aftermath)}
+
+
+def aftermath_document(aftermath) -> dict[str, Any] | None:
+    """What the run did to the running workload (None: not measured)."""
+    if aftermath is None:
+        return None
+    return {"containers_stopped": [{"name": c.name, "id": c.id, "restart_policy": c.restart_policy}
+                                   for c in aftermath.stopped],
+            "ports_stopped_answering": [{"container": name, **_port_document(port)} for name, port in aftermath.silent],
+            "ports_closed_to_outside": [_closed_port_document(p) for p in aftermath.closed]}
+
+
+def _binding(port) -> str:
+    """The address and port a connect was tried on: `0.0.0.0:8080`, `[::]:8080`."""
+    address = port.host_ip or "0.0.0.0"
+    return f"[{address}]:{port.host_port}" if ":" in address else f"{address}:{port.host_port}"
+
+
+def render_aftermath(aftermath) -> list[str]:
+    """The workload after the run: what stopped and did not come back, what stopped answering, what was closed."""
+    if aftermath is None:
+        return []
+    lines = [f"  STOPPED and not running again: container {c.name} ("
+             + (f"restart policy {c.restart_policy}" if c.restart_policy not in ("", "no") else "no restart policy")
+             + f": start it with `docker start {c.name}`)" for c in aftermath.stopped]
+    lines += [f"  STOPPED ANSWERING on the host: {port.host_port}/{port.proto} of {name} ({_binding(port)}, "
+              f"published as {port})" for name, port in aftermath.silent]
+    lines += [f"  closed to outside sources, as planned: {p.port.host_port}/{p.port.proto} of {p.container} "
+              "(the host's own connections do not pass the DOCKER-USER block, so this was not measured here)"
+              for p in aftermath.closed]
+    if not lines:
+        lines.append("  running containers: every one still runs, and every published port that answered on "
+                     "the host still does")
+    return lines
 
 
 def _service_detail(done: dict) -> str:
@@ -278,6 +366,7 @@ def render_result(result: RunResult) -> str:
     lines += [f"  wrote {path}" for path in result.written]
     lines += [f"  {s['service']}: {s['action']}" + _service_detail(s) for s in result.services]
     lines += [f"  {m}" for m in result.messages]
+    lines += render_aftermath(result.aftermath)
     return "\n".join(lines) + "\n"
 
 

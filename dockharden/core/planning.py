@@ -62,9 +62,21 @@ def plan_from(selection: Selection, settings: Settings, host: HostSnapshot, *, e
     plan = planmod.hold_services(plan, host, live=live, restart=restart)
     plan = store_switch.with_switch(plan, store_switch.find_switch(daemon_config, settings, host,
                                                                    stop_first=stop_first))
+    plan = plan._replace(port_closure=closure_of(plan, settings, host))
     return plan._replace(engine_version=version, docker_socket=host.docker_socket,
                          rootless_user=host.rootless_user, daemon_pid=host.daemon.pid if host.daemon else None,
                          start_flags=tuple(host.start_flags(systemd_dropin.exec_after(host, rendered))))
+
+
+def closure_of(plan: Plan, settings: Settings, host: HostSnapshot):
+    """The running containers' published ports the planned DOCKER-USER block closes to outside sources."""
+    from dockharden.core.published_ports import port_closure
+
+    accepted = settings.table("ufw").get("close_published_ports") is True
+    layer = settings.origin("ufw", ("allow_ports",))
+    own = not settings.sources.get(layer, "").startswith("profile:")  # a built-in profile is not edited
+    return port_closure(plan.changes, plan.services, host.containers, layer=layer if own else "",
+                        accepted_by=(settings.origin("ufw", ("close_published_ports",)) or "a layer") if accepted else "")
 
 
 def settings_for_host(settings: Settings, host: HostSnapshot, version: str | None) -> tuple[Settings, list]:

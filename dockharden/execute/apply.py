@@ -24,7 +24,7 @@ from dockharden.host import effective as verify
 from dockharden.host.facts import docker_socket, read_file, socket_path  # noqa: F401 (docker_socket: callers)
 from dockharden.host.fs import HostFS
 from dockharden.host.runner import Runner
-from dockharden.model import Action, Journal, Plan, RunOutcome
+from dockharden.model import Action, Aftermath, Journal, Plan, RunOutcome
 from dockharden.targets import audit_rules, daemon_json, ufw_block
 
 
@@ -37,6 +37,7 @@ class RunResult(NamedTuple):
     services: tuple[dict, ...] = ()
     messages: tuple[str, ...] = ()
     interrupted: int | None = None  # the signal that stopped the run (it was then rolled back)
+    aftermath: Aftermath | None = None  # what the run did to the running containers and their ports
 
     @property
     def ok(self) -> bool:

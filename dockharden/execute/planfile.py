@@ -22,10 +22,13 @@ from dockharden.errors import DockhardenError, from_os_error
 from dockharden.host.fs import remove_quietly, write_all
 from dockharden.model import (
     Change,
+    ClosedPort,
     HostFile,
     KeyChange,
     Note,
     Plan,
+    PortClosure,
+    PublishedPort,
     RenderedFile,
     Selection,
     ServiceAction,
@@ -241,7 +244,8 @@ def plan_from_document(doc: dict[str, Any]) -> Plan:
                 rendered=tuple(c.new for c in changes), daemon_json_path=run["daemon_json_path"],
                 docker_socket=run["docker_socket"], rootless_user=run["rootless_user"],
                 start_flags=tuple(run["start_flags"]), left=tuple(_service(s) for s in pdoc["services_left"]),
-                daemon_pid=doc["inputs"]["daemon"]["pid"], store_switch=_store_switch(pdoc.get("store_switch")))
+                daemon_pid=doc["inputs"]["daemon"]["pid"], store_switch=_store_switch(pdoc.get("store_switch")),
+                port_closure=_closure(pdoc.get("published_ports_closed")))
 
 
 def _store_switch(sdoc: dict[str, Any] | None) -> StoreSwitch | None:
@@ -249,6 +253,16 @@ def _store_switch(sdoc: dict[str, Any] | None) -> StoreSwitch | None:
         return None
     return StoreSwitch(**{k: tuple(v) if isinstance(v, list) else v for k, v in sdoc.items()
                           if k in StoreSwitch._fields})
+
+
+def _closure(cdoc: dict[str, Any] | None) -> PortClosure | None:
+    """The published ports the plan closed when it was made (apply FILE measures them again)."""
+    if not cdoc:
+        return None
+    ports = tuple(ClosedPort(p["container"], PublishedPort(p["host_ip"], p["host_port"], p["container_port"],
+                                                           p["proto"]), tuple(p["open_to"])) for p in cdoc["ports"])
+    return PortClosure(ports, cdoc["keep_open"], layer=cdoc["layer"], accepted_by=cdoc["accepted_by"],
+                       takes_effect=cdoc["takes_effect"])
 
 
 def _change(cdoc: dict[str, Any], payload: dict[str, Any], was: dict[str, Any]) -> Change:

@@ -7,6 +7,7 @@ a rollback is validated, applied, verified and recorded, and can itself be rolle
 from __future__ import annotations
 
 from dockharden.core.plan import hold_services, make_plan
+from dockharden.core.published_ports import port_closure
 from dockharden.errors import DockhardenError
 from dockharden.execute import generations
 from dockharden.host import facts as hostmod
@@ -120,7 +121,10 @@ def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: fro
     plan = hold_services(plan, snapshot, live=is_running_system(root), restart=restart)
     plan = with_store_switch(plan, root, runner, snapshot, rendered, stop_first)
     flags = tuple(snapshot.start_flags(exec_after(snapshot, rendered)))
-    return plan._replace(start_flags=flags, rootless_user=snapshot.rootless_user, docker_socket=snapshot.docker_socket)
+    # a block restored as it was may close published ports again: named, and asked about, never refused
+    closure = port_closure(plan.changes, plan.services, snapshot.containers)
+    return plan._replace(start_flags=flags, rootless_user=snapshot.rootless_user, docker_socket=snapshot.docker_socket,
+                         port_closure=closure)
 
 
 def with_store_switch(plan: Plan, root: str, runner: Runner, snapshot, rendered: list[RenderedFile],

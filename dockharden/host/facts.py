@@ -448,7 +448,14 @@ def container_of(entry: dict, detail: dict) -> Container:
     name = str(detail.get("Name") or "").lstrip("/") or str(detail.get("Id", ""))[:12]
     return Container(name=name, id=str(detail.get("Id", "")), restart_policy=str(policy),
                      networks=tuple(sorted(str(n) for n in networks)), ports=tuple(sorted(set(ports))),
-                     pid=int((detail.get("State") or {}).get("Pid") or 0))
+                     pid=int((detail.get("State") or {}).get("Pid") or 0), addresses=addresses_of(networks))
+
+
+def addresses_of(networks: dict) -> tuple[str, ...]:
+    """The container's IPv4 and IPv6 addresses on its networks (inspect's NetworkSettings.Networks)."""
+    found = [str(n.get(key)) for n in networks.values() if isinstance(n, dict)
+             for key in ("IPAddress", "GlobalIPv6Address") if n.get(key)]
+    return tuple(dict.fromkeys(found))
 
 
 def read_facts(ctx: Context, settings) -> HostSnapshot:

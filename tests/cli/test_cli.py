@@ -187,3 +187,17 @@ def test_verify_takes_the_rootless_user_as_plan_and_apply_do(tmp_path):
     done = dockharden("verify", "--root", str(tmp_path), "--profile", "baseline,rootless", "--user", "ci", "--json")
     assert "Traceback" not in done.stderr and "needs the daemon's user" not in done.stderr, done.stderr
     assert "/home/ci/.config/docker/daemon.json" in done.stdout
+
+
+def test_an_offline_root_has_no_running_containers_so_its_plan_closes_no_published_port_and_apply_yes_goes_ahead(
+        operator_root):
+    plan = dockharden("plan", "--root", str(operator_root), "--profile", "baseline", "--json", check=True)
+    assert json.loads(plan.stdout)["published_ports_closed"] is None
+    done = dockharden("apply", "--root", str(operator_root), "--profile", "baseline", "--yes", "--json", check=True)
+    result = json.loads(done.stdout)
+    assert result["result"] == "applied" and result["workload"] is None  # no service acted on: nothing measured
+
+
+def test_apply_takes_close_published_ports_for_a_run_without_a_question():
+    done = dockharden("apply", "--help")
+    assert "--close-published-ports" in done.stdout

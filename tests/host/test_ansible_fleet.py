@@ -27,6 +27,14 @@ PLAYBOOK = """
         layers: "{{ dh_layers }}"
         root: "{{ dh_root }}"
         restart: "{{ dh_restart }}"
+        close_published_ports: "{{ dh_close_published_ports | default(false) }}"
+      register: harden
+    - name: show the published ports the block closes
+      ansible.builtin.debug:
+        var: harden.published_ports_closed
+    - name: show what the run did to the running containers
+      ansible.builtin.debug:
+        var: harden.workload
 """
 
 
@@ -142,3 +150,21 @@ def test_a_failed_apply_on_the_real_host_fails_the_task_and_the_host_is_rolled_b
     code, recap, out = fleet.play()
     assert recap["real"]["failed"] == 1 and "every file was restored" in out, out
     assert fleet.real.daemon_json() == ORIGINAL and fleet.real.host.info()["ServerVersion"]
+
+
+def test_a_serving_port_the_block_would_close_fails_the_task_unless_close_published_ports_is_chosen(fleet):
+    host = fleet.real.host
+    host.run(["ufw", "--force", "enable"])
+    image = host.import_busybox_image()
+    host.docker("run", "-d", "--name", "web", "--restart", "unless-stopped", "-p", "8080:80", image,
+                "/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/tmp")
+    code, recap, out = fleet.play("--check")
+    flat = re.sub(r"\s+", " ", out)
+    assert code == 0 and '"container": "web", "container_port": 80, "host_ip": "0.0.0.0", "host_port": 8080' in flat, out
+    code, recap, out = fleet.play()
+    assert recap["real"]["failed"] == 1 and recap["image1"]["changed"] == 1, out
+    assert '"result": "refused"' in out and "8080/tcp of web" in out and '"published_ports_closed": {' in out, out
+    assert fleet.real.daemon_json() == ORIGINAL
+    code, recap, out = fleet.play("-e", "dh_close_published_ports=true")
+    assert code == 0 and recap["real"]["changed"] == 1, out
+    assert '"ports_closed_to_outside": [ { "container": "web"' in re.sub(r"\s+", " ", out), out

@@ -61,6 +61,13 @@ options:
     description: Overrides of dockharden.toml's C([service]) and C([docker]) settings for this run
       (manager, restart_command, reload_command, timeout, user, host, log_file).
     type: dict
+  close_published_ports:
+    description: Let the DOCKER-USER block close running containers' published ports to outside sources.
+      Without it (and without C(close_published_ports = true) in a layer's C([ufw]) table) a run whose
+      block would close a serving port fails, names the ports, and writes nothing; check mode reports
+      them in I(published_ports_closed). To keep a port open, list it in a layer's C(allow_ports).
+    type: bool
+    default: false
 author:
   - dockharden developers
 """
@@ -99,13 +106,25 @@ recovered:
   description: Interrupted runs found and undone before this one.
   type: list
   returned: when not in check mode
+published_ports_closed:
+  description: The published ports of running containers that the plan's DOCKER-USER block closes to
+    outside sources (container, host_ip, host_port, container_port, proto, open_to), the C(allow_ports)
+    line that keeps them open (keep_open), and whether this run closes them (takes_effect); null when it
+    closes none. Also returned when the task fails because no one chose to close them.
+  type: dict
+  returned: always
+workload:
+  description: What the run did to the running workload, measured before and after it (containers_stopped,
+    ports_stopped_answering on the host, ports_closed_to_outside as planned); null when not measured.
+  type: dict
+  returned: when not in check mode
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
     from dockharden import api, report
-    from dockharden.errors import DockhardenError
+    from dockharden.errors import DockhardenError, PortsClosedError
     HAS_DOCKHARDEN = True
 except ImportError:  # reported by the module, with the fix
     HAS_DOCKHARDEN = False
@@ -140,21 +159,32 @@ def run(module):
     elif module.check_mode:
         outcome = api.Outcome(api.make_plan(request, restart=restart))
     else:
-        outcome = api.apply(request, restart=restart)
+        outcome = apply_or_refuse(module, request, restart)
     plan_doc = report.plan_document(outcome.plan, params["root"])
     found = {"plan": plan_doc, "diff": file_diffs(outcome.plan), "changed": outcome.plan.has_changes,
-             "services": plan_doc["services"]}
+             "services": plan_doc["services"], "published_ports_closed": plan_doc["published_ports_closed"]}
     if outcome.result is None:
         return dict(found, result="planned")
     result = outcome.result
     found.update(result=result.result, generation=result.generation, services=list(result.services),
-                 recovered=list(outcome.recovered), changed=result.result != "unchanged")
+                 recovered=list(outcome.recovered), changed=result.result != "unchanged",
+                 workload=report.aftermath_document(result.aftermath))
     if not result.ok:
         # a failed task prints its whole result: the plan without each file's diff (--diff shows them)
         found["plan"] = dict(plan_doc, changes=[{k: v for k, v in c.items() if k != "diff"}
                                                 for c in plan_doc["changes"]])
         module.fail_json(msg=failure_message(result), **found)
     return found
+
+
+def apply_or_refuse(module, request, restart):
+    """apply, asking no one: a block that closes serving ports needs close_published_ports (or a layer's
+    choice); refused, the task fails naming them, with the plan that would have closed them."""
+    try:
+        return api.apply(request, restart=restart, close_published_ports=module.params["close_published_ports"])
+    except PortsClosedError as exc:
+        module.fail_json(msg=exc.paragraph(), result="refused", changed=False,
+                         published_ports_closed=report.closure_document(exc.closure))
 
 
 def failure_message(result):
@@ -175,6 +205,7 @@ def main():
             engine_version=dict(type="str"),
             service=dict(type="dict"),
             stop_containers_for_store_switch=dict(type="bool", default=False),
+            close_published_ports=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

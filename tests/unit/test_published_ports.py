@@ -1,0 +1,240 @@
+"""Which published ports of the running containers a planned DOCKER-USER block closes to outside sources, and
+what an apply did to the workload: plain values in, values out."""
+
+import pytest
+
+from dockharden.core.published_ports import (
+    NO_BLOCK,
+    aftermath,
+    block_rules,
+    closes,
+    keep_open_line,
+    newly_closed,
+    port_closure,
+    refuse_unchosen_closure,
+)
+from dockharden.errors import PortsClosedError
+from dockharden.model import Action, Change, Container, HostFile, PublishedPort, RenderedFile, ServiceAction
+from dockharden.report import closing_question, closure_document, render_aftermath, render_closure
+from dockharden.targets.ufw_block import PATH_V4, Port, block_text
+
+NETS = ["172.20.0.0/14", "172.17.0.0/16"]
+WEB = Container("web", "w" * 64, "unless-stopped", ("bridge",), (PublishedPort("0.0.0.0", 8080, 80, "tcp"),
+                                                                  PublishedPort("::", 8080, 80, "tcp")),
+                addresses=("172.17.0.2",))
+DNS = Container("dns", "d" * 64, "", ("bridge",), (PublishedPort("", 5353, 53, "udp"),), addresses=("172.17.0.3",))
+LOCAL = Container("admin", "a" * 64, "", ("bridge",), (PublishedPort("127.0.0.1", 9000, 9000, "tcp"),),
+                  addresses=("172.17.0.4",))
+ELSEWHERE = Container("lab", "l" * 64, "", ("labnet",), (PublishedPort("0.0.0.0", 7000, 7000, "tcp"),),
+                      addresses=("10.99.0.2",))
+UFW_RELOAD = ServiceAction("ufw", "reload", "the DOCKER-USER block changed and ufw is active")
+
+
+def block(ports=(), sources=()):
+    return block_text(NETS, list(sources), [Port(*p) for p in ports])
+
+
+def rules(ports=(), sources=()):
+    return block_rules("*filter\n:ufw-before-input - [0:0]\nCOMMIT\n" + block(ports, sources))
+
+
+def ufw_change(old: str | None, new: str) -> Change:
+    return Change("ufw", PATH_V4, Action.UPDATE if old else Action.CREATE,
+                  HostFile(PATH_V4, old is not None, old.encode() if old else None), RenderedFile("ufw", PATH_V4,
+                                                                                                 new.encode()))
+
+
+def test_the_block_is_read_as_iptables_reads_it_sources_ports_and_dropped_networks():
+    found = rules(ports=[("443", "tcp"), ("8000:8100", "tcp"), ("53", "udp")], sources=["192.0.2.0/24"])
+    assert found.sources == ("172.20.0.0/14", "172.17.0.0/16", "192.0.2.0/24")
+    assert found.ports == ((443, 443, "tcp"), (8000, 8100, "tcp"), (53, 53, "udp"))
+    assert found.drops == ("172.20.0.0/14", "172.17.0.0/16")
+
+
+def test_a_file_without_the_block_closes_nothing():
+    assert block_rules("*filter\nCOMMIT\n") == NO_BLOCK
+    assert block_rules(None) == NO_BLOCK
+    assert not closes(NO_BLOCK, WEB, WEB.ports[0])
+
+
+def test_the_block_matches_the_published_host_port_not_the_container_port():
+    # --ctorigdstport is the port the client dialled before docker's DNAT: 8080, not the container's 80
+    assert not closes(rules(ports=[("8080", "tcp")]), WEB, WEB.ports[0])
+    assert closes(rules(ports=[("80", "tcp")]), WEB, WEB.ports[0])
+
+
+def test_a_port_range_and_the_protocol_both_count():
+    assert not closes(rules(ports=[("8000:8100", "tcp")]), WEB, WEB.ports[0])
+    assert closes(rules(ports=[("8080", "udp")]), WEB, WEB.ports[0])
+    assert not closes(rules(ports=[("5353", "udp")]), DNS, DNS.ports[0])
+
+
+def test_a_container_outside_the_dropped_networks_is_not_closed():
+    assert not closes(rules(), ELSEWHERE, ELSEWHERE.ports[0])
+
+
+def test_a_container_whose_address_is_unknown_counts_as_closed_when_the_block_drops_anything():
+    unknown = WEB._replace(addresses=())
+    assert closes(rules(), unknown, unknown.ports[0])
+    assert not closes(NO_BLOCK, unknown, unknown.ports[0])
+
+
+def test_a_new_block_names_every_published_port_it_closes_once_and_skips_loopback_and_ipv6_bindings():
+    closed = newly_closed([WEB, DNS, LOCAL, ELSEWHERE], NO_BLOCK, rules())
+    assert [(c.container, c.port.host_port, c.port.proto) for c in closed] == [("web", 8080, "tcp"),
+                                                                             ("dns", 5353, "udp")]
+
+
+def test_a_port_the_current_block_already_closes_is_not_newly_closed():
+    assert newly_closed([WEB], rules(), rules(sources=["192.0.2.0/24"])) == ()
+
+
+def test_a_port_the_current_block_allows_and_the_new_one_drops_is_newly_closed():
+    closed = newly_closed([WEB], rules(ports=[("8080", "tcp")]), rules(sources=["192.0.2.0/24"]))
+    assert [c.port.host_port for c in closed] == [8080]
+    assert closed[0].open_to == ("192.0.2.0/24",)
+
+
+def test_the_line_that_keeps_ports_open_repeats_the_ports_allowed_now_because_lists_replace():
+    closed = newly_closed([WEB, DNS], NO_BLOCK, rules())
+    assert keep_open_line([], closed) == 'allow_ports = ["8080", "5353/udp"]'
+    assert keep_open_line(["443"], closed[:1]) == 'allow_ports = ["443", "8080"]'
+
+
+def test_the_plan_s_closure_comes_from_the_block_on_disk_and_the_planned_one():
+    change = ufw_change(None, block(ports=[("443", "tcp")]))
+    closure = port_closure([change], [UFW_RELOAD], [WEB], layer="site")
+    assert [c.container for c in closure.ports] == ["web"]
+    assert closure.keep_open == 'allow_ports = ["443", "8080"]'
+    assert closure.takes_effect and closure.layer == "site" and not closure.accepted_by
+
+
+def test_no_closure_without_containers_without_a_block_change_or_when_nothing_new_closes():
+    change = ufw_change(None, block())
+    assert port_closure([change], [UFW_RELOAD], None) is None
+    assert port_closure([change], [UFW_RELOAD], ()) is None
+    assert port_closure([], [UFW_RELOAD], [WEB]) is None
+    assert port_closure([ufw_change(block(), block(sources=["192.0.2.0/24"]))], [UFW_RELOAD], [WEB]) is None
+
+
+def test_a_block_that_ufw_does_not_load_now_closes_nothing_at_this_apply():
+    closure = port_closure([ufw_change(None, block())], [], [WEB])
+    assert not closure.takes_effect
+    refuse_unchosen_closure(closure, chosen=False)
+    assert closing_question(_plan_with(closure)) == ""
+
+
+def test_a_run_that_asks_no_one_refuses_to_close_ports_nobody_chose_to_close():
+    closure = port_closure([ufw_change(None, block())], [UFW_RELOAD], [WEB], layer="site")
+    with pytest.raises(PortsClosedError) as refused:
+        refuse_unchosen_closure(closure, chosen=False)
+    text = refused.value.paragraph()
+    assert "8080/tcp of web (8080->80/tcp)" in text and "nothing was written" in text
+    assert 'allow_ports = ["8080"]` in the [ufw] table of your layer site' in text
+    assert "--close-published-ports" in text and "close_published_ports = true" in text
+    assert refused.value.closure is closure
+
+
+def test_the_option_or_a_layer_setting_is_an_explicit_choice():
+    closure = port_closure([ufw_change(None, block())], [UFW_RELOAD], [WEB])
+    refuse_unchosen_closure(closure, chosen=True)
+    refuse_unchosen_closure(closure._replace(accepted_by="site"), chosen=False)
+    refuse_unchosen_closure(None, chosen=False)
+
+
+def _plan_with(closure):
+    from dockharden.model import Plan, Selection, Settings
+
+    return Plan(Selection((), ()), Settings({}, {}, {}, ()), None, (), (), (), (), (), port_closure=closure)
+
+
+def test_the_plan_shows_each_closed_port_and_the_question_names_it():
+    closure = port_closure([ufw_change(None, block())], [UFW_RELOAD], [WEB], layer="site")
+    shown = "\n".join(render_closure(closure))
+    assert "8080/tcp  web (8080->80/tcp): new connections from outside are dropped" in shown
+    assert '`allow_ports = ["8080"]` in the [ufw] table of your layer site' in shown
+    assert closing_question(_plan_with(closure)) == " This closes published port(s) 8080/tcp (web) to outside sources."
+    doc = closure_document(closure)
+    assert doc["ports"] == [{"container": "web", "host_ip": "0.0.0.0", "host_port": 8080, "container_port": 80,
+                             "proto": "tcp", "open_to": []}]
+    assert doc["keep_open"] == 'allow_ports = ["8080"]' and doc["takes_effect"] is True
+
+
+def test_after_a_run_the_containers_that_stopped_and_the_ports_that_went_silent_are_listed():
+    worker = Container("worker", "k" * 64)
+    answered = frozenset({("0.0.0.0", 8080), ("::", 8080)})
+    after = aftermath((WEB, worker), answered, (WEB,), frozenset({("::", 8080)}))
+    assert after.stopped == (worker,)
+    assert after.silent == (("web", WEB.ports[0]),)
+    shown = "\n".join(render_aftermath(after))
+    assert "STOPPED and not running again: container worker (no restart policy" in shown
+    assert "STOPPED ANSWERING on the host: 8080/tcp of web (0.0.0.0:8080, published as 8080->80/tcp)" in shown
+
+
+def test_a_port_published_on_ipv6_that_went_silent_is_shown_with_its_address_family():
+    answered = frozenset({("0.0.0.0", 8080), ("::", 8080)})
+    after = aftermath((WEB,), answered, (WEB,), frozenset({("0.0.0.0", 8080)}))
+    assert after.silent == (("web", WEB.ports[1]),)
+    assert "8080/tcp of web ([::]:8080, published as 8080->80/tcp)" in render_aftermath(after)[0]
+
+
+def test_a_port_that_did_not_answer_before_is_not_said_to_have_stopped_answering():
+    assert aftermath((WEB,), frozenset(), (), frozenset()).silent == ()
+
+
+def test_a_run_that_changed_nothing_for_the_workload_says_so():
+    after = aftermath((WEB,), frozenset({("0.0.0.0", 8080)}), (WEB,), frozenset({("0.0.0.0", 8080)}))
+    assert after.stopped == after.silent == ()
+    assert "every one still runs" in render_aftermath(after)[0]
+
+
+def _plan_from_layers(*tables, containers=(WEB,)):
+    from dockharden.core.layers import load_builtin
+    from dockharden.core.merge import merge_layers
+    from dockharden.core.planning import plan_from
+    from dockharden.model import HostSnapshot, Layer, Selection
+
+    layers = [load_builtin("baseline")] + [Layer(f"site{i}", f"/etc/dockharden/layers/site{i}.toml", t)
+                                            for i, t in enumerate(tables)]
+    settings = merge_layers(layers)
+    settings = settings._replace(sources={layer.name: layer.source for layer in layers})
+    host = HostSnapshot(root="/", files={}, existing_paths=frozenset(), ufw_enabled=True, containers=containers,
+                        engine_version="20.10.24")
+    return plan_from(Selection(("baseline",), ()), settings, host)
+
+
+def test_baseline_on_a_host_with_a_serving_container_names_its_port_and_keeps_no_profile_as_the_place_to_edit():
+    closure = _plan_from_layers().port_closure
+    assert [(c.container, c.port.host_port) for c in closure.ports] == [("web", 8080)]
+    assert closure.layer == "" and closure.keep_open == 'allow_ports = ["8080"]' and closure.takes_effect
+
+
+def test_a_layer_that_allows_the_port_keeps_it_open_and_the_plan_names_nothing():
+    assert _plan_from_layers({"ufw": {"allow_ports": ["8080"]}}).port_closure is None
+
+
+def test_a_layer_that_sets_close_published_ports_is_the_explicit_choice():
+    closure = _plan_from_layers({"ufw": {"close_published_ports": True}}).port_closure
+    assert closure.accepted_by == "site0"
+    refuse_unchosen_closure(closure, chosen=False)
+
+
+def test_the_layer_that_sets_allow_ports_is_where_the_plan_says_the_port_belongs():
+    closure = _plan_from_layers({"ufw": {"allow_ports": ["443"]}}).port_closure
+    assert closure.layer == "site0" and closure.keep_open == 'allow_ports = ["443", "8080"]'
+
+
+def test_the_layer_schema_takes_close_published_ports_as_a_boolean_only():
+    from dockharden.core.schema import check_layer_document
+
+    check_layer_document({"layer": {"name": "site"}, "ufw": {"close_published_ports": True}}, path="site.toml")
+    with pytest.raises(Exception, match="close_published_ports"):
+        check_layer_document({"layer": {"name": "site"}, "ufw": {"close_published_ports": "yes"}}, path="site.toml")
+
+
+def test_a_rollback_that_restores_a_closing_block_names_the_ports_and_says_it_is_not_refused():
+    closure = port_closure([ufw_change(block(ports=[("8080", "tcp")]), block())], [UFW_RELOAD], [WEB])
+    assert [c.port.host_port for c in closure.ports] == [8080]
+    shown = "\n".join(render_closure(closure, rollback=True))
+    assert "the rollback restores the block as it was before, which closes them" in shown
+    assert "never refused" in shown
