@@ -103,7 +103,8 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     generation = generations.start_generation(
         engine.root, engine.now(), selection, backed_up(plan, engine),
         plan_summary(plan), kind=kind, restart=restart, audit_rules=_new_audit_text(plan),
-        daemon_json=_new_daemon_text(plan), docker_left=any(s.service == "docker" for s in plan.left),
+        daemon_json=_new_daemon_text(plan), firewall_blocks=_new_firewall_blocks(plan),
+        docker_left=any(s.service == "docker" for s in plan.left),
         **_daemon_record(plan), **record)
     engine.failpoint("after-record")
     try:
@@ -157,6 +158,19 @@ def _new_daemon_text(plan: Plan) -> str | None:
     """The daemon.json this run writes: a rollback compares the daemon against what it undoes."""
     change = next((c for c in plan.changes if c.target == "daemon.json" and c.new.content), None)
     return change.new.content.decode(errors="replace") if change else None
+
+
+def _text(content: bytes | None) -> str | None:
+    return content.decode(errors="replace") if content is not None else None
+
+
+def _new_firewall_blocks(plan: Plan) -> dict[str, list[str]]:
+    """The managed DOCKER-USER rules each new after.rules loads: a rollback removes them from the live chain
+    when the file it restores has no block."""
+    from dockharden.targets.ufw_block import block_rules
+
+    return {c.path: block_rules(_text(c.new.content)) for c in plan.changes
+            if c.path in services.FIREWALL_TOOLS and block_rules(_text(c.new.content))}
 
 
 def _new_audit_text(plan: Plan) -> str | None:
@@ -299,6 +313,9 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
         elif action.service == "prune-timer":
             done.append(services.prune_timer(engine.root, engine.runner, action.action))
         elif action.service == "ufw":
+            for change in plan.changes:
+                services.unload_dropped_block(engine.runner, change.path, _text(change.old.content),
+                                              _text(change.new.content))
             result = services.reload_ufw(engine.runner)
             if not result.ok:
                 raise ApplyError(f"ufw reload failed: {result.stderr.strip()}", path=ufw_block.PATH_V4,
@@ -513,6 +530,11 @@ def restore_services(engine: Engine, generation: Generation, stage: str) -> list
         services.sync_audit_rules(engine.runner, record.get("audit_rules"),
                                   old.decode(errors="replace") if old else None)
     if "ufw" in started:
+        for path, rules in (record.get("firewall_blocks") or {}).items():
+            entry = next((e for e in record["files"] if e["path"] == path), None)
+            restored = generations.backup_bytes(generation, entry) if entry else None
+            services.unload_dropped_block(engine.runner, path, "\n".join([ufw_block.BEGIN, *rules, ufw_block.END]),
+                                          _text(restored))
         services.reload_ufw(engine.runner)
     if "prune-timer" in started:  # undo what the timer action did: the restored units say which way
         services.prune_timer(engine.root, engine.runner, "stop" if planned["prune-timer"] == "start" else "start")

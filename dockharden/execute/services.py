@@ -189,6 +189,28 @@ def reload_ufw(runner: Runner) -> Result:
     return runner.run(["ufw", "reload"], timeout=60)
 
 
+FIREWALL_TOOLS = {"/etc/ufw/after.rules": "iptables", "/etc/ufw/after6.rules": "ip6tables"}
+
+
+def unload_dropped_block(runner: Runner, path: str, before: str | None, after: str | None) -> list[str]:
+    """When `after` has no managed block and `before` had one, delete that block's rules from the live
+    DOCKER-USER chain: `ufw reload` loads what the files declare and never empties a chain no file declares
+    any more, so without this the old rules would keep closing ports until a reboot. (A file with a block
+    declares the chain, which flushes it on reload: nothing to do then.)"""
+    from dockharden.targets.ufw_block import block_rules
+
+    tool = FIREWALL_TOOLS.get(path)
+    old = block_rules(before)
+    if not tool or not old or block_rules(after) or not runner.which(tool):
+        return []
+    done = []
+    for rule in reversed(old):
+        argv = shlex.split(rule)
+        if runner.run([tool, "-D", *argv[1:]], timeout=20).ok:
+            done.append(f"removed {rule}")
+    return done
+
+
 ERROR_LINE = re.compile(r"level=(error|fatal)|failed to start daemon|unable to configure|invalid|Error starting",
                         re.I)
 LOG_FILES = ("/var/log/docker.log", "/var/log/dockerd.log")

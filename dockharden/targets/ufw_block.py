@@ -108,6 +108,20 @@ def _port(text: str) -> Port:
     return Port(port=port, proto=proto or "tcp")
 
 
+def block_rules(text: str | None) -> list[str]:
+    """The `-A DOCKER-USER` rules of the managed block in an after.rules text ([] without a block)."""
+    rules, inside = [], False
+    for line in (text or "").splitlines():
+        stripped = line.strip()
+        if stripped == BEGIN:
+            inside = True
+        elif stripped == END:
+            inside = False
+        elif inside and stripped.startswith("-A DOCKER-USER"):
+            rules.append(stripped)
+    return rules
+
+
 def split_lines(text: str) -> list[str]:
     """Lines as iptables-restore reads them: ended by \\n only (a bare \\r is part of its line)."""
     return re.findall(r"[^\n]*\n|[^\n]+$", text)

@@ -105,3 +105,12 @@ def test_an_operators_docker_user_rule_outside_the_block_is_refused_with_where_i
 def test_docker_user_lines_inside_the_managed_block_and_other_chains_are_fine():
     text = "*filter\n:ufw-after-input - [0:0]\n-A ufw-after-input -p tcp --dport 22 -j ACCEPT\nCOMMIT\n" + BLOCK
     assert splice_block(text, BLOCK, path="/etc/ufw/after.rules") == text
+
+
+def test_block_rules_are_the_managed_blocks_docker_user_rules_and_nothing_outside_it():
+    from dockharden.targets.ufw_block import BEGIN, END, block_rules
+
+    text = "\n".join(["*filter", "-A ufw-before-input -j ACCEPT", BEGIN, ":DOCKER-USER - [0:0]",
+                      "-A DOCKER-USER -s 10.0.0.0/8 -j RETURN", "-A DOCKER-USER -j DROP", END, "COMMIT", ""])
+    assert block_rules(text) == ["-A DOCKER-USER -s 10.0.0.0/8 -j RETURN", "-A DOCKER-USER -j DROP"]
+    assert block_rules("*filter\n-A DOCKER-USER -j DROP\nCOMMIT\n") == [] and block_rules(None) == []
