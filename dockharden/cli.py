@@ -40,11 +40,13 @@ EXIT_PLAN = ("Exit status: 0 the plan was made (with --detailed-exitcode: nothin
 EXIT_APPLY = ("Exit status: 0 applied, or nothing to do; 1 an error, a bad option, a declined question, or a run "
               "that failed and was rolled back (or could not be: the message says where the backups are); "
               + INTERRUPTED + " A signal during the run lets the step under way finish, then rolls back.")
-EXIT_VERIFY = ("Exit status: 0 everything desired is in force; 2 drift (a mismatch is listed); 1 an error, a bad "
-               "option included; " + INTERRUPTED)
+EXIT_VERIFY = ("Exit status: 0 no drift: every row in force, pending or not verifiable here (the summary counts "
+               "each; only all in force is called in force); 2 drift (a mismatch is listed); 1 an error, a bad "
+               "option or a probe asked for that did not run included; " + INTERRUPTED)
 EXIT_CHECK = ("Exit status: 0 no counted control fails (failures at the chosen level, Automated or Manual, "
-              "not under an exception in force); 2 a counted control fails (an expired exception counts); 1 an "
-              "error, a bad option or exceptions file included; " + INTERRUPTED)
+              "not under an exception in force; not_verifiable never counts); 2 a counted control fails (an expired "
+              "exception counts); 1 an error, a bad option or exceptions file or a probe asked for that did not "
+              "run included; " + INTERRUPTED)
 EXIT_READ = "Exit status: 0 done; 1 an error, a bad option included; " + INTERRUPTED
 
 class _Text(ParamType):
@@ -300,7 +302,7 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
         print(json.dumps(report.drift_document(rows, notes), indent=2))
     else:
         sys.stdout.write(report.render_drift(rows, notes))
-    if any(not row.ok for row in rows):
+    if any(row.drifted for row in rows):
         raise typer.Exit(2)
 
 

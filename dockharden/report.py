@@ -325,16 +325,27 @@ def error_document(command: str | None, status: int, kind: str, message: str, *,
             "exit_status": status, "error": error}
 
 
+VERIFY_FORMAT_VERSION = 2
+VERIFY_LABELS = {"in_force": "ok", "drift": "DRIFT", "pending": "pending", "not_verifiable": "not_verifiable"}
+
+
 def drift_document(rows, notes=()) -> dict[str, Any]:
-    return {"format_version": FORMAT_VERSION, "kind": "dockharden.verify", "ok": all(r.ok for r in rows),
-            "checks": [{"check": r.check, "ok": r.ok, "detail": r.detail} for r in rows],
+    """verify as a document (format 2): each row's `status`, the `counts`, `drift` (what the exit status
+    says) and `ok` (every row in force: false while one is pending or not verifiable)."""
+    from dockharden.inspect.verify import summarize, summary_line
+
+    counts = summarize(rows)
+    return {"format_version": VERIFY_FORMAT_VERSION, "kind": "dockharden.verify", "ok": all(r.ok for r in rows),
+            "drift": counts["drift"] > 0, "counts": counts, "summary": summary_line(counts),
+            "checks": [{"check": r.check, "status": r.status, "ok": r.ok, "detail": r.detail} for r in rows],
             "notes": [{"level": n.level, "message": n.message} for n in notes]}
 
 
 def render_drift(rows, notes=()) -> str:
-    lines = [f"{'ok' if r.ok else 'DRIFT':<6} {r.check:<36} {r.detail}" for r in rows]
-    bad = sum(not r.ok for r in rows)
-    lines.append(f"{bad} mismatch(es)." if bad else "Everything desired is in force.")
+    from dockharden.inspect.verify import summarize, summary_line
+
+    lines = [f"{VERIFY_LABELS[r.status]:<15} {r.check:<36} {r.detail}" for r in rows]
+    lines.append(summary_line(summarize(rows)))
     if notes:
         lines += ["", "Notes:"] + [f"  [{n.level}] {n.message}" for n in notes]
     return "\n".join(lines) + "\n"

@@ -187,3 +187,21 @@ def test_verify_takes_the_rootless_user_as_plan_and_apply_do(tmp_path):
     done = dockharden("verify", "--root", str(tmp_path), "--profile", "baseline,rootless", "--user", "ci", "--json")
     assert "Traceback" not in done.stderr and "needs the daemon's user" not in done.stderr, done.stderr
     assert "/home/ci/.config/docker/daemon.json" in done.stdout
+
+
+def test_verify_on_a_tree_counts_each_status_and_exits_2_only_for_the_drift(operator_root):
+    dockharden("apply", "--root", str(operator_root), "--profile", "baseline", "--no-restart", "--yes", check=True)
+    done = dockharden("verify", "--root", str(operator_root), "--profile", "baseline", "--json")
+    assert done.returncode == 2, done.stderr
+    doc = json.loads(done.stdout)
+    status = {c["check"]: c["status"] for c in doc["checks"]}
+    assert status["file /etc/docker/daemon.json"] == "in_force"
+    assert status["dockerd answers"] == "drift"           # no daemon runs in a tree
+    assert status["audit watches loaded"] == status["DOCKER-USER chain"] == "not_verifiable"  # not this kernel's
+    assert doc["counts"]["drift"] == 1 and doc["drift"] is True and doc["ok"] is False
+    assert sum(doc["counts"].values()) == len(doc["checks"]) and doc["format_version"] == 2
+    text = dockharden("verify", "--root", str(operator_root), "--profile", "baseline")
+    assert text.returncode == 2 and text.stdout.splitlines()[-1].endswith("1 drift: 1 mismatch(es).")
+    assert any(line.startswith("not_verifiable ") and "a --root other than / is a tree" in line
+               for line in text.stdout.splitlines())
+
