@@ -172,12 +172,13 @@ def _save(request, the_plan, out: str, restart: bool) -> None:
          "and refuses if the host changes meanwhile")
 
 
-def _confirm(json_out: bool, yes: bool, root: str, question: str, color: bool | None = None):
+def _confirm(json_out: bool, yes: bool, root: str, question: str, color: bool | None = None,
+             run: str = "dockharden apply"):
     def confirm(the_plan) -> bool:
         from dockharden import report
 
         if not json_out:
-            sys.stdout.write(report.render_plan(the_plan, root, paint=_painter(color)))
+            sys.stdout.write(report.render_plan(the_plan, root, paint=_painter(color), run=run))
         if yes:
             return True
         try:
@@ -271,8 +272,10 @@ def rollback(to: Optional[str] = typer.Option(None, "--to", metavar="ID", click_
     """Return the host to an earlier generation; validated, verified and recorded like an apply."""
     from dockharden import api
 
+    again = " ".join(["dockharden rollback", *(["--to", to] if to else []), *(["--root", root] if root != "/" else []),
+                      *(["--no-restart"] if no_restart else [])])
     outcome = api.rollback(_request(root, waits=True), to=to, restart=not no_restart,
-                           confirm=_confirm(json_out, yes, root, "Roll back?", color))
+                           confirm=_confirm(json_out, yes, root, "Roll back?", color, run=again))
     _finish(outcome, json_out, "rollback")
 
 

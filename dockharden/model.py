@@ -113,6 +113,8 @@ class Selection(NamedTuple):
     profiles: tuple[str, ...]
     layers: tuple[str, ...]
     source: str = "default"
+    profiles_from: str = ""     # where each part came from, when they differ ("" = `source`)
+    layers_from: str = ""
 
 
 class HostFile(NamedTuple):

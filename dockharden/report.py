@@ -24,7 +24,9 @@ def plan_document(plan: Plan, root: str) -> dict[str, Any]:
         "root": root,
         "engine_version": plan.engine_version,
         "selection": {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers),
-                      "from": plan.selection.source},
+                      "from": plan.selection.source,
+                      "profiles_from": plan.selection.profiles_from or plan.selection.source,
+                      "layers_from": plan.selection.layers_from or plan.selection.source},
         "has_changes": plan.has_changes,
         "summary": summary_document(plan),
         "changes": [_change_document(c) for c in plan.changes],
@@ -87,13 +89,15 @@ def _plain(kind: str, text: str) -> str:
     return text
 
 
-def render_plan(plan: Plan, root: str, *, full_diff: bool = False, paint=None) -> str:
+def render_plan(plan: Plan, root: str, *, full_diff: bool = False, paint=None, run: str = "dockharden apply") -> str:
     """The plan for a terminal: per file what changes, then services and notes. `paint(kind, text)`
-    colours additions, changes and removals (terminal.paint; by default nothing is coloured)."""
+    colours additions, changes and removals (terminal.paint; by default nothing is coloured); `run` is
+    the command that makes these changes (a rollback's plan names the rollback)."""
     paint = paint or _plain
-    head = (f"dockharden plan: profiles {', '.join(plan.selection.profiles) or '-'}"
-            + (f", layers {', '.join(plan.selection.layers)}" if plan.selection.layers else "")
-            + f" (from {plan.selection.source}); engine {plan.engine_version or 'unknown'}; root {root}")
+    from dockharden.core.selection import describe_selection
+
+    head = (f"dockharden plan: {describe_selection(plan.selection)}; engine {plan.engine_version or 'unknown'}; "
+            f"root {root}")
     lines = [head, ""]
     for change in plan.changes:
         lines += _render_change(change, full_diff, paint)
@@ -102,9 +106,8 @@ def render_plan(plan: Plan, root: str, *, full_diff: bool = False, paint=None) -
     lines += ["", paint("heading", "Services:")] + _render_services(plan)
     if plan.notes:
         lines += ["", "Notes:"] + [f"  [{n.level}] {n.message}" for n in plan.notes]
-    lines += ["", paint("heading", f"Plan: {summary_line(plan)}.") + (" Run `dockharden apply` to make these "
-                                                                     "changes." if plan.has_changes else
-                                                                     " Nothing to do.")]
+    lines += ["", paint("heading", f"Plan: {summary_line(plan)}.") + (f" Run `{run}` to make these changes."
+                                                                     if plan.has_changes else " Nothing to do.")]
     return "\n".join(lines) + "\n"
 
 
