@@ -445,6 +445,18 @@ def schedule_install(root: str = RootOpt, reports: str = ReportsOpt, benchmark: 
         print(line)
 
 
+@schedule_app.command("uninstall", epilog=EXIT_READ)
+def schedule_uninstall(root: str = RootOpt) -> None:
+    """Stop and disable dockharden-check.timer and remove the two units `schedule install` wrote."""
+    from dockharden.execute import schedule
+    from dockharden.host.root import require_root
+    from dockharden.host.runner import Runner
+
+    require_root(root, writes=True)
+    for line in schedule.uninstall_units(root, Runner()):
+        print(line)
+
+
 @schedule_app.command("run", epilog=EXIT_SCHEDULE_RUN)
 def schedule_run(root: str = RootOpt, reports: str = ReportsOpt, benchmark: str = BenchmarkOpt,
                  level: int = LevelOpt,
