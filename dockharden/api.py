@@ -337,7 +337,9 @@ def run_scheduled(request: Request, schedule) -> tuple[int, list[str]]:
         HostFS("/").write(schedule.textfile, (textfile + _verify_textfile(rows, now)).encode(), 0o644)
     said = [f"wrote {schedule.reports}/{name}" for name in reports] + outcome.notes
     failing = sum(r.counted for r in outcome.results)
-    said.append(f"check: {failing} failure(s) counted; verify: {len(drift)} mismatch(es)")
+    from dockharden.inspect.verify import summarize, summary_line
+
+    said.append(f"check: {failing} failure(s) counted; verify: {summary_line(summarize(rows))}")
     return (2 if failing or drift else 0), said
 
 

@@ -486,24 +486,32 @@ def _apparmor(facts: Facts) -> tuple[str, str]:
 
 
 def _nnp_daemon_wide(facts: Facts) -> str:
+    """How the daemon-wide setting is known: reported by the daemon, or (where an Engine before 24.0 does not
+    report it) configured only; "" when it is not set daemon-wide."""
     if "name=no-new-privileges" in _security(facts):
         return "SecurityOptions has name=no-new-privileges"
-    if facts.config.get("no-new-privileges") is True:
+    if facts.config.get("no-new-privileges") is True and (_engine(facts) < (24, 0) or facts.info is None):
         return _setting(facts, "no-new-privileges")
     return ""
 
 
 def _container_nnp(facts: Facts) -> tuple[str, str]:
     daemon_wide = _nnp_daemon_wide(facts)
+    relying: list[str] = []
 
     def bad(c) -> str | None:
         value = _opt(c, "no-new-privileges")
         if value is not None:
             return None if value.lower() == "true" else f"no-new-privileges={value}"
+        relying.append(c.named)
         return None if daemon_wide else "no no-new-privileges"
     status, evidence = _running(facts, "HostConfig.SecurityOpt", bad,
                                 "none runs without no-new-privileges")
-    return status, (f"daemon-wide: {daemon_wide}; " if daemon_wide else "not set daemon-wide; ") + evidence
+    evidence = (f"daemon-wide: {daemon_wide}; " if daemon_wide else "not set daemon-wide; ") + evidence
+    if status == PASS and relying and not daemon_wide.startswith("SecurityOptions"):
+        return UNVERIFIABLE, (f"{evidence}; {', '.join(relying)} rely on the configured daemon-wide setting, "
+                              "which this Engine does not report (`check --probe` shows NoNewPrivs)")
+    return status, evidence
 
 
 def _socket_mounted(facts: Facts) -> tuple[str, str]:

@@ -68,6 +68,7 @@ def test_the_scheduled_run_writes_check_and_verify_reports_and_textfiles(tmp_pat
                                                             + (reports / "verify.prom").read_text())}
     assert {"dockharden_cis_control_failing", "dockharden_verify_mismatches"} <= names
     assert "check: " in done.stdout and "failure(s) counted; verify: " in done.stdout
+    assert " not verifiable, " in done.stdout and "everything desired is in force" not in done.stdout
 
 
 def test_schedule_uninstall_removes_the_two_units_it_wrote_and_then_has_nothing_to_remove(tmp_path):
