@@ -228,13 +228,13 @@ def settle_by_probe(rows: list[Row]) -> list[Row]:
     """A `daemon KEY` row nothing could verify takes the status of the `probe KEY` row that saw it, which
     then goes (one row per key). Pure."""
     probed = {r.check.removeprefix("probe "): r for r in rows if r.check.startswith("probe ")}
-    settled = [r.check.removeprefix("daemon ") for r in rows
-               if r.check.startswith("daemon ") and r.status == UNVERIFIABLE and r.check[7:] in probed]
+    settled = {r.check.removeprefix("daemon ") for r in rows if r.check.startswith("daemon ")
+               and r.status == UNVERIFIABLE and r.check.removeprefix("daemon ") in probed}
     out = []
     for row in rows:
-        key = row.check.split(" ", 1)[-1]
-        if row.check.startswith("daemon ") and key in settled:
+        kind, _, key = row.check.partition(" ")
+        if kind == "daemon" and key in settled:
             out.append(Row(row.check, probed[key].status, "a probe container shows it: " + probed[key].detail))
-        elif not (row.check.startswith("probe ") and key in settled):
+        elif not (kind == "probe" and key in settled):
             out.append(row)
     return out

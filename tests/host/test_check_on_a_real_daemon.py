@@ -26,11 +26,13 @@ def test_after_apply_of_baseline_userns_tls_their_controls_pass_on_the_live_host
     done = managed.apply("--profile", "baseline,userns,tls", *managed.layers)
     assert done.returncode == 0, done.stdout + done.stderr
     code, controls = check(managed.host)
-    for control in ("2.2", "2.7", "2.8", "2.9", "2.14", "2.15", "2.16",
+    for control in ("2.2", "2.7", "2.8", "2.9", "2.15", "2.16",
                     "1.1.6", "1.1.11", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.17", "3.18"):
         assert controls[control]["status"] == "pass", controls[control]
     assert "name=userns" in controls["2.9"]["evidence"]
-    assert "Engine before 24.0" in controls["2.14"]["evidence"]  # 20.10 does not list it
+    # 20.10 does not list no-new-privileges: configured is not seen (`--probe` settles it: the test below)
+    assert controls["2.14"]["status"] == "not_verifiable" and not controls["2.14"]["counted"]
+    assert "Engine before 24.0" in controls["2.14"]["evidence"]
     assert controls["2.13"]["status"] == "fail"  # json-file: the logging layer owns 2.13
     assert code == 2  # 2.12 (authorization plugin) and 2.13 are not in these layers
 
