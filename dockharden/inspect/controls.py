@@ -254,7 +254,7 @@ def _live_restore(facts: Facts) -> tuple[str, str]:
         return _configured_only(facts, "live-restore", facts.config.get("live-restore") is True,
                                 "the daemon does not answer: LiveRestoreEnabled cannot be read")
     on = info.get("LiveRestoreEnabled")
-    return (PASS if on else FAIL), f"LiveRestoreEnabled = {on}"
+    return (PASS if on else FAIL), f"LiveRestoreEnabled = {json.dumps(on)}"
 
 
 def _userland_proxy(facts: Facts) -> tuple[str, str]:
@@ -273,7 +273,7 @@ def _seccomp(facts: Facts) -> tuple[str, str]:
 
 def _experimental(facts: Facts) -> tuple[str, str]:
     on = (facts.info or {}).get("ExperimentalBuild", facts.config.get("experimental", False))
-    return (FAIL if on else PASS), f"experimental = {bool(on)}"
+    return (FAIL if on else PASS), f"experimental = {json.dumps(bool(on))}"
 
 
 # -- section 3: ownership and permissions ------------------------------------------------------
@@ -395,7 +395,7 @@ def apparmor_state(kernel: str, security_options, live: bool = True) -> tuple[st
     if not live:
         return UNVERIFIABLE, "a --root other than / is a tree, not the running kernel"
     if kernel.strip() != "Y":
-        said = f"= {kernel.strip()!r}" if kernel.strip() else "is absent"
+        said = f"= {json.dumps(kernel.strip())}" if kernel.strip() else "is absent"
         return UNVERIFIABLE, (f"the kernel has no AppArmor enabled ({APPARMOR_ENABLED} {said}): "
                               "containers run without an AppArmor profile")
     if security_options is None:
