@@ -81,3 +81,12 @@ def test_verify_probe_compares_what_containers_see_with_the_desired_state(manage
     assert checks["probe icc"]["status"] == "in_force"
     assert checks["probe default-ulimits nofile"]["status"] == "in_force"
     assert checks["daemon max-concurrent-downloads"]["status"] == "not_verifiable"  # no probe shows it
+
+
+def test_a_probe_whose_image_is_not_there_says_it_did_not_run_and_exits_1_for_check_and_verify(managed):
+    for command in (["check"], ["verify", *managed.layers]):
+        done = managed.host.dockharden(*command, "--probe", "--image", "dockharden-no-such-image:1", timeout=180)
+        assert done.returncode == 1 and done.stdout == "", done.stdout + done.stderr
+        assert done.stderr.startswith("dockharden: error: key `--probe`: the probe did not run (")
+        assert "dockharden-no-such-image:1" in done.stderr and done.stderr.count("\n") == 1
+        assert "None" not in done.stderr and "('" not in done.stderr
