@@ -132,3 +132,17 @@ def test_what_a_probe_saw_settles_the_row_docker_info_could_not_and_replaces_the
 def test_a_probe_error_is_not_verifiable_rather_than_drift():
     rows = probe_rows({"icc": False}, {"icc_blocked": None, "errors": ["icc: ping is not allowed"]})
     assert [(r.check, r.status) for r in rows] == [("probe", UNVERIFIABLE)]
+
+
+def test_icc_that_differs_while_containers_run_is_pending_with_their_names_not_drift():
+    kept = {"com.docker.network.bridge.enable_icc": "true"}
+    rows = {r.check: r for r in daemon_key_rows(CONFIG, Effective(INFO, kept), ("web", "worker"))}
+    assert rows["daemon icc"].status == PENDING
+    assert "first docker restart with none running (running now: web, worker)" in rows["daemon icc"].detail
+    assert rows["daemon live-restore"].status == IN_FORCE
+
+
+def test_icc_that_differs_with_no_container_running_is_drift():
+    kept = {"com.docker.network.bridge.enable_icc": "true"}
+    rows = {r.check: r for r in daemon_key_rows(CONFIG, Effective(INFO, kept))}
+    assert rows["daemon icc"].status == DRIFT
