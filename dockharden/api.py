@@ -365,7 +365,7 @@ def run_scheduled(request: Request, schedule) -> tuple[int, list[str]]:
     outcome = check(request, benchmark=schedule.benchmark, level=schedule.level)
     now = request.clock().timestamp()
     textfile = check_formats.render_textfile(outcome.results, outcome.run, now)
-    drift = [r for r in rows if not r.ok]
+    drift = [r for r in rows if r.drifted]
     reports = {"check.json": check_formats.render_json(outcome.results, outcome.run),
                "check.prom": textfile, "verify.json": _verify_json(rows, notes),
                "verify.prom": _verify_textfile(rows, now)}
@@ -375,7 +375,9 @@ def run_scheduled(request: Request, schedule) -> tuple[int, list[str]]:
         HostFS("/").write(schedule.textfile, (textfile + _verify_textfile(rows, now)).encode(), 0o644)
     said = [f"wrote {schedule.reports}/{name}" for name in reports] + outcome.notes
     failing = sum(r.counted for r in outcome.results)
-    said.append(f"check: {failing} failure(s) counted; verify: {len(drift)} mismatch(es)")
+    from dockharden.inspect.verify import summarize, summary_line
+
+    said.append(f"check: {failing} failure(s) counted; verify: {summary_line(summarize(rows))}")
     return (2 if failing or drift else 0), said
 
 
@@ -388,10 +390,15 @@ def _verify_json(rows, notes) -> str:
 
 
 def _verify_textfile(rows, unix_time: float) -> str:
-    bad = sum(not r.ok for r in rows)
+    from dockharden.inspect.verify import summarize
+
+    counts = summarize(rows)
     return ("# HELP dockharden_verify_mismatches Desired settings not in force at the last verify.\n"
             "# TYPE dockharden_verify_mismatches gauge\n"
-            f"dockharden_verify_mismatches {bad}\n"
+            f"dockharden_verify_mismatches {counts['drift']}\n"
+            "# HELP dockharden_verify_rows verify's rows by status: in_force, pending, not_verifiable, drift.\n"
+            "# TYPE dockharden_verify_rows gauge\n"
+            + "".join(f'dockharden_verify_rows{{status="{status}"}} {n}\n' for status, n in counts.items()) +
             "# HELP dockharden_verify_last_run_timestamp_seconds When dockharden verify last ran (Unix time).\n"
             "# TYPE dockharden_verify_last_run_timestamp_seconds gauge\n"
             f"dockharden_verify_last_run_timestamp_seconds {unix_time:.3f}\n")
@@ -460,7 +467,8 @@ def verify(request: Request, *, probe: bool = False, image: str | None = None) -
     if probe and desired:
         from dockharden.targets.daemon_json import parse_daemon_json
 
-        rows += drift.probe_rows(parse_daemon_json(desired), run_probe(ctx.runner, socket, image))
+        rows = drift.settle_by_probe(rows + drift.probe_rows(parse_daemon_json(desired),
+                                                             run_probe(ctx.runner, socket, image)))
     return rows, exception_notes(ctx.root, request.clock())
 
 
@@ -502,9 +510,19 @@ def history(request: Request) -> list:
 
 
 def run_probe(runner: Runner, socket_path: str, image: str | None) -> dict:
-    """What throwaway containers see of the daemon's enforcement."""
+    """What throwaway containers see of the daemon's enforcement. A probe that saw nothing at all (no image,
+    no daemon) is an error: the operator asked for what only it shows."""
     from dataclasses import asdict
 
+    from dockharden.errors import ProbeError
+    from dockharden.inspect.probe import not_run_reason
     from dockharden.inspect.probe import run_probe as probe
 
-    return asdict(probe(runner, docker=["docker", "-H", f"unix://{socket_path}"], image=image))
+    found = asdict(probe(runner, docker=["docker", "-H", f"unix://{socket_path}"], image=image))
+    if reason := not_run_reason(found):
+        raise ProbeError(f"the probe did not run ({reason.rstrip('.')}): nothing it would show was seen",
+                         key="--probe",
+                         hint="name a local image with --image (`docker images` lists them) or install "
+                              "busybox-static, and make sure the daemon answers; without --probe nothing is "
+                              "started")
+    return found

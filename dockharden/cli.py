@@ -40,11 +40,13 @@ EXIT_PLAN = ("Exit status: 0 the plan was made (with --detailed-exitcode: nothin
 EXIT_APPLY = ("Exit status: 0 applied, or nothing to do; 1 an error, a bad option, a declined question, or a run "
               "that failed and was rolled back (or could not be: the message says where the backups are); "
               + INTERRUPTED + " A signal during the run lets the step under way finish, then rolls back.")
-EXIT_VERIFY = ("Exit status: 0 everything desired is in force; 2 drift (a mismatch is listed); 1 an error, a bad "
-               "option included; " + INTERRUPTED)
+EXIT_VERIFY = ("Exit status: 0 no drift: every row in force, pending or not verifiable here (the summary counts "
+               "each; only all in force is called in force); 2 drift (a mismatch is listed); 1 an error, a bad "
+               "option or a probe asked for that did not run included; " + INTERRUPTED)
 EXIT_CHECK = ("Exit status: 0 no counted control fails (failures at the chosen level, Automated or Manual, "
-              "not under an exception in force); 2 a counted control fails (an expired exception counts); 1 an "
-              "error, a bad option or exceptions file included; " + INTERRUPTED)
+              "not under an exception in force; not_verifiable never counts); 2 a counted control fails (an expired "
+              "exception counts); 1 an error, a bad option or exceptions file or a probe asked for that did not "
+              "run included; " + INTERRUPTED)
 EXIT_READ = "Exit status: 0 done; 1 an error, a bad option included; " + INTERRUPTED
 
 class _Text(ParamType):
@@ -176,12 +178,13 @@ def _save(request, the_plan, out: str, restart: bool) -> None:
          "and refuses if the host changes meanwhile")
 
 
-def _confirm(json_out: bool, yes: bool, root: str, question: str, color: bool | None = None):
+def _confirm(json_out: bool, yes: bool, root: str, question: str, color: bool | None = None,
+             run: str = "dockharden apply"):
     def confirm(the_plan) -> bool:
         from dockharden import report
 
         if not json_out:
-            sys.stdout.write(report.render_plan(the_plan, root, paint=_painter(color)))
+            sys.stdout.write(report.render_plan(the_plan, root, paint=_painter(color), run=run))
         if yes:
             return True
         try:  # --json: stdout is the document
@@ -283,9 +286,12 @@ def rollback(to: Optional[str] = typer.Option(None, "--to", metavar="ID", click_
     """Return the host to an earlier generation; validated, verified and recorded like an apply."""
     from dockharden import api
 
+    again = " ".join(["dockharden rollback", *(["--to", to] if to else []), *(["--root", root] if root != "/" else []),
+                      *(["--no-restart"] if no_restart else []),
+                      *(["--stop-containers-for-store-switch"] if stop_for_switch else [])])
     outcome = api.rollback(_request(root, waits=True, stop_for_switch=stop_for_switch), to=to,
                            restart=not no_restart,
-                           confirm=_confirm(json_out, yes, root, "Roll back?", color))
+                           confirm=_confirm(json_out, yes, root, "Roll back?", color, run=again))
     _finish(outcome, json_out, "rollback")
 
 
@@ -315,7 +321,7 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
         print(json.dumps(report.drift_document(rows, notes), indent=2))
     else:
         sys.stdout.write(report.render_drift(rows, notes))
-    if any(not row.ok for row in rows):
+    if any(row.drifted for row in rows):
         raise typer.Exit(2)
 
 
@@ -452,6 +458,18 @@ def schedule_install(root: str = RootOpt, reports: str = ReportsOpt, benchmark: 
 
     require_root(root, writes=True)
     for line in schedule.install_units(root, units, Runner(), enable=enable):
+        print(line)
+
+
+@schedule_app.command("uninstall", epilog=EXIT_READ)
+def schedule_uninstall(root: str = RootOpt) -> None:
+    """Stop and disable dockharden-check.timer and remove the two units `schedule install` wrote."""
+    from dockharden.execute import schedule
+    from dockharden.host.root import require_root
+    from dockharden.host.runner import Runner
+
+    require_root(root, writes=True)
+    for line in schedule.uninstall_units(root, Runner()):
         print(line)
 
 

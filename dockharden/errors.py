@@ -73,6 +73,10 @@ class RootError(DockhardenError):
     """The directory given as --root cannot be the host's root."""
 
 
+class ProbeError(DockhardenError):
+    """--probe was asked for and no probe container ran, so nothing it would show was seen."""
+
+
 # The hint that fits each reason the system gives (errno), so a full disk is never told to "run as root".
 OS_HINTS = {
     errno.ENOENT: "check the path: it, or a directory on the way to it, does not exist",

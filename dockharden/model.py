@@ -113,6 +113,8 @@ class Selection(NamedTuple):
     profiles: tuple[str, ...]
     layers: tuple[str, ...]
     source: str = "default"
+    profiles_from: str = ""     # where each part came from, when they differ ("" = `source`)
+    layers_from: str = ""
 
 
 class HostFile(NamedTuple):
@@ -225,6 +227,9 @@ class HostSnapshot(NamedTuple):
     tools: dict[str, str] = NO_ENTRIES
     hostname: str = "localhost"
     ufw_enabled: bool = False
+    ufw_input_policy: str = ""  # /etc/default/ufw DEFAULT_INPUT_POLICY ("": not said; ufw's default is DROP)
+    ufw_allowed_ports: frozenset[str] = frozenset()  # ports the operator's ufw rules accept (--dport N)
+    addresses: tuple[str, ...] | None = None  # the host's own global addresses; None: not read (offline root)
     managed: dict[str, Any] = NO_ENTRIES
     operator_watches: dict[str, str] = NO_ENTRIES
     userns_impact: dict[str, Any] | None = None

@@ -24,7 +24,9 @@ def plan_document(plan: Plan, root: str) -> dict[str, Any]:
         "root": root,
         "engine_version": plan.engine_version,
         "selection": {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers),
-                      "from": plan.selection.source},
+                      "from": plan.selection.source,
+                      "profiles_from": plan.selection.profiles_from or plan.selection.source,
+                      "layers_from": plan.selection.layers_from or plan.selection.source},
         "has_changes": plan.has_changes,
         "summary": summary_document(plan),
         "changes": [_change_document(c) for c in plan.changes],
@@ -107,13 +109,15 @@ def _plain(kind: str, text: str) -> str:
     return text
 
 
-def render_plan(plan: Plan, root: str, *, full_diff: bool = False, paint=None) -> str:
+def render_plan(plan: Plan, root: str, *, full_diff: bool = False, paint=None, run: str = "dockharden apply") -> str:
     """The plan for a terminal: per file what changes, then services and notes. `paint(kind, text)`
-    colours additions, changes and removals (terminal.paint; by default nothing is coloured)."""
+    colours additions, changes and removals (terminal.paint; by default nothing is coloured); `run` is
+    the command that makes these changes (a rollback's plan names the rollback)."""
     paint = paint or _plain
-    head = (f"dockharden plan: profiles {', '.join(plan.selection.profiles) or '-'}"
-            + (f", layers {', '.join(plan.selection.layers)}" if plan.selection.layers else "")
-            + f" (from {plan.selection.source}); engine {plan.engine_version or 'unknown'}; root {root}")
+    from dockharden.core.selection import describe_selection
+
+    head = (f"dockharden plan: {describe_selection(plan.selection)}; engine {plan.engine_version or 'unknown'}; "
+            f"root {root}")
     lines = [head, ""]
     for change in plan.changes:
         lines += _render_change(change, full_diff, paint)
@@ -125,9 +129,8 @@ def render_plan(plan: Plan, root: str, *, full_diff: bool = False, paint=None) -
         lines += render_closure(plan.port_closure, rollback=plan.selection.source == "rollback")
     if plan.notes:
         lines += ["", "Notes:"] + [f"  [{n.level}] {n.message}" for n in plan.notes]
-    lines += ["", paint("heading", f"Plan: {summary_line(plan)}.") + (" Run `dockharden apply` to make these "
-                                                                     "changes." if plan.has_changes else
-                                                                     " Nothing to do.")]
+    lines += ["", paint("heading", f"Plan: {summary_line(plan)}.") + (f" Run `{run}` to make these changes."
+                                                                     if plan.has_changes else " Nothing to do.")]
     return "\n".join(lines) + "\n"
 
 
@@ -430,16 +433,27 @@ def error_document(command: str | None, status: int, kind: str, message: str, *,
             "exit_status": status, "error": error}
 
 
+VERIFY_FORMAT_VERSION = 2
+VERIFY_LABELS = {"in_force": "ok", "drift": "DRIFT", "pending": "pending", "not_verifiable": "not_verifiable"}
+
+
 def drift_document(rows, notes=()) -> dict[str, Any]:
-    return {"format_version": FORMAT_VERSION, "kind": "dockharden.verify", "ok": all(r.ok for r in rows),
-            "checks": [{"check": r.check, "ok": r.ok, "detail": r.detail} for r in rows],
+    """verify as a document (format 2): each row's `status`, the `counts`, `drift` (what the exit status
+    says) and `ok` (every row in force: false while one is pending or not verifiable)."""
+    from dockharden.inspect.verify import summarize, summary_line
+
+    counts = summarize(rows)
+    return {"format_version": VERIFY_FORMAT_VERSION, "kind": "dockharden.verify", "ok": all(r.ok for r in rows),
+            "drift": counts["drift"] > 0, "counts": counts, "summary": summary_line(counts),
+            "checks": [{"check": r.check, "status": r.status, "ok": r.ok, "detail": r.detail} for r in rows],
             "notes": [{"level": n.level, "message": n.message} for n in notes]}
 
 
 def render_drift(rows, notes=()) -> str:
-    lines = [f"{'ok' if r.ok else 'DRIFT':<6} {r.check:<36} {r.detail}" for r in rows]
-    bad = sum(not r.ok for r in rows)
-    lines.append(f"{bad} mismatch(es)." if bad else "Everything desired is in force.")
+    from dockharden.inspect.verify import summarize, summary_line
+
+    lines = [f"{VERIFY_LABELS[r.status]:<15} {r.check:<36} {r.detail}" for r in rows]
+    lines.append(summary_line(summarize(rows)))
     if notes:
         lines += ["", "Notes:"] + [f"  [{n.level}] {n.message}" for n in notes]
     return "\n".join(lines) + "\n"

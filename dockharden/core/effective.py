@@ -34,13 +34,21 @@ class Effective(NamedTuple):
 
 def compare_daemon(config: dict[str, Any], eff: Effective) -> list[Mismatch]:
     """Every desired daemon.json value that the running daemon does not show."""
-    info, found = eff.info, []
+    return judge_daemon(config, eff)[0]
+
+
+def judge_daemon(config: dict[str, Any], eff: Effective) -> tuple[list[Mismatch], set[str]]:
+    """(the mismatches, the desired keys the daemon's report could show at all): a desired key outside the
+    second is not verifiable from `docker info` and the default bridge, neither in force nor drift."""
+    info, found, shown = eff.info, [], set()
     security = {s for s in info.get("SecurityOptions") or []}
     engine = parse_version(info.get("ServerVersion")) or (99, 0)
 
     def want(key: str, ok: bool, effective: Any) -> None:
-        if key in config and not ok:
-            found.append(Mismatch(key, config[key], effective))
+        if key in config:
+            shown.add(key)
+            if not ok:
+                found.append(Mismatch(key, config[key], effective))
 
     want("live-restore", info.get("LiveRestoreEnabled") == bool(config.get("live-restore")),
          info.get("LiveRestoreEnabled"))
@@ -67,7 +75,7 @@ def compare_daemon(config: dict[str, Any], eff: Effective) -> list[Mismatch]:
     if reported is not None and ("DefaultAddressPools" in info or engine >= (23, 0)):
         want("default-address-pools", _pools(config.get("default-address-pools")) == reported,
              info.get("DefaultAddressPools"))
-    return found
+    return found, shown
 
 
 # What dockerd runs with when daemon.json does not set the key (and no flag does): after a rollback

@@ -45,8 +45,24 @@ def choose_selection(config: dict[str, Any], profiles: list[str] | None, layers:
     if layers is not None:
         check_layers(layers, key="--layer")
     chosen = tuple(profiles) if profiles is not None else tuple(saved_profiles or DEFAULT_PROFILES)
-    return Selection(chosen, tuple(str(Path(p).absolute()) for p in layers or ()),
-                     source="command line" if profiles or layers else "default")
+    source = "command line" if profiles or layers else "default"
+    profiles_from = source if profiles is not None else CONFIG_PATH if saved_profiles is not None else "default"
+    return Selection(chosen, tuple(str(Path(p).absolute()) for p in layers or ()), source=source,
+                     profiles_from=profiles_from, layers_from=source)
+
+
+def describe_selection(selection: Selection) -> str:
+    """`profiles baseline (from /etc/dockharden/dockharden.toml), layers /srv/site.toml (from command line)`;
+    one `(from X)` when both parts came from the same place."""
+    if selection.source == "rollback":
+        return "a rollback (files as an earlier generation left them)"
+    profiles = f"profiles {', '.join(selection.profiles) or '-'}"
+    layers = f"layers {', '.join(selection.layers)}" if selection.layers else "no layer files"
+    profiles_from = selection.profiles_from or selection.source
+    layers_from = selection.layers_from or selection.source
+    if profiles_from == layers_from:
+        return (f"{profiles}, {layers}" if selection.layers else profiles) + f" (from {selection.source})"
+    return f"{profiles} (from {profiles_from}), {layers} (from {layers_from})"
 
 
 def split_profiles(text: str | None) -> list[str] | None:

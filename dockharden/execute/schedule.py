@@ -3,7 +3,9 @@ installed by `dockharden schedule install`, and what the service runs, `dockhard
 which writes the JSON reports and Prometheus textfiles into a reports directory, each atomically.
 
 `render_units` is pure; `install_units` writes two files under the root and, on the live host,
-asks systemd to load and start the timer; `run_scheduled` reads the host as check and verify do.
+asks systemd to load and start the timer; `uninstall_units` stops the timer and removes those two files
+(only while they are dockharden's: regular files that begin with its header); `run_scheduled` reads
+the host as check and verify do.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dockharden.host.runner import Runner
 UNIT_DIR = "/etc/systemd/system"
 SERVICE, TIMER = "dockharden-check.service", "dockharden-check.timer"
 REPORTS = "/var/lib/dockharden/reports"
+WRITTEN_BY = b"# Written by `dockharden schedule install`"  # the first line of each unit (templates/)
 # Weekly, as the hardening references advise; the delay spreads a fleet's runs over an hour.
 ON_CALENDAR, RANDOMIZED_DELAY = "weekly", "1h"
 
@@ -76,3 +79,57 @@ def install_units(root: str, units: dict[str, str], runner: Runner, *, enable: b
     return done
 
 
+
+
+def uninstall_units(root: str, runner: Runner) -> list[str]:
+    """Stop and disable the timer (on the live host under systemd), remove the two units dockharden wrote,
+    reload systemd. Refuses, changing nothing, when a unit's path is a symlink or holds a file dockharden
+    did not write."""
+    from dockharden.host.fs import HostFS
+
+    fs = HostFS(root)
+    present = own_units(fs, [f"{UNIT_DIR}/{TIMER}", f"{UNIT_DIR}/{SERVICE}"])
+    if not present:
+        return [f"nothing to remove: no {TIMER} or {SERVICE} in {UNIT_DIR}"]
+    systemd = fs.live and fs.is_dir("/run/systemd/system")
+    done = []
+    if systemd:
+        done += _systemctl(runner, ["disable", "--now", TIMER]) if f"{UNIT_DIR}/{TIMER}" in present else []
+        done += _systemctl(runner, ["stop", SERVICE])
+    for path in present:
+        fs.remove(path)
+        done.append(f"removed {path}")
+    if systemd:
+        done += _systemctl(runner, ["daemon-reload"])
+    elif fs.is_link(f"{UNIT_DIR}/timers.target.wants/{TIMER}"):
+        done.append(f"left {UNIT_DIR}/timers.target.wants/{TIMER} (systemctl's link, not dockharden's): "
+                    f"`systemctl --root {root} disable {TIMER}` removes it")
+    return done
+
+
+def own_units(fs, paths: list[str]) -> list[str]:
+    """The paths that hold a unit dockharden wrote; a symlink or another writer's file is refused."""
+    present = []
+    for path in paths:
+        if fs.is_link(path):
+            raise DockhardenError("a symlink stands where dockharden wrote its unit; it removes no file through a "
+                                  "symlink, nor what the link points at", path=path,
+                                  hint="remove the link yourself if it is not needed; nothing was changed")
+        found = fs.read(path)
+        if not found.exists:
+            continue
+        if not (found.content or b"").startswith(WRITTEN_BY):
+            raise DockhardenError("this unit was not written by `dockharden schedule install` (its first line "
+                                  "is not dockharden's), so it is not dockharden's to remove", path=path,
+                                  hint="remove it yourself if it is not needed; nothing was changed")
+        present.append(path)
+    return present
+
+
+def _systemctl(runner: Runner, args: list[str]) -> list[str]:
+    argv = ["systemctl", *args]
+    result = runner.run(argv, timeout=60)
+    if not result.ok:
+        raise DockhardenError(f"{' '.join(argv)} failed: {result.stderr.strip()}", path=f"{UNIT_DIR}/{TIMER}",
+                              hint="see `systemctl status dockharden-check.timer` and `journalctl -xe`")
+    return [" ".join(argv)]

@@ -5,6 +5,7 @@ API socket); with any other root (an image, a chroot) it reads files only.
 """
 
 
+import json
 import os
 import re
 import shlex
@@ -66,7 +67,8 @@ def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[s
                         default_opts=tuple(default_opts(root)),
                         manager=manager, tools=find_tools(runner),
                         hostname=os.uname().nodename if live else "localhost",
-                        ufw_enabled=ufw_enabled(root),
+                        ufw_enabled=ufw_enabled(root), ufw_input_policy=ufw_input_policy(root),
+                        ufw_allowed_ports=ufw_allowed_ports(root),
                         operator_watches=operator_watches(root),
                         firewall=firewall_variants(runner) if live else {},
                         cgroup_v2=Path("/sys/fs/cgroup/cgroup.controllers").exists() if live else None,
@@ -187,6 +189,47 @@ def find_tools(runner: Runner) -> dict[str, str]:
 def ufw_enabled(root: str) -> bool:
     """Whether ufw is set to start (ENABLED=yes in /etc/ufw/ufw.conf)."""
     return re.search(r"^ENABLED=yes", HostFS(root).read_text("/etc/ufw/ufw.conf"), re.M) is not None
+
+
+def ufw_input_policy(root: str) -> str:
+    """DEFAULT_INPUT_POLICY of /etc/default/ufw (DROP, REJECT, ACCEPT), or "" when the file does not say."""
+    found = re.search(r'^DEFAULT_INPUT_POLICY="?([A-Z]+)"?', HostFS(root).read_text("/etc/default/ufw"), re.M)
+    return found.group(1) if found else ""
+
+
+def ufw_allowed_ports(root: str) -> frozenset[str]:
+    """The ports the operator's ufw rules accept on input (`ufw allow ... port N` becomes --dport N)."""
+    fs, ports = HostFS(root), set()
+    for rules in ("/etc/ufw/user.rules", "/etc/ufw/user6.rules"):
+        for line in fs.read_text(rules).splitlines():
+            if line.startswith("-A ufw-user-input ") and "-j ACCEPT" in line:
+                ports.update(re.findall(r"--dport (\d+)\b", line))
+    return frozenset(ports)
+
+
+def host_addresses(runner: Runner) -> tuple[str, ...] | None:
+    """The host's own addresses clients may reach it by (`ip -j addr`: global scope, Docker's bridges and
+    veths left out); None when `ip` cannot say."""
+    done = runner.run(["ip", "-j", "addr", "show"], timeout=5)
+    if not done.ok:
+        return None
+    try:
+        links = json.loads(done.stdout or "[]")
+    except ValueError:
+        return None
+    return global_addresses(links if isinstance(links, list) else [])
+
+
+def global_addresses(links: list) -> tuple[str, ...]:
+    """Pure: the global addresses in `ip -j addr`'s list, except those of docker0, br-*, docker_gwbridge, veth*."""
+    found = []
+    for link in links:
+        name = str(link.get("ifname", "")) if isinstance(link, dict) else ""
+        if not name or name in ("docker0", "docker_gwbridge") or name.startswith(("br-", "veth")):
+            continue
+        found += [a["local"] for a in link.get("addr_info") or [] if isinstance(a, dict)
+                  and a.get("scope") == "global" and isinstance(a.get("local"), str)]
+    return tuple(dict.fromkeys(found))
 
 
 def operator_watches(root: str) -> dict[str, str]:
@@ -466,6 +509,8 @@ def read_facts(ctx: Context, settings) -> HostSnapshot:
     if settings.table("rootless").get("enabled"):
         host = for_rootless_user(ctx, host, settings.table("rootless").get("user"))
     host = with_store_facts(ctx, host, settings)
+    if settings.table("tls").get("enabled") and HostFS(ctx.root).live:  # the tls layer names them (or not)
+        host = host._replace(addresses=host_addresses(ctx.runner))
     return with_running_containers(ctx, host)
 
 

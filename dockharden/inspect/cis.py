@@ -7,6 +7,7 @@ control, in the version's order, with the evidence seen and, for a failure, what
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
@@ -65,6 +66,6 @@ def apply_probe(results: list[ControlResult], probe: dict[str, Any]) -> list[Con
             updated.append(result)
             continue
         status = PASS if value else FAIL
-        updated.append(replace(result, status=status, evidence=seen[1].format(value) + "; " + result.evidence,
+        updated.append(replace(result, status=status, evidence=seen[1].format(json.dumps(value)) + "; " + result.evidence,
                                fix=checks[result.key].fix if status == FAIL else ""))
     return updated

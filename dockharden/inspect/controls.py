@@ -9,6 +9,8 @@ with "this mode or stricter" (the server key: exactly 0400). A missing target is
 
 from __future__ import annotations
 
+import json
+
 from dockharden.core.engine_gating import parse_version
 from dockharden.host.check_values import APPARMOR_ENABLED, Facts
 from dockharden.inspect import engine_lines
@@ -109,7 +111,7 @@ def _src(facts: Facts, key: str) -> str:
 
 def _setting(facts: Facts, key: str) -> str:
     value = facts.config.get(key)
-    return f"{key} = {value!r} ({_src(facts, key)})" if key in facts.config else f"{key} not set"
+    return f"{key} = {json.dumps(value)} ({_src(facts, key)})" if key in facts.config else f"{key} not set"
 
 
 def daemon_controls() -> list[Check]:
@@ -144,11 +146,17 @@ def _rootless(facts: Facts) -> tuple[str, str]:
     return INFO, "the daemon runs as root (the benchmark asks for rootless only where possible: a person decides)"
 
 
+def _configured_only(facts: Facts, key: str, configured: bool, unseen: str) -> tuple[str, str]:
+    """A control the running daemon must show, where it cannot: a configuration that asks for the setting is
+    not verifiable (never a pass on the file's word); one that does not ask for it fails."""
+    return (UNVERIFIABLE if configured else FAIL), f"{_setting(facts, key)}; {unseen}"
+
+
 def _icc(facts: Facts) -> tuple[str, str]:
     icc = facts.bridge_options.get("com.docker.network.bridge.enable_icc")
     if icc is None:
-        ok = facts.config.get("icc") is False
-        return (PASS if ok else FAIL), _setting(facts, "icc") + " (the daemon does not answer)"
+        return _configured_only(facts, "icc", facts.config.get("icc") is False,
+                                "the daemon does not answer: the default bridge's enable_icc cannot be read")
     return (PASS if icc == "false" else FAIL), f"default bridge enable_icc = {icc}"
 
 
@@ -198,7 +206,8 @@ def _ulimits(facts: Facts) -> tuple[str, str]:
 
 def _userns(facts: Facts) -> tuple[str, str]:
     if facts.info is None:
-        return (PASS if facts.config.get("userns-remap") else FAIL), _setting(facts, "userns-remap")
+        return _configured_only(facts, "userns-remap", bool(facts.config.get("userns-remap")),
+                                "the daemon does not answer: SecurityOptions cannot be read")
     on = "name=userns" in _security(facts)
     return (PASS if on else FAIL), ("SecurityOptions has name=userns" if on else "SecurityOptions lacks name=userns")
 
@@ -227,10 +236,13 @@ def _logging(facts: Facts) -> tuple[str, str]:
 def _nnp(facts: Facts) -> tuple[str, str]:
     if "name=no-new-privileges" in _security(facts):
         return PASS, "SecurityOptions has name=no-new-privileges"
-    configured = facts.config.get("no-new-privileges") is True
-    if _engine(facts) < (24, 0) or facts.info is None:
-        note = " (Engine before 24.0 does not report it in SecurityOptions; `check --probe` shows NoNewPrivs)"
-        return (PASS if configured else FAIL), _setting(facts, "no-new-privileges") + note
+    if facts.info is None:
+        return _configured_only(facts, "no-new-privileges", facts.config.get("no-new-privileges") is True,
+                                "the daemon does not answer: SecurityOptions cannot be read")
+    if _engine(facts) < (24, 0):
+        return _configured_only(facts, "no-new-privileges", facts.config.get("no-new-privileges") is True,
+                                "Engine before 24.0 does not report it in SecurityOptions; `check --probe` "
+                                "shows NoNewPrivs")
     return FAIL, "SecurityOptions lacks name=no-new-privileges"
 
 
@@ -238,8 +250,11 @@ def _live_restore(facts: Facts) -> tuple[str, str]:
     info = facts.info or {}
     if ((info.get("Swarm") or {}).get("LocalNodeState")) == "active":
         return NA, "swarm is active: live-restore is not required (they conflict)"
-    on = info.get("LiveRestoreEnabled") if facts.info is not None else facts.config.get("live-restore") is True
-    return (PASS if on else FAIL), f"LiveRestoreEnabled = {on}"
+    if facts.info is None:
+        return _configured_only(facts, "live-restore", facts.config.get("live-restore") is True,
+                                "the daemon does not answer: LiveRestoreEnabled cannot be read")
+    on = info.get("LiveRestoreEnabled")
+    return (PASS if on else FAIL), f"LiveRestoreEnabled = {json.dumps(on)}"
 
 
 def _userland_proxy(facts: Facts) -> tuple[str, str]:
@@ -258,7 +273,7 @@ def _seccomp(facts: Facts) -> tuple[str, str]:
 
 def _experimental(facts: Facts) -> tuple[str, str]:
     on = (facts.info or {}).get("ExperimentalBuild", facts.config.get("experimental", False))
-    return (FAIL if on else PASS), f"experimental = {bool(on)}"
+    return (FAIL if on else PASS), f"experimental = {json.dumps(bool(on))}"
 
 
 # -- section 3: ownership and permissions ------------------------------------------------------
@@ -380,7 +395,7 @@ def apparmor_state(kernel: str, security_options, live: bool = True) -> tuple[st
     if not live:
         return UNVERIFIABLE, "a --root other than / is a tree, not the running kernel"
     if kernel.strip() != "Y":
-        said = f"= {kernel.strip()!r}" if kernel.strip() else "is absent"
+        said = f"= {json.dumps(kernel.strip())}" if kernel.strip() else "is absent"
         return UNVERIFIABLE, (f"the kernel has no AppArmor enabled ({APPARMOR_ENABLED} {said}): "
                               "containers run without an AppArmor profile")
     if security_options is None:
@@ -471,24 +486,32 @@ def _apparmor(facts: Facts) -> tuple[str, str]:
 
 
 def _nnp_daemon_wide(facts: Facts) -> str:
+    """How the daemon-wide setting is known: reported by the daemon, or (where an Engine before 24.0 does not
+    report it) configured only; "" when it is not set daemon-wide."""
     if "name=no-new-privileges" in _security(facts):
         return "SecurityOptions has name=no-new-privileges"
-    if facts.config.get("no-new-privileges") is True:
+    if facts.config.get("no-new-privileges") is True and (_engine(facts) < (24, 0) or facts.info is None):
         return _setting(facts, "no-new-privileges")
     return ""
 
 
 def _container_nnp(facts: Facts) -> tuple[str, str]:
     daemon_wide = _nnp_daemon_wide(facts)
+    relying: list[str] = []
 
     def bad(c) -> str | None:
         value = _opt(c, "no-new-privileges")
         if value is not None:
             return None if value.lower() == "true" else f"no-new-privileges={value}"
+        relying.append(c.named)
         return None if daemon_wide else "no no-new-privileges"
     status, evidence = _running(facts, "HostConfig.SecurityOpt", bad,
                                 "none runs without no-new-privileges")
-    return status, (f"daemon-wide: {daemon_wide}; " if daemon_wide else "not set daemon-wide; ") + evidence
+    evidence = (f"daemon-wide: {daemon_wide}; " if daemon_wide else "not set daemon-wide; ") + evidence
+    if status == PASS and relying and not daemon_wide.startswith("SecurityOptions"):
+        return UNVERIFIABLE, (f"{evidence}; {', '.join(relying)} rely on the configured daemon-wide setting, "
+                              "which this Engine does not report (`check --probe` shows NoNewPrivs)")
+    return status, evidence
 
 
 def _socket_mounted(facts: Facts) -> tuple[str, str]:

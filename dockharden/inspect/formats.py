@@ -70,7 +70,9 @@ def render_text(results: list[ControlResult], run: Run, probe: dict | None = Non
         if r.fix:
             lines.append(f"{'':<31}fix: {r.fix}")
     if probe is not None:
-        lines += ["", "Probe container:"] + [f"  {k}: {v}" for k, v in probe.items()]
+        from dockharden.inspect.probe import describe
+
+        lines += ["", "Probe container:"] + [f"  {line}" for line in describe(probe)]
     counts = summary(results)
     fails = [r.id for r in results if r.counted]
     lines += ["", ", ".join(f"{counts[s]} {s}" for s in STATUSES),
@@ -159,8 +161,10 @@ METRIC = "dockharden_cis_control_failing"
 
 def render_textfile(results: list[ControlResult], run: Run, unix_time: float) -> str:
     """node_exporter textfile: one gauge per control (1 when it is a counted failure, else 0; its status
-    as a label), the number of counted failures and the time of the run."""
-    bench = _label(run.benchmark)
+    as a label), the controls of each status (not_verifiable apart from pass), the number of counted
+    failures and the time of the run."""
+    frame = f'benchmark="{_label(run.benchmark)}",level="{run.level}"'
+    counts = summary(results)
     lines = [f"# HELP {METRIC} 1 when the CIS control fails and counts toward check's exit status, else 0.",
              f"# TYPE {METRIC} gauge"]
     for r in results:
@@ -170,12 +174,14 @@ def render_textfile(results: list[ControlResult], run: Run, unix_time: float) ->
         lines.append(f"{METRIC}{{{labels}}} {int(r.counted)}")
     lines += ["# HELP dockharden_check_failing_controls CIS controls that fail and count, in the last run.",
               "# TYPE dockharden_check_failing_controls gauge",
-              f'dockharden_check_failing_controls{{benchmark="{bench}",level="{run.level}"}} '
-              f"{summary(results)['counted_failures']}",
-              "# HELP dockharden_check_last_run_timestamp_seconds When dockharden check last ran (Unix time).",
+              f"dockharden_check_failing_controls{{{frame}}} {counts['counted_failures']}",
+              "# HELP dockharden_check_controls CIS controls of each status in the last run (not_verifiable: "
+              "the host could not show the answer).",
+              "# TYPE dockharden_check_controls gauge"]
+    lines += [f'dockharden_check_controls{{{frame},status="{status}"}} {counts[status]}' for status in STATUSES]
+    lines += ["# HELP dockharden_check_last_run_timestamp_seconds When dockharden check last ran (Unix time).",
               "# TYPE dockharden_check_last_run_timestamp_seconds gauge",
-              f'dockharden_check_last_run_timestamp_seconds{{benchmark="{bench}",level="{run.level}"}} '
-              f"{unix_time:.3f}"]
+              f"dockharden_check_last_run_timestamp_seconds{{{frame}}} {unix_time:.3f}"]
     return "\n".join(lines) + "\n"
 
 

@@ -97,6 +97,30 @@ def parse_probe_output(text: str) -> dict[str, Any]:
     return found
 
 
+MEASURES = ("no_new_privs", "seccomp_mode", "uid_map", "root_remapped", "nofile", "nproc", "icc_blocked")
+
+
+def not_run_reason(probe: dict[str, Any]) -> str | None:
+    """Why the probe saw nothing (its errors, joined), or None when it measured anything at all."""
+    if any(probe.get(key) not in (None, [], ()) for key in MEASURES):
+        return None
+    return "; ".join(probe.get("errors") or ()) or "no probe container reported anything"
+
+
+def describe(probe: dict[str, Any]) -> list[str]:
+    """What the probe saw, one `name: value` line each, in words: nothing of Python's own spelling."""
+    def plain(key: str, value: Any) -> str:
+        if value is None or value == []:
+            return "not seen"
+        if key == "uid_map":
+            return ", ".join(" ".join(map(str, entry)) for entry in value) + " (inside outside count)"
+        if key in ("nofile", "nproc"):
+            return "/".join("unlimited" if v == UNLIMITED else str(v) for v in value) + " (soft/hard)"
+        return "yes" if value is True else "no" if value is False else str(value)
+    lines = [f"image: {probe.get('image', '')}"] + [f"{key}: {plain(key, probe.get(key))}" for key in MEASURES]
+    return lines + [f"error: {error}" for error in probe.get("errors") or ()]
+
+
 def _ints(words: list[str], n: int) -> bool:
     return len(words) == n and all(w.isdigit() for w in words)
 

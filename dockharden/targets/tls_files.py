@@ -6,6 +6,7 @@ are still managed, so a key left readable by others shows up in the plan (CIS 3.
 
 from __future__ import annotations
 
+from dockharden.core.tls_reach import reach_notes
 from dockharden.model import HostSnapshot, Note, RenderedFile, Settings
 
 SERVER_KEYS = {"tlscacert": "ca", "tlscert": "cert", "tlskey": "key"}
@@ -33,4 +34,21 @@ def render_tls(settings: Settings, host: HostSnapshot) -> list[RenderedFile | No
     keys = {certs.CA_KEY, certs.CLIENT_KEY, paths.get("key", certs.SERVER_KEY)}
     kept = [RenderedFile("tls", p, existing[p], mode=0o400 if p in keys else 0o444, secret=p in keys)
             for p in sorted(every) if existing[p] is not None and p not in written]
-    return [*files, *kept, *notes]
+    server = paths.get("cert", certs.SERVER_CERT)
+    cert = next((f.content for f in [*files, *kept] if f.path == server), None)
+    return [*files, *kept, *notes, *reach_notes(_endpoints(settings), host, _sans(cert))]
+
+
+def _endpoints(settings: Settings) -> list[str]:
+    """The TCP addresses dockerd will serve: `hosts` a layer sets, else the tls layer's address."""
+    hosts = [h for h in settings.table("daemon").get("hosts") or [] if isinstance(h, str) and h.startswith("tcp://")]
+    return hosts or [settings.table("tls").get("address", "tcp://0.0.0.0:2376")]
+
+
+def _sans(cert: bytes | None) -> set[str] | None:
+    from dockharden.targets import certs
+
+    try:
+        return certs.san_strings(cert) if cert else None
+    except ValueError:  # not a certificate: the checks of certs.py say so
+        return None

@@ -132,3 +132,11 @@ def test_plan_and_verify_show_exceptions_that_expire_within_30_days_as_notes(tmp
     assert len(notes) == 1 and "exception for daemon.authorization expires on" in notes[0] and "in 5 day(s)" in notes[0]
     verify = dockharden("verify", "--root", str(tmp_path))
     assert verify.returncode == 2 and "exception for daemon.authorization expires on" in verify.stdout
+
+
+def test_check_with_a_probe_that_cannot_run_says_so_in_one_line_and_exits_1(tmp_path):
+    done = dockharden("check", "--root", str(tmp_path), "--probe")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("dockharden: error: "), done.stderr
+    assert "the probe did not run (" in done.stderr and "Hint: name a local image with --image" in done.stderr
+    assert "None" not in done.stderr and "('" not in done.stderr

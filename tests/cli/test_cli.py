@@ -201,3 +201,46 @@ def test_an_offline_root_has_no_running_containers_so_its_plan_closes_no_publish
 def test_apply_takes_close_published_ports_for_a_run_without_a_question():
     done = dockharden("apply", "--help")
     assert "--close-published-ports" in done.stdout
+
+
+def test_verify_on_a_tree_counts_each_status_and_exits_2_only_for_the_drift(operator_root):
+    dockharden("apply", "--root", str(operator_root), "--profile", "baseline", "--no-restart", "--yes", check=True)
+    done = dockharden("verify", "--root", str(operator_root), "--profile", "baseline", "--json")
+    assert done.returncode == 2, done.stderr
+    doc = json.loads(done.stdout)
+    status = {c["check"]: c["status"] for c in doc["checks"]}
+    assert status["file /etc/docker/daemon.json"] == "in_force"
+    assert status["dockerd answers"] == "drift"           # no daemon runs in a tree
+    assert status["audit watches loaded"] == status["DOCKER-USER chain"] == "not_verifiable"  # not this kernel's
+    assert doc["counts"]["drift"] == 1 and doc["drift"] is True and doc["ok"] is False
+    assert sum(doc["counts"].values()) == len(doc["checks"]) and doc["format_version"] == 2
+    text = dockharden("verify", "--root", str(operator_root), "--profile", "baseline")
+    assert text.returncode == 2 and text.stdout.splitlines()[-1].endswith("1 drift: 1 mismatch(es).")
+    assert any(line.startswith("not_verifiable ") and "a --root other than / is a tree" in line
+               for line in text.stdout.splitlines())
+
+
+def test_the_plan_header_says_where_the_profiles_and_the_layers_each_came_from(operator_root, tmp_path_factory):
+    dockharden("apply", "--root", str(operator_root), "--profile", "baseline", "--no-restart", "--yes", check=True)
+    layer = tmp_path_factory.mktemp("layers") / "site.toml"
+    layer.write_text("[daemon]\ndebug = false\n")
+    done = dockharden("plan", "--root", str(operator_root), "--layer", str(layer))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"dockharden plan: profiles baseline (from /etc/dockharden/dockharden.toml), "
+                                  f"layers {layer} (from command line); "), done.stdout.splitlines()[0]
+    doc = json.loads(dockharden("plan", "--root", str(operator_root), "--layer", str(layer), "--json").stdout)
+    assert (doc["selection"]["profiles_from"], doc["selection"]["layers_from"]) == (
+        "/etc/dockharden/dockharden.toml", "command line")
+    saved = dockharden("plan", "--root", str(operator_root))
+    assert saved.stdout.startswith("dockharden plan: profiles baseline (from /etc/dockharden/dockharden.toml); ")
+
+
+def test_a_rollback_plan_names_the_rollback_command_with_its_arguments_not_apply(operator_root):
+    dockharden("apply", "--root", str(operator_root), "--profile", "baseline", "--no-restart", "--yes", check=True)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-m", "dockharden", "rollback", "--to", "0001", "--root",
+                           str(operator_root), "--no-restart"], input="n\n", capture_output=True, text=True, env=env)
+    assert done.returncode == 1, done.stderr
+    assert f"Run `dockharden rollback --to 0001 --root {operator_root} --no-restart` to make these changes." \
+        in done.stdout
+    assert "dockharden apply" not in done.stdout and done.stdout.startswith("dockharden plan: a rollback")

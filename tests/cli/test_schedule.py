@@ -68,3 +68,33 @@ def test_the_scheduled_run_writes_check_and_verify_reports_and_textfiles(tmp_pat
                                                             + (reports / "verify.prom").read_text())}
     assert {"dockharden_cis_control_failing", "dockharden_verify_mismatches"} <= names
     assert "check: " in done.stdout and "failure(s) counted; verify: " in done.stdout
+    assert " not verifiable, " in done.stdout and "everything desired is in force" not in done.stdout
+
+
+def test_schedule_uninstall_removes_the_two_units_it_wrote_and_then_has_nothing_to_remove(tmp_path):
+    assert dockharden("schedule", "install", "--root", str(tmp_path)).returncode == 0
+    (tmp_path / UNITS / "docker.service.d").mkdir()
+    done = dockharden("schedule", "uninstall", "--root", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["removed /etc/systemd/system/dockharden-check.timer",
+                                        "removed /etc/systemd/system/dockharden-check.service"]
+    assert sorted(os.listdir(tmp_path / UNITS)) == ["docker.service.d"]
+    again = dockharden("schedule", "uninstall", "--root", str(tmp_path))
+    assert again.returncode == 0 and again.stdout.startswith("nothing to remove: ")
+
+
+def test_schedule_uninstall_refuses_a_symlink_and_a_unit_it_did_not_write_and_removes_nothing(tmp_path):
+    assert dockharden("schedule", "install", "--root", str(tmp_path)).returncode == 0
+    timer, service = tmp_path / UNITS / "dockharden-check.timer", tmp_path / UNITS / "dockharden-check.service"
+    elsewhere = tmp_path / "operator.timer"
+    elsewhere.write_text("[Timer]\nOnCalendar=daily\n")
+    timer.unlink()
+    timer.symlink_to(elsewhere)
+    done = dockharden("schedule", "uninstall", "--root", str(tmp_path))
+    assert done.returncode == 1 and "a symlink stands where dockharden wrote its unit" in done.stderr
+    assert timer.is_symlink() and elsewhere.exists() and service.exists()
+    timer.unlink()
+    service.write_text("# the operator's own service\n[Service]\nExecStart=/bin/true\n")
+    done = dockharden("schedule", "uninstall", "--root", str(tmp_path))
+    assert done.returncode == 1 and "not written by `dockharden schedule install`" in done.stderr
+    assert service.read_text().startswith("# the operator's own service")

@@ -132,3 +132,22 @@ def test_a_default_ulimit_the_running_daemon_cannot_grant_is_refused_with_the_li
         return
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "default-ulimits.nofile" in done.stderr and "8192" in done.stderr
+
+
+def test_the_tls_plan_warns_that_an_active_ufw_blocks_the_api_and_that_the_certificate_lacks_the_host_s_address(
+        docker_host):
+    host = docker_host
+    host.run(["ip", "addr", "add", "10.99.0.5/32", "dev", "lo"])  # scope global: an address clients could use
+    host.run(["ufw", "--force", "enable"])
+    fit = fit_limits_layer(host)
+
+    def warnings(*layers):
+        doc = plan_json(host, "--profile", "baseline,tls", *fit, *layers)
+        return [n["message"] for n in doc["notes"] if n["level"] == "warning" and n["message"].startswith("tls: ")]
+
+    said = warnings()
+    assert any("ufw is active and its default incoming policy is DROP" in m and "port 2376" in m for m in said), said
+    assert any("has no name for this host's own address(es) 10.99.0.5:" in m for m in said), said
+    layer = write_layer(host, "addr.toml", '[tls]\nip_addresses = ["10.99.0.5"]\n')
+    host.run(["ufw", "allow", "2376/tcp"])
+    assert warnings("--layer", layer) == []

@@ -81,6 +81,8 @@ def test_the_full_stack_is_effective_through_the_dropin_and_a_second_apply_does_
     verify = host.dockharden("verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "not verifiable here" in verify.stdout
+    assert "in force where it can be seen" in verify.stdout.splitlines()[-1]  # audit cannot be read in here
+    assert "everything desired is in force" not in verify.stdout
 
 
 def test_a_reloadable_only_change_goes_through_systemctl_reload_with_the_same_main_pid(systemd_host):

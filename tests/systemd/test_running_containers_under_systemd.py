@@ -97,7 +97,10 @@ def test_baseline_on_a_host_with_live_restore_applies_with_icc_pending_until_the
     assert any("icc" in m and "web" in m and "worker" in m for m in result["messages"])
     assert icc(host) == "true"
     verify = host.dockharden("verify", "--json", "--profile", "baseline", *host.fit_limits_layer())
-    assert "icc" in verify.stdout and "pending" in verify.stdout, verify.stdout + verify.stderr
+    rows = {c["check"]: c for c in json.loads(verify.stdout)["checks"]}
+    assert rows["daemon icc"]["status"] == "pending", verify.stdout + verify.stderr
+    assert "web, worker" in rows["daemon icc"]["detail"]
+    assert verify.returncode == 0, verify.stdout  # pending is not drift
     host.docker("rm", "-f", "web", "worker")
     host.run(["systemctl", "reset-failed", "docker"], check=False)
     host.systemctl("restart", "docker")

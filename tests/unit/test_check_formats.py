@@ -103,3 +103,31 @@ def test_the_text_report_shows_the_exception_and_the_counted_failures():
     text = render_text(results(), RUN)
     assert "exception (in force, expires 2027-03-31, owner secops): RISK-142" in text
     assert text.rstrip().endswith("2 failure(s) counted: 1.1.1, 3.14")
+
+
+def test_a_control_that_could_not_be_verified_is_apart_from_pass_in_every_format():
+    found = results()
+    sarif = {r["ruleId"]: r for r in sarif_document(found, RUN)["runs"][0]["results"]}
+    assert sarif["audit.dockerd"]["kind"] == "open" and sarif["audit.dockerd"]["level"] == "none"
+    junit = render_junit(found, RUN)
+    assert 'message="not_verifiable: evidence of 1.1.3' in junit
+    samples = {(s.name, s.labels.get("status")): s.value
+               for f in text_string_to_metric_families(render_textfile(found, RUN, 1.0)) for s in f.samples
+               if s.name == "dockharden_check_controls"}
+    assert samples[("dockharden_check_controls", "not_verifiable")] == 1
+    assert samples[("dockharden_check_controls", "pass")] == 1
+    assert check_document(found, RUN)["summary"]["not_verifiable"] == 1
+    assert "1 not_verifiable" in render_text(found, RUN)
+
+
+def test_the_text_report_says_what_the_probe_saw_in_words_not_python_values():
+    probe = {"image": "busybox:local", "no_new_privs": True, "seccomp_mode": 2, "uid_map": [(0, 100000, 65536)],
+             "root_remapped": True, "nofile": (1024, -1), "nproc": None, "icc_blocked": None,
+             "errors": ("icc: ping is not allowed in the probe container",)}
+    text = render_text(results(), RUN, probe)
+    said = text.split("Probe container:\n", 1)[1].split("\n\n", 1)[0] + "\n"
+    assert "  no_new_privs: yes\n" in said and "  uid_map: 0 100000 65536 (inside outside count)\n" in said
+    assert "  nofile: 1024/unlimited (soft/hard)\n" in said and "  nproc: not seen\n" in said
+    assert "  error: icc: ping is not allowed in the probe container\n" in said
+    for python in ("None", "True", "(", "["):
+        assert python not in said.replace("(soft/hard)", "").replace("(inside outside count)", ""), python

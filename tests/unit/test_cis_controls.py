@@ -39,11 +39,12 @@ def v16(found):
     return evaluate(found, V16)
 
 
-def test_a_hardened_20_10_daemon_passes_its_controls_with_no_new_privileges_from_the_config():
+def test_a_hardened_20_10_daemon_passes_its_controls_and_no_new_privileges_from_the_config_is_not_verifiable():
     results = by_id(v16(facts()))
-    for control in ("2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8", "2.9", "2.14", "2.15", "2.16", "2.18"):
+    for control in ("2.2", "2.3", "2.4", "2.5", "2.6", "2.7", "2.8", "2.9", "2.15", "2.16", "2.18"):
         assert results[control].status == PASS, (control, results[control].evidence)
-    assert "Engine before 24.0" in results["2.14"].evidence
+    assert results["2.14"].status == UNVERIFIABLE and "Engine before 24.0" in results["2.14"].evidence
+    assert "no-new-privileges = true (daemon.json)" in results["2.14"].evidence
 
 
 def test_a_current_engine_must_report_no_new_privileges_in_security_options():
@@ -105,7 +106,7 @@ def test_dockerd_flags_become_daemon_json_keys_with_their_types():
 def test_a_probe_settles_what_engine_20_10_does_not_report():
     results = v16(facts(config=dict(HARDENED, **{"no-new-privileges": False})))
     settled = by_id(apply_probe(results, {"no_new_privs": True, "root_remapped": True, "icc_blocked": True}))
-    assert settled["2.14"].status == PASS and "NoNewPrivs = True" in settled["2.14"].evidence
+    assert settled["2.14"].status == PASS and "NoNewPrivs = true" in settled["2.14"].evidence
 
 
 def test_every_row_of_every_version_is_answered_by_a_check_written_once():
@@ -173,3 +174,14 @@ def test_level_1_leaves_out_the_level_2_controls_and_level_2_includes_level_1():
     assert {r.id for r in one} < {r.id for r in two} and len(two) == 63 + 12  # sections 1-3, then 4.1 and section 5's 11
     v16_one = {r.id for r in evaluate(facts(), V16, level=1)}
     assert {"1.1.3", "1.2.1"} <= v16_one  # listed at both levels / no level given (a general recommendation)
+
+
+@pytest.mark.parametrize("control,key", [("2.2", "icc"), ("2.9", "userns-remap"), ("2.14", "no-new-privileges"),
+                                         ("2.15", "live-restore")])
+def test_a_setting_the_daemon_must_show_is_not_verifiable_on_the_file_s_word_when_the_daemon_does_not_answer(
+        control, key):
+    asked = by_id(v16(facts(info=None)))[control]
+    assert asked.status == UNVERIFIABLE and "the daemon does not answer" in asked.evidence, asked
+    assert f"{key} = " in asked.evidence and "True" not in asked.evidence
+    unasked = by_id(v16(facts(config={}, info=None)))[control]
+    assert unasked.status == FAIL and unasked.fix

@@ -105,7 +105,14 @@ def test_no_new_privileges_set_daemon_wide_covers_containers_that_do_not_set_it_
     assert result.status == FAIL and "off (999999999999) HostConfig.SecurityOpt = no-new-privileges=false" in result.evidence
     assert "plain" not in result.evidence and result.evidence.startswith("daemon-wide: SecurityOptions has")
     from_config = by_key(facts([plain], info=INFO, config={"no-new-privileges": True}))["container.no-new-privileges"]
-    assert from_config.status == PASS and "no-new-privileges = True (not set)" in from_config.evidence
+    assert from_config.status == UNVERIFIABLE and "no-new-privileges = true (not set)" in from_config.evidence
+    assert "plain (888888888888) rely on the configured daemon-wide setting" in from_config.evidence
+    own = ContainerFacts("own", "777777777777", security_opt=("no-new-privileges",))
+    assert by_key(facts([own], info=INFO, config={"no-new-privileges": True}))[
+        "container.no-new-privileges"].status == PASS
+    current = dict(INFO, ServerVersion="29.7.2")  # reports it: configured but not reported is not daemon-wide
+    unloaded = by_key(facts([plain], info=current, config={"no-new-privileges": True}))["container.no-new-privileges"]
+    assert unloaded.status == FAIL and "not set daemon-wide" in unloaded.evidence
 
 
 def test_root_in_a_container_passes_under_userns_remap_unless_the_container_leaves_the_user_namespace():
@@ -202,7 +209,8 @@ def test_verify_has_an_apparmor_row_that_says_not_verifiable_for_a_root_that_is_
     (tmp_path / "sys/module/apparmor/parameters").mkdir(parents=True)
     (tmp_path / "sys/module/apparmor/parameters/enabled").write_text("Y\n")
     row = apparmor_row(str(tmp_path), {"SecurityOptions": ["name=apparmor"]})
-    assert row.check == "AppArmor" and row.ok and row.detail.startswith("not verifiable here: a --root other than /")
+    assert row.check == "AppArmor" and row.status == "not_verifiable" and not row.ok
+    assert row.detail.startswith("not verifiable here: a --root other than /")
 
 
 def test_the_kernel_s_apparmor_switch_is_read_through_the_root(tmp_path):

@@ -144,3 +144,12 @@ def test_rootfs_tar_holds_busybox_its_applets_and_empty_dirs_all_owned_by_root()
         assert members[directory].isdir()
     assert members["tmp"].mode == 0o1777
     assert {(m.uid, m.gid, m.uname, m.gname) for m in members.values()} == {(0, 0, "", "")}
+
+
+def test_a_probe_that_measured_nothing_says_why_it_did_not_run():
+    from dockharden.inspect.probe import NO_IMAGE, not_run_reason
+
+    nothing = {"image": "dockharden-probe:busybox", "no_new_privs": None, "uid_map": [], "errors": (NO_IMAGE,)}
+    assert not_run_reason(nothing) == NO_IMAGE
+    assert not_run_reason({"errors": ()}) == "no probe container reported anything"
+    assert not_run_reason(dict(nothing, no_new_privs=False)) is None

@@ -174,7 +174,7 @@ def test_under_an_offline_root_the_orphan_check_is_not_verifiable_and_reads_no_p
 
     row = orphan_row(Where(str(tmp_path), Runner(), str(tmp_path / "docker.sock")), {}, {})
     assert row.check == "containers without a daemon"
-    assert row.detail == f"not verifiable here: --root {tmp_path} is not the running system"
+    assert row.status == "not_verifiable" and row.detail == f"--root {tmp_path} is not the running system"
 
 
 def test_an_orphans_name_is_found_where_the_switch_left_it(tmp_path):
@@ -214,4 +214,4 @@ def test_for_a_rootless_daemon_the_orphan_check_is_not_verifiable(tmp_path):
     from dockharden.inspect.verify import Where, orphan_row
 
     row = orphan_row(Where("/", Runner(), str(tmp_path / "docker.sock")), {"SecurityOptions": ["name=rootless"]}, {})
-    assert row.ok and row.detail.startswith("not verifiable here: a rootless daemon's containers")
+    assert row.status == "not_verifiable" and row.detail.startswith("a rootless daemon's containers")
