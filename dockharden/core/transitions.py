@@ -23,10 +23,13 @@ LIVE_RESTORE_ON = "reload: live-restore on"      # SIGHUP with live-restore true
 RESTART = "restart"                              # with live-restore true in the file when containers run
 LIVE_RESTORE_OFF = "reload: live-restore off"    # SIGHUP with live-restore false, then the final file
 
-# daemon.json keys that configure the default bridge when dockerd starts with no container running
-# (moby daemon/daemon_unix.go initBridgeDriver); with containers kept running they wait for such a start.
-BRIDGE_KEYS = ("bip", "bridge", "default-gateway", "default-gateway-v6", "fixed-cidr", "fixed-cidr-v6", "icc",
-               "ip", "ip-masq", "ipv6", "mtu")
+# daemon.json keys that configure the default bridge when dockerd starts with no container running: moby's
+# daemon/daemon_unix.go, initNetworkController skips configureNetworking when sandboxes are restored ("there
+# are running containers, updated network configuration will not take affect"), and initBridgeDriver reads
+# these (bip6 from Engine 28). With containers kept running they wait for such a start; icc proven by trial
+# (tests/host/test_running_containers_across_restarts.py).
+BRIDGE_KEYS = ("bip", "bip6", "bridge", "default-gateway", "default-gateway-v6", "fixed-cidr", "fixed-cidr-v6",
+               "icc", "ip", "ip-masq", "ipv6", "mtu")
 
 
 class Restart(NamedTuple):
