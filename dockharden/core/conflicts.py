@@ -35,12 +35,12 @@ def check_conflicts(config: dict[str, Any], settings: Settings, host: HostSnapsh
     """
     flags = host.start_flags() if start_flags is None else start_flags
     try:
-        _check_all(config, settings, host, flags_by_key, written, flags)
+        notes = _check_all(config, settings, host, flags_by_key, written, flags)
     except ConflictError as exc:
         if exc.path == DAEMON_JSON:
             exc.path = host.daemon_json_path  # a rootless user's file, when that is the target
         raise
-    return _warnings(config, host)
+    return notes + _warnings(config, host)
 
 
 def relevant_flags(host: HostSnapshot, planned_exec: tuple[str, ...] | None) -> list[str]:
@@ -53,7 +53,7 @@ def relevant_flags(host: HostSnapshot, planned_exec: tuple[str, ...] | None) -> 
 
 
 def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
-               flags_by_key: dict[str, list[str]], written: set[str], flags: list[str]) -> None:
+               flags_by_key: dict[str, list[str]], written: set[str], flags: list[str]) -> list[Note]:
     if settings.table("rootless").get("enabled"):
         _rootless_limits(config, host)  # first: its reasons are the real ones on a rootless host
     _flag_duplicates(config, settings, flags, flags_by_key)
@@ -64,13 +64,15 @@ def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
     _paths_exist(config, host, written)
     _runtimes_exist(config, host, settings)
     _ulimits_grantable(config, host)
-    _log_opts_fit_driver(config)
+    notes = _log_opts_fit_driver(config, settings, host)
+    _default_runtime_exists(config, settings, host)
     if settings.table("ufw").get("enabled"):
         _firewall_backend(config, host)
     _userns_user(config, host)
     _snapshotter_driver(config)
     if config.get("bridge") and config.get("bip"):
         raise _conflict("`bridge` and `bip` are mutually exclusive", "bip", "set only one of them")
+    return notes
 
 
 def _snapshotter_driver(config: dict) -> None:
@@ -200,17 +202,86 @@ def _ulimits_grantable(config: dict, host: HostSnapshot) -> None:
                             "(LimitNOFILE=/LimitNPROC= in its unit)")
 
 
-ROTATION_OPTS = {"max-size", "max-file", "compress"}
-ROTATING_DRIVERS = {"json-file", "local"}
+def _log_opts_fit_driver(config: dict, settings: Settings, host: HostSnapshot) -> list[Note]:
+    """Every log option must be one the driver takes (core/log_drivers.py, from moby's ValidateLogOpt): dockerd
+    --validate does not look, and the daemon refuses to start. A plugin's options are not judged (a note)."""
+    from dockharden.core import log_drivers
+    from dockharden.core.engine_gating import parse_version
 
-
-def _log_opts_fit_driver(config: dict) -> None:
     driver = config.get("log-driver", "json-file")
-    wrong = sorted(ROTATION_OPTS & set(config.get("log-opts") or {}))
-    if driver not in ROTATING_DRIVERS and wrong:
-        raise _conflict(f"log-opts `{wrong[0]}` is an option of json-file/local, but log-driver is `{driver}`; "
-                        "dockerd would refuse to start", f"log-opts.{wrong[0]}",
-                        f'unset it in the layer that changes the driver: [unset] daemon = ["log-opts/{wrong[0]}"]')
+    opts = config.get("log-opts") if isinstance(config.get("log-opts"), dict) else {}
+    if not isinstance(driver, str):
+        return []
+    set_by = settings.origin("daemon", ("log-driver",))
+    whose = f"log-driver `{driver}`" + (f" (set by layer {set_by})" if set_by else "")
+    removed = log_drivers.REMOVED.get(driver)
+    version = parse_version(host.engine_version)
+    if removed and version and version >= removed or driver in log_drivers.WINDOWS_ONLY:
+        when = f"Engine {removed[0]}.{removed[1]} removed it" if removed else "it exists on Windows only"
+        raise _located(settings, ("log-driver",), f"{whose}: {when}; dockerd would not start", "log-driver",
+                       "set log-driver to a driver this engine has (journald, syslog, gelf, fluentd, ...)")
+    if not log_drivers.known(driver):
+        return [Note("info", f"{whose} is not a built-in driver (a plugin): its log-opts are not checked")] \
+            if opts else []
+    for opt in log_drivers.refused(driver, opts):
+        takers = log_drivers.takers(opt)
+        where = f"`{opt}` is an option of {', '.join(takers)}" if takers else f"no built-in driver takes `{opt}`"
+        layer = settings.origin("daemon", ("log-opts", opt))
+        if layer:
+            fix = (f'remove it from that layer, or unset it in a later one: [unset] daemon = ["log-opts/{opt}"] '
+                   f"({where})")
+        else:
+            fix = f"remove `{opt}` from log-opts in the operator's daemon.json ({where})"
+        raise _located(settings, ("log-opts", opt), f"log-opts `{opt}` is not an option of {whose}: the daemon "
+                       f"would refuse to start (unknown log opt '{opt}'), and dockerd --validate does not see it",
+                       f"log-opts.{opt}", fix)
+    return []
+
+
+# moby v20.10.24 daemon/config/config.go builtinRuntimes; docker-v29.7.2 daemon/runtime_unix.go stockRuntimes
+BUILTIN_RUNTIMES = {(20, 10): {"runc", "io.containerd.runtime.v1.linux", "io.containerd.runc.v2"},
+                    (23, 0): {"runc", "io.containerd.runc.v2"}}
+
+
+def default_runtime_known(name: str, registered: set[str], version: tuple[int, int] | None) -> bool:
+    """Whether dockerd starts with `default-runtime` `name`: a built-in, a registered runtime, or (Engine 23+,
+    isPermissibleC8dRuntimeName) a containerd shim name: a '.', no '/', not starting with '.'."""
+    if name in registered:
+        return True
+    old = version is not None and version < (23, 0)
+    if name in BUILTIN_RUNTIMES[(20, 10) if old or version is None else (23, 0)]:
+        return True
+    return not old and "." in name and "/" not in name and not name.startswith(".")
+
+
+def _default_runtime_exists(config: dict, settings: Settings, host: HostSnapshot) -> None:
+    """`dockerd --validate` accepts a default-runtime the daemon does not have; the start fails
+    (`specified default runtime ... does not exist`)."""
+    from dockharden.core.engine_gating import parse_version
+
+    name = config.get("default-runtime")
+    if not isinstance(name, str) or not name:
+        return
+    runtimes = config.get("runtimes") if isinstance(config.get("runtimes"), dict) else {}
+    live = (host.daemon_info or {}).get("Runtimes")
+    registered = set(runtimes) | (set(live) if isinstance(live, dict) else set())  # live: --add-runtime too
+    version = parse_version(host.engine_version)
+    if default_runtime_known(name, registered, version):
+        return
+    have = ", ".join(sorted(registered | BUILTIN_RUNTIMES[(20, 10) if version and version < (23, 0) else (23, 0)]))
+    raise _located(settings, ("default-runtime",), f"`default-runtime` {name} names a runtime this daemon does not "
+                   f"have (it has {have}): dockerd --validate accepts it, the daemon refuses to start",
+                   "default-runtime", f"register it first (runtimes.{name}.path in the same layer), or set "
+                   "default-runtime to one it has (runc)")
+
+
+def _located(settings: Settings, path: tuple[str, ...], message: str, key: str, hint: str) -> ConflictError:
+    """A conflict in the file that set `path`: the layer's (key `daemon.<key>`), else the operator's daemon.json."""
+    error = _conflict(message, key, hint)
+    layer = settings.origin("daemon", path)
+    if settings.sources.get(layer):
+        error.path, error.key = settings.sources[layer], f"daemon.{key}"
+    return error
 
 
 def _userns_user(config: dict, host: HostSnapshot) -> None:
