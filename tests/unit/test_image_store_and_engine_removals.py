@@ -10,7 +10,7 @@ from dockharden.core.merge import merge_layers
 from dockharden.core.plan import make_plan
 from dockharden.core.schema import check_daemon_config
 from dockharden.errors import SchemaError
-from dockharden.execute.apply import without_config_file
+from dockharden.host.dockerd_validate import without_config_file
 from dockharden.model import HostFile, HostSnapshot, Layer, RenderedFile, Selection
 from dockharden.targets.systemd_dropin import PATH as DROPIN
 from dockharden.targets.systemd_dropin import exec_after
