@@ -83,8 +83,10 @@ def make_plan(request: Request, *, restart: bool = True) -> Plan:
     ctx = _context(request)
     config, selection = _config(ctx, request)
     plan = build_plan(ctx, selection, config, restart=restart, stop_first=request.stop_for_store_switch)
-    # what apply checks before it writes, said by plan (apply validates again, in its own staging)
-    dockerd_validate.validate_planned(plan, ctx.root, ctx.runner)
+    # what apply checks before it writes, said by plan (apply validates again, in its own staging); only
+    # where the dockerd here is the engine planned for: the running system, its own version
+    if is_running_system(ctx.root) and ctx.engine_version is None:
+        dockerd_validate.validate_planned(plan, ctx.root, ctx.runner)
     notes = interrupted_notes(request.root) + exception_notes(request.root, request.clock())
     if restart and is_running_system(ctx.root):  # audit watches or the DOCKER-USER chain lost behind our back
         from dockharden.host import effective

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockharden.core.image_store import removed_driver_notes
 from dockharden.errors import ConflictError
 from dockharden.model import HostSnapshot, Note, Settings
 
@@ -66,6 +67,8 @@ def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
     _ulimits_grantable(config, host)
     notes = _log_opts_fit_driver(config, settings, host)
     _default_runtime_exists(config, settings, host)
+    notes += _pools_free(config, settings, host)
+    notes += removed_driver_notes(config, settings, host)
     if settings.table("ufw").get("enabled"):
         _firewall_backend(config, host)
     _userns_user(config, host)
@@ -273,6 +276,41 @@ def _default_runtime_exists(config: dict, settings: Settings, host: HostSnapshot
                    f"have (it has {have}): dockerd --validate accepts it, the daemon refuses to start",
                    "default-runtime", f"register it first (runtimes.{name}.path in the same layer), or set "
                    "default-runtime to one it has (runc)")
+
+
+def _pools_free(config: dict, settings: Settings, host: HostSnapshot) -> list[Note]:
+    """A layer's `default-address-pools` must not overlap the host's routes and interfaces or the daemon's
+    networks (core/address_pools.py): networks created from it would take traffic meant for the LAN, a VPN
+    or another network. The operator's own pools are theirs; pools already in force are not new."""
+    import json
+
+    from dockharden.core import address_pools
+
+    pools = config.get("default-address-pools")
+    layer = settings.origin("daemon", ("default-address-pools",))
+    if not pools or not layer:
+        return []
+    try:
+        existing = json.loads(host.file(host.daemon_json_path).content or b"{}").get("default-address-pools")
+    except (ValueError, AttributeError):
+        existing = None
+    in_force = [p.get("Base") for p in (host.daemon_info or {}).get("DefaultAddressPools") or []
+                if isinstance(p, dict) and isinstance(p.get("Base"), str)]
+    if existing == pools or (in_force and sorted(address_pools.pool_bases(pools)) == sorted(in_force)):
+        return []
+    if host.networks_in_use is None:  # an offline root, or `ip` could not say: nothing to compare with
+        return []
+    hits = address_pools.collisions(pools, host.networks_in_use, in_force)
+    if not hits:
+        return []
+    pool, what = hits[0]
+    more = f" (and {len(hits) - 1} more overlap)" if len(hits) > 1 else ""
+    size = next((p.get("size", 24) for p in pools if isinstance(p, dict) and p.get("base") == pool), 24)
+    free = address_pools.free_range(int(pool.split("/")[1]), host.networks_in_use, in_force) if "/" in pool else None
+    example = f'[{{ base = "{free or "<a free range>"}", size = {size} }}]'
+    raise _located(settings, ("default-address-pools",), f"default-address-pools {pool} overlaps {what}{more}: "
+                   "networks docker creates from it would collide with it", "default-address-pools",
+                   f"give a range nothing on this host uses, in a layer: [daemon] default-address-pools = {example}")
 
 
 def _located(settings: Settings, path: tuple[str, ...], message: str, key: str, hint: str) -> ConflictError:

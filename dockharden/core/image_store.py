@@ -85,3 +85,48 @@ def hidden_by_switch(store: dict[str, Any] | None) -> str:
     return (f"this host's {driver} store holds {store.get('images', 0)} image(s) and {store.get('containers', 0)} "
             f"container(s) (from {store.get('source', 'the host')}), which the switch would hide from view "
             "(they stay on disk until it is switched back)")
+
+
+# graph drivers moby removed, and the first release without them (daemon/graphdriver/ at v23.0.0, v24.0.0, v25.0.0)
+REMOVED_DRIVERS = {"aufs": (24, 0), "overlay": (24, 0), "devicemapper": (25, 0)}
+
+
+def removed_driver_notes(config: dict[str, Any], settings: Settings, host: HostSnapshot) -> list[Note]:
+    """A storage driver the engine removed (or will remove): a finding with the fix, never a silent switch.
+    The driver is the operator's daemon.json's, else the running daemon's."""
+    from dockharden.core.engine_gating import parse_version
+
+    current = _current_config(host).get("storage-driver") or (host.daemon_info or {}).get("Driver")
+    if current not in REMOVED_DRIVERS:
+        return []
+    gone = REMOVED_DRIVERS[current]
+    since = f"{gone[0]}.{gone[1]}"
+    version = parse_version(host.engine_version)
+    if version is None:
+        when = f"Engine {since} removed it"
+    elif version >= gone:
+        when = f"Engine {since} removed it: this Engine {host.engine_version} does not start with it"
+    else:
+        when = f"Engine {since} removes it: an upgrade to {since} or later will not start with it"
+    store = host.image_store or {}
+    held = (f"its {store.get('images', 0)} image(s) and {store.get('containers', 0)} container(s)"
+            if store.get("driver") == current else "its images and containers")
+    wanted = config.get("storage-driver")
+    layer = settings.origin("daemon", ("storage-driver",))
+    if layer and wanted and wanted != current:
+        return [Note("warning", f"storage-driver `{current}` ({when}) is switched to `{wanted}` by layer {layer}: "
+                                f"{held} stay in the {current} store, out of view. Fix: save them first "
+                                f"(docker save / docker export), then apply, then load them")]
+    return [Note("warning", f"storage-driver `{current}` is in use and {when}; dockharden does not switch it. Fix: "
+                            f"save {held} (docker save / docker export), set storage-driver = \"overlay2\" in a "
+                            "layer of your own, apply, then load them")]
+
+
+def _current_config(host: HostSnapshot) -> dict[str, Any]:
+    import json
+
+    try:
+        doc = json.loads(host.file(host.daemon_json_path).content or b"{}")
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}

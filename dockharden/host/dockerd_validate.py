@@ -69,7 +69,7 @@ def refusal(plan: Plan, root: str, runner: Runner, staging: Path) -> str | None:
     probe = _stage(staging, "daemon.json", staged_daemon_json(plan, root, staging), 0o600)
     result = runner.run(["dockerd", "--validate", *without_config_file(plan.start_flags),
                          "--config-file", str(probe)], timeout=60)
-    if result.ok:
+    if result.ok or "unknown flag: --validate" in result.stderr:  # a dockerd older than the version planned for
         return None
     said = [line for line in result.stderr.strip().splitlines() if not INFO_LINE.search(line)]
     return " ".join(said) or result.stderr.strip()

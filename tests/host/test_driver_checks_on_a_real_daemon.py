@@ -62,3 +62,27 @@ def test_a_default_runtime_the_daemon_has_is_planned(docker_host):
     layer = write_layer(docker_host, "runtime.toml", '[daemon]\ndefault-runtime = "io.containerd.runc.v2"\n')
     done = docker_host.dockharden("plan", "--profile", "prune", "--layer", layer)
     assert done.returncode == 0, done.stderr
+
+
+POOL_LAYER = '[daemon]\ndefault-address-pools = [{ base = "172.20.0.0/14", size = 24 }]\n'
+
+
+def test_a_layers_pool_overlapping_a_route_of_the_host_is_refused_naming_both(docker_host):
+    for argv in (["ip", "link", "add", "vpn0", "type", "veth", "peer", "name", "vpn1"], ["ip", "link", "set", "vpn0", "up"],
+                 ["ip", "route", "add", "172.21.0.0/16", "dev", "vpn0"]):
+        assert docker_host.run(argv).returncode == 0
+    layer = write_layer(docker_host, "pools.toml", POOL_LAYER)
+    done = docker_host.dockharden("plan", "--profile", "prune", "--layer", layer)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "172.20.0.0/14" in done.stderr and "172.21.0.0/16 (dev vpn0)" in done.stderr
+    assert "pools.toml" in done.stderr and "default-address-pools = [{ base =" in done.stderr
+
+
+def test_a_layers_pool_overlapping_an_existing_docker_network_is_refused_and_a_free_one_planned(docker_host):
+    docker_host.docker("network", "create", "--subnet", "172.22.5.0/24", "app")
+    layer = write_layer(docker_host, "pools.toml", POOL_LAYER)
+    done = docker_host.dockharden("plan", "--profile", "prune", "--layer", layer)
+    assert done.returncode == 1 and "docker network app (172.22.5.0/24)" in done.stderr, done.stderr
+    free = write_layer(docker_host, "free.toml", POOL_LAYER.replace("172.20.0.0/14", "10.200.0.0/16"))
+    done = docker_host.dockharden("plan", "--profile", "prune", "--layer", free)
+    assert done.returncode == 0, done.stderr

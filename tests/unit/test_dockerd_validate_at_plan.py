@@ -64,3 +64,9 @@ def test_an_engine_before_23_has_no_validate_and_it_is_not_run(tmp_path):
 
 def test_the_config_file_flag_is_replaced_by_the_probe():
     assert dockerd_validate.without_config_file(("--config-file", "/a.json", "-H", "fd://")) == ["-H", "fd://"]
+
+
+def test_a_dockerd_older_than_the_version_planned_for_is_no_refusal(tmp_path):
+    runner = Dockerd(125, "unknown flag: --validate\nSee 'dockerd --help'.")
+    dockerd_validate.validate_planned(planned(tmp_path, runner), str(tmp_path), runner)
+    assert len(runner.calls) == 1
