@@ -444,8 +444,11 @@ def with_store_facts(ctx: Context, host: HostSnapshot, settings) -> HostSnapshot
     remaps = settings.table("userns").get("enabled") or settings.table("daemon").get("userns-remap")
     already = "name=userns" in ((info or {}).get("SecurityOptions") or []) or bool(current.get("userns-remap"))
     socket = socket_path(ctx.root, host.docker_socket or SOCKET) if info else None
-    if info and (bool(remaps) != already or settings.table("daemon").get("data-root")):
-        # a move of the data root hides the volumes too (core/store_switch.py says how many)
+    switches = ((settings.table("daemon").get("features") or {}).get("containerd-snapshotter") is True
+                and store.get("store") != CONTAINERD_STORE)
+    if (info and (bool(remaps) != already or settings.table("daemon").get("data-root"))) or switches:
+        # a move of the data root hides the volumes too (core/store_switch.py says how many); a switch of the
+        # image store is made only on an empty store, volumes counted (core/image_store.py)
         host = host._replace(image_store=dict(store, volumes=volume_count(ctx.root, socket, data_root)))
     if not remaps or already:
         return host
