@@ -86,3 +86,19 @@ def test_a_layers_pool_overlapping_an_existing_docker_network_is_refused_and_a_f
     free = write_layer(docker_host, "free.toml", POOL_LAYER.replace("172.20.0.0/14", "10.200.0.0/16"))
     done = docker_host.dockharden("plan", "--profile", "prune", "--layer", free)
     assert done.returncode == 0, done.stderr
+
+
+def remote_logging(host) -> dict:
+    done = host.dockharden("check", "--json", "--benchmark", "1.8", timeout=180)
+    assert done.returncode in (0, 2), done.stderr
+    return next(c for c in json.loads(done.stdout)["controls"] if c["key"] == "daemon.remote-logging")
+
+
+def test_check_says_which_log_driver_the_real_daemon_uses_syslog_passing_json_file_failing(docker_host):
+    control = remote_logging(docker_host)
+    assert control["id"] == "2.14" and control["status"] == "fail"
+    assert "log driver json-file in use" in control["evidence"]
+    (docker_host.dir / DAEMON_JSON).write_text(json.dumps(SYSLOG))
+    docker_host.restart_dockerd()
+    control = remote_logging(docker_host)
+    assert control["status"] == "pass" and "log driver syslog in use: a remote driver" in control["evidence"]
