@@ -65,7 +65,7 @@ def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
     _paths_exist(config, host, written)
     _runtimes_exist(config, host, settings)
     _ulimits_grantable(config, host)
-    notes = _log_opts_fit_driver(config, settings, host)
+    notes = _log_opts_fit_driver(config, settings, host, flags)
     _default_runtime_exists(config, settings, host)
     notes += _pools_free(config, settings, host)
     notes += removed_driver_notes(config, settings, host)
@@ -114,6 +114,16 @@ def _flag_value(flags: list[str], flag: str) -> str | None:
     for arg in flags:
         if arg.startswith(flag + "="):
             return arg.split("=", 1)[1]
+    return None
+
+
+def _flag_argument(flags: list[str], flag: str) -> str | None:
+    """The value of `flag` given as `--flag=value` or `--flag value`."""
+    for index, arg in enumerate(flags):
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+        if arg == flag and index + 1 < len(flags):
+            return flags[index + 1]
     return None
 
 
@@ -205,13 +215,14 @@ def _ulimits_grantable(config: dict, host: HostSnapshot) -> None:
                             "(LimitNOFILE=/LimitNPROC= in its unit)")
 
 
-def _log_opts_fit_driver(config: dict, settings: Settings, host: HostSnapshot) -> list[Note]:
+def _log_opts_fit_driver(config: dict, settings: Settings, host: HostSnapshot, flags: list[str] = ()) -> list[Note]:
     """Every log option must be one the driver takes (core/log_drivers.py, from moby's ValidateLogOpt): dockerd
-    --validate does not look, and the daemon refuses to start. A plugin's options are not judged (a note)."""
+    --validate does not look, and the daemon refuses to start. A plugin's options are not judged (a note).
+    The driver is daemon.json's, else dockerd's --log-driver flag's, else json-file."""
     from dockharden.core import log_drivers
     from dockharden.core.engine_gating import parse_version
 
-    driver = config.get("log-driver", "json-file")
+    driver = config.get("log-driver") or _flag_argument(list(flags), "--log-driver") or "json-file"
     opts = config.get("log-opts") if isinstance(config.get("log-opts"), dict) else {}
     if not isinstance(driver, str):
         return []

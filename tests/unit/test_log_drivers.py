@@ -107,3 +107,12 @@ def test_builtin_and_containerd_shim_names_depend_on_the_engine():
     assert not default_runtime_known("io.containerd.runsc.v1", set(), (20, 10))
     assert default_runtime_known("io.containerd.runtime.v1.linux", set(), (20, 10))
     assert not default_runtime_known("crun", set(), (29, 0))
+
+
+def test_the_driver_given_to_dockerd_as_a_flag_is_the_one_judged():
+    settings = merge_layers([Layer("extra", "/etc/dockharden/extra.toml", {"daemon": {}})])
+    config = {"log-opts": {"syslog-address": "udp://127.0.0.1:514"}}
+    check_conflicts(config, settings, host(), {}, set(), ["--log-driver", "syslog"])
+    check_conflicts(config, settings, host(), {}, set(), ["--log-driver=syslog"])
+    with pytest.raises(ConflictError, match="log-driver `journald`"):
+        check_conflicts(config, settings, host(), {}, set(), ["--log-driver=journald"])
