@@ -77,11 +77,16 @@ def engine_for(ctx: Context, config: dict, request: Request,
 def make_plan(request: Request, *, restart: bool = True) -> Plan:
     """What apply would do (with `restart` false: apply --no-restart); writes nothing. Interrupted runs and
     exceptions that expire soon are reported in the notes."""
+    from dockharden.host import dockerd_validate
     from dockharden.host.state import interrupted_notes
 
     ctx = _context(request)
     config, selection = _config(ctx, request)
     plan = build_plan(ctx, selection, config, restart=restart, stop_first=request.stop_for_store_switch)
+    # what apply checks before it writes, said by plan (apply validates again, in its own staging); only
+    # where the dockerd here is the engine planned for: the running system, its own version
+    if is_running_system(ctx.root) and ctx.engine_version is None:
+        dockerd_validate.validate_planned(plan, ctx.root, ctx.runner)
     notes = interrupted_notes(request.root) + exception_notes(request.root, request.clock())
     if restart and is_running_system(ctx.root):  # audit watches or the DOCKER-USER chain lost behind our back
         from dockharden.host import effective

@@ -245,6 +245,9 @@ class HostSnapshot(NamedTuple):
     created: dict[str, str] = NO_ENTRIES  # whole files dockharden created: path -> target
     kernel_audit: str | None = None  # host.AUDIT_AVAILABLE, why audit cannot be used here, or None (offline root)
     containers: tuple[Container, ...] | None = None  # the running ones; None: not asked (no daemon, offline root)
+    # what a new address pool must not overlap: {"routes", "addresses", "networks"}, each [(network, name)]
+    # (core/address_pools.py); None: not read (no layer sets pools, or an offline root)
+    networks_in_use: dict[str, Any] | None = None
 
     @property
     def audit_loadable(self) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockharden.core.image_store import removed_driver_notes
 from dockharden.errors import ConflictError
 from dockharden.model import HostSnapshot, Note, Settings
 
@@ -35,12 +36,12 @@ def check_conflicts(config: dict[str, Any], settings: Settings, host: HostSnapsh
     """
     flags = host.start_flags() if start_flags is None else start_flags
     try:
-        _check_all(config, settings, host, flags_by_key, written, flags)
+        notes = _check_all(config, settings, host, flags_by_key, written, flags)
     except ConflictError as exc:
         if exc.path == DAEMON_JSON:
             exc.path = host.daemon_json_path  # a rootless user's file, when that is the target
         raise
-    return _warnings(config, host)
+    return notes + _warnings(config, host)
 
 
 def relevant_flags(host: HostSnapshot, planned_exec: tuple[str, ...] | None) -> list[str]:
@@ -53,7 +54,7 @@ def relevant_flags(host: HostSnapshot, planned_exec: tuple[str, ...] | None) -> 
 
 
 def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
-               flags_by_key: dict[str, list[str]], written: set[str], flags: list[str]) -> None:
+               flags_by_key: dict[str, list[str]], written: set[str], flags: list[str]) -> list[Note]:
     if settings.table("rootless").get("enabled"):
         _rootless_limits(config, host)  # first: its reasons are the real ones on a rootless host
     _flag_duplicates(config, settings, flags, flags_by_key)
@@ -64,13 +65,17 @@ def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
     _paths_exist(config, host, written)
     _runtimes_exist(config, host, settings)
     _ulimits_grantable(config, host)
-    _log_opts_fit_driver(config)
+    notes = _log_opts_fit_driver(config, settings, host, flags)
+    _default_runtime_exists(config, settings, host)
+    notes += _pools_free(config, settings, host)
+    notes += removed_driver_notes(config, settings, host)
     if settings.table("ufw").get("enabled"):
         _firewall_backend(config, host)
     _userns_user(config, host)
     _snapshotter_driver(config)
     if config.get("bridge") and config.get("bip"):
         raise _conflict("`bridge` and `bip` are mutually exclusive", "bip", "set only one of them")
+    return notes
 
 
 def _snapshotter_driver(config: dict) -> None:
@@ -109,6 +114,16 @@ def _flag_value(flags: list[str], flag: str) -> str | None:
     for arg in flags:
         if arg.startswith(flag + "="):
             return arg.split("=", 1)[1]
+    return None
+
+
+def _flag_argument(flags: list[str], flag: str) -> str | None:
+    """The value of `flag` given as `--flag=value` or `--flag value`."""
+    for index, arg in enumerate(flags):
+        if arg.startswith(flag + "="):
+            return arg.split("=", 1)[1]
+        if arg == flag and index + 1 < len(flags):
+            return flags[index + 1]
     return None
 
 
@@ -200,17 +215,122 @@ def _ulimits_grantable(config: dict, host: HostSnapshot) -> None:
                             "(LimitNOFILE=/LimitNPROC= in its unit)")
 
 
-ROTATION_OPTS = {"max-size", "max-file", "compress"}
-ROTATING_DRIVERS = {"json-file", "local"}
+def _log_opts_fit_driver(config: dict, settings: Settings, host: HostSnapshot, flags: list[str] = ()) -> list[Note]:
+    """Every log option must be one the driver takes (core/log_drivers.py, from moby's ValidateLogOpt): dockerd
+    --validate does not look, and the daemon refuses to start. A plugin's options are not judged (a note).
+    The driver is daemon.json's, else dockerd's --log-driver flag's, else json-file."""
+    from dockharden.core import log_drivers
+    from dockharden.core.engine_gating import parse_version
+
+    driver = config.get("log-driver") or _flag_argument(list(flags), "--log-driver") or "json-file"
+    opts = config.get("log-opts") if isinstance(config.get("log-opts"), dict) else {}
+    if not isinstance(driver, str):
+        return []
+    set_by = settings.origin("daemon", ("log-driver",))
+    whose = f"log-driver `{driver}`" + (f" (set by layer {set_by})" if set_by else "")
+    removed = log_drivers.REMOVED.get(driver)
+    version = parse_version(host.engine_version)
+    if removed and version and version >= removed or driver in log_drivers.WINDOWS_ONLY:
+        when = f"Engine {removed[0]}.{removed[1]} removed it" if removed else "it exists on Windows only"
+        raise _located(settings, ("log-driver",), f"{whose}: {when}; dockerd would not start", "log-driver",
+                       "set log-driver to a driver this engine has (journald, syslog, gelf, fluentd, ...)")
+    if not log_drivers.known(driver):
+        return [Note("info", f"{whose} is not a built-in driver (a plugin): its log-opts are not checked")] \
+            if opts else []
+    for opt in log_drivers.refused(driver, opts):
+        takers = log_drivers.takers(opt)
+        where = f"`{opt}` is an option of {', '.join(takers)}" if takers else f"no built-in driver takes `{opt}`"
+        layer = settings.origin("daemon", ("log-opts", opt))
+        if layer:
+            fix = (f'remove it from that layer, or unset it in a later one: [unset] daemon = ["log-opts/{opt}"] '
+                   f"({where})")
+        else:
+            fix = f"remove `{opt}` from log-opts in the operator's daemon.json ({where})"
+        raise _located(settings, ("log-opts", opt), f"log-opts `{opt}` is not an option of {whose}: the daemon "
+                       f"would refuse to start (unknown log opt '{opt}'), and dockerd --validate does not see it",
+                       f"log-opts.{opt}", fix)
+    return []
 
 
-def _log_opts_fit_driver(config: dict) -> None:
-    driver = config.get("log-driver", "json-file")
-    wrong = sorted(ROTATION_OPTS & set(config.get("log-opts") or {}))
-    if driver not in ROTATING_DRIVERS and wrong:
-        raise _conflict(f"log-opts `{wrong[0]}` is an option of json-file/local, but log-driver is `{driver}`; "
-                        "dockerd would refuse to start", f"log-opts.{wrong[0]}",
-                        f'unset it in the layer that changes the driver: [unset] daemon = ["log-opts/{wrong[0]}"]')
+# moby v20.10.24 daemon/config/config.go builtinRuntimes; docker-v29.7.2 daemon/runtime_unix.go stockRuntimes
+BUILTIN_RUNTIMES = {(20, 10): {"runc", "io.containerd.runtime.v1.linux", "io.containerd.runc.v2"},
+                    (23, 0): {"runc", "io.containerd.runc.v2"}}
+
+
+def default_runtime_known(name: str, registered: set[str], version: tuple[int, int] | None) -> bool:
+    """Whether dockerd starts with `default-runtime` `name`: a built-in, a registered runtime, or (Engine 23+,
+    isPermissibleC8dRuntimeName) a containerd shim name: a '.', no '/', not starting with '.'."""
+    if name in registered:
+        return True
+    old = version is not None and version < (23, 0)
+    if name in BUILTIN_RUNTIMES[(20, 10) if old or version is None else (23, 0)]:
+        return True
+    return not old and "." in name and "/" not in name and not name.startswith(".")
+
+
+def _default_runtime_exists(config: dict, settings: Settings, host: HostSnapshot) -> None:
+    """`dockerd --validate` accepts a default-runtime the daemon does not have; the start fails
+    (`specified default runtime ... does not exist`)."""
+    from dockharden.core.engine_gating import parse_version
+
+    name = config.get("default-runtime")
+    if not isinstance(name, str) or not name:
+        return
+    runtimes = config.get("runtimes") if isinstance(config.get("runtimes"), dict) else {}
+    live = (host.daemon_info or {}).get("Runtimes")
+    registered = set(runtimes) | (set(live) if isinstance(live, dict) else set())  # live: --add-runtime too
+    version = parse_version(host.engine_version)
+    if default_runtime_known(name, registered, version):
+        return
+    have = ", ".join(sorted(registered | BUILTIN_RUNTIMES[(20, 10) if version and version < (23, 0) else (23, 0)]))
+    raise _located(settings, ("default-runtime",), f"`default-runtime` {name} names a runtime this daemon does not "
+                   f"have (it has {have}): dockerd --validate accepts it, the daemon refuses to start",
+                   "default-runtime", f"register it first (runtimes.{name}.path in the same layer), or set "
+                   "default-runtime to one it has (runc)")
+
+
+def _pools_free(config: dict, settings: Settings, host: HostSnapshot) -> list[Note]:
+    """A layer's `default-address-pools` must not overlap the host's routes and interfaces or the daemon's
+    networks (core/address_pools.py): networks created from it would take traffic meant for the LAN, a VPN
+    or another network. The operator's own pools are theirs; pools already in force are not new."""
+    import json
+
+    from dockharden.core import address_pools
+
+    pools = config.get("default-address-pools")
+    layer = settings.origin("daemon", ("default-address-pools",))
+    if not pools or not layer:
+        return []
+    try:
+        existing = json.loads(host.file(host.daemon_json_path).content or b"{}").get("default-address-pools")
+    except (ValueError, AttributeError):
+        existing = None
+    in_force = [p.get("Base") for p in (host.daemon_info or {}).get("DefaultAddressPools") or []
+                if isinstance(p, dict) and isinstance(p.get("Base"), str)]
+    if existing == pools or (in_force and sorted(address_pools.pool_bases(pools)) == sorted(in_force)):
+        return []
+    if host.networks_in_use is None:  # an offline root, or `ip` could not say: nothing to compare with
+        return []
+    hits = address_pools.collisions(pools, host.networks_in_use, in_force)
+    if not hits:
+        return []
+    pool, what = hits[0]
+    more = f" (and {len(hits) - 1} more overlap)" if len(hits) > 1 else ""
+    size = next((p.get("size", 24) for p in pools if isinstance(p, dict) and p.get("base") == pool), 24)
+    free = address_pools.free_range(int(pool.split("/")[1]), host.networks_in_use, in_force) if "/" in pool else None
+    example = f'[{{ base = "{free or "<a free range>"}", size = {size} }}]'
+    raise _located(settings, ("default-address-pools",), f"default-address-pools {pool} overlaps {what}{more}: "
+                   "networks docker creates from it would collide with it", "default-address-pools",
+                   f"give a range nothing on this host uses, in a layer: [daemon] default-address-pools = {example}")
+
+
+def _located(settings: Settings, path: tuple[str, ...], message: str, key: str, hint: str) -> ConflictError:
+    """A conflict in the file that set `path`: the layer's (key `daemon.<key>`), else the operator's daemon.json."""
+    error = _conflict(message, key, hint)
+    layer = settings.origin("daemon", path)
+    if settings.sources.get(layer):
+        error.path, error.key = settings.sources[layer], f"daemon.{key}"
+    return error
 
 
 def _userns_user(config: dict, host: HostSnapshot) -> None:

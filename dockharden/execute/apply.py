@@ -8,8 +8,6 @@ far a run got, so a run killed at any point can be finished or undone by the nex
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
@@ -214,70 +212,27 @@ def refuse_stale_plan(plan: Plan, root: str) -> None:
 
 def validate_with_dockerd(plan: Plan, engine: Engine) -> None:
     """`dockerd --validate` on the new daemon.json with the flags dockerd will start with once the plan
-    is in place (a planned drop-in's, not the unit's current -H fd://), on Engine 23+.
+    is in place (a planned drop-in's, not the unit's current -H fd://), on Engine 23+ (host/dockerd_validate.py).
 
-    Nothing is written where dockerd looks: the new daemon.json, and the new files it names (TLS
-    certificates and keys, a seccomp profile, which dockerd --validate opens), are staged in a private
-    directory of dockharden's state, and the staged daemon.json points at the staged copies.
+    Nothing is written where dockerd looks: the new daemon.json and the new files it names are staged in a
+    private directory of dockharden's state.
     """
-    change = next((c for c in plan.changes if c.target == "daemon.json" and c.new.content), None)
-    if change is None or not _has_validate(plan.engine_version) or not engine.runner.which("dockerd"):
+    from dockharden.host import dockerd_validate
+
+    change = dockerd_validate.daemon_change(plan)
+    if change is None or not dockerd_validate.has_validate(plan.engine_version) or not engine.runner.which("dockerd"):
         return
     import shutil
     import tempfile
 
     staging = Path(tempfile.mkdtemp(prefix="validate-", dir=HostFS(engine.root).make_private_dir(STATE_DIR)))  # 0700
     try:
-        probe = staging / "daemon.json"
-        HostFS(str(staging)).write("/daemon.json", staged_daemon_json(plan, engine.root, staging), 0o600)
-        result = engine.runner.run(["dockerd", "--validate", *without_config_file(plan.start_flags),
-                                    "--config-file", str(probe)], timeout=60)
+        said = dockerd_validate.refusal(plan, engine.root, engine.runner, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if not result.ok:
-        said = [line for line in result.stderr.strip().splitlines() if not INFO_LINE.search(line)]
-        raise ApplyError(f"dockerd --validate refuses the new file: {' '.join(said) or result.stderr.strip()}",
+    if said:
+        raise ApplyError(f"dockerd --validate refuses the new file: {said}",
                          hint="fix the layer that sets the key it names", path=change.path)
-
-
-INFO_LINE = re.compile(r"level=(info|debug|warning)")
-
-
-def staged_daemon_json(plan: Plan, root: str, staging: Path) -> bytes:
-    """The new daemon.json with each file it names that the plan writes replaced by a staged copy
-    (kept private: keys stay 0400), and, under a root other than /, existing ones seen from here."""
-    config = daemon_json.parse_daemon_json(next(c.new.content for c in plan.changes if c.target == "daemon.json"))
-    written = {c.path: c.new for c in plan.changes if c.new.content is not None}
-    for index, key in enumerate(("tlscacert", "tlscert", "tlskey", "seccomp-profile")):
-        value = config.get(key)
-        if not isinstance(value, str) or not value.startswith("/"):
-            continue
-        if value in written:
-            HostFS(str(staging)).write(f"/{index}-{Path(value).name}", written[value].content, 0o400)
-            config[key] = str(staging / f"{index}-{Path(value).name}")
-        elif os.path.realpath(root) != "/":
-            config[key] = str(HostFS(root).real(value))
-    return daemon_json.serialize(config)
-
-
-def _has_validate(version: str | None) -> bool:
-    from dockharden.core.engine_gating import parse_version
-
-    parsed = parse_version(version)
-    return parsed is not None and parsed >= (23, 0)
-
-
-def without_config_file(flags: tuple[str, ...]) -> list[str]:
-    """`flags` without --config-file (both `--config-file F` and `--config-file=F`): the probe file replaces it."""
-    kept, skip = [], False
-    for flag in flags:
-        if skip:
-            skip = False
-        elif flag == "--config-file":
-            skip = True
-        elif not flag.startswith("--config-file="):
-            kept.append(flag)
-    return kept
 
 
 def _write_changes(plan: Plan, engine: Engine) -> None:

@@ -444,8 +444,11 @@ def with_store_facts(ctx: Context, host: HostSnapshot, settings) -> HostSnapshot
     remaps = settings.table("userns").get("enabled") or settings.table("daemon").get("userns-remap")
     already = "name=userns" in ((info or {}).get("SecurityOptions") or []) or bool(current.get("userns-remap"))
     socket = socket_path(ctx.root, host.docker_socket or SOCKET) if info else None
-    if info and (bool(remaps) != already or settings.table("daemon").get("data-root")):
-        # a move of the data root hides the volumes too (core/store_switch.py says how many)
+    switches = ((settings.table("daemon").get("features") or {}).get("containerd-snapshotter") is True
+                and store.get("store") != CONTAINERD_STORE)
+    if (info and (bool(remaps) != already or settings.table("daemon").get("data-root"))) or switches:
+        # a move of the data root hides the volumes too (core/store_switch.py says how many); a switch of the
+        # image store is made only on an empty store, volumes counted (core/image_store.py)
         host = host._replace(image_store=dict(store, volumes=volume_count(ctx.root, socket, data_root)))
     if not remaps or already:
         return host
@@ -511,7 +514,30 @@ def read_facts(ctx: Context, settings) -> HostSnapshot:
     host = with_store_facts(ctx, host, settings)
     if settings.table("tls").get("enabled") and HostFS(ctx.root).live:  # the tls layer names them (or not)
         host = host._replace(addresses=host_addresses(ctx.runner))
+    if "default-address-pools" in settings.table("daemon") and HostFS(ctx.root).live:
+        host = host._replace(networks_in_use=network_facts(ctx.runner, socket_path(ctx.root, host.docker_socket or SOCKET),
+                                                           host.daemon_info is not None))
     return with_running_containers(ctx, host)
+
+
+def network_facts(runner: Runner, socket: str, daemon_answers: bool) -> dict[str, Any] | None:
+    """What a new address pool must not overlap (core/address_pools.py): the routes of every table, the
+    interfaces' networks, and the daemon's networks' subnets (when it answers); None when `ip` cannot say."""
+    from dockharden.core import address_pools
+
+    found: dict[str, Any] = {}
+    for key, argv, parse in (("routes", ["ip", "-j", "route", "show", "table", "all"], address_pools.routes_of),
+                             ("addresses", ["ip", "-j", "addr", "show"], address_pools.addresses_of)):
+        done = runner.run(argv, timeout=5)
+        if not done.ok:
+            return None
+        try:
+            found[key] = parse(json.loads(done.stdout or "[]"))
+        except ValueError:
+            return None
+    listed = dockerapi.get_json(socket, "/networks") if daemon_answers else None
+    found["networks"] = address_pools.networks_of(listed) if isinstance(listed, list) else []
+    return found
 
 
 def docker_socket(root: str, config: dict[str, Any], environ: dict[str, str] | None = None,

@@ -229,8 +229,20 @@ def _authz(facts: Facts) -> tuple[str, str]:
 
 
 def _logging(facts: Facts) -> tuple[str, str]:
+    """A remote driver, or journald (the host's journal, which forwards), passes; log files on the host fail."""
+    from dockharden.core.log_drivers import logging_kind
+
     driver = (facts.info or {}).get("LoggingDriver") or facts.config.get("log-driver", "json-file")
-    return (FAIL if driver in ("json-file", "local", "none") else PASS), f"log driver {driver}"
+    seen = "in use" if (facts.info or {}).get("LoggingDriver") else f"configured ({_src(facts, 'log-driver')})"
+    kind = logging_kind(driver)
+    if kind == "remote":
+        return PASS, f"log driver {driver} {seen}: a remote driver, logs leave the host"
+    if kind == "journald":
+        return PASS, f"log driver journald {seen}: logs go to the host's journal, which can forward them"
+    if kind == "plugin":
+        return INFO, f"log driver {driver} {seen}: a plugin; whether it logs remotely is for a person to decide"
+    return FAIL, f"log driver {driver} {seen}: logs stay in files on this host (set log-driver to a remote " \
+                 "driver or journald)"
 
 
 def _nnp(facts: Facts) -> tuple[str, str]:

@@ -185,3 +185,18 @@ def test_a_setting_the_daemon_must_show_is_not_verifiable_on_the_file_s_word_whe
     assert f"{key} = " in asked.evidence and "True" not in asked.evidence
     unasked = by_id(v16(facts(config={}, info=None)))[control]
     assert unasked.status == FAIL and unasked.fix
+
+
+@pytest.mark.parametrize("driver, status, said", [
+    ("syslog", PASS, "a remote driver"), ("gelf", PASS, "a remote driver"), ("journald", PASS, "journal"),
+    ("json-file", FAIL, "log driver json-file in use"), ("local", FAIL, "log driver local in use"),
+    ("loki:latest", INFO, "a plugin")])
+def test_remote_logging_says_which_driver_is_in_use_and_passes_remote_drivers_and_journald(driver, status, said):
+    found = by_id(evaluate(facts(info=dict(INFO_29, LoggingDriver=driver)), benchmark("1.8.0")))
+    assert found["2.14"].status == status and said in found["2.14"].evidence
+    assert by_id(evaluate(facts(info=dict(INFO_29, LoggingDriver=driver)), V16))["2.13"].status == status
+
+
+def test_remote_logging_without_a_daemon_judges_the_configured_driver_and_names_its_source():
+    result = by_id(v16(facts({"log-driver": "json-file"}, info=None)))["2.13"]
+    assert result.status == FAIL and "configured (daemon.json)" in result.evidence

@@ -10,7 +10,7 @@ from dockharden.core.merge import merge_layers
 from dockharden.core.plan import make_plan
 from dockharden.core.schema import check_daemon_config
 from dockharden.errors import SchemaError
-from dockharden.execute.apply import without_config_file
+from dockharden.host.dockerd_validate import without_config_file
 from dockharden.model import HostFile, HostSnapshot, Layer, RenderedFile, Selection
 from dockharden.targets.systemd_dropin import PATH as DROPIN
 from dockharden.targets.systemd_dropin import exec_after
@@ -138,3 +138,21 @@ def test_an_operators_overlay2_with_the_containerd_store_is_refused_with_the_sna
     settings = merge_layers([Layer("site", "/etc/site.toml", {"daemon": config})])
     with pytest.raises(ConflictError, match="overlayfs"):
         check_conflicts(config, settings, host_with(None), {}, set())
+
+
+def test_volumes_count_as_a_populated_store_and_baseline_does_not_switch():
+    settings, notes = keep_populated_store(settings_from("profile:baseline"),
+                                           host_with(dict(store(images=0, containers=0), volumes=2)))
+    assert "features" not in settings.table("daemon") and "2 volume(s)" in notes[0].message
+
+
+def test_an_offline_root_cannot_count_and_baseline_does_not_switch_its_image_store():
+    offline = host_with(store(images=0, containers=0))._replace(root="/srv/image")
+    settings, notes = keep_populated_store(settings_from("profile:baseline"), offline)
+    assert "features" not in settings.table("daemon") and "cannot be counted" in notes[0].message
+
+
+def test_an_offline_root_whose_daemon_json_already_has_the_containerd_store_keeps_it():
+    offline = host_with(store(images=0, containers=0), daemon_json=SNAPSHOTTER)._replace(root="/srv/image")
+    settings, notes = keep_populated_store(settings_from("profile:baseline"), offline)
+    assert settings.table("daemon")["features"] == {"containerd-snapshotter": True} and notes == []
