@@ -145,7 +145,7 @@ def test_a_bad_layer_fails_that_hosts_task_and_leaves_it_as_it_was(fleet):
 
 
 def test_a_failed_apply_on_the_real_host_fails_the_task_and_the_host_is_rolled_back(fleet):
-    refused = fleet.real.write_layer("refused.toml", '[daemon.log-opts]\nno-such-opt = "1"\n')
+    refused = fleet.real.write_layer("refused.toml", '[daemon.log-opts]\nmode = "banana"\n')
     fleet.write_inventory({"real": [refused]})
     code, recap, out = fleet.play()
     assert recap["real"]["failed"] == 1 and "every file was restored" in out, out

@@ -51,12 +51,12 @@ def test_a_reloadable_only_change_is_reloaded_by_sighup_with_the_same_pid(manage
 
 
 def test_a_setting_the_daemon_refuses_at_start_is_rolled_back_with_the_previous_bytes_and_the_daemon_up(managed):
-    bad = managed.write_layer("bad.toml", '[daemon.log-opts]\nno-such-opt = "1"\n')
+    bad = managed.write_layer("bad.toml", '[daemon.log-opts]\nmode = "banana"\n')
     done = managed.apply("--profile", "baseline", *managed.layers, "--layer", bad)
     assert done.returncode == 1, done.stdout
     result = result_of(done)
     assert result["result"] == "rolled_back"
-    assert "no-such-opt" in " ".join(result["messages"])  # the daemon's own error line
+    assert "mode not supported: banana" in " ".join(result["messages"])  # the daemon's own error line
     assert managed.daemon_json() == ORIGINAL
     assert managed.host.info()["LiveRestoreEnabled"] is False
     assert managed.loaded_watches() == []
@@ -67,7 +67,8 @@ def test_a_reload_the_daemon_refuses_is_detected_and_rolled_back(managed):
     assert managed.apply("--profile", "baseline", *managed.layers).returncode == 0
     before = managed.daemon_json()
     pid = managed.host.dockerd_pid()
-    bad = managed.write_layer("runtime.toml", '[daemon]\ndefault-runtime = "no-such-runtime"\n')
+    # a value the schema and plan's checks let through and the daemon's reload refuses (it wants 1 or more)
+    bad = managed.write_layer("attempts.toml", '[daemon]\nmax-download-attempts = 0\n')
     done = managed.apply("--profile", "baseline", *managed.layers, "--layer", bad)
     assert done.returncode == 1 and result_of(done)["result"] == "rolled_back"
     assert "reload" in " ".join(result_of(done)["messages"])
