@@ -84,6 +84,7 @@ class Layer(NamedTuple):
     tables: dict[str, Any]
     unset: dict[str, tuple[KeyPath, ...]] = NO_ENTRIES
     description: str = ""
+    defaults: dict[str, Any] = NO_ENTRIES  # `[defaults.daemon]`: values that apply only where the operator has none
 
 
 class Settings(NamedTuple):
@@ -94,6 +95,11 @@ class Settings(NamedTuple):
     removed: dict[tuple[str, KeyPath], str]
     layers: tuple[str, ...]
     sources: dict[str, str] = NO_ENTRIES  # layer name -> its file (or profile:NAME)
+    # (table, path) of each value only a default (`[defaults.daemon]`): the operator's own value wins
+    defaulted: frozenset[tuple[str, KeyPath]] = frozenset()
+    # the default-strength keys left out because the operator's daemon.json has its own value (path -> the
+    # operator's value and the layer that only defaults it); filled against a host (core.strength)
+    kept: Mapping[KeyPath, tuple[Any, str]] = NO_ENTRIES
 
     def table(self, name: str) -> dict[str, Any]:
         return self.tables.get(name, {})
@@ -105,6 +111,10 @@ class Settings(NamedTuple):
             if who:
                 return who
         return ""
+
+    def strength(self, table: str, path: KeyPath) -> str:
+        """'defaults' when the value at `path` comes from a `[defaults.*]` table, else 'enforces'."""
+        return "defaults" if (table, path) in self.defaulted else "enforces"
 
 
 class Selection(NamedTuple):
