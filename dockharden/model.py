@@ -308,6 +308,7 @@ class KeyChange(NamedTuple):
     old: Any = None
     new: Any = None
     layer: str = ""
+    strength: str = ""  # the layer's: "enforces" or "defaults" ("" for a removal or the operator's own key)
 
 
 class Change(NamedTuple):

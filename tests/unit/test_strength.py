@@ -188,3 +188,39 @@ def test_upgrade_a_record_of_an_enforced_key_written_before_defaults_gives_the_o
     assert doc["icc"] is False
     record = managed_record(on_disk, settings, old_record)
     assert "log-driver" not in record and record["icc"] == {"had": False}
+
+
+def test_show_prints_each_daemon_key_with_its_layer_and_whether_it_enforces_or_defaults():
+    from dockharden.report import provenance_document, render_provenance
+
+    settings = merge_layers([BASELINE_LIKE])
+    text = render_provenance(settings)
+    assert 'daemon.log-driver = "json-file"  <- baseline (defaults)' in text
+    assert "daemon.icc = false  <- baseline (enforces)" in text
+    strength = provenance_document(settings)["strength"]
+    assert strength["daemon.log-opts.max-size"] == "defaults" and strength["daemon.live-restore"] == "enforces"
+
+
+def test_plan_on_an_existing_host_says_which_values_are_kept_in_the_text_and_in_the_json(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from dockharden.api import build_plan
+    from dockharden.host.facts import Context
+    from dockharden.model import Selection
+    from dockharden.report import plan_document, render_plan
+    from tests.cases.test_golden_cases import NoTools
+
+    root = tmp_path / "root"
+    shutil.copytree(Path(__file__).parents[1] / "cases" / "operator-choices-kept" / "root", root)
+    plan = build_plan(Context(root=str(root), runner=NoTools(), engine_version="29.7.2", manager="none"),
+                      Selection(("baseline",), (), "test"))
+    text = render_plan(plan, str(root))
+    assert "daemon.json `log-driver`: kept: operator's value \"syslog\", baseline only defaults this key" in text
+    assert "+ max-concurrent-uploads = 5  <- baseline (defaults)" in text
+    assert "+ live-restore = true  <- baseline\n" in text
+    kept = {k["key"]: k for k in plan_document(plan, str(root))["kept"]}
+    assert kept["storage-driver"] == {"key": "storage-driver", "operator_had": True, "operator_value": "btrfs",
+                                      "layer": "baseline", "strength": "defaults",
+                                      "because": "the operator's daemon.json has its own value"}
+    assert kept["icc"]["strength"] == "enforces" and kept["icc"]["because"].endswith("`iptables: false`")
