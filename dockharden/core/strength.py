@@ -31,6 +31,17 @@ LINKED: dict[KeyPath, tuple[KeyPath, ...]] = {
 }
 
 
+# why a linked default stays out, beside who set the key it belongs with
+WHY_LINKED = {
+    (("log-opts",), ("log-driver",)): "a driver's options belong to whoever chose the driver",
+    (SNAPSHOTTER, ("storage-driver",)): "the containerd image store would hide the images and containers of "
+                                        "that driver's store",
+    (SNAPSHOTTER, ("userns-remap",)): "the containerd image store refuses user namespace remapping (no CIS "
+                                      "control depends on the image store)",
+    (("storage-driver",), SNAPSHOTTER): "the driver's name depends on the image store",
+}
+
+
 def unit_of(path: KeyPath) -> KeyPath:
     """The setting a default path belongs to: `("log-opts", "max-size")`, `("icc",)`."""
     return path[:2] if path[0] in ENTRY_MAPS and len(path) > 1 else path[:1]
@@ -63,11 +74,11 @@ def _reason_to_yield(path: KeyPath, settings: Settings, operator: dict[str, Any]
         if path[: len(linked_path)] != linked_path:
             continue
         for key in keys:
-            name = ".".join(key)
+            name, why = ".".join(key), WHY_LINKED.get((linked_path, key), "")
             if get_path(operator, key)[0]:
-                return f"the operator sets {name}"
+                return f"the operator sets {name}" + (f": {why}" if why else "")
             if get_path(settings.table("daemon"), key)[0] and settings.strength("daemon", key) == "enforces":
-                return f"{settings.origin('daemon', key)} enforces {name}"
+                return f"{settings.origin('daemon', key)} enforces {name}" + (f": {why}" if why else "")
     return None
 
 

@@ -135,7 +135,16 @@ def test_defaults_apply_only_where_the_operators_daemon_json_has_no_value_and_en
 def test_a_kept_key_says_the_operators_value_and_the_layer_that_only_defaults_it():
     _, settings, _ = written({"log-driver": "syslog"})
     assert settings.kept[("log-driver",)] == {"had": True, "value": "syslog", "layer": "baseline", "because": ""}
-    assert settings.kept[("log-opts", "max-size")]["because"] == "the operator sets log-driver"
+    assert settings.kept[("log-opts", "max-size")]["because"].startswith("the operator sets log-driver: ")
+
+
+def test_the_image_store_left_off_for_an_operators_userns_remap_says_why_in_the_plans_note():
+    from dockharden.core.strength import kept_notes
+
+    _, settings, _ = written({"userns-remap": "default"})
+    [note] = [n for n in kept_notes(settings) if "containerd-snapshotter" in n.message]
+    assert "not written (the operator sets userns-remap: the containerd image store refuses user namespace " \
+           "remapping" in note.message
 
 
 def test_a_profiles_icc_is_not_written_where_the_operator_turned_iptables_off_and_the_finding_names_cis_2_2():
