@@ -97,9 +97,10 @@ class Settings(NamedTuple):
     sources: dict[str, str] = NO_ENTRIES  # layer name -> its file (or profile:NAME)
     # (table, path) of each value only a default (`[defaults.daemon]`): the operator's own value wins
     defaulted: frozenset[tuple[str, KeyPath]] = frozenset()
-    # the default-strength keys left out because the operator's daemon.json has its own value (path -> the
-    # operator's value and the layer that only defaults it); filled against a host (core.strength)
-    kept: Mapping[KeyPath, tuple[Any, str]] = NO_ENTRIES
+    # the layers' daemon keys left to the operator, filled against a host (core.strength): path -> {"had",
+    # "value" (the operator's), "layer", "because" ("" when the operator has their own value), and "enforced"
+    # for a built-in profile's enforced key that cannot work with the operator's choice}
+    kept: Mapping[KeyPath, dict[str, Any]] = NO_ENTRIES
 
     def table(self, name: str) -> dict[str, Any]:
         return self.tables.get(name, {})
