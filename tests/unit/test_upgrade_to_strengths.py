@@ -25,8 +25,12 @@ def request(root: Path) -> api.Request:
 
 
 def upgraded_root(tmp_path: Path) -> Path:
+    import tomllib
+
     root = tmp_path / "root"
     shutil.copytree(CASE / "root", root)
+    for rel, mode in tomllib.loads((CASE / "case.toml").read_text())["modes"].items():
+        (root / rel).chmod(int(mode, 8))
     return root
 
 
@@ -61,6 +65,7 @@ def test_a_plan_saved_by_the_old_code_applies_exactly_as_saved_and_the_next_plan
 
     root = tmp_path / "root"
     shutil.copytree(CASE / "before" / "root", root)
+    (root / "etc/docker/daemon.json").chmod(0o644)  # as saved (git keeps no mode but 0644, a checkout's umask may add)
     doc = json.loads((CASE / "before" / "saved-plan.json").read_text())
     doc["target"]["root"] = str(root.resolve())
     doc["checksum"] = checksum(doc)
