@@ -212,8 +212,8 @@ def keeps_marks(case):
     today = EXPECTED[case]["overridden_today"]
     if today == "-":
         return ()
-    return (pytest.mark.xfail(strict=False, reason=f"issue 21: baseline still enforces {today} "
-                                                   "until the strengths land"),)
+    return (pytest.mark.xfail(strict=False, reason=f"baseline overrides {today} on this file "
+                                                   "(EXPECTED.tsv records it: review the change there)"),)
 
 
 @pytest.mark.parametrize("case", [grouped(case, *keeps_marks(case)) for case in DAEMON_ACCEPTED])
