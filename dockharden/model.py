@@ -84,6 +84,7 @@ class Layer(NamedTuple):
     tables: dict[str, Any]
     unset: dict[str, tuple[KeyPath, ...]] = NO_ENTRIES
     description: str = ""
+    defaults: dict[str, Any] = NO_ENTRIES  # `[defaults.daemon]`: values that apply only where the operator has none
 
 
 class Settings(NamedTuple):
@@ -94,6 +95,12 @@ class Settings(NamedTuple):
     removed: dict[tuple[str, KeyPath], str]
     layers: tuple[str, ...]
     sources: dict[str, str] = NO_ENTRIES  # layer name -> its file (or profile:NAME)
+    # (table, path) of each value only a default (`[defaults.daemon]`): the operator's own value wins
+    defaulted: frozenset[tuple[str, KeyPath]] = frozenset()
+    # the layers' daemon keys left to the operator, filled against a host (core.strength): path -> {"had",
+    # "value" (the operator's), "layer", "because" ("" when the operator has their own value), and "enforced"
+    # for a built-in profile's enforced key that cannot work with the operator's choice}
+    kept: Mapping[KeyPath, dict[str, Any]] = NO_ENTRIES
 
     def table(self, name: str) -> dict[str, Any]:
         return self.tables.get(name, {})
@@ -105,6 +112,10 @@ class Settings(NamedTuple):
             if who:
                 return who
         return ""
+
+    def strength(self, table: str, path: KeyPath) -> str:
+        """'defaults' when the value at `path` comes from a `[defaults.*]` table, else 'enforces'."""
+        return "defaults" if (table, path) in self.defaulted else "enforces"
 
 
 class Selection(NamedTuple):
@@ -301,6 +312,7 @@ class KeyChange(NamedTuple):
     old: Any = None
     new: Any = None
     layer: str = ""
+    strength: str = ""  # the layer's: "enforces" or "defaults" ("" for a removal or the operator's own key)
 
 
 class Change(NamedTuple):

@@ -35,9 +35,19 @@ def plan_document(plan: Plan, root: str) -> dict[str, Any]:
         "services": [_service_document(s) for s in plan.services],
         "services_left": [dict(_service_document(s), left_because=s.left_because) for s in plan.left],
         "notes": [{"level": n.level, "message": n.message} for n in plan.notes],
+        "kept": kept_document(plan.settings),
         "store_switch": plan.store_switch._asdict() if plan.store_switch else None,
         "published_ports_closed": closure_document(plan.port_closure),
     }
+
+
+def kept_document(settings: Settings) -> list[dict[str, Any]]:
+    """The layers' daemon.json keys the plan leaves to the operator: a default where the operator has a value
+    (or a key it belongs with), or a built-in profile's enforced key that cannot work with their choice."""
+    return [{"key": ".".join(path), "operator_had": entry["had"], "operator_value": entry["value"],
+             "layer": entry["layer"], "strength": "enforces" if entry.get("enforced") else "defaults",
+             "because": entry["because"] or "the operator's daemon.json has its own value"}
+            for path, entry in sorted(settings.kept.items())]
 
 
 def closure_document(closure) -> dict[str, Any] | None:
@@ -93,7 +103,8 @@ def _change_document(change: Change) -> dict[str, Any]:
 
 
 def _key_document(key) -> dict[str, Any]:
-    doc = {"kind": key.kind, "key": key.path, "old": key.old, "new": key.new, "layer": key.layer}
+    doc = {"kind": key.kind, "key": key.path, "old": key.old, "new": key.new, "layer": key.layer,
+           "strength": key.strength or None}
     elements = _elements(key)
     if elements:
         doc["elements"] = [{"kind": kind, "at": where, "old": before, "new": after}
@@ -271,13 +282,18 @@ def _render_element(kind: str, where: str, before: Any, after: Any) -> str:
 
 
 def _render_key(key, by_element: bool = False) -> str:
-    who = f"  <- {key.layer}" if key.layer else ""
+    if key.strength == "kept":
+        who = (f"  kept: operator's value, {key.layer} only defaults this key" if key.kind != "removed" else
+               f"  {key.layer} only defaults this key, and the operator's choice excludes it (see the notes)")
+        key = key._replace(layer="")  # said above: a removal here is not the layer's unset
+    else:
+        who = f"  <- {key.layer}" + (" (defaults)" if key.strength == "defaults" else "") if key.layer else ""
     if by_element:
         return f"~ {key.path}:{who}"
     if key.kind == "added":
         return f"+ {key.path} = {json.dumps(key.new)}{who}"
     if key.kind == "removed":
-        return f"- {key.path} (was {json.dumps(key.old)}){'  unset by ' + key.layer if key.layer else ''}"
+        return f"- {key.path} (was {json.dumps(key.old)}){'  unset by ' + key.layer if key.layer else who}"
     return f"~ {key.path}: {json.dumps(key.old)} -> {json.dumps(key.new)}{who}"
 
 
@@ -287,7 +303,8 @@ def render_provenance(settings: Settings) -> str:
     for (table, path), layer in sorted(settings.provenance.items()):
         value = _lookup(settings.tables.get(table, {}), path)
         if not isinstance(value, dict):
-            lines.append(f"{table}.{'.'.join(path)} = {json.dumps(value)}  <- {layer}")
+            strength = f" ({settings.strength(table, path)})" if table == "daemon" else ""
+            lines.append(f"{table}.{'.'.join(path)} = {json.dumps(value)}  <- {layer}{strength}")
     for (table, path), layer in sorted(settings.removed.items()):
         lines.append(f"{table}.{'.'.join(path)} removed  <- {layer}")
     return "\n".join(lines) + "\n"
@@ -297,7 +314,9 @@ def provenance_document(settings: Settings) -> dict[str, Any]:
     return {"format_version": FORMAT_VERSION, "kind": "dockharden.settings", "layers": list(settings.layers),
             "tables": settings.tables,
             "provenance": {f"{t}.{'.'.join(p)}": layer for (t, p), layer in sorted(settings.provenance.items())},
-            "removed": {f"{t}.{'.'.join(p)}": layer for (t, p), layer in sorted(settings.removed.items())}}
+            "removed": {f"{t}.{'.'.join(p)}": layer for (t, p), layer in sorted(settings.removed.items())},
+            "strength": {f"{t}.{'.'.join(p)}": settings.strength(t, p) for (t, p) in sorted(settings.provenance)
+                         if t == "daemon" and not isinstance(_lookup(settings.tables.get(t, {}), p), dict)}}
 
 
 def _lookup(doc: Any, path: tuple) -> Any:

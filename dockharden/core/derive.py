@@ -30,7 +30,7 @@ def derive(settings: Settings, host: HostSnapshot) -> Settings:
         if key not in daemon:
             daemon[key] = value
             provenance[("daemon", (key,))] = settings.origin(table, ("enabled",)) or table
-    return Settings(dict(settings.tables, daemon=daemon), provenance, settings.removed, settings.layers, settings.sources)
+    return settings._replace(tables=dict(settings.tables, daemon=daemon), provenance=provenance)
 
 
 def _implied(settings: Settings, host: HostSnapshot) -> list[tuple[str, object, str]]:

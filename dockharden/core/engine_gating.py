@@ -35,7 +35,7 @@ def gate_for_engine(settings: Settings, engine: str | None, since: dict[str, str
             notes.append(Note("info", f"daemon.json `{'.'.join(path)}` (from {who}) left out: "
                                       f"Engine {engine} does not know it (added in {first})"))
     tables = dict(settings.tables, daemon=daemon)
-    return Settings(tables, settings.provenance, settings.removed, settings.layers, settings.sources), notes
+    return settings._replace(tables=tables), notes
 
 
 def since_map(schema: dict) -> dict[str, str]:

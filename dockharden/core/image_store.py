@@ -40,8 +40,7 @@ def keep_populated_store(settings: Settings, host: HostSnapshot) -> tuple[Settin
         del daemon["features"]
     note = Note("info", f"daemon.json `features.containerd-snapshotter` (from {layer}) left out: "
                         f"{why}; to switch anyway, set it in a layer of your own")
-    return Settings(dict(settings.tables, daemon=daemon), settings.provenance, settings.removed, settings.layers,
-                    settings.sources), [note]
+    return settings._replace(tables=dict(settings.tables, daemon=daemon)), [note]
 
 
 GRAPH_TO_SNAPSHOTTER = {"overlay2": "overlayfs"}
@@ -61,8 +60,7 @@ def fit_storage_driver(settings: Settings) -> tuple[Settings, list[Note]]:
     daemon = dict(daemon, **{"storage-driver": GRAPH_TO_SNAPSHOTTER[driver]})
     note = Note("info", f"daemon.json `storage-driver` (from {layer}) is `{daemon['storage-driver']}`, the containerd "
                         f"image store's name for {driver}")
-    return Settings(dict(settings.tables, daemon=daemon), settings.provenance, settings.removed, settings.layers,
-                    settings.sources), [note]
+    return settings._replace(tables=dict(settings.tables, daemon=daemon)), [note]
 
 
 def populated_graphdriver(host: HostSnapshot) -> bool:

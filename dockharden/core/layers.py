@@ -78,11 +78,11 @@ def _layer_from_text(data: bytes, *, source: str, default_name: str, fmt: str) -
     check_layer_document(doc, path=source)
     check_layer_values(doc, path=source)
     name = doc.get("layer", {}).get("name", default_name)
-    tables = {k: v for k, v in doc.items() if k not in ("layer", "unset")}
+    tables = {k: v for k, v in doc.items() if k not in ("layer", "unset", "defaults")}
     unset = {table: tuple(_unset_path(p, source) for p in paths)
              for table, paths in doc.get("unset", {}).items()}
     return Layer(name=name, source=source, tables=tables, unset=unset,
-                 description=doc.get("layer", {}).get("description", ""))
+                 description=doc.get("layer", {}).get("description", ""), defaults=doc.get("defaults", {}))
 
 
 def _parse(data: bytes, *, source: str, fmt: str) -> dict[str, Any]:

@@ -104,8 +104,7 @@ def json_key_changes(old: dict[str, Any], new: dict[str, Any], settings: Setting
     Maps are compared key by key, down to the innermost map; a list or scalar that differs is one
     change (lists are replaced whole, never merged, so that is how an operator should read them).
     """
-    changes = [KeyChange(kind, "/".join(path), before, after, _layer(settings, path, kind))
-               for kind, path, before, after in diff_documents(old, new)]
+    changes = [_key_change(kind, path, before, after, settings) for kind, path, before, after in diff_documents(old, new)]
     return sorted(changes, key=lambda c: c.path)
 
 
@@ -140,6 +139,26 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     return a == b
+
+
+def _key_change(kind: str, path: tuple, before: Any, after: Any, settings: Settings) -> KeyChange:
+    kept = _kept_entry(settings, path)
+    if kept is not None:  # the operator's value (back), or a default that yields: not the layer's doing
+        return KeyChange(kind, "/".join(path), before, after, kept["layer"], "kept")
+    return KeyChange(kind, "/".join(path), before, after, _layer(settings, path, kind), _strength(settings, path, kind))
+
+
+def _kept_entry(settings: Settings, path: tuple) -> dict | None:
+    for kept_path, entry in sorted(settings.kept.items()):
+        if path[: len(kept_path)] == kept_path or kept_path[: len(path)] == path:
+            return entry
+    return None
+
+
+def _strength(settings: Settings, path: tuple, kind: str) -> str:
+    if kind == "removed" or not settings.origin("daemon", path):
+        return ""
+    return settings.strength("daemon", path)
 
 
 def _layer(settings: Settings, path: tuple, kind: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from dockharden.core import conflicts, derive, image_store, ownership, store_switch
+from dockharden.core import conflicts, derive, image_store, ownership, store_switch, strength
 from dockharden.core import engine_gating as engine
 from dockharden.core import plan as planmod
 from dockharden.core import schema as validate
@@ -82,11 +82,23 @@ def closure_of(plan: Plan, settings: Settings, host: HostSnapshot):
 def settings_for_host(settings: Settings, host: HostSnapshot, version: str | None) -> tuple[Settings, list]:
     """The merged settings as this engine and this image store take them, with the keys other tables
     imply (derive); and the notes saying what was left out or changed."""
-    settings, notes = engine.gate_for_engine(settings, version,
-                                             engine.since_map(validate.load_schema("daemon.schema.json")))
+    settings, notes = for_operator(settings, host)
+    settings, gate_notes = engine.gate_for_engine(settings, version,
+                                                  engine.since_map(validate.load_schema("daemon.schema.json")))
+    notes += gate_notes
     settings, store_notes = image_store.keep_populated_store(settings, host)
     settings, driver_notes = image_store.fit_storage_driver(settings)
     return derive.derive(settings, host), notes + store_notes + driver_notes
+
+
+def for_operator(settings: Settings, host: HostSnapshot) -> tuple[Settings, list]:
+    """The defaults the operator's own daemon.json decides left out, and a built-in profile's enforced key
+    that cannot work with the operator's choice (core.strength); with the notes and findings saying so."""
+    existing = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content, host.daemon_json_path)
+    operator = daemon_json.operator_document(existing, host.managed.get("daemon"))
+    settings = strength.yield_to_operator(settings, operator)
+    settings, findings = strength.yield_impossible(settings, operator, host.start_flags() + list(host.rootless_flags))
+    return settings, strength.kept_notes(settings) + findings
 
 
 def firewall_files(settings: Settings, host: HostSnapshot, *, engine_version: str | None = None) -> list:

@@ -101,6 +101,8 @@ def check_layer_document(doc: dict[str, Any], *, path: str) -> None:
         _raise_first(_validator("layer.schema.json"), doc, path=path, prefix="")
     if isinstance(doc.get("daemon"), dict):
         check_daemon_config(doc["daemon"], path=path, prefix="daemon.")
+    if isinstance(doc.get("defaults", {}).get("daemon"), dict):
+        check_daemon_config(doc["defaults"]["daemon"], path=path, prefix="defaults.daemon.")
 
 
 def _fast_accepts(name: str, instance: Any) -> bool:

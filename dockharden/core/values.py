@@ -322,8 +322,10 @@ LAYER_CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
 
 def check_layer_values(doc: dict[str, Any], *, path: str) -> None:
     """Raise LayerError for the first value in a schema-valid layer that does not mean what it must."""
-    for table, checks in LAYER_CHECKS.items():
-        values = doc.get(table)
+    defaults = doc.get("defaults") if isinstance(doc.get("defaults"), dict) else {}
+    tables = [(table, doc.get(table), checks) for table, checks in LAYER_CHECKS.items()]
+    tables += [(f"defaults.{table}", defaults.get(table), LAYER_CHECKS[table]) for table in ("daemon",)]
+    for table, values, checks in tables:
         if not isinstance(values, dict):
             continue
         for key, check in checks.items():

@@ -219,7 +219,11 @@ def validate_with_dockerd(plan: Plan, engine: Engine) -> None:
     """
     from dockharden.host import dockerd_validate
 
+    from dockharden.host.root import is_running_system
+
     change = dockerd_validate.daemon_change(plan)
+    if not is_running_system(engine.root):  # an image's dockerd is not this machine's: its own start judges it
+        return
     if change is None or not dockerd_validate.has_validate(plan.engine_version) or not engine.runner.which("dockerd"):
         return
     import shutil

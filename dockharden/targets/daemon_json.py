@@ -125,6 +125,8 @@ def restore_unmanaged(existing: dict[str, Any], managed: dict[str, Any], now: se
         if path_text in now:
             continue
         path = tuple(path_text.split("/"))
+        if "wrote" in original and get_path(doc, path) != (True, original["wrote"]):
+            continue  # a default dockharden wrote that the operator has changed (or removed) since: theirs now
         remove_path(doc, path)
         if original.get("had"):
             set_path(doc, path, original.get("value"))
@@ -135,12 +137,22 @@ def managed_record(existing: dict[str, Any], settings: Settings, previous: dict[
     """What to remember after this apply: the operator's original value of every managed path."""
     record = {}
     for path_text in sorted(managed_paths(settings)):
+        path = tuple(path_text.split("/"))
         if path_text in previous:
             record[path_text] = previous[path_text]
         else:
-            found, value = get_path(existing, tuple(path_text.split("/")))
+            found, value = get_path(existing, path)
             record[path_text] = {"had": found, "value": value} if found else {"had": False}
+        entry = {k: v for k, v in record[path_text].items() if k not in ("strength", "wrote")}
+        if ("daemon", path) in settings.defaulted:  # written where the operator had nothing: what, to tell edits
+            entry.update(strength="defaults", wrote=get_path(settings.table("daemon"), path)[1])
+        record[path_text] = entry
     return record
+
+
+def operator_document(existing: dict[str, Any], managed: dict[str, Any] | None) -> dict[str, Any]:
+    """The operator's daemon.json as it would be without dockharden: every value it recorded given back."""
+    return restore_unmanaged(existing, managed or {}, set())
 
 
 def serialize(doc: dict[str, Any]) -> bytes:

@@ -33,6 +33,8 @@ def test_golden_case_plans_and_renders_exactly_as_recorded(case, tmp_path):
     spec = tomllib.loads((case / "case.toml").read_text())
     root = tmp_path / "root"
     shutil.copytree(case / "root", root)
+    for rel, mode in spec.get("modes", {}).items():  # git keeps no mode but 0644/0755: a case states the others
+        os.chmod(root / rel, int(mode, 8))
     ctx = Context(root=str(root), runner=NoTools(), engine_version=spec["engine_version"],
                   manager=spec.get("manager", "none"))
     selection = Selection(tuple(spec["profiles"]), tuple(str(case / layer) for layer in spec.get("layers", [])), "case")

@@ -11,8 +11,9 @@ operator of such a host would):
 
 - ``[unset] daemon = ["icc"]``: the setup tool refuses to configure iptables here, because it
   looks for ``ip_tables`` in /proc/modules and this kernel has no loadable modules (no
-  /proc/modules at all); with ``--skip-iptables`` it runs dockerd with ``--iptables=false``, and
-  dockharden rightly refuses ``icc: false`` without iptables (its hint says to unset it).
+  /proc/modules at all); with ``--skip-iptables`` it runs dockerd with ``--iptables=false``. Since
+  issue 21 baseline's ``icc: false`` yields there on its own (not written, with a CIS 2.2 finding); the
+  ``[unset]`` keeps the plan free of that finding (an operator's own ``icc: false`` is still refused).
 - ``default-ulimits.nofile`` at the rootless dockerd's own hard limit (20000 here): a daemon in a
   user namespace cannot raise it, and baseline's 65536 is refused.
 """

@@ -18,13 +18,18 @@ def test_the_four_builtin_profiles_ship_and_load():
         assert layer.tables or layer.unset
 
 
-def test_baseline_carries_the_reference_production_settings():
+def test_baseline_carries_the_reference_production_settings_enforcing_only_the_hardening_keys():
+    # issue 21: the hardening keys are enforced ([daemon]); the rest only defaults ([defaults.daemon])
     [baseline] = load_layers(Selection(("baseline",), ()))
-    d = baseline.tables["daemon"]
-    assert d["log-opts"] == {"max-size": "10m", "max-file": "5"}
-    assert d["live-restore"] is True and d["userland-proxy"] is False and d["icc"] is False
-    assert d["no-new-privileges"] is True and d["storage-driver"] == "overlay2"
-    assert d["default-ulimits"]["nofile"]["Soft"] == 65536 and d["default-ulimits"]["nproc"]["Hard"] == 4096
+    d, defaults = baseline.tables["daemon"], baseline.defaults["daemon"]
+    assert d == {"live-restore": True, "userland-proxy": False, "no-new-privileges": True, "icc": False,
+                 "experimental": False}
+    assert defaults["log-driver"] == "json-file" and defaults["log-opts"] == {"max-size": "10m", "max-file": "5"}
+    assert defaults["storage-driver"] == "overlay2"
+    assert defaults["default-ulimits"]["nofile"]["Soft"] == 65536 and defaults["default-ulimits"]["nproc"]["Hard"] == 4096
+    assert set(defaults) == {"log-driver", "log-opts", "storage-driver", "default-address-pools",
+                             "max-concurrent-downloads", "max-concurrent-uploads", "default-ulimits", "features",
+                             "builder"}
 
 
 def test_an_unknown_daemon_key_names_the_file_and_the_closest_valid_key(tmp_path):
@@ -87,3 +92,30 @@ def test_an_unset_path_with_an_empty_part_is_refused(tmp_path):
     path = write(tmp_path, "mine.toml", '[unset]\ndaemon = ["log-opts//max-file"]\n')
     with pytest.raises(LayerError, match="empty part"):
         load_layer_file(path)
+
+
+def test_a_defaults_daemon_table_loads_as_default_strength_and_stays_out_of_the_enforced_tables(tmp_path):
+    path = write(tmp_path, "mine.toml", '[daemon]\nicc = false\n[defaults.daemon]\nlog-driver = "local"\n')
+    layer = load_layer_file(path)
+    assert layer.tables == {"daemon": {"icc": False}} and layer.defaults == {"daemon": {"log-driver": "local"}}
+
+
+def test_an_unknown_key_in_defaults_daemon_names_its_path_and_the_closest_valid_key(tmp_path):
+    path = write(tmp_path, "mine.toml", "[defaults.daemon]\nlive-restor = true\n")
+    with pytest.raises(SchemaError) as err:
+        load_layer_file(path)
+    assert "defaults.daemon.live-restor" in str(err.value) and "did you mean `live-restore`" in str(err.value)
+
+
+def test_an_unknown_table_under_defaults_is_refused_with_a_did_you_mean(tmp_path):
+    path = write(tmp_path, "mine.toml", "[defaults.deamon]\ndebug = true\n")
+    with pytest.raises(SchemaError) as err:
+        load_layer_file(path)
+    assert "defaults.deamon" in str(err.value) and "did you mean `daemon`" in str(err.value)
+
+
+def test_a_default_metrics_addr_off_loopback_is_refused_as_in_daemon(tmp_path):
+    path = write(tmp_path, "mine.toml", '[defaults.daemon]\nmetrics-addr = "0.0.0.0:9323"\n')
+    with pytest.raises(LayerError) as err:
+        load_layer_file(path)
+    assert "defaults.daemon.metrics-addr" in str(err.value)

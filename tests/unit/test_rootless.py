@@ -55,12 +55,25 @@ def test_userns_remap_set_again_after_the_rootless_layer_is_refused(root):
         plan(root, '[daemon]\nuserns-remap = "default"\n')
 
 
-def test_icc_false_is_refused_when_the_rootless_unit_turns_iptables_off(root):
+def _unit_without_iptables(root):
     unit = root / "home/ci/.config/systemd/user/docker.service"
     unit.parent.mkdir(parents=True)
     unit.write_text("[Service]\nExecStart=/usr/bin/dockerd-rootless.sh --iptables=false\n")
+
+
+def test_baselines_icc_is_not_written_when_the_rootless_unit_turns_iptables_off_and_a_finding_says_so(root):
+    # issue 21: baseline's enforced icc yields to the operator's --iptables=false (it was refused before)
+    _unit_without_iptables(root)
+    p = plan(root)
+    change = next(c for c in p.changes if c.target == "daemon.json")
+    assert "icc" not in json.loads(change.new.content)
+    assert any("CIS v1.8.0 2.2" in n.message and "--iptables=false" in n.message for n in p.notes)
+
+
+def test_icc_false_from_the_operators_own_layer_is_refused_when_the_rootless_unit_turns_iptables_off(root):
+    _unit_without_iptables(root)
     with pytest.raises(ConflictError, match="--iptables=false"):
-        plan(root)
+        plan(root, "[daemon]\nicc = false\n")
 
 
 def test_cgroup_settings_are_refused_without_cgroup_v2_and_systemd(root):
