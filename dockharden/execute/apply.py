@@ -218,7 +218,6 @@ def validate_with_dockerd(plan: Plan, engine: Engine) -> None:
     private directory of dockharden's state.
     """
     from dockharden.host import dockerd_validate
-
     from dockharden.host.root import is_running_system
 
     change = dockerd_validate.daemon_change(plan)
