@@ -165,16 +165,10 @@ def container_facts(inspected: dict) -> ContainerFacts:
 def running_containers(socket_path: str) -> tuple[ContainerFacts, ...] | None:
     """Every running container as the daemon's API shows it (GET /containers/json, then each one's
     /containers/{id}/json); None when the daemon does not answer. A container gone in between is left out."""
-    listed = dockerapi.get_json(socket_path, "/containers/json")
-    if not isinstance(listed, list):
+    listed = dockerapi.running_containers(socket_path)
+    if listed is None:
         return None
-    found = []
-    for entry in listed:
-        ident = entry.get("Id") if isinstance(entry, dict) else None
-        inspected = dockerapi.get_json(socket_path, f"/containers/{ident}/json") if ident else None
-        if isinstance(inspected, dict):
-            found.append(container_facts(inspected))
-    return tuple(sorted(found, key=lambda c: c.name))
+    return tuple(sorted((container_facts(detail) for _, detail in listed), key=lambda c: c.name))
 
 
 def apparmor_kernel(root: str) -> str:

@@ -36,6 +36,21 @@ def get_stream(socket_path: str, path: str, timeout: float = 5.0) -> list[Any]:
         items.append(item)
 
 
+def running_containers(socket_path: str) -> list[tuple[dict, dict]] | None:
+    """Each running container as (its GET /containers/json entry, its /containers/{id}/json); None when the
+    daemon does not answer. A container gone in between is left out."""
+    listed = get_json(socket_path, "/containers/json")
+    if not isinstance(listed, list):
+        return None
+    found = []
+    for entry in listed:
+        ident = entry.get("Id") if isinstance(entry, dict) else None
+        detail = get_json(socket_path, f"/containers/{ident}/json") if isinstance(ident, str) else None
+        if isinstance(detail, dict):
+            found.append((entry, detail))
+    return found
+
+
 def ping(socket_path: str, timeout: float = 2.0) -> bool:
     """True when the daemon answers /_ping."""
     return get_body(socket_path, "/_ping", timeout) == b"OK"

@@ -469,15 +469,10 @@ def with_running_containers(ctx: Context, host: HostSnapshot) -> HostSnapshot:
 def read_containers(socket: str) -> tuple[Container, ...] | None:
     """Every running container (GET /containers/json, then each one's /containers/{id}/json for its restart
     policy and process); None when the daemon does not answer. A container gone in between is left out."""
-    listed = dockerapi.get_json(socket, "/containers/json")
-    if not isinstance(listed, list):
+    listed = dockerapi.running_containers(socket)
+    if listed is None:
         return None
-    found = []
-    for entry in listed:
-        ident = entry.get("Id") if isinstance(entry, dict) else None
-        detail = dockerapi.get_json(socket, f"/containers/{ident}/json") if isinstance(ident, str) else None
-        if isinstance(detail, dict):
-            found.append(container_of(entry, detail))
+    found = [container_of(entry, detail) for entry, detail in listed]
     return tuple(sorted(found, key=lambda c: c.name))
 
 
