@@ -157,7 +157,12 @@ def _icc(facts: Facts) -> tuple[str, str]:
     if icc is None:
         return _configured_only(facts, "icc", facts.config.get("icc") is False,
                                 "the daemon does not answer: the default bridge's enable_icc cannot be read")
-    return (PASS if icc == "false" else FAIL), f"default bridge enable_icc = {icc}"
+    if icc == "false":
+        return PASS, "default bridge enable_icc = false"
+    evidence = f"default bridge enable_icc = {icc}"
+    if facts.config.get("iptables") is False:  # baseline leaves icc out here: dockerd would not start (core/strength.py)
+        evidence += f"; {_setting(facts, 'iptables')}: icc false needs iptables, so baseline leaves icc out until it is on"
+    return FAIL, evidence
 
 
 def _log_level(facts: Facts) -> tuple[str, str]:

@@ -200,3 +200,12 @@ def test_remote_logging_says_which_driver_is_in_use_and_passes_remote_drivers_an
 def test_remote_logging_without_a_daemon_judges_the_configured_driver_and_names_its_source():
     result = by_id(v16(facts({"log-driver": "json-file"}, info=None)))["2.13"]
     assert result.status == FAIL and "configured (daemon.json)" in result.evidence
+
+
+def test_icc_on_a_host_without_iptables_fails_and_says_baseline_cannot_fix_it_until_iptables_is_on():
+    config = {k: v for k, v in HARDENED.items() if k != "icc"} | {"iptables": False}
+    result = by_id(v16(facts(config=config, icc="true")))["2.2"]
+    assert result.status == FAIL
+    assert result.evidence == ("default bridge enable_icc = true; iptables = false (daemon.json): icc false needs "
+                               "iptables, so baseline leaves icc out until it is on")
+    assert by_id(v16(facts(icc="true")))["2.2"].evidence == "default bridge enable_icc = true"  # iptables on: as before
