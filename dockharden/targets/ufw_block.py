@@ -67,7 +67,8 @@ def _render_one(path: str, version: int, settings: Settings, daemon: dict[str, A
     out: list[RenderedFile | Note] = [RenderedFile("ufw", path, new.encode("utf-8", errors="surrogateescape"),
                                                    mode=mode, uid=uid, gid=gid)]
     if found:
-        out.append(Note("info", ufw_docker.adoption_line(found, path=path, key=key, layer=layer,
+        shown = f"{layer} ({settings.sources[layer]})" if settings.sources.get(layer) else layer
+        out.append(Note("info", ufw_docker.adoption_line(found, path=path, key=key, layer=shown,
                                                          layer_sources=list(ufw.get(key, [])))))
     return out
 
