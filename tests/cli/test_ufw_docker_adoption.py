@@ -48,7 +48,7 @@ def test_plan_with_the_option_shows_the_blocks_removal_and_what_it_allowed_carri
     out = done.stdout
     assert "-# BEGIN UFW AND DOCKER" in out and "-# END UFW AND DOCKER" in out
     assert "--A ufw-docker-logging-deny -j DROP" in out and "+# BEGIN dockharden DOCKER-USER" in out
-    assert f"adopting chaifeng/ufw-docker's block in /etc/ufw/after.rules (lines 5-31)" in out
+    assert "adopting chaifeng/ufw-docker's block in /etc/ufw/after.rules (lines 5-31)" in out
     assert f"allowed sources {PRIVATE} -> allow_sources" in out
     assert "`ufw route allow` rules (`ufw-docker allow`'s, chain ufw-user-forward) keep working" in out
 
