@@ -143,7 +143,8 @@ def _read_block(lines: list[str], begin: int, end: int, *, path: str, version: i
         if "net" in match.groupdict():
             net = _network(match["net"], version)
             if net is None:
-                raise refuse(number, text, f"does not name an IPv{version} network")
+                raise refuse(number, text, f"does not name an IPv{version} network as ufw-docker writes them "
+                                           "(no host bits, not /0)")
             if name == "source":
                 sources.append(net)
         if name == "forward":
@@ -154,11 +155,12 @@ def _read_block(lines: list[str], begin: int, end: int, *, path: str, version: i
 
 
 def _network(text: str, version: int) -> str | None:
+    """The network as allow_sources takes it (no host bits, not /0), None otherwise."""
     try:
-        net = ipaddress.ip_network(text, strict=False)
+        net = ipaddress.ip_network(text)
     except ValueError:
         return None
-    return str(net) if net.version == version else None
+    return str(net) if net.version == version and net.prefixlen > 0 else None
 
 
 def not_chosen(found: Found, *, path: str) -> HostFileError:

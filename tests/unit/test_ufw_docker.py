@@ -132,6 +132,8 @@ def test_a_foreign_rule_inside_the_block_is_refused_naming_its_line():
     (UFW + CLASSIC.replace("*filter", "*nat"), "is not the `*filter` line"),
     (UFW + CLASSIC.replace("COMMIT\n", ""), "is not the COMMIT line"),
     (UFW + CLASSIC.replace("-j RETURN -s 10.0.0.0/8", "-j RETURN -s 10.0.0.0/99"), "does not name an IPv4 network"),
+    (UFW + CLASSIC.replace("-j RETURN -s 10.0.0.0/8", "-j RETURN -s 0.0.0.0/0"), "not /0"),
+    (UFW + CLASSIC.replace("-j RETURN -s 10.0.0.0/8", "-j RETURN -s 10.0.0.1/8"), "no host bits"),
 ])
 def test_a_damaged_or_doubled_block_stays_refused(text, needle):
     assert needle in refusal(text)
