@@ -111,6 +111,8 @@ def test_a_saved_adopting_plan_records_the_option_and_applies_as_it_was_made(roo
     made = dockharden("plan", "--root", str(root), "--profile", "baseline", "--adopt-ufw-docker", "--out", str(saved))
     assert made.returncode == 0, made.stderr
     assert json.loads(saved.read_text())["made_with"]["adopt_ufw_docker"] is True
+    shown = dockharden("show", str(saved), "--root", str(root))
+    assert "; --adopt-ufw-docker" in shown.stdout.splitlines()[1], shown.stdout + shown.stderr
     refused = dockharden("apply", str(saved), "--root", str(root), "--adopt-ufw-docker")
     assert refused.returncode == 1 and "takes no --adopt-ufw-docker" in refused.stderr
     done = dockharden("apply", str(saved), "--root", str(root))
