@@ -52,8 +52,12 @@ def _render_one(path: str, version: int, settings: Settings, daemon: dict[str, A
                 host: HostSnapshot) -> list[RenderedFile | Note]:
     current = host.file(path)
     text = (current.content or b"").decode("utf-8", errors="surrogateescape")
-    found = ufw_docker.find(split_lines(text), path=path, version=version)
+    lines = split_lines(text)
+    found = ufw_docker.find(lines, path=path, version=version)
     if found and not ufw_docker.chosen(settings):
+        # a rule that would stop the adoption too is named first: choosing would not be enough
+        span = find_block(lines, path=path)
+        refuse_chain_rules_outside(lines, [s for s in (span, (found.begin, found.end)) if s is not None], path=path)
         raise ufw_docker.not_chosen(found, path=path)
     key = "allow_sources" if version == 4 else "allow_sources_v6"
     layer = operator_layer(settings, key)

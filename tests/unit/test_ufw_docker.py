@@ -225,3 +225,10 @@ def test_what_ufw_dockers_block_closed_counts_as_closed_before_so_adopting_it_ne
 
     rules = block_rules(UFW + CLASSIC)
     assert rules.sources == PRIVATE and set(rules.drops) == set(PRIVATE)
+
+
+def test_without_the_choice_a_rule_that_would_stop_the_adoption_too_is_named_first():
+    text = UFW + "*filter\n-A DOCKER-USER -s 198.51.100.7 -j RETURN\nCOMMIT\n" + CLASSIC
+    with pytest.raises(HostFileError) as err:
+        render_ufw(settings(adopt=False), host(text))
+    assert "line 6 (`-A DOCKER-USER -s 198.51.100.7 -j RETURN`)" in str(err.value)
