@@ -36,6 +36,7 @@ class Request(NamedTuple):
     waiting: Callable[[str], AbstractContextManager] = nullcontext  # see apply.Engine.waiting
     failpoint: Callable[[str], None] = lambda name: None  # the fault-injection tests' hook (execute/faults.py)
     stop_for_store_switch: bool = False  # --stop-containers-for-store-switch (core/store_switch.py)
+    adopt_ufw_docker: bool = False  # --adopt-ufw-docker (targets/ufw_docker.py)
 
 
 class Outcome(NamedTuple):
@@ -82,7 +83,8 @@ def make_plan(request: Request, *, restart: bool = True) -> Plan:
 
     ctx = _context(request)
     config, selection = _config(ctx, request)
-    plan = build_plan(ctx, selection, config, restart=restart, stop_first=request.stop_for_store_switch)
+    plan = build_plan(ctx, selection, config, restart=restart, stop_first=request.stop_for_store_switch,
+                      adopt_ufw_docker=request.adopt_ufw_docker)
     # what apply checks before it writes, said by plan (apply validates again, in its own staging); only
     # where the dockerd here is the engine planned for: the running system, its own version
     if is_running_system(ctx.root) and ctx.engine_version is None:
@@ -133,7 +135,8 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
     config, selection = _config(ctx, request)
     # bad input fails here, before any file is created; so does a switch of store that would orphan containers,
     # and a published port closed without a choice
-    plan = build_plan(ctx, selection, config, restart=restart, stop_first=request.stop_for_store_switch)
+    plan = build_plan(ctx, selection, config, restart=restart, stop_first=request.stop_for_store_switch,
+                      adopt_ufw_docker=request.adopt_ufw_docker)
     refuse_orphaning(plan)
     refuse_unchosen_closure(plan.port_closure, chosen=close_published_ports or asks)
     with Deferral() as signals, HostLock(request.root, request.clock(), "apply"):
@@ -144,7 +147,8 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
         _stop_if_signalled(signals, "before applying", recovered)
         if recovered:  # the interrupted run may have written dockharden.toml: read it again, as restored
             config, selection = _config(ctx, request)
-            plan = build_plan(ctx, selection, config, restart=restart, stop_first=request.stop_for_store_switch)
+            plan = build_plan(ctx, selection, config, restart=restart, stop_first=request.stop_for_store_switch,
+                              adopt_ufw_docker=request.adopt_ufw_docker)
             refuse_orphaning(plan)
         if restart:  # audit watches or the DOCKER-USER chain lost behind dockharden's back
             plan = effective.with_repairs(plan, engine.root, engine.runner)
@@ -239,7 +243,8 @@ def save_plan(request: Request, plan: Plan, path: str, *, restart: bool = True) 
     made_with = {"profiles": list(plan.selection.profiles), "layers": list(plan.selection.layers),
                  "selection_from": plan.selection.source, "engine_version": request.engine_version,
                  "user": request.user, "no_restart": not restart,
-                 "stop_containers_for_store_switch": request.stop_for_store_switch}
+                 "stop_containers_for_store_switch": request.stop_for_store_switch,
+                 "adopt_ufw_docker": request.adopt_ufw_docker}
     doc = planfile.saved_document(plan, report.plan_document(plan, request.root),
                                   target=hostmatch.identity(request.root), made_with=made_with, inputs=inputs,
                                   restart=restart and is_running_system(request.root),
@@ -419,7 +424,7 @@ def refuse_orphaning(plan: Plan) -> None:
 
 
 def build_plan(ctx: Context, selection, config: dict | None = None, *, restart: bool = True,
-               stop_first: bool = False) -> Plan:
+               stop_first: bool = False, adopt_ufw_docker: bool = False) -> Plan:
     """Everything `plan` shows; nothing is written. The layers and the host's facts are read here, the plan
     is assembled by the pure stages (core/planning.py), then the host's own tools check what would change."""
     from dockharden.core import merge
@@ -430,6 +435,10 @@ def build_plan(ctx: Context, selection, config: dict | None = None, *, restart: 
     check_flags(ctx.engine_version, ctx.user)
     ctx = ctx._replace(manager=facts.service_manager(ctx, config or {}))
     settings = merge.merge_layers(inputs.load_layers(selection))
+    if adopt_ufw_docker:
+        from dockharden.targets.ufw_docker import chosen_by_option
+
+        settings = chosen_by_option(settings)
     host = facts.read_facts(ctx, settings)
     # a block already on disk as rendered was tested when it was written: no process to start again
     early = tool_checks.EarlyChecks(_changed(firewall_files(settings, host, engine_version=ctx.engine_version),

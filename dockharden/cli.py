@@ -84,6 +84,10 @@ StopForSwitchOpt = typer.Option(False, "--stop-containers-for-store-switch",
                                      "(userns-remap, data-root, the containerd snapshotter) while containers run: "
                                      "stop them (docker stop) before the restart, so none is left without a daemon. "
                                      "Without it apply refuses.")
+AdoptOpt = typer.Option(False, "--adopt-ufw-docker",
+                        help="Adopt chaifeng/ufw-docker's block in /etc/ufw/after.rules (and after6.rules): replace "
+                             "it by dockharden's DOCKER-USER block, which keeps what it allowed (the plan says "
+                             "what). The same as `adopt_ufw_docker = true` in a layer's [ufw] table.")
 ColorOpt = typer.Option(None, "--color/--no-color", show_default=False,
                         help="Colour the plan (default: on a terminal, unless NO_COLOR is set or TERM=dumb).")
 
@@ -108,7 +112,7 @@ def _top(version: bool = typer.Option(False, "--version", is_eager=True, callbac
 
 def _request(root: str, profile: str | None = None, layer: list[str] | None = None,
              engine_version: str | None = None, user: str | None = None, *, waits: bool = False,
-             stop_for_switch: bool = False):
+             stop_for_switch: bool = False, adopt_ufw_docker: bool = False):
     """The library request for these options; `waits`: apply and rollback, whose waits are drawn live on a
     terminal's standard error (plain lines elsewhere)."""
     from dockharden.api import Request
@@ -127,7 +131,8 @@ def _request(root: str, profile: str | None = None, layer: list[str] | None = No
 
     return Request(root=root, profiles=split_profiles(profile), layers=layer or None,
                    engine_version=engine_version, user=user, progress=progress, stop_for_store_switch=stop_for_switch,
-                   failpoint=from_environment(os.environ), **({"waiting": waiting} if waiting else {}))
+                   adopt_ufw_docker=adopt_ufw_docker, failpoint=from_environment(os.environ),
+                   **({"waiting": waiting} if waiting else {}))
 
 
 def _painter(flag: bool | None):
@@ -152,11 +157,13 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
                                            help="Also save the plan to FILE (mode 0600), for `dockharden apply "
                                                 "FILE` to apply exactly it."),
          engine_version: Optional[str] = EngineOpt, user: Optional[str] = UserOpt,
-         color: Optional[bool] = ColorOpt, stop_for_switch: bool = StopForSwitchOpt) -> None:
+         color: Optional[bool] = ColorOpt, stop_for_switch: bool = StopForSwitchOpt,
+         adopt_ufw_docker: bool = AdoptOpt) -> None:
     """Show what apply would change, and why. Writes nothing, restarts nothing (--out writes only FILE)."""
     from dockharden import api, report
 
-    request = _request(root, profile, layer, engine_version, user, stop_for_switch=stop_for_switch)
+    request = _request(root, profile, layer, engine_version, user, stop_for_switch=stop_for_switch,
+                       adopt_ufw_docker=adopt_ufw_docker)
     the_plan = api.make_plan(request, restart=not no_restart)
     if out is not None:
         _save(request, the_plan, out, not no_restart)
@@ -230,7 +237,7 @@ def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profi
           no_restart: bool = typer.Option(False, "--no-restart", help="Write files only; touch no service."),
           json_out: bool = JsonOpt, engine_version: Optional[str] = EngineOpt,
           user: Optional[str] = UserOpt, color: Optional[bool] = ColorOpt,
-          stop_for_switch: bool = StopForSwitchOpt,
+          stop_for_switch: bool = StopForSwitchOpt, adopt_ufw_docker: bool = AdoptOpt,
           close_published_ports: bool = typer.Option(
               False, "--close-published-ports", help="Let the DOCKER-USER block close running containers' published "
                                                      "ports to outside sources without a question (with --yes or "
@@ -244,10 +251,12 @@ def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profi
 
     if plan_file is not None:
         _refuse_selection_flags("apply", plan_file, profile=profile, layer=layer, engine_version=engine_version,
-                                user=user, stop_containers_for_store_switch=stop_for_switch)
+                                user=user, stop_containers_for_store_switch=stop_for_switch,
+                                adopt_ufw_docker=adopt_ufw_docker)
         return _apply_saved(plan_file, root, no_restart, json_out, close_published_ports)
     outcome = api.apply(_request(root, profile, layer, engine_version, user, waits=True,
-                                 stop_for_switch=stop_for_switch), restart=not no_restart,
+                                 stop_for_switch=stop_for_switch, adopt_ufw_docker=adopt_ufw_docker),
+                        restart=not no_restart,
                         confirm=_confirm(json_out, yes, root, "Apply these changes?", color),
                         close_published_ports=close_published_ports, asks=not yes)
     _finish(outcome, json_out, "apply")

@@ -204,7 +204,8 @@ def render_saved_plan(saved, wrong: list[str], changed: list[str], *, paint=None
              + (f", layers {', '.join(made['layers'])}" if made["layers"] else "")
              + f"; engine {daemon['engine_version'] or 'unknown'}"
              + (f"; dockerd pid {daemon['pid']}" if daemon["pid"] else "; dockerd not running")
-             + ("; --no-restart" if made["no_restart"] else "")]
+             + ("; --no-restart" if made["no_restart"] else "")
+             + ("; --adopt-ufw-docker" if made.get("adopt_ufw_docker") else "")]
     if wrong or changed:
         lines.append("  the host now: apply would REFUSE it: " + "; ".join(wrong or changed))
     else:

@@ -15,8 +15,8 @@ from dockharden.core import plan as planmod
 from dockharden.core import schema as validate
 from dockharden.core.selection import CONFIG_PATH
 from dockharden.errors import LayerError
-from dockharden.model import MANAGED_STATE, HostSnapshot, Plan, Selection, Settings
-from dockharden.targets import audit_rules, daemon_json, render_all, systemd_dropin
+from dockharden.model import MANAGED_STATE, HostSnapshot, Note, Plan, Selection, Settings
+from dockharden.targets import audit_rules, daemon_json, render_all, systemd_dropin, ufw_block
 
 
 def render_with_sources(settings, host: HostSnapshot):
@@ -48,6 +48,7 @@ def plan_from(selection: Selection, settings: Settings, host: HostSnapshot, *, e
     check_merged_config(daemon_config, settings, host.daemon_json_path, version)
     rendered, render_notes = render_with_sources(settings, host)
     notes += render_notes
+    state.update(ufw_block.adopted_state(settings, host))  # an adopted ufw-docker block, kept once it is gone
     state["created"] = ownership.check_ownership(rendered, host)
     written = {f.path for f in rendered}
     planned = systemd_dropin.planned_exec(settings, host)
@@ -105,11 +106,10 @@ def firewall_files(settings: Settings, host: HostSnapshot, *, engine_version: st
     """The DOCKER-USER files plan_from renders, known before the rest of the plan so that the host's tool
     can start checking them at once; [] when they cannot be known yet (plan_from then says why)."""
     from dockharden.errors import DockhardenError
-    from dockharden.targets import ufw_block
 
     try:
         final, _ = settings_for_host(settings, host, engine_version or host.engine_version)
-        return ufw_block.render_ufw(final, host)
+        return [f for f in ufw_block.render_ufw(final, host) if not isinstance(f, Note)]
     except DockhardenError:
         return []
 

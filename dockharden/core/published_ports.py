@@ -24,6 +24,7 @@ from dockharden.model import (
     PublishedPort,
     ServiceAction,
 )
+from dockharden.targets import ufw_docker
 from dockharden.targets.ufw_block import BEGIN, END, PATH_V4
 
 LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
@@ -41,14 +42,20 @@ NO_BLOCK = BlockRules((), (), ())
 
 
 def block_rules(text: str | None) -> BlockRules:
-    """The rules of the managed block in an after.rules file's text (NO_BLOCK when there is none)."""
+    """The rules of the managed block in an after.rules file's text, else of chaifeng/ufw-docker's block (which
+    an adopting plan replaces: what it closed was closed before); NO_BLOCK when there is neither."""
     lines = (text or "").splitlines()
-    begin = next((i for i, line in enumerate(lines) if line.strip() == BEGIN), None)
-    end = next((i for i, line in enumerate(lines) if line.strip() == END), None)
-    if begin is None or end is None or end < begin:
-        return NO_BLOCK
+    for begin_marker, end_marker in ((BEGIN, END), (ufw_docker.BEGIN, ufw_docker.END)):
+        begin = next((i for i, line in enumerate(lines) if line.strip() == begin_marker), None)
+        end = next((i for i, line in enumerate(lines) if line.strip() == end_marker), None)
+        if begin is not None and end is not None and begin < end:
+            return _rules(lines[begin + 1:end])
+    return NO_BLOCK
+
+
+def _rules(lines: list[str]) -> BlockRules:
     sources, ports, drops = [], [], []
-    for line in lines[begin + 1:end]:
+    for line in lines:
         words = line.split()
         if words[:2] != ["-A", "DOCKER-USER"] or "-j" not in words[:-1]:
             continue
@@ -59,7 +66,7 @@ def block_rules(text: str | None) -> BlockRules:
             proto = words[words.index("-p") + 1] if "-p" in words[:-1] else "tcp"
             low, _, high = words[words.index("--ctorigdstport") + 1].partition(":")
             ports.append((int(low), int(high or low), proto))
-        elif verdict == "DROP" and "-d" in words[:-1]:
+        elif (verdict == "DROP" or verdict.endswith("-docker-logging-deny")) and "-d" in words[:-1]:
             drops.append(words[words.index("-d") + 1])
     return BlockRules(tuple(sources), tuple(ports), tuple(drops))
 

@@ -149,10 +149,12 @@ def missing_audit_watches(runner: Runner, wanted: set[tuple[str, str, str]]) -> 
 
 
 def missing_firewall_rules(runner: Runner, block_text: str, tool: str = "iptables") -> list[str]:
-    """Rules of the managed block absent from the live DOCKER-USER chain."""
+    """Rules of the managed block in an after.rules text absent from the live DOCKER-USER chain. Only the
+    managed block's: dockharden writes them as `iptables -S` prints them, where a file without the block (one
+    a rollback restores, such as chaifeng/ufw-docker's, `-j RETURN -s NET`) may spell its own otherwise."""
     live = runner.run([tool, "-S", "DOCKER-USER"], timeout=20)
     lines = {line.strip() for line in live.stdout.splitlines()}
-    wanted = [line.strip() for line in block_text.splitlines() if line.startswith("-A DOCKER-USER")]
+    wanted = ufw_block.block_rules(block_text)
     return [rule for rule in wanted if rule not in lines]
 
 

@@ -1,8 +1,11 @@
 """Target /etc/ufw/after.rules (and after6.rules): one managed DOCKER-USER block between markers.
 
 Pure. Everything outside the markers is the operator's and is kept byte for byte. Exactly one
-well-formed block, or an error. The block never opens the host to whole private ranges: it returns
-only for the networks and ports the layer names, plus replies and the containers' own traffic.
+well-formed block, or an error; chaifeng/ufw-docker's block is refused too, unless the operator chooses to
+adopt it: then it is replaced by the managed block, which keeps what it allowed (targets/ufw_docker.py).
+The block never opens the host to whole private ranges on its own: it returns only for the networks and
+ports the layer names (and an adopted ufw-docker block's sources), plus replies and the containers' own
+traffic.
 """
 
 
@@ -11,13 +14,15 @@ import re
 from typing import Any, NamedTuple
 
 from dockharden.errors import HostFileError, LayerError
-from dockharden.model import HostSnapshot, RenderedFile, Settings
+from dockharden.model import HostSnapshot, Note, RenderedFile, Settings
+from dockharden.targets import ufw_docker
 
 PATH_V4 = "/etc/ufw/after.rules"
 PATH_V6 = "/etc/ufw/after6.rules"
 BEGIN = "# BEGIN dockharden DOCKER-USER"
 END = "# END dockharden DOCKER-USER"
 DEFAULT_BRIDGE_V4 = "172.17.0.0/16"
+NOTHING = ufw_docker.Carried((), "")
 
 
 class Port(NamedTuple):  # a NamedTuple: 0.1 ms to define, a frozen dataclass 0.8 ms (on every start)
@@ -25,37 +30,85 @@ class Port(NamedTuple):  # a NamedTuple: 0.1 ms to define, a frozen dataclass 0.
     proto: str
 
 
-def render_ufw(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
+def render_ufw(settings: Settings, host: HostSnapshot) -> list[RenderedFile | Note]:
     ufw = settings.table("ufw")
     if not ufw.get("enabled"):
         return []
     from dockharden.targets.daemon_json import desired_on_host
 
     daemon = desired_on_host(settings, host)  # the operator's own pools and bip count too
-    files = [_render_one(PATH_V4, block_v4(ufw, daemon), host)]
-    if host.file(PATH_V6).exists or ufw.get("ipv6"):
-        files.append(_render_one(PATH_V6, block_v6(ufw, daemon), host))
-    return files
+    out: list[RenderedFile | Note] = []
+    for path, version in managed_files(ufw, host):
+        out += _render_one(path, version, settings, daemon, host)
+    return out
 
 
-def _render_one(path: str, block: str, host: HostSnapshot) -> RenderedFile:
+def managed_files(ufw: dict[str, Any], host: HostSnapshot) -> list[tuple[str, int]]:
+    """The files the block is written to, with their IP version: after6.rules when it exists or ipv6 is on."""
+    return [(PATH_V4, 4)] + ([(PATH_V6, 6)] if host.file(PATH_V6).exists or ufw.get("ipv6") else [])
+
+
+def _render_one(path: str, version: int, settings: Settings, daemon: dict[str, Any],
+                host: HostSnapshot) -> list[RenderedFile | Note]:
     current = host.file(path)
     text = (current.content or b"").decode("utf-8", errors="surrogateescape")
-    new = splice_block(text, block, path=path)
+    lines = split_lines(text)
+    found = ufw_docker.find(lines, path=path, version=version)
+    if found and not ufw_docker.chosen(settings):
+        # a rule that would stop the adoption too is named first: choosing would not be enough
+        span = find_block(lines, path=path)
+        refuse_chain_rules_outside(lines, [s for s in (span, (found.begin, found.end)) if s is not None], path=path)
+        raise ufw_docker.not_chosen(found, path=path)
+    key = "allow_sources" if version == 4 else "allow_sources_v6"
+    layer = operator_layer(settings, key)
+    entry = ufw_docker.record(found) if found else host.managed.get(ufw_docker.STATE_KEY, {}).get(path)
+    carry = ufw_docker.carried(entry, layer_sets_sources=bool(layer))
+    ufw = settings.table("ufw")
+    block = block_v4(ufw, daemon, carry) if version == 4 else block_v6(ufw, daemon, carry)
+    new = splice_block(text, block, path=path, replacing=(found.begin, found.end) if found else None)
     # ufw owns these files: an existing one keeps its mode and owner
     mode, uid, gid = (current.mode, current.uid, current.gid) if current.exists else (0o640, 0, 0)
-    return RenderedFile("ufw", path, new.encode("utf-8", errors="surrogateescape"), mode=mode, uid=uid, gid=gid)
+    out: list[RenderedFile | Note] = [RenderedFile("ufw", path, new.encode("utf-8", errors="surrogateescape"),
+                                                   mode=mode, uid=uid, gid=gid)]
+    if found:
+        shown = f"{layer} ({settings.sources[layer]})" if settings.sources.get(layer) else layer
+        out.append(Note("info", ufw_docker.adoption_line(found, path=path, key=key, layer=shown,
+                                                         layer_sources=list(ufw.get(key, [])))))
+    return out
 
 
-def block_v4(ufw: dict[str, Any], daemon: dict[str, Any]) -> str:
+def operator_layer(settings: Settings, key: str) -> str:
+    """The operator layer that sets [ufw] `key` ("" when none does: a built-in profile's value is a default
+    that ufw-docker's adopted sources join)."""
+    layer = settings.origin("ufw", (key,))
+    return layer if layer and not settings.sources.get(layer, "").startswith("profile:") else ""
+
+
+def adopted_state(settings: Settings, host: HostSnapshot) -> dict[str, Any]:
+    """managed.json's record of adopted ufw-docker blocks (path -> what the managed block keeps of it): the
+    earlier record, with the blocks this plan adopts. Later plans render from it once the block is gone."""
+    entries = dict(host.managed.get(ufw_docker.STATE_KEY, {}))
+    ufw = settings.table("ufw")
+    if ufw.get("enabled") and ufw_docker.chosen(settings):
+        for path, version in managed_files(ufw, host):
+            text = (host.file(path).content or b"").decode("utf-8", errors="surrogateescape")
+            found = ufw_docker.find(split_lines(text), path=path, version=version)
+            if found:
+                entries[path] = ufw_docker.record(found)
+    return {ufw_docker.STATE_KEY: entries} if entries else {}
+
+
+def block_v4(ufw: dict[str, Any], daemon: dict[str, Any], carry: ufw_docker.Carried = NOTHING) -> str:
     """The IPv4 block: container networks come from the layer or from the daemon's pools."""
     networks = ufw.get("container_networks") or container_networks(daemon, version=4)
-    return _render_block(networks, ufw.get("allow_sources", []), ufw.get("allow_ports", []), 4)
+    return _render_block(networks, [*ufw.get("allow_sources", []), *carry.sources], ufw.get("allow_ports", []), 4,
+                         carry.user_forward)
 
 
-def block_v6(ufw: dict[str, Any], daemon: dict[str, Any]) -> str:
+def block_v6(ufw: dict[str, Any], daemon: dict[str, Any], carry: ufw_docker.Carried = NOTHING) -> str:
     networks = ufw.get("container_networks_v6") or container_networks(daemon, version=6)
-    return _render_block(networks, ufw.get("allow_sources_v6", []), ufw.get("allow_ports", []), 6)
+    return _render_block(networks, [*ufw.get("allow_sources_v6", []), *carry.sources], ufw.get("allow_ports", []),
+                         6, carry.user_forward)
 
 
 def container_networks(daemon: dict[str, Any], version: int) -> list[str]:
@@ -72,22 +125,26 @@ def _ip_version(text: str) -> int:
         return 0
 
 
-def _render_block(networks: list[str], sources: list[str], ports: list[str], version: int) -> str:
+def _render_block(networks: list[str], sources: list[str], ports: list[str], version: int, forward: str) -> str:
     return block_text([_network(n, version, "container_networks") for n in networks],
-                      [_network(n, version, "allow_sources") for n in sources], [_port(p) for p in ports])
+                      list(dict.fromkeys(_network(n, version, "allow_sources") for n in sources)),
+                      [_port(p) for p in ports], forward)
 
 
-def block_text(networks: list[str], sources: list[str], ports: list[Port]) -> str:
+def block_text(networks: list[str], sources: list[str], ports: list[Port], forward: str = "") -> str:
     """The block between the markers. Written in Python, not a template: it is on every plan's path, where
-    Jinja2 would cost 40 ms to import (docs/performance.md)."""
+    Jinja2 would cost 40 ms to import (docs/performance.md). `forward`: ufw's route-rules chain, kept from
+    an adopted ufw-docker block (declared, as ufw loads after.rules before user.rules fills it)."""
     rules = ["-A DOCKER-USER -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"]
+    rules += [f"-A DOCKER-USER -j {forward}"] if forward else []
     rules += [f"-A DOCKER-USER -s {net} -j RETURN" for net in networks + sources]
     rules += [f"-A DOCKER-USER -p {p.proto} -m conntrack --ctorigdstport {p.port} -j RETURN" for p in ports]
     rules += [f"-A DOCKER-USER -d {net} -m conntrack --ctstate NEW -j DROP" for net in networks]
     lines = [BEGIN,
              "# Managed by dockharden. New connections into containers are dropped unless they come from a network",
              "# or go to a published port allowed below; replies and container traffic pass. Edit the layer, not this.",
-             "*filter", ":DOCKER-USER - [0:0]", *rules, "-A DOCKER-USER -j RETURN", "COMMIT", END]
+             "*filter", ":DOCKER-USER - [0:0]", *([f":{forward} - [0:0]"] if forward else []), *rules,
+             "-A DOCKER-USER -j RETURN", "COMMIT", END]
     return "\n".join(lines) + "\n"
 
 
@@ -133,13 +190,20 @@ def _newline(lines: list[str]) -> str:
     return "\r\n" if crlf * 2 > sum(line.endswith("\n") for line in lines) else "\n"
 
 
-def splice_block(text: str, block: str, *, path: str) -> str:
-    """`text` with its managed block replaced by `block` (appended when there is none)."""
+def splice_block(text: str, block: str, *, path: str, replacing: tuple[int, int] | None = None) -> str:
+    """`text` with its managed block replaced by `block` (appended when there is none). `replacing`: the line
+    indexes of an adopted ufw-docker block, whose lines are removed (the managed block takes their place when
+    the file has none yet)."""
     lines = split_lines(text)
     newline = _newline(lines)
     block_lines = [line + newline for line in block.rstrip("\n").split("\n")]
     span = find_block(lines, path=path)
-    refuse_chain_rules_outside(lines, span, path=path)
+    refuse_chain_rules_outside(lines, [s for s in (span, replacing) if s is not None], path=path)
+    if replacing is not None:
+        start, end = span or replacing
+        gone = set(range(replacing[0], replacing[1] + 1))
+        return "".join([line for i, line in enumerate(lines[:start]) if i not in gone] + block_lines
+                       + [line for i, line in enumerate(lines[end + 1:], end + 1) if i not in gone])
     if span is None:
         _check_outside_tables(lines, len(lines), path=path, hint="end the table with COMMIT first; "
                               "dockharden appends its block after the last line")
@@ -154,12 +218,12 @@ CHAIN_LINE = (r"^\s*(?::DOCKER-USER\b|(?:-A|-I|-R|-D|-N|-F|--append|--insert|--r
               r"--new-chain|--flush)\s+DOCKER-USER\b)")
 
 
-def refuse_chain_rules_outside(lines: list[str], span: tuple[int, int] | None, *, path: str) -> None:
+def refuse_chain_rules_outside(lines: list[str], spans: list[tuple[int, int]], *, path: str) -> None:
     """The operator's own DOCKER-USER lines outside the block would be lost without a word: ufw loads
     the file with iptables-restore --noflush, where the block's `:DOCKER-USER` declaration flushes the
     chain (rules above it vanish) and its final RETURN makes rules below it dead."""
     for number, line in enumerate(lines, 1):
-        inside = span is not None and span[0] < number <= span[1] + 1
+        inside = any(span[0] < number <= span[1] + 1 for span in spans)
         if not inside and re.match(CHAIN_LINE, line):
             raise HostFileError(
                 f"line {number} (`{line.strip()[:80]}`) changes the DOCKER-USER chain outside dockharden's "

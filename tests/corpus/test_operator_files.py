@@ -2,7 +2,8 @@
 rollback on offline roots, with the built-in baseline for Engine 28.5 (issue 21, "Proven by").
 
 What dockharden does with each file today is recorded in EXPECTED.tsv: whether plan accepts it or refuses
-it (with the error's type and key), and which operator choices baseline still overrides. A change of
+it (with the error's type and key), which operator choices baseline still overrides, and for after.rules
+what plan --adopt-ufw-docker does (`adopted`: chaifeng/ufw-docker's block replaced by dockharden's). A change of
 behaviour shows there in review; `python3 tests/corpus/test_operator_files.py --write-expected` rewrites
 the table from what the code does now (read the diff before committing it).
 
@@ -82,9 +83,14 @@ def forkrun(steps: list[dict]) -> list[dict]:
     return results
 
 
+ADOPT = ("--adopt-ufw-docker",)  # chaifeng/ufw-docker's block replaced by dockharden's (issue 21, item 7)
+
+
 @functools.cache
-def cycle(file: str, placement: str) -> dict:
-    """plan; when it accepts: apply, a second plan, rollback, with the files read between the steps."""
+def cycle(file: str, placement: str, adopt: bool = False) -> dict:
+    """plan; when it accepts: apply, a second plan, rollback, with the files read between the steps. `adopt`:
+    plan and apply with --adopt-ufw-docker (the second plan without it: what was adopted is remembered)."""
+    chosen = ADOPT if adopt else ()
     root = Path(tempfile.mkdtemp(prefix="dockharden-corpus-"))
     try:
         original = (CORPUS / file).read_bytes()
@@ -94,12 +100,12 @@ def cycle(file: str, placement: str) -> dict:
         before = {path: (root / path.lstrip("/")).read_bytes() if (root / path.lstrip("/")).exists() else None
                   for path in watched}
         r = ("--root", str(root))
-        plan, plan_json = forkrun([{"argv": ["plan", *r, *SELECTION]},
-                                   {"argv": ["plan", *r, *SELECTION, "--json"]}])
+        plan, plan_json = forkrun([{"argv": ["plan", *r, *SELECTION, *chosen]},
+                                   {"argv": ["plan", *r, *SELECTION, *chosen, "--json"]}])
         result = {"original": original, "before": before, "plan": plan, "plan_json": plan_json}
         if plan["status"] != 0:
             return result
-        steps = [{"argv": ["apply", *r, *SELECTION, "--yes"]},
+        steps = [{"argv": ["apply", *r, *SELECTION, *chosen, "--yes"]},
                  {"argv": ["plan", *r, *SELECTION, "--json", "--detailed-exitcode"]},
                  *({"read": str(root / path.lstrip("/"))} for path in watched),
                  {"argv": ["rollback", *r, "--yes"]},
@@ -115,9 +121,9 @@ def cycle(file: str, placement: str) -> dict:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def outcome(file: str, placement: str) -> str:
+def outcome(file: str, placement: str, adopt: bool = False) -> str:
     """`accepted`, or `refused TYPE KEY` from the JSON error (the key `-` when the error names none)."""
-    result = cycle(file, placement)
+    result = cycle(file, placement, adopt)
     if result["plan"]["status"] == 0:
         return "accepted"
     error = json.loads(result["plan_json"]["stdout"])["error"]
@@ -191,8 +197,34 @@ ACCEPTED = [case for case in CASES if EXPECTED.get(case, {}).get("plan") == "acc
 
 @pytest.mark.parametrize("case", [grouped(case) for case in ACCEPTED])
 def test_an_accepted_file_takes_baseline_then_a_second_plan_has_nothing_to_do_and_rollback_restores_its_bytes(case):
+    assert_full_cycle(case, cycle(*case))
+
+
+AFTER_RULES = [case for case in CASES if case[0].startswith("after-rules/")]
+
+
+@pytest.mark.parametrize("case", [grouped(case) for case in AFTER_RULES])
+def test_with_adopt_ufw_docker_plan_accepts_or_refuses_an_after_rules_file_as_recorded(case):
+    plan = cycle(*case, adopt=True)["plan"]
+    assert plan["status"] in (0, 1) and "Traceback" not in plan["stderr"], plan
+    assert outcome(*case, adopt=True) == EXPECTED[case]["adopted"], plan["stderr"]
+    if EXPECTED[case]["plan"] != "accepted" and plan["status"] == 0:  # accepted only by adopting ufw-docker's block
+        assert "adopting chaifeng/ufw-docker's block in /etc/ufw/after.rules" in plan["stdout"], plan["stdout"]
+
+
+ADOPTED = [case for case in AFTER_RULES if EXPECTED.get(case, {}).get("adopted") == "accepted"]
+
+
+@pytest.mark.parametrize("case", [grouped(case) for case in ADOPTED])
+def test_an_adopted_file_takes_baseline_then_a_plan_without_the_option_has_nothing_to_do_and_rollback_restores_it(
+        case):
+    result = cycle(*case, adopt=True)
+    assert b"UFW AND DOCKER" not in result["applied"][case[1]]
+    assert_full_cycle(case, result)
+
+
+def assert_full_cycle(case, result) -> None:
     file, placement = case
-    result = cycle(*case)
     assert result["apply"]["status"] == 0, result["apply"]["stderr"]
     second = result["second_plan"]
     assert second["status"] == 0, second["stdout"] + second["stderr"]
@@ -223,9 +255,10 @@ def test_baseline_keeps_every_operator_choice_outside_the_keys_it_enforces(case)
 
 def write_expected() -> None:
     with open(CORPUS / "EXPECTED.tsv", "w", encoding="utf-8") as fh:
-        fh.write("file\tplacement\tplan\toverridden_today\n")
+        fh.write("file\tplacement\tplan\toverridden_today\tadopted\n")
         for case in CASES:
-            fh.write("\t".join((*case, outcome(*case), ",".join(overridden(*case)) or "-")) + "\n")
+            adopted = outcome(*case, adopt=True) if case in AFTER_RULES else "-"
+            fh.write("\t".join((*case, outcome(*case), ",".join(overridden(*case)) or "-", adopted)) + "\n")
 
 
 if __name__ == "__main__":

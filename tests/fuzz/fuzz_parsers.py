@@ -215,7 +215,11 @@ def layer_inputs(known: bool = True) -> st.SearchStrategy[tuple[bytes, str]]:
 
 _RULES_LINES = [ufw_block.BEGIN, ufw_block.END, "  " + ufw_block.BEGIN + " ", "*filter", "*nat", " *mangle",
                 "COMMIT", " COMMIT ", "# comment", ":DOCKER-USER - [0:0]", "-A DOCKER-USER -j RETURN", "",
-                "# BEGIN dockharden", "END dockharden DOCKER-USER"]
+                "# BEGIN dockharden", "END dockharden DOCKER-USER",
+                # chaifeng/ufw-docker's markers and rules (the adopt-ufw-docker target)
+                "# BEGIN UFW AND DOCKER", "# END UFW AND DOCKER", ":ufw-user-forward - [0:0]",
+                "-A DOCKER-USER -j ufw-user-forward", "-A DOCKER-USER -j RETURN -s 10.0.0.0/8",
+                "-A DOCKER-USER -j RETURN -s fd00::/8", "-A DOCKER-USER -j DROP -m conntrack --ctstate NEW -d 10.0.0.0/8"]
 
 
 def rules_texts() -> st.SearchStrategy[str]:
@@ -274,6 +278,21 @@ def _splice_block(text: str) -> None:
     ufw_block.splice_block(once, BLOCK, path="/etc/ufw/after.rules")
 
 
+def _adopt_ufw_docker(text: str) -> None:
+    """ufw-docker's block recognised (or refused) in either file, adopted, and the result adopted again: no
+    block of ufw-docker's is left, and a second splice changes nothing (what the next plan does)."""
+    from dockharden.targets import ufw_docker
+
+    lines = ufw_block.split_lines(text)
+    for version in (4, 6):
+        found = ufw_docker.find(lines, path="/etc/ufw/after.rules", version=version)
+        if found is None:
+            continue
+        once = ufw_block.splice_block(text, BLOCK, path="/etc/ufw/after.rules", replacing=(found.begin, found.end))
+        assert ufw_docker.find(ufw_block.split_lines(once), path="/etc/ufw/after.rules", version=version) is None
+        assert ufw_block.splice_block(once, BLOCK, path="/etc/ufw/after.rules") == once
+
+
 def _selection_file(data: bytes) -> None:
     """dockharden.toml: parse and check it, then write a new selection into it and read that back."""
     import tomllib
@@ -326,6 +345,7 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target("load-layer-file", layer_inputs, _load_layer_file),
     Target("check-daemon-config", lambda known: daemon_configs(), _check_daemon_config),
     Target("splice-block", lambda known: rules_texts(), _splice_block),
+    Target("adopt-ufw-docker", lambda known: rules_texts(), _adopt_ufw_docker),
     Target("selection-file", selection_files, _selection_file),
     Target("state-file", state_files, _state_file),
 )}

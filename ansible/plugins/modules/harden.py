@@ -68,6 +68,15 @@ options:
       them in I(published_ports_closed). To keep a port open, list it in a layer's C(allow_ports).
     type: bool
     default: false
+  adopt_ufw_docker:
+    description: Adopt chaifeng/ufw-docker's block (C(# BEGIN UFW AND DOCKER) ... C(# END UFW AND DOCKER)) in
+      C(/etc/ufw/after.rules) and C(after6.rules) (C(--adopt-ufw-docker)) - it is replaced by dockharden's
+      DOCKER-USER block, which keeps what it allowed (its private sources join C(allow_sources) unless a
+      layer sets them; its jump to C(ufw-user-forward), where C(ufw route allow) rules live, stays). Without
+      it (and without C(adopt_ufw_docker = true) in a layer's C([ufw]) table) such a block fails the task and
+      nothing is written. The plan's notes say what was carried over.
+    type: bool
+    default: false
 author:
   - dockharden developers
 """
@@ -149,7 +158,8 @@ def run(module):
     request = api.Request(root=params["root"], profiles=params["profiles"], layers=params["layers"],
                           engine_version=params["engine_version"], user=params["user"],
                           service=params["service"] or None,
-                          stop_for_store_switch=params["stop_containers_for_store_switch"])
+                          stop_for_store_switch=params["stop_containers_for_store_switch"],
+                          adopt_ufw_docker=params["adopt_ufw_docker"])
     restart = params["restart"]
     if params["state"] == "rolled_back":
         if module.check_mode:
@@ -206,6 +216,7 @@ def main():
             service=dict(type="dict"),
             stop_containers_for_store_switch=dict(type="bool", default=False),
             close_published_ports=dict(type="bool", default=False),
+            adopt_ufw_docker=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
