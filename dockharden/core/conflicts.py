@@ -135,12 +135,45 @@ def _icc_needs_iptables(config: dict, flags: list[str]) -> None:
 
 
 def _tcp_needs_tls(config: dict) -> None:
-    tcp = [h for h in config.get("hosts", []) if h.startswith("tcp://")]
-    verified = config.get("tlsverify") is True or (config.get("tls") is True and "tlsverify" not in config)
-    if tcp and not verified:
-        raise _conflict(f"the API would listen on {tcp[0]} without TLS client verification; anyone who "
+    """A TCP host off loopback needs TLS client verification: anyone who reaches it controls the host.
+    One on a loopback address (127.0.0.0/8, [::1]) is not exposed to the network and is kept; _warnings
+    names who still reaches it."""
+    tcp = [h for h in config.get("hosts") or [] if isinstance(h, str) and h.startswith("tcp://")]
+    exposed = [h for h in tcp if not loopback_endpoint(h)]
+    if exposed and not tls_verified(config):
+        raise _conflict(f"the API would listen on {exposed[0]} without TLS client verification; anyone who "
                         "reaches it controls the host", "hosts",
-                        "select the tls profile (tlsverify true with certificates) or remove the TCP host")
+                        "select the tls profile (tlsverify true with certificates), remove the TCP host, or "
+                        "listen on a loopback address only (tcp://127.0.0.1:2375 or tcp://[::1]:2375)")
+
+
+def tls_verified(config: dict) -> bool:
+    return config.get("tlsverify") is True or (config.get("tls") is True and "tlsverify" not in config)
+
+
+def loopback_endpoint(endpoint: str) -> bool:
+    """`tcp://127.0.0.1:2375`, `tcp://127.1.2.3:2375`, `tcp://[::1]:2375`: a literal loopback address (a name
+    such as localhost is not: what it resolves to is the resolver's choice, not the file's)."""
+    import ipaddress
+
+    from dockharden.core.tls_reach import split_endpoint
+
+    listen, _ = split_endpoint(endpoint)
+    try:
+        return listen is not None and ipaddress.ip_address(listen).is_loopback
+    except ValueError:
+        return False
+
+
+def _loopback_tcp_warning(config: dict) -> list[Note]:
+    tcp = [h for h in config.get("hosts") or [] if isinstance(h, str) and h.startswith("tcp://")]
+    plain = [h for h in tcp if loopback_endpoint(h)] if not tls_verified(config) else []
+    if not plain:
+        return []
+    return [Note("warning", f"hosts: the API listens on {', '.join(plain)} without TLS: not reachable from the "
+                            "network, but every local user and every container with host networking "
+                            "(--network host) that connects to it controls the host, as root can; use the unix "
+                            "socket (its group decides who may), or the tls profile")]
 
 
 def _userns_conflicts(config: dict, host: HostSnapshot) -> None:
@@ -427,6 +460,33 @@ def _warnings(config: dict, host: HostSnapshot) -> list[Note]:
     if config.get("seccomp-profile") == "unconfined":
         notes.append(Note("warning", "seccomp-profile is unconfined: containers run without syscall filtering"))
     notes += _open_metrics(config)
+    notes += _loopback_tcp_warning(config)
+    notes += _ignored_runtime_fields(config)
+    return notes
+
+
+RUNTIME_FIELDS = ("path", "runtimeArgs", "runtimeType", "options")  # moby's types.Runtime, as JSON names them
+
+
+def _ignored_runtime_fields(config: dict) -> list[Note]:
+    """Fields of a runtime that are not moby's: dockerd (--validate and start alike) accepts them and ignores
+    them, so `"args": [...]` passes no argument. Kept, as dockerd keeps them, and named. Go matches JSON names
+    without regard to case: `Path` is read as `path`."""
+    runtimes = config.get("runtimes")
+    notes = []
+    for name, spec in sorted(runtimes.items() if isinstance(runtimes, dict) else ()):
+        for field in (spec if isinstance(spec, dict) else {}):
+            if field in RUNTIME_FIELDS:
+                continue
+            same = next((f for f in RUNTIME_FIELDS if f.lower() == field.lower()), None)
+            if same:
+                notes.append(Note("warning", f"runtimes.{name}.{field}: dockerd reads it as `{same}` (JSON names "
+                                             f"match without regard to case); write `{same}`"))
+            else:
+                hint = " (a runtime's arguments are `runtimeArgs`)" if field.lower() == "args" else ""
+                notes.append(Note("warning", f"runtimes.{name}.{field} is not a runtime field dockerd knows: it "
+                                             f"accepts the file and ignores the field{hint}; a runtime takes "
+                                             f"{', '.join(RUNTIME_FIELDS)}"))
     return notes
 
 

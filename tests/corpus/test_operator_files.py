@@ -87,6 +87,56 @@ ADOPT = ("--adopt-ufw-docker",)  # chaifeng/ufw-docker's block replaced by dockh
 
 
 @functools.cache
+def made_certificates() -> dict[str, bytes]:
+    """A CA, and a server certificate and key it signs (for localhost and 127.0.0.1), made once per process."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def sign(cn, key, issuer, signer, ca):
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        builder = (x509.CertificateBuilder().subject_name(name).issuer_name(issuer or name)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(hours=1))
+                   .not_valid_after(now + datetime.timedelta(days=30))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), True))
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = sign("corpus test CA", ca_key, None, ca_key, True)
+    server = sign("localhost", server_key, ca.subject, ca_key, False)
+    pem = serialization.Encoding.PEM
+    return {"tlscacert": ca.public_bytes(pem), "tlscert": server.public_bytes(pem),
+            "tlskey": server_key.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL,
+                                               serialization.NoEncryption())}
+
+
+def companions(file: str) -> dict[str, bytes]:
+    """The files a daemon.json names that an operator's host has beside it: the TLS CA, certificate and key
+    (test ones, at the paths the file names), so that plan and dockerd --validate judge the file, not their
+    absence."""
+    if not file.startswith("daemon-json/"):
+        return {}
+    try:
+        config = json.loads((CORPUS / file).read_bytes())
+    except ValueError:
+        return {}
+    if not isinstance(config, dict):
+        return {}
+    return {config[key]: pem for key, pem in made_certificates().items()
+            if isinstance(config.get(key), str) and config[key].startswith("/")}
+
+
+@functools.cache
 def cycle(file: str, placement: str, adopt: bool = False) -> dict:
     """plan; when it accepts: apply, a second plan, rollback, with the files read between the steps. `adopt`:
     plan and apply with --adopt-ufw-docker (the second plan without it: what was adopted is remembered)."""
@@ -94,7 +144,12 @@ def cycle(file: str, placement: str, adopt: bool = False) -> dict:
     root = Path(tempfile.mkdtemp(prefix="dockharden-corpus-"))
     try:
         original = (CORPUS / file).read_bytes()
-        (root / placement.lstrip("/")).parent.mkdir(parents=True)
+        for path, content in companions(file).items():
+            (root / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+            (root / path.lstrip("/")).write_bytes(content)
+            if content == made_certificates()["tlskey"]:
+                os.chmod(root / path.lstrip("/"), 0o600)
+        (root / placement.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
         (root / placement.lstrip("/")).write_bytes(original)
         watched = sorted(set(TARGETS) | {placement})
         before = {path: (root / path.lstrip("/")).read_bytes() if (root / path.lstrip("/")).exists() else None
@@ -254,11 +309,12 @@ def test_baseline_keeps_every_operator_choice_outside_the_keys_it_enforces(case)
 
 
 def write_expected() -> None:
-    with open(CORPUS / "EXPECTED.tsv", "w", encoding="utf-8") as fh:
-        fh.write("file\tplacement\tplan\toverridden_today\tadopted\n")
-        for case in CASES:
-            adopted = outcome(*case, adopt=True) if case in AFTER_RULES else "-"
-            fh.write("\t".join((*case, outcome(*case), ",".join(overridden(*case)) or "-", adopted)) + "\n")
+    rows = []
+    for case in CASES:
+        adopted = outcome(*case, adopt=True) if case in AFTER_RULES else "-"
+        rows.append("\t".join((*case, outcome(*case), ",".join(overridden(*case)) or "-", adopted)) + "\n")
+    (CORPUS / "EXPECTED.tsv").write_text("file\tplacement\tplan\toverridden_today\tadopted\n" + "".join(rows),
+                                         encoding="utf-8")  # whole, once every case has run
 
 
 if __name__ == "__main__":

@@ -45,10 +45,43 @@ def test_tcp_without_tls_client_verification_is_refused():
         check({"hosts": ["tcp://0.0.0.0:2376"], "tls": True, "tlsverify": False})
 
 
+def test_tcp_without_tls_on_a_loopback_address_is_kept_with_a_warning_naming_who_still_reaches_it():
+    for address in ("tcp://127.0.0.1:2375", "tcp://127.0.1.1:2375", "tcp://[::1]:2375"):
+        notes = check({"hosts": [address, "unix:///var/run/docker.sock"]})
+        said = [n.message for n in notes if address in n.message]
+        assert len(said) == 1 and "every local user" in said[0] and "host networking" in said[0], notes
+
+
+def test_tcp_without_tls_on_every_interface_a_public_address_or_a_name_stays_refused_beside_a_loopback_one():
+    for address in ("tcp://0.0.0.0:2375", "tcp://[::]:2375", "tcp://:2375", "tcp://192.0.2.10:2375",
+                    "tcp://localhost:2375", "tcp://docker.example.net:2375"):
+        with pytest.raises(ConflictError, match="without TLS client verification") as refused:
+            check({"hosts": ["tcp://127.0.0.1:2375", address]})
+        assert address in str(refused.value) and refused.value.key == "hosts"
+
+
+def test_a_loopback_tcp_host_with_tls_client_verification_has_no_warning():
+    certs = ("/etc/docker/tls/ca.pem", "/etc/docker/tls/cert.pem", "/etc/docker/tls/key.pem")
+    notes = check({"hosts": ["tcp://127.0.0.1:2376"], "tlsverify": True, "tlscacert": certs[0], "tlscert": certs[1],
+                   "tlskey": certs[2]}, host(existing=certs))
+    assert not [n for n in notes if "127.0.0.1" in n.message]
+
+
 def test_tcp_with_tlsverify_and_existing_certificates_passes():
     certs = ("/etc/docker/tls/ca.pem", "/etc/docker/tls/cert.pem", "/etc/docker/tls/key.pem")
     check({"hosts": ["tcp://0.0.0.0:2376"], "tlsverify": True, "tlscacert": certs[0], "tlscert": certs[1],
            "tlskey": certs[2]}, host(existing=certs))
+
+
+def test_a_runtime_field_dockerd_ignores_is_kept_and_named_in_a_warning():
+    notes = check({"runtimes": {"nvidia": {"args": [], "path": "nvidia-container-runtime"},
+                                "crun": {"Path": "/usr/bin/crun", "runtimeArgs": []}}})
+    said = [n.message for n in notes if n.message.startswith("runtimes.")]
+    assert len(said) == 2, notes
+    assert "runtimes.crun.Path: dockerd reads it as `path`" in said[0]
+    assert "runtimes.nvidia.args is not a runtime field" in said[1] and "`runtimeArgs`" in said[1]
+    assert not [n for n in check({"runtimes": {"x": {"path": "/bin/x", "runtimeArgs": ["-d"]}}}, host(existing=["/bin/x"]))
+                if n.message.startswith("runtimes.")]
 
 
 def test_live_restore_on_a_swarm_node_is_refused():

@@ -203,6 +203,17 @@ def test_runtime_named_runc_and_path_with_runtime_type_are_invalid(validator):
     assert is_valid(validator, {"runtimes": {"x": {"runtimeType": "io.containerd.x.v1", "options": {"a": 1}}}})
 
 
+def test_a_runtime_field_dockerd_does_not_know_is_valid_as_dockerd_accepts_it_but_known_fields_keep_their_types(
+        validator):
+    # Engines 26.1, 28.5 and 29.7.2: `dockerd --validate` accepts these (Go's JSON decoder ignores the
+    # unknown field) and refuses a field of the wrong type (tests/corpus/test_dockerd_validate.py runs them)
+    assert is_valid(validator, {"runtimes": {"nvidia": {"args": [], "path": "nvidia-container-runtime"}}})
+    assert is_valid(validator, {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "runtimeArgs": []}}})
+    assert is_valid(validator, {"runtimes": {"x": {"path": "/bin/x", "args": "not a list", "foo": 1}}})
+    assert not is_valid(validator, {"runtimes": {"x": {"path": 5}}})
+    assert not is_valid(validator, {"runtimes": {"x": {"path": "/bin/x", "runtimeArgs": "--debug"}}})
+
+
 def test_features_values_must_be_booleans(validator):
     assert is_valid(validator, {"features": {"cdi": False, "some-future-feature": True}})
     assert not is_valid(validator, {"features": {"cdi": "false"}})
