@@ -30,7 +30,7 @@ CONTRACT = [
 
 
 def typer_pin() -> tuple[str, str]:
-    """The pin's bounds: ("0.20", "0.30") for typer>=0.20,<0.30."""
+    """The pin's bounds: ("0.20", "0.29") for typer>=0.20,<0.29."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     spec = next(d for d in project["dependencies"] if re.match(r"typer\b", d))
     low, high = re.search(r">=\s*([\d.]+)", spec), re.search(r"<\s*([\d.]+)", spec)
