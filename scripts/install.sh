@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install dockharden on this server, as root: a virtual environment of its own in /opt/dockharden and the
+# Install dockharden on this server, as root: a virtual environment of its own, /opt/dockharden, and the
 # command linked into /usr/local/bin. Debian 12+ and Ubuntu 23.04+ mark the system Python as externally
 # managed (PEP 668): pip may not install into it, and dockharden does not try. Nothing else on the system
 # changes, except python3-venv from apt when the system Python cannot make a venv yet.
@@ -21,9 +21,16 @@ fail() { say "$*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || fail "run as root (sudo bash scripts/install.sh): dockharden goes to $prefix and $bin_dir"
 
+is_venv() { [ -f "$1/pyvenv.cfg" ]; }
+# Only a directory that is a venv (or empty, or missing) is ever removed or replaced: DOCKHARDEN_PREFIX=/usr
+# must not cost the system its /usr.
+if [ -e "$prefix" ] && ! is_venv "$prefix" && [ -n "$(ls -A "$prefix" 2>/dev/null)" ]; then
+  fail "$prefix exists and is not a virtual environment (no pyvenv.cfg): not touching it; choose another DOCKHARDEN_PREFIX"
+fi
+
 if [ "${1:-}" = "--uninstall" ]; then
   link="$bin_dir/dockharden"
-  if [ -L "$link" ] && [ "$(readlink "$link")" = "$prefix/venv/bin/dockharden" ]; then
+  if [ -L "$link" ] && [ "$(readlink "$link")" = "$prefix/bin/dockharden" ]; then
     rm -f "$link"
   fi
   rm -rf "$prefix"
@@ -46,17 +53,15 @@ if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
     || fail "apt-get install python3-venv failed: install it (or python3.X-venv on Ubuntu) and run this again"
 fi
 
-venv="$prefix/venv"
+venv="$prefix"
 # A venv belongs to one Python: after a distribution upgrade (3.11 -> 3.13) it is made anew.
-if [ -x "$venv/bin/python" ] && ! "$venv/bin/python" -c 'import sys' 2>/dev/null; then
-  say "$venv was made by a Python that is gone: making it anew"
+wanted="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+have="$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true)"
+if [ "$have" != "$wanted" ]; then
+  [ -z "$have" ] || say "$venv was made by Python $have, the system has $wanted: making it anew"
   rm -rf "$venv"
-fi
-if [ ! -x "$venv/bin/python" ] || [ "$("$venv/bin/python" -c 'import sys; print(sys.version_info[:2])')" != "$("$python" -c 'import sys; print(sys.version_info[:2])')" ]; then
-  rm -rf "$venv"
-  mkdir -p "$prefix"
-  chmod 0755 "$prefix"
   "$python" -m venv "$venv"
+  chmod 0755 "$venv"
 fi
 
 if [ "$#" -eq 0 ]; then
