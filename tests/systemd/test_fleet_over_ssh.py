@@ -75,6 +75,21 @@ class Fleet:
         for host in hosts:
             self.layers(host, [FIT])
 
+    def wheels_of_version(self, version: str) -> Path:
+        """The controller's wheel directory with dockharden rebuilt as `version` (a copy of this checkout
+        with its __version__ changed): an upgrade as the controller would ship it."""
+        source = self.tmp / f"dockharden-{version}"
+        shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__",
+                                                                    ".pytest_cache", ".hypothesis", "tests"))
+        init = source / "dockharden" / "__init__.py"
+        init.write_text(re.sub(r'(?m)^__version__ = ".*"$', f'__version__ = "{version}"', init.read_text()))
+        out = self.tmp / f"wheels-{version}"
+        shutil.copytree(self.wheels, out, ignore=shutil.ignore_patterns("dockharden-*.whl"))
+        built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(source)],
+                               capture_output=True, text=True, timeout=600)
+        assert built.returncode == 0, built.stdout + built.stderr
+        return out
+
     def layers(self, host, layers: list[str]) -> None:
         host_vars = self.inventory.parent / "host_vars" / f"{host.name}.yml"
         host_vars.parent.mkdir(exist_ok=True)
@@ -122,6 +137,14 @@ def test_bare_hosts_get_dockharden_from_the_controller_then_check_mode_shows_the
         assert host.run(["dockharden", "--version"]).stdout.strip() == "dockharden 0.1.0"
     code, recap, out = fleet.play(playbook="dockharden.host.install")
     assert code == 0 and [recap[h.name]["changed"] for h in fleet.hosts] == [0, 0], out  # the same version: kept
+
+    # the controller ships a new version: every host is upgraded to it, then back (the version is the controller's)
+    newer = fleet.wheels_of_version("0.1.1")
+    code, recap, out = fleet.play("-e", f"dockharden_wheels={newer}", playbook="dockharden.host.install")
+    assert code == 0, out
+    assert [h.run(["dockharden", "--version"]).stdout.strip() for h in fleet.hosts] == ["dockharden 0.1.1"] * 2
+    code, recap, out = fleet.play(playbook="dockharden.host.install")
+    assert code == 0 and [h.run(["dockharden", "--version"]).stdout.strip() for h in fleet.hosts] == ["dockharden 0.1.0"] * 2
 
     code, recap, out = fleet.play("--check", "--diff")
     assert code == 0, out
