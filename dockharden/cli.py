@@ -15,11 +15,6 @@ from typing import List, Literal, Optional
 
 import typer
 
-# typer (0.26 and later) carries its own copy of Click, and options' types must be its classes
-from typer._click import exceptions as click_errors
-from typer._click.core import Context as ClickContext
-from typer._click.types import ParamType
-
 from dockharden.errors import DockhardenError
 from dockharden.model import RunOutcome
 
@@ -33,6 +28,11 @@ EPILOG = ("Every command's -h ends with its exit statuses; 2 means only what a c
 app = typer.Typer(add_completion=False, rich_markup_mode=None, no_args_is_help=True, pretty_exceptions_enable=False,
                   suggest_commands=False, context_settings={"help_option_names": ["-h", "--help"]},
                   help=HELP, epilog=EPILOG)
+
+#: Click's ClickException: every usage error the command line raises is one. Found among the bases of Typer's
+#: public BadParameter, so that no private module is named: Typer 0.26 and later raise their own copy of
+#: Click's classes, earlier lines Click's own (the lines that work: pyproject.toml, tests/cli/test_typer_lines.py).
+USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 INTERRUPTED = "130, 143 or 129 interrupted by SIGINT, SIGTERM or SIGHUP."
 EXIT_PLAN = ("Exit status: 0 the plan was made (with --detailed-exitcode: nothing would change); 2 changes are "
@@ -49,30 +49,13 @@ EXIT_CHECK = ("Exit status: 0 no counted control fails (failures at the chosen l
               "run included; " + INTERRUPTED)
 EXIT_READ = "Exit status: 0 done; 1 an error, a bad option included; " + INTERRUPTED
 
-class _Text(ParamType):
-    """A value taken as given (the command checks it where it uses it), completed by the shell as a `kind`:
-    dir, file (the shell lists paths), profiles, generation (completion.complete_value, loaded only when the
-    shell asks). A type, not a Typer autocompletion function: Typer would inspect one at every start."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = self.name = kind
-
-    def convert(self, value, param, ctx):
-        return value
-
-    def shell_complete(self, ctx, param, incomplete):
-        from dockharden.ui.completion import complete_value
-
-        return complete_value(self.kind, ctx, incomplete)
-
-
-ProfileOpt = typer.Option(None, "--profile", "-p", metavar="NAMES", click_type=_Text("profiles"),
+ProfileOpt = typer.Option(None, "--profile", "-p", metavar="NAMES",
                           help="Built-in layers, comma separated (default: baseline).")
-LayerOpt = typer.Option(None, "--layer", "-l", metavar="FILE", click_type=_Text("file"),
+LayerOpt = typer.Option(None, "--layer", "-l", metavar="FILE",
                         help="An operator layer file (TOML or JSON); repeatable.")
-RootOpt = typer.Option("/", "--root", metavar="DIR", click_type=_Text("dir"),
+RootOpt = typer.Option("/", "--root", metavar="DIR",
                        help="Read every host path under this directory (an image, a chroot).")
-RootWriteOpt = typer.Option("/", "--root", metavar="DIR", click_type=_Text("dir"),
+RootWriteOpt = typer.Option("/", "--root", metavar="DIR",
                             help="Read and write every host path under this directory (an image, a chroot: then "
                                  "no service is touched).")
 JsonOpt = typer.Option(False, "--json", help="Print a versioned JSON document (errors too).")
@@ -153,7 +136,7 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
              False, "--detailed-exitcode", help="Exit 0 when nothing would change, 2 when changes are pending."),
          diff: bool = typer.Option(False, "--diff", help="Show new files in full."),
          no_restart: bool = typer.Option(False, "--no-restart", help="Plan for apply --no-restart: files only."),
-         out: Optional[str] = typer.Option(None, "--out", metavar="FILE", click_type=_Text("file"),
+         out: Optional[str] = typer.Option(None, "--out", metavar="FILE",
                                            help="Also save the plan to FILE (mode 0600), for `dockharden apply "
                                                 "FILE` to apply exactly it."),
          engine_version: Optional[str] = EngineOpt, user: Optional[str] = UserOpt,
@@ -226,7 +209,7 @@ def _finish(outcome, json_out: bool, command: str) -> None:
         raise typer.Exit(1)
 
 
-PlanFileArg = typer.Argument(None, metavar="[FILE]", show_default=False, click_type=_Text("file"),
+PlanFileArg = typer.Argument(None, metavar="[FILE]", show_default=False,
                              help="A plan saved by `dockharden plan --out FILE`.")
 
 
@@ -285,7 +268,7 @@ def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool, cl
 
 @app.command(epilog=EXIT_APPLY.replace("applied,", "rolled back,"),
              short_help="Return the host to an earlier generation.")
-def rollback(to: Optional[str] = typer.Option(None, "--to", metavar="ID", click_type=_Text("generation"),
+def rollback(to: Optional[str] = typer.Option(None, "--to", metavar="ID",
                                               help="Restore every file to how it was before this generation "
                                                    "(default: undo the last apply)."),
              root: str = RootWriteOpt, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
@@ -518,7 +501,7 @@ def completion(shell: Literal["bash", "zsh"] = typer.Argument(..., metavar="SHEL
     """
     from dockharden.ui.completion import script
 
-    sys.stdout.write(script(typer.main.get_command(app), shell))
+    sys.stdout.write(script(shell))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -565,7 +548,7 @@ def _run(args: list[str]) -> int:
         return _failed(args, exc.exit_code, exc.paragraph(), "interrupted", signal=signal_name(exc.signum))
     except DockhardenError as exc:
         return _failed(args, exc.exit_code, f"error: {exc.paragraph()}", type(exc).__name__, error=exc)
-    except click_errors.ClickException as exc:
+    except USAGE_ERROR as exc:
         message, _, hint = _usage_paragraph(exc, args).partition(". Hint: ")
         return _failed(args, 1, f"error: {message}. Hint: {hint}", "usage", hint=hint, message=message)
     except OSError as exc:  # the machine said no somewhere no typed error names it
@@ -629,11 +612,11 @@ def _command_line(args: list[str]):
     return typer.main.get_command(only)
 
 
-def _usage_paragraph(exc: click_errors.ClickException, args: list[str]) -> str:
+def _usage_paragraph(exc: Exception, args: list[str]) -> str:
     """A usage error as one paragraph: what was wrong, at most one suggestion, and where help is."""
     group = typer.main.get_command(app)
-    names = group.list_commands(ClickContext(group))
-    if isinstance(exc, click_errors.NoArgsIsHelpError):
+    names = group.list_commands(typer.Context(group))
+    if type(exc).__name__ == "NoArgsIsHelpError":
         return f"no command given. Hint: one of {', '.join(names)}; `dockharden --help` says what each does"
     ctx = getattr(exc, "ctx", None)
     # an option's missing value is reported without a context: the command is the first known name given
@@ -645,7 +628,7 @@ def _usage_paragraph(exc: click_errors.ClickException, args: list[str]) -> str:
 
         typo = exc.message.removeprefix("No such command ").strip(".")[1:-1]
         possibilities = difflib.get_close_matches(typo, names, n=1)
-    if isinstance(exc, click_errors.NoSuchOption):
+    if type(exc).__name__ == "NoSuchOption":
         exc.message = f"No such option {exc.option_name!r}"
     if possibilities:  # the closest match first: one suggestion per typo
         message = f"{exc.message.rstrip('.')} (did you mean {possibilities[0]!r}?)"

@@ -98,6 +98,7 @@ def for_operator(settings: Settings, host: HostSnapshot) -> tuple[Settings, list
     existing = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content, host.daemon_json_path)
     operator = daemon_json.operator_document(existing, host.managed.get("daemon"))
     settings = strength.yield_to_operator(settings, operator)
+    settings = strength.yield_ungrantable(settings, host.daemon)
     settings, findings = strength.yield_impossible(settings, operator, host.start_flags() + list(host.rootless_flags))
     return settings, strength.kept_notes(settings) + findings
 

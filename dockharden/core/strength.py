@@ -117,6 +117,34 @@ def yield_impossible(settings: Settings, operator: dict[str, Any], flags: list[s
     return settings._replace(tables=dict(settings.tables, daemon=daemon), kept=kept), [note]
 
 
+def yield_ungrantable(settings: Settings, daemon) -> Settings:
+    """A default `default-ulimits` entry whose Hard is above dockerd's own hard limit, where dockerd cannot
+    raise it (no CAP_SYS_RESOURCE): every container would fail to start with it, so the default yields to the
+    limit the host's daemon has (containers inherit that), and plan says so. `daemon` is the host's
+    DaemonFacts (None: no daemon to ask). An enforced value is the layer's request and is refused later
+    (core.conflicts), naming the limit."""
+    if daemon is None or daemon.can_raise_limits:
+        return settings
+    table = copy.deepcopy(settings.table("daemon"))
+    kept = dict(settings.kept)
+    for name, spec in dict(table.get("default-ulimits") or {}).items():
+        path = ("default-ulimits", name)
+        hard = spec.get("Hard", spec.get("hard")) if isinstance(spec, dict) else None
+        limit = daemon.hard_limits.get(name)
+        defaulted = any(t == "daemon" and d[:2] == path for t, d in settings.defaulted)
+        if not defaulted or not isinstance(hard, int) or limit is None or hard <= limit:
+            continue
+        remove_path(table, path)
+        kept[path] = {"had": False, "value": None, "layer": settings.origin("daemon", path),
+                      "because": f"Hard {hard} is above dockerd's own hard limit {limit} here, which it cannot raise "
+                                 f"(no CAP_SYS_RESOURCE): containers keep dockerd's {limit}"}
+    if kept == dict(settings.kept):
+        return settings
+    if not table.get("default-ulimits"):
+        table.pop("default-ulimits", None)
+    return settings._replace(tables=dict(settings.tables, daemon=table), kept=kept)
+
+
 def _iptables_off(settings: Settings, operator: dict[str, Any], flags: list[str]) -> str:
     if "--iptables=false" in flags:
         return "dockerd runs with --iptables=false"

@@ -1,57 +1,132 @@
 """Shell completion for bash and zsh: the scripts `dockharden completion SHELL` prints, and the answers the
 shell asks dockharden for while an operator types.
 
-Reads only what it completes from (the built-in profiles, the generations under --root). Click's own
-protocol: the script runs `dockharden` with _DOCKHARDEN_COMPLETE=bash_complete (or zsh_complete) and
-COMP_WORDS/COMP_CWORD set, and dockharden answers instead of running a command. Imported only then, or
+Reads only what it completes from (the built-in profiles, the generations under --root). Click's
+protocol, with Click 8.3's scripts (they complete files and directories; Typer's own drop that): the
+script runs `dockharden` with _DOCKHARDEN_COMPLETE=bash_complete (or zsh_complete) and COMP_WORDS/
+COMP_CWORD set, and dockharden answers instead of running a command. Only Typer's public API: the
+command line's objects are walked through their public methods. Imported only then, or
 for `completion`: a plan never loads it.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
-
-# typer's own copy of Click: the command line is built of its classes. It keeps Click's completion machinery
-# (ShellComplete resolves what is being completed) but not Click's bash and zsh scripts, and typer's own
-# scripts drop the file and directory completion Click's have: those two classes are Click 8.3's, below.
-from typer._click.core import Command, Context
-from typer._click.shell_completion import CompletionItem, ShellComplete, split_arg_string
+from dataclasses import dataclass
 
 PROG = "dockharden"
 VARIABLE = "_DOCKHARDEN_COMPLETE"
+FUNCTION = "_dockharden_completion"
 WHERE = {
     "bash": "/etc/bash_completion.d/dockharden (all users) or ~/.local/share/bash-completion/completions/dockharden",
     "zsh": "a directory on $fpath as _dockharden, e.g. /usr/local/share/zsh/site-functions/_dockharden",
 }
 
 
-def script(command: Command, shell: str) -> str:
+@dataclass(frozen=True)
+class Offer:
+    """One answer to the shell: a value, or `dir`/`file` for the shell to list paths itself. Click's
+    CompletionItem has the same three fields, so the command line's own offers (option and command names,
+    a Literal's values) are read the same way."""
+
+    value: str
+    type: str = "plain"
+    help: str | None = None
+
+
+def script(shell: str) -> str:
     """The completion script for `shell`, to be saved where that shell loads completions (WHERE)."""
-    source = SHELLS[shell](command, {}, PROG, VARIABLE).source()
+    source = SCRIPTS[shell] % {"complete_func": FUNCTION, "complete_var": VARIABLE, "prog_name": PROG}
     return f"# dockharden completion for {shell}: save as {WHERE[shell]}\n{source}"
 
 
-def answer(command: Command, environ: dict[str, str] | None = None) -> int:
-    """Answer the shell's question in `environ` (_DOCKHARDEN_COMPLETE=bash_complete|zsh_complete|..._source)."""
+def answer(command, environ: dict[str, str] | None = None) -> int:
+    """Answer the shell's question in `environ` (_DOCKHARDEN_COMPLETE=bash_complete|zsh_complete|..._source)
+    about `command`, the whole command line (typer.main.get_command of the app)."""
     environ = os.environ if environ is None else environ
     shell, _, instruction = environ[VARIABLE].partition("_")
-    if shell not in SHELLS or instruction not in ("source", "complete"):
+    if shell not in SCRIPTS or instruction not in ("source", "complete"):
         return 1
-    completer = SHELLS[shell](command, {}, PROG, VARIABLE, environ)
-    sys.stdout.write((completer.source() if instruction == "source" else completer.complete()) + "\n")
+    if instruction == "source":
+        sys.stdout.write(script(shell) + "\n")
+        return 0
+    words = _split(environ.get("COMP_WORDS", ""))
+    current = int(environ.get("COMP_CWORD", "0") or 0)
+    incomplete = words[current] if current < len(words) else ""
+    offers = offers_for(command, words[1:current], incomplete)
+    sys.stdout.write("\n".join(FORMATS[shell](offer) for offer in offers) + "\n")
     return 0
 
 
-def complete_value(kind: str, ctx: Context, incomplete: str) -> list[CompletionItem]:
-    """Completions of a value of `kind` (cli._Text): dir and file are listed by the shell itself; profiles
-    (also after a comma) and generation ids (under --root) are ours."""
+def offers_for(command, words: list[str], incomplete: str) -> list:
+    """What completes `incomplete` after `words` (the words typed so far, the program's name left out).
+
+    Walks the command line as Click's own completion does, through the public methods of its objects:
+    a group's subcommand by name (get_command), each command's options parsed leniently (make_context with
+    resilient_parsing: values given so far, --root among them, are in ctx.params), then asks the option
+    whose value is being typed, the first argument still missing, or the command (option and command
+    names) for its offers (shell_complete)."""
+    words = list(words)
+    if incomplete == "=":
+        incomplete = ""
+    elif incomplete.startswith("--") and "=" in incomplete:
+        name, _, incomplete = incomplete.partition("=")
+        words.append(name)
+    ctx = command.make_context(PROG, [], resilient_parsing=True)
+    while hasattr(command, "get_command"):  # a group: follow the first word that names one of its commands
+        names = [w for w in words if not w.startswith("-")]
+        sub = command.get_command(ctx, names[0]) if names else None
+        if sub is None:
+            break
+        words = words[words.index(names[0]) + 1:]
+        ctx = sub.make_context(names[0], list(words), parent=ctx, resilient_parsing=True)
+        command = sub
+    options_ended = "--" in words
+    if incomplete.startswith("-") and not options_ended:
+        return list(command.shell_complete(ctx, incomplete))
+    params = command.get_params(ctx)
+    if words and not options_ended:
+        for param in params:
+            takes_value = param.param_type_name == "option" and not param.is_flag and not param.count
+            if takes_value and words[-1] in param.opts:
+                return _value_offers(param, ctx, incomplete)
+    for param in params:
+        source = ctx.get_parameter_source(param.name)
+        if param.param_type_name == "argument" and getattr(source, "name", None) != "COMMANDLINE":
+            return _value_offers(param, ctx, incomplete)
+    return list(command.shell_complete(ctx, incomplete))
+
+
+#: What a value is, by the metavar the command line shows for it: dir and file are listed by the shell
+#: itself; profiles (also after a comma) and generation ids (under --root) are ours. Other values offer what
+#: their type knows (a choice's words).
+KINDS = {"DIR": "dir", "FILE": "file", "[FILE]": "file", "NAMES": "profiles", "ID": "generation"}
+
+
+def _value_offers(param, ctx, incomplete: str) -> list:
+    kind = KINDS.get(param.metavar or "")
+    if kind is None:
+        return list(param.shell_complete(ctx, incomplete))
     if kind in ("dir", "file"):
-        return [CompletionItem(incomplete, type=kind)]
-    return [CompletionItem(value) for value in _values(kind, ctx, incomplete)]
+        return [Offer(incomplete, type=kind)]
+    return [Offer(value) for value in _values(kind, ctx, incomplete)]
 
 
-def _values(kind: str, ctx: Context, incomplete: str) -> list[str]:
+def _split(line: str) -> list[str]:
+    """COMP_WORDS as the shell's words; an unclosed quote keeps the partial word (what is being typed)."""
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split, lexer.commenters = True, ""
+    words: list[str] = []
+    try:
+        words.extend(lexer)
+    except ValueError:
+        words.append(lexer.token)
+    return words
+
+
+def _values(kind: str, ctx, incomplete: str) -> list[str]:
     if kind == "profiles":
         from dockharden.core.layers import builtin_profiles
 
@@ -151,37 +226,16 @@ fi
 """
 
 
-class _Shell(ShellComplete):
-    def __init__(self, cli: Command, ctx_args, prog_name: str, complete_var: str, environ=None) -> None:
-        super().__init__(cli, ctx_args, prog_name, complete_var)
-        self.environ = os.environ if environ is None else environ
-
-    def source_vars(self) -> dict[str, str]:
-        return {"complete_func": self.func_name, "complete_var": self.complete_var, "prog_name": self.prog_name}
-
-    def get_completion_args(self) -> tuple[list[str], str]:
-        words = split_arg_string(self.environ["COMP_WORDS"])
-        current = int(self.environ["COMP_CWORD"])
-        return words[1:current], words[current] if current < len(words) else ""
+def _bash(offer) -> str:
+    return f"{offer.type},{offer.value}"
 
 
-class BashComplete(_Shell):
-    name = "bash"
-    source_template = BASH_SCRIPT
-
-    def format_completion(self, item: CompletionItem) -> str:
-        return f"{item.type},{item.value}"
-
-
-class ZshComplete(_Shell):
-    name = "zsh"
-    source_template = ZSH_SCRIPT
-
-    def format_completion(self, item: CompletionItem) -> str:
-        described = item.help or "_"
-        # _describe splits a described value at its first unescaped colon; compadd takes a plain one as is
-        value = item.value.replace(":", r"\:") if described != "_" else item.value
-        return f"{item.type}\n{value}\n{described}"
+def _zsh(offer) -> str:
+    described = offer.help or "_"
+    # _describe splits a described value at its first unescaped colon; compadd takes a plain one as is
+    value = offer.value.replace(":", r"\:") if described != "_" else offer.value
+    return f"{offer.type}\n{value}\n{described}"
 
 
-SHELLS = {"bash": BashComplete, "zsh": ZshComplete}
+SCRIPTS = {"bash": BASH_SCRIPT, "zsh": ZSH_SCRIPT}
+FORMATS = {"bash": _bash, "zsh": _zsh}

@@ -7,7 +7,8 @@ that file is not what the command line says now. Never imported by a command.
 
 from __future__ import annotations
 
-from typer._click.core import Command, Context  # typer's own copy of Click: the command line is built of its classes
+from typer import Context  # Click's Context as Typer gives it (its own copy of Click since 0.26)
+from typer.core import TyperCommand as Command
 from typer.core import TyperGroup as Group
 
 SECTIONS = {

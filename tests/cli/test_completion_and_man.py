@@ -98,3 +98,26 @@ def test_the_man_page_documents_every_command_and_man_reads_it_without_a_warning
     done = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(page)], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def offers(words: str, incomplete: str) -> list[tuple[str, str]]:
+    import typer
+
+    from dockharden.cli import app
+    from dockharden.ui.completion import offers_for
+
+    return [(o.type, o.value) for o in offers_for(typer.main.get_command(app), words.split(), incomplete)]
+
+
+def test_a_value_is_completed_by_what_its_metavar_says_it_is():
+    assert offers("plan --layer", "si") == [("file", "si")]
+    assert offers("plan --root", "/m") == [("dir", "/m")]
+    assert offers("plan", "--root=/m") == [("dir", "/m")]
+    assert offers("apply", "pl") == [("file", "pl")]  # the [FILE] argument: a saved plan
+    assert ("plain", "bash") in offers("completion", "")
+
+
+def test_a_group_completes_its_own_commands_and_a_command_its_options():
+    assert ("plain", "install") in offers("schedule", "in")
+    assert ("plain", "--yes") in offers("apply", "--y")
+    assert offers("plan --json", "--js") == []  # given once already

@@ -189,7 +189,7 @@ USAGE_ERRORS = [
     (("aply", "--yes"), "(did you mean 'apply'?)"),
     (("plan", "--detailed-exitcod"), "plan: no such option '--detailed-exitcod' (did you mean '--detailed-exitcode'?)"),
     (("plan", "--root"), "plan: option '--root' requires an argument"),
-    (("plan", "extra"), "plan: got unexpected extra argument(s) (extra)"),
+    (("plan", "extra"), "plan: got unexpected extra argument"),  # "argument(s) (extra)" from typer 0.26
     (("check", "--jsn", "--prob"), "check: no such option '--jsn' (did you mean '--json'?)"),
     (("--bogus",), "no such option '--bogus'"),
     ((), "no command given"),

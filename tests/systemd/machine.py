@@ -41,6 +41,8 @@ from rootfs import Engine, ensure_base
 
 HERE = Path(__file__).resolve().parent
 HOLDER = HERE / "nspawn_holder.py"
+#: The project's installer for servers (the README's first command runs it).
+INSTALLER = HERE.parents[1] / "scripts" / "install.sh"
 #: The environment of every command run inside: a login's, not the test process's.
 GUEST_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -455,15 +457,14 @@ class SystemdHost:
 
     # ------------------------------------------------------------------------- dockharden
     def install_dockharden(self, wheel_dirs: Sequence[Path]) -> None:
-        """Install dockharden as an operator would: wheels copied in (``wheels.wheelhouse``),
-        a venv in /opt/dockharden, ``pip install --no-index``, the command linked into
-        /usr/local/bin (on PATH)."""
+        """Install dockharden as an operator of an offline server would: wheels copied in
+        (``wheels.wheelhouse``), then the project's own installer, scripts/install.sh (a venv in
+        /opt/dockharden, the command linked into /usr/local/bin), with pip told to use those wheels only."""
         for d in wheel_dirs:
             self.copy_in(d, "/var/tmp/dockharden-wheels")
-        self.run(["python3", "-m", "venv", "/opt/dockharden"], timeout=180)
-        self.run(["/opt/dockharden/bin/pip", "install", "--no-index", "--find-links",
-                  "/var/tmp/dockharden-wheels", "dockharden"], timeout=300)
-        self.run(["ln", "-sf", "/opt/dockharden/bin/dockharden", "/usr/local/bin/dockharden"])
+        self.copy_in(INSTALLER, "/var/tmp/dockharden-install.sh")
+        self.run(["bash", "/var/tmp/dockharden-install.sh", "dockharden"], timeout=300,
+                 env={"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/var/tmp/dockharden-wheels"})
 
     def fit_limits_layer(self) -> list[str]:
         """``--layer`` arguments that lower nofile to what this machine lets dockerd have ([] when

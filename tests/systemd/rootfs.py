@@ -50,6 +50,7 @@ COMMON_PACKAGES = (
     "systemd-sysv", "dbus", "docker.io", "iptables", "ufw", "python3", "python3-venv", "auditd",
     "iproute2", "procps", "openssh-server", "busybox-static", "ca-certificates",
     "rootlesskit", "uidmap", "slirp4netns", "dbus-user-session",
+    "sudo",  # the README's first command is `sudo bash scripts/install.sh && sudo dockharden plan`
 )
 
 

@@ -2,8 +2,9 @@
 
 The collection (ansible/) is built and installed offline with ansible-galaxy, as an operator would,
 and its playbook ``dockharden.host.harden_fleet`` (the role ``rolling_harden`` with ``serial: 1`` and
-``max_fail_percentage: 0``) runs from a controller namespace over SSH. The module runs on each machine
-with the Python of the venv dockharden is installed in (``/opt/dockharden/bin/python``).
+``max_fail_percentage: 0``) runs from a controller namespace over SSH. The machines start without
+dockharden: the playbook's install role puts it on each (a venv in /opt/dockharden from the wheels the
+controller ships, no index), and the module runs with that venv's Python.
 
 The two machines run different engines, 20.10 (bookworm) first and 28.5 (sid) second, as a fleet in the
 middle of an upgrade does: the module runs under Python 3.11 on one and 3.14 on the other, and the
@@ -20,12 +21,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from rootfs import ENGINES_BY_ID
+import wheels
+from rootfs import ENGINES_BY_ID, guest_python_version
 
 pytestmark = pytest.mark.systemd
 
 REPO = Path(__file__).resolve().parents[2]
-PYTHON = "/opt/dockharden/bin/python"
 FIT = "/etc/dockharden/layers/fit-limits.toml"
 REFUSED = "/etc/dockharden/layers/refused-at-start.toml"
 DAEMON_JSON = "/etc/docker/daemon.json"
@@ -62,20 +63,43 @@ class Fleet:
         self.inventory = tmp / "inventory" / "hosts.ini"
         self.inventory.parent.mkdir()
         # the group the playbook runs on by default, and each host's layers (host_vars beside it)
-        self.inventory.write_text(controller.inventory(python=PYTHON).replace("[machines]", "[docker_hosts]"))
+        self.inventory.write_text(controller.inventory().replace("[machines]", "[docker_hosts]"))
+        # the wheels the controller ships: dockharden's and its dependencies' for both hosts' Pythons
+        self.wheels = tmp / "wheels"
+        for host in hosts:
+            for d in wheels.wheelhouse(guest_python_version(host.base)):
+                shutil.copytree(d, self.wheels, dirs_exist_ok=True)
+        group_vars = self.inventory.parent / "group_vars" / "docker_hosts.yml"
+        group_vars.parent.mkdir()
+        group_vars.write_text(json.dumps({"dockharden_wheels": str(self.wheels)}) + "\n")
         for host in hosts:
             self.layers(host, [FIT])
+
+    def wheels_of_version(self, version: str) -> Path:
+        """The controller's wheel directory with dockharden rebuilt as `version` (a copy of this checkout
+        with its __version__ changed): an upgrade as the controller would ship it."""
+        source = self.tmp / f"dockharden-{version}"
+        shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", "__pycache__",
+                                                                    ".pytest_cache", ".hypothesis", "tests"))
+        init = source / "dockharden" / "__init__.py"
+        init.write_text(re.sub(r'(?m)^__version__ = ".*"$', f'__version__ = "{version}"', init.read_text()))
+        out = self.tmp / f"wheels-{version}"
+        shutil.copytree(self.wheels, out, ignore=shutil.ignore_patterns("dockharden-*.whl"))
+        built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(out), str(source)],
+                               capture_output=True, text=True, timeout=600)
+        assert built.returncode == 0, built.stdout + built.stderr
+        return out
 
     def layers(self, host, layers: list[str]) -> None:
         host_vars = self.inventory.parent / "host_vars" / f"{host.name}.yml"
         host_vars.parent.mkdir(exist_ok=True)
         host_vars.write_text(json.dumps({"dockharden_layers": layers}) + "\n")
 
-    def play(self, *args: str) -> tuple[int, dict[str, dict[str, int]], str]:
+    def play(self, *args: str, playbook: str = "dockharden.host.harden_fleet") -> tuple[int, dict[str, dict[str, int]], str]:
         env = dict(self.controller.ansible_env(), ANSIBLE_COLLECTIONS_PATH=str(self.collections),
                    ANSIBLE_FORCE_COLOR="0", LC_ALL="C.UTF-8")
         done = self.controller.run([ansible_bin("ansible-playbook"), "-i", str(self.inventory),
-                                    "dockharden.host.harden_fleet", *args], check=False, timeout=600, env=env)
+                                    playbook, *args], check=False, timeout=600, env=env)
         recap = {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
                  for m in re.finditer(r"^(\S+)\s+:\s+(ok=.*)$", done.stdout, re.M)}
         return done.returncode, recap, done.stdout + done.stderr
@@ -92,15 +116,36 @@ class Fleet:
 
 @pytest.fixture
 def fleet(make_systemd_host, make_controller, tmp_path) -> Fleet:
-    hosts = [make_systemd_host(FIRST), make_systemd_host(SECOND)]
+    hosts = [make_systemd_host(FIRST, dockharden=False), make_systemd_host(SECOND, dockharden=False)]
     for host in hosts:
         assert host.fit_limits_layer() == ["--layer", FIT]  # nofile at dockerd's hard limit here (20000)
+        assert host.run(["sh", "-c", "command -v dockharden"], check=False).returncode != 0
     return Fleet(tmp_path, hosts, make_controller(*hosts), installed_collection(tmp_path / "collection"))
 
 
 @pytest.mark.parametrize("engine", [SECOND], ids=[f"{FIRST.id}+{SECOND.id}"])
-def test_check_mode_with_diff_shows_both_hosts_changes_and_touches_nothing_then_the_roll_hardens_both(fleet):
+def test_bare_hosts_get_dockharden_from_the_controller_then_check_mode_shows_the_changes_and_the_roll_hardens_both(fleet):
     before = fleet.state()
+    code, recap, out = fleet.play("--check")  # bare hosts: nothing to plan with yet, and nothing touched
+    assert code == 0 and out.count("dockharden is not installed on this host yet") == 2, out
+    assert fleet.state() == before and not any(h.path("/opt/dockharden").exists() for h in fleet.hosts)
+
+    code, recap, out = fleet.play(playbook="dockharden.host.install")
+    assert code == 0 and all(recap[h.name]["changed"] >= 1 for h in fleet.hosts), out  # venv, wheels, install, link
+    for host in fleet.hosts:
+        assert host.run(["readlink", "/usr/local/bin/dockharden"]).stdout.strip() == "/opt/dockharden/bin/dockharden"
+        assert host.run(["dockharden", "--version"]).stdout.strip() == "dockharden 0.1.0"
+    code, recap, out = fleet.play(playbook="dockharden.host.install")
+    assert code == 0 and [recap[h.name]["changed"] for h in fleet.hosts] == [0, 0], out  # the same version: kept
+
+    # the controller ships a new version: every host is upgraded to it, then back (the version is the controller's)
+    newer = fleet.wheels_of_version("0.1.1")
+    code, recap, out = fleet.play("-e", f"dockharden_wheels={newer}", playbook="dockharden.host.install")
+    assert code == 0, out
+    assert [h.run(["dockharden", "--version"]).stdout.strip() for h in fleet.hosts] == ["dockharden 0.1.1"] * 2
+    code, recap, out = fleet.play(playbook="dockharden.host.install")
+    assert code == 0 and [h.run(["dockharden", "--version"]).stdout.strip() for h in fleet.hosts] == ["dockharden 0.1.0"] * 2
+
     code, recap, out = fleet.play("--check", "--diff")
     assert code == 0, out
     assert [recap[h.name]["changed"] for h in fleet.hosts] == [1, 1], out

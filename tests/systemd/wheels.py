@@ -130,6 +130,14 @@ def dependency_wheel_dir(python_version: str) -> Path:
     return _cached_dir(f"deps-py{python_version}-{key}", make)
 
 
+def build_requirement_wheel_dir() -> Path:
+    """A directory holding wheels of pyproject.toml's [build-system] requires (pure Python): what pip needs
+    to build dockharden from a checkout or an sdist on a machine without an index."""
+    reqs = list(tomllib.loads((REPO / "pyproject.toml").read_text())["build-system"]["requires"])
+    key = hashlib.sha256("\n".join(sorted(reqs)).encode()).hexdigest()[:12]
+    return _cached_dir(f"build-{key}", lambda out: _pip(["download", "--quiet", "--only-binary=:all:", "-d", str(out), *reqs]))
+
+
 def wheelhouse(python_version: str) -> list[Path]:
     """The directories to give ``pip install --no-index --find-links`` inside a guest."""
     return [project_wheel_dir(), dependency_wheel_dir(python_version)]

@@ -233,3 +233,22 @@ def test_plan_on_an_existing_host_says_which_values_are_kept_in_the_text_and_in_
                                       "layer": "baseline", "strength": "defaults",
                                       "because": "the operator's daemon.json has its own value"}
     assert kept["icc"]["strength"] == "enforces" and kept["icc"]["because"].endswith("`iptables: false`")
+
+
+def test_a_default_ulimit_above_what_dockerd_can_grant_yields_to_its_limit_and_an_enforced_one_stays():
+    from dockharden.core.strength import kept_notes, yield_ungrantable
+    from dockharden.model import DaemonProcess
+
+    nofile = {"Name": "nofile", "Hard": 65536, "Soft": 65536}
+    nproc = {"Name": "nproc", "Hard": 4096, "Soft": 4096}
+    stuck = DaemonProcess(42, ("dockerd",), {"nofile": 20000, "nproc": 8192}, can_raise_limits=False)
+    defaults = merge_layers([layer("baseline", defaults={"default-ulimits": {"nofile": nofile, "nproc": nproc}})])
+    fitted = yield_ungrantable(defaults, stuck)
+    assert fitted.table("daemon") == {"default-ulimits": {"nproc": nproc}}  # nproc 4096 fits under 8192: kept
+    (note,) = kept_notes(fitted)
+    assert "`default-ulimits.nofile`: not written (Hard 65536 is above dockerd's own hard limit 20000" in note.message
+
+    able = DaemonProcess(42, ("dockerd",), {"nofile": 20000}, can_raise_limits=True)
+    assert yield_ungrantable(defaults, able) is defaults and yield_ungrantable(defaults, None) is defaults
+    enforced = merge_layers([layer("site", daemon={"default-ulimits": {"nofile": nofile}})])
+    assert yield_ungrantable(enforced, stuck) is enforced  # the layer's request: core.conflicts refuses it, naming the limit

@@ -223,7 +223,7 @@ def main():
     if not HAS_DOCKHARDEN:
         module.fail_json(msg=missing_required_lib("dockharden (pip install dockharden, Python 3.11+)")
                          + " If dockharden is installed in a venv, set ansible_python_interpreter to its Python"
-                           " (e.g. /opt/dockharden/bin/python).")
+                           " (e.g. /opt/dockharden/bin/python); the role dockharden.host.install puts it there.")
     try:
         module.exit_json(**run(module))
     except DockhardenError as exc:
