@@ -64,7 +64,15 @@ def yield_to_operator(settings: Settings, operator: dict[str, Any]) -> Settings:
                                "because": reason}
     if kept == dict(settings.kept):
         return settings
-    return settings._replace(tables=dict(settings.tables, daemon=daemon), kept=kept)
+    return settings._replace(tables=dict(settings.tables, daemon=daemon), kept=kept,
+                             provenance=_still_set(settings.provenance, daemon))
+
+
+def _still_set(provenance: dict, daemon: dict) -> dict:
+    """Provenance without the daemon paths a default left: a value that yielded is the operator's, and an
+    error about it must not name the layer (`log-driver local (set by layer baseline)`)."""
+    return {(table, path): who for (table, path), who in provenance.items()
+            if table != "daemon" or get_path(daemon, path)[0]}
 
 
 def _reason_to_yield(path: KeyPath, settings: Settings, operator: dict[str, Any]) -> str | None:
@@ -142,7 +150,8 @@ def yield_ungrantable(settings: Settings, daemon) -> Settings:
         return settings
     if not table.get("default-ulimits"):
         table.pop("default-ulimits", None)
-    return settings._replace(tables=dict(settings.tables, daemon=table), kept=kept)
+    return settings._replace(tables=dict(settings.tables, daemon=table), kept=kept,
+                             provenance=_still_set(settings.provenance, table))
 
 
 def _iptables_off(settings: Settings, operator: dict[str, Any], flags: list[str]) -> str:

@@ -276,6 +276,11 @@ def operator_daemon_json(draw):
         # used to overwrite the driver, and since issue 21 only defaults it: an operator of that store names its
         # snapshotter
         doc["storage-driver"] = "overlayfs"
+    if isinstance(doc.get("log-opts"), dict):  # valid: only options the driver takes (dockerd refuses others at start)
+        from dockharden.core import log_drivers
+
+        refused = set(log_drivers.refused(doc.get("log-driver") or "json-file", doc["log-opts"]))
+        doc["log-opts"] = {k: v for k, v in doc["log-opts"].items() if k not in refused}
     text = json.dumps(doc, indent=draw(st.sampled_from([None, 2, 4, "\t"])), ensure_ascii=draw(st.booleans()))
     return (text + draw(st.sampled_from(["", "\n", "\n\n"]))).encode()
 

@@ -252,3 +252,10 @@ def test_a_default_ulimit_above_what_dockerd_can_grant_yields_to_its_limit_and_a
     assert yield_ungrantable(defaults, able) is defaults and yield_ungrantable(defaults, None) is defaults
     enforced = merge_layers([layer("site", daemon={"default-ulimits": {"nofile": nofile}})])
     assert yield_ungrantable(enforced, stuck) is enforced  # the layer's request: core.conflicts refuses it, naming the limit
+
+
+def test_a_default_that_yielded_names_no_layer_so_errors_about_that_key_name_the_operators_file():
+    s = merge_layers([layer("baseline", defaults={"log-driver": "json-file", "log-opts": {"max-size": "10m"}})])
+    yielded = yield_to_operator(s, {"log-driver": "local", "log-opts": {"tag": "x"}})
+    assert yielded.table("daemon") == {}
+    assert yielded.origin("daemon", ("log-driver",)) == "" and yielded.origin("daemon", ("log-opts", "tag")) == ""
