@@ -50,7 +50,7 @@ def test_the_readme_command_installs_dockharden_on_a_server_with_an_externally_m
     host.copy_in(tracked_files_copy(tmp_path / "dockharden"), "/root/dockharden")
 
     command = readme_main_command()
-    assert command.startswith("sudo bash scripts/install.sh && sudo dockharden plan"), command
+    assert command.startswith("sudo bash scripts/install.sh && sudo /usr/local/bin/dockharden plan"), command
     done = host.run(["bash", "-c", command], cwd="/root/dockharden", check=False, timeout=600)
     assert done.returncode == 0, f"{command!r} exited {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert "Plan: " in done.stdout and "daemon.json" in done.stdout
