@@ -19,7 +19,8 @@ the lock, so concurrent test processes never see half of one; different suites b
 
 Also a command, for CI and by hand::
 
-    python3 tests/systemd/rootfs.py build [--background] [SUITE ...]   # build what is missing
+    python3 tests/systemd/rootfs.py build [--background] [SUITE|ID ...]  # build what is missing
+                                      # (a suite names its Debian line; ce-29.7 by its id)
     python3 tests/systemd/rootfs.py list                              # engines, keys, cache state
 """
 
@@ -393,7 +394,7 @@ def build_in_background(engines: list[Engine]) -> list[subprocess.Popen]:
             continue  # a missing engine tarball: ensure_base fails the tests with how to make it
         engine.log_file.parent.mkdir(parents=True, exist_ok=True)
         procs.append(subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "build", "--if-free", engine.suite],
+            [sys.executable, str(Path(__file__).resolve()), "build", "--if-free", engine.id],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True))
     return procs
