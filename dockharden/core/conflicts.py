@@ -509,14 +509,16 @@ def _open_metrics(config: dict) -> list[Note]:
 def store_switch_warning(config: dict, host: HostSnapshot) -> list[Note]:
     """A switch of the image store that an operator's layer asks for, with what it hides."""
     from dockharden.core.engine_gating import parse_version
-    from dockharden.core.image_store import hidden_by_switch, populated_graphdriver
+    from dockharden.core.image_store import GRAPH_DRIVERS, hidden_by_switch, populated_graphdriver
 
     wanted = (config.get("features") or {}).get("containerd-snapshotter")
     store = host.image_store or {}
     if wanted is True and populated_graphdriver(host):
         return [Note("warning", "features.containerd-snapshotter switches dockerd to the containerd image store "
                                 "(a restart): " + hidden_by_switch(store))]
-    leaves = wanted is False or (wanted is None and (parse_version(host.engine_version) or (0, 0)) < (29, 0))
+    # before Engine 29 the graph driver is the default; from 29 a storage-driver naming one picks it
+    leaves = wanted is False or (wanted is None and ((parse_version(host.engine_version) or (0, 0)) < (29, 0)
+                                                     or config.get("storage-driver") in GRAPH_DRIVERS))
     if store.get("store") == "containerd" and leaves and (store.get("images") or store.get("containers")):
         return [Note("warning", f"without features.containerd-snapshotter dockerd leaves the containerd image "
                                 f"store (a restart): its {store.get('images', 0)} image(s) and "

@@ -44,6 +44,10 @@ def keep_populated_store(settings: Settings, host: HostSnapshot) -> tuple[Settin
 
 
 GRAPH_TO_SNAPSHOTTER = {"overlay2": "overlayfs"}
+#: The graph drivers Engine 29 registers on Linux (moby docker-v29.7.2 daemon/graphdriver/register/). Without
+#: `features.containerd-snapshotter`, a `storage-driver` naming one of them starts Engine 29 on that graph
+#: driver, not on its default containerd store (daemon/image_store_choice.go).
+GRAPH_DRIVERS = frozenset({"overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs"})
 
 
 def fit_storage_driver(settings: Settings) -> tuple[Settings, list[Note]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from dockharden.core.image_store import GRAPH_DRIVERS
 from dockharden.errors import ConflictError
 from dockharden.model import HostSnapshot, Note, Plan, ServiceAction, Settings, StoreSwitch
 
@@ -74,6 +75,8 @@ def _store_move(config: dict, info: dict, host: HostSnapshot, remap: bool) -> tu
     old_engine = (parse_version(host.engine_version) or (0, 0)) < (29, 0)
     if remap:
         containerd, key = False, "userns-remap"  # userns-remap turns the containerd image store off
+    elif wanted is None and not old_engine and config.get("storage-driver") in GRAPH_DRIVERS:
+        containerd, key = False, "storage-driver"  # Engine 29 starts on a graph driver it is told to use
     elif wanted is None:
         containerd, key = containerd_now and not old_engine, "features.containerd-snapshotter"
     else:

@@ -1,7 +1,9 @@
 """Fixtures for tests on real hosts booted with systemd as PID 1, one per Docker Engine line.
 
 - ``engine``: parametrized over :data:`rootfs.ENGINES` (ids ``bookworm-20.10``, ``trixie-26.1``,
-  ``sid-28.5``); a test that takes it (or any fixture below) runs once per engine.
+  ``sid-28.5``: Debian's docker.io; ``ce-29.7``: Engine 29 in Docker CE's layout, from the engine
+  tarball in ``../shared/engines/`` or ``$DOCKHARDEN_ENGINE29_TARBALL``); a test that takes it (or
+  any fixture below) runs once per engine.
 - ``systemd_host``: a booted :class:`machine.SystemdHost` of that engine with dockharden installed
   from wheels (``dockharden`` on PATH, its defaults: root ``/``, no dockharden.toml).
 - ``bare_systemd_host``: the same without dockharden.
@@ -13,9 +15,10 @@
 - ``dockharden_wheels``: the wheel directories for the engine's guest Python.
 
 Every test here is marked ``systemd`` and put in the pytest-xdist group of its engine (run with
-``-n 3 --dist loadgroup`` the engines run side by side, each engine's tests in order on one worker).
+``-n 5 --dist loadgroup``, as scripts/test-all does, the engines run side by side, each engine's tests in
+order on one worker).
 Select one engine with ``-k trixie-26.1``. A missing prerequisite (root, mmdebstrap,
-systemd-nspawn, zstd...) makes the fixtures FAIL, never skip: install them with
+systemd-nspawn, zstd, the engine tarball...) makes the fixtures FAIL, never skip: install them with
 ``scripts/install-test-deps.sh``. Root filesystems missing from the cache start building in the
 background as soon as collection is done (see rootfs.py).
 """

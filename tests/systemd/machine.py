@@ -25,6 +25,7 @@ import atexit
 import io
 import json
 import os
+import posixpath
 import select
 import shutil
 import signal
@@ -51,6 +52,8 @@ GUEST_ENV = {
 }
 BUSYBOX_APPLETS = ("sh", "cat", "grep", "id", "sleep", "ls", "echo", "true", "env", "head",
                    "nc", "httpd", "ps", "hostname", "ip")
+#: Debian's docker.io ships the rootless scripts here, off PATH.
+DEBIAN_CONTRIB = "/usr/share/docker.io/contrib"
 _SEQ = count(1)
 _OPEN: list[SystemdHost] = []
 
@@ -428,6 +431,31 @@ class SystemdHost:
         pairs = {"HOME": home, "USER": user, "LOGNAME": user, "XDG_RUNTIME_DIR": f"/run/user/{uid}", **(env or {})}
         return self.run(["runuser", "-u", user, "--", "env", *[f"{k}={v}" for k, v in pairs.items()], *argv],
                         check=check, timeout=timeout)
+
+    def rootless_setuptool(self) -> str:
+        """Where this host keeps ``dockerd-rootless-setuptool.sh``: on PATH in Docker CE's layout
+        (docker-ce-rootless-extras puts it in /usr/bin), else Debian's docker.io's copy, off PATH."""
+        for d in [*GUEST_ENV["PATH"].split(":"), DEBIAN_CONTRIB]:
+            if self.path(f"{d}/dockerd-rootless-setuptool.sh").is_file():
+                return f"{d}/dockerd-rootless-setuptool.sh"
+        raise AssertionError(f"{self.name} has no dockerd-rootless-setuptool.sh on PATH or in {DEBIAN_CONTRIB}")
+
+    def install_rootless(self, user: str) -> subprocess.CompletedProcess:
+        """``dockerd-rootless-setuptool.sh install --skip-iptables`` as user (whose manager runs),
+        as an operator sets up a rootless daemon under ``systemctl --user``.
+
+        The tool's last step runs the CLI from beside itself: where Debian keeps the tool there is
+        none (exit 127, "DIR/docker: not found"), which is accepted; anywhere else (Docker CE's
+        /usr/bin) the tool must succeed. Raises :class:`CommandFailed` otherwise."""
+        tool = self.rootless_setuptool()
+        where = posixpath.dirname(tool)
+        argv = [tool, "install", "--skip-iptables"]
+        setup = self.run_as(user, argv, env={"PATH": f"{where}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"},
+                            timeout=300, check=False)
+        cli_beside = self.path(f"{where}/docker").exists()
+        if setup.returncode != 0 and (cli_beside or f"{where}/docker: not found" not in setup.stderr):
+            raise CommandFailed(setup.returncode, argv, setup.stdout, setup.stderr)
+        return setup
 
     # ----------------------------------------------------------------------------- files
     def path(self, inside: str) -> Path:

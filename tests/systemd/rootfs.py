@@ -12,13 +12,15 @@ Cache (kept between runs): ``/var/cache/dockharden-tests/`` (or ``$DOCKHARDEN_TE
     locks/SUITE-KEY.lock       flock held while one process builds or unpacks that key
     logs/SUITE-KEY.log         the last build's output
 
-KEY hashes the suite, the package list, the apt options and :data:`RECIPE_VERSION`, so a change of
-any of them builds anew. Each artefact is made under a temporary name and renamed into place under
+KEY hashes the suite, the package list, the apt options and :data:`RECIPE_VERSION` (and, for an
+engine in Docker CE's layout, the sha256 of the engine tarball and of moby's rootless scripts), so a
+change of any of them builds anew. Each artefact is made under a temporary name and renamed into place under
 the lock, so concurrent test processes never see half of one; different suites build concurrently.
 
 Also a command, for CI and by hand::
 
-    python3 tests/systemd/rootfs.py build [--background] [SUITE ...]   # build what is missing
+    python3 tests/systemd/rootfs.py build [--background] [SUITE|ID ...]  # build what is missing
+                                      # (a suite names its Debian line; ce-29.7 by its id)
     python3 tests/systemd/rootfs.py list                              # engines, keys, cache state
 """
 
@@ -36,6 +38,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 #: Bump when the way a root filesystem is made changes (hooks, options, unpacking).
@@ -43,26 +46,94 @@ RECIPE_VERSION = 1
 
 CACHE = Path(os.environ.get("DOCKHARDEN_TEST_CACHE", "/var/cache/dockharden-tests"))
 
-#: Every root filesystem: a booting systemd, the engine, the files dockharden manages, an sshd
-#: for a controller, busybox-static for the probe image, and what a rootless daemon under
-#: ``systemctl --user`` needs (docker.io ships dockerd-rootless-setuptool.sh in all three suites).
+#: Every root filesystem: a booting systemd, the files dockharden manages, an sshd for a
+#: controller, busybox-static for the probe image, and what a rootless daemon under
+#: ``systemctl --user`` needs. The engine itself comes from each line's extra packages: Debian's
+#: docker.io (which ships dockerd-rootless-setuptool.sh in all three suites), or, in Docker CE's
+#: layout, Debian's containerd, runc and CLI with the engine tarball's binaries (:class:`CELayout`).
 COMMON_PACKAGES = (
-    "systemd-sysv", "dbus", "docker.io", "iptables", "ufw", "python3", "python3-venv", "auditd",
+    "systemd-sysv", "dbus", "iptables", "ufw", "python3", "python3-venv", "auditd",
     "iproute2", "procps", "openssh-server", "busybox-static", "ca-certificates",
     "rootlesskit", "uidmap", "slirp4netns", "dbus-user-session",
     "sudo",  # the README's first command is `sudo bash scripts/install.sh && sudo dockharden plan`
 )
+REPO = Path(__file__).resolve().parents[2]
+#: moby's contrib/dockerd-rootless.sh and dockerd-rootless-setuptool.sh of the engine's tag, as
+#: Docker CE's docker-ce-rootless-extras installs them in /usr/bin (tests/systemd/ce/README.md).
+CE_EXTRAS = Path(__file__).resolve().parent / "ce"
+CE_ROOTLESS_SCRIPTS = ("dockerd-rootless.sh", "dockerd-rootless-setuptool.sh")
+#: What an engine tarball must hold (docker-engine-VERSION-linux-amd64.tar.zst, see
+#: scripts/build-engine29.sh): both binaries go to /usr/bin, both units to /usr/lib/systemd/system.
+CE_BINARIES = ("dockerd", "docker-proxy")
+CE_UNITS = ("docker.service", "docker.socket")
+#: The mmdebstrap hooks that turn the root filesystem into Docker CE's layout. mmdebstrap runs
+#: each hook with ``sh -c``, $1 being the root filesystem; they are constants (the files come in
+#: with copy-in hooks, from arguments).
+CE_COMMAND_HOOKS = (
+    # the docker group, as docker-ce's postinst makes it (docker.socket's SocketGroup=docker)
+    'chroot "$1" groupadd --system docker',
+    # docker-init is tini, as Docker CE ships it (Debian's tini-static provides the binary)
+    'ln -s tini-static "$1/usr/bin/docker-init"',
+    'chroot "$1" systemctl enable docker.socket docker.service',
+)
+
+
+@dataclass(frozen=True)
+class CELayout:
+    """An engine installed as Docker CE installs it, from a tarball made of moby's release tag.
+
+    The tarball is ``REPO/../shared/engines/NAME`` unless the environment variable ``env`` names
+    another file. A missing tarball makes the build (and so every test of the line) fail, with
+    how to make it."""
+
+    tarball_name: str
+    env: str
+
+    @property
+    def tarball(self) -> Path:
+        override = os.environ.get(self.env)
+        return Path(override) if override else (REPO.parent / "shared" / "engines" / self.tarball_name).resolve()
+
+    def missing(self) -> str | None:
+        """Why the tarball cannot be used (None when it is there)."""
+        if self.tarball.is_file():
+            return None
+        return (f"the engine tarball {self.tarball} is missing: rebuild it from moby's tag with "
+                f"`scripts/build-engine29.sh` (about 3 minutes), or point {self.env} at a copy")
+
+    def sha256(self) -> str:
+        why = self.missing()
+        if why:
+            raise BuildError(why)
+        return _file_sha256(str(self.tarball), self.tarball.stat().st_mtime_ns)
+
+    def extras_sha256(self) -> str:
+        digest = hashlib.sha256()
+        for name in CE_ROOTLESS_SCRIPTS:
+            digest.update(name.encode() + b"\0" + (CE_EXTRAS / name).read_bytes())
+        return digest.hexdigest()
+
+
+@cache
+def _file_sha256(path: str, _mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
 class Engine:
-    """A Docker Engine line as Debian ships it in one suite."""
+    """A Docker Engine line: as Debian ships it in one suite, or in Docker CE's layout (``ce``)
+    on a suite's containerd, runc and CLI."""
 
     id: str  # the pytest parameter id, e.g. "trixie-26.1"
     suite: str
     docker_major: int
     extra_packages: tuple[str, ...] = ()
     apt_options: tuple[str, ...] = ()
+    ce: CELayout | None = None
 
     @property
     def packages(self) -> tuple[str, ...]:
@@ -70,10 +141,17 @@ class Engine:
 
     @property
     def key(self) -> str:
+        """SUITE-HASH (SUITE-ceMAJOR-HASH in Docker CE's layout). Raises BuildError when the
+        engine tarball of a CE line is missing (its hash is part of the key)."""
         recipe = {"suite": self.suite, "packages": self.packages, "apt_options": self.apt_options,
                   "recipe": RECIPE_VERSION, "variant": "minbase"}
+        prefix = self.suite
+        if self.ce is not None:  # absent for the Debian lines, so their keys stay what they were
+            recipe["ce"] = {"tarball_sha256": self.ce.sha256(), "extras_sha256": self.ce.extras_sha256(),
+                            "hooks": CE_COMMAND_HOOKS}
+            prefix = f"{self.suite}-ce{self.docker_major}"
         digest = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
-        return f"{self.suite}-{digest}"
+        return f"{prefix}-{digest}"
 
     @property
     def tarball(self) -> Path:
@@ -92,16 +170,23 @@ class Engine:
         return CACHE / "logs" / f"{self.key}.log"
 
 
+#: sid's Release file on the mirror is past its Valid-Until date.
+_SID_APT = ('Acquire::Check-Valid-Until "false"',)
 ENGINES = (
-    Engine("bookworm-20.10", "bookworm", 20),
+    Engine("bookworm-20.10", "bookworm", 20, extra_packages=("docker.io",)),
     # From trixie on the CLI is a package of its own.
-    Engine("trixie-26.1", "trixie", 26, extra_packages=("docker-cli",)),
-    # sid's Release file on the mirror is past its Valid-Until date.
-    Engine("sid-28.5", "sid", 28, extra_packages=("docker-cli",),
-           apt_options=('Acquire::Check-Valid-Until "false"',)),
+    Engine("trixie-26.1", "trixie", 26, extra_packages=("docker.io", "docker-cli")),
+    Engine("sid-28.5", "sid", 28, extra_packages=("docker.io", "docker-cli"), apt_options=_SID_APT),
+    # Docker CE's layout: no docker.io at all (so nothing of Debian's daemon, units or init script),
+    # sid's containerd 2.1, runc 1.3 and CLI 28.5 (API 1.51; Engine 29 needs 1.44 or newer), tini
+    # as docker-init, and Engine 29.7.2 built from moby's tag (../shared/engines/README.md).
+    Engine("ce-29.7", "sid", 29, extra_packages=("docker-cli", "containerd", "runc", "tini-static"),
+           apt_options=_SID_APT,
+           ce=CELayout("docker-engine-29.7.2-linux-amd64.tar.zst", "DOCKHARDEN_ENGINE29_TARBALL")),
 )
 ENGINES_BY_ID = {e.id: e for e in ENGINES}
-ENGINES_BY_SUITE = {e.suite: e for e in ENGINES}
+#: The Debian line of each suite (a suite's CE line is selected by its id).
+ENGINES_BY_SUITE = {e.suite: e for e in ENGINES if e.ce is None}
 
 
 class BuildError(RuntimeError):
@@ -192,17 +277,56 @@ def _remove_stale(engine: Engine) -> None:
                 shutil.rmtree(stale) if stale.is_dir() and not stale.is_symlink() else stale.unlink()
 
 
-def mmdebstrap_argv(engine: Engine, out: Path, mirror: str) -> list[str]:
+def mmdebstrap_argv(engine: Engine, out: Path, mirror: str, ce_files: Path | None = None) -> list[str]:
+    """ce_files: for a CE line, the directory the engine tarball was unpacked into."""
     argv = ["mmdebstrap", "--variant=minbase", "--mode=root",
             "--include=" + ",".join(engine.packages)]
     argv += [f"--aptopt={opt}" for opt in engine.apt_options]
+    if engine.ce is not None:
+        if ce_files is None:
+            raise ValueError(f"{engine.id} is in Docker CE's layout: give the unpacked engine tarball")
+        bins = [str(ce_files / b) for b in CE_BINARIES] + [str(CE_EXTRAS / s) for s in CE_ROOTLESS_SCRIPTS]
+        argv += ["--customize-hook=copy-in " + " ".join(bins) + " /usr/bin",
+                 "--customize-hook=copy-in " + " ".join(str(ce_files / u) for u in CE_UNITS)
+                 + " /usr/lib/systemd/system"]
+        argv += [f"--customize-hook={hook}" for hook in CE_COMMAND_HOOKS]
     return [*argv, engine.suite, str(out), f"deb {mirror} {engine.suite} main"]
+
+
+def _unpack_engine_tarball(engine: Engine, into: Path, log) -> Path:
+    """The CE line's engine tarball unpacked into a fresh directory ``into``; checks it holds
+    the two binaries and the two units."""
+    assert engine.ce is not None
+    into.mkdir(parents=True)
+    argv = ["tar", "-C", str(into), "--use-compress-program=zstd", "-xf", str(engine.ce.tarball),
+            *CE_BINARIES, *CE_UNITS]
+    log.write(f"$ {' '.join(argv)}\n")
+    log.flush()
+    proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise BuildError(f"{engine.ce.tarball} lacks one of {', '.join(CE_BINARIES + CE_UNITS)} "
+                         f"(tar exited {proc.returncode}); rebuild it with scripts/build-engine29.sh")
+    for name in CE_BINARIES:
+        os.chmod(into / name, 0o755)
+    for name in CE_UNITS:
+        os.chmod(into / name, 0o644)
+    return into
 
 
 def _build_tarball(engine: Engine, log) -> None:
     mirror = debian_mirror()
     tmp = engine.tarball.with_name(f".{engine.key}.{os.getpid()}.tar.zst")
-    argv = mmdebstrap_argv(engine, tmp, mirror)
+    ce_files = None
+    if engine.ce is not None:
+        ce_files = _unpack_engine_tarball(engine, engine.tarball.with_name(f".{engine.key}.{os.getpid()}.engine"), log)
+    try:
+        _run_mmdebstrap(engine, tmp, mmdebstrap_argv(engine, tmp, mirror, ce_files), log)
+    finally:
+        if ce_files is not None:
+            shutil.rmtree(ce_files, ignore_errors=True)
+
+
+def _run_mmdebstrap(engine: Engine, tmp: Path, argv: list[str], log) -> None:
     log.write(f"$ {' '.join(argv)}\n")
     log.flush()
     started = time.monotonic()
@@ -242,6 +366,8 @@ def ensure_base(engine: Engine) -> Path:
     Blocks while another process builds the same key. Raises :class:`BuildError` with the end
     of the build log when mmdebstrap or tar fails.
     """
+    if engine.ce is not None and engine.ce.missing():
+        raise BuildError(engine.ce.missing())
     if engine.base.is_dir():
         return engine.base
     with _locked(engine):
@@ -265,11 +391,11 @@ def build_in_background(engines: list[Engine]) -> list[subprocess.Popen]:
     its own, so the caller can end it and its mmdebstrap by process group)."""
     procs = []
     for engine in engines:
-        if engine.base.is_dir():
-            continue
+        if (engine.ce is not None and engine.ce.missing()) or engine.base.is_dir():
+            continue  # a missing engine tarball: ensure_base fails the tests with how to make it
         engine.log_file.parent.mkdir(parents=True, exist_ok=True)
         procs.append(subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "build", "--if-free", engine.suite],
+            [sys.executable, str(Path(__file__).resolve()), "build", "--if-free", engine.id],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True))
     return procs
@@ -300,8 +426,13 @@ def main(argv: list[str]) -> int:
         return 2
     if argv[0] == "list":
         for e in ENGINES:
+            if e.ce is not None and e.ce.missing():
+                print(f"{e.id:16} {'-':27} {'no-engine':9} {e.ce.missing()}")
+                continue
             state = "unpacked" if e.base.is_dir() else "tarball" if e.tarball.is_file() else "missing"
-            print(f"{e.id:16} {e.key:22} {state:9} {' '.join(e.packages)}")
+            print(f"{e.id:16} {e.key:27} {state:9} {' '.join(e.packages)}")
+            if e.ce is not None:
+                print(f"{'':16} engine {e.ce.tarball}")
         return 0
     args = argv[1:]
     if_free = "--if-free" in args  # a background builder: leave a key someone else builds

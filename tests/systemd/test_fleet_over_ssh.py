@@ -6,9 +6,10 @@ and its playbook ``dockharden.host.harden_fleet`` (the role ``rolling_harden`` w
 dockharden: the playbook's install role puts it on each (a venv in /opt/dockharden from the wheels the
 controller ships, no index), and the module runs with that venv's Python.
 
-The two machines run different engines, 20.10 (bookworm) first and 28.5 (sid) second, as a fleet in the
-middle of an upgrade does: the module runs under Python 3.11 on one and 3.14 on the other, and the
-refused layer is caught by the restart on one and after ``dockerd --validate`` on the other.
+The two machines run different engines, as a fleet in the middle of an upgrade does, in two pairs:
+20.10 (bookworm) first and 28.5 (sid) second (the module runs under Python 3.11 on one and 3.14 on
+the other, and only the second has ``dockerd --validate``), then 28.5 (Debian's docker.io) first and
+29.7 (Docker CE's layout) second.
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ REFUSED = "/etc/dockharden/layers/refused-at-start.toml"
 DAEMON_JSON = "/etc/docker/daemon.json"
 MANAGED = (DAEMON_JSON, "/etc/audit/rules.d/docker.rules", "/etc/ufw/after.rules", "/etc/ufw/after6.rules",
            "/etc/docker/seccomp/default.json", "/etc/dockharden/dockharden.toml")
-FIRST, SECOND = ENGINES_BY_ID["bookworm-20.10"], ENGINES_BY_ID["sid-28.5"]
+#: Each fleet as (first, second) in the roll's order; the test's engine (its xdist group) is the second.
+FLEETS = ((ENGINES_BY_ID["bookworm-20.10"], ENGINES_BY_ID["sid-28.5"]),
+          (ENGINES_BY_ID["sid-28.5"], ENGINES_BY_ID["ce-29.7"]))
+FIRST_OF = {second.id: first for first, second in FLEETS}
+PAIRS = [pytest.param(second, id=f"{first.id}+{second.id}") for first, second in FLEETS]
 
 
 def ansible_bin(name: str) -> str:
@@ -115,15 +120,15 @@ class Fleet:
 
 
 @pytest.fixture
-def fleet(make_systemd_host, make_controller, tmp_path) -> Fleet:
-    hosts = [make_systemd_host(FIRST, dockharden=False), make_systemd_host(SECOND, dockharden=False)]
+def fleet(engine, make_systemd_host, make_controller, tmp_path) -> Fleet:
+    hosts = [make_systemd_host(FIRST_OF[engine.id], dockharden=False), make_systemd_host(engine, dockharden=False)]
     for host in hosts:
         assert host.fit_limits_layer() == ["--layer", FIT]  # nofile at dockerd's hard limit here (20000)
         assert host.run(["sh", "-c", "command -v dockharden"], check=False).returncode != 0
     return Fleet(tmp_path, hosts, make_controller(*hosts), installed_collection(tmp_path / "collection"))
 
 
-@pytest.mark.parametrize("engine", [SECOND], ids=[f"{FIRST.id}+{SECOND.id}"])
+@pytest.mark.parametrize("engine", PAIRS, indirect=True)
 def test_bare_hosts_get_dockharden_from_the_controller_then_check_mode_shows_the_changes_and_the_roll_hardens_both(fleet):
     before = fleet.state()
     code, recap, out = fleet.play("--check")  # bare hosts: nothing to plan with yet, and nothing touched
@@ -168,7 +173,7 @@ def test_bare_hosts_get_dockharden_from_the_controller_then_check_mode_shows_the
     assert code == 0 and [recap[h.name]["changed"] for h in fleet.hosts] == [0, 0], out
 
 
-@pytest.mark.parametrize("engine", [SECOND], ids=[f"{FIRST.id}+{SECOND.id}"])
+@pytest.mark.parametrize("engine", PAIRS, indirect=True)
 def test_a_host_whose_daemon_refuses_the_layer_is_rolled_back_and_the_roll_stops_before_the_next_host(fleet):
     first, second = fleet.hosts
     first.write_file(REFUSED, '[daemon.log-opts]\nmode = "banana"\n')
@@ -179,7 +184,8 @@ def test_a_host_whose_daemon_refuses_the_layer_is_rolled_back_and_the_roll_stops
 
     assert code != 0
     assert recap[first.name]["failed"] == 1, out
-    assert ("failed to start daemon: failed to set log opts: logger: " in out and "mode not supported: banana" in out
+    # dockerd's own line; 28.5 says "failed to set log opts: " twice (20.10 once)
+    assert (re.search(r"failed to start daemon: (failed to set log opts: )+logger: ", out) and "mode not supported: banana" in out
             and "see its log; every file was restored from generation 0001 and the daemon runs with them" in out), out
     assert "SCMP_ACT_ALLOW" not in out  # the failed task's result shows the plan, not the files' diffs
     assert first.is_active("docker") == "active" and first.info()["LiveRestoreEnabled"] is False

@@ -1,4 +1,4 @@
-"""dockharden on real hosts booted with systemd as PID 1, on Engines 20.10, 26.1 and 28.5.
+"""dockharden on real hosts booted with systemd as PID 1, on Engines 20.10, 26.1, 28.5 and 29.7.
 
 Each machine runs dockharden installed from a wheel, with its defaults: root `/`, the systemd manager
 detected, no dockharden.toml. The only layer added is the one an operator of these machines needs
@@ -192,7 +192,7 @@ def test_ufw_with_the_managed_block_refuses_a_published_port_except_from_an_allo
     assert "200 OK" not in refused.stdout
 
 
-# Engine 23 brought `dockerd --validate` and the containerd image store (24): 26.1 and 28.5 here.
+# Engine 23 brought `dockerd --validate` and the containerd image store (24): 26.1, 28.5 and 29.7 here.
 ENGINES_WITH_VALIDATE = [pytest.param(e, id=e.id) for e in rootfs.ENGINES if e.docker_major >= 24]
 
 
@@ -222,9 +222,10 @@ def test_a_key_the_engine_removed_is_refused_at_plan_time_with_the_version_that_
     host.write_file("/etc/docker/daemon.json", '{\n  "api-cors-header": "*"\n}\n')
     host.systemctl("restart", "docker", check=False)
     plan = host.dockharden("plan", "--profile", "baseline", *fit)
-    if int(version.split(".")[0]) >= 28:  # dockharden asks `dockerd --version`: the daemon is down
+    major = version.split(".")[0]
+    if int(major) >= 28:  # dockharden asks `dockerd --version`: the daemon is down
         assert plan.returncode == 1 and "Traceback" not in plan.stderr
-        assert "removed in Engine 28.0, and this host runs Engine 28." in plan.stderr, plan.stderr
+        assert f"removed in Engine 28.0, and this host runs Engine {major}." in plan.stderr, plan.stderr
     else:  # older engines still accept it: the operator's key is kept
         assert plan.returncode == 0, plan.stderr
         assert host.is_active("docker") == "active"
@@ -233,8 +234,11 @@ def test_a_key_the_engine_removed_is_refused_at_plan_time_with_the_version_that_
 @pytest.mark.parametrize("engine", ENGINES_WITH_VALIDATE, indirect=True)
 def test_baseline_leaves_the_image_store_of_a_populated_host_alone_and_warns_when_a_layer_switches_it(systemd_host):
     host = systemd_host
+    if engine_major(host) >= 29:
+        upgraded_from_a_graph_driver_engine(host)
     image = host.import_busybox_image()
     host.docker("create", "--name", "kept", image)
+    assert host.info()["Driver"] == "overlay2"  # the graph-driver store holds them
     plan = host.dockharden("plan", "--profile", "baseline", *host.fit_limits_layer())
     assert plan.returncode == 0, plan.stderr
     assert "`features.containerd-snapshotter` (from baseline) left out" in plan.stdout
@@ -244,6 +248,21 @@ def test_baseline_leaves_the_image_store_of_a_populated_host_alone_and_warns_whe
     assert "-> containerd (overlayfs)" in plan.stdout and "1 image(s)" in plan.stdout
     userns = host.dockharden("plan", "--profile", "baseline,userns", *host.fit_limits_layer())
     assert "1 image(s), 1 container(s) and 0 volume(s)" in userns.stdout
+
+
+def upgraded_from_a_graph_driver_engine(host) -> None:
+    """Make a fresh Engine 29 host what a host upgraded from Engine 28 is: Engine 29 starts on the
+    containerd image store only when the data root holds no graph driver's directory (moby
+    daemon/image_store_choice.go, graphdriver.HasPriorDriver); an upgraded host's overlay2/ keeps it
+    on overlay2. The graph driver's data is made by the engine itself, told to use it for one start."""
+    host.write_file("/etc/docker/daemon.json", '{"features": {"containerd-snapshotter": false}}\n')
+    host.systemctl("restart", "docker")
+    host.import_busybox_image("dh-prior")  # the first layer in /var/lib/docker/overlay2
+    host.run(["rm", "/etc/docker/daemon.json"])
+    host.systemctl("reset-failed", "docker")
+    host.systemctl("restart", "docker")
+    assert host.info()["Driver"] == "overlay2"
+    host.docker("rmi", "dh-prior")
 
 
 @pytest.mark.parametrize("engine", ENGINES_WITH_VALIDATE, indirect=True)

@@ -1,4 +1,4 @@
-"""The layers from the references' checklist on real hosts booted with systemd (Engines 20.10, 26.1, 28.5):
+"""The layers from the references' checklist on real hosts booted with systemd (Engines 20.10, 26.1, 28.5, 29.7):
 the prune timer enabled, started and run by systemd, then stopped and removed with its layer; the metrics
 endpoint answering on loopback under the packaged unit; the baseline's concurrency limits in effect."""
 

@@ -1,7 +1,8 @@
 """A rootless daemon under the user's own systemd (``systemctl --user``), hardened by dockharden.
 
 On every engine the user ``alice`` gets a rootless daemon as an operator sets one up: a lingering
-user manager and Debian's ``dockerd-rootless-setuptool.sh install``. dockharden then writes
+user manager and ``dockerd-rootless-setuptool.sh install`` (Debian's copy, or Docker
+CE's in /usr/bin on the ce-29.7 line). dockharden then writes
 ``~alice/.config/docker/daemon.json`` and restarts (or reloads) her daemon through
 ``systemctl --user --machine=alice@``; what the tests read back is her daemon's own answer on her
 socket, run as her.
@@ -30,7 +31,6 @@ from machine import SystemdHost, busybox_tarball
 pytestmark = pytest.mark.systemd
 
 USER = "alice"
-CONTRIB = "/usr/share/docker.io/contrib"  # Debian ships the rootless scripts there, off PATH
 LAYER = "/etc/dockharden/layers/rootless-sandbox.toml"
 REFUSED = "/etc/dockharden/layers/refused-at-start.toml"
 
@@ -74,11 +74,7 @@ class Rootless:
 def set_up_rootless(host: SystemdHost) -> Rootless:
     uid = host.add_user(USER)
     host.start_user_manager(USER)
-    setup = host.run_as(USER, [f"{CONTRIB}/dockerd-rootless-setuptool.sh", "install", "--skip-iptables"],
-                        env={"PATH": f"{CONTRIB}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"},
-                        timeout=300, check=False)
-    # Its last step runs the CLI from beside itself, where Debian does not put it (exit 127).
-    assert setup.returncode == 0 or f"{CONTRIB}/docker: not found" in setup.stderr, setup.stderr
+    host.install_rootless(USER)  # Debian's copy of the setup tool, or Docker CE's in /usr/bin
     rootless = Rootless(host, uid)
     assert rootless.is_active() == "active"
     assert "--iptables=false" in host.read_text(f"/home/{USER}/.config/systemd/user/docker.service")

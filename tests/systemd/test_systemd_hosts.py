@@ -126,16 +126,53 @@ def test_sshd_answers_the_controller_on_two_machines(make_systemd_host, make_con
     assert done.stdout.count("CHANGED | rc=0") == 2 and first.name in done.stdout and second.name in done.stdout
 
 
-def test_a_rootless_daemon_runs_under_the_users_systemd_with_overlay2(bare_systemd_host):
+def test_a_rootless_daemon_runs_under_the_users_systemd_on_the_engines_default_image_store(bare_systemd_host, engine):
     uid = bare_systemd_host.add_user("alice")
     bare_systemd_host.start_user_manager("alice")
-    contrib = "/usr/share/docker.io/contrib"  # Debian ships the rootless scripts there, off PATH
-    setup = bare_systemd_host.run_as("alice", [f"{contrib}/dockerd-rootless-setuptool.sh", "install", "--skip-iptables"],
-                                env={"PATH": f"{contrib}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"},
-                                timeout=300, check=False)
-    # Its last step runs the CLI from beside itself, where Debian does not put it (exit 127).
-    assert setup.returncode == 0 or f"{contrib}/docker: not found" in setup.stderr, setup.stderr
+    setup = bare_systemd_host.install_rootless("alice")  # Debian's copy off PATH, Docker CE's in /usr/bin
+    if bare_systemd_host.rootless_setuptool() == "/usr/bin/dockerd-rootless-setuptool.sh":
+        assert setup.returncode == 0, setup.stderr  # the CLI is beside it: every step ran
     assert bare_systemd_host.user_systemctl("alice", "is-active", "docker").stdout.strip() == "active"
-    info = bare_systemd_host.run_as("alice", ["docker", "info", "--format", "{{.Driver}} {{json .SecurityOptions}}"],
-                               env={"DOCKER_HOST": f"unix:///run/user/{uid}/docker.sock"}).stdout
-    assert info.startswith("overlay2 ") and "name=rootless" in info
+    info = json.loads(bare_systemd_host.run_as("alice", ["docker", "info", "--format", "{{json .}}"],
+                                               env={"DOCKER_HOST": f"unix:///run/user/{uid}/docker.sock"}).stdout)
+    assert "name=rootless" in info["SecurityOptions"]
+    store = dict(tuple(row) for row in info["DriverStatus"]).get("driver-type")
+    if engine.docker_major >= 29:  # a fresh install of Engine 29 starts on the containerd image store
+        assert (info["Driver"], store) == ("overlayfs", "io.containerd.snapshotter.v1")
+    else:
+        assert (info["Driver"], store) == ("overlay2", None)
+
+
+def test_the_daemon_is_the_lines_own_and_the_ce_line_has_nothing_of_debians_docker_io(bare_systemd_host, engine):
+    host = bare_systemd_host
+    exec_start = host.show("docker", "ExecStart")["ExecStart"]
+    packages = host.run(["dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\n"]).stdout.split("\n")
+    installed = {line.split()[0] for line in packages if line.endswith("ii ")}
+    if engine.ce is None:  # Debian's docker.io: its daemon in /usr/sbin, its unit
+        assert "path=/usr/sbin/dockerd" in exec_start and "docker.io" in installed
+        return
+    # Docker CE's layout: moby's unit runs the tarball's dockerd from /usr/bin, socket-activated
+    assert "path=/usr/bin/dockerd" in exec_start and "--containerd=/run/containerd/containerd.sock" in exec_start
+    assert host.show("docker", "FragmentPath")["FragmentPath"] == "/usr/lib/systemd/system/docker.service"
+    assert host.is_active("docker.socket") == "active" and host.is_active("containerd") == "active"
+    assert "docker.io" not in installed and {"containerd", "runc", "docker-cli"} <= installed
+    for gone in ("/usr/sbin/dockerd", "/usr/sbin/docker-proxy", "/etc/init.d/docker", "/etc/default/docker"):
+        assert not host.path(gone).exists(), gone
+    assert host.run(["dpkg", "-S", "/usr/bin/dockerd"], check=False).returncode != 0  # no package owns it
+    assert host.run(["dockerd", "--version"]).stdout.startswith(f"Docker version {host.engine_version()}, build ")
+    assert host.run(["getent", "group", "docker"]).stdout.startswith("docker:")
+    assert "tini" in host.run(["docker-init", "--version"]).stdout
+    api = host.docker("version", "--format", "{{.Client.APIVersion}}").stdout.strip()
+    assert tuple(map(int, api.split("."))) >= (1, 44)  # sid's CLI speaks what Engine 29 needs at least
+
+
+def test_a_missing_engine_tarball_fails_the_line_with_how_to_make_it_and_starts_no_build(tmp_path, monkeypatch):
+    import rootfs
+
+    [ce] = [e for e in rootfs.ENGINES if e.ce is not None]
+    monkeypatch.setenv(ce.ce.env, str(tmp_path / "gone.tar.zst"))
+    assert rootfs.build_in_background([ce]) == []
+    with pytest.raises(rootfs.BuildError) as err:
+        rootfs.ensure_base(ce)
+    assert f"{tmp_path}/gone.tar.zst is missing" in str(err.value) and "scripts/build-engine29.sh" in str(err.value)
+    assert ce.ce.env in str(err.value)

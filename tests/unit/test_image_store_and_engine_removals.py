@@ -70,6 +70,15 @@ def test_leaving_a_populated_containerd_store_is_warned_about():
     assert "leaves the containerd image store" in warning.message
 
 
+@pytest.mark.parametrize("config, warned", [({}, False), ({"storage-driver": "overlayfs"}, False),
+                                            ({"storage-driver": "overlay2"}, True)],
+                         ids=["default-store", "snapshotter-named", "graph-driver-named"])
+def test_on_engine_29_only_a_storage_driver_naming_a_graph_driver_leaves_a_populated_containerd_store(config, warned):
+    # Engine 29's default is the containerd store; a graph driver named without the feature is used instead
+    found = store_switch_warning(config, host_with(store("containerd"), engine="29.7.2"))
+    assert bool(found) is warned and all("leaves the containerd image store" in w.message for w in found)
+
+
 @pytest.mark.parametrize("engine, accepted", [("20.10.24", True), ("27.5.1", True), ("28.5.2", False),
                                               (None, False)])
 def test_api_cors_header_is_accepted_only_by_engines_older_than_28(engine, accepted):

@@ -110,6 +110,17 @@ def test_userns_on_the_containerd_store_also_says_the_image_store_goes_back_to_a
                             "image store containerd (overlayfs) -> graph driver overlay2")
 
 
+def test_on_engine_29_a_storage_driver_naming_a_graph_driver_without_the_feature_leaves_the_containerd_store():
+    # moby docker-v29.7.2 daemon/image_store_choice.go: a registered graph driver named in storage-driver wins
+    settings = merge_layers([Layer("site", "/etc/dockharden/site.toml", {"daemon": {"storage-driver": "overlay2"}})])
+    switch = find_switch({"storage-driver": "overlay2"}, settings, host_with(CONTAINERD, engine="29.7.2"))
+    assert switch.moves == ("image store containerd (overlayfs) -> graph driver overlay2",)
+    assert switch.keys == ("storage-driver (from site)",)
+    # before 29 the same file leaves the store too, for the missing feature
+    before = find_switch({"storage-driver": "overlay2"}, settings, host_with(CONTAINERD, engine="28.5.2"))
+    assert before.moves == ("image store containerd (overlayfs) -> graph driver overlay2",)
+
+
 def test_the_containerd_snapshotter_switches_the_store_and_hides_images_and_containers_not_volumes():
     settings = merge_layers([Layer("site", "/etc/dockharden/site.toml",
                                    {"daemon": {"features": {"containerd-snapshotter": True}}})])
