@@ -55,7 +55,7 @@ COMMON_PACKAGES = (
     "systemd-sysv", "dbus", "iptables", "ufw", "python3", "python3-venv", "auditd",
     "iproute2", "procps", "openssh-server", "busybox-static", "ca-certificates",
     "rootlesskit", "uidmap", "slirp4netns", "dbus-user-session",
-    "sudo",  # the README's first command is `sudo bash scripts/install.sh && sudo dockharden plan`
+    "sudo",  # the README's first command: `sudo bash scripts/install.sh && sudo /usr/local/bin/dockharden plan`
 )
 REPO = Path(__file__).resolve().parents[2]
 #: moby's contrib/dockerd-rootless.sh and dockerd-rootless-setuptool.sh of the engine's tag, as
