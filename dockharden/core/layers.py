@@ -110,14 +110,39 @@ def _parse(data: bytes, *, source: str, fmt: str) -> dict[str, Any]:
     return doc
 
 
-def _unset_path(text: str, source: str) -> KeyPath:
-    path = tuple(text.strip("/").split("/"))
+def _unset_path(given: str | list[str], source: str) -> KeyPath:
+    """An `[unset]` path: a string of keys joined by '/' ("log-opts/max-file"), or an array of keys
+    (["log-opts", "a/b"]: the only way to name a key that holds '/'). No empty key ("log-opts/" would mean
+    the whole map), and no key inside a value that is not a map of its own (a ulimit's Hard, an element
+    of a list): removing it would leave half a value."""
+    shown = json.dumps(given) if isinstance(given, list) else f"`{given}`"
+    path = tuple(given) if isinstance(given, list) else tuple(given.split("/"))
     if not all(path):
-        raise LayerError(f"`unset` path `{text}` has an empty part", hint="write it like \"log-opts/max-file\"",
-                         path=source, key="unset.daemon")
+        raise LayerError(f"`unset` path {shown} has an empty part", hint="write it like \"log-opts/max-file\" "
+                         "(or [\"log-opts\", \"a/b\"] for a key that holds '/'); to remove a whole map, name "
+                         "it alone: \"log-opts\"", path=source, key="unset.daemon")
     known = daemon_keys()
     if path[0] not in known:
         raise LayerError(f"`unset` names an unknown daemon.json key `{path[0]}`{suggest(path[0], known)}",
                          hint="name a key of daemon.json; nested keys use '/', e.g. \"log-opts/max-file\"",
                          path=source, key="unset.daemon")
+    spec: Any = known[path[0]]
+    for depth, key in enumerate(path[1:], start=1):
+        if not _is_map(spec):
+            above = ".".join(path[:depth])
+            raise LayerError(f"`unset` path {shown} goes inside `{above}`, which is one value, not a map of "
+                             "keys: removing a part of it would leave half a value",
+                             hint=f"unset `{'/'.join(path[:depth])}` whole, or set it whole in [daemon]",
+                             path=source, key="unset.daemon")
+        props = spec.get("properties", {})
+        spec = props[key] if key in props else spec.get("additionalProperties", {})
     return path
+
+
+def _is_map(spec: Any) -> bool:
+    """A daemon.json value whose keys can be removed one by one: an object that is not a closed record."""
+    if not isinstance(spec, dict):
+        return False
+    kinds = spec.get("type", "object")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    return "object" in kinds and spec.get("additionalProperties", True) is not False

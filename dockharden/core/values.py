@@ -316,7 +316,7 @@ LAYER_CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "rootless": {"user": unprivileged_user},
     "prune": {"filters": lambda items: _one_until(each(prune_filter)(items)), "keep_storage": byte_size,
               "on_calendar": calendar},
-    "unset": {"daemon": _unique_strings},
+    "unset": {"daemon": each(lambda item: tuple(item) if isinstance(item, list) else tuple(item.split("/")))},
 }
 
 
