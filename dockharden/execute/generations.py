@@ -26,6 +26,7 @@ from dockharden.host.state import (  # noqa: F401 (read side)
     find_generation,
     generation_dirs,
     generations_dir,
+    is_number,
     list_generations,
     record_path,
     record_problem,
@@ -108,7 +109,7 @@ def release_reserve(generation: Generation) -> None:
 
 
 def _next_id(base: Path) -> str:
-    numbers = [int(p.name) for p in base.iterdir() if p.name.isdigit()]  # a damaged one keeps its number too
+    numbers = [int(p.name) for p in base.iterdir() if is_number(p.name)]  # a damaged one keeps its number too
     return f"{max(numbers, default=0) + 1:04d}"
 
 

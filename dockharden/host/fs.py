@@ -201,6 +201,9 @@ class HostFS:
             remove_quietly(tmp)
             raise from_os_error(exc, "could not write it", path=path, error=ApplyError,
                                 then="the previous file is unchanged") from None
+        except BaseException:  # an interrupt, or a mode or owner chmod/chown refuses: no temporary file stays
+            remove_quietly(tmp)
+            raise
         fsync_dir(target.parent)
 
     def remove(self, path: str) -> None:
