@@ -27,6 +27,7 @@ from dockharden.host.state import (  # noqa: F401 (read side)
     generation_dirs,
     generations_dir,
     is_number,
+    link_swapped_in,
     list_generations,
     record_path,
     record_problem,
@@ -115,7 +116,7 @@ def _next_id(base: Path) -> str:
 
 def _backup(root: str, directory: Path, index: int, old: HostFile) -> dict[str, Any]:
     entry = {"path": old.path, "existed": old.exists, "mode": old.mode, "uid": old.uid, "gid": old.gid,
-             "sha256": sha256(old.content), "backup": None}
+             "sha256": sha256(old.content), "backup": None, "symlink": old.symlink_target}
     if old.exists:
         name = f"files/{index:03d}"
         copy_preserving(HostFS(root).real(old.path), directory / name, old.mode or 0o600)
@@ -165,13 +166,15 @@ def restore_files(root: str, generation: Generation) -> list[str]:
         fs.remove_temporaries(entry["path"])
         data = backup_bytes(generation, entry)
         current = fs.read(entry["path"])
-        if current.content == data and (data is None or (current.mode, current.uid, current.gid) ==
-                                        (entry["mode"], entry["uid"], entry["gid"])):
+        follow = not link_swapped_in(entry, current)
+        if follow and current.content == data and (data is None or (current.mode, current.uid, current.gid) ==
+                                                   (entry["mode"], entry["uid"], entry["gid"])):
             continue
         if data is None:
             fs.remove(entry["path"])
-        else:
-            fs.write(entry["path"], data, entry["mode"], entry["uid"] or 0, entry["gid"] or 0)
+        else:  # a symlink that replaced the file since is replaced itself, never written through
+            fs.write(entry["path"], data, entry["mode"], entry["uid"] or 0, entry["gid"] or 0,
+                     through_link=follow)
         restored.append(entry["path"])
     return restored
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 from dockharden.errors import HostFileError, StateError
 from dockharden.host.fs import HostFS, read_own
-from dockharden.model import MANAGED_STATE, decode_key_path, STATE_DIR, UNFINISHED, Journal, Note
+from dockharden.model import MANAGED_STATE, STATE_DIR, UNFINISHED, HostFile, Journal, Note, decode_key_path
 
 RECORD = "record.json"
 
@@ -247,16 +247,29 @@ def backup_bytes(generation: Generation, entry: dict[str, Any]) -> bytes | None:
         return None
     where = f"/var/lib/dockharden/generations/{generation.id}/{entry['backup']}"
     try:
-        data = read_own(generation.directory / entry["backup"])
+        data = read_own(generation.directory / entry["backup"], within=generation.directory)
     except FileNotFoundError:
         raise StateError(f"the backup of {entry['path']} is missing", path=where,
                          hint="it cannot be restored from this generation; `dockharden history` lists the others") \
             from None
+    except (OSError, HostFileError) as exc:  # ELOOP, ENOTDIR: a symlink on the way, which dockharden never makes
+        why = exc.message if isinstance(exc, HostFileError) else (exc.strerror or str(exc))
+        raise StateError(f"the backup of {entry['path']} cannot be read as dockharden wrote it ({why}; a "
+                         "symlink in the generation's directory is never followed)", path=where,
+                         hint="it cannot be restored from this generation; put back the generation's files/ "
+                              "directory, or see `dockharden history` for the others") from None
     if sha256(data) != entry["sha256"]:
         raise StateError(f"the backup of {entry['path']} does not match the SHA-256 its record took of it "
                          "(cut short or edited since)", path=where,
                          hint="it cannot be restored from this generation; `dockharden history` lists the others")
     return data
+
+
+def link_swapped_in(entry: dict[str, Any], current: HostFile) -> bool:
+    """A symlink stands at the path of a recorded file where the record saw no link (or another one): put
+    there since, by someone else, so a restore must not follow it. A record from before links were
+    recorded (no `symlink` field) trusts the link, as that version did."""
+    return "symlink" in entry and current.symlink_target is not None and current.symlink_target != entry["symlink"]
 
 
 def find_generation(root: str, gen_id: str, gens: list[Generation] | None = None) -> Generation:
