@@ -84,6 +84,7 @@ def _reserve(directory: Path, size: int) -> None:
     """Hold `size` bytes of the disk the journal is on, given back when the generation ends or rolls back."""
     fd = os.open(directory / RESERVE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
+        os.fchmod(fd, 0o600)  # every file dockharden makes has its mode whatever the umask
         try:
             os.posix_fallocate(fd, 0, size)
         except OSError as exc:
@@ -131,6 +132,7 @@ def write_record(directory: Path, record: dict[str, Any]) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
+            os.fchmod(fd, 0o600)
             write_all(fd, data)
             os.fsync(fd)
         finally:

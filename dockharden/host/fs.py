@@ -272,20 +272,28 @@ class HostFS:
                     temp.unlink(missing_ok=True)
 
     def make_private_dir(self, path: str) -> Path:
-        """A 0700 directory (and its parents) at `path`, whatever the umask; its real location."""
+        """A 0700 directory at `path` (missing parents 0755, as every directory dockharden makes), whatever
+        the umask; its real location."""
         real = self.real(path)
-        real.mkdir(parents=True, exist_ok=True)
+        self._make_parents(real.parent, 0, 0)
+        try:
+            real.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
         os.chmod(real, 0o700)
         return real
 
     def _make_parents(self, directory: Path, uid: int, gid: int) -> None:
-        """Create missing directories; in a user's home (a rootless daemon's file) they are the user's."""
+        """Create missing directories, 0755 whatever the umask (under 000 mkdir's mode would leave /var
+        world-writable, under 077 the seccomp profile's directory closed to the docker group's CLI); in a
+        user's home (a rootless daemon's file) they are the user's."""
         missing = []
         while not directory.exists():
             missing.append(directory)
             directory = directory.parent
         for made in reversed(missing):
             made.mkdir(mode=DIR_MODE)
+            os.chmod(made, DIR_MODE)
             if uid and os.geteuid() == 0:
                 os.chown(made, uid, gid)
             fsync_dir(made.parent)
