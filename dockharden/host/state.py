@@ -112,6 +112,11 @@ def record_logic_problem(doc: dict[str, Any]) -> str:
             return f"{where}: backup {entry['backup']!r} is not a name dockharden writes"
         if not entry["path"].isprintable() or "\0" in entry["path"]:
             return f"{where}: path {entry['path']!r} is not a printable path"
+    plan = doc.get("plan") if isinstance(doc.get("plan"), dict) else {}
+    for index, change in enumerate(plan.get("changes") or []):
+        path = change.get("path") if isinstance(change, dict) else None
+        if path not in seen:  # every file a run changes is backed up first: the parts name the same paths
+            return f"at plan.changes.{index}: {path!r} is changed but not among the files backed up"
     return ""
 
 

@@ -74,6 +74,7 @@ LOGIC_DAMAGES = {
     "gid-minus-one-as-unsigned": lambda doc: first_existing(doc).update(gid=2**32 - 1),
     "mode-beyond-chmod": lambda doc: first_existing(doc).update(mode=0o7777 + 1),
     "a-file-twice": lambda doc: doc["files"].append(dict(doc["files"][0])),
+    "paths-disagree": lambda doc: doc["plan"]["changes"][0].update(path="/etc/elsewhere"),
     "backup-name-with-newline": lambda doc: first_existing(doc).update(backup=first_existing(doc)["backup"] + "\n"),
 }
 
