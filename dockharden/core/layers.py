@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dockharden.core.schema import check_layer_document, daemon_keys, suggest
+from dockharden.core.schema import check_layer_document, daemon_keys, depth_inside_a_value, suggest
 from dockharden.core.values import check_layer_values
 from dockharden.errors import LayerError
 from dockharden.model import KeyPath, Layer, Selection
@@ -126,23 +126,11 @@ def _unset_path(given: str | list[str], source: str) -> KeyPath:
         raise LayerError(f"`unset` names an unknown daemon.json key `{path[0]}`{suggest(path[0], known)}",
                          hint="name a key of daemon.json; nested keys use '/', e.g. \"log-opts/max-file\"",
                          path=source, key="unset.daemon")
-    spec: Any = known[path[0]]
-    for depth, key in enumerate(path[1:], start=1):
-        if not _is_map(spec):
-            above = ".".join(path[:depth])
-            raise LayerError(f"`unset` path {shown} goes inside `{above}`, which is one value, not a map of "
-                             "keys: removing a part of it would leave half a value",
-                             hint=f"unset `{'/'.join(path[:depth])}` whole, or set it whole in [daemon]",
-                             path=source, key="unset.daemon")
-        props = spec.get("properties", {})
-        spec = props[key] if key in props else spec.get("additionalProperties", {})
+    depth = depth_inside_a_value(path)
+    if depth is not None:
+        above = ".".join(path[:depth])
+        raise LayerError(f"`unset` path {shown} goes inside `{above}`, which is one value, not a map of "
+                         "keys: removing a part of it would leave half a value",
+                         hint=f"unset `{'/'.join(path[:depth])}` whole, or set it whole in [daemon]",
+                         path=source, key="unset.daemon")
     return path
-
-
-def _is_map(spec: Any) -> bool:
-    """A daemon.json value whose keys can be removed one by one: an object that is not a closed record."""
-    if not isinstance(spec, dict):
-        return False
-    kinds = spec.get("type", "object")
-    kinds = kinds if isinstance(kinds, list) else [kinds]
-    return "object" in kinds and spec.get("additionalProperties", True) is not False

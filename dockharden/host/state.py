@@ -148,8 +148,14 @@ def read_managed_state(root: str) -> dict[str, Any]:
 def managed_logic_problem(doc: dict[str, Any]) -> str:
     """What the schema cannot say about managed.json: no recorded key path lies inside another one's value
     (`log-opts` and `log-opts/max-size` both recorded: which value is the operator's is unknowable)."""
+    from dockharden.core.schema import depth_inside_a_value
+
     paths = {decode_key_path(text): text for text in doc["daemon"]}
     for path, text in paths.items():
+        depth = depth_inside_a_value(path, records=False)
+        if depth is not None:
+            return (f"daemon key `{text}` goes inside `{'.'.join(path[:depth])}`, which is one value in daemon.json "
+                    "(a key path deeper than its value)")
         for depth in range(1, len(path)):
             if path[:depth] in paths:
                 return (f"daemon key `{text}` lies inside the value recorded for `{paths[path[:depth]]}` (a key "

@@ -121,6 +121,8 @@ def test_a_generation_named_with_non_ascii_digits_does_not_take_the_next_number(
 @pytest.mark.parametrize("daemon", [
     {"log-opts": {"had": False}, "log-opts/max-size": {"had": False}},
     {"a/b": {"had": True, "value": 1}, "a/b/c": {"had": False}},
+    {"icc/x": {"had": False}},
+    {"log-opts/max-size/deeper": {"had": True, "value": "1m"}},
 ])
 def test_managed_json_with_a_key_inside_another_keys_value_is_one_paragraph(two, daemon):
     managed = two / "var/lib/dockharden/managed.json"
@@ -137,7 +139,7 @@ def test_a_managed_key_under_what_the_operator_made_a_scalar_is_left_to_the_oper
     daemon.write_text(json.dumps(doc))
     managed = two / "var/lib/dockharden/managed.json"
     state = json.loads(managed.read_text())
-    state["daemon"]["log-opts/max-size/deeper"] = {"had": True, "value": "1m"}
+    state["daemon"]["log-opts/unknown-option"] = {"had": True, "value": "1m"}
     managed.write_text(json.dumps(state))
     done = dockharden("plan", "--root", str(two))
     assert "Traceback" not in done.stderr, done.stderr
