@@ -164,9 +164,10 @@ def restore_files(root: str, generation: Generation) -> list[str]:
     A file already as it was is left alone; leftover temporary files of an interrupted write go.
     """
     fs, restored = HostFS(root), []
-    for entry in generation.record["files"]:
+    entries = generation.record["files"]
+    backups = [backup_bytes(generation, entry) for entry in entries]  # every backup checked before any write
+    for entry, data in zip(entries, backups, strict=True):
         fs.remove_temporaries(entry["path"])
-        data = backup_bytes(generation, entry)
         current = fs.read(entry["path"])
         follow = not link_swapped_in(entry, current)
         if follow and current.content == data and (data is None or (current.mode, current.uid, current.gid) ==

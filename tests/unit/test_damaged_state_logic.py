@@ -185,3 +185,19 @@ def test_a_saved_plan_that_passes_its_schema_and_checksum_but_not_its_logic_is_o
     assert (two / "etc/docker/daemon.json").read_bytes() == before
     assert [g.id for g in generations.list_generations(str(two))] == ["0001", "0002"]
     assert not leftovers(two)
+
+
+def test_a_restore_checks_every_backup_before_it_writes_any_file(two):
+    from dockharden.errors import StateError
+
+    generation = generations.list_generations(str(two))[1]
+    paths = [e["path"] for e in generation.record["files"]]
+    later = [e for e in generation.record["files"][paths.index("/etc/docker/daemon.json") + 1:] if e["existed"]]
+    assert later, paths  # a file backed up after daemon.json, whose backup goes bad
+    daemon = two / "etc/docker/daemon.json"
+    now = daemon.read_bytes()
+    (generation.directory / later[-1]["backup"]).write_bytes(b"changed since\n")
+    with pytest.raises(StateError, match="does not match"):
+        generations.restore_files(str(two), generation)
+    assert daemon.read_bytes() == now  # no file restored while a later backup was bad
+    assert not leftovers(two)
