@@ -6,7 +6,9 @@ inside the root (an absolute target starts again at the root, a relative one may
 so no read, write, lock, backup or cleanup ever lands outside the root. Reads take regular files only,
 judged on the opened descriptor, up to a size limit; writes are atomic (ansible's atomic_move recipe:
 a temporary file in the same directory, written, chmod/chown, fsync, renamed over the target, the
-directory fsync'd).
+directory fsync'd). dockharden's own outputs (reports, textfiles, units) go through write_own, which
+refuses a symlink at the path instead of following it. Every directory and file made here gets its mode
+by chmod, never from the umask.
 """
 
 from __future__ import annotations
