@@ -364,8 +364,9 @@ def _with_current_files(saved, root: str) -> tuple[Plan | None, list[str]]:
 
 
 def run_scheduled(request: Request, schedule) -> tuple[int, list[str]]:
-    """check and verify, each report written atomically into the reports directory:
-    check.json, check.prom, verify.json, verify.prom. (exit status as check/verify give it, lines said)"""
+    """check and verify, each report written atomically into the reports directory (a host path under the
+    root, never through a symlink): check.json, check.prom, verify.json, verify.prom. (exit status as
+    check/verify give it, lines said)"""
     import os
 
     from dockharden.host.fs import HostFS
@@ -379,10 +380,11 @@ def run_scheduled(request: Request, schedule) -> tuple[int, list[str]]:
     reports = {"check.json": check_formats.render_json(outcome.results, outcome.run),
                "check.prom": textfile, "verify.json": _verify_json(rows, notes),
                "verify.prom": _verify_textfile(rows, now)}
+    fs = HostFS(request.root)  # the reports of an image or chroot go into it, never onto this machine
     for name, text in reports.items():
-        HostFS("/").write(os.path.join(schedule.reports, name), text.encode(), 0o644)
+        fs.write_own(os.path.join(schedule.reports, name), text.encode(), 0o644)
     if schedule.textfile:
-        HostFS("/").write(schedule.textfile, (textfile + _verify_textfile(rows, now)).encode(), 0o644)
+        fs.write_own(schedule.textfile, (textfile + _verify_textfile(rows, now)).encode(), 0o644)
     said = [f"wrote {schedule.reports}/{name}" for name in reports] + outcome.notes
     failing = sum(r.counted for r in outcome.results)
     from dockharden.inspect.verify import summarize, summary_line
@@ -430,6 +432,7 @@ def build_plan(ctx: Context, selection, config: dict | None = None, *, restart: 
     from dockharden.core import merge
     from dockharden.core.planning import check_flags, firewall_files, plan_from
     from dockharden.host import facts, inputs, tool_checks
+    from dockharden.host.fs import HostFS
 
     ctx.failpoint("during-plan")
     check_flags(ctx.engine_version, ctx.user)
@@ -445,6 +448,7 @@ def build_plan(ctx: Context, selection, config: dict | None = None, *, restart: 
                                              host), host, ctx.runner)
     plan = plan_from(selection, settings, host, engine_version=ctx.engine_version, restart=restart,
                      live=is_running_system(ctx.root), stop_first=stop_first)
+    HostFS(ctx.root).refuse_one_file_twice([f.path for f in plan.rendered])
     notes = tool_checks.check_rendered(_changed(plan.rendered, host), host, ctx.runner, early=early)
     return plan._replace(notes=plan.notes + tuple(notes)) if notes else plan
 

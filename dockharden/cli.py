@@ -406,7 +406,7 @@ def _write_textfile(path: str, text: str) -> None:
 
     from dockharden.host.fs import HostFS
 
-    HostFS("/").write(os.path.abspath(path), text.encode(), 0o644)
+    HostFS("/").write_own(os.path.abspath(path), text.encode(), 0o644)  # never through a symlink
 
 
 schedule_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="A weekly check and verify as a systemd timer, and what "

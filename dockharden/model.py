@@ -19,6 +19,18 @@ from typing import Any, NamedTuple
 KeyPath = tuple[str, ...]
 
 
+def encode_key_path(path: KeyPath) -> str:
+    """A key path as one string (managed.json's keys): the keys joined by '/', each escaped as in a JSON
+    Pointer (RFC 6901: '~' as '~0', '/' as '~1'), so a key holding '/' (`log-opts."a/b"`) stays one key.
+    A path of plain keys reads as before ('log-opts/max-size'): records written earlier keep working."""
+    return "/".join(key.replace("~", "~0").replace("/", "~1") for key in path)
+
+
+def decode_key_path(text: str) -> KeyPath:
+    """The key path `encode_key_path` wrote."""
+    return tuple(part.replace("~1", "/").replace("~0", "~") for part in text.split("/"))
+
+
 class _NoEntries(dict):
     """An empty dict that cannot be filled: the shared default of the values' mapping fields. A dict (not
     a MappingProxyType) so that json and every reader treat it as the empty mapping it is."""

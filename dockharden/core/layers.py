@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dockharden.core.schema import check_layer_document, daemon_keys, suggest
+from dockharden.core.schema import check_layer_document, daemon_keys, depth_inside_a_value, suggest
 from dockharden.core.values import check_layer_values
 from dockharden.errors import LayerError
 from dockharden.model import KeyPath, Layer, Selection
@@ -110,14 +110,27 @@ def _parse(data: bytes, *, source: str, fmt: str) -> dict[str, Any]:
     return doc
 
 
-def _unset_path(text: str, source: str) -> KeyPath:
-    path = tuple(text.strip("/").split("/"))
+def _unset_path(given: str | list[str], source: str) -> KeyPath:
+    """An `[unset]` path: a string of keys joined by '/' ("log-opts/max-file"), or an array of keys
+    (["log-opts", "a/b"]: the only way to name a key that holds '/'). No empty key ("log-opts/" would mean
+    the whole map), and no key inside a value that is not a map of its own (a ulimit's Hard, an element
+    of a list): removing it would leave half a value."""
+    shown = json.dumps(given) if isinstance(given, list) else f"`{given}`"
+    path = tuple(given) if isinstance(given, list) else tuple(given.split("/"))
     if not all(path):
-        raise LayerError(f"`unset` path `{text}` has an empty part", hint="write it like \"log-opts/max-file\"",
-                         path=source, key="unset.daemon")
+        raise LayerError(f"`unset` path {shown} has an empty part", hint="write it like \"log-opts/max-file\" "
+                         "(or [\"log-opts\", \"a/b\"] for a key that holds '/'); to remove a whole map, name "
+                         "it alone: \"log-opts\"", path=source, key="unset.daemon")
     known = daemon_keys()
     if path[0] not in known:
         raise LayerError(f"`unset` names an unknown daemon.json key `{path[0]}`{suggest(path[0], known)}",
                          hint="name a key of daemon.json; nested keys use '/', e.g. \"log-opts/max-file\"",
+                         path=source, key="unset.daemon")
+    depth = depth_inside_a_value(path)
+    if depth is not None:
+        above = ".".join(path[:depth])
+        raise LayerError(f"`unset` path {shown} goes inside `{above}`, which is one value, not a map of "
+                         "keys: removing a part of it would leave half a value",
+                         hint=f"unset `{'/'.join(path[:depth])}` whole, or set it whole in [daemon]",
                          path=source, key="unset.daemon")
     return path

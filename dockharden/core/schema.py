@@ -33,6 +33,23 @@ def daemon_keys() -> dict[str, Any]:
     return load_schema("daemon.schema.json")["properties"]
 
 
+def depth_inside_a_value(path: tuple[str, ...], *, records: bool = True) -> int | None:
+    """None when every key of the daemon.json key path `path` but the last names a map whose keys can be
+    removed one by one (log-opts, features, default-ulimits, runtimes...); else how many keys lead to the
+    value it goes inside (a string, a list, or a closed record such as a ulimit's {Name, Hard, Soft}). A key
+    the schema does not know is taken as a map. `records` False: a closed record counts as a map (apply
+    records each of its fields in managed.json)."""
+    spec: Any = daemon_keys().get(path[0], {})
+    for depth, key in enumerate(path[1:], start=1):
+        kinds = spec.get("type", "object") if isinstance(spec, dict) else None
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        if "object" not in kinds or (records and spec.get("additionalProperties", True) is False):
+            return depth
+        props = spec.get("properties", {})
+        spec = props[key] if key in props else spec.get("additionalProperties", {})
+    return None
+
+
 def removed_daemon_keys() -> dict[str, str]:
     """Keys a daemon refuses or ignores, with what to do instead."""
     return load_schema("daemon.schema.json").get("x-removed", {})

@@ -246,7 +246,7 @@ def engine_version(text: str) -> str:
 
 def generation_id(text: str) -> str:
     """A generation number ('3' or '0003'), as `history` lists them."""
-    if not re.fullmatch(r"\d{1,9}", text) or int(text) == 0:
+    if not re.fullmatch(r"[0-9]{1,9}", text) or int(text) == 0:  # \d takes "０００３" too
         raise Invalid(f"`{text}` is not a generation", "give its number as `dockharden history` lists it, "
                       "e.g. 0003")
     return f"{int(text):04d}"
@@ -316,7 +316,7 @@ LAYER_CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "rootless": {"user": unprivileged_user},
     "prune": {"filters": lambda items: _one_until(each(prune_filter)(items)), "keep_storage": byte_size,
               "on_calendar": calendar},
-    "unset": {"daemon": _unique_strings},
+    "unset": {"daemon": each(lambda item: tuple(item) if isinstance(item, list) else tuple(item.split("/")))},
 }
 
 

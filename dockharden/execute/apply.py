@@ -202,7 +202,9 @@ def _run_steps(plan: Plan, engine: Engine, generation: Generation, restart: bool
 
 
 def refuse_stale_plan(plan: Plan, root: str) -> None:
-    """Refuse when a file changed since the plan was made (another process edited it)."""
+    """Refuse when a file changed since the plan was made (another process edited it), or when two of the
+    files it manages are one file (a symlink or a hard link made since)."""
+    HostFS(root).refuse_one_file_twice([f.path for f in plan.rendered] + [c.path for c in plan.changes])
     for change in plan.changes:
         now = read_file(root, change.path)
         if (now.exists, now.content) != (change.old.exists, change.old.content):

@@ -26,6 +26,8 @@ from dockharden.host.state import (  # noqa: F401 (read side)
     find_generation,
     generation_dirs,
     generations_dir,
+    is_number,
+    link_swapped_in,
     list_generations,
     record_path,
     record_problem,
@@ -82,6 +84,7 @@ def _reserve(directory: Path, size: int) -> None:
     """Hold `size` bytes of the disk the journal is on, given back when the generation ends or rolls back."""
     fd = os.open(directory / RESERVE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
+        os.fchmod(fd, 0o600)  # every file dockharden makes has its mode whatever the umask
         try:
             os.posix_fallocate(fd, 0, size)
         except OSError as exc:
@@ -108,13 +111,13 @@ def release_reserve(generation: Generation) -> None:
 
 
 def _next_id(base: Path) -> str:
-    numbers = [int(p.name) for p in base.iterdir() if p.name.isdigit()]  # a damaged one keeps its number too
+    numbers = [int(p.name) for p in base.iterdir() if is_number(p.name)]  # a damaged one keeps its number too
     return f"{max(numbers, default=0) + 1:04d}"
 
 
 def _backup(root: str, directory: Path, index: int, old: HostFile) -> dict[str, Any]:
     entry = {"path": old.path, "existed": old.exists, "mode": old.mode, "uid": old.uid, "gid": old.gid,
-             "sha256": sha256(old.content), "backup": None}
+             "sha256": sha256(old.content), "backup": None, "symlink": old.symlink_target}
     if old.exists:
         name = f"files/{index:03d}"
         copy_preserving(HostFS(root).real(old.path), directory / name, old.mode or 0o600)
@@ -129,6 +132,7 @@ def write_record(directory: Path, record: dict[str, Any]) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
+            os.fchmod(fd, 0o600)
             write_all(fd, data)
             os.fsync(fd)
         finally:
@@ -160,17 +164,20 @@ def restore_files(root: str, generation: Generation) -> list[str]:
     A file already as it was is left alone; leftover temporary files of an interrupted write go.
     """
     fs, restored = HostFS(root), []
-    for entry in generation.record["files"]:
+    entries = generation.record["files"]
+    backups = [backup_bytes(generation, entry) for entry in entries]  # every backup checked before any write
+    for entry, data in zip(entries, backups, strict=True):
         fs.remove_temporaries(entry["path"])
-        data = backup_bytes(generation, entry)
         current = fs.read(entry["path"])
-        if current.content == data and (data is None or (current.mode, current.uid, current.gid) ==
-                                        (entry["mode"], entry["uid"], entry["gid"])):
+        follow = not link_swapped_in(entry, current)
+        if follow and current.content == data and (data is None or (current.mode, current.uid, current.gid) ==
+                                                   (entry["mode"], entry["uid"], entry["gid"])):
             continue
         if data is None:
             fs.remove(entry["path"])
-        else:
-            fs.write(entry["path"], data, entry["mode"], entry["uid"] or 0, entry["gid"] or 0)
+        else:  # a symlink that replaced the file since is replaced itself, never written through
+            fs.write(entry["path"], data, entry["mode"], entry["uid"] or 0, entry["gid"] or 0,
+                     through_link=follow)
         restored.append(entry["path"])
     return restored
 

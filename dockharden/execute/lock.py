@@ -31,6 +31,7 @@ class HostLock:
         fd = os.open(directory / os.path.basename(LOCK_PATH), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600)
         try:
+            os.fchmod(fd, 0o600)  # whatever the umask
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             # the holder wrote one line; anything else in the file is not shown as if it were ours

@@ -128,10 +128,51 @@ def read_plan_file(path: str) -> SavedPlan:
         raise PlanFileError("the plan was changed after it was made, or damaged (its checksum does not match its "
                             "content); dockharden applies a plan only exactly as it was made and reviewed",
                             hint=REMAKE, path=path)
-    problem = _shape_problem(doc)
+    problem = _shape_problem(doc) or logic_problem(doc)
     if problem:
         raise PlanFileError(f"not a valid saved plan: {problem}", hint=REMAKE, path=path)
-    return SavedPlan(path, doc, plan_from_document(doc))
+    try:
+        the_plan = plan_from_document(doc)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:  # a part the checks above did not foresee
+        raise PlanFileError(f"not a valid saved plan: its parts do not fit together ({exc.__class__.__name__}: "
+                            f"{str(exc)[:80]})", hint=REMAKE, path=path) from None
+    return SavedPlan(path, doc, the_plan)
+
+
+def logic_problem(doc: dict[str, Any]) -> str:
+    """What the schema cannot say of a saved plan: each change has its file (same path, same target, once),
+    the bytes are base64, modes and owners are whole numbers chmod and chown take."""
+    import binascii
+
+    from dockharden.host.state import id_problem
+
+    payload: dict[str, dict[str, Any]] = {}
+    for index, entry in enumerate(doc["files"]):
+        where = f"at files.{index}"
+        if entry["path"] in payload:
+            return f"{where}: {entry['path']} is listed twice"
+        payload[entry["path"]] = entry
+        for key in ("uid", "gid", "mode"):
+            problem = id_problem(entry[key], key, mode=key == "mode")
+            if problem:
+                return f"{where}: {problem}"
+        if entry["content_base64"] is not None:
+            try:
+                base64.b64decode(entry["content_base64"], validate=True)
+            except (binascii.Error, ValueError):
+                return f"{where}: content_base64 of {entry['path']} is not base64"
+    changes = doc["plan"]["changes"]
+    for index, change in enumerate(changes):
+        where = f"at plan.changes.{index}"
+        found = payload.get(change["path"])
+        if found is None:
+            return f"{where}: {change['path']} has no entry in files (the two parts name different paths)"
+        if found["target"] != change["target"]:
+            return f"{where}: {change['path']} is `{change['target']}` here but `{found['target']}` in files"
+    if len(payload) != len(changes):
+        extra = sorted(set(payload) - {c["path"] for c in changes})
+        return f"files holds {', '.join(extra) or 'a path'} that no change in plan.changes names"
+    return ""
 
 
 def _read_private(path: str) -> bytes:
@@ -267,7 +308,8 @@ def _closure(cdoc: dict[str, Any] | None) -> PortClosure | None:
 
 def _change(cdoc: dict[str, Any], payload: dict[str, Any], was: dict[str, Any]) -> Change:
     content = payload["content_base64"]
-    new = RenderedFile(payload["target"], payload["path"], None if content is None else base64.b64decode(content),
+    new = RenderedFile(payload["target"], payload["path"],
+                       None if content is None else base64.b64decode(content, validate=True),
                        mode=payload["mode"], uid=payload["uid"], gid=payload["gid"], secret=payload["secret"])
     old = HostFile(cdoc["path"], was.get("sha256") is not None, None, was.get("mode"), was.get("uid"),
                    was.get("gid"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dockharden.core.plan import hold_services, make_plan
 from dockharden.core.published_ports import port_closure
-from dockharden.errors import DockhardenError
+from dockharden.errors import ConflictError, DockhardenError
 from dockharden.execute import generations
 from dockharden.host import facts as hostmod
 from dockharden.host.runner import Runner
@@ -59,20 +59,36 @@ def check_range(gens: list[Generation], target: Generation, *, plain: bool) -> N
               "/var/lib/dockharden/generations (its backups are in its files/ directory)")
 
 
-def files_before(root: str, target: Generation) -> list[RenderedFile]:
-    """For each file any generation from `target` on touched: its bytes before the first of them."""
-    seen: dict[str, RenderedFile] = {}
+def first_entries(root: str, target: Generation) -> list[tuple[Generation, dict]]:
+    """For each file any generation from `target` on touched: the first of them and its record entry."""
+    seen: dict[str, tuple[Generation, dict]] = {}
     for generation in generations.list_generations(root):
         if int(generation.id) < int(target.id) or generation.damaged:  # damaged: refused by check_range
             continue
         for entry in generation.record["files"]:
-            if entry["path"] not in seen:
-                seen[entry["path"]] = RenderedFile(
-                    target_of(entry["path"]), entry["path"], generations.backup_bytes(generation, entry),
-                    mode=entry["mode"] if entry["mode"] is not None else 0o644,
-                    uid=entry["uid"] or 0, gid=entry["gid"] or 0,
-                    secret=entry["mode"] is not None and not entry["mode"] & 0o044)
+            seen.setdefault(entry["path"], (generation, entry))
     return list(seen.values())
+
+
+def files_before(root: str, target: Generation) -> list[RenderedFile]:
+    """For each file any generation from `target` on touched: its bytes before the first of them."""
+    return [RenderedFile(target_of(entry["path"]), entry["path"], generations.backup_bytes(generation, entry),
+                         mode=entry["mode"] if entry["mode"] is not None else 0o644,
+                         uid=entry["uid"] or 0, gid=entry["gid"] or 0,
+                         secret=entry["mode"] is not None and not entry["mode"] & 0o044)
+            for generation, entry in first_entries(root, target)]
+
+
+def refuse_swapped_links(root: str, target: Generation, snapshot) -> None:
+    """A symlink that replaced a recorded file since is never written through: refused before anything."""
+    for generation, entry in first_entries(root, target):
+        current = snapshot.file(entry["path"])
+        if generations.link_swapped_in(entry, current):
+            raise ConflictError(f"is now a symlink to {current.symlink_target}, but generation {generation.id} "
+                                "recorded a file there; rollback never writes through a link put in place of a "
+                                "file it restores", path=entry["path"],
+                                hint="remove the symlink (the file then comes back as it was) or put the file "
+                                     "back, and run rollback again; nothing was changed")
 
 
 def target_of(path: str) -> str:
@@ -109,6 +125,7 @@ def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: fro
 
     rendered = files_before(root, target)
     snapshot = hostmod.read_host(root, runner, [f.path for f in rendered])
+    refuse_swapped_links(root, target, snapshot)
     user = rootless_user_of(root, target)
     if user:
         from dockharden.host.facts import Context, for_rootless_user

@@ -62,12 +62,13 @@ def render_units(schedule: Schedule) -> dict[str, str]:
 
 
 def install_units(root: str, units: dict[str, str], runner: Runner, *, enable: bool = True) -> list[str]:
-    """Write the units under `root` (0644); on the live host with systemd, reload and start the timer."""
+    """Write the units under `root` (0644; never through a symlink); on the live host with systemd, reload and
+    start the timer."""
     from dockharden.host.fs import HostFS
 
     fs, done = HostFS(root), []
     for path, text in units.items():
-        fs.write(path, text.encode(), 0o644)
+        fs.write_own(path, text.encode(), 0o644)  # a symlink standing there is refused, never followed
         done.append(f"wrote {path}")
     if enable and fs.live and fs.is_dir("/run/systemd/system"):
         for argv in (["systemctl", "daemon-reload"], ["systemctl", "enable", "--now", TIMER]):

@@ -6,7 +6,9 @@ inside the root (an absolute target starts again at the root, a relative one may
 so no read, write, lock, backup or cleanup ever lands outside the root. Reads take regular files only,
 judged on the opened descriptor, up to a size limit; writes are atomic (ansible's atomic_move recipe:
 a temporary file in the same directory, written, chmod/chown, fsync, renamed over the target, the
-directory fsync'd).
+directory fsync'd). dockharden's own outputs (reports, textfiles, units) go through write_own, which
+refuses a symlink at the path instead of following it. Every directory and file made here gets its mode
+by chmod, never from the umask.
 """
 
 from __future__ import annotations
@@ -168,6 +170,26 @@ class HostFS:
         info = self.stat(path)
         return info is not None and stat.S_ISREG(info.st_mode)
 
+    def refuse_one_file_twice(self, paths) -> None:
+        """Refuse (ConflictError) when two of `paths` are one file: a symlink from one to the other, or hard
+        links (the same st_dev and st_ino). Writing both would make one the other's copy: after.rules
+        linked to after6.rules would leave IPv4 with the IPv6 rules, and every plan would flip them."""
+        from dockharden.errors import ConflictError
+
+        seen: dict[tuple[int, int], str] = {}
+        for path in dict.fromkeys(paths):
+            info = self.stat(path)
+            if info is None:
+                continue
+            first = seen.setdefault((info.st_dev, info.st_ino), path)
+            if first != path:
+                how = "a symlink leads from one to the other" if self.is_link(path) or self.is_link(first) else \
+                    "they are hard links of one file"
+                raise ConflictError(f"{first} and {path} are one file ({how}); dockharden manages each as a file "
+                                    "of its own, and writing both would leave one with the other's content",
+                                    hint=f"make {path} a file of its own (remove the link and copy the file); "
+                                         "nothing was written", path=path)
+
     def list(self, directory: str, pattern: str = "*") -> list[str]:
         """Host paths of the entries of `directory` whose names match `pattern`, sorted."""
         try:
@@ -181,9 +203,13 @@ class HostFS:
 
     # --- writing ---------------------------------------------------------------------------------
 
-    def write(self, path: str, content: bytes, mode: int, uid: int = 0, gid: int = 0) -> None:
-        """Put `content` at `path` so a reader sees the old or the new file, never a mix."""
-        target = self.real(path)
+    def write(self, path: str, content: bytes, mode: int, uid: int = 0, gid: int = 0, *,
+              through_link: bool = True) -> None:
+        """Put `content` at `path` so a reader sees the old or the new file, never a mix.
+
+        `through_link` False: a symlink at `path` is replaced itself, never followed (a recovery restoring a
+        file someone replaced by a link); write_own refuses it instead."""
+        target = self.real(path, follow_last=through_link)
         self._make_parents(target.parent, uid, gid)
         tmp = target.parent / f".{target.name}.dockharden-{os.getpid()}"
         try:
@@ -201,7 +227,34 @@ class HostFS:
             remove_quietly(tmp)
             raise from_os_error(exc, "could not write it", path=path, error=ApplyError,
                                 then="the previous file is unchanged") from None
+        except BaseException:  # an interrupt, or a mode or owner chmod/chown refuses: no temporary file stays
+            remove_quietly(tmp)
+            raise
         fsync_dir(target.parent)
+
+    def write_own(self, path: str, content: bytes, mode: int) -> None:
+        """Write one of dockharden's own files (a report, a textfile, a unit): as write(), but a symlink
+        standing at `path` is refused, never followed, so no one else's file is replaced or gets its mode.
+        The file is replaced by rename, so a second hard link to it keeps its old bytes and mode."""
+        self._refuse_link_or_odd(self.real(path, follow_last=False), path)
+        self.write(path, content, mode, through_link=False)
+
+    @staticmethod
+    def _refuse_link_or_odd(target: Path, path: str) -> None:
+        try:
+            info = os.lstat(target)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise from_os_error(exc, "cannot look at it", path=path, error=HostFileError) from None
+        if stat.S_ISLNK(info.st_mode):
+            raise HostFileError(f"is a symlink (to {os.readlink(target)}); dockharden writes its own files only "
+                                "where it finds a regular file or nothing, never through a link",
+                                hint="remove the symlink, or give a path where it can write its file; nothing "
+                                     "was written", path=path)
+        if not stat.S_ISREG(info.st_mode):
+            raise HostFileError("exists but is not a regular file", hint="move it away, or give another path; "
+                                "nothing was written", path=path)
 
     def remove(self, path: str) -> None:
         """Delete the file at `path` durably (a symlink itself, never what it points at); missing is fine."""
@@ -221,29 +274,38 @@ class HostFS:
                     temp.unlink(missing_ok=True)
 
     def make_private_dir(self, path: str) -> Path:
-        """A 0700 directory (and its parents) at `path`, whatever the umask; its real location."""
+        """A 0700 directory at `path` (missing parents 0755, as every directory dockharden makes), whatever
+        the umask; its real location."""
         real = self.real(path)
-        real.mkdir(parents=True, exist_ok=True)
+        self._make_parents(real.parent, 0, 0)
+        try:
+            real.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
         os.chmod(real, 0o700)
         return real
 
     def _make_parents(self, directory: Path, uid: int, gid: int) -> None:
-        """Create missing directories; in a user's home (a rootless daemon's file) they are the user's."""
+        """Create missing directories, 0755 whatever the umask (under 000 mkdir's mode would leave /var
+        world-writable, under 077 the seccomp profile's directory closed to the docker group's CLI); in a
+        user's home (a rootless daemon's file) they are the user's."""
         missing = []
         while not directory.exists():
             missing.append(directory)
             directory = directory.parent
         for made in reversed(missing):
             made.mkdir(mode=DIR_MODE)
+            os.chmod(made, DIR_MODE)
             if uid and os.geteuid() == 0:
                 os.chown(made, uid, gid)
             fsync_dir(made.parent)
 
 
-def read_own(real: Path, limit: int = MAX_FILE) -> bytes:
+def read_own(real: Path, limit: int = MAX_FILE, *, within: Path | None = None) -> bytes:
     """One of dockharden's own files (a journal record, a backup) at its real location: never through a
-    symlink, a regular file only, at most `limit` bytes."""
-    fd = os.open(real, READ_FLAGS)
+    symlink, a regular file only, at most `limit` bytes. With `within` (a generation's directory), no
+    directory between it and the file may be a symlink either (a linked files/ directory is refused)."""
+    fd = _open_beneath(within, real) if within is not None else os.open(real, READ_FLAGS)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise IsADirectoryError(21, "not a regular file", str(real))
@@ -253,6 +315,23 @@ def read_own(real: Path, limit: int = MAX_FILE) -> bytes:
     if len(data) > limit:
         raise HostFileError(f"is more than {limit >> 20} MiB", hint="it is not a file dockharden wrote", path=str(real))
     return data
+
+
+def _open_beneath(within: Path, real: Path) -> int:
+    """Open `real` under `within`, each directory on the way opened without following a symlink (ELOOP or
+    ENOTDIR when one is a link)."""
+    parts = Path(os.path.relpath(real, within)).parts
+    if not parts or parts[0] == ".." or any(part in (".", "..") for part in parts):
+        raise PermissionError(1, "outside its generation", str(real))
+    dir_fd = os.open(within, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            next_fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            os.close(dir_fd)
+            dir_fd = next_fd
+        return os.open(parts[-1], READ_FLAGS, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def copy_preserving(source: Path, dest: Path, mode: int) -> None:

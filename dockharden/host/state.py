@@ -9,12 +9,13 @@ others stay usable), a damaged managed.json stops plan and apply with one paragr
 
 
 import json
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from dockharden.errors import HostFileError, StateError
 from dockharden.host.fs import HostFS, read_own
-from dockharden.model import MANAGED_STATE, STATE_DIR, UNFINISHED, Journal, Note
+from dockharden.model import MANAGED_STATE, STATE_DIR, UNFINISHED, HostFile, Journal, Note, decode_key_path
 
 RECORD = "record.json"
 
@@ -71,7 +72,52 @@ def record_problem(directory: Path) -> tuple[dict[str, Any], str]:
     doc, problem = parse_state(data, "record.schema.json")
     if not problem and doc["id"] != directory.name:
         problem = f"it says it is generation {doc['id']}, but it is in directory {directory.name}"
+    problem = problem or record_logic_problem(doc)
     return (doc, "") if not problem else ({}, problem)
+
+
+MAX_ID = 2**32 - 2  # a uid or gid the kernel accepts (-1, 4294967295, means "unchanged" to chown)
+BACKUP_NAME = re.compile(r"files/[0-9]{3,6}")
+
+
+def is_number(name: str) -> bool:
+    """A generation's name: ASCII digits only (str.isdigit takes '０００１' and '²', int() then reads them)."""
+    return name.isascii() and name.isdigit()
+
+
+def id_problem(value: Any, what: str, *, mode: bool = False) -> str:
+    """'' when `value` is a whole number dockharden can hand to chmod or chown (or None), else the problem."""
+    if value is None:
+        return ""
+    top = 0o7777 if mode else MAX_ID
+    if type(value) is not int or not 0 <= value <= top:  # a float 420.0 passes the schema's "integer"
+        return f"{what} {value!r} is not a whole number from 0 to {top:o}" if mode else \
+            f"{what} {value!r} is not a whole number from 0 to {top}"
+    return ""
+
+
+def record_logic_problem(doc: dict[str, Any]) -> str:
+    """What the schema cannot say: every file once, modes and owners usable, backups named as written."""
+    seen: set[str] = set()
+    for index, entry in enumerate(doc["files"]):
+        where = f"at files.{index}"
+        if entry["path"] in seen:
+            return f"{where}: {entry['path']} is listed twice"
+        seen.add(entry["path"])
+        for key in ("uid", "gid", "mode"):
+            problem = id_problem(entry[key], key, mode=key == "mode")
+            if problem:
+                return f"{where}: {problem}"
+        if entry["backup"] is not None and not BACKUP_NAME.fullmatch(entry["backup"]):
+            return f"{where}: backup {entry['backup']!r} is not a name dockharden writes"
+        if not entry["path"].isprintable() or "\0" in entry["path"]:
+            return f"{where}: path {entry['path']!r} is not a printable path"
+    plan = doc.get("plan") if isinstance(doc.get("plan"), dict) else {}
+    for index, change in enumerate(plan.get("changes") or []):
+        path = change.get("path") if isinstance(change, dict) else None
+        if path not in seen:  # every file a run changes is backed up first: the parts name the same paths
+            return f"at plan.changes.{index}: {path!r} is changed but not among the files backed up"
+    return ""
 
 
 def damaged_record_error(gen_id: str, directory: Path, problem: str, why: str, hint: str) -> StateError:
@@ -92,10 +138,29 @@ def read_managed_state(root: str) -> dict[str, Any]:
     if not state.exists:
         return {}
     doc, problem = parse_state(state.content or b"", "managed.schema.json")
+    problem = problem or managed_logic_problem(doc)
     if problem:
         raise StateError(f"dockharden's record of your own daemon.json values is damaged: {problem}",
                          hint=managed_hint(root), path=MANAGED_STATE)
     return doc
+
+
+def managed_logic_problem(doc: dict[str, Any]) -> str:
+    """What the schema cannot say about managed.json: no recorded key path lies inside another one's value
+    (`log-opts` and `log-opts/max-size` both recorded: which value is the operator's is unknowable)."""
+    from dockharden.core.schema import depth_inside_a_value
+
+    paths = {decode_key_path(text): text for text in doc["daemon"]}
+    for path, text in paths.items():
+        depth = depth_inside_a_value(path, records=False)
+        if depth is not None:
+            return (f"daemon key `{text}` goes inside `{'.'.join(path[:depth])}`, which is one value in daemon.json "
+                    "(a key path deeper than its value)")
+        for depth in range(1, len(path)):
+            if path[:depth] in paths:
+                return (f"daemon key `{text}` lies inside the value recorded for `{paths[path[:depth]]}` (a key "
+                        "path deeper than its value)")
+    return ""
 
 
 def managed_hint(root: str) -> str:
@@ -152,7 +217,7 @@ def generation_dirs(base: Path) -> list[Path]:
         entries = list(base.iterdir()) if base.is_dir() else []
     except OSError:
         return []
-    return sorted((p for p in entries if p.name.isdigit() and p.is_dir() and not p.is_symlink()),
+    return sorted((p for p in entries if is_number(p.name) and p.is_dir() and not p.is_symlink()),
                   key=lambda p: int(p.name))
 
 
@@ -193,11 +258,17 @@ def backup_bytes(generation: Generation, entry: dict[str, Any]) -> bytes | None:
         return None
     where = f"/var/lib/dockharden/generations/{generation.id}/{entry['backup']}"
     try:
-        data = read_own(generation.directory / entry["backup"])
+        data = read_own(generation.directory / entry["backup"], within=generation.directory)
     except FileNotFoundError:
         raise StateError(f"the backup of {entry['path']} is missing", path=where,
                          hint="it cannot be restored from this generation; `dockharden history` lists the others") \
             from None
+    except (OSError, HostFileError) as exc:  # ELOOP, ENOTDIR: a symlink on the way, which dockharden never makes
+        why = exc.message if isinstance(exc, HostFileError) else (exc.strerror or str(exc))
+        raise StateError(f"the backup of {entry['path']} cannot be read as dockharden wrote it ({why}; a "
+                         "symlink in the generation's directory is never followed)", path=where,
+                         hint="it cannot be restored from this generation; put back the generation's files/ "
+                              "directory, or see `dockharden history` for the others") from None
     if sha256(data) != entry["sha256"]:
         raise StateError(f"the backup of {entry['path']} does not match the SHA-256 its record took of it "
                          "(cut short or edited since)", path=where,
@@ -205,10 +276,20 @@ def backup_bytes(generation: Generation, entry: dict[str, Any]) -> bytes | None:
     return data
 
 
+def link_swapped_in(entry: dict[str, Any], current: HostFile) -> bool:
+    """A symlink stands at the path of a recorded file where the record saw no link (or another one): put
+    there since, by someone else, so a restore must not follow it. A record from before links were
+    recorded (no `symlink` field) trusts the link, as that version did."""
+    return "symlink" in entry and current.symlink_target is not None and current.symlink_target != entry["symlink"]
+
+
 def find_generation(root: str, gen_id: str, gens: list[Generation] | None = None) -> Generation:
     """The generation numbered `gen_id` ('3' or '0003'); a damaged one is refused."""
     from dockharden.errors import DockhardenError
 
+    if not is_number(gen_id):
+        raise DockhardenError(f"`{gen_id}` is not a generation number", key="--to",
+                              hint="give a number `dockharden history` lists, such as 3 or 0003")
     for generation in list_generations(root) if gens is None else gens:
         if int(generation.id) == int(gen_id):
             if generation.damaged:

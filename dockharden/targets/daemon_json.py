@@ -13,7 +13,7 @@ from typing import Any
 
 from dockharden.core.merge import get_path, merged_over, remove_path, set_path
 from dockharden.errors import HostFileError
-from dockharden.model import HostFile, HostSnapshot, RenderedFile, Settings
+from dockharden.model import HostFile, HostSnapshot, RenderedFile, Settings, decode_key_path, encode_key_path
 
 PATH = "/etc/docker/daemon.json"
 SECCOMP_PATH = "/etc/docker/seccomp/default.json"
@@ -103,9 +103,10 @@ def desired_daemon_config(existing: dict[str, Any], settings: Settings,
 
 
 def managed_paths(settings: Settings) -> set[str]:
-    """The daemon.json key paths ('a/b') the layers set or remove now."""
-    leaves = {"/".join(p) for p in leaf_paths(settings.table("daemon"))}
-    return leaves | {"/".join(p) for (table, p) in settings.removed if table == "daemon"}
+    """The daemon.json key paths the layers set or remove now, as managed.json names them ('a/b';
+    model.encode_key_path: a key holding '/' is escaped, never split)."""
+    leaves = {encode_key_path(p) for p in leaf_paths(settings.table("daemon"))}
+    return leaves | {encode_key_path(p) for (table, p) in settings.removed if table == "daemon"}
 
 
 def leaf_paths(doc: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -124,7 +125,9 @@ def restore_unmanaged(existing: dict[str, Any], managed: dict[str, Any], now: se
     for path_text, original in managed.items():
         if path_text in now:
             continue
-        path = tuple(path_text.split("/"))
+        path = decode_key_path(path_text)
+        if not _maps_on_the_way(doc, path):
+            continue  # the operator has put a value where dockharden's key had a map above it: theirs now
         if "wrote" in original and get_path(doc, path) != (True, original["wrote"]):
             continue  # a default dockharden wrote that the operator has changed (or removed) since: theirs now
         remove_path(doc, path)
@@ -133,11 +136,20 @@ def restore_unmanaged(existing: dict[str, Any], managed: dict[str, Any], now: se
     return doc
 
 
+def _maps_on_the_way(doc: dict[str, Any], path: tuple[str, ...]) -> bool:
+    """Every key above the last of `path` is a map in `doc`, or absent (set_path can make it)."""
+    for key in path[:-1]:
+        doc = doc.get(key, {})
+        if not isinstance(doc, dict):
+            return False
+    return True
+
+
 def managed_record(existing: dict[str, Any], settings: Settings, previous: dict[str, Any]) -> dict[str, Any]:
     """What to remember after this apply: the operator's original value of every managed path."""
     record = {}
     for path_text in sorted(managed_paths(settings)):
-        path = tuple(path_text.split("/"))
+        path = decode_key_path(path_text)
         if path_text in previous:
             record[path_text] = previous[path_text]
         else:

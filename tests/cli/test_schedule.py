@@ -57,9 +57,11 @@ def test_a_bad_schedule_option_is_one_paragraph_and_exit_1(tmp_path, args, says)
 
 
 def test_the_scheduled_run_writes_check_and_verify_reports_and_textfiles(tmp_path):
-    root, reports = tmp_path / "root", tmp_path / "reports"
+    root = tmp_path / "root"
+    reports = root / "var/lib/dockharden/reports"  # --reports is a host path: under --root (issue 24)
     root.mkdir()
-    done = dockharden("schedule", "run", "--root", str(root), "--reports", str(reports), "--benchmark", "1.7")
+    done = dockharden("schedule", "run", "--root", str(root), "--reports", "/var/lib/dockharden/reports",
+                      "--benchmark", "1.7")
     assert done.returncode == 2, done.stderr  # no daemon answers in a tree: failures and drift
     assert sorted(os.listdir(reports)) == ["check.json", "check.prom", "verify.json", "verify.prom"]
     assert json.loads((reports / "check.json").read_text())["benchmark_version"] == "1.7"
