@@ -53,7 +53,7 @@ def check_document(results: list[ControlResult], run: Run, probe: dict | None = 
 
 
 def render_json(results: list[ControlResult], run: Run, probe: dict | None = None) -> str:
-    return json.dumps(check_document(results, run, probe), indent=2) + "\n"
+    return json.dumps(check_document(results, run, probe), indent=2, allow_nan=False) + "\n"
 
 
 # ------------------------------------------------------------------------------------------ text
@@ -122,7 +122,7 @@ def _pascal(key: str) -> str:
 
 
 def render_sarif(results: list[ControlResult], run: Run, probe: dict | None = None) -> str:
-    return json.dumps(sarif_document(results, run), indent=2) + "\n"
+    return json.dumps(sarif_document(results, run), indent=2, allow_nan=False) + "\n"
 
 
 # ------------------------------------------------------------------------------------------ JUnit
