@@ -76,7 +76,11 @@ ColorOpt = typer.Option(None, "--color/--no-color", show_default=False,
 
 
 def _say(text: str) -> None:
-    print(f"dockharden: {text}", file=sys.stderr)
+    """One line on standard error: a newline inside `text` (a file name, a value) is shown as \\n, and what
+    is not printable as an escape (the guarded stream does the same for every other output)."""
+    from dockharden.ui.console import printable
+
+    print(f"dockharden: {printable(text, newlines=False)}", file=sys.stderr)
 
 
 def _print_version(value: bool) -> None:
@@ -125,8 +129,9 @@ def _painter(flag: bool | None):
 
     if not colour_wanted(sys.stdout, flag):
         return None
-    from dockharden.ui.terminal import paint
+    from dockharden.ui.terminal import CONTROLS, paint
 
+    getattr(sys.stdout, "allow", lambda _sequences: None)(CONTROLS)  # the guarded stream lets our colours by
     return paint
 
 

@@ -7,6 +7,7 @@ What every format counts as a failure is what the exit status counts (cis.Contro
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -151,8 +152,24 @@ def render_junit(results: list[ControlResult], run: Run, probe: dict | None = No
             ET.SubElement(case, "skipped", message=reason)
         else:
             ET.SubElement(case, "system-out").text = r.evidence
+    for element in suites.iter():  # one place for every attribute and text: any evidence, reason or host name
+        element.text = _xml_text(element.text)
+        element.attrib = {name: _xml_text(value) for name, value in element.attrib.items()}
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+# what XML 1.0 cannot hold at all, even as a character reference: C0 controls but tab, newline and carriage
+# return, lone surrogates, U+FFFE and U+FFFF. ElementTree writes them as they are, and the report is then not
+# XML: each is written as a visible escape instead (\x1b, \ud800)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
+                        text)
 
 
 # ------------------------------------------------------------------------------------------ Prometheus
