@@ -168,8 +168,12 @@ def _save(request, the_plan, out: str, restart: bool) -> None:
 
     api.save_plan(request, the_plan, out, restart=restart)
     keys = any(c.new.secret for c in the_plan.changes)
+    import shlex
+
+    # apply takes a saved plan for the root it was made for only: the command said must name that root
+    command = shlex.join(["dockharden", "apply", out, *(["--root", request.root] if request.root != "/" else [])])
     _say(f"saved the plan to {out} (mode 0600: it holds the new files' bytes"
-         + (", private keys included" if keys else "") + f"); `dockharden apply {out}` applies exactly this plan, "
+         + (", private keys included" if keys else "") + f"); `{command}` applies exactly this plan, "
          "and refuses if the host changes meanwhile")
 
 

@@ -285,10 +285,20 @@ def _move_hint(line: str) -> str:
     proto = words[words.index("-p") + 1] if "-p" in words[:-1] else "tcp"
     if verdict in ("RETURN", "ACCEPT") and source and not port:
         return f'move it into a layer: [ufw] allow_sources = ["{source}"], then delete the line'
-    if verdict in ("RETURN", "ACCEPT") and port and not source:
-        return f'move it into a layer: [ufw] allow_ports = ["{port.replace(":", "-")}/{proto}"], then delete the line'
+    if verdict in ("RETURN", "ACCEPT") and port and not source and _allow_port(port, proto):
+        return f'move it into a layer: [ufw] allow_ports = ["{port}/{proto}"], then delete the line'
     return ("move what it allows into a layer's [ufw] allow_sources / allow_ports, then delete the line "
             "(dockharden owns the DOCKER-USER chain in this file)")
+
+
+def _allow_port(port: str, proto: str) -> bool:
+    """Whether `PORT/PROTO` is what a layer's allow_ports accepts (core.values.port_spec: a port or a low:high
+    range of 1-65535, tcp or udp): a hint never suggests a value the layer check would refuse."""
+    match = re.fullmatch(r"(\d{1,5})(?::(\d{1,5}))?", port)
+    if not match or proto not in ("tcp", "udp"):
+        return False
+    low, high = int(match.group(1)), int(match.group(2) or match.group(1))
+    return 1 <= low <= high <= 65535
 
 
 def find_block(lines: list[str], *, path: str) -> tuple[int, int] | None:

@@ -262,6 +262,11 @@ BAD_LAYERS = [
         + b"}" * 40 + b"\n", LayerError, ("daemon.runtimes.crun.options.a", "nested more than 32")),
     Bad("json-nesting-deeper-than-32-levels", b'{"daemon": {"log-opts": ' + b"[" * 40 + b"]" * 40 + b"}}",
         LayerError, ("daemon.log-opts.0", "nested more than 32"), name="mine.json"),
+    # issue 24 class 12: JSON keeps the last of two equal keys without a word; TOML refuses them -----------
+    Bad("json-duplicate-key", b'{"daemon": {"icc": false, "icc": true}}', LayerError, ("key `icc`", "twice"),
+        name="mine.json"),
+    Bad("json-duplicate-table", b'{"ufw": {"enabled": true}, "ufw": {"enabled": false}}', LayerError,
+        ("key `ufw`", "twice"), name="mine.json"),
     # issue 24 class 3: a trailing newline that `$` lets through -----------------------------------------
     Bad("mirror-with-a-trailing-newline", b'[daemon]\nregistry-mirrors = ["https://m.example\\n"]\n', SchemaError,
         ("daemon.registry-mirrors.0", "one line")),

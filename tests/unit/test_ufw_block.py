@@ -137,6 +137,26 @@ def test_rules_that_only_mention_docker_user_are_left_alone(rule):
     assert splice_block(text, BLOCK, path="/etc/ufw/after.rules") == text
 
 
+@pytest.mark.parametrize("rule, hint", [
+    ("-A DOCKER-USER -p tcp --dport 8000:8100 -j RETURN", 'allow_ports = ["8000:8100/tcp"]'),
+    ("-A DOCKER-USER -p tcp -m multiport --dports 80,443 -j ACCEPT", None),
+    ("-A DOCKER-USER -p tcp --dport 70000 -j ACCEPT", None),
+    ("-A DOCKER-USER -p sctp --dport 80 -j ACCEPT", None),
+])
+def test_the_move_hint_suggests_only_a_value_the_layer_check_accepts(rule, hint):
+    from dockharden.core.values import port_spec
+
+    text = f"*filter\n{rule}\nCOMMIT\n"
+    with pytest.raises(HostFileError) as err:
+        splice_block(text, BLOCK, path="/etc/ufw/after.rules")
+    said = err.value.hint
+    if hint is None:
+        assert "allow_ports = [" not in said and "allow_sources / allow_ports" in said
+    else:
+        assert hint in said
+        port_spec(said.split('allow_ports = ["')[1].split('"')[0])  # the layer check takes it
+
+
 def test_docker_user_lines_inside_the_managed_block_and_other_chains_are_fine():
     text = "*filter\n:ufw-after-input - [0:0]\n-A ufw-after-input -p tcp --dport 22 -j ACCEPT\nCOMMIT\n" + BLOCK
     assert splice_block(text, BLOCK, path="/etc/ufw/after.rules") == text
