@@ -75,6 +75,9 @@ def parse_exceptions(data: bytes, path: str) -> list[ControlException]:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ExceptionsFileError(f"not valid TOML: {exc}", path=path,
                                   hint="fix the file; each entry is an " + EXAMPLE) from None
+    except (ValueError, RecursionError) as exc:  # absurd numbers or nesting
+        raise ExceptionsFileError(f"cannot be read ({exc.__class__.__name__}: nested too deeply, or a number too "
+                                  "long)", path=path, hint="fix the file; each entry is an " + EXAMPLE) from None
     extra = sorted(set(doc) - {"exception"})
     if extra:
         raise ExceptionsFileError(f"unknown top-level key `{extra[0]}`", path=path,

@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from dockharden.core.merge import get_path, merged_over, remove_path, set_path
-from dockharden.errors import HostFileError
+from dockharden.errors import HostFileError, RenderError
 from dockharden.model import HostFile, HostSnapshot, RenderedFile, Settings
 
 PATH = "/etc/docker/daemon.json"
@@ -195,6 +195,8 @@ def render_daemon_json(settings: Settings, host: HostSnapshot) -> list[RenderedF
     path = host.daemon_json_path
     current = host.file(path)
     doc = desired_on_host(settings, host)
+    # every part was checked where it was read; a value given back from managed.json is checked here too
+    check_encodable(doc, path, RenderError)
     uid, gid = (current.uid or 0, current.gid or 0) if path != PATH and current.exists else host.daemon_json_owner
     return [RenderedFile("daemon.json", path, serialize(doc), mode=kept_mode(current, MODE), uid=uid, gid=gid)]
 
