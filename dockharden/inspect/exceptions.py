@@ -140,6 +140,9 @@ def _control(entry: dict, number: int, path: str) -> tuple[str, str]:
                    "a number loses what an ID says (3.10 would be read as 3.1)",
                    f'quote it as a string: id = "{control_id}"' if isinstance(control_id, int) else
                    'quote it as a string, as the benchmark writes it: id = "3.10"')
+    if isinstance(version, int | float) and not isinstance(version, bool):  # benchmark = 1.8: a number, not "1.8"
+        raise _bad(path, number, "benchmark", f"`benchmark` is written as a number ({version!r})",
+                   f'quote it as a string: benchmark = "{version}"')
     if not isinstance(version, str) or version.lstrip("v").removesuffix(".0") not in VERSIONS:
         raise _bad(path, number, "benchmark", f"`id` needs the benchmark version it belongs to (got {version!r})",
                    f"add benchmark = one of {', '.join(repr(v) for v in VERSIONS)}: IDs differ between versions")

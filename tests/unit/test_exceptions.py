@@ -104,6 +104,8 @@ BAD = [
     (entry(id="3.10", benchmark='"1.8"', reason='"r"', owner='"o"', expires="2027-01-01"),
      "written as a float (3.1)", 'key `id`'),
     ("x = " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply", PATH),
+    (entry(id='"2.13"', benchmark="1.8", reason='"r"', owner='"o"', expires="2027-01-01"),
+     'quote it as a string: benchmark = "1.8"', "key `benchmark`"),
     (entry(id="5", benchmark='"1.8"', reason='"r"', owner='"o"', expires="2027-01-01"), 'id = "5"', "key `id`"),
 ]
 
