@@ -203,7 +203,9 @@ def render_textfile(results: list[ControlResult], run: Run, unix_time: float) ->
 
 
 def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A label value: escaped as the exposition format wants, and with what no text file can hold (a lone
+    surrogate) or a reader would take as a control written as a visible escape."""
+    return (_xml_text(value) or "").replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 RENDERERS = {"text": render_text, "json": render_json, "sarif": render_sarif, "junit": render_junit}

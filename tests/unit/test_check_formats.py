@@ -177,3 +177,7 @@ def test_every_format_is_valid_for_any_evidence_reason_owner_and_host_name(tmp_p
             assert suite.tests == len(STATUS)
         if fmt == "sarif":
             jsonschema.Draft4Validator(SCHEMA).validate(json.loads(text))
+    textfile = render_textfile(results_, run, 1795000000.5)
+    textfile.encode("utf-8")
+    families = {f.name: f for f in text_string_to_metric_families(textfile)}
+    assert len(families["dockharden_cis_control_failing"].samples) == len(STATUS)
