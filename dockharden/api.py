@@ -398,7 +398,7 @@ def _verify_json(rows, notes) -> str:
 
     from dockharden import report
 
-    return json.dumps(report.drift_document(rows, notes), indent=2) + "\n"
+    return json.dumps(report.drift_document(rows, notes), indent=2, allow_nan=False) + "\n"
 
 
 def _verify_textfile(rows, unix_time: float) -> str:

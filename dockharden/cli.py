@@ -76,7 +76,11 @@ ColorOpt = typer.Option(None, "--color/--no-color", show_default=False,
 
 
 def _say(text: str) -> None:
-    print(f"dockharden: {text}", file=sys.stderr)
+    """One line on standard error: a newline inside `text` (a file name, a value) is shown as \\n, and what
+    is not printable as an escape (the guarded stream does the same for every other output)."""
+    from dockharden.ui.console import printable
+
+    print(f"dockharden: {printable(text, newlines=False)}", file=sys.stderr)
 
 
 def _print_version(value: bool) -> None:
@@ -125,8 +129,9 @@ def _painter(flag: bool | None):
 
     if not colour_wanted(sys.stdout, flag):
         return None
-    from dockharden.ui.terminal import paint
+    from dockharden.ui.terminal import CONTROLS, paint
 
+    getattr(sys.stdout, "allow", lambda _sequences: None)(CONTROLS)  # the guarded stream lets our colours by
     return paint
 
 
@@ -153,7 +158,16 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
     if json_out:
         print(json.dumps(report.plan_document(the_plan, root), indent=2))
     else:
-        sys.stdout.write(report.render_plan(the_plan, root, full_diff=diff, paint=_painter(color)))
+        # the apply that makes this plan: its root, selection and options (a bare `dockharden apply` would
+        # act on / with dockharden.toml's selection), or the saved plan itself
+        again = ([out] if out is not None else
+                 [*(["--profile", profile] if profile is not None else []), *[a for f in layer or [] for a in ("--layer", f)],
+                  *(["--engine-version", engine_version] if engine_version else []), *(["--user", user] if user else []),
+                  *(["--stop-containers-for-store-switch"] if stop_for_switch else []),
+                  *(["--adopt-ufw-docker"] if adopt_ufw_docker else [])])
+        again += (["--root", root] if root != "/" else []) + (["--no-restart"] if no_restart and out is None else [])
+        sys.stdout.write(report.render_plan(the_plan, root, full_diff=diff, paint=_painter(color),
+                                            run=_said_command("apply", *again)))
     if detailed_exitcode and the_plan.has_changes:
         raise typer.Exit(2)
 
@@ -163,9 +177,18 @@ def _save(request, the_plan, out: str, restart: bool) -> None:
 
     api.save_plan(request, the_plan, out, restart=restart)
     keys = any(c.new.secret for c in the_plan.changes)
+    # apply takes a saved plan for the root it was made for only: the command said must name that root
+    command = _said_command("apply", out, *(["--root", request.root] if request.root != "/" else []))
     _say(f"saved the plan to {out} (mode 0600: it holds the new files' bytes"
-         + (", private keys included" if keys else "") + f"); `dockharden apply {out}` applies exactly this plan, "
+         + (", private keys included" if keys else "") + f"); `{command}` applies exactly this plan, "
          "and refuses if the host changes meanwhile")
+
+
+def _said_command(*args: str) -> str:
+    """A dockharden command as the operator would type it (each word quoted as a shell needs): said, never run."""
+    import shlex
+
+    return shlex.join(["dockharden", *args])
 
 
 def _confirm(json_out: bool, yes: bool, root: str, question: str, color: bool | None = None,

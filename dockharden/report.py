@@ -6,6 +6,7 @@ Pure: returns strings. The CLI prints them.
 from __future__ import annotations
 
 import json
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from dockharden.model import Action, Change, Plan, RunOutcome, Settings
@@ -206,13 +207,16 @@ def render_saved_plan(saved, wrong: list[str], changed: list[str], *, paint=None
              + (f"; dockerd pid {daemon['pid']}" if daemon["pid"] else "; dockerd not running")
              + ("; --no-restart" if made["no_restart"] else "")
              + ("; --adopt-ufw-docker" if made.get("adopt_ufw_docker") else "")]
+    # apply takes a saved plan for the root it was made for only: the command said names that root
+    again = shlex.join(["dockharden", "apply", saved.path, *(["--root", target["root"]] if target["root"] != "/" else [])])
     if wrong or changed:
         lines.append("  the host now: apply would REFUSE it: " + "; ".join(wrong or changed))
     else:
-        lines.append(f"  the host now: matches the plan; `dockharden apply {saved.path}` would apply it")
+        lines.append(f"  the host now: matches the plan; `{again}` would apply it")
     lines += [f"  note: layer file {what} since (the plan keeps what it was made from)"
               for what in layer_differences(doc["inputs"])]
-    return "\n".join(lines) + "\n\n" + render_plan(saved.plan, target["root"], paint=paint)
+    return "\n".join(lines) + "\n\n" + render_plan(saved.plan, target["root"], paint=paint,
+                                                   run=again)
 
 
 def _render_services(plan: Plan) -> list[str]:

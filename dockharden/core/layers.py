@@ -92,9 +92,12 @@ def _parse(data: bytes, *, source: str, fmt: str) -> dict[str, Any]:
         raise LayerError(f"not UTF-8 text (byte {exc.start})", hint="save the layer as UTF-8",
                          path=source) from None
     try:
-        doc = json.loads(text) if fmt == "json" else tomllib.loads(text)
+        doc = json.loads(text, object_pairs_hook=_no_duplicates) if fmt == "json" else tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise LayerError(f"invalid TOML: {exc}", hint="fix the syntax at that line", path=source) from None
+    except _Duplicate as exc:  # TOML refuses a key given twice; JSON would silently keep the last one
+        raise LayerError(f"key `{exc.key}` appears twice in one object; JSON would silently use the last one",
+                         hint="keep one of them", path=source, key=exc.key) from None
     except json.JSONDecodeError as exc:
         raise LayerError(f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
                          hint="fix the syntax at that line", path=source) from None
@@ -107,6 +110,20 @@ def _parse(data: bytes, *, source: str, fmt: str) -> dict[str, Any]:
     from dockharden.targets.daemon_json import check_encodable
 
     check_encodable(doc, source, LayerError)
+    return doc
+
+
+class _Duplicate(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise _Duplicate(key)
+        doc[key] = value
     return doc
 
 

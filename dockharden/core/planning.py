@@ -122,7 +122,7 @@ def own_files(host: HostSnapshot, selection: Selection, state: dict) -> list:
     from dockharden.core.selection import selection_file
     from dockharden.model import RenderedFile
 
-    data = (json.dumps(state, indent=2, sort_keys=True) + "\n").encode()
+    data = (json.dumps(state, indent=2, allow_nan=False, sort_keys=True) + "\n").encode()
     files = [RenderedFile("state", MANAGED_STATE, data, mode=0o600)]
     wanted = selection_file(host.file(CONFIG_PATH), selection)
     return files + ([wanted] if wanted else [])

@@ -14,6 +14,11 @@ from typing import Any
 from dockharden.errors import SchemaError
 from dockharden.resources import schema_path
 
+# Every pattern of every schema starts with this: `$` also matches before a final newline (in Python's re,
+# which jsonschema and the generated validators use), and a value ending in one would reach daemon.json,
+# an audit rule or a unit; tests/unit/test_fast_validators.py keeps every pattern starting with it
+ONE_LINE = "(?!.*\\n)"
+
 
 @cache
 def load_schema(name: str) -> dict[str, Any]:
@@ -23,9 +28,18 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @cache
 def _validator(name: str):
+    return strict_validator(load_schema(name))
+
+
+def strict_validator(schema: dict[str, Any]):
+    """A draft 2020-12 validator for which an integer is an int: JSON Schema counts 1500.0 as an integer, and
+    Go's encoding/json refuses it for an int field (`cannot unmarshal number 1500.0`). The generated fast
+    validators are made as strict by scripts/compile-schemas.py."""
     import jsonschema  # not free to import: only when something is validated
 
-    return jsonschema.Draft202012Validator(load_schema(name))
+    checker = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, type_checker=checker)(schema)
 
 
 def daemon_keys() -> dict[str, Any]:
@@ -90,11 +104,9 @@ def still_accepted(key: str, engine: str | None) -> bool:
 
 
 def _check_removed_types(found: dict[str, Any], *, path: str, prefix: str) -> None:
-    import jsonschema  # rare: an old engine's file with a key newer engines removed
-
     types = load_schema("daemon.schema.json").get("x-removed-types", {})
     schema = {"type": "object", "properties": {key: types.get(key, {}) for key in found}}
-    _raise_first(jsonschema.Draft202012Validator(schema), found, path=path, prefix=prefix)
+    _raise_first(strict_validator(schema), found, path=path, prefix=prefix)
 
 
 def removed_key_error(key: str, engine: str | None, *, path: str, prefix: str) -> SchemaError:
@@ -142,7 +154,9 @@ def _fast_accepts(name: str, instance: Any) -> bool:
 
 
 def _raise_first(validator, instance: Any, *, path: str, prefix: str) -> None:
-    errors = sorted(validator.iter_errors(instance), key=lambda e: (list(e.absolute_path), e.message))
+    # at one place, the wrong type first: 1e300 for an int64 is a float before it is too large
+    errors = sorted(validator.iter_errors(instance),
+                    key=lambda e: (list(map(str, e.absolute_path)), e.validator != "type", e.message))
     if errors:
         raise _explain(errors[0], path=path, prefix=prefix)
 
@@ -180,8 +194,8 @@ def _expected(error) -> str:
         return f"expected a value of type {schema['type']}"
     if error.validator == "enum":
         return "expected one of " + ", ".join(json.dumps(v) for v in schema["enum"])
-    if error.validator == "pattern":
-        return f"expected a string matching {schema['pattern']}"
+    if error.validator == "pattern":  # every pattern starts ^(?!.*\n): one line, no newline even at its end
+        return f"expected one line matching {schema['pattern'].replace(ONE_LINE, '', 1)}"
     if error.validator == "not":
         return "these keys must not be used together"
     return error.message

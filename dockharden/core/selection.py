@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from dockharden.core.layers import DEFAULT_PROFILES
+from dockharden.core.schema import suggest
 from dockharden.core.values import Invalid, checked, duplicates, unprivileged_user
 from dockharden.errors import HostFileError, LayerError
 from dockharden.model import CONFIG_PATH, HostFile, RenderedFile, Selection
@@ -102,6 +103,15 @@ SERVICE_MANAGERS = ("auto", "systemd", "sysvinit", "command", "rootless")
 
 def check_config(config: dict[str, Any], path: str = CONFIG_PATH) -> None:
     """The values dockharden.toml may hold: the selection, [service] and [docker]."""
+    known = ("profiles", "layers", *CONFIG_CHECKS)
+    for key in config:  # `profile =` would be ignored, and the host silently get the default profiles
+        close = suggest(key, known)
+        table = next((t for t, checks in CONFIG_CHECKS.items() if key in checks), None)
+        if key not in known and (close or table):  # the operator's own tables (`[site]`) are theirs to keep
+            raise HostFileError(f"unknown key `{key}`" + (close if close else f": a key of [{table}]"), path=path,
+                                key=key, hint=f"put it under [{table}]" if table and not close else
+                                "dockharden.toml holds `profiles`, `layers` and the tables "
+                                + ", ".join(f"[{k}]" for k in CONFIG_CHECKS))
     for key in ("profiles", "layers"):
         if key in config and not (isinstance(config[key], list) and all(isinstance(v, str) for v in config[key])):
             example = "baseline" if key == "profiles" else "/etc/dockharden/layers/site.toml"
@@ -120,6 +130,10 @@ def check_config(config: dict[str, Any], path: str = CONFIG_PATH) -> None:
         section = config.get(table, {})
         if not isinstance(section, dict):
             raise HostFileError(f"`{table}` must be a table", hint=f"write it as [{table}]", path=path, key=table)
+        for name in section:
+            if name not in checks:
+                raise HostFileError(f"unknown key `{name}` in [{table}]{suggest(name, checks)}", path=path,
+                                    key=f"{table}.{name}", hint=f"[{table}] holds " + ", ".join(checks))
         for name, check in checks.items():
             if name in section:
                 checked(check, section[name], path=path, key=f"{table}.{name}", error=HostFileError)

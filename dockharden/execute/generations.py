@@ -76,7 +76,7 @@ def reserve_size(files: list[HostFile], record: dict[str, Any]) -> int:
     def blocks(size: int) -> int:
         return max(1, -(-size // BLOCK)) * BLOCK
 
-    journal = len(json.dumps(record, indent=2, sort_keys=True)) + BLOCK
+    journal = len(json.dumps(record, indent=2, allow_nan=False, sort_keys=True)) + BLOCK
     return sum(blocks(len(f.content or b"")) for f in files if f.exists) + 2 * blocks(journal)
 
 
@@ -127,7 +127,7 @@ def _backup(root: str, directory: Path, index: int, old: HostFile) -> dict[str, 
 
 def write_record(directory: Path, record: dict[str, Any]) -> None:
     """Replace record.json atomically (it is the journal the next run trusts)."""
-    data = (json.dumps(record, indent=2, sort_keys=True) + "\n").encode()
+    data = (json.dumps(record, indent=2, allow_nan=False, sort_keys=True) + "\n").encode()
     tmp = directory / ".record.json.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)

@@ -84,7 +84,7 @@ def _payload(new: RenderedFile) -> dict[str, Any]:
 def checksum(doc: dict[str, Any]) -> str:
     """sha256 over the document without its checksum, in a canonical form (key order and spacing free)."""
     body = {k: v for k, v in doc.items() if k != "checksum"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -97,7 +97,7 @@ def write_plan_file(path: str, doc: dict[str, Any]) -> None:
     if target.exists() and not target.is_symlink() and not target.is_file():
         raise PlanFileError("exists and is not a regular file", hint="give --out the path of a file", path=path)
     tmp = target.parent / f".{target.name}.dockharden-{os.getpid()}"
-    data = (json.dumps(doc, indent=2) + "\n").encode()
+    data = (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode()
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:

@@ -75,6 +75,9 @@ def parse_exceptions(data: bytes, path: str) -> list[ControlException]:
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ExceptionsFileError(f"not valid TOML: {exc}", path=path,
                                   hint="fix the file; each entry is an " + EXAMPLE) from None
+    except (ValueError, RecursionError) as exc:  # absurd numbers or nesting
+        raise ExceptionsFileError(f"cannot be read ({exc.__class__.__name__}: nested too deeply, or a number too "
+                                  "long)", path=path, hint="fix the file; each entry is an " + EXAMPLE) from None
     extra = sorted(set(doc) - {"exception"})
     if extra:
         raise ExceptionsFileError(f"unknown top-level key `{extra[0]}`", path=path,
@@ -132,6 +135,14 @@ def _control(entry: dict, number: int, path: str) -> tuple[str, str]:
     if "id" not in entry:
         raise _bad(path, number, "control", "names no control", "add control = \"KEY\" (or id and benchmark)")
     version, control_id = entry.get("benchmark"), entry["id"]
+    if not isinstance(control_id, str):  # TOML reads id = 3.10 as the number 3.1: control 3.1, not 3.10
+        raise _bad(path, number, "id", f"`id` is written as a {type(control_id).__name__} ({control_id!r}), and "
+                   "a number loses what an ID says (3.10 would be read as 3.1)",
+                   f'quote it as a string: id = "{control_id}"' if isinstance(control_id, int) else
+                   'quote it as a string, as the benchmark writes it: id = "3.10"')
+    if isinstance(version, int | float) and not isinstance(version, bool):  # benchmark = 1.8: a number, not "1.8"
+        raise _bad(path, number, "benchmark", f"`benchmark` is written as a number ({version!r})",
+                   f'quote it as a string: benchmark = "{version}"')
     if not isinstance(version, str) or version.lstrip("v").removesuffix(".0") not in VERSIONS:
         raise _bad(path, number, "benchmark", f"`id` needs the benchmark version it belongs to (got {version!r})",
                    f"add benchmark = one of {', '.join(repr(v) for v in VERSIONS)}: IDs differ between versions")

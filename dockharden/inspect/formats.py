@@ -7,6 +7,7 @@ What every format counts as a failure is what the exit status counts (cis.Contro
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +54,7 @@ def check_document(results: list[ControlResult], run: Run, probe: dict | None = 
 
 
 def render_json(results: list[ControlResult], run: Run, probe: dict | None = None) -> str:
-    return json.dumps(check_document(results, run, probe), indent=2) + "\n"
+    return json.dumps(check_document(results, run, probe), indent=2, allow_nan=False) + "\n"
 
 
 # ------------------------------------------------------------------------------------------ text
@@ -122,7 +123,7 @@ def _pascal(key: str) -> str:
 
 
 def render_sarif(results: list[ControlResult], run: Run, probe: dict | None = None) -> str:
-    return json.dumps(sarif_document(results, run), indent=2) + "\n"
+    return json.dumps(sarif_document(results, run), indent=2, allow_nan=False) + "\n"
 
 
 # ------------------------------------------------------------------------------------------ JUnit
@@ -151,8 +152,24 @@ def render_junit(results: list[ControlResult], run: Run, probe: dict | None = No
             ET.SubElement(case, "skipped", message=reason)
         else:
             ET.SubElement(case, "system-out").text = r.evidence
+    for element in suites.iter():  # one place for every attribute and text: any evidence, reason or host name
+        element.text = _xml_text(element.text)
+        element.attrib = {name: _xml_text(value) for name, value in element.attrib.items()}
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+# what XML 1.0 cannot hold at all, even as a character reference: C0 controls but tab, newline and carriage
+# return, lone surrogates, U+FFFE and U+FFFF. ElementTree writes them as they are, and the report is then not
+# XML: each is written as a visible escape instead (\x1b, \ud800)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}",
+                        text)
 
 
 # ------------------------------------------------------------------------------------------ Prometheus
@@ -186,7 +203,9 @@ def render_textfile(results: list[ControlResult], run: Run, unix_time: float) ->
 
 
 def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A label value: escaped as the exposition format wants, and with what no text file can hold (a lone
+    surrogate) or a reader would take as a control written as a visible escape."""
+    return (_xml_text(value) or "").replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 RENDERERS = {"text": render_text, "json": render_json, "sarif": render_sarif, "junit": render_junit}

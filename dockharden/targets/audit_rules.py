@@ -100,13 +100,13 @@ def _daemon_config(settings: Settings, host: HostSnapshot) -> dict:
         return {}
 
 
-_RULE = r"^-w /\S+ -p [rwxa]{1,4} -k [A-Za-z0-9_-]{1,31}$"
+_RULE = r"-w /\S+ -p [rwxa]{1,4} -k [A-Za-z0-9_-]{1,31}"
 
 
 def check_audit_syntax(text: str, path: str = PATH) -> None:
     """Every line is a comment, blank, or a well-formed watch."""
     for number, line in enumerate(text.splitlines(), 1):
-        if line.strip() and not line.startswith("#") and not re.match(_RULE, line):
+        if line.strip() and not line.startswith("#") and not re.fullmatch(_RULE, line):
             raise RenderError(f"line {number} is not a valid audit watch: {line!r}",
                               hint="check extra_paths in your audit layer", path=path)
 

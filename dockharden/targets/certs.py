@@ -256,6 +256,11 @@ def _create_all(req: Request, why: str) -> tuple[list[RenderedFile], list[Note]]
 def _check_operator(existing: dict[str, bytes | None], req: Request) -> list[Note]:
     """Check the operator's CA, certificate and key; refuse what dockerd would refuse, warn about the rest."""
     p = req.paths
+    # a file that is there but is not what its key names (a tlskey that is no key) is the problem to name,
+    # before one that is missing (the CA, checked first, would be named instead)
+    for path, load in ((p.key, _load_key), (p.cert, _load_cert), (p.ca, _load_cert)):
+        if existing.get(path) is not None:
+            load(existing[path] or b"", path)
     for path in (p.ca, p.cert, p.key):
         if existing.get(path) is None:
             raise ConflictError(f"{_label(path)} is missing and there is no {_label(p.ca_key)} to sign a new one",

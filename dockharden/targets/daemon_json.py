@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from dockharden.core.merge import get_path, merged_over, remove_path, set_path
-from dockharden.errors import HostFileError
+from dockharden.errors import HostFileError, RenderError
 from dockharden.model import HostFile, HostSnapshot, RenderedFile, Settings, decode_key_path, encode_key_path
 
 PATH = "/etc/docker/daemon.json"
@@ -41,29 +41,53 @@ def parse_daemon_json(content: bytes | None, path: str = PATH) -> dict[str, Any]
     return doc
 
 
+# Nesting no real configuration comes near (daemon.json's deepest keys are 5 levels down): a deeper document
+# is refused where it is read, before any merge walks it recursively.
+MAX_DEPTH = 32
+
+
 def check_encodable(doc: Any, path: str, error: type = HostFileError) -> None:
-    """JSON allows lone surrogate escapes (\\ud800); UTF-8 cannot hold them, so neither can the file we write."""
-    where = _unencodable(doc, ())
-    if where is not None:
-        raise error("holds a lone surrogate escape (\\ud800-\\udfff): not text any program can use",
-                    hint="remove the escape", path=path, key=".".join(where))
+    """Refuse, naming the key, what the file dockharden writes could not hold as plain JSON the engine reads:
+    a lone surrogate escape (\\ud800: UTF-8 cannot hold it), NaN or an infinite number (`NaN`, `Infinity`,
+    or `1e400`, which Python reads as infinity: not JSON at all), a TOML date or time, and nesting deeper
+    than MAX_DEPTH. The one gate every layer and every daemon.json passes when it is parsed."""
+    found = _not_plain(doc, (), 0)
+    if found is not None:
+        where, problem, fix = found
+        raise error(problem, hint=fix, path=path, key=".".join(where) or "(top level)")
 
 
-def _unencodable(value: Any, at: tuple) -> tuple | None:
+def _not_plain(value: Any, at: tuple, depth: int) -> tuple | None:
     if isinstance(value, str):
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            return at or ("(top level)",)
+            return at, "holds a lone surrogate escape (\\ud800-\\udfff): not text any program can use", \
+                "remove the escape"
         return None
-    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        if isinstance(key, str) and _unencodable(key, at) is not None:
-            return at + (key,)
-        found = _unencodable(item, at + (str(key),))
-        if found is not None:
-            return found
-    return None
+    if isinstance(value, bool | int) or value is None:
+        return None
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return at, (f"{value} is not a number JSON can hold (NaN, Infinity, or a number too large such as "
+                        "1e400)"), "write a finite number"
+        return None
+    if isinstance(value, dict | list):
+        if depth >= MAX_DEPTH:
+            return at, f"nested more than {MAX_DEPTH} levels deep: not a configuration", "flatten the value"
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(key, str) and _not_plain(key, (), 0) is not None:
+                return at + (key.encode("utf-8", "backslashreplace").decode(),), \
+                    "a key holds a lone surrogate escape (\\ud800-\\udfff): not text any program can use", \
+                    "remove the escape"
+            found = _not_plain(item, at + (str(key),), depth + 1)
+            if found is not None:
+                return found
+        return None
+    kind = type(value).__name__  # tomllib's datetime, date and time
+    return at, f"a TOML {kind} value ({value}): daemon.json and layers hold only strings, numbers, true/false, " \
+               "arrays and tables", "quote it as a string"
 
 
 def _decode(content: bytes, path: str) -> str:
@@ -169,7 +193,7 @@ def operator_document(existing: dict[str, Any], managed: dict[str, Any] | None) 
 
 def serialize(doc: dict[str, Any]) -> bytes:
     """Stable bytes: same document, same bytes."""
-    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return (json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def desired_on_host(settings: Settings, host: HostSnapshot) -> dict[str, Any]:
@@ -183,6 +207,8 @@ def render_daemon_json(settings: Settings, host: HostSnapshot) -> list[RenderedF
     path = host.daemon_json_path
     current = host.file(path)
     doc = desired_on_host(settings, host)
+    # every part was checked where it was read; a value given back from managed.json is checked here too
+    check_encodable(doc, path, RenderError)
     uid, gid = (current.uid or 0, current.gid or 0) if path != PATH and current.exists else host.daemon_json_owner
     return [RenderedFile("daemon.json", path, serialize(doc), mode=kept_mode(current, MODE), uid=uid, gid=gid)]
 

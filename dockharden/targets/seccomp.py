@@ -44,7 +44,7 @@ def render_seccomp(settings: dict) -> bytes:
 
 def serialize(profile: dict[str, Any]) -> bytes:
     """Stable bytes: 2-space indent, keys in insertion order, trailing newline."""
-    return (json.dumps(profile, indent=2) + "\n").encode("utf-8")
+    return (json.dumps(profile, indent=2, allow_nan=False) + "\n").encode("utf-8")
 
 
 def build_profile(deny: frozenset[str], arches: tuple[str, ...]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ traffic.
 
 import ipaddress
 import re
+import shlex
 from typing import Any, NamedTuple
 
 from dockharden.errors import HostFileError, LayerError
@@ -214,8 +215,52 @@ def splice_block(text: str, block: str, *, path: str, replacing: tuple[int, int]
     return "".join(lines[:start] + block_lines + lines[end + 1:])
 
 
-CHAIN_LINE = (r"^\s*(?::DOCKER-USER\b|(?:-A|-I|-R|-D|-N|-F|--append|--insert|--replace|--delete|"
-              r"--new-chain|--flush)\s+DOCKER-USER\b)")
+# iptables' commands that name a chain they change (or, for -L/-S/-C, read: still the operator's DOCKER-USER
+# rules, in a file where dockharden owns the chain), long and short; getopt_long also takes any unambiguous
+# abbreviation of a long one (`--app=DOCKER-USER`), and bundled short options (`-vADOCKER-USER`)
+CHAIN_COMMANDS = {"append": "A", "insert": "I", "replace": "R", "delete": "D", "new-chain": "N", "flush": "F",
+                  "delete-chain": "X", "zero": "Z", "rename-chain": "E", "policy": "P", "list": "L",
+                  "list-rules": "S", "check": "C"}
+# iptables' long options, to tell an abbreviation of a command from one of another option (--d is ambiguous)
+OTHER_LONG = ("destination", "dport", "dst-range", "protocol", "source", "jump", "goto", "in-interface",
+              "out-interface", "match", "table", "numeric", "verbose", "exact", "line-numbers", "modprobe",
+              "set-counters", "wait", "wait-interval", "fragment", "ipv4", "ipv6", "help", "version")
+SHORT_WITH_ARGUMENT = set("tjgsdpiomwcW") | set(CHAIN_COMMANDS.values())
+
+
+def chains_changed(line: str) -> list[str]:
+    """The chains an iptables-restore line declares or names as the chain of a command, read as
+    iptables-restore reads it: `:CHAIN POLICY [p:b]`, or a rule line split into words with its quoting
+    (`-A "DOCKER-USER"`), any spelling of the command (`-ADOCKER-USER`, `--append=DOCKER-USER`,
+    `--append DOCKER-USER`, `-I DOCKER-USER 1`)."""
+    text = line.strip()
+    if text.startswith(":"):  # iptables-restore: strtok(buffer + 1, " \t\n") is the chain
+        return text[1:].split()[:1]
+    if not text.startswith("-"):
+        return []
+    argv, found = _argv(text), []
+    for index, word in enumerate(argv):
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if word.startswith("--") and len(word) > 2:
+            name, equals, value = word[2:].partition("=")
+            matches = [long for long in CHAIN_COMMANDS if long.startswith(name)]
+            if name in CHAIN_COMMANDS or (matches and not any(o.startswith(name) for o in OTHER_LONG)):
+                found.append(value if equals else following)
+        elif word.startswith("-") and len(word) > 1 and not word[1:].lstrip("-").isdigit():
+            for at, letter in enumerate(word[1:], 1):
+                if letter in CHAIN_COMMANDS.values():
+                    found.append(word[at + 1:] or following)
+                    break
+                if letter in SHORT_WITH_ARGUMENT:
+                    break
+    return [chain.strip("\"'") for chain in found if chain]
+
+
+def _argv(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:  # an unbalanced quote: iptables-restore refuses the file, but read what it says
+        return text.split()
 
 
 def refuse_chain_rules_outside(lines: list[str], spans: list[tuple[int, int]], *, path: str) -> None:
@@ -224,7 +269,7 @@ def refuse_chain_rules_outside(lines: list[str], spans: list[tuple[int, int]], *
     chain (rules above it vanish) and its final RETURN makes rules below it dead."""
     for number, line in enumerate(lines, 1):
         inside = any(span[0] < number <= span[1] + 1 for span in spans)
-        if not inside and re.match(CHAIN_LINE, line):
+        if not inside and "DOCKER-USER" in chains_changed(line):
             raise HostFileError(
                 f"line {number} (`{line.strip()[:80]}`) changes the DOCKER-USER chain outside dockharden's "
                 "managed block; ufw would silently lose it when it loads the block, which declares (and so "
@@ -233,17 +278,27 @@ def refuse_chain_rules_outside(lines: list[str], spans: list[tuple[int, int]], *
 
 def _move_hint(line: str) -> str:
     """Where the rule belongs in a layer, spelled out when it is a plain allow rule."""
-    words = line.split()
+    words = _argv(line.strip())
     verdict = words[words.index("-j") + 1] if "-j" in words[:-1] else ""
     source = words[words.index("-s") + 1] if "-s" in words[:-1] else ""
     port = next((words[i + 1] for i, w in enumerate(words[:-1]) if w in ("--dport", "--ctorigdstport")), "")
     proto = words[words.index("-p") + 1] if "-p" in words[:-1] else "tcp"
     if verdict in ("RETURN", "ACCEPT") and source and not port:
         return f'move it into a layer: [ufw] allow_sources = ["{source}"], then delete the line'
-    if verdict in ("RETURN", "ACCEPT") and port and not source:
-        return f'move it into a layer: [ufw] allow_ports = ["{port.replace(":", "-")}/{proto}"], then delete the line'
+    if verdict in ("RETURN", "ACCEPT") and port and not source and _allow_port(port, proto):
+        return f'move it into a layer: [ufw] allow_ports = ["{port}/{proto}"], then delete the line'
     return ("move what it allows into a layer's [ufw] allow_sources / allow_ports, then delete the line "
             "(dockharden owns the DOCKER-USER chain in this file)")
+
+
+def _allow_port(port: str, proto: str) -> bool:
+    """Whether `PORT/PROTO` is what a layer's allow_ports accepts (core.values.port_spec: a port or a low:high
+    range of 1-65535, tcp or udp): a hint never suggests a value the layer check would refuse."""
+    match = re.fullmatch(r"(\d{1,5})(?::(\d{1,5}))?", port)
+    if not match or proto not in ("tcp", "udp"):
+        return False
+    low, high = int(match.group(1)), int(match.group(2) or match.group(1))
+    return 1 <= low <= high <= 65535
 
 
 def find_block(lines: list[str], *, path: str) -> tuple[int, int] | None:

@@ -10,14 +10,40 @@ the entry point says once, on standard error, that the output was lost.
 import errno
 import io
 import os
+import re
 import select
 import sys
 from typing import NamedTuple
 
+# What a terminal could take as a command rather than text: C0 controls, DEL, C1 controls (\x9b is a CSI on
+# some terminals), and every other character Unicode calls non-printable (bidi overrides, line separators).
+# A candidate is any character outside printable ASCII; str.isprintable() decides.
+_SUSPECT = {True: re.compile(r"[^\x20-\x7e\t\n]"), False: re.compile(r"[^\x20-\x7e\t]")}
+_NAMED = {"\n": "\\n", "\r": "\\r"}
+
+
+def printable(text: str, *, newlines: bool = True) -> str:
+    """`text` with every character that is not printable written as a visible escape (`\\x1b`, `\\x85`,
+    `\\u202e`): text read from host files and layers (a rule comment, a daemon.json value, a file name, an
+    exception's reason) can hold escape sequences that would recolour, move the cursor, retitle or hide
+    what a terminal shows. Newlines stay unless `newlines` is false (a one-line paragraph); tabs stay."""
+    def escape(match: re.Match) -> str:
+        char = match.group()
+        if char.isprintable():
+            return char
+        code = ord(char)
+        if char in _NAMED:
+            return _NAMED[char]
+        return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+    return _SUSPECT[newlines].sub(escape, text)
+
 
 class GuardedOutput(io.TextIOBase):
     """A text stream on a descriptor: writes go straight to it (nothing is left buffered to fail at exit);
-    the first failure is kept in `error` and later writes are dropped."""
+    the first failure is kept in `error` and later writes are dropped. Everything written is made
+    printable (`printable`): the one place every line of text output and every error paragraph passes.
+    Dockharden's own colours pass when the stream was told them (`allow`); a redraw goes by `write_control`."""
 
     def __init__(self, fd: int, name: str, encoding: str = "utf-8", error: OSError | None = None) -> None:
         super().__init__()
@@ -25,6 +51,12 @@ class GuardedOutput(io.TextIOBase):
         self._name = name
         self._encoding = encoding or "utf-8"
         self.error = error
+        self._allowed: re.Pattern | None = None
+
+    def allow(self, sequences) -> None:
+        """Let these exact control sequences (dockharden's own colours) through unescaped."""
+        self._allowed = re.compile("(" + "|".join(re.escape(s) for s in sorted(set(sequences), key=len,
+                                                                                 reverse=True)) + ")")
 
     @property
     def encoding(self) -> str:  # type: ignore[override]
@@ -46,6 +78,14 @@ class GuardedOutput(io.TextIOBase):
     def write(self, text: str) -> int:
         if not isinstance(text, str):  # a text stream (Click probes for a binary one with write(b""))
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if self._allowed is None:
+            return self.write_control(printable(text), length=len(text))
+        parts = self._allowed.split(text)  # odd indexes: the allowed sequences themselves
+        return self.write_control("".join(part if i % 2 else printable(part) for i, part in enumerate(parts)),
+                                  length=len(text))
+
+    def write_control(self, text: str, *, length: int | None = None) -> int:
+        """Write `text` as it is: for dockharden's own control sequences (a progress line's redraw)."""
         if self.error is None and text:
             view = memoryview(text.encode(self._encoding, errors="replace"))
             try:
@@ -56,7 +96,7 @@ class GuardedOutput(io.TextIOBase):
                         select.select([], [self._fd], [])
             except OSError as exc:
                 self.error = exc
-        return len(text)
+        return len(text) if length is None else length
 
     def flush(self) -> None:
         pass

@@ -21,6 +21,9 @@ STYLES = {"create": "\x1b[32m", "added": "\x1b[32m", "+": "\x1b[32m",
           "@": "\x1b[36m", "heading": "\x1b[1m", "left": "\x1b[2m"}
 
 
+CONTROLS = (RESET, *STYLES.values())  # the only control sequences a plan's text may hold (console.GuardedOutput)
+
+
 def paint(kind: str, text: str) -> str:
     """`text` in the colour of `kind` (an action, a key change, a diff line's first character)."""
     style = STYLES.get(kind)
@@ -83,11 +86,18 @@ class Progress:
                 if self._what is not None:
                     elapsed = f"  {self.clock() - start:.1f} s"
                     text = f"{FRAMES[frame % len(FRAMES)]} {self._what}" + (f" ({self._detail})" if self._detail else "")
-                    self.stream.write(CLEAR + text[:width - len(elapsed)] + elapsed)
+                    self._control(CLEAR)
+                    self.stream.write(text[:width - len(elapsed)] + elapsed)
                     self.stream.flush()
             frame += 1
             stop.wait(0.1)
 
     def _line(self, text: str, clear: bool = False) -> None:
-        self.stream.write(f"{CLEAR if clear else ''}{self.prefix}{text}\n")
+        if clear:
+            self._control(CLEAR)
+        self.stream.write(f"{self.prefix}{text}\n")
         self.stream.flush()
+
+    def _control(self, sequence: str) -> None:
+        """A redraw's own control sequence: past the guard that makes every other text printable."""
+        getattr(self.stream, "write_control", self.stream.write)(sequence)

@@ -66,6 +66,33 @@ def test_a_saved_plan_is_written_0600_whatever_the_umask_and_says_so(tmp_path, r
     assert list(root.rglob("*")) == [root / "etc", root / "etc/docker", root / "etc/docker/daemon.json"]
 
 
+def test_the_saved_plan_message_names_the_apply_command_with_the_root_it_needs(tmp_path, root):
+    path = tmp_path / "plan.json"
+    done = dockharden("plan", "--root", str(root), "--profile", "baseline", "--out", str(path))
+    said = f"`dockharden apply {path} --root {root}`"
+    assert said in done.stderr, done.stderr
+    applied = dockharden(*said.strip("`").split()[1:], "--no-restart")
+    assert applied.returncode == 0, applied.stderr
+
+
+def test_a_plans_closing_line_names_the_apply_that_makes_it_root_and_selection_included(tmp_path, root):
+    layer = tmp_path / "site.toml"
+    layer.write_text("[daemon]\ndebug = false\n")
+    done = dockharden("plan", "--root", str(root), "--profile", "baseline", "--layer", str(layer), "--no-restart")
+    said = f"`dockharden apply --profile baseline --layer {layer} --root {root} --no-restart`"
+    assert f"Run {said} to make these changes." in done.stdout, done.stdout[-600:]
+    applied = dockharden(*said.strip("`").split()[1:], "--yes")
+    assert applied.returncode == 0, applied.stderr
+    again = dockharden("plan", "--root", str(root), "--profile", "baseline", "--layer", str(layer), "--no-restart")
+    assert "Nothing to do." in again.stdout, again.stdout[-600:]
+
+
+def test_show_names_the_apply_of_a_saved_plan_with_its_root(saved, root):
+    done = dockharden("show", str(saved))
+    said = f"`dockharden apply {saved} --root {root}`"
+    assert f"matches the plan; {said} would apply it" in done.stdout and f"Run {said} to make" in done.stdout
+
+
 def test_a_saved_plan_applied_writes_exactly_the_planned_bytes_and_then_nothing_is_left_to_do(saved, root):
     planned = {f["path"]: f for f in json.loads(saved.read_text())["files"]}
     done = dockharden("apply", str(saved), "--root", str(root), "--json")

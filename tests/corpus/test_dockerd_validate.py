@@ -196,3 +196,38 @@ if __name__ == "__main__":
 
     test_operator_files.write_expected()
     write_expected()
+
+
+# --- issue 24 class 2: integers as the engines read them ---------------------------------------------------
+
+INT64 = 2**63
+INTEGER_EDGES = [
+    '{"mtu": 1500}', '{"mtu": 1500.0}', '{"mtu": 0}', '{"mtu": -1}', f'{{"mtu": {INT64 - 1}}}', f'{{"mtu": {INT64}}}',
+    '{"mtu": 1e300}', '{"mtu": 99999999999999999999}', '{"shutdown-timeout": -1}', '{"shutdown-timeout": -5}',
+    f'{{"shutdown-timeout": {-INT64}}}', f'{{"shutdown-timeout": {-INT64 - 1}}}', '{"shutdown-timeout": 15.5}',
+    '{"default-stop-timeout": 0}', '{"default-stop-timeout": -1}', '{"max-concurrent-downloads": 0}',
+    '{"max-concurrent-downloads": -1}', '{"max-concurrent-uploads": 3.0}', '{"max-download-attempts": -1}',
+    '{"network-diagnostic-port": 65536}', '{"network-diagnostic-port": -1}',
+    '{"default-address-pools": [{"base": "10.0.0.0/8", "size": 24.0}]}',
+    f'{{"default-ulimits": {{"nofile": {{"Name": "nofile", "Hard": {INT64}, "Soft": 1}}}}}}',
+    '{"default-ulimits": {"nofile": {"Name": "nofile", "Hard": 1024.0, "Soft": 1024}}}',
+]
+
+
+@pytest.mark.parametrize("engine", ["29.7.2"])
+def test_the_schema_accepts_an_integer_exactly_when_the_engine_does(engine, tmp_path):
+    """1500.0 for an int, a number beyond int64, a negative count: the daemon schema and `dockerd --validate`
+    give the same verdict (a timeout may be negative: shutdown-timeout -1 waits for ever)."""
+    from dockharden.core.schema import check_daemon_config
+    from dockharden.errors import SchemaError
+
+    for index, text in enumerate(INTEGER_EDGES):
+        path = tmp_path / f"{index}.json"
+        path.write_text(text + "\n")
+        engine_says = validate(engine, path)
+        try:
+            check_daemon_config(json.loads(text), path=str(path), engine=engine)
+            ours = "ok"
+        except SchemaError as exc:
+            ours = f"refused: {exc}"
+        assert (ours == "ok") == (engine_says == "ok"), (text, ours, engine_says)

@@ -142,6 +142,19 @@ BAD_DAEMON_JSON = [
     Bad("nesting-deeper-than-the-recursion-limit", b"[" * 100000 + b"]" * 100000, HostFileError, ("nested",)),
     Bad("lone-surrogate-escape", b'{"data-root": "\\ud800"}', HostFileError, ("data-root",)),
     Bad("utf-16-bom-then-odd-bytes", codecs.BOM_UTF16_LE + b"{\x00}", HostFileError, ("UTF-16",)),
+    # issue 24 class 2, values the engine refuses: Go reads these keys as int64, and JSON has no NaN ----
+    Bad("integer-given-as-a-float", b'{"mtu": 1500.0}', SchemaError, ("key `mtu`", "integer")),
+    Bad("integer-beyond-int64", b'{"mtu": 99999999999999999999}', SchemaError, ("key `mtu`", "maximum")),
+    Bad("integer-as-a-huge-float", b'{"max-concurrent-downloads": 1e300}', SchemaError,
+        ("key `max-concurrent-downloads`", "integer")),
+    Bad("ulimit-beyond-int64", b'{"default-ulimits": {"nofile": {"Name": "nofile", "Hard": 9223372036854775808, '
+        b'"Soft": 1}}}', SchemaError, ("default-ulimits.nofile.Hard",)),
+    Bad("a-number-that-is-infinity-to-python", b'{"mtu": 1e400}', HostFileError, ("key `mtu`", "finite")),
+    Bad("nan", b'{"shutdown-timeout": NaN}', HostFileError, ("key `shutdown-timeout`", "NaN")),
+    Bad("infinity", b'{"log-opts": {"max-size": -Infinity}}', HostFileError, ("log-opts.max-size", "finite")),
+    # issue 24 class 5: nesting no configuration has, refused where the file is read ---------------------
+    Bad("nesting-deeper-than-32-levels", b'{"log-opts": ' + b'{"a": ' * 40 + b'"x"' + b"}" * 41, HostFileError,
+        ("log-opts.a.a", "nested more than 32")),
 ]
 
 
@@ -201,7 +214,7 @@ BAD_LAYERS = [
     Bad("bad-layer-name", b'[layer]\nname = "../x"\n', SchemaError, ("layer.name",)),
     Bad("json-layer-that-is-an-array", b'[{"daemon": {"icc": false}}]', LayerError, ("a table",), name="mine.json"),
     # bugs these tests and the fuzz found (fixed since; an open one gets bug="why": xfail) ---------------
-    Bad("toml-date-value", b"[daemon]\ndata-root = 1979-05-27\n", SchemaError, ("daemon.data-root", "string")),
+    Bad("toml-date-value", b"[daemon]\ndata-root = 1979-05-27\n", LayerError, ("daemon.data-root", "TOML date")),
     Bad("toml-integer-over-4300-digits", b"[daemon]\nmtu = 1" + b"0" * 4300 + b"\n", LayerError, ("number too long",)),
     Bad("toml-nesting-deeper-than-the-recursion-limit", b"x = " + b"[" * 5000 + b"]" * 5000 + b"\n", LayerError,
         ("nested",)),
@@ -227,6 +240,43 @@ BAD_LAYERS = [
         ("tls.dns_names", "tls.ip_addresses")),
     Bad("audit-permissions-repeated", b'[audit]\npermissions = "ww"\n', LayerError, ("audit.permissions",)),
     Bad("userns-user-that-is-an-option", b'[userns]\nuser = "--help"\n', SchemaError, ("userns.user",)),
+    # issue 24 class 2: values that would reach daemon.json and that the engine refuses -----------------
+    Bad("toml-integer-given-as-a-float", b"[daemon]\nmtu = 1500.0\n", SchemaError, ("daemon.mtu", "integer")),
+    Bad("toml-integer-beyond-int64", b"[daemon]\nmax-download-attempts = 9223372036854775808\n", SchemaError,
+        ("daemon.max-download-attempts", "maximum")),
+    Bad("toml-nan", b"[daemon]\nmtu = nan\n", LayerError, ("daemon.mtu", "NaN")),
+    Bad("toml-infinity-in-a-free-form-map", b"[daemon.log-opts]\nmax-size = -inf\n", LayerError,
+        ("daemon.log-opts.max-size", "finite")),
+    Bad("json-nan", b'{"daemon": {"mtu": NaN}}', LayerError, ("daemon.mtu", "NaN"), name="mine.json"),
+    Bad("json-infinity", b'{"defaults": {"daemon": {"mtu": Infinity}}}', LayerError, ("defaults.daemon.mtu",),
+        name="mine.json"),
+    Bad("json-1e400", b'{"daemon": {"shutdown-timeout": 1e400}}', LayerError, ("daemon.shutdown-timeout",),
+        name="mine.json"),
+    # issue 24 class 5: TOML dates and times in free-form maps, and nesting no configuration has -----------
+    Bad("toml-datetime-in-log-opts", b"[daemon.log-opts]\ntag = 1979-05-27T07:32:00Z\n", LayerError,
+        ("daemon.log-opts.tag", "TOML datetime", "quote it")),
+    Bad("toml-time-in-labels", b"[daemon]\nlabels = [07:32:00]\n", LayerError, ("daemon.labels.0", "TOML time")),
+    Bad("toml-date-in-runtime-options", b'[daemon.runtimes.crun]\nruntimeType = "io.containerd.runc.v2"\n'
+        b"options = {since = 1979-05-27}\n", LayerError, ("daemon.runtimes.crun.options.since", "TOML date")),
+    Bad("toml-nesting-deeper-than-32-levels", b"[daemon.runtimes.crun]\noptions = " + b"{a = " * 40 + b"1"
+        + b"}" * 40 + b"\n", LayerError, ("daemon.runtimes.crun.options.a", "nested more than 32")),
+    Bad("json-nesting-deeper-than-32-levels", b'{"daemon": {"log-opts": ' + b"[" * 40 + b"]" * 40 + b"}}",
+        LayerError, ("daemon.log-opts.0", "nested more than 32"), name="mine.json"),
+    # issue 24 class 12: JSON keeps the last of two equal keys without a word; TOML refuses them -----------
+    Bad("json-duplicate-key", b'{"daemon": {"icc": false, "icc": true}}', LayerError, ("key `icc`", "twice"),
+        name="mine.json"),
+    Bad("json-duplicate-table", b'{"ufw": {"enabled": true}, "ufw": {"enabled": false}}', LayerError,
+        ("key `ufw`", "twice"), name="mine.json"),
+    # issue 24 class 3: a trailing newline that `$` lets through -----------------------------------------
+    Bad("mirror-with-a-trailing-newline", b'[daemon]\nregistry-mirrors = ["https://m.example\\n"]\n', SchemaError,
+        ("daemon.registry-mirrors.0", "one line")),
+    Bad("dns-with-a-trailing-newline", b'[daemon]\ndns = ["1.1.1.1\\n"]\n', SchemaError, ("daemon.dns.0",)),
+    Bad("exec-opt-with-a-trailing-newline", b'[daemon]\nexec-opts = ["native.cgroupdriver=systemd\\n"]\n',
+        SchemaError, ("daemon.exec-opts.0",)),
+    Bad("audit-key-with-a-trailing-newline", b'[audit]\nkey = "docker\\n"\n', SchemaError, ("audit.key",)),
+    Bad("layer-name-with-a-trailing-newline", b'[layer]\nname = "web\\n"\n', SchemaError, ("layer.name",)),
+    Bad("audit-path-with-a-newline", b'[audit]\nextra_paths = ["/etc/x\\n-w /etc/shadow -p r -k x"]\n', SchemaError,
+        ("audit.extra_paths.0",)),
 ]
 
 

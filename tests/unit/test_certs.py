@@ -443,3 +443,15 @@ def test_a_bad_dns_name_names_the_key(name):
     with pytest.raises(ConflictError) as err:
         plan(names=[name])
     assert err.value.key == "tls.dns_names"
+
+
+def test_an_operator_tls_key_that_is_not_a_key_is_named_before_a_missing_ca():
+    """Issue 24 class 12: tlskey pointing at a file that is no key was refused with a message about ca.pem."""
+    host = fresh()
+    moved = {"key": "/etc/ssl/notakey.pem"}
+    for not_a_key in (b"hello\n", host[SERVER_CERT]):
+        existing = {**NOTHING, moved["key"]: not_a_key}
+        with pytest.raises(ConflictError) as err:
+            plan(existing, paths=moved)
+        assert err.value.path == "/etc/ssl/notakey.pem" and "is not a PEM private key" in str(err.value)
+        assert "ca.pem" not in str(err.value)

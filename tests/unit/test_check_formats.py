@@ -7,6 +7,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from junitparser import Failure, JUnitXml, Skipped
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -131,3 +133,51 @@ def test_the_text_report_says_what_the_probe_saw_in_words_not_python_values():
     assert "  error: icc: ping is not allowed in the probe container\n" in said
     for python in ("None", "True", "(", "["):
         assert python not in said.replace("(soft/hard)", "").replace("(inside outside count)", ""), python
+
+
+# issue 24 class 16: every format is valid for any text the host or the exceptions file can put in a report
+any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=20) | st.sampled_from(
+    ["\x1b[31m", "\x00", "\x0b\x0c", "\ud800", "\ufffe\uffff", "\x85\x9b", "a\r\nb", "]]>", "&#0;", "\u202e"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(evidence=any_text, fix=any_text, reason=any_text, owner=any_text, host=any_text)
+def test_every_format_is_valid_for_any_evidence_reason_owner_and_host_name(tmp_path_factory, evidence, fix, reason,
+                                                                           owner, host):
+    import xml.etree.ElementTree as ET
+
+    from dockharden.inspect.exceptions import ControlException
+    from dockharden.inspect.formats import RENDERERS
+    from dockharden.ui.console import printable
+
+    found = []
+    for row in benchmark("1.8").rows:
+        if row.id in STATUS:
+            status = STATUS[row.id]
+            found.append(ControlResult(row.id, row.key, row.title, row.level, row.assessment, status, evidence,
+                                       fix if status == FAIL else ""))
+    excepted = ControlException("daemon.authorization", "daemon.authorization", reason or "r", owner or "o",
+                                dt.date(2027, 3, 31), 1)
+    results_ = apply_exceptions(found, [excepted], dt.date(2026, 12, 1))
+    run = Run(RUN.benchmark, RUN.version, RUN.level, RUN.time, host, RUN.exceptions_file)
+    for fmt, render in RENDERERS.items():
+        text = render(results_, run)
+        if fmt == "text":  # printed through the guarded stream (ui/console.py), which makes it printable
+            shown = printable(text)
+            assert all(c.isprintable() or c in "\n\t" for c in shown) and shown.encode("utf-8")
+            continue
+        text.encode("utf-8")  # written as UTF-8: no lone surrogate may reach the file
+        if fmt in ("json", "sarif"):
+            json.loads(text)
+        elif fmt == "junit":
+            ET.fromstring(text.encode("utf-8"))
+            path = tmp_path_factory.mktemp("junit") / "check.xml"
+            path.write_bytes(text.encode("utf-8"))
+            [suite] = list(JUnitXml.fromfile(str(path)))
+            assert suite.tests == len(STATUS)
+        if fmt == "sarif":
+            jsonschema.Draft4Validator(SCHEMA).validate(json.loads(text))
+    textfile = render_textfile(results_, run, 1795000000.5)
+    textfile.encode("utf-8")
+    families = {f.name: f for f in text_string_to_metric_families(textfile)}
+    assert len(families["dockharden_cis_control_failing"].samples) == len(STATUS)

@@ -100,6 +100,13 @@ BAD = [
     (entry(control='"daemon.tls"', reason='"r"', owner='"o"', expires="2027-01-01", until="2027-01-01"),
      "unknown key `until`", "key `until`"),
     (GOOD + GOOD, "daemon.authorization is already excepted by entry 1", "[[exception]] entry 2, key `control`"),
+    # issue 24 class 12: TOML reads id = 3.10 as the number 3.1, another control: refused, asking for a string
+    (entry(id="3.10", benchmark='"1.8"', reason='"r"', owner='"o"', expires="2027-01-01"),
+     "written as a float (3.1)", 'key `id`'),
+    ("x = " + "[" * 3000 + "]" * 3000 + "\n", "nested too deeply", PATH),
+    (entry(id='"2.13"', benchmark="1.8", reason='"r"', owner='"o"', expires="2027-01-01"),
+     'quote it as a string: benchmark = "1.8"', "key `benchmark`"),
+    (entry(id="5", benchmark='"1.8"', reason='"r"', owner='"o"', expires="2027-01-01"), 'id = "5"', "key `id`"),
 ]
 
 

@@ -6,6 +6,7 @@ of the test function and the function-scoped tmp_path would be shared by all of 
 """
 
 import json
+import math
 import os
 import stat
 import tempfile
@@ -157,8 +158,20 @@ def test_the_same_settings_and_host_render_the_same_bytes_however_the_snapshot_w
 @PURE
 @given(doc=st.dictionaries(ANY_TEXT, JSON_ANY, max_size=5))
 def test_serializing_what_parsing_serialized_output_gives_the_same_bytes(doc):
+    """Whatever the document; one holding NaN or an infinity is refused instead (it would not be JSON)."""
+    if not _finite(doc):
+        with pytest.raises(ValueError):
+            serialize(doc)
+        return
     once = serialize(doc)
     assert serialize(parse_daemon_json(once)) == once
+
+
+def _finite(value) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    return all(_finite(item) for item in items)
 
 
 @PURE

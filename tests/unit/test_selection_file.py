@@ -189,3 +189,29 @@ def test_a_new_selection_file_is_written_byte_for_byte_as_tomlkit_writes_it(prof
     if layers:
         doc["layers"] = layers
     assert render_config(None, selection) == tomlkit.dumps(doc).encode()
+
+
+# --- issue 24 class 12: a misspelt key is refused with what was meant, not silently ignored ---------------
+
+@pytest.mark.parametrize("text, says", [
+    ('profile = ["baseline", "userns"]\n', "unknown key `profile` (did you mean `profiles`?)"),
+    ('layer = ["/srv/site.toml"]\n', "did you mean `layers`?"),
+    ('[servce]\nmanager = "command"\n', "did you mean `service`?"),
+    ('[service]\nmanagr = "command"\n', "unknown key `managr` in [service] (did you mean `manager`?)"),
+    ('[service]\nrestart = ["/usr/local/bin/restart-docker"]\n', "unknown key `restart` in [service]"),
+    ('[docker]\nlogfile = "/var/log/dockerd.log"\n', "did you mean `log_file`?"),
+    ('manager = "command"\n', "a key of [service]"),
+])
+def test_a_misspelt_key_in_dockharden_toml_is_refused_saying_what_was_meant(text, says):
+    from dockharden.core.selection import parse_config
+    from dockharden.errors import HostFileError
+
+    with pytest.raises(HostFileError) as caught:
+        parse_config(text.encode())
+    assert says in str(caught.value) and caught.value.path == CONFIG_PATH and caught.value.hint
+
+
+def test_the_operators_own_tables_in_dockharden_toml_stay_accepted():
+    from dockharden.core.selection import parse_config
+
+    assert parse_config(OPERATOR.encode())["site"]["owner"]["team"] == "platform"

@@ -6,6 +6,8 @@ import re
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dockharden.ui.console import can_animate, colour_wanted
 from dockharden.ui.terminal import Progress, paint
@@ -98,3 +100,71 @@ def test_additions_changes_and_removals_have_their_colours():
     assert paint("changed", "~ icc") == "\x1b[33m~ icc\x1b[0m"
     assert paint("-", "-old line") == "\x1b[31m-old line\x1b[0m"
     assert paint("unchanged", "x") == "x"
+
+
+# --- issue 24 class 9: printable text only, on every output ---------------------------------------------
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\r\x1b[2K\x9b31m\x85\u202e\u2028\x7f\x00"
+
+
+def only_printable(text: str) -> bool:
+    return all(c.isprintable() or c in "\n\t" for c in text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(codec=None, exclude_categories=())) | st.just(HOSTILE))
+def test_any_text_is_made_printable_and_a_one_line_paragraph_stays_one_line(text):
+    from dockharden.ui.console import printable
+
+    assert only_printable(printable(text))
+    one_line = printable(text, newlines=False)
+    assert only_printable(one_line) and "\n" not in one_line
+    if only_printable(text):
+        assert printable(text) == text  # ordinary text (non-ASCII letters included) is left alone
+
+
+def test_the_guarded_stream_escapes_control_sequences_but_lets_its_own_colours_and_redraws_by(tmp_path):
+    import os
+
+    from dockharden.ui.console import GuardedOutput
+    from dockharden.ui.terminal import CLEAR, CONTROLS
+
+    path = tmp_path / "out"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    stream = GuardedOutput(fd, "<test>")
+    stream.write(f"value {HOSTILE} end\n")
+    stream.allow(CONTROLS)
+    stream.write(paint("+", f"+ key = {HOSTILE}") + "\n")
+    stream.write_control(CLEAR)
+    os.close(fd)
+    shown = path.read_text()
+    assert "\\x1b]0;pwned\\x07\\x1b[2J\\r\\x1b[2K\\x9b31m\\x85\\u202e\\u2028\\x7f\\x00" in shown
+    escapes = re.findall("\x1b\\[[0-9;]*[A-Za-z]", shown)
+    assert set(escapes) <= set(CONTROLS) | {CLEAR[1:]} and shown.count("\x1b") == len(escapes)
+
+
+def test_what_host_files_and_layers_hold_reaches_the_terminal_as_visible_escapes(tmp_path):
+    """An exception's reason and owner (check's text output) and a layer's file name (an error paragraph)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    root = tmp_path / "root"
+    (root / "etc/docker").mkdir(parents=True)
+    (root / "etc/docker/daemon.json").write_text('{"labels": ["a=\\u001b[2Jb"]}')
+    exceptions = tmp_path / "exceptions.toml"
+    exceptions.write_text('[[exception]]\ncontrol = "daemon.authorization"\n'
+                          'reason = "RISK \\u001b]0;pwned\\u0007\\u001b[2J \\u009b31m \\u202e"\n'
+                          'owner = "sec\\u001b[8mops"\nexpires = 2099-03-31\n')
+    check = subprocess.run([sys.executable, "-m", "dockharden", "check", "--root", str(root), "--exceptions",
+                            str(exceptions)], capture_output=True, text=True, env=env, timeout=120)
+    assert "RISK \\x1b]0;pwned\\x07\\x1b[2J \\x9b31m \\u202e" in check.stdout, check.stdout[-2000:]
+    assert only_printable(check.stdout) and only_printable(check.stderr)
+    layer = tmp_path / f"x{HOSTILE.replace(chr(0), '')}\nsecond.toml"
+    plan = subprocess.run([sys.executable, "-m", "dockharden", "plan", "--root", str(root), "--layer", str(layer)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert plan.returncode == 1 and plan.stderr.count("\n") == 1, plan.stderr
+    assert only_printable(plan.stderr) and "\\x1b]0;pwned" in plan.stderr and "\\nsecond.toml" in plan.stderr

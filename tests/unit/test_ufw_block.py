@@ -102,6 +102,61 @@ def test_an_operators_docker_user_rule_outside_the_block_is_refused_with_where_i
         assert "line 3" in str(err.value) and hint in str(err.value) and "flushes" in str(err.value)
 
 
+@pytest.mark.parametrize("rule", [
+    "-ADOCKER-USER -s 203.0.113.9 -j RETURN", "--append=DOCKER-USER -j RETURN", "--append DOCKER-USER -j RETURN",
+    "--app=DOCKER-USER -j RETURN", "-I DOCKER-USER 1 -j RETURN", "--insert DOCKER-USER -j RETURN",
+    '-A "DOCKER-USER" -j RETURN', "-A 'DOCKER-USER' -j RETURN", "-4 -A DOCKER-USER -j RETURN",
+    "-vA DOCKER-USER -j RETURN", "-R DOCKER-USER 1 -j RETURN", "--replace=DOCKER-USER 1 -j RETURN",
+    "-D DOCKER-USER -j RETURN", "--delete DOCKER-USER 1", "-N DOCKER-USER", "--new-chain DOCKER-USER",
+    "-F DOCKER-USER", "--flush=DOCKER-USER", "-X DOCKER-USER", "-Z DOCKER-USER", "-E DOCKER-USER OLD",
+    ":DOCKER-USER ACCEPT [0:0]", ": DOCKER-USER - [0:0]", "  -A\tDOCKER-USER -j RETURN", '-A "DOCKER-USER -j RETURN',
+])
+def test_an_operators_docker_user_rule_in_any_spelling_iptables_restore_accepts_is_refused_not_flushed(rule):
+    """Every spelling is one the real iptables-restore takes (--test, in a network namespace of its own),
+    but for the last, whose unbalanced quote it refuses: refused all the same."""
+    import subprocess
+
+    text = f"*filter\n:ufw-after-input - [0:0]\n{rule}\nCOMMIT\n"
+    if rule.count('"') % 2 == 0:
+        done = subprocess.run(["unshare", "-n", "iptables-restore", "--test"], input=text, capture_output=True,
+                              text=True, timeout=30)
+        assert done.returncode == 0, done.stderr
+    for existing in (text, text + BLOCK):
+        with pytest.raises(HostFileError) as err:
+            splice_block(existing, BLOCK, path="/etc/ufw/after.rules")
+        assert "line 3" in str(err.value) and "flushes" in str(err.value)
+
+
+@pytest.mark.parametrize("rule", [
+    "-A FORWARD -j DOCKER-USER", "-A ufw-after-input -m comment --comment '-A DOCKER-USER' -j RETURN",
+    "-A DOCKER-USERS -j RETURN", "-A ufw-after-input -d 10.0.0.0/8 -j DROP", "# -A DOCKER-USER -j DROP",
+    "-A ufw-after-input -p tcp --dport 22 -j ACCEPT", ":DOCKER-USER2 - [0:0]",
+])
+def test_rules_that_only_mention_docker_user_are_left_alone(rule):
+    text = f"*filter\n:ufw-after-input - [0:0]\n{rule}\nCOMMIT\n" + BLOCK
+    assert splice_block(text, BLOCK, path="/etc/ufw/after.rules") == text
+
+
+@pytest.mark.parametrize("rule, hint", [
+    ("-A DOCKER-USER -p tcp --dport 8000:8100 -j RETURN", 'allow_ports = ["8000:8100/tcp"]'),
+    ("-A DOCKER-USER -p tcp -m multiport --dports 80,443 -j ACCEPT", None),
+    ("-A DOCKER-USER -p tcp --dport 70000 -j ACCEPT", None),
+    ("-A DOCKER-USER -p sctp --dport 80 -j ACCEPT", None),
+])
+def test_the_move_hint_suggests_only_a_value_the_layer_check_accepts(rule, hint):
+    from dockharden.core.values import port_spec
+
+    text = f"*filter\n{rule}\nCOMMIT\n"
+    with pytest.raises(HostFileError) as err:
+        splice_block(text, BLOCK, path="/etc/ufw/after.rules")
+    said = err.value.hint
+    if hint is None:
+        assert "allow_ports = [" not in said and "allow_sources / allow_ports" in said
+    else:
+        assert hint in said
+        port_spec(said.split('allow_ports = ["')[1].split('"')[0])  # the layer check takes it
+
+
 def test_docker_user_lines_inside_the_managed_block_and_other_chains_are_fine():
     text = "*filter\n:ufw-after-input - [0:0]\n-A ufw-after-input -p tcp --dport 22 -j ACCEPT\nCOMMIT\n" + BLOCK
     assert splice_block(text, BLOCK, path="/etc/ufw/after.rules") == text
