@@ -1,0 +1,125 @@
+"""An offline root (an image, a chroot: a --root other than /) is judged from its files: nothing of the
+machine running dockharden is read for it (the builder's kernel audit rules, its firewall, its dockerd,
+its systemd), and what only the live host can show is `not_verifiable`.
+
+The machine's programs are replaced, on PATH, by stand-ins that write down every call and fail: a call
+is a test failure. `iptables-restore --test` is the one call allowed: it checks the syntax of the block
+dockharden rendered, not the state of this machine."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TIMEOUT = 60
+
+#: every program dockharden could ask about the running system
+LIVE_TOOLS = ("auditctl", "iptables", "ip6tables", "iptables-legacy", "iptables-nft", "ip6tables-legacy",
+              "ip6tables-nft", "iptables-save", "ip6tables-save", "docker", "dockerd", "systemctl", "service",
+              "ufw", "ip", "containerd", "runc", "journalctl")
+SYNTAX_ONLY = ("iptables-restore", "ip6tables-restore")  # `--test`: judges the rendered block, not the host
+
+
+@pytest.fixture
+def machine(tmp_path):
+    """A PATH whose live-state programs log each call (and fail); the log's path."""
+    bindir, log = tmp_path / "bin", tmp_path / "calls.log"
+    bindir.mkdir()
+    log.write_text("")
+    for tool in LIVE_TOOLS:
+        (bindir / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> "{log}"\nexit 3\n')
+        (bindir / tool).chmod(0o755)
+    for tool in SYNTAX_ONLY:
+        (bindir / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> "{log}"\ncat >/dev/null\nexit 0\n')
+        (bindir / tool).chmod(0o755)
+    return bindir, log
+
+
+def run(machine, *args):
+    bindir, _ = machine
+    env = dict(os.environ, PYTHONPATH=str(REPO), PATH=f"{bindir}:{os.environ.get('PATH', '')}")
+    return subprocess.run([sys.executable, "-m", "dockharden", *args], capture_output=True, text=True, env=env,
+                          timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+
+
+def live_calls(machine) -> list[str]:
+    """The calls made to a program that reads or changes the running system."""
+    _, log = machine
+    return [line for line in log.read_text().splitlines()
+            if not (line.split()[0] in SYNTAX_ONLY and "--test" in line.split())]
+
+
+def image(tmp_path: Path) -> Path:
+    root = tmp_path / "image"
+    for d in ("etc/docker", "etc/audit/rules.d", "etc/ufw", "lib/systemd/system", "usr/bin"):
+        (root / d).mkdir(parents=True)
+    (root / "etc/ufw/after.rules").write_text("*filter\n:ufw-after-forward - [0:0]\nCOMMIT\n")
+    (root / "etc/ufw/after6.rules").write_text("*filter\n:ufw6-after-forward - [0:0]\nCOMMIT\n")
+    (root / "etc/ufw/ufw.conf").write_text("ENABLED=yes\n")
+    return root
+
+
+def test_apply_and_rollback_on_an_image_run_nothing_of_the_machine_that_builds_it(tmp_path, machine):
+    root = image(tmp_path)
+    done = run(machine, "apply", "--root", str(root), "--profile", "baseline,tls", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert (root / "etc/docker/daemon.json").exists()
+    done = run(machine, "rollback", "--root", str(root), "--yes")
+    assert done.returncode == 0, done.stderr
+    assert live_calls(machine) == []  # no dockerd --validate of the builder's engine, no systemctl, no auditctl
+
+
+def test_verify_on_an_image_says_the_kernel_and_firewall_state_is_not_verifiable_and_reads_neither(
+        tmp_path, machine):
+    root = image(tmp_path)
+    assert run(machine, "apply", "--root", str(root), "--profile", "baseline", "--yes").returncode == 0
+    done = run(machine, "verify", "--root", str(root), "--profile", "baseline", "--json")
+    assert done.returncode in (0, 2), done.stderr
+    status = {c["check"]: (c["status"], c["detail"]) for c in json.loads(done.stdout)["checks"]}
+    for row in ("audit watches loaded", "DOCKER-USER chain"):
+        assert status[row][0] == "not_verifiable" and "not the running kernel" in status[row][1], status[row]
+    assert status["file /etc/docker/daemon.json"][0] == "in_force"  # the files are judged
+    assert live_calls(machine) == []
+
+
+def test_check_on_an_image_judges_the_audit_controls_by_its_rules_files_never_by_this_kernels_rules(
+        tmp_path, machine):
+    root = image(tmp_path)
+    assert run(machine, "apply", "--root", str(root), "--profile", "baseline", "--yes").returncode == 0
+    done = run(machine, "check", "--root", str(root), "--format", "json")
+    assert done.returncode in (0, 2), done.stderr
+    results = {r["id"]: r for r in json.loads(done.stdout)["controls"]}
+    audit = [r for cid, r in results.items() if cid.startswith("1.1.") and cid not in ("1.1.1", "1.1.2")]
+    assert audit and all(r["status"] == "not_verifiable" for r in audit), audit
+    assert all("not the running kernel" in r["evidence"] for r in audit)
+    assert "the rules files watch /etc/docker" in results["1.1.6"]["evidence"]  # what the image's files say
+    assert results["1.1.1"]["status"] == "not_verifiable"  # partitions are the host's, not a tree's
+    assert live_calls(machine) == []
+
+
+def test_check_on_an_image_does_not_ask_this_kernel_about_audit(tmp_path, monkeypatch):
+    """In process: the netlink question to the kernel (no program to intercept) is not asked either."""
+    from dockharden.host import check_facts
+    from dockharden.host import facts as hostmod
+    from dockharden.host.runner import Runner
+
+    class NoRunner(Runner):
+        def run(self, argv, **kwargs):
+            raise AssertionError(f"ran {argv} for an offline root")
+
+        def run_all(self, calls, **kwargs):
+            raise AssertionError(f"ran {calls} for an offline root")
+
+    def asked():
+        raise AssertionError("asked the running kernel about audit for an offline root")
+
+    root = image(tmp_path)
+    monkeypatch.setattr(hostmod, "kernel_audit", asked)
+    host = hostmod.read_host(str(root), NoRunner(), ["/etc/docker/daemon.json"])
+    found = check_facts.read_facts(host, NoRunner(), str(root / "var/run/docker.sock"))
+    assert found.live is False and found.audit_watched == frozenset()
+    assert found.audit_unavailable == check_facts.NOT_THIS_KERNEL
