@@ -123,3 +123,71 @@ def test_check_on_an_image_does_not_ask_this_kernel_about_audit(tmp_path, monkey
     found = check_facts.read_facts(host, NoRunner(), str(root / "var/run/docker.sock"))
     assert found.live is False and found.audit_watched == frozenset()
     assert found.audit_unavailable == check_facts.NOT_THIS_KERNEL
+
+
+# --- an image's docker.service (issue 24, class 17) ----------------------------------------------------
+
+DEBIAN_UNIT = """\
+[Unit]
+Description=Docker Application Container Engine
+
+[Service]
+Type=notify
+ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock
+ExecReload=/bin/kill -s HUP $MAINPID
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def debian_image(tmp_path: Path, unit: str = DEBIAN_UNIT) -> Path:
+    root = image(tmp_path)
+    (root / "lib/systemd/system/docker.service").write_text(unit)
+    return root
+
+
+def test_an_images_docker_service_with_fd_gets_the_tls_layers_drop_in_as_a_live_host_would(tmp_path, machine):
+    root = debian_image(tmp_path)
+    done = run(machine, "apply", "--root", str(root), "--profile", "baseline,tls", "--yes")
+    assert done.returncode == 0, done.stderr
+    dropin = (root / "etc/systemd/system/docker.service.d/dockharden.conf").read_text()
+    assert "ExecStart=\nExecStart=/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock\n" in dropin
+    hosts = json.loads((root / "etc/docker/daemon.json").read_text())["hosts"]
+    assert hosts[0] == "fd://"  # socket activation kept: the unit's -H fd:// moves into daemon.json
+    assert live_calls(machine) == []
+    again = run(machine, "plan", "--root", str(root), "--profile", "baseline,tls", "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout + again.stderr  # the decision does not flip once the drop-in exists
+
+
+def test_an_images_drop_in_is_read_and_its_host_flags_are_replaced_too(tmp_path, machine):
+    root = debian_image(tmp_path)
+    override = root / "etc/systemd/system/docker.service.d/10-listen.conf"
+    override.parent.mkdir(parents=True)
+    override.write_text("[Service]\nExecStart=\nExecStart=/usr/bin/dockerd -H fd:// -H tcp://127.0.0.1:2375 --debug\n")
+    done = run(machine, "plan", "--root", str(root), "--profile", "baseline,tls", "--json")
+    assert done.returncode == 0, done.stderr
+    change = next(c for c in json.loads(done.stdout)["changes"] if c["path"].endswith("docker.service.d/dockharden.conf"))
+    assert "+ExecStart=/usr/bin/dockerd --debug\n" in change["diff"]
+
+
+def test_an_images_environment_file_that_also_passes_h_is_a_conflict_error_and_nothing_is_written(tmp_path, machine):
+    root = debian_image(tmp_path, DEBIAN_UNIT.replace("containerd.sock\n", "containerd.sock $DOCKER_OPTS\n"))
+    (root / "etc/default").mkdir()
+    (root / "etc/default/docker").write_text('DOCKER_OPTS="--dns 192.0.2.53 -H tcp://0.0.0.0:2375"\n')
+    before = sorted(p for p in root.rglob("*"))
+    done = run(machine, "apply", "--root", str(root), "--profile", "baseline,tls", "--yes")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "`hosts` is also given to dockerd as -H" in done.stderr, done.stderr
+    assert sorted(p for p in root.rglob("*")) == before
+
+
+def test_a_sysvinit_image_whose_docker_opts_pass_h_is_a_conflict_error(tmp_path, machine):
+    root = image(tmp_path)
+    (root / "etc/init.d").mkdir()
+    (root / "etc/init.d/docker").write_text("#!/bin/sh\n")
+    (root / "etc/default").mkdir()
+    (root / "etc/default/docker").write_text('DOCKER_OPTS="-H tcp://0.0.0.0:2375"\n')
+    done = run(machine, "plan", "--root", str(root), "--profile", "baseline,tls")
+    assert done.returncode == 1 and "`hosts` is also given to dockerd as -H" in done.stderr, done.stderr
+    assert live_calls(machine) == []
