@@ -196,6 +196,18 @@ def calendar(text: str) -> str:
     return text
 
 
+TIME_SPAN = r"[0-9]{1,6}(?:ms|s|min|m|h|d|w)?"
+
+
+def time_span(text: str) -> str:
+    """A systemd time span as dockharden writes it (RandomizedDelaySec=): a number and one unit."""
+    if not re.fullmatch(TIME_SPAN, text):
+        raise Invalid(f"{text!r} is not a time span dockharden writes",
+                      "write a number and one unit: ms, s, min, m, h, d or w (e.g. 1h or 30min); "
+                      "check it with `systemd-analyze timespan`")
+    return text
+
+
 def audit_permissions(text: str) -> str:
     if not text or set(text) - set("rwxa") or len(set(text)) != len(text):
         raise Invalid(f"`{text}` is not an audit permission set",
@@ -315,7 +327,7 @@ LAYER_CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "userns": {"user": user_and_group},
     "rootless": {"user": unprivileged_user},
     "prune": {"filters": lambda items: _one_until(each(prune_filter)(items)), "keep_storage": byte_size,
-              "on_calendar": calendar},
+              "on_calendar": calendar, "randomized_delay": time_span},
     "unset": {"daemon": _unique_strings},
 }
 
