@@ -524,9 +524,8 @@ def run(argv: list[str] | None = None) -> int:
         from dockharden.ui.completion import answer
 
         sys.exit(answer(typer.main.get_command(app)))
-    with interrupts.raising():
+    with interrupts.raising(then_ignore=True):  # once settled, a late signal cannot change the outcome
         status = _run(sys.argv[1:] if argv is None else argv)
-    interrupts.ignore()  # the outcome is settled: a late signal cannot change it
     lost = streams.lost_output()
     if lost:
         _say(f"the output could not be written ({lost}); the exit status ({status}) is the command's own")

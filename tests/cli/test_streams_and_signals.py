@@ -243,3 +243,69 @@ def test_a_signal_the_operator_had_ignored_stays_ignored_as_under_nohup(tmp_path
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert state_of(root) == "applied" and "interrupted" not in err
+
+
+# --- signals while the command line loads (issue 24, class 14) -----------------------------------------
+
+def _handles_sigterm(pid: int) -> bool | None:
+    """The mark: the process catches SIGTERM (Python alone does not: dockharden's start-up handler does)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    except OSError:
+        return None
+    return False
+
+
+def _signal_at_start(tmp_path, signum, delay, *args):
+    empty = tmp_path / "empty"
+    empty.mkdir(exist_ok=True)
+    proc = subprocess.Popen(argv("plan", "--root", str(empty), *args), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env(), stdin=subprocess.DEVNULL)
+    while not _handles_sigterm(proc.pid):  # waits on the mark, not on a wall-clock window
+        assert proc.poll() is None, "the command ended before dockharden took the signals"
+    if delay:
+        time.sleep(delay)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("delay", [0, 0.001, 0.003, 0.008, 0.02, 0.05])
+def test_a_signal_while_the_command_line_loads_is_the_documented_line_and_128_plus_its_number(
+        tmp_path, signum, delay):
+    status, out, err = _signal_at_start(tmp_path, signum, delay)
+    name = signal.Signals(signum).name
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    if status == 0:  # the plan of an empty root finished before the signal came (a fast machine, a late delay)
+        return
+    assert status == 128 + signum, (status, err)
+    assert err == f"dockharden: interrupted by {name}; nothing was changed\n", err
+
+
+@pytest.mark.parametrize("delay", [0, 0.005])
+def test_a_signal_while_the_command_line_loads_gives_the_json_error_document_with_json(tmp_path, delay):
+    from dockharden import report
+
+    status, out, err = _signal_at_start(tmp_path, signal.SIGINT, delay, "--json")
+    if status == 0:
+        return
+    assert status == 130 and "Traceback" not in err, err
+    assert json.loads(out) == report.error_document("plan", 130, "interrupted",
+                                                    "interrupted by SIGINT; nothing was changed", signal="SIGINT")
+
+
+def test_the_start_up_handlers_are_taken_before_the_command_line_loads():
+    """Importing dockharden.__main__ (in a child: it takes the signals of its process) loads nothing else of
+    dockharden, and the handlers are in place; its hand-written error document keeps report's version."""
+    from dockharden import report
+
+    done = subprocess.run([sys.executable, "-c", "import signal, sys; import dockharden.__main__ as m; "
+                           "print(sorted(n for n in sys.modules if n.startswith('dockharden')), "
+                           "all(signal.getsignal(s) is m._startup_signal for s in m.SIGNALS), m.ERROR_FORMAT_VERSION)"],
+                          capture_output=True, text=True, env=env(), timeout=60)
+    assert done.stdout.strip() == f"['dockharden', 'dockharden.__main__'] True {report.FORMAT_VERSION}", \
+        done.stdout + done.stderr
