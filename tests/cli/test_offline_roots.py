@@ -191,3 +191,36 @@ def test_a_sysvinit_image_whose_docker_opts_pass_h_is_a_conflict_error(tmp_path,
     done = run(machine, "plan", "--root", str(root), "--profile", "baseline,tls")
     assert done.returncode == 1 and "`hosts` is also given to dockerd as -H" in done.stderr, done.stderr
     assert live_calls(machine) == []
+
+
+# --- the tls layer baked into an image (issue 24, class 13) --------------------------------------------
+
+def test_a_plan_that_bakes_the_tls_layer_into_an_image_warns_of_the_shared_keys_and_names_the_safe_way(
+        tmp_path, machine):
+    root = debian_image(tmp_path)
+    done = run(machine, "plan", "--root", str(root), "--profile", "baseline,tls", "--json")
+    assert done.returncode == 0, done.stderr
+    warnings = [n["message"] for n in json.loads(done.stdout)["notes"]
+                if n["level"] == "warning" and n["message"].startswith("tls in an image")]
+    assert len(warnings) == 1, json.loads(done.stdout)["notes"]
+    said = warnings[0]
+    for needle in ("/etc/docker/tls/ca-key.pem", "/etc/docker/tls/client/key.pem", "every clone",
+                   "DNS:localhost", "tcp://0.0.0.0:2376", "first boot", "docs/layers/tls.md"):
+        assert needle in said, (needle, said)
+    text = run(machine, "plan", "--root", str(root), "--profile", "baseline,tls")
+    assert "[warning] tls in an image: " in text.stdout
+    plain = run(machine, "plan", "--root", str(root), "--profile", "baseline", "--json")
+    assert not [n for n in json.loads(plain.stdout)["notes"] if n["message"].startswith("tls in an image")]
+
+
+def test_the_image_warning_is_not_given_on_the_running_system():
+    from dockharden.model import HostSnapshot
+    from dockharden.targets import certs, tls_files
+
+    keys = [certs.CA_KEY, certs.CLIENT_KEY, certs.SERVER_KEY]
+
+    def host(root):
+        return HostSnapshot(root=root, files={}, existing_paths=frozenset())
+
+    assert tls_files.image_note(host("/"), keys, ["tcp://0.0.0.0:2376"], {"DNS:localhost"}) is None
+    assert tls_files.image_note(host("/mnt/image"), keys, ["tcp://0.0.0.0:2376"], None) is not None
