@@ -95,7 +95,7 @@ def _top(version: bool = typer.Option(False, "--version", is_eager=True, callbac
 
 def _request(root: str, profile: str | None = None, layer: list[str] | None = None,
              engine_version: str | None = None, user: str | None = None, *, waits: bool = False,
-             stop_for_switch: bool = False, adopt_ufw_docker: bool = False):
+             stop_for_switch: bool = False, adopt_ufw_docker: bool = False, lock_timeout: str = "0s"):
     """The library request for these options; `waits`: apply and rollback, whose waits are drawn live on a
     terminal's standard error (plain lines elsewhere)."""
     from dockharden.api import Request
@@ -110,9 +110,11 @@ def _request(root: str, profile: str | None = None, layer: list[str] | None = No
         waiting = progress.waiting
     import os
 
+    from dockharden.core.values import checked, lock_wait
     from dockharden.execute.faults import from_environment
 
-    return Request(root=root, profiles=split_profiles(profile), layers=layer or None,
+    wait = checked(lock_wait, lock_timeout, key="--lock-timeout", error=DockhardenError)
+    return Request(root=root, profiles=split_profiles(profile), layers=layer or None, lock_timeout=wait,
                    engine_version=engine_version, user=user, progress=progress, stop_for_store_switch=stop_for_switch,
                    adopt_ufw_docker=adopt_ufw_docker, failpoint=from_environment(os.environ),
                    **({"waiting": waiting} if waiting else {}))
@@ -213,6 +215,11 @@ PlanFileArg = typer.Argument(None, metavar="[FILE]", show_default=False,
                              help="A plan saved by `dockharden plan --out FILE`.")
 
 
+LockTimeoutOpt = typer.Option("0s", "--lock-timeout", metavar="DURATION",
+                              help="Wait up to DURATION (30s, 5m, 1m30s) for another run's lock instead of failing "
+                                   "at once (a scheduled check, another apply).")
+
+
 @app.command(epilog=EXIT_APPLY, short_help="Make the plan real, verified; rolled back on failure.")
 def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = ProfileOpt,
           layer: Optional[List[str]] = LayerOpt, root: str = RootWriteOpt,
@@ -221,6 +228,7 @@ def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profi
           json_out: bool = JsonOpt, engine_version: Optional[str] = EngineOpt,
           user: Optional[str] = UserOpt, color: Optional[bool] = ColorOpt,
           stop_for_switch: bool = StopForSwitchOpt, adopt_ufw_docker: bool = AdoptOpt,
+          lock_timeout: str = LockTimeoutOpt,
           close_published_ports: bool = typer.Option(
               False, "--close-published-ports", help="Let the DOCKER-USER block close running containers' published "
                                                      "ports to outside sources without a question (with --yes or "
@@ -236,9 +244,10 @@ def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profi
         _refuse_selection_flags("apply", plan_file, profile=profile, layer=layer, engine_version=engine_version,
                                 user=user, stop_containers_for_store_switch=stop_for_switch,
                                 adopt_ufw_docker=adopt_ufw_docker)
-        return _apply_saved(plan_file, root, no_restart, json_out, close_published_ports)
+        return _apply_saved(plan_file, root, no_restart, json_out, close_published_ports, lock_timeout)
     outcome = api.apply(_request(root, profile, layer, engine_version, user, waits=True,
-                                 stop_for_switch=stop_for_switch, adopt_ufw_docker=adopt_ufw_docker),
+                                 stop_for_switch=stop_for_switch, adopt_ufw_docker=adopt_ufw_docker,
+                                 lock_timeout=lock_timeout),
                         restart=not no_restart,
                         confirm=_confirm(json_out, yes, root, "Apply these changes?", color),
                         close_published_ports=close_published_ports, asks=not yes)
@@ -254,7 +263,8 @@ def _refuse_selection_flags(command: str, plan_file: str, **given) -> None:
                                    "other layers, make a new plan: `dockharden plan ... --out FILE`", path=plan_file)
 
 
-def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool, close_ports: bool) -> None:
+def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool, close_ports: bool,
+                 lock_timeout: str = "0s") -> None:
     from dockharden import api
 
     saved = api.read_saved_plan(plan_file)
@@ -263,7 +273,8 @@ def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool, cl
         raise DockhardenError(f"the plan says apply acts on services ({acts}); with --no-restart it would not, "
                               "and it would no longer be the plan that was reviewed", path=plan_file,
                               hint="apply it as it is, or make a plan with `dockharden plan --no-restart --out FILE`")
-    _finish(api.apply_saved(_request(root, waits=True), saved, close_published_ports=close_ports), json_out, "apply")
+    _finish(api.apply_saved(_request(root, waits=True, lock_timeout=lock_timeout), saved,
+                            close_published_ports=close_ports), json_out, "apply")
 
 
 @app.command(epilog=EXIT_APPLY.replace("applied,", "rolled back,"),
@@ -274,14 +285,14 @@ def rollback(to: Optional[str] = typer.Option(None, "--to", metavar="ID",
              root: str = RootWriteOpt, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
              no_restart: bool = typer.Option(False, "--no-restart", help="Restore files only; touch no service."),
              json_out: bool = JsonOpt, color: Optional[bool] = ColorOpt,
-             stop_for_switch: bool = StopForSwitchOpt) -> None:
+             stop_for_switch: bool = StopForSwitchOpt, lock_timeout: str = LockTimeoutOpt) -> None:
     """Return the host to an earlier generation; validated, verified and recorded like an apply."""
     from dockharden import api
 
     again = " ".join(["dockharden rollback", *(["--to", to] if to else []), *(["--root", root] if root != "/" else []),
                       *(["--no-restart"] if no_restart else []),
                       *(["--stop-containers-for-store-switch"] if stop_for_switch else [])])
-    outcome = api.rollback(_request(root, waits=True, stop_for_switch=stop_for_switch), to=to,
+    outcome = api.rollback(_request(root, waits=True, stop_for_switch=stop_for_switch, lock_timeout=lock_timeout), to=to,
                            restart=not no_restart,
                            confirm=_confirm(json_out, yes, root, "Roll back?", color, run=again))
     _finish(outcome, json_out, "rollback")

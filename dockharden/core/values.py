@@ -208,6 +208,23 @@ def time_span(text: str) -> str:
     return text
 
 
+WAIT = r"(?:[0-9]{1,6}(?:ms|s|m|h))+|[0-9]{1,6}"
+_WAIT_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def lock_wait(text: str) -> float:
+    """`--lock-timeout`'s duration in seconds: Go's 30s, 5m, 1m30s, 500ms, 1h (as terraform's -lock-timeout),
+    or plain seconds; at most a day."""
+    fix = "write a duration such as 0s, 30s, 5m or 1m30s (a number alone is seconds)"
+    if not isinstance(text, str) or not re.fullmatch(WAIT, text):
+        raise Invalid(f"{text!r} is not a duration", fix)
+    seconds = float(text) if text.isdigit() else sum(
+        int(number) * _WAIT_UNITS[unit] for number, unit in re.findall(r"([0-9]+)(ms|s|m|h)", text))
+    if seconds > 86400:
+        raise Invalid(f"`{text}` is longer than a day", fix)
+    return seconds
+
+
 def audit_permissions(text: str) -> str:
     if not text or set(text) - set("rwxa") or len(set(text)) != len(text):
         raise Invalid(f"`{text}` is not an audit permission set",
