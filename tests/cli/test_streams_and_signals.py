@@ -28,6 +28,11 @@ def argv(*args):
     return [sys.executable, "-m", "dockharden", *args]
 
 
+def failpoint_argv(*args):
+    """dockharden through the tests' entry point, which alone reads DOCKHARDEN_FAILPOINT (tests/failpoints.py)."""
+    return [sys.executable, str(REPO / "tests" / "failpoints.py"), *args]
+
+
 @pytest.fixture
 def root(tmp_path):
     root = tmp_path / "root"
@@ -136,8 +141,8 @@ def test_a_question_with_no_input_is_no_and_changes_nothing(root):
 
 def start_paused(tmp_path: Path, point: str, *args, stdin=subprocess.DEVNULL):
     mark = tmp_path / "reached"
-    proc = subprocess.Popen(argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin, text=True,
-                            env=env(DOCKHARDEN_FAILPOINT=f"pause:{point}:3", DOCKHARDEN_FAILPOINT_MARK=str(mark)))
+    proc = subprocess.Popen(failpoint_argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin,
+                            text=True, env=env(DOCKHARDEN_FAILPOINT=f"pause:{point}:3", DOCKHARDEN_FAILPOINT_MARK=str(mark)))
     deadline = time.time() + 60
     while not mark.exists():
         assert proc.poll() is None and time.time() < deadline, proc.communicate()
@@ -232,8 +237,8 @@ def test_a_signal_during_a_rollback_rolls_the_rollback_back(tmp_path, root):
 
 def test_a_signal_the_operator_had_ignored_stays_ignored_as_under_nohup(tmp_path, root):
     mark = tmp_path / "reached"
-    proc = subprocess.Popen(argv("apply", "--root", str(root), "--yes", "--no-restart"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    proc = subprocess.Popen(failpoint_argv("apply", "--root", str(root), "--yes", "--no-restart"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
                             env=env(DOCKHARDEN_FAILPOINT="pause:after-write-0:2", DOCKHARDEN_FAILPOINT_MARK=str(mark)),
                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     while not mark.exists():
@@ -309,3 +314,26 @@ def test_the_start_up_handlers_are_taken_before_the_command_line_loads():
                           capture_output=True, text=True, env=env(), timeout=60)
     assert done.stdout.strip() == f"['dockharden', 'dockharden.__main__'] True {report.FORMAT_VERSION}", \
         done.stdout + done.stderr
+
+
+# --- failpoints are the tests' own -----------------------------------------------------------------------
+
+def test_the_dockharden_command_reads_no_fault_injection_variable_only_the_tests_entry_point_does(root):
+    asked = env(DOCKHARDEN_FAILPOINT="fail:after-write-0")
+    done = subprocess.run(argv("apply", "--root", str(root), "--yes", "--no-restart", "--json"), capture_output=True,
+                          text=True, env=asked, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0 and json.loads(done.stdout)["result"] == "applied", done.stderr
+    assert dockharden_mentions("DOCKHARDEN_FAILPOINT") == ["execute/faults.py"]  # defined there, read by tests
+    assert dockharden_mentions("from_environment(") == []  # built by tests/failpoints.py alone
+    (root / "etc/docker/daemon.json").write_bytes(ORIGINAL)
+    injected = subprocess.run(failpoint_argv("apply", "--root", str(root), "--yes", "--no-restart", "--json",
+                                             "--profile", "baseline,tls"),
+                              capture_output=True, text=True, env=asked, timeout=120, stdin=subprocess.DEVNULL)
+    assert injected.returncode == 1 and json.loads(injected.stdout)["result"] == "rolled_back", injected.stderr
+
+
+def dockharden_mentions(text: str) -> list[str]:
+    package = REPO / "dockharden"
+    return sorted(str(p.relative_to(package)) for p in package.rglob("*.py")
+                  if text in p.read_text() and not (text.endswith("(") and p.name == "faults.py"
+                                                    and f"def {text}" in p.read_text()))
