@@ -71,6 +71,10 @@ def test_apply_and_rollback_on_an_image_run_nothing_of_the_machine_that_builds_i
     done = run(machine, "rollback", "--root", str(root), "--yes")
     assert done.returncode == 0, done.stderr
     assert live_calls(machine) == []  # no dockerd --validate of the builder's engine, no systemctl, no auditctl
+    # an engine version given for the image (one --validate knows) does not make the builder's dockerd its judge
+    done = run(machine, "apply", "--root", str(root), "--profile", "baseline", "--engine-version", "28.5.0", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert live_calls(machine) == []
 
 
 def test_verify_on_an_image_says_the_kernel_and_firewall_state_is_not_verifiable_and_reads_neither(
