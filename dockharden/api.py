@@ -37,6 +37,7 @@ class Request(NamedTuple):
     failpoint: Callable[[str], None] = lambda name: None  # the fault-injection tests' hook (execute/faults.py)
     stop_for_store_switch: bool = False  # --stop-containers-for-store-switch (core/store_switch.py)
     adopt_ufw_docker: bool = False  # --adopt-ufw-docker (targets/ufw_docker.py)
+    lock_timeout: float = 0.0  # --lock-timeout: seconds to wait for another run's lock (execute/lock.py)
 
 
 class Outcome(NamedTuple):
@@ -139,7 +140,8 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
                       adopt_ufw_docker=request.adopt_ufw_docker)
     refuse_orphaning(plan)
     refuse_unchosen_closure(plan.port_closure, chosen=close_published_ports or asks)
-    with Deferral() as signals, HostLock(request.root, request.clock(), "apply"):
+    with Deferral() as signals, HostLock(request.root, request.clock(), "apply", wait=request.lock_timeout,
+                                         checkpoint=signals.checkpoint):
         request.failpoint("after-lock")
         _stop_if_signalled(signals, "after taking the lock", [])
         engine = engine_for(ctx, config, request, signals.checkpoint)
@@ -211,7 +213,8 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
     if dry_run:
         return Outcome(rb.rollback_plan(request.root, ctx.runner, choose(), reloadable_keys(),
                                           restart=restart, stop_first=stop_first))
-    with Deferral() as signals, HostLock(request.root, request.clock(), "rollback"):
+    with Deferral() as signals, HostLock(request.root, request.clock(), "rollback", wait=request.lock_timeout,
+                                         checkpoint=signals.checkpoint):
         _stop_if_signalled(signals, "after taking the lock", [])
         engine = engine_for(ctx, config, request, signals.checkpoint)
         recovered = recovery.recover(engine)
@@ -292,7 +295,8 @@ def apply_saved(request: Request, saved, *, close_published_ports: bool = False)
         raise PlanFileError("this plan is not for here: " + "; ".join(wrong) + "; nothing was changed",
                             hint=_target_hint(saved, request.root), path=saved.path)
     config, _ = _config(ctx, request)
-    with Deferral() as signals, HostLock(request.root, request.clock(), "apply"):
+    with Deferral() as signals, HostLock(request.root, request.clock(), "apply", wait=request.lock_timeout,
+                                         checkpoint=signals.checkpoint):
         request.failpoint("after-lock")
         _stop_if_signalled(signals, "after taking the lock", [])
         engine = engine_for(ctx, config, request, signals.checkpoint)

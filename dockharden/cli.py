@@ -11,6 +11,7 @@ control fails; schedule run: either); every error, a bad option included, is one
 import json
 import os
 import sys
+from collections.abc import Callable
 from typing import List, Literal, Optional
 
 import typer
@@ -99,7 +100,8 @@ def _top(version: bool = typer.Option(False, "--version", is_eager=True, callbac
 
 def _request(root: str, profile: str | None = None, layer: list[str] | None = None,
              engine_version: str | None = None, user: str | None = None, *, waits: bool = False,
-             stop_for_switch: bool = False, adopt_ufw_docker: bool = False):
+             stop_for_switch: bool = False, adopt_ufw_docker: bool = False, lock_timeout: str = "0s",
+             ctx: typer.Context | None = None):
     """The library request for these options; `waits`: apply and rollback, whose waits are drawn live on a
     terminal's standard error (plain lines elsewhere)."""
     from dockharden.api import Request
@@ -112,13 +114,15 @@ def _request(root: str, profile: str | None = None, layer: list[str] | None = No
 
         progress = Progress(sys.stderr, live=can_animate(sys.stderr))
         waiting = progress.waiting
-    import os
+    from dockharden.core.values import checked, lock_wait
 
-    from dockharden.execute.faults import from_environment
-
-    return Request(root=root, profiles=split_profiles(profile), layers=layer or None,
+    wait = checked(lock_wait, lock_timeout, key="--lock-timeout", error=DockhardenError)
+    # the fault-injection tests' failpoint, given to run() by their own entry point (tests/failpoints.py)
+    # and carried by the command's context; the dockharden command reads no fault-injection variable
+    failpoint = (ctx.find_object(dict) or {}).get("failpoint") if ctx is not None else None
+    return Request(root=root, profiles=split_profiles(profile), layers=layer or None, lock_timeout=wait,
                    engine_version=engine_version, user=user, progress=progress, stop_for_store_switch=stop_for_switch,
-                   adopt_ufw_docker=adopt_ufw_docker, failpoint=from_environment(os.environ),
+                   adopt_ufw_docker=adopt_ufw_docker, **({"failpoint": failpoint} if failpoint else {}),
                    **({"waiting": waiting} if waiting else {}))
 
 
@@ -136,7 +140,7 @@ def _painter(flag: bool | None):
 
 
 @app.command(epilog=EXIT_PLAN, short_help="Show what apply would change, and why; writes nothing.")
-def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
+def plan(ctx: typer.Context, profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
          json_out: bool = JsonOpt, detailed_exitcode: bool = typer.Option(
              False, "--detailed-exitcode", help="Exit 0 when nothing would change, 2 when changes are pending."),
          diff: bool = typer.Option(False, "--diff", help="Show new files in full."),
@@ -150,7 +154,7 @@ def plan(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Layer
     """Show what apply would change, and why. Writes nothing, restarts nothing (--out writes only FILE)."""
     from dockharden import api, report
 
-    request = _request(root, profile, layer, engine_version, user, stop_for_switch=stop_for_switch,
+    request = _request(root, profile, layer, engine_version, user, stop_for_switch=stop_for_switch, ctx=ctx,
                        adopt_ufw_docker=adopt_ufw_docker)
     the_plan = api.make_plan(request, restart=not no_restart)
     if out is not None:
@@ -236,14 +240,20 @@ PlanFileArg = typer.Argument(None, metavar="[FILE]", show_default=False,
                              help="A plan saved by `dockharden plan --out FILE`.")
 
 
+LockTimeoutOpt = typer.Option("0s", "--lock-timeout", metavar="DURATION",
+                              help="Wait up to DURATION (30s, 5m, 1m30s) for another run's lock instead of failing "
+                                   "at once (a scheduled check, another apply).")
+
+
 @app.command(epilog=EXIT_APPLY, short_help="Make the plan real, verified; rolled back on failure.")
-def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = ProfileOpt,
+def apply(ctx: typer.Context, plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = ProfileOpt,
           layer: Optional[List[str]] = LayerOpt, root: str = RootWriteOpt,
           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
           no_restart: bool = typer.Option(False, "--no-restart", help="Write files only; touch no service."),
           json_out: bool = JsonOpt, engine_version: Optional[str] = EngineOpt,
           user: Optional[str] = UserOpt, color: Optional[bool] = ColorOpt,
           stop_for_switch: bool = StopForSwitchOpt, adopt_ufw_docker: bool = AdoptOpt,
+          lock_timeout: str = LockTimeoutOpt,
           close_published_ports: bool = typer.Option(
               False, "--close-published-ports", help="Let the DOCKER-USER block close running containers' published "
                                                      "ports to outside sources without a question (with --yes or "
@@ -259,9 +269,10 @@ def apply(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profi
         _refuse_selection_flags("apply", plan_file, profile=profile, layer=layer, engine_version=engine_version,
                                 user=user, stop_containers_for_store_switch=stop_for_switch,
                                 adopt_ufw_docker=adopt_ufw_docker)
-        return _apply_saved(plan_file, root, no_restart, json_out, close_published_ports)
+        return _apply_saved(plan_file, root, no_restart, json_out, close_published_ports, lock_timeout, ctx)
     outcome = api.apply(_request(root, profile, layer, engine_version, user, waits=True,
-                                 stop_for_switch=stop_for_switch, adopt_ufw_docker=adopt_ufw_docker),
+                                 stop_for_switch=stop_for_switch, adopt_ufw_docker=adopt_ufw_docker,
+                                 lock_timeout=lock_timeout, ctx=ctx),
                         restart=not no_restart,
                         confirm=_confirm(json_out, yes, root, "Apply these changes?", color),
                         close_published_ports=close_published_ports, asks=not yes)
@@ -277,7 +288,8 @@ def _refuse_selection_flags(command: str, plan_file: str, **given) -> None:
                                    "other layers, make a new plan: `dockharden plan ... --out FILE`", path=plan_file)
 
 
-def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool, close_ports: bool) -> None:
+def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool, close_ports: bool,
+                 lock_timeout: str = "0s", ctx: typer.Context | None = None) -> None:
     from dockharden import api
 
     saved = api.read_saved_plan(plan_file)
@@ -286,25 +298,27 @@ def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool, cl
         raise DockhardenError(f"the plan says apply acts on services ({acts}); with --no-restart it would not, "
                               "and it would no longer be the plan that was reviewed", path=plan_file,
                               hint="apply it as it is, or make a plan with `dockharden plan --no-restart --out FILE`")
-    _finish(api.apply_saved(_request(root, waits=True), saved, close_published_ports=close_ports), json_out, "apply")
+    _finish(api.apply_saved(_request(root, waits=True, lock_timeout=lock_timeout, ctx=ctx), saved,
+                            close_published_ports=close_ports), json_out, "apply")
 
 
 @app.command(epilog=EXIT_APPLY.replace("applied,", "rolled back,"),
              short_help="Return the host to an earlier generation.")
-def rollback(to: Optional[str] = typer.Option(None, "--to", metavar="ID",
+def rollback(ctx: typer.Context, to: Optional[str] = typer.Option(None, "--to", metavar="ID",
                                               help="Restore every file to how it was before this generation "
                                                    "(default: undo the last apply)."),
              root: str = RootWriteOpt, yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
              no_restart: bool = typer.Option(False, "--no-restart", help="Restore files only; touch no service."),
              json_out: bool = JsonOpt, color: Optional[bool] = ColorOpt,
-             stop_for_switch: bool = StopForSwitchOpt) -> None:
+             stop_for_switch: bool = StopForSwitchOpt, lock_timeout: str = LockTimeoutOpt) -> None:
     """Return the host to an earlier generation; validated, verified and recorded like an apply."""
     from dockharden import api
 
     again = " ".join(["dockharden rollback", *(["--to", to] if to else []), *(["--root", root] if root != "/" else []),
                       *(["--no-restart"] if no_restart else []),
                       *(["--stop-containers-for-store-switch"] if stop_for_switch else [])])
-    outcome = api.rollback(_request(root, waits=True, stop_for_switch=stop_for_switch), to=to,
+    outcome = api.rollback(_request(root, waits=True, stop_for_switch=stop_for_switch, lock_timeout=lock_timeout,
+                                    ctx=ctx), to=to,
                            restart=not no_restart,
                            confirm=_confirm(json_out, yes, root, "Roll back?", color, run=again))
     _finish(outcome, json_out, "rollback")
@@ -323,7 +337,7 @@ def history(root: str = RootOpt, json_out: bool = JsonOpt) -> None:
 
 
 @app.command(epilog=EXIT_VERIFY)
-def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
+def verify(ctx: typer.Context, profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = LayerOpt, root: str = RootOpt,
            json_out: bool = JsonOpt,
            probe: bool = typer.Option(False, "--probe", help="Also check what probe containers see."),
            image: Optional[str] = typer.Option(None, "--image", metavar="IMAGE", help="A local image for --probe."),
@@ -331,7 +345,7 @@ def verify(profile: Optional[str] = ProfileOpt, layer: Optional[List[str]] = Lay
     """Compare the live daemon, audit rules and firewall with the desired state; change nothing."""
     from dockharden import api, report
 
-    rows, notes = api.verify(_request(root, profile, layer, user=user), probe=probe, image=image)
+    rows, notes = api.verify(_request(root, profile, layer, user=user, ctx=ctx), probe=probe, image=image)
     if json_out:
         print(json.dumps(report.drift_document(rows, notes), indent=2))
     else:
@@ -533,11 +547,13 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(run(argv))
 
 
-def run(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None, *, failpoint: Callable[[str], None] | None = None) -> int:
     """Run one command; the exit status the contract gives its outcome.
 
     The standard streams are guarded first (a closed or full output never changes the outcome), and
     SIGINT, SIGTERM and SIGHUP end a command with one line, unless an apply holds them to a step boundary.
+    `failpoint`: the fault-injection tests' hook (execute/faults.py), given only by their entry point
+    (tests/failpoints.py); the dockharden command never sets one.
     """
     from dockharden.execute import interrupts
     from dockharden.ui import console
@@ -547,21 +563,20 @@ def run(argv: list[str] | None = None) -> int:
         from dockharden.ui.completion import answer
 
         sys.exit(answer(typer.main.get_command(app)))
-    with interrupts.raising():
-        status = _run(sys.argv[1:] if argv is None else argv)
-    interrupts.ignore()  # the outcome is settled: a late signal cannot change it
+    with interrupts.raising(then_ignore=True):  # once settled, a late signal cannot change the outcome
+        status = _run(sys.argv[1:] if argv is None else argv, failpoint)
     lost = streams.lost_output()
     if lost:
         _say(f"the output could not be written ({lost}); the exit status ({status}) is the command's own")
     return status
 
 
-def _run(args: list[str]) -> int:
+def _run(args: list[str], failpoint: Callable[[str], None] | None = None) -> int:
     from dockharden.errors import from_os_error
     from dockharden.execute.interrupts import Interrupted, Signalled, signal_name
 
     try:
-        return _invoke(args)
+        return _invoke(args, failpoint)
     except Signalled as exc:  # outside apply's transaction nothing is half done
         return _failed(args, 128 + exc.signum, f"interrupted by {signal_name(exc.signum)}; nothing was changed",
                        "interrupted", signal=signal_name(exc.signum))
@@ -606,12 +621,12 @@ def _command_in(args: list[str]) -> str | None:
     return next((a for a in args if a in names), None)
 
 
-def _invoke(args: list[str]) -> int:
+def _invoke(args: list[str], failpoint: Callable[[str], None] | None = None) -> int:
     """Click's parsing and dispatch without its own error printing and exit statuses (a usage error
     would be 2, which plan, verify and check give a meaning of their own)."""
     command = _command_line(args)
     try:
-        with command.make_context("dockharden", list(args)) as ctx:
+        with command.make_context("dockharden", list(args), obj={"failpoint": failpoint} if failpoint else None) as ctx:
             command.invoke(ctx)
     except typer.Exit as exc:
         return exc.exit_code

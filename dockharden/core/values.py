@@ -196,6 +196,35 @@ def calendar(text: str) -> str:
     return text
 
 
+TIME_SPAN = r"[0-9]{1,6}(?:ms|s|min|m|h|d|w)?"
+
+
+def time_span(text: str) -> str:
+    """A systemd time span as dockharden writes it (RandomizedDelaySec=): a number and one unit."""
+    if not re.fullmatch(TIME_SPAN, text):
+        raise Invalid(f"{text!r} is not a time span dockharden writes",
+                      "write a number and one unit: ms, s, min, m, h, d or w (e.g. 1h or 30min); "
+                      "check it with `systemd-analyze timespan`")
+    return text
+
+
+WAIT = r"(?:[0-9]{1,6}(?:ms|s|m|h))+|[0-9]{1,6}"
+_WAIT_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def lock_wait(text: str) -> float:
+    """`--lock-timeout`'s duration in seconds: Go's 30s, 5m, 1m30s, 500ms, 1h (as terraform's -lock-timeout),
+    or plain seconds; at most a day."""
+    fix = "write a duration such as 0s, 30s, 5m or 1m30s (a number alone is seconds)"
+    if not isinstance(text, str) or not re.fullmatch(WAIT, text):
+        raise Invalid(f"{text!r} is not a duration", fix)
+    seconds = float(text) if text.isdigit() else sum(
+        int(number) * _WAIT_UNITS[unit] for number, unit in re.findall(r"([0-9]+)(ms|s|m|h)", text))
+    if seconds > 86400:
+        raise Invalid(f"`{text}` is longer than a day", fix)
+    return seconds
+
+
 def audit_permissions(text: str) -> str:
     if not text or set(text) - set("rwxa") or len(set(text)) != len(text):
         raise Invalid(f"`{text}` is not an audit permission set",
@@ -315,7 +344,7 @@ LAYER_CHECKS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "userns": {"user": user_and_group},
     "rootless": {"user": unprivileged_user},
     "prune": {"filters": lambda items: _one_until(each(prune_filter)(items)), "keep_storage": byte_size,
-              "on_calendar": calendar},
+              "on_calendar": calendar, "randomized_delay": time_span},
     "unset": {"daemon": each(lambda item: tuple(item) if isinstance(item, list) else tuple(item.split("/")))},
 }
 

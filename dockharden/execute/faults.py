@@ -1,8 +1,9 @@
 """Named failpoints for the fault-injection tests: SIGKILL, pause or fail dockharden at a chosen step.
 
 A failpoint is a parameter (`Request.failpoint`, `Engine.failpoint`, `Context.failpoint`), a callable
-given the point's name; production code calls it and, by default, it does nothing. Only the command line
-builds one from the environment (`from_environment`): DOCKHARDEN_FAILPOINT=`kill:after-record` kills at
+given the point's name; production code calls it and, by default, it does nothing. The `dockharden`
+command never builds one: only the tests' entry point (tests/failpoints.py) builds one from the
+environment (`from_environment`) and gives it to cli.run: DOCKHARDEN_FAILPOINT=`kill:after-record` kills at
 that point, `pause:after-lock:3` sleeps there 3 seconds, `fail:during-verify` fails the step there as a
 refused check would. The points: during-plan, after-lock, after-record, after-write-N (N counts the
 plan's changes from 0), during-restart, during-verify. With DOCKHARDEN_FAILPOINT_MARK set, a pause first

@@ -58,13 +58,18 @@ def _raise(signum: int, frame: Any) -> None:
 
 
 @contextmanager
-def raising() -> Iterator[None]:
-    """Outside a transaction nothing is half done: a signal raises Signalled where the program is."""
+def raising(*, then_ignore: bool = False) -> Iterator[None]:
+    """Outside a transaction nothing is half done: a signal raises Signalled where the program is.
+    `then_ignore`: on leaving, the signals are ignored instead of handed back (the command's outcome is
+    settled; the handlers before were the entry point's start-up ones)."""
     previous = _install(_raise)
     try:
         yield
     finally:
-        _restore(previous)
+        if then_ignore:
+            ignore()
+        else:
+            _restore(previous)
 
 
 class Deferral:

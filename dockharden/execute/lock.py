@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
+from collections.abc import Callable
 from datetime import datetime
 
 from dockharden.errors import LockError
@@ -16,13 +18,21 @@ from dockharden.host.fs import HostFS
 LOCK_PATH = "/var/lib/dockharden/lock"
 
 
-class HostLock:
-    """Context manager: take the lock at once or raise LockError naming the holder."""
+WAIT_STEP = 0.1  # seconds between two tries while waiting (`--lock-timeout`)
 
-    def __init__(self, root: str, now: datetime, purpose: str) -> None:
+
+class HostLock:
+    """Context manager: take the lock, at once or within `wait` seconds (`--lock-timeout`, as terraform's
+    -lock-timeout: a fleet run waits for a scheduled one), else raise LockError naming the holder.
+    `checkpoint` is called between tries: a signal noted while waiting ends the wait (execute/interrupts.py)."""
+
+    def __init__(self, root: str, now: datetime, purpose: str, *, wait: float = 0.0,
+                 checkpoint: Callable[[str], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         self.fs = HostFS(root)
         self.now = now
         self.purpose = purpose
+        self.wait, self.checkpoint, self.clock, self.sleep = wait, checkpoint, clock, sleep
         self.fd: int | None = None
 
     def __enter__(self) -> HostLock:
@@ -30,16 +40,30 @@ class HostLock:
         # the lock file itself is never a symlink to follow (O_NOFOLLOW): it is opened where it is
         fd = os.open(directory / os.path.basename(LOCK_PATH), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600)
-        try:
-            os.fchmod(fd, 0o600)  # whatever the umask
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            # the holder wrote one line; anything else in the file is not shown as if it were ours
-            holder = " ".join(os.pread(fd, 200, 0).decode(errors="replace").split()) or "another process"
-            os.close(fd)
-            raise LockError(f"another dockharden run holds the lock ({holder})",
-                            hint="wait for it to finish; a lock whose holder died is released by the kernel",
-                            path=LOCK_PATH) from None
+        os.fchmod(fd, 0o600)  # whatever the umask
+        deadline = self.clock() + self.wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                left = deadline - self.clock()
+                if left > 0:
+                    try:
+                        if self.checkpoint:
+                            self.checkpoint("while waiting for another run's lock; nothing was changed")
+                    except BaseException:
+                        os.close(fd)
+                        raise
+                    self.sleep(min(WAIT_STEP, left))
+                    continue
+                # the holder wrote one line; anything else in the file is not shown as if it were ours
+                holder = " ".join(os.pread(fd, 200, 0).decode(errors="replace").split()) or "another process"
+                os.close(fd)
+                waited = f" after waiting {self.wait:g} s" if self.wait else ""
+                raise LockError(f"another dockharden run holds the lock ({holder}){waited}",
+                                hint="wait for it to finish, or give --lock-timeout 5m to wait for it; a lock whose "
+                                     "holder died is released by the kernel", path=LOCK_PATH) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, {self.purpose} since {self.now.isoformat(timespec='seconds')}\n"
                   .encode(), 0)

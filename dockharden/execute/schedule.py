@@ -11,7 +11,6 @@ the host as check and verify do.
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 from dataclasses import dataclass
 
@@ -47,18 +46,31 @@ def default_command() -> tuple[str, ...]:
 
 
 def render_units(schedule: Schedule) -> dict[str, str]:
-    """{unit file path: text} for the service and the timer."""
+    """{unit file path: text} for the service and the timer. Every value is checked as a layer's would be
+    (core/values.py) and reaches the units through the one unit writer (targets/systemd_unit.py): the
+    ExecStart arguments quoted for systemd (`%` and `$` expand nothing), every other value one printable
+    line (a line break cannot open a new setting or section)."""
+    from dockharden.core import values
+    from dockharden.targets.systemd_unit import exec_line
     from dockharden.targets.templating import render_template
 
     for value, what in ((schedule.reports, "--reports"), (schedule.textfile or "/", "--textfile")):
-        if not value.startswith("/") or any(c.isspace() for c in value):
-            raise DockhardenError(f"{value!r} must be an absolute path without whitespace", key=what,
+        if not value.startswith("/") or not value.isprintable():
+            raise DockhardenError(f"{value!r} must be an absolute path of printable characters", key=what,
                                   hint="a systemd unit names it on its ExecStart line")
-    values = dict(command=shlex.join(schedule.command), root=schedule.root, reports=schedule.reports,
-                  benchmark=schedule.benchmark, level=schedule.level, textfile=schedule.textfile,
-                  on_calendar=schedule.on_calendar, randomized_delay=schedule.randomized_delay)
-    return {f"{UNIT_DIR}/{SERVICE}": render_template("dockharden-check.service.j2", **values),
-            f"{UNIT_DIR}/{TIMER}": render_template("dockharden-check.timer.j2", **values)}
+    for value, what, check in ((schedule.on_calendar, "--on-calendar", values.calendar),
+                               (schedule.randomized_delay, "--randomized-delay", values.time_span)):
+        try:
+            check(value)
+        except values.Invalid as exc:
+            raise DockhardenError(exc.message, key=what, hint=exc.fix + "; nothing was written") from None
+    run = [*schedule.command, "schedule", "run", "--root", schedule.root, "--reports", schedule.reports,
+           "--benchmark", schedule.benchmark, "--level", str(schedule.level)]
+    run += ["--textfile", schedule.textfile] if schedule.textfile else []
+    values_ = dict(exec_start=exec_line(run), reports=schedule.reports, on_calendar=schedule.on_calendar,
+                   randomized_delay=schedule.randomized_delay)
+    return {f"{UNIT_DIR}/{SERVICE}": render_template("dockharden-check.service.j2", **values_),
+            f"{UNIT_DIR}/{TIMER}": render_template("dockharden-check.timer.j2", **values_)}
 
 
 def install_units(root: str, units: dict[str, str], runner: Runner, *, enable: bool = True) -> list[str]:

@@ -25,6 +25,7 @@ from dockharden.targets import audit_rules, daemon_json
 from dockharden.targets.containerd_socket import CANDIDATES as CONTAINERD_SOCKETS
 from dockharden.targets.containerd_socket import containerd_socket
 
+NOT_THIS_KERNEL = "a --root other than / is a tree, not the running kernel"
 SECTION_3_PATHS = ("/etc/docker", "/etc/docker/daemon.json", "/var/run/docker.sock", "/etc/default/docker",
                    "/etc/sysconfig/docker", *CONTAINERD_SOCKETS)
 
@@ -184,7 +185,9 @@ def read_facts(host: HostSnapshot, runner: Runner, socket_path: str, daemon_json
     config, sources = effective_config(host, daemon_json_path)
     info = host.daemon_info if isinstance(host.daemon_info, dict) else None
     bridge = (dockerapi.get_json(socket_path, "/networks/bridge") or {}).get("Options") or {} if info else {}
-    state = host.kernel_audit or hostmod.kernel_audit()
+    live = os.path.realpath(root) == "/"
+    # the kernel's loaded rules are the running system's: a tree (an image, a chroot) is judged by its files
+    state = (host.kernel_audit or hostmod.kernel_audit()) if live else NOT_THIS_KERNEL
     unavailable = "" if state == hostmod.AUDIT_AVAILABLE else state
     watched, audit_error = audit_watched(runner) if not unavailable else (frozenset(), "")
     gid, members = docker_group(root)
@@ -201,5 +204,5 @@ def read_facts(host: HostSnapshot, runner: Runner, socket_path: str, daemon_json
                  docker_group_members=members, data_root_separate=separate_partition(root, data_root),
                  data_root=data_root, data_root_mount=mount_point(root, data_root),
                  containerd_socket=socket, containerd_found_by=found_by,
-                 live=os.path.realpath(root) == "/",
+                 live=live,
                  containers=running_containers(socket_path) if info else None, apparmor_kernel=apparmor_kernel(root))

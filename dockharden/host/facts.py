@@ -176,8 +176,12 @@ def default_opts(root: str) -> list[str]:
     """DOCKER_OPTS from /etc/default/docker (sysvinit, and Debian's unit through $DOCKER_OPTS)."""
     for line in HostFS(root).read_text("/etc/default/docker").splitlines():
         match = re.match(r'\s*DOCKER_OPTS\s*=\s*(.*)$', line)
-        if match:
-            return shlex.split(match.group(1))
+        if match:  # a shell assignment (`DOCKER_OPTS="-H tcp://..."`): its one value, split where $DOCKER_OPTS is
+            try:
+                words = shlex.split(match.group(1), comments=True)
+            except ValueError:  # an unclosed quote: the shell would refuse the file too
+                words = match.group(1).split()
+            return " ".join(words).split()
     return []
 
 
@@ -354,8 +358,15 @@ def _audit_refusal(code: int, errno) -> str:
 
 
 def detect_manager(root: str, runner: Runner) -> str:
+    """How dockerd is started: on the running system, by what runs here (systemd, a sysvinit script with
+    `service`); on an offline root (an image, a chroot), by the root's own files, as its boot will start it:
+    a docker.service unit is read as a live host's is (its ExecStart and drop-ins give dockerd's flags)."""
     fs = HostFS(root)
-    if fs.live and fs.is_dir("/run/systemd/system"):
+    if not fs.live:
+        if any(fs.is_file(unit) for unit in UNIT_FILES):
+            return "systemd"
+        return "sysvinit" if fs.is_file("/etc/init.d/docker") else "none"
+    if fs.is_dir("/run/systemd/system"):
         return "systemd"
     if fs.is_file("/etc/init.d/docker") and runner.which("service"):
         return "sysvinit"

@@ -4,14 +4,14 @@
 Pure, and plain Python: rendering these two small files needs no template engine, so a plan (with or
 without the prune layer) imports no Jinja. Every value on an ExecStart line was checked when its layer
 was read (core/values.py: filters, sizes, calendar expressions); each argument is still quoted for
-systemd here, never joined into a shell string: systemd runs the argument list itself, no shell.
+systemd by the one unit writer (systemd_unit.py), never joined into a shell string: systemd runs the
+argument list itself, no shell.
 """
 
 from __future__ import annotations
 
-import re
-
 from dockharden.model import HostSnapshot, RenderedFile, Settings
+from dockharden.targets.systemd_unit import exec_line, one_line, quote
 
 UNIT_DIR = "/etc/systemd/system"
 SERVICE_NAME, TIMER_NAME = "dockharden-prune.service", "dockharden-prune.timer"
@@ -21,22 +21,11 @@ DOCKER = "/usr/bin/docker"
 # what the prune layer's table means when a key is left out
 DEFAULTS = {"filters": ["until=168h"], "keep_storage": "10GB", "all": False, "on_calendar": "weekly",
             "randomized_delay": "1h"}
-_PLAIN = r"[A-Za-z0-9_./:=+,@!-]+"
 
 
 def systemd_quote(arg: str) -> str:
-    """One ExecStart argument as systemd reads it back: bare when plain, else double-quoted with `\\` and
-    `"` escaped; `%` (specifiers) and `$` (variables) doubled so systemd expands nothing."""
-    if any(c in arg for c in "\n\r\0"):
-        raise ValueError(f"{arg!r} holds a line break or NUL: it cannot be one ExecStart argument")
-    text = arg.replace("%", "%%").replace("$", "$$")
-    if re.fullmatch(_PLAIN, arg):
-        return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def exec_line(argv: list[str]) -> str:
-    return " ".join(systemd_quote(a) for a in argv)
+    """One ExecStart argument quoted for systemd (systemd_unit.py, the one unit writer)."""
+    return quote(arg)
 
 
 def prune_commands(table: dict) -> list[list[str]]:
@@ -91,8 +80,8 @@ def render_units(table: dict) -> dict[str, str]:
         filters=(" matching " + ", ".join(filters)) if filters else "",
         keep=spec["keep_storage"] or "(not trimmed)",
         exec_lines="\n".join("ExecStart=" + exec_line(argv) for argv in prune_commands(table)))
-    timer = TIMER.format(service=SERVICE_NAME, on_calendar=spec["on_calendar"],
-                         randomized_delay=spec["randomized_delay"])
+    timer = TIMER.format(service=SERVICE_NAME, on_calendar=one_line(spec["on_calendar"], "OnCalendar="),
+                         randomized_delay=one_line(spec["randomized_delay"], "RandomizedDelaySec="))
     return {SERVICE_PATH: service, TIMER_PATH: timer}
 
 

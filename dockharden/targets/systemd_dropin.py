@@ -10,6 +10,7 @@ from __future__ import annotations
 import shlex
 
 from dockharden.model import HostSnapshot, RenderedFile, Settings
+from dockharden.targets.systemd_unit import exec_line
 
 PATH = "/etc/systemd/system/docker.service.d/dockharden.conf"
 HOST_FLAGS = ("-H", "--host")
@@ -78,5 +79,6 @@ def render_dropin(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
 
 
 def join_exec(argv: tuple[str, ...]) -> str:
-    """An ExecStart line: quoted like a shell would, but `$VAR` left for systemd to expand."""
-    return " ".join(a if a.startswith("$") else shlex.quote(a) for a in argv)
+    """The drop-in's ExecStart: the unit's own arguments, quoted for systemd (systemd_unit.py) as they were
+    written in the unit (`%` specifiers and `$VAR` kept: a whole-word `$VAR` stays a variable systemd splits)."""
+    return exec_line(argv, verbatim=True)

@@ -1,4 +1,7 @@
-"""Render the shipped Jinja2 templates. Pure (templates are package data).
+"""Render the shipped Jinja2 templates (the schedule's systemd units). Pure (templates are package data).
+
+Every value a template prints goes through the unit writer's check (systemd_unit.one_line): one line of
+printable text, so no value can open a new setting or section; ExecStart values arrive already quoted.
 
 Jinja2 is imported on first use only: a plan that renders no template does not pay for it.
 """
@@ -17,7 +20,13 @@ def _environment():
 
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              autoescape=False)
+                              autoescape=False, finalize=_one_line)
+
+
+def _one_line(value: Any) -> str:
+    from dockharden.targets.systemd_unit import one_line
+
+    return one_line(str(value), "a value in a unit")
 
 
 def render_template(name: str, **values: Any) -> str:

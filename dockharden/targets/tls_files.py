@@ -36,7 +36,29 @@ def render_tls(settings: Settings, host: HostSnapshot) -> list[RenderedFile | No
             for p in sorted(every) if existing[p] is not None and p not in written]
     server = paths.get("cert", certs.SERVER_CERT)
     cert = next((f.content for f in [*files, *kept] if f.path == server), None)
-    return [*files, *kept, *notes, *reach_notes(_endpoints(settings), host, _sans(cert))]
+    baked = [image_note(host, [f.path for f in [*files, *kept] if f.secret], _endpoints(settings), _sans(cert))]
+    return [*files, *kept, *notes, *reach_notes(_endpoints(settings), host, _sans(cert)), *filter(None, baked)]
+
+
+def image_note(host: HostSnapshot, keys: list[str], endpoints: list[str], sans: set[str] | None) -> Note | None:
+    """On a root other than / (an image to clone), what baking the tls layer puts in every clone; None on
+    the running system. The safe procedure is in docs/layers/tls.md ("Images")."""
+    from dockharden.targets import certs
+
+    if host.root in ("/", ""):
+        return None
+    shared = []
+    if certs.CA_KEY in keys:
+        shared.append(f"the CA's private key ({certs.CA_KEY}: whoever copies it issues certificates every clone "
+                      "trusts)")
+    if certs.CLIENT_KEY in keys:
+        shared.append(f"a client key that controls every clone's daemon as root ({certs.CLIENT_KEY})")
+    names = ", ".join(sorted(sans)) if sans else "the image's names"
+    return Note("warning", "tls in an image: every clone of this root gets the same keys: "
+                + "; ".join(shared + ["the server key"]) + f"; and one server certificate for {names} while dockerd "
+                "listens on " + ", ".join(endpoints) + ". The safe way: leave the tls layer out of the image and "
+                "apply it on each host at its first boot (certificates issued per host, the CA key kept off the "
+                "image), as docs/layers/tls.md (Images) describes")
 
 
 def _endpoints(settings: Settings) -> list[str]:

@@ -18,7 +18,9 @@ ORIGINAL = b'{\n  "debug": true\n}\n'
 def dockharden(*args, env=None, umask=None):
     environ = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
     preexec = (lambda: os.umask(umask)) if umask is not None else None
-    return subprocess.run([sys.executable, "-m", "dockharden", *args], capture_output=True, text=True, env=environ,
+    # a failpoint is read only by the tests' entry point (tests/failpoints.py), never by the command
+    entry = [str(REPO / "tests" / "failpoints.py")] if "DOCKHARDEN_FAILPOINT" in (env or {}) else ["-m", "dockharden"]
+    return subprocess.run([sys.executable, *entry, *args], capture_output=True, text=True, env=environ,
                           timeout=120, stdin=subprocess.DEVNULL, preexec_fn=preexec)
 
 

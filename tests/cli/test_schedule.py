@@ -100,3 +100,62 @@ def test_schedule_uninstall_refuses_a_symlink_and_a_unit_it_did_not_write_and_re
     done = dockharden("schedule", "uninstall", "--root", str(tmp_path))
     assert done.returncode == 1 and "not written by `dockharden schedule install`" in done.stderr
     assert service.read_text().startswith("# the operator's own service")
+
+
+# --- one unit writer, systemd's own quoting (issue 24, class 11) ---------------------------------------
+
+@pytest.mark.parametrize("option,value", [
+    ("--on-calendar", "weekly\n[Service]\nExecStartPre=/bin/sh -c id"),
+    ("--on-calendar", "weekly\rx"), ("--on-calendar", "daily\x1b[2J"), ("--on-calendar", "Sun %H"),
+    ("--randomized-delay", "1h\nExecStartPre=/bin/sh"), ("--randomized-delay", "1h\n"),
+    ("--randomized-delay", "$DELAY"), ("--randomized-delay", "1 fortnight"),
+    ("--reports", "/srv/reports\n[Install]"), ("--textfile", "/srv/x\x07.prom")])
+def test_a_schedule_value_that_could_open_a_new_setting_or_section_is_refused_and_nothing_is_written(
+        tmp_path, option, value):
+    done = dockharden("schedule", "install", "--root", str(tmp_path), option, value)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1 and option in done.stderr, done.stderr
+    assert not (tmp_path / UNITS).exists()
+
+
+def test_reports_paths_with_specifiers_variables_spaces_and_quotes_reach_execstart_as_written(tmp_path):
+    reports, textfile = '/srv/rep %x "q"/$HOME\\n', "/var/lib/n e/%n$X.prom"
+    done = dockharden("schedule", "install", "--root", str(tmp_path), "--reports", reports, "--textfile", textfile,
+                      "--on-calendar", "Sun *-*-* 03:00:00", "--randomized-delay", "30min", "--no-enable")
+    assert done.returncode == 0, done.stderr
+    service, timer = tmp_path / UNITS / "dockharden-check.service", tmp_path / UNITS / "dockharden-check.timer"
+    checked = analyze(service, timer)  # an unescaped %x is "Failed to resolve unit specifiers" here
+    assert checked.returncode == 0 and checked.stderr == "", checked.stderr
+    line = next(x for x in service.read_text().splitlines() if x.startswith("ExecStart="))
+    assert ' --reports "/srv/rep %%x \\"q\\"/$$HOME\\\\n" ' in line, line
+    assert line.endswith(' --textfile "/var/lib/n e/%%n$$X.prom"'), line
+    assert "OnCalendar=Sun *-*-* 03:00:00\n" in timer.read_text() and "RandomizedDelaySec=30min\n" in timer.read_text()
+
+
+def test_the_calendar_and_delay_dockharden_accepts_are_ones_systemd_accepts():
+    tool = shutil.which("systemd-analyze")
+    assert tool, "systemd-analyze is missing (package systemd)"
+    from dockharden.core import values
+
+    for expression in ("weekly", "daily", "Sun *-*-* 03:00:00", "Mon..Fri 22:30", "*-*-01 00:00:00"):
+        assert values.calendar(expression) == expression
+        assert subprocess.run([tool, "calendar", expression], capture_output=True).returncode == 0, expression
+    for span in ("1h", "30min", "90s", "2d", "1w", "0"):
+        assert values.time_span(span) == span
+        assert subprocess.run([tool, "timespan", span], capture_output=True).returncode == 0, span
+
+
+def test_every_unit_dockharden_writes_quotes_execstart_through_the_one_writer():
+    """The prune layer's service, the schedule's service and the tls drop-in share systemd_unit's quoting."""
+    from dockharden.execute import schedule
+    from dockharden.targets import prune_timer, systemd_dropin, systemd_unit
+
+    assert prune_timer.systemd_quote("100%") == systemd_unit.quote("100%") == '"100%%"'
+    units = schedule.render_units(schedule.Schedule(("/opt/dock harden/bin/dockharden",), reports="/srv/$r"))
+    assert 'ExecStart="/opt/dock harden/bin/dockharden" schedule run --root / --reports "/srv/$$r" ' \
+        in units[f"{schedule.UNIT_DIR}/{schedule.SERVICE}"]
+    # the drop-in keeps the unit's own syntax: a whole-word $VAR stays a variable systemd splits
+    assert systemd_dropin.join_exec(("/usr/bin/dockerd", "--label=a b", "$DOCKER_OPTS", "${EXTRA}")) == \
+        '/usr/bin/dockerd "--label=a b" $DOCKER_OPTS ${EXTRA}'
+    with pytest.raises(ValueError):
+        systemd_unit.exec_line(["/usr/bin/docker", "a\nExecStartPre=/bin/sh"])

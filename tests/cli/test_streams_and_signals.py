@@ -28,6 +28,11 @@ def argv(*args):
     return [sys.executable, "-m", "dockharden", *args]
 
 
+def failpoint_argv(*args):
+    """dockharden through the tests' entry point, which alone reads DOCKHARDEN_FAILPOINT (tests/failpoints.py)."""
+    return [sys.executable, str(REPO / "tests" / "failpoints.py"), *args]
+
+
 @pytest.fixture
 def root(tmp_path):
     root = tmp_path / "root"
@@ -136,8 +141,8 @@ def test_a_question_with_no_input_is_no_and_changes_nothing(root):
 
 def start_paused(tmp_path: Path, point: str, *args, stdin=subprocess.DEVNULL):
     mark = tmp_path / "reached"
-    proc = subprocess.Popen(argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin, text=True,
-                            env=env(DOCKHARDEN_FAILPOINT=f"pause:{point}:3", DOCKHARDEN_FAILPOINT_MARK=str(mark)))
+    proc = subprocess.Popen(failpoint_argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin,
+                            text=True, env=env(DOCKHARDEN_FAILPOINT=f"pause:{point}:3", DOCKHARDEN_FAILPOINT_MARK=str(mark)))
     deadline = time.time() + 60
     while not mark.exists():
         assert proc.poll() is None and time.time() < deadline, proc.communicate()
@@ -232,8 +237,8 @@ def test_a_signal_during_a_rollback_rolls_the_rollback_back(tmp_path, root):
 
 def test_a_signal_the_operator_had_ignored_stays_ignored_as_under_nohup(tmp_path, root):
     mark = tmp_path / "reached"
-    proc = subprocess.Popen(argv("apply", "--root", str(root), "--yes", "--no-restart"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    proc = subprocess.Popen(failpoint_argv("apply", "--root", str(root), "--yes", "--no-restart"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
                             env=env(DOCKHARDEN_FAILPOINT="pause:after-write-0:2", DOCKHARDEN_FAILPOINT_MARK=str(mark)),
                             preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     while not mark.exists():
@@ -243,3 +248,92 @@ def test_a_signal_the_operator_had_ignored_stays_ignored_as_under_nohup(tmp_path
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert state_of(root) == "applied" and "interrupted" not in err
+
+
+# --- signals while the command line loads (issue 24, class 14) -----------------------------------------
+
+def _handles_sigterm(pid: int) -> bool | None:
+    """The mark: the process catches SIGTERM (Python alone does not: dockharden's start-up handler does)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("SigCgt:"):
+                    return bool(int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1)
+    except OSError:
+        return None
+    return False
+
+
+def _signal_at_start(tmp_path, signum, delay, *args):
+    empty = tmp_path / "empty"
+    empty.mkdir(exist_ok=True)
+    proc = subprocess.Popen(argv("plan", "--root", str(empty), *args), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env(), stdin=subprocess.DEVNULL)
+    while not _handles_sigterm(proc.pid):  # waits on the mark, not on a wall-clock window
+        assert proc.poll() is None, "the command ended before dockharden took the signals"
+    if delay:
+        time.sleep(delay)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("delay", [0, 0.001, 0.003, 0.008, 0.02, 0.05])
+def test_a_signal_while_the_command_line_loads_is_the_documented_line_and_128_plus_its_number(
+        tmp_path, signum, delay):
+    status, out, err = _signal_at_start(tmp_path, signum, delay)
+    name = signal.Signals(signum).name
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    if status == 0:  # the plan of an empty root finished before the signal came (a fast machine, a late delay)
+        return
+    assert status == 128 + signum, (status, err)
+    assert err == f"dockharden: interrupted by {name}; nothing was changed\n", err
+
+
+@pytest.mark.parametrize("delay", [0, 0.005])
+def test_a_signal_while_the_command_line_loads_gives_the_json_error_document_with_json(tmp_path, delay):
+    from dockharden import report
+
+    status, out, err = _signal_at_start(tmp_path, signal.SIGINT, delay, "--json")
+    if status == 0:
+        return
+    assert status == 130 and "Traceback" not in err, err
+    assert json.loads(out) == report.error_document("plan", 130, "interrupted",
+                                                    "interrupted by SIGINT; nothing was changed", signal="SIGINT")
+
+
+def test_the_start_up_handlers_are_taken_before_the_command_line_loads():
+    """Importing dockharden.__main__ (in a child: it takes the signals of its process) loads nothing else of
+    dockharden, and the handlers are in place; its hand-written error document keeps report's version."""
+    from dockharden import report
+
+    done = subprocess.run([sys.executable, "-c", "import signal, sys; import dockharden.__main__ as m; "
+                           "print(sorted(n for n in sys.modules if n.startswith('dockharden')), "
+                           "all(signal.getsignal(s) is m._startup_signal for s in m.SIGNALS), m.ERROR_FORMAT_VERSION)"],
+                          capture_output=True, text=True, env=env(), timeout=60)
+    assert done.stdout.strip() == f"['dockharden', 'dockharden.__main__'] True {report.FORMAT_VERSION}", \
+        done.stdout + done.stderr
+
+
+# --- failpoints are the tests' own -----------------------------------------------------------------------
+
+def test_the_dockharden_command_reads_no_fault_injection_variable_only_the_tests_entry_point_does(root):
+    asked = env(DOCKHARDEN_FAILPOINT="fail:after-write-0")
+    done = subprocess.run(argv("apply", "--root", str(root), "--yes", "--no-restart", "--json"), capture_output=True,
+                          text=True, env=asked, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0 and json.loads(done.stdout)["result"] == "applied", done.stderr
+    assert dockharden_mentions("DOCKHARDEN_FAILPOINT") == ["execute/faults.py"]  # defined there, read by tests
+    assert dockharden_mentions("from_environment(") == []  # built by tests/failpoints.py alone
+    (root / "etc/docker/daemon.json").write_bytes(ORIGINAL)
+    injected = subprocess.run(failpoint_argv("apply", "--root", str(root), "--yes", "--no-restart", "--json",
+                                             "--profile", "baseline,tls"),
+                              capture_output=True, text=True, env=asked, timeout=120, stdin=subprocess.DEVNULL)
+    assert injected.returncode == 1 and json.loads(injected.stdout)["result"] == "rolled_back", injected.stderr
+
+
+def dockharden_mentions(text: str) -> list[str]:
+    package = REPO / "dockharden"
+    return sorted(str(p.relative_to(package)) for p in package.rglob("*.py")
+                  if text in p.read_text() and not (text.endswith("(") and p.name == "faults.py"
+                                                    and f"def {text}" in p.read_text()))

@@ -33,6 +33,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 NSHOST = HERE / "nshost.py"
+#: The fault-injection tests' entry point: the only one that reads DOCKHARDEN_FAILPOINT.
+FAILPOINTS = HERE.parent / "failpoints.py"
+
+
+def _entry(env) -> list[str]:
+    """How dockharden is started: `-m dockharden`, or the failpoints entry when a failpoint is asked for."""
+    return [str(FAILPOINTS)] if (env or {}).get("DOCKHARDEN_FAILPOINT") else ["-m", "dockharden"]
 #: The service manager of a namespace host; give dockharden's ``command``
 #: manager ``f"{DOCKERD_CTL} restart"`` / ``f"{DOCKERD_CTL} reload"``.
 DOCKERD_CTL = HERE / "dockerd-ctl"
@@ -286,13 +293,13 @@ class NamespaceHost:
                    input: str | None = None) -> subprocess.CompletedProcess:
         """``python -m dockharden ARGS`` inside, from the working tree."""
         pythonpath = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
-        return self.run([sys.executable, "-m", "dockharden", *args], check=check, timeout=timeout,
+        return self.run([sys.executable, *_entry(env), *args], check=check, timeout=timeout,
                         env={"PYTHONPATH": pythonpath, **(env or {})}, input=input, cwd=REPO_ROOT)
 
     def spawn_dockharden(self, *args: str, env: Mapping[str, str | None] | None = None) -> subprocess.Popen:
         """``python -m dockharden ARGS`` inside, in the background (for races and kills)."""
         pythonpath = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
-        cmd = self._nsenter([sys.executable, "-m", "dockharden", *args], REPO_ROOT)
+        cmd = self._nsenter([sys.executable, *_entry(env), *args], REPO_ROOT)
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 stdin=subprocess.DEVNULL, env=self._env({"PYTHONPATH": pythonpath, **(env or {})}))
 

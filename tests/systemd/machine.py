@@ -44,6 +44,8 @@ HERE = Path(__file__).resolve().parent
 HOLDER = HERE / "nspawn_holder.py"
 #: The project's installer for servers (the README's first command runs it).
 INSTALLER = HERE.parents[1] / "scripts" / "install.sh"
+GUEST_PREFIX = "/opt/dockharden"  # where INSTALLER puts its venv (DOCKHARDEN_PREFIX's default)
+FAILPOINTS = HERE.parent / "failpoints.py"  # the fault-injection tests' entry point
 #: The environment of every command run inside: a login's, not the test process's.
 GUEST_ENV = {
     "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -506,7 +508,13 @@ class SystemdHost:
 
     def dockharden(self, *args: str, check: bool = False, timeout: float = 300,
                    env: Mapping[str, str | None] | None = None) -> subprocess.CompletedProcess:
-        """``dockharden ARGS`` inside, from PATH, as an operator runs it (default check=False)."""
+        """``dockharden ARGS`` inside, from PATH, as an operator runs it (default check=False). With
+        DOCKHARDEN_FAILPOINT in `env`, through the tests' entry point (tests/failpoints.py, copied in and
+        run by the installed venv's Python): the installed command reads no fault-injection variable."""
+        if (env or {}).get("DOCKHARDEN_FAILPOINT"):
+            self.copy_in(FAILPOINTS, "/var/tmp/dockharden-failpoints.py")
+            return self.run([f"{GUEST_PREFIX}/bin/python", "/var/tmp/dockharden-failpoints.py", *args], check=check,
+                            timeout=timeout, env=env)
         return self.run(["dockharden", *args], check=check, timeout=timeout, env=env)
 
     # ------------------------------------------------------------------------------ image

@@ -198,10 +198,11 @@ def _modules_a_plan_loads(root) -> list[str]:
 
 
 def test_a_plan_run_from_the_command_line_loads_no_part_of_the_apply_engine(tmp_path):
-    """`plan` end to end: only the signal handling and the failpoint switch of execute/ are loaded (the
-    command line sets them up for every command); nothing that writes, journals or acts on services."""
+    """`plan` end to end: only the signal handling of execute/ is loaded (the command line sets it up for
+    every command; the failpoints are the tests' own, tests/failpoints.py); nothing that writes, journals
+    or acts on services."""
     loaded = [m for m in _modules_a_plan_loads(tmp_path) if m.startswith("dockharden.execute.")]
-    assert loaded == ["dockharden.execute.faults", "dockharden.execute.interrupts"]
+    assert loaded == ["dockharden.execute.interrupts"]
 
 
 def test_a_plan_defines_no_dataclass_on_its_way():

@@ -269,7 +269,8 @@ def test_a_killed_run_is_interrupted_not_damaged_and_the_next_apply_undoes_it(th
     layer = tmp_path / "l9.toml"
     layer.write_text('[layer]\nname = "l9"\n[daemon]\nmax-concurrent-downloads = 9\n')
     env = dict(os.environ, PYTHONPATH=str(REPO), DOCKHARDEN_FAILPOINT=f"kill:{point}")
-    killed = subprocess.run([sys.executable, "-m", "dockharden", "apply", "--root", str(three), "--layer", str(layer),
+    killed = subprocess.run([sys.executable, str(REPO / "tests" / "failpoints.py"), "apply", "--root", str(three),
+                             "--layer", str(layer),
                              "--yes", "--no-restart"], capture_output=True, text=True, env=env)
     assert killed.returncode == -9, killed.stderr
     [gen] = [g for g in generations.list_generations(str(three)) if g.id == "0004"]

@@ -22,8 +22,8 @@ def test_every_form_of_the_host_flag_is_removed_and_the_rest_kept():
     assert without_host_flags(argv) == ("dockerd", "--debug")
 
 
-def test_exec_lines_quote_like_a_shell_but_leave_variables_to_systemd():
-    assert join_exec(("/usr/bin/dockerd", "--label=a b", "$DOCKER_OPTS")) == "/usr/bin/dockerd '--label=a b' $DOCKER_OPTS"
+def test_exec_lines_quote_for_systemd_but_leave_variables_to_systemd():
+    assert join_exec(("/usr/bin/dockerd", "--label=a b", "$DOCKER_OPTS")) == '/usr/bin/dockerd "--label=a b" $DOCKER_OPTS'
 
 
 def test_tls_under_systemd_socket_activation_keeps_fd_and_gets_a_dropin_without_h():
