@@ -23,7 +23,7 @@ from dockharden.host.facts import docker_socket, read_file, socket_path  # noqa:
 from dockharden.host.fs import HostFS
 from dockharden.host.runner import Runner
 from dockharden.model import Action, Aftermath, Journal, Plan, RunOutcome
-from dockharden.targets import audit_rules, daemon_json, ufw_block
+from dockharden.targets import audit_rules, daemon_json, nft_table, ufw_block
 
 
 class RunResult(NamedTuple):
@@ -270,6 +270,10 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
             done.append(audit_action(plan, engine))
         elif action.service == "prune-timer":
             done.append(services.prune_timer(engine.root, engine.runner, action.action))
+        elif action.service == "nftables":
+            change = next((c for c in plan.changes if c.path == nft_table.PATH), None)
+            done.append(services.nftables(engine.root, engine.runner, action.action,
+                                          _text(change.new.content) if change else None))
         elif action.service == "ufw":
             for change in plan.changes:
                 services.unload_dropped_block(engine.runner, change.path, _text(change.old.content),
@@ -494,6 +498,10 @@ def restore_services(engine: Engine, generation: Generation, stage: str) -> list
             services.unload_dropped_block(engine.runner, path, "\n".join([ufw_block.BEGIN, *rules, ufw_block.END]),
                                           _text(restored))
         services.reload_ufw(engine.runner)
+    if "nftables" in started:  # the restored file's table, or none when there was no file
+        entry = next((e for e in record["files"] if e["path"] == nft_table.PATH), None)
+        restored = generations.backup_bytes(generation, entry) if entry else None
+        services.nftables(engine.root, engine.runner, "load" if restored else "remove", _text(restored))
     if "prune-timer" in started:  # undo what the timer action did: the restored units say which way
         services.prune_timer(engine.root, engine.runner, "stop" if planned["prune-timer"] == "start" else "start")
     return disagree
