@@ -378,6 +378,7 @@ def verify_plan(plan: Plan, engine: Engine) -> list[str]:
                              path=change.path, hint="a flag or another file overrides these keys")
     _verify_audit(plan, engine)
     _verify_firewall(plan, engine)
+    _verify_nftables(plan, engine)
     return pending
 
 
@@ -405,6 +406,18 @@ def _verify_audit(plan: Plan, engine: Engine) -> None:
         if missing:
             raise ApplyError("the kernel does not hold the watches on " + ", ".join(missing),
                              path=audit_rules.PATH, hint="check `auditctl -s` (enabled, not locked)")
+
+
+def _verify_nftables(plan: Plan, engine: Engine) -> None:
+    """After a load: the live table is the file's (a failure rolls the apply back)."""
+    change = next((c for c in plan.changes if c.path == nft_table.PATH and c.new.content), None)
+    if not change or not any(s.service == "nftables" and s.action == "load" for s in plan.services):
+        return
+    listed = engine.runner.run(["nft", "list", "table", *nft_table.TABLE.split()], timeout=20)
+    if not listed.ok or nft_table.table_body(listed.stdout) != nft_table.table_body(_text(change.new.content)):
+        raise ApplyError(f"the live table {nft_table.TABLE} is not the one {nft_table.PATH} defines"
+                         + (f": {listed.stderr.strip()}" if not listed.ok else ""), path=nft_table.PATH,
+                         hint=f"compare `nft list table {nft_table.TABLE}` with the file")
 
 
 def _verify_firewall(plan: Plan, engine: Engine) -> None:

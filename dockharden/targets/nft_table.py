@@ -42,7 +42,6 @@ UNIT = f"""\
 # nftables.service and before docker.service, so Docker's containers are never reachable unfiltered.
 [Unit]
 Description=dockharden: nftables filter for Docker's containers
-Documentation=man:dockharden(8)
 DefaultDependencies=no
 Wants=network-pre.target
 After=nftables.service
