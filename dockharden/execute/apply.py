@@ -498,6 +498,9 @@ def restore_services(engine: Engine, generation: Generation, stage: str) -> list
     started = set(record.get("services_started", planned)) if stage in (Journal.SERVICES, Journal.VERIFYING) else set()
     if "systemd" in started:
         engine.runner.run(["systemctl", "daemon-reload"], timeout=60)
+    if "nftables" in started:  # the restored file's table (or none), before docker starts on the old backend
+        fs = HostFS(engine.root)
+        services.nftables(engine.root, engine.runner, "load" if fs.exists(nft_table.PATH) else "remove")
     disagree = bring_docker_back(engine, generation, planned.get("docker") if "docker" in started else None)
     if "auditd" in started and engine.runner.which("auditctl"):
         entry = next((e for e in record["files"] if e["path"] == audit_rules.PATH), None)
@@ -511,10 +514,6 @@ def restore_services(engine: Engine, generation: Generation, stage: str) -> list
             services.unload_dropped_block(engine.runner, path, "\n".join([ufw_block.BEGIN, *rules, ufw_block.END]),
                                           _text(restored))
         services.reload_ufw(engine.runner)
-    if "nftables" in started:  # the restored file's table, or none when there was no file
-        entry = next((e for e in record["files"] if e["path"] == nft_table.PATH), None)
-        restored = generations.backup_bytes(generation, entry) if entry else None
-        services.nftables(engine.root, engine.runner, "load" if restored else "remove", _text(restored))
     if "prune-timer" in started:  # undo what the timer action did: the restored units say which way
         services.prune_timer(engine.root, engine.runner, "stop" if planned["prune-timer"] == "start" else "start")
     return disagree

@@ -283,3 +283,61 @@ def test_a_live_repair_reloads_a_table_that_is_gone_while_its_file_is_unchanged(
         print(json.dumps(out))
     """)
     assert seen == {"missing": [["nftables", "load"]], "loaded": []}
+
+
+def test_apply_loads_the_table_a_failed_apply_rolls_back_to_the_old_table_and_deselecting_removes_it(tmp_path):
+    """apply_plan with the nftables action taken (as on a live host), in a private network namespace: the
+    tree is a --root, so the plan holds its service actions; the test gives them back, as a live plan has them."""
+    root = tmp_path / "root"
+    root.mkdir()
+    for name, body in (("one", "enabled = true\n"), ("two", 'enabled = true\nallow_ports = ["443"]\n'),
+                       ("off", "enabled = false\n")):
+        (tmp_path / f"{name}.toml").write_text(f'[layer]\nname = "{name}"\n[nftables]\n{body}')
+    seen = in_namespace(f"""
+        import json
+        from datetime import UTC, datetime
+        from dockharden import api
+        from dockharden.errors import ApplyError
+        from dockharden.execute.apply import Engine, apply_plan
+        from dockharden.host.runner import Runner
+        from dockharden.targets import nft_table
+        runner, root, out = Runner(), {str(root)!r}, {{}}
+
+        def plan(name, profiles=("monitoring",)):
+            made = api.make_plan(api.Request(root=root, profiles=list(profiles), layers=[{str(tmp_path)!r} + f"/{{name}}.toml"],
+                                             engine_version="29.1.0", runner=runner))
+            # as on a live host where dockerd is not running: docker is left stopped, the table is loaded
+            return made._replace(services=tuple(s for s in made.left if s.service == "nftables"),
+                                 left=tuple(s for s in made.left if s.service == "docker"))
+
+        def fail(point):
+            if point == "during-verify":
+                raise ApplyError("injected")
+
+        def live():
+            listed = runner.run(["nft", "list", "table", "inet", "dockharden"])
+            return nft_table.table_body(listed.stdout) if listed.ok else None
+
+        def engine(**kw):
+            return Engine(root, runner, lambda: datetime.now(UTC), {{}}, **kw)
+
+        first = plan("one")
+        out["actions"] = [(s.service, s.action) for s in first.services]
+        out["one"] = apply_plan(first, engine(), restart=True).result
+        out["one_live"] = live() == nft_table.table_body(open(root + nft_table.PATH).read())
+        # with a daemon.json change left undone (dockerd not running): its rollback leaves dockerd alone too
+        two = apply_plan(plan("two", ("monitoring", "logging")), engine(failpoint=fail), restart=True)
+        out["two"], out["two_messages"] = two.result, list(two.messages)
+        out["two_live"] = live() == nft_table.table_body(open(root + nft_table.PATH).read())
+        out["two_file_443"] = "443" in open(root + nft_table.PATH).read()
+        off = plan("off")
+        out["off_actions"] = [(s.service, s.action) for s in off.services]
+        out["off"] = apply_plan(off, engine(), restart=True).result
+        out["off_live"] = live()
+        print(json.dumps(out))
+    """)
+    assert seen["actions"] == [["nftables", "load"]] and seen["one"] == "applied" and seen["one_live"]
+    assert seen["two"] == "rolled_back", seen["two_messages"]
+    assert seen["two_live"] and not seen["two_file_443"]
+    assert seen["off_actions"] == [["nftables", "remove"]] and seen["off"] == "applied"
+    assert seen["off_live"] is None
