@@ -83,3 +83,29 @@ def test_hosts_without_the_nftables_layer_plan_no_nftables_file(tmp_path):
     done = dockharden("plan", "--root", str(tmp_path), "--profile", "baseline", *ENGINE)
     assert done.returncode == 0, done.stderr
     assert "nftables" not in done.stdout
+
+
+ENGINE29_TARBALL = Path(os.environ.get("DOCKHARDEN_ENGINE29_TARBALL")
+                        or REPO.parent / "shared" / "engines" / "docker-engine-29.7.2-linux-amd64.tar.zst")
+
+
+def test_engine_29s_dockerd_validates_the_daemon_json_the_nftables_layer_writes(tmp_path):
+    """The static dockerd 29.7.2 of ../shared/engines (as tests/corpus uses it) judges the file."""
+    import io
+    import tarfile
+
+    assert ENGINE29_TARBALL.is_file(), f"Engine 29.7.2 is missing: no {ENGINE29_TARBALL}"
+    unpacked = subprocess.run(["zstd", "-dc", str(ENGINE29_TARBALL)], capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(unpacked)) as tar:
+        (tmp_path / "dockerd").write_bytes(tar.extractfile(tar.getmember("dockerd")).read())
+    (tmp_path / "dockerd").chmod(0o755)
+    root = tmp_path / "root"
+    root.mkdir()
+    done = dockharden("apply", "--root", str(root), "--profile", "baseline,nftables", "--yes",
+                      "--engine-version", "29.7.2")
+    assert done.returncode == 0, done.stderr
+    daemon_json = on(root, "/etc/docker/daemon.json")
+    assert '"firewall-backend": "nftables"' in daemon_json.read_text()
+    judged = subprocess.run([str(tmp_path / "dockerd"), "--validate", "--config-file", str(daemon_json)],
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert judged.returncode == 0 and "configuration OK" in judged.stdout + judged.stderr, judged.stderr
