@@ -341,3 +341,16 @@ def test_apply_loads_the_table_a_failed_apply_rolls_back_to_the_old_table_and_de
     assert seen["two_live"] and not seen["two_file_443"]
     assert seen["off_actions"] == [["nftables", "remove"]] and seen["off"] == "applied"
     assert seen["off_live"] is None
+
+
+def test_the_live_forward_policy_is_read_from_iptables_in_a_private_namespace():
+    seen = in_namespace("""
+        import json
+        from dockharden.host.facts import firewall_variants
+        from dockharden.host.runner import Runner
+        runner = Runner()
+        before = firewall_variants(runner)
+        runner.run(["iptables", "-P", "FORWARD", "DROP"])
+        print(json.dumps({"before": before, "after": firewall_variants(runner)}))
+    """)
+    assert seen["before"]["forward_policy"] == "ACCEPT" and seen["after"]["forward_policy"] == "DROP"
