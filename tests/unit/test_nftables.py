@@ -354,3 +354,27 @@ def test_the_live_forward_policy_is_read_from_iptables_in_a_private_namespace():
         print(json.dumps({"before": before, "after": firewall_variants(runner)}))
     """)
     assert seen["before"]["forward_policy"] == "ACCEPT" and seen["after"]["forward_policy"] == "DROP"
+
+
+def test_the_table_closing_a_running_containers_published_port_is_warned_with_the_line_that_keeps_it_open():
+    from dockharden.core.published_ports import table_closure_note, table_rules
+    from dockharden.model import Action, Change, Container, PublishedPort
+
+    web = Container("web", "w" * 64, "", ("bridge",), (PublishedPort("0.0.0.0", 8080, 80, "tcp"),),
+                    addresses=("172.17.0.2",))
+    dns = Container("dns", "d" * 64, "", ("bridge",), (PublishedPort("", 5353, 53, "udp"),), addresses=("172.17.0.3",))
+    text = nft_table.ruleset({"allow_ports": ["8000:8100", "443"], "allow_sources": ["10.0.0.0/8"]}, POOLS)
+    rules = table_rules(text)
+    assert rules.drops == ("172.17.0.0/16", "172.20.0.0/14") and rules.ports == ((8000, 8100, "tcp"), (443, 443, "tcp"))
+    assert rules.sources == ("172.17.0.0/16", "172.20.0.0/14", "10.0.0.0/8")
+
+    def change(old, new):
+        return Change("nftables", nft_table.PATH, Action.UPDATE if old else Action.CREATE,
+                      HostFile(nft_table.PATH, old is not None, old, None, 0, 0),
+                      RenderedFile("nftables", nft_table.PATH, new))
+
+    said = table_closure_note([change(None, text.encode())], (web, dns), nft_table.PATH)
+    assert "5353/udp of dns" in said and "web" not in said  # 8080 is inside 8000:8100
+    assert '`allow_ports = ["8000:8100", "443", "5353/udp"]` in the [nftables] table' in said
+    assert table_closure_note([change(text.encode(), text.encode())], (dns,), nft_table.PATH) == ""
+    assert table_closure_note([change(None, text.encode())], None, nft_table.PATH) == ""
