@@ -251,6 +251,7 @@ class HostSnapshot(NamedTuple):
     hostname: str = "localhost"
     ufw_enabled: bool = False
     ufw_input_policy: str = ""  # /etc/default/ufw DEFAULT_INPUT_POLICY ("": not said; ufw's default is DROP)
+    ufw_forward_policy: str = ""  # /etc/default/ufw DEFAULT_FORWARD_POLICY ("": not said; ufw's default is DROP)
     ufw_allowed_ports: frozenset[str] = frozenset()  # ports the operator's ufw rules accept (--dport N)
     addresses: tuple[str, ...] | None = None  # the host's own global addresses; None: not read (offline root)
     managed: dict[str, Any] = NO_ENTRIES
@@ -399,6 +400,6 @@ class Plan(NamedTuple):
     @property
     def needed(self) -> tuple[ServiceAction, ...]:
         """Every service action the changes need, taken or left, in the order apply acts."""
-        order = ("systemd", "docker", "auditd", "ufw")
+        order = ("systemd", "nftables", "docker", "auditd", "ufw")
         return tuple(sorted(self.services + self.left, key=lambda s: order.index(s.service)
                             if s.service in order else len(order)))

@@ -17,6 +17,7 @@ PACKAGES=(
   auditd          # auditctl, /etc/audit
   ufw             # ufw, /etc/ufw, /etc/default/ufw
   iptables
+  nftables        # nft: the nftables layer's table is checked (nft -c) and loaded in private namespaces
   busybox-static  # /bin/busybox: the whole userland of the probe image
   iproute2        # ip
   util-linux      # unshare, nsenter, mount
@@ -36,7 +37,7 @@ PACKAGES=(
 # Commands that must exist afterwards, and the package that brings each.
 REQUIRED_COMMANDS=(
   dockerd:docker.io docker:docker.io containerd:containerd runc:runc
-  auditctl:auditd ufw:ufw iptables:iptables ip:iproute2
+  auditctl:auditd ufw:ufw iptables:iptables nft:nftables ip:iproute2
   unshare:util-linux nsenter:util-linux mount:mount tar:tar openssl:openssl
   rootlesskit:rootlesskit slirp4netns:slirp4netns newuidmap:uidmap
   mmdebstrap:mmdebstrap systemd-nspawn:systemd-container zstd:zstd

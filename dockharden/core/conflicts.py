@@ -71,6 +71,7 @@ def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
     notes += removed_driver_notes(config, settings, host)
     if settings.table("ufw").get("enabled"):
         _firewall_backend(config, host)
+    notes += forward_policy_notes(config, settings, host)
     _userns_user(config, host)
     _snapshotter_driver(config)
     if config.get("bridge") and config.get("bip"):
@@ -414,8 +415,9 @@ def _firewall_backend(config: dict, host: HostSnapshot) -> None:
     if config.get("firewall-backend") == "nftables" or backend.startswith("nftables"):
         raise ConflictError("docker uses the nftables firewall backend, which has no DOCKER-USER chain: the "
                             "ufw block would filter nothing", path="/etc/ufw/after.rules", key="ufw.enabled",
-                            hint="set [ufw] enabled = false in a layer and filter in nftables, or use "
-                                 "firewall-backend iptables")
+                            hint="select the nftables layer (--profile baseline,nftables): it turns the ufw block "
+                                 "off and filters the same way in nftables ([nftables] allow_sources, allow_ports); "
+                                 "or keep the ufw block with firewall-backend iptables")
     chains, variant = host.firewall.get("docker_chains", []), host.firewall.get("variant")
     if chains and variant not in chains:
         raise ConflictError(f"docker's chains are in iptables-{chains[0]}, but `iptables` (used by ufw) is "
@@ -423,6 +425,33 @@ def _firewall_backend(config: dict, host: HostSnapshot) -> None:
                             path="/etc/ufw/after.rules", key="ufw.enabled",
                             hint="make both use one backend (update-alternatives --config iptables), then "
                                  "restart docker")
+
+
+def uses_nftables(config: dict, host: HostSnapshot) -> bool:
+    """Whether dockerd filters with its nftables backend once the plan is applied (its daemon.json, else
+    what the running daemon reports)."""
+    if "firewall-backend" in config:
+        return config["firewall-backend"] == "nftables"
+    return ((host.daemon_info or {}).get("FirewallBackend") or {}).get("Driver", "").startswith("nftables")
+
+
+def forward_policy_notes(config: dict, settings: Settings, host: HostSnapshot) -> list[Note]:
+    """Issue 22.4: with Docker's nftables backend, an iptables FORWARD policy of DROP (ufw's default "deny
+    routed") still drops what Docker's nftables chains accept: every hook's chains must accept a packet."""
+    if not uses_nftables(config, host):
+        return []
+    policy = host.firewall.get("forward_policy", "")
+    ufw_drops = host.ufw_enabled and host.ufw_forward_policy in ("", "DROP", "REJECT")
+    if policy not in ("DROP", "REJECT") and not ufw_drops:
+        return []
+    why = (f"the iptables FORWARD policy is {policy}" if policy in ("DROP", "REJECT")
+           else f"ufw is active with DEFAULT_FORWARD_POLICY=\"{host.ufw_forward_policy or 'DROP'}\" (deny routed)")
+    return [Note("warning", f"{why}: with docker's nftables firewall backend that policy still drops what "
+                            "Docker's nftables rules accept, so published ports and container traffic out are "
+                            "blocked. Set DEFAULT_FORWARD_POLICY=\"ACCEPT\" in /etc/default/ufw (and `ufw reload`), "
+                            "keeping what must stay closed in ufw's route rules (`ufw route deny ...`) and the "
+                            "nftables layer's [nftables] table; or keep the ufw block with firewall-backend "
+                            "iptables")]
 
 
 CGROUP_KEYS = ("cgroup-parent", "cpu-rt-period", "cpu-rt-runtime")

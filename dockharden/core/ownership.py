@@ -23,6 +23,8 @@ HINTS = {
                "mode = \"strict\"",
     "systemd": "rename your drop-in (dockharden owns dockharden.conf)",
     "prune": "rename your unit (dockharden owns dockharden-prune.service and dockharden-prune.timer)",
+    "nftables": "move your file away (dockharden owns /etc/dockharden/nftables/dockharden.nft and "
+                "dockharden-nftables.service)",
     "tls": "point tlscacert, tlscert and tlskey at files of your own CA (dockharden then only checks them), "
            "or move the file away to let dockharden create its own",
 }

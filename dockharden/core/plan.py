@@ -33,7 +33,7 @@ from dockharden.model import (
     ServiceAction,
     Settings,
 )
-from dockharden.targets import TARGETS, daemon_json, prune_timer
+from dockharden.targets import TARGETS, daemon_json, nft_table, prune_timer
 
 
 def make_plan(selection: Selection, settings: Settings, host: HostSnapshot, rendered: Iterable[RenderedFile],
@@ -185,6 +185,7 @@ def service_actions(changes: list[Change], host: HostSnapshot, reloadable: froze
     if "systemd" in touched:
         actions.append(ServiceAction("systemd", "daemon-reload", "the docker.service drop-in changed"))
     actions += _prune_timer_action(changes, host, "systemd" in touched)
+    actions += _nftables_action(changes, host, any(a.action == "daemon-reload" for a in actions))
     docker = _docker_action(changes, host, reloadable)
     if docker:
         actions.append(docker)
@@ -209,6 +210,24 @@ def _prune_timer_action(changes: list[Change], host: HostSnapshot, reloading: bo
                                                               "is stopped and disabled")]
     return reload + [ServiceAction("prune-timer", "start", f"{prune_timer.TIMER_NAME} is enabled and started "
                                                            "(systemctl enable --now)")]
+
+
+def _nftables_action(changes: list[Change], host: HostSnapshot, reloading: bool) -> list[ServiceAction]:
+    """The nftables layer's table: loaded live (`nft -f`) and its unit enabled when its files are written;
+    deleted and the unit disabled when they go. The unit needs systemd; the live table does not."""
+    table = next((c for c in changes if c.path == nft_table.PATH), None)
+    unit = next((c for c in changes if c.path == nft_table.UNIT_PATH), None)
+    if table is None and unit is None:
+        return []
+    systemd = host.manager == "systemd"
+    reload = [ServiceAction("systemd", "daemon-reload", f"{nft_table.UNIT_NAME} changed")] \
+        if systemd and unit and not reloading else []
+    if (table or unit).action == Action.DELETE:
+        return reload + [ServiceAction("nftables", "remove", f"the nftables layer is off: table {nft_table.TABLE} "
+                                       "is deleted" + (f" and {nft_table.UNIT_NAME} disabled" if systemd else ""))]
+    return reload + [ServiceAction("nftables", "load", f"table {nft_table.TABLE} is loaded (nft -f "
+                                   f"{nft_table.PATH})" + (f" and {nft_table.UNIT_NAME} enabled for boot" if systemd
+                                                            else ""))]
 
 
 def _docker_action(changes: list[Change], host: HostSnapshot, reloadable: frozenset[str]) -> ServiceAction | None:
@@ -302,6 +321,10 @@ def _service_notes(changes: list[Change], services: list[ServiceAction], host: H
     notes = []
     if any(c.target == "audit" for c in changes) and not host.audit_loadable:
         notes.append(Note("warning", audit_unavailable_note(host.kernel_audit)))
+    if any(c.target == "nftables" and c.action != Action.DELETE for c in changes) and host.manager != "systemd":
+        notes.append(Note("warning", f"the nftables table is written, but docker is not managed by systemd here "
+                                     f"({host.manager}): nothing loads {nft_table.PATH} at boot before dockerd "
+                                     f"starts; have your init system run `nft -f {nft_table.PATH}` before docker"))
     if any(c.target == "prune" and c.action != Action.DELETE for c in changes) and host.manager != "systemd":
         notes.append(Note("warning", f"the prune units are written, but docker is not managed by systemd here "
                                      f"({host.manager}): nothing starts {prune_timer.TIMER_NAME}; on a systemd host "

@@ -64,9 +64,20 @@ def plan_from(selection: Selection, settings: Settings, host: HostSnapshot, *, e
     plan = store_switch.with_switch(plan, store_switch.find_switch(daemon_config, settings, host,
                                                                    stop_first=stop_first))
     plan = plan._replace(port_closure=closure_of(plan, settings, host))
+    plan = _with_table_closure(plan, host)
     return plan._replace(engine_version=version, docker_socket=host.docker_socket,
                          rootless_user=host.rootless_user, daemon_pid=host.daemon.pid if host.daemon else None,
                          start_flags=tuple(host.start_flags(systemd_dropin.exec_after(host, rendered))))
+
+
+def _with_table_closure(plan: Plan, host: HostSnapshot) -> Plan:
+    """The nftables layer's table closing running containers' published ports: a warning (the ufw block's
+    refusal and --close-published-ports do not cover the table yet)."""
+    from dockharden.core.published_ports import table_closure_note
+    from dockharden.targets import nft_table
+
+    said = table_closure_note(plan.changes, host.containers, nft_table.PATH)
+    return plan._replace(notes=plan.notes + (Note("warning", said),)) if said else plan
 
 
 def closure_of(plan: Plan, settings: Settings, host: HostSnapshot):

@@ -71,6 +71,38 @@ def _rules(lines: list[str]) -> BlockRules:
     return BlockRules(tuple(sources), tuple(ports), tuple(drops))
 
 
+def table_rules(text: str | None) -> BlockRules:
+    """The IPv4 rules of the nftables layer's table (targets/nft_table.py) as the block's would be: the two
+    sets' networks return, the `ct original proto-dst` ports return, the container networks' set drops."""
+    import re
+
+    sets = {name: [e.strip() for e in elements.split(",") if e.strip()] for name, elements in
+            re.findall(r"set (\w+) \{[^}]*?elements = \{([^}]*)\}", text or "")}
+    ports = [(int(low), int(high or low), proto) for proto, low, high in
+             re.findall(r"meta l4proto (tcp|udp) ct original proto-dst (\d+)(?:-(\d+))? accept", text or "")]
+    networks = tuple(sets.get("container_networks_v4", ()))
+    sources = networks + tuple(sets.get("allow_sources_v4", ())) if "ip saddr" in (text or "") else ()
+    drops = networks if "ip daddr @container_networks_v4 ct state new drop" in (text or "") else ()
+    return BlockRules(sources, tuple(ports), drops)
+
+
+def table_closure_note(changes, containers: Iterable[Container] | None, path: str) -> str:
+    """What the nftables table's change does to the running containers' published ports: a sentence with
+    the [nftables] line that keeps them open ("" when it closes none or no container is known)."""
+    change = next((c for c in changes if c.path == path and c.new.content is not None), None)
+    if change is None or not containers:
+        return ""
+    text = lambda data: (data or b"").decode("utf-8", errors="replace")  # noqa: E731
+    new = table_rules(text(change.new.content))
+    ports = newly_closed(containers, table_rules(text(change.old.content)), new)
+    if not ports:
+        return ""
+    closure = PortClosure(ports, keep_open_line(allowed_words(new), ports))
+    return (f"the nftables table closes published port(s) of running containers to outside sources: "
+            f"{described(closure)}; to keep them open, put `{closure.keep_open}` in the [nftables] table of one "
+            f"of your layers")
+
+
 def closes(rules: BlockRules, container: Container, port: PublishedPort) -> bool:
     """Whether `rules` drop a new connection from outside to `port` of `container` (IPv4 block)."""
     if any(low <= port.host_port <= high and proto == port.proto for low, high, proto in rules.ports):

@@ -23,7 +23,7 @@ from dockharden.host.facts import docker_socket, read_file, socket_path  # noqa:
 from dockharden.host.fs import HostFS
 from dockharden.host.runner import Runner
 from dockharden.model import Action, Aftermath, Journal, Plan, RunOutcome
-from dockharden.targets import audit_rules, daemon_json, ufw_block
+from dockharden.targets import audit_rules, daemon_json, nft_table, ufw_block
 
 
 class RunResult(NamedTuple):
@@ -272,6 +272,10 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
             done.append(audit_action(plan, engine))
         elif action.service == "prune-timer":
             done.append(services.prune_timer(engine.root, engine.runner, action.action))
+        elif action.service == "nftables":
+            change = next((c for c in plan.changes if c.path == nft_table.PATH), None)
+            done.append(services.nftables(engine.root, engine.runner, action.action,
+                                          _text(change.new.content) if change else None))
         elif action.service == "ufw":
             for change in plan.changes:
                 services.unload_dropped_block(engine.runner, change.path, _text(change.old.content),
@@ -376,6 +380,7 @@ def verify_plan(plan: Plan, engine: Engine) -> list[str]:
                              path=change.path, hint="a flag or another file overrides these keys")
     _verify_audit(plan, engine)
     _verify_firewall(plan, engine)
+    _verify_nftables(plan, engine)
     return pending
 
 
@@ -403,6 +408,18 @@ def _verify_audit(plan: Plan, engine: Engine) -> None:
         if missing:
             raise ApplyError("the kernel does not hold the watches on " + ", ".join(missing),
                              path=audit_rules.PATH, hint="check `auditctl -s` (enabled, not locked)")
+
+
+def _verify_nftables(plan: Plan, engine: Engine) -> None:
+    """After a load: the live table is the file's (a failure rolls the apply back)."""
+    change = next((c for c in plan.changes if c.path == nft_table.PATH and c.new.content), None)
+    if not change or not any(s.service == "nftables" and s.action == "load" for s in plan.services):
+        return
+    listed = engine.runner.run(["nft", "list", "table", *nft_table.TABLE.split()], timeout=20)
+    if not listed.ok or nft_table.table_body(listed.stdout) != nft_table.table_body(_text(change.new.content)):
+        raise ApplyError(f"the live table {nft_table.TABLE} is not the one {nft_table.PATH} defines"
+                         + (f": {listed.stderr.strip()}" if not listed.ok else ""), path=nft_table.PATH,
+                         hint=f"compare `nft list table {nft_table.TABLE}` with the file")
 
 
 def _verify_firewall(plan: Plan, engine: Engine) -> None:
@@ -483,6 +500,9 @@ def restore_services(engine: Engine, generation: Generation, stage: str) -> list
     started = set(record.get("services_started", planned)) if stage in (Journal.SERVICES, Journal.VERIFYING) else set()
     if "systemd" in started:
         engine.runner.run(["systemctl", "daemon-reload"], timeout=60)
+    if "nftables" in started:  # the restored file's table (or none), before docker starts on the old backend
+        fs = HostFS(engine.root)
+        services.nftables(engine.root, engine.runner, "load" if fs.exists(nft_table.PATH) else "remove")
     disagree = bring_docker_back(engine, generation, planned.get("docker") if "docker" in started else None)
     if "auditd" in started and engine.runner.which("auditctl"):
         entry = next((e for e in record["files"] if e["path"] == audit_rules.PATH), None)

@@ -10,7 +10,7 @@ from dockharden.errors import ApplyError
 from dockharden.execute import services
 from dockharden.host import effective
 from dockharden.model import Plan, RunOutcome
-from dockharden.targets import audit_rules, ufw_block
+from dockharden.targets import audit_rules, nft_table, ufw_block
 
 
 def repair_live_state(plan: Plan, engine):
@@ -23,6 +23,8 @@ def repair_live_state(plan: Plan, engine):
     for action in plan.services:
         if action.service == "auditd":
             messages += services.sync_audit_rules(engine.runner, None, rendered[audit_rules.PATH])
+        elif action.service == "nftables":
+            services.nftables(engine.root, engine.runner, "load", rendered.get(nft_table.PATH))
         elif action.service == "ufw":
             result = services.reload_ufw(engine.runner)
             if not result.ok:

@@ -185,6 +185,43 @@ def prune_timer(root: str, runner: Runner, action: str) -> dict:
     return {"service": "prune-timer", "action": "stopped and disabled"}
 
 
+def nftables(root: str, runner: Runner, action: str, text: str | None = None) -> dict:
+    """The nftables layer's table. "load": `nft -f` the file (its text: the file on disk under `root`), then
+    enable the unit that loads it at boot (under systemd). "remove": delete the live table, then stop and
+    disable the unit (its file is gone already: the wants link `enable` made is removed by hand)."""
+    from dockharden.targets import nft_table as nft
+
+    manager = detect_manager(root, runner)
+    if action == "load":
+        if text is None:
+            text = HostFS(root).read_text(nft.PATH)
+        result = runner.run(["nft", "-f", "-"], input=text, timeout=60)
+        if not result.ok:
+            raise ApplyError(f"nft -f {nft.PATH} failed: {result.stderr.strip()}", path=nft.PATH,
+                             hint=f"see `nft -c -f {nft.PATH}`")
+        if manager == "systemd":
+            result = runner.run(["systemctl", "enable", nft.UNIT_NAME], timeout=60)
+            if not result.ok:
+                raise ApplyError(f"systemctl enable {nft.UNIT_NAME} failed: {result.stderr.strip()}",
+                                 path=nft.UNIT_PATH, hint=f"see `systemd-analyze verify {nft.UNIT_PATH}`")
+        return {"service": "nftables", "action": "loaded" + (" and enabled" if manager == "systemd" else "")}
+    if table_loaded(runner):
+        runner.run(["nft", "delete", "table", *nft.TABLE.split()], timeout=60)
+    if manager == "systemd":
+        runner.run(["systemctl", "stop", nft.UNIT_NAME], timeout=60)  # ExecStop: the table once more (gone)
+        link = HostFS(root).real(nft.WANTS_LINK, follow_last=False)
+        if os.path.islink(link):
+            os.unlink(link)
+        runner.run(["systemctl", "daemon-reload"], timeout=60)
+    return {"service": "nftables", "action": "removed" + (" and disabled" if manager == "systemd" else "")}
+
+
+def table_loaded(runner: Runner) -> bool:
+    from dockharden.targets import nft_table as nft
+
+    return runner.run(["nft", "list", "table", *nft.TABLE.split()], timeout=20).ok
+
+
 def reload_ufw(runner: Runner) -> Result:
     return runner.run(["ufw", "reload"], timeout=60)
 

@@ -201,7 +201,25 @@ def live_repairs(plan: Plan, root: str, runner) -> list[ServiceAction]:
         if missing:
             found.append(ServiceAction("ufw", "reload", f"the live DOCKER-USER chain lacks {len(missing)} rule(s) "
                                                         "of the block: ufw reload restores it"))
+    found += _nftables_repair(plan, rendered, planned, runner)
     return found
+
+
+def _nftables_repair(plan: Plan, rendered: dict, planned: set[str], runner) -> list[ServiceAction]:
+    """The nftables layer's table, when the file is as rendered but the live table is gone or differs."""
+    from dockharden.targets import nft_table
+
+    table = rendered.get(nft_table.PATH)
+    if not table or nft_table.PATH not in plan.unchanged or "nftables" in planned or not runner.which("nft"):
+        return []
+    listed = runner.run(["nft", "list", "table", *nft_table.TABLE.split()], timeout=20)
+    if "Operation not permitted" in listed.stderr:
+        return []
+    if listed.ok and nft_table.table_body(listed.stdout) == nft_table.table_body(table.decode(errors="replace")):
+        return []
+    what = "differs from" if listed.ok else "is not loaded from"
+    return [ServiceAction("nftables", "load", f"the live table {nft_table.TABLE} {what} {nft_table.PATH}: "
+                                              "nft -f loads it again")]
 
 
 def _audit_loadable(runner) -> bool:

@@ -36,7 +36,7 @@ SOCKET = DOCKER_SOCKET
 UNIT_FILES = ("/etc/systemd/system/docker.service", "/lib/systemd/system/docker.service",
               "/usr/lib/systemd/system/docker.service")
 DROPIN_DIRS = ("/etc/systemd/system/docker.service.d", "/run/systemd/system/docker.service.d")
-TOOLS = ("iptables-restore", "ip6tables-restore", "auditctl", "augenrules", "ufw", "dockerd")
+TOOLS = ("iptables-restore", "ip6tables-restore", "auditctl", "augenrules", "ufw", "dockerd", "nft")
 
 
 def read_file(root: str, path: str) -> HostFile:
@@ -68,6 +68,7 @@ def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[s
                         manager=manager, tools=find_tools(runner),
                         hostname=os.uname().nodename if live else "localhost",
                         ufw_enabled=ufw_enabled(root), ufw_input_policy=ufw_input_policy(root),
+                        ufw_forward_policy=ufw_forward_policy(root),
                         ufw_allowed_ports=ufw_allowed_ports(root),
                         operator_watches=operator_watches(root),
                         firewall=firewall_variants(runner) if live else {},
@@ -201,6 +202,12 @@ def ufw_input_policy(root: str) -> str:
     return found.group(1) if found else ""
 
 
+def ufw_forward_policy(root: str) -> str:
+    """DEFAULT_FORWARD_POLICY of /etc/default/ufw (DROP, REJECT, ACCEPT), or "" when the file does not say."""
+    found = re.search(r'^DEFAULT_FORWARD_POLICY="?([A-Z]+)"?', HostFS(root).read_text("/etc/default/ufw"), re.M)
+    return found.group(1) if found else ""
+
+
 def ufw_allowed_ports(root: str) -> frozenset[str]:
     """The ports the operator's ufw rules accept on input (`ufw allow ... port N` becomes --dport N)."""
     fs, ports = HostFS(root), set()
@@ -256,13 +263,16 @@ def firewall_variants(runner: Runner) -> dict:
         return {}
     version = runner.run(["iptables", "--version"], timeout=10).stdout
     variant = "nf_tables" if "nf_tables" in version else "legacy"
-    chains = []
+    chains, policy = [], ""
     for name, tool in (("legacy", "iptables-legacy"), ("nf_tables", "iptables-nft")):
         if runner.which(tool):
             listing = runner.run([tool, "-S", "FORWARD"], timeout=10).stdout
             if "DOCKER" in listing:
                 chains.append(name)
-    return {"variant": variant, "docker_chains": chains}
+            if name == variant:  # `-P FORWARD DROP`: what `iptables` (and so ufw) sets
+                policy = next((line.split()[2] for line in listing.splitlines()
+                               if line.startswith("-P FORWARD ") and len(line.split()) > 2), "")
+    return {"variant": variant, "docker_chains": chains, "forward_policy": policy}
 
 
 GRAPHDRIVER, CONTAINERD_STORE = "graphdriver", "containerd"

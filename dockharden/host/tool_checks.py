@@ -11,7 +11,7 @@ import threading
 from dockharden.errors import RenderError
 from dockharden.host.runner import Result, Runner
 from dockharden.model import HostSnapshot, Note, RenderedFile
-from dockharden.targets import ufw_block
+from dockharden.targets import nft_table, ufw_block
 
 Call = tuple[tuple[str, ...], str]  # a tool's argument list and what it reads on its standard input
 TIMEOUT = 20  # seconds for one check
@@ -69,6 +69,11 @@ def _calls(files: list[RenderedFile], host: HostSnapshot) -> tuple[list[tuple[Ca
             else:
                 notes.append(Note("warning", f"{tool} is not installed: the DOCKER-USER block in "
                                              f"{rendered.path} was not tested"))
+        elif rendered.path == nft_table.PATH and rendered.content is not None:
+            if "nft" in host.tools:  # `nft -c` parses and checks the whole transaction with the kernel, loads nothing
+                calls.append((((host.tools["nft"], "-c", "-f", "-"), rendered.content.decode()), (rendered, "nft")))
+            else:
+                notes.append(Note("warning", f"nft is not installed: {rendered.path} was not checked (`nft -c`)"))
     return calls, notes
 
 
@@ -81,6 +86,12 @@ def managed_block(rendered: RenderedFile) -> str:
 def _judge(rendered: RenderedFile, tool: str, result) -> list[Note]:
     if result.ok:
         return []
+    if tool == "nft":
+        if "Operation not permitted" in result.stderr:
+            return [Note("warning", f"nft -c needs root (CAP_NET_ADMIN): {rendered.path} was not checked")]
+        raise RenderError(f"nft -c rejects the nftables table: {result.stderr.strip()}",
+                          hint="check nftables.allow_sources, allow_ports and container_networks in your layers "
+                               "(nothing was written)", path=rendered.path)
     if "Permission denied" in result.stderr or "must be root" in result.stderr:
         return [Note("warning", f"{tool} --test needs root: the DOCKER-USER block was not tested")]
     raise RenderError(f"{tool} --test rejects the managed DOCKER-USER block: {result.stderr.strip()}",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from dockharden.host import effective as verify
 from dockharden.host.runner import Runner
 from dockharden.model import OWN_TARGETS, Action, Plan
-from dockharden.targets import audit_rules, daemon_json, ufw_block
+from dockharden.targets import audit_rules, daemon_json, nft_table, ufw_block
 
 IN_FORCE, DRIFT, PENDING = "in_force", "drift", "pending"
 UNVERIFIABLE = "not_verifiable"  # spelled as check's status (inspect/results.py)
@@ -87,6 +87,8 @@ def find_drift(plan: Plan, engine: Where) -> list[Row]:
     rows += _audit_rows(rendered.get(audit_rules.PATH), engine)
     if ufw_block.PATH_V4 in rendered:
         rows += _firewall_rows(rendered[ufw_block.PATH_V4], engine)
+    if rendered.get(nft_table.PATH):
+        rows += nftables_rows(rendered[nft_table.PATH], engine)
     return rows
 
 
@@ -237,6 +239,27 @@ def _firewall_rows(content: bytes, engine: Where) -> list[Row]:
                                                        "live chain cannot be listed")]
     missing = verify.missing_firewall_rules(engine.runner, content.decode(errors="replace"))
     return [_seen("DOCKER-USER chain", not missing, "missing: " + "; ".join(missing) if missing else "all rules live")]
+
+
+def nftables_rows(content: bytes, engine: Where) -> list[Row]:
+    """The live table `inet dockharden` against the rendered file: `nft list table` prints the table back
+    as the file writes it (targets/nft_table.py), so the two are compared as text, whitespace aside."""
+    check = f"nftables table {nft_table.TABLE}"
+    if not _live(engine.root):
+        return [Row(check, UNVERIFIABLE, f"not verifiable here: {TREE}")]
+    if not engine.runner.which("nft"):
+        return [Row(check, UNVERIFIABLE, "not verifiable here: nft is not installed, so the live table cannot "
+                                         "be listed")]
+    listed = engine.runner.run(["nft", "list", "table", *nft_table.TABLE.split()], timeout=20)
+    if not listed.ok:
+        if "Operation not permitted" in listed.stderr:
+            return [Row(check, UNVERIFIABLE, "not verifiable here: nft list table needs root")]
+        return [Row(check, DRIFT, f"not loaded (`nft list table {nft_table.TABLE}`: {listed.stderr.strip()}); "
+                                  f"`nft -f {nft_table.PATH}` or `systemctl start {nft_table.UNIT_NAME}` loads it")]
+    same = nft_table.table_body(listed.stdout) == nft_table.table_body(content.decode(errors="replace"))
+    return [_seen(check, same, "as the file defines it" if same else
+                  f"the live table differs from {nft_table.PATH}: compare `nft list table {nft_table.TABLE}`; "
+                  f"`nft -f {nft_table.PATH}` loads the file again")]
 
 
 def probe_rows(config: dict, probe: dict) -> list[Row]:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from dockharden.model import HostSnapshot, Note, RenderedFile, Settings
-from dockharden.targets import audit_rules, daemon_json, prune_timer, systemd_dropin, tls_files, ufw_block
+from dockharden.targets import audit_rules, daemon_json, nft_table, prune_timer, systemd_dropin, tls_files, ufw_block
 
 SECCOMP_PATH = daemon_json.SECCOMP_PATH
 # the tls layer's files (certs.ALL_PATHS, repeated here so that planning without tls imports no crypto)
@@ -47,6 +47,7 @@ TARGETS: tuple[Target, ...] = (
     Target("systemd", (systemd_dropin.PATH,), systemd_dropin.render_dropin, "systemd"),
     Target("tls", TLS_PATHS, tls_files.render_tls, "docker"),
     Target("prune", (prune_timer.SERVICE_PATH, prune_timer.TIMER_PATH), prune_timer.render_prune, "prune-timer"),
+    Target("nftables", (nft_table.PATH, nft_table.UNIT_PATH), nft_table.render_nftables, "nftables"),
 )
 
 

@@ -1,5 +1,6 @@
 """The one writer of systemd unit text: every unit and drop-in dockharden writes (the prune layer's service
-and timer, `schedule install`'s service and timer, the tls layer's docker.service drop-in) puts its
+and timer, `schedule install`'s service and timer, the tls layer's docker.service drop-in, the nftables
+layer's boot unit) puts its
 ExecStart lines and its settings through here.
 
 Pure. Quoting follows systemd.syntax(7) and systemd.service(5): an argument is bare when it holds only
