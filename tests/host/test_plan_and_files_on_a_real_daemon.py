@@ -17,8 +17,8 @@ def fit_limits_layer(host) -> list[str]:
     """`--layer` args that lower nofile to what this machine lets dockerd grant (none on a normal host).
 
     Sandboxes such as this CI machine run without CAP_SYS_RESOURCE and a hard nofile limit below
-    baseline's 65536; dockharden refuses baseline there (see the test below), so the other tests
-    say what an operator of such a host would.
+    baseline's 65536; baseline's default yields there (see the test below), and the other tests say
+    what an operator of such a host would.
     """
     limits = (host.run(["cat", f"/proc/{host.dockerd_pid()}/limits"]).stdout.splitlines())
     hard = int(next(r for r in limits if r.startswith("Max open files")).split()[4])
@@ -121,7 +121,8 @@ def test_the_docker_user_block_passes_real_iptables_restore_and_ufw_loads_it(doc
     assert "10.0.0.0/8" not in rules and "192.168.0.0/16" not in rules
 
 
-def test_a_default_ulimit_the_running_daemon_cannot_grant_is_refused_with_the_limit_named(docker_host):
+def test_a_default_ulimit_the_running_daemon_cannot_grant_yields_and_an_enforced_one_is_refused_with_the_limit_named(
+        docker_host):
     pid = docker_host.dockerd_pid()
     docker_host.run(["prlimit", "--pid", str(pid), "--nofile=8192:8192"])
     status = docker_host.run(["cat", f"/proc/{pid}/status"]).stdout
@@ -130,8 +131,13 @@ def test_a_default_ulimit_the_running_daemon_cannot_grant_is_refused_with_the_li
     if cap_eff >> 24 & 1:  # with CAP_SYS_RESOURCE runc can raise the limit: nothing to refuse
         assert done.returncode == 0, done.stderr
         return
-    assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "default-ulimits.nofile" in done.stderr and "8192" in done.stderr
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "`default-ulimits.nofile`: not written (Hard 65536 is above dockerd's own hard limit 8192 here" in done.stdout
+    layer = write_layer(docker_host, "nofile.toml",
+                        '[daemon.default-ulimits]\nnofile = { Name = "nofile", Hard = 65536, Soft = 65536 }\n')
+    refused = docker_host.dockharden("plan", "--profile", "baseline", "--layer", layer)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "default-ulimits.nofile" in refused.stderr and "8192" in refused.stderr
 
 
 def test_the_tls_plan_warns_that_an_active_ufw_blocks_the_api_and_that_the_certificate_lacks_the_host_s_address(

@@ -108,8 +108,10 @@ def test_a_syslog_host_with_its_own_address_pools_and_images_keeps_all_three_aft
     pools = [{"base": POOL, "size": 24}]
     operator_file(host, {"log-driver": "syslog", "log-opts": syslog_opts, "default-address-pools": pools})
     assert host.info()["LoggingDriver"] == "syslog"
-    # Debian's engines, 28.5 included, start on the graph-driver store (overlay2): the operator's images are there
-    assert host.info()["Driver"] == "overlay2" and store_kind(host) == "graphdriver"
+    # Debian's engines, 28.5 included, start on the graph-driver store (overlay2); Docker CE 29 on a fresh install on
+    # the containerd image store (overlayfs): the operator's images are in that store, whichever it is
+    store = ("overlayfs", "snapshotter") if host.engine.docker_major >= 29 else ("overlay2", "graphdriver")
+    assert (host.info()["Driver"], store_kind(host)) == store
     image = host.import_busybox_image()
     host.docker("create", "--name", "kept", image)
     host.docker("run", "--name", "before", image, "echo", "dh-proof-syslog-before-apply")
@@ -123,7 +125,9 @@ def test_a_syslog_host_with_its_own_address_pools_and_images_keeps_all_three_aft
     assert f"daemon.json `default-address-pools`: kept: operator's value {json.dumps(pools)}, baseline only " \
            "defaults this key" in said, said
     assert any(n.startswith("daemon.json `log-opts.max-size`: not written (the operator sets log-driver") for n in said), said
-    if host.engine.docker_major >= 24:  # baseline defaults the containerd image store: not over a populated store
+    if host.engine.docker_major >= 29:  # already on the containerd image store: baseline's default changes nothing
+        assert not any("image store" in n and "switch" in n for n in said), said
+    elif host.engine.docker_major >= 24:  # baseline defaults the containerd image store: not over a populated store
         assert any("`features.containerd-snapshotter` (from baseline) left out: this host's overlay2 store holds "
                    "1 image(s) and 2 container(s)" in n for n in said), said
     else:  # Engine 20.10 has no containerd image store: the key is left out as unknown
@@ -135,13 +139,14 @@ def test_a_syslog_host_with_its_own_address_pools_and_images_keeps_all_three_aft
     assert written["log-driver"] == "syslog" and written["log-opts"] == syslog_opts, \
         f"the operator's syslog driver and its options must stay exactly as they were: {written}"
     assert written["default-address-pools"] == pools, f"the operator's pools must stay: {written}"
-    assert "features" not in written, f"no containerd image store over a populated overlay2 store: {written}"
+    if store[1] == "graphdriver":
+        assert "features" not in written, f"no containerd image store over a populated overlay2 store: {written}"
     assert written["icc"] is False and written["live-restore"] is True  # what baseline enforces is in force
     info = host.info()
     assert info["LoggingDriver"] == "syslog", info["LoggingDriver"]
     assert info["LiveRestoreEnabled"] is True
-    # the graph-driver store: the same images and containers are listed after apply as before
-    assert info["Driver"] == "overlay2" and store_kind(host) == "graphdriver", info["DriverStatus"]
+    # the same store: the same images and containers are listed after apply as before
+    assert (info["Driver"], store_kind(host)) == store, info["DriverStatus"]
     after = listing(host)
     assert after[0] == before[0], f"images before apply {before[0]}, after {after[0]}"
     assert after[1] == before[1], f"containers before apply {before[1]}, after {after[1]}"

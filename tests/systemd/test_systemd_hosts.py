@@ -62,10 +62,17 @@ def test_dockharden_from_the_wheel_plans_with_the_systemd_manager_detected(syste
     assert systemd_host.run(["readlink", "-f", "/usr/local/bin/dockharden"]).stdout.strip() \
         == "/opt/dockharden/bin/dockharden"
     assert not systemd_host.path("/etc/dockharden/dockharden.toml").exists()
-    # Baseline's nofile 65536 is above what dockerd may have here: refused, naming the limit.
-    refused = systemd_host.dockharden("plan")
+    # Baseline only defaults nofile 65536, above what dockerd may have here: the default yields, naming the limit;
+    # a layer that enforces it is refused, naming the limit.
+    limit = systemd_host.nofile_hard_limit()
+    yielded = systemd_host.dockharden("plan")
+    assert yielded.returncode == 0 and "Traceback" not in yielded.stderr, yielded.stderr
+    assert f"Hard 65536 is above dockerd's own hard limit {limit} here" in yielded.stdout, yielded.stdout
+    systemd_host.write_file("/etc/dockharden/layers/nofile.toml",
+                            '[daemon.default-ulimits]\nnofile = { Name = "nofile", Hard = 65536, Soft = 65536 }\n')
+    refused = systemd_host.dockharden("plan", "--layer", "/etc/dockharden/layers/nofile.toml")
     assert refused.returncode == 1 and "Traceback" not in refused.stderr
-    assert f"hard limit {systemd_host.nofile_hard_limit()}" in refused.stderr
+    assert f"hard limit {limit}" in refused.stderr
 
     done = systemd_host.dockharden("plan", "--json", "--profile", "baseline,tls", *systemd_host.fit_limits_layer())
     assert done.returncode in (0, 2), done.stderr
