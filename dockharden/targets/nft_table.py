@@ -22,7 +22,6 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from dockharden.errors import LayerError
 from dockharden.model import HostSnapshot, RenderedFile, Settings
 from dockharden.targets.systemd_unit import exec_line
 
@@ -117,17 +116,9 @@ def table_text(nets4: list[str], src4: list[str], nets6: list[str], src6: list[s
 
 
 def _collapse(items: list[str], version: int, key: str) -> list[str]:
-    nets = []
-    for text in items:
-        try:
-            net = ipaddress.ip_network(text, strict=False)
-        except ValueError:
-            raise LayerError(f"`{text}` is not a network (CIDR)", hint="write it like 10.1.0.0/16",
-                             key=f"nftables.{key}") from None
-        if net.version != version:
-            raise LayerError(f"`{text}` is an IPv{net.version} network in an IPv{version} list",
-                             hint="put IPv6 networks in the *_v6 lists", key=f"nftables.{key}")
-        nets.append(net)
+    from dockharden.targets.ufw_block import parse_network
+
+    nets = [parse_network(text, version, f"nftables.{key}") for text in items]
     return [_element(n) for n in ipaddress.collapse_addresses(nets)]  # type: ignore[type-var]
 
 

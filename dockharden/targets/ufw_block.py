@@ -150,15 +150,20 @@ def block_text(networks: list[str], sources: list[str], ports: list[Port], forwa
 
 
 def _network(text: str, version: int, key: str) -> str:
+    return str(parse_network(text, version, f"ufw.{key}"))
+
+
+def parse_network(text: str, version: int, key: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A layer's network (CIDR) of IP `version`, or a LayerError naming `key` (`ufw.allow_sources`): the
+    firewall targets' one reading of their network lists."""
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise LayerError(f"`{text}` is not a network (CIDR)", hint="write it like 10.1.0.0/16",
-                         key=f"ufw.{key}") from None
+        raise LayerError(f"`{text}` is not a network (CIDR)", hint="write it like 10.1.0.0/16", key=key) from None
     if net.version != version:
         raise LayerError(f"`{text}` is an IPv{net.version} network in an IPv{version} list",
-                         hint="put IPv6 networks in the *_v6 lists", key=f"ufw.{key}")
-    return str(net)
+                         hint="put IPv6 networks in the *_v6 lists", key=key)
+    return net
 
 
 def _port(text: str) -> Port:
