@@ -10,35 +10,15 @@ the link itself); a generation's backups are never read through a linked files/ 
 import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from test_damaged_state import NoTools, dockharden, one_paragraph  # the same command and checks
 
 from dockharden import api
 from dockharden.execute import generations
-from dockharden.host.runner import Runner
 
-REPO = Path(__file__).resolve().parents[2]
 SECRET = b"someone else's file\n"
-
-
-class NoTools(Runner):
-    def which(self, program):
-        return None
-
-
-def dockharden(*args):
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.run([sys.executable, "-m", "dockharden", *args], capture_output=True, text=True, env=env)
-
-
-def one_paragraph(done, *needles):
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
-    for needle in needles:
-        assert needle in done.stderr, (needle, done.stderr)
 
 
 @pytest.fixture
