@@ -235,18 +235,14 @@ def _runtimes_exist(config: dict, host: HostSnapshot, settings: Settings) -> Non
 
 def _ulimits_grantable(config: dict, host: HostSnapshot) -> None:
     """A default ulimit above dockerd's own hard limit, without CAP_SYS_RESOURCE, fails every container."""
-    daemon = host.daemon
-    if daemon is None or daemon.can_raise_limits:
-        return
-    for name, spec in (config.get("default-ulimits") or {}).items():
-        hard = spec.get("Hard", spec.get("hard")) if isinstance(spec, dict) else None
-        limit = daemon.hard_limits.get(name)
-        if isinstance(hard, int) and limit is not None and hard > limit:
-            raise _conflict(f"`default-ulimits.{name}` Hard {hard} is above dockerd's own hard limit {limit}, "
-                            "and dockerd lacks CAP_SYS_RESOURCE here: every container would fail to start "
-                            "(error setting rlimit)", f"default-ulimits.{name}",
-                            f"lower it to {limit} or less in a layer, or raise dockerd's limit "
-                            "(LimitNOFILE=/LimitNPROC= in its unit)")
+    from dockharden.core.strength import ungrantable_ulimits
+
+    for name, hard, limit in ungrantable_ulimits(config, host.daemon):
+        raise _conflict(f"`default-ulimits.{name}` Hard {hard} is above dockerd's own hard limit {limit}, "
+                        "and dockerd lacks CAP_SYS_RESOURCE here: every container would fail to start "
+                        "(error setting rlimit)", f"default-ulimits.{name}",
+                        f"lower it to {limit} or less in a layer, or raise dockerd's limit "
+                        "(LimitNOFILE=/LimitNPROC= in its unit)")
 
 
 def _log_opts_fit_driver(config: dict, settings: Settings, host: HostSnapshot, flags: list[str] = ()) -> list[Note]:

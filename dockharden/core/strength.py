@@ -125,22 +125,32 @@ def yield_impossible(settings: Settings, operator: dict[str, Any], flags: list[s
     return settings._replace(tables=dict(settings.tables, daemon=daemon), kept=kept), [note]
 
 
+def ungrantable_ulimits(config: dict[str, Any], daemon) -> list[tuple[str, int, int]]:
+    """(name, Hard, dockerd's limit) for each `default-ulimits` entry of `config` above dockerd's own hard
+    limit where dockerd cannot raise it (no CAP_SYS_RESOURCE): every container would fail to start with it.
+    `daemon` is the host's DaemonFacts (None: no daemon to ask, nothing to judge)."""
+    if daemon is None or daemon.can_raise_limits:
+        return []
+    found = []
+    for name, spec in (config.get("default-ulimits") or {}).items():
+        hard = spec.get("Hard", spec.get("hard")) if isinstance(spec, dict) else None
+        limit = daemon.hard_limits.get(name)
+        if isinstance(hard, int) and limit is not None and hard > limit:
+            found.append((name, hard, limit))
+    return found
+
+
 def yield_ungrantable(settings: Settings, daemon) -> Settings:
     """A default `default-ulimits` entry whose Hard is above dockerd's own hard limit, where dockerd cannot
     raise it (no CAP_SYS_RESOURCE): every container would fail to start with it, so the default yields to the
     limit the host's daemon has (containers inherit that), and plan says so. `daemon` is the host's
     DaemonFacts (None: no daemon to ask). An enforced value is the layer's request and is refused later
     (core.conflicts), naming the limit."""
-    if daemon is None or daemon.can_raise_limits:
-        return settings
     table = copy.deepcopy(settings.table("daemon"))
     kept = dict(settings.kept)
-    for name, spec in dict(table.get("default-ulimits") or {}).items():
+    for name, hard, limit in ungrantable_ulimits(table, daemon):
         path = ("default-ulimits", name)
-        hard = spec.get("Hard", spec.get("hard")) if isinstance(spec, dict) else None
-        limit = daemon.hard_limits.get(name)
-        defaulted = any(t == "daemon" and d[:2] == path for t, d in settings.defaulted)
-        if not defaulted or not isinstance(hard, int) or limit is None or hard <= limit:
+        if not any(t == "daemon" and d[:2] == path for t, d in settings.defaulted):
             continue
         remove_path(table, path)
         kept[path] = {"had": False, "value": None, "layer": settings.origin("daemon", path),
