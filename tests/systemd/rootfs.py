@@ -180,7 +180,9 @@ ENGINES = (
     # Docker CE's layout: no docker.io at all (so nothing of Debian's daemon, units or init script),
     # sid's containerd 2.1, runc 1.3 and CLI 28.5 (API 1.51; Engine 29 needs 1.44 or newer), tini
     # as docker-init, and Engine 29.7.2 built from moby's tag (../shared/engines/README.md).
-    Engine("ce-29.7", "sid", 29, extra_packages=("docker-cli", "containerd", "runc", "tini-static"),
+    # nftables: the nftables layer's table is loaded by dockharden-nftables.service (nft -f).
+    Engine("ce-29.7", "sid", 29, extra_packages=("docker-cli", "containerd", "runc", "tini-static",
+                                                 "nftables"),
            apt_options=_SID_APT,
            ce=CELayout("docker-engine-29.7.2-linux-amd64.tar.zst", "DOCKHARDEN_ENGINE29_TARBALL")),
 )
