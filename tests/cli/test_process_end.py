@@ -28,14 +28,19 @@ def python(code: str, *args: str) -> subprocess.CompletedProcess:
                           env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=REPO)
 
 
-def command(tmp_path: Path, sitecustomize: str, *args: str, **env: str) -> subprocess.CompletedProcess:
-    """`python -m dockharden ARGS` with `sitecustomize` imported at the interpreter's start."""
+def with_site(tmp_path: Path, sitecustomize: str, **env: str) -> dict[str, str]:
+    """An environment in which the interpreter imports `sitecustomize` at start, and the opt-out is not set."""
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(textwrap.dedent(sitecustomize))
     environ = {k: v for k, v in os.environ.items() if k != "DOCKHARDEN_NO_FAST_EXIT"}
+    return dict(environ, PYTHONPATH=f"{site}{os.pathsep}{REPO}", **env)
+
+
+def command(tmp_path: Path, sitecustomize: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`python -m dockharden ARGS` with `sitecustomize` imported at the interpreter's start."""
     return subprocess.run([sys.executable, "-m", "dockharden", *args], capture_output=True, text=True, timeout=120,
-                          env=dict(environ, PYTHONPATH=f"{site}{os.pathsep}{REPO}", **env), cwd=tmp_path)
+                          env=with_site(tmp_path, sitecustomize, **env), cwd=tmp_path)
 
 
 def when_imported(module: str, body: str) -> str:
@@ -62,6 +67,18 @@ def test_a_command_ends_with_its_status_and_skips_the_teardown(tmp_path):
     done = command(tmp_path, CALLBACK_AT_START, "plan", "--root", "/nonexistent")
     assert done.returncode == 1 and "root directory does not exist" in done.stderr
     assert TEARDOWN not in done.stdout  # the fast end: the callback it could not see did not run
+
+
+def test_the_installed_script_is_the_command_too_and_skips_the_teardown(tmp_path):
+    """The `dockharden` script pip writes for the entry point (its text as pip's installer writes it)."""
+    script = tmp_path / "dockharden"
+    script.write_text(f"#!{sys.executable}\nimport re\nimport sys\nfrom dockharden.__main__ import main\n"
+                      "if __name__ == '__main__':\n    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])\n"
+                      "    sys.exit(main())\n")
+    script.chmod(0o755)
+    done = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=120,
+                          env=with_site(tmp_path, CALLBACK_AT_START))
+    assert (done.returncode, done.stdout) == (0, "dockharden 0.1.0\n"), done.stderr
 
 
 def test_the_opt_out_variable_makes_the_process_exit_the_ordinary_way(tmp_path):
