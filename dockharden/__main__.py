@@ -1,16 +1,30 @@
 """The `dockharden` command's process (and `python -m dockharden`): cli.run, started and ended for speed.
 
-Python's cyclic garbage collector is paused while the command line's modules load: they make about
-27,000 tracked objects and no garbage, so every collection there is pure cost; those objects are then frozen
-(gc.freeze: later collections skip them) and collection resumes for the command's own work, however
-long an apply runs. When the command is done the process ends with os._exit, skipping the interpreter's
-teardown (freeing every module and object one by one): by then everything dockharden writes has been
-written and closed or fsynced, the standard streams write straight to their descriptors, the lock is a
-descriptor the kernel releases, and no thread that is not a daemon is left (if one were, the process
-would exit normally and wait for it; so it does under a tracer or profiler, which write at exit).
-Together about 20 ms of a 130 ms plan (docs/performance.md).
+Python's cyclic garbage collector is paused while the command line's modules load: they make tens of
+thousands of tracked objects and no garbage, so every collection there is pure cost; those objects are
+then frozen (gc.freeze: later collections skip them) and collection resumes for the command's own work,
+however long an apply runs.
 
-cli.main, which tests and other Python callers use in their own process, exits the ordinary way.
+When the command is done the process ends with os._exit, skipping the interpreter's teardown (freeing
+every module and object one by one): by then everything dockharden writes has been written and closed or
+fsynced, the standard streams write straight to their descriptors, and the lock is a descriptor the
+kernel releases. The teardown is skipped only when nothing in it would do work, so the process exits the
+ordinary way (sys.exit) when:
+
+- DOCKHARDEN_NO_FAST_EXIT is set to anything but "" or "0" (the opt-out);
+- the interpreter was not started to run this command (`python -m dockharden`, the `dockharden` script):
+  a program that registers its own exit work and then runs dockharden's main (runpy, an in-process test
+  launcher) keeps that work;
+- an atexit callback was registered since this module started. Python has no public way to list atexit
+  callbacks, so this module wraps `atexit.register` before anything else is imported and records each
+  registration (a callback unregistered again still counts). A callback registered before this module
+  runs, by a .pth file or sitecustomize at interpreter start, cannot be seen: set the opt-out for one;
+- a thread that is not a daemon is still running (the ordinary exit waits for it);
+- a tracer or profiler is set (sys.gettrace, sys.getprofile: coverage, cProfile write at exit) or, on
+  Python 3.12 and later, a sys.monitoring tool holds one of the ids 0-5 (3.11 has no sys.monitoring).
+
+What the fast end saves is measured in docs/performance.md. cli.main, which tests and other Python
+callers use in their own process, always exits the ordinary way.
 
 SIGINT, SIGTERM and SIGHUP are handled from the first lines of this module on, before any heavy import:
 a signal while the command line loads (nothing is read or written yet) ends the command as one later
@@ -62,6 +76,26 @@ def _take_signals() -> None:
 
 _take_signals()  # first: everything below may be interrupted
 
+import atexit  # noqa: E402
+
+NO_FAST_EXIT = "DOCKHARDEN_NO_FAST_EXIT"
+REGISTERED_AT_EXIT: list = []  # the callbacks registered with atexit since this module started
+
+
+def _watch_atexit() -> None:
+    """Record every atexit callback registered from now on (the interpreter cannot list them)."""
+    register = atexit.register
+
+    def register_and_record(func, /, *args, **kwargs):
+        REGISTERED_AT_EXIT.append(func)
+        return register(func, *args, **kwargs)
+
+    register_and_record.__doc__ = register.__doc__
+    atexit.register = register_and_record
+
+
+_watch_atexit()  # before the command line's modules: a callback any of them registers is seen
+
 import gc  # noqa: E402
 import threading  # noqa: E402
 
@@ -83,18 +117,43 @@ def main() -> None:
 
 
 def end(status: int) -> None:
-    """Leave with `status` without the interpreter's teardown, once nothing is left that it would finish."""
+    """Leave with `status` without the interpreter's teardown, unless something would be lost without it."""
     for stream in (sys.__stdout__, sys.__stderr__, sys.stdout, sys.stderr):
         try:
             if stream is not None:
                 stream.flush()
         except (OSError, ValueError):
             pass
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
-        sys.exit(status)
-    if sys.gettrace() is not None or sys.getprofile() is not None:  # coverage, cProfile: they write at exit
+    if ordinary_exit_reason() is not None:
         sys.exit(status)
     os._exit(status)
+
+
+def ordinary_exit_reason() -> str | None:
+    """Why this process must exit the ordinary way (see the module's docstring), or None."""
+    if os.environ.get(NO_FAST_EXIT, "") not in ("", "0"):
+        return f"{NO_FAST_EXIT} is set"
+    if not started_as_the_command():
+        return "the interpreter was started for another program"
+    if REGISTERED_AT_EXIT:
+        return "an atexit callback is registered"
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        return "a thread that is not a daemon is running"
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        return "a tracer or profiler is set"
+    monitoring = getattr(sys, "monitoring", None)  # Python 3.12+
+    if monitoring is not None and any(monitoring.get_tool(tool) is not None for tool in range(6)):
+        return "a sys.monitoring tool is registered"
+    return None
+
+
+def started_as_the_command() -> bool:
+    """Whether the interpreter's own command line (sys.orig_argv) runs this command: `-m dockharden` or the
+    script in sys.argv[0], followed by the command's arguments."""
+    args = sys.argv[1:]
+    split = len(sys.orig_argv) - len(args)
+    program, given = sys.orig_argv[:split], sys.orig_argv[split:]
+    return split > 0 and given == args and (program[-2:] == ["-m", "dockharden"] or program[-1] == sys.argv[0])
 
 
 if __name__ == "__main__":

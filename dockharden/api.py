@@ -434,7 +434,7 @@ def build_plan(ctx: Context, selection, config: dict | None = None, *, restart: 
     """Everything `plan` shows; nothing is written. The layers and the host's facts are read here, the plan
     is assembled by the pure stages (core/planning.py), then the host's own tools check what would change."""
     from dockharden.core import merge
-    from dockharden.core.planning import check_flags, firewall_files, plan_from
+    from dockharden.core.planning import check_flags, plan_from
     from dockharden.host import facts, inputs, tool_checks
     from dockharden.host.fs import HostFS
 
@@ -447,18 +447,11 @@ def build_plan(ctx: Context, selection, config: dict | None = None, *, restart: 
 
         settings = chosen_by_option(settings)
     host = facts.read_facts(ctx, settings)
-    # a block already on disk as rendered was tested when it was written: no process to start again
-    early = tool_checks.EarlyChecks(_changed(firewall_files(settings, host, engine_version=ctx.engine_version),
-                                             host), host, ctx.runner)
     plan = plan_from(selection, settings, host, engine_version=ctx.engine_version, restart=restart,
                      live=is_running_system(ctx.root), stop_first=stop_first)
     HostFS(ctx.root).refuse_one_file_twice([f.path for f in plan.rendered])
-    notes = tool_checks.check_rendered(_changed(plan.rendered, host), host, ctx.runner, early=early)
+    notes = tool_checks.check_rendered(list(plan.rendered), host, ctx.runner)
     return plan._replace(notes=plan.notes + tuple(notes)) if notes else plan
-
-
-def _changed(files, host) -> list:
-    return [f for f in files if host.file(f.path).content != f.content]
 
 
 def reloadable_keys() -> frozenset[str]:

@@ -635,7 +635,7 @@ def _invoke(args: list[str], failpoint: Callable[[str], None] | None = None) -> 
 
 def _command_line(args: list[str]):
     """The Click command for `args`. Typer reads every command's options from its function at each start
-    (about 0.5 ms a command); when `args` start with the name of one of ours, only that one is built.
+    (a cost per command: docs/performance.md); when `args` start with the name of one of ours, only that one is built.
     Anything else (no command, an option first, a typo) gets the whole command line."""
     import copy
 

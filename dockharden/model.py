@@ -2,10 +2,10 @@
 
 Pure: no I/O. The plan is a value: it can be printed, serialised and tested without touching a host.
 
-Every value is a NamedTuple: defining one costs 0.1 ms at every start, a frozen dataclass 0.8 to 1.2 ms
-(Python 3.11 compiles each of its six methods with exec), and a plan defines them all before it reads a
-byte. A changed copy is `value._replace(...)`. The annotations are evaluated (no `from __future__ import
-annotations`): NamedTuple compiles each annotation left as a string, twice the cost of defining it. A
+Every value is a NamedTuple: a frozen dataclass costs several times as much to define (Python 3.11
+compiles each of its six methods with exec; docs/performance.md has the measurements), and a plan defines
+them all before it reads a byte. A changed copy is `value._replace(...)`. The annotations are evaluated
+(no `from __future__ import annotations`): NamedTuple compiles each annotation left as a string. A
 mapping field left out defaults to NO_ENTRIES, one shared empty mapping that refuses to be changed (a
 NamedTuple's defaults are made once, not per value).
 """

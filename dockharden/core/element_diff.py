@@ -3,8 +3,8 @@ pool's base changed, one runtime argument removed. Pure.
 
 The plan's key diff (core/plan.py) stops at lists, because a layer replaces a list whole; an operator
 still wants to see which element moved. deepdiff does that comparison, in order (a list's order is part
-of its meaning: mirrors are tried in order, runtime arguments are positional), and costs about 0.1 s to
-import, so this module is imported only when such a change is displayed.
+of its meaning: mirrors are tried in order, runtime arguments are positional), and is slow to import
+(docs/performance.md), so this module is imported only when such a change is displayed.
 """
 
 from __future__ import annotations

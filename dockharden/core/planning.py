@@ -115,18 +115,6 @@ def for_operator(settings: Settings, host: HostSnapshot) -> tuple[Settings, list
     return settings, strength.kept_notes(settings) + findings
 
 
-def firewall_files(settings: Settings, host: HostSnapshot, *, engine_version: str | None = None) -> list:
-    """The DOCKER-USER files plan_from renders, known before the rest of the plan so that the host's tool
-    can start checking them at once; [] when they cannot be known yet (plan_from then says why)."""
-    from dockharden.errors import DockhardenError
-
-    try:
-        final, _ = settings_for_host(settings, host, engine_version or host.engine_version)
-        return [f for f in ufw_block.render_ufw(final, host) if not isinstance(f, Note)]
-    except DockhardenError:
-        return []
-
-
 def own_files(host: HostSnapshot, selection: Selection, state: dict) -> list:
     """dockharden's own files as this plan leaves them: managed.json (the operator's values of the keys the
     layers manage) and, when the selection did not come from it, dockharden.toml. Planned like any other

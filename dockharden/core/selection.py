@@ -212,7 +212,7 @@ def _toml_array(values) -> str:
 
 
 def holds(content: bytes | None, selection: Selection) -> bool:
-    """Whether the file already says this selection (then tomlkit, 20 ms to import, is not needed)."""
+    """Whether the file already says this selection (then tomlkit, slow to import, is not needed)."""
     try:
         doc = tomllib.loads(content.decode("utf-8-sig")) if content else {}
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, ValueError, RecursionError):
@@ -224,7 +224,7 @@ def render_config(content: bytes | None, selection: Selection) -> bytes:
     """dockharden.toml with the selection written in, and every comment, table, value and blank line of
     the operator's file kept as it was (tomlkit round-trips them; the standard library cannot write TOML).
     A key whose value is already right is not touched, so its layout stays too. A new file needs no
-    round-trip: it is written directly, as tomlkit would write it (tomlkit costs 7-20 ms to import)."""
+    round-trip: it is written directly, as tomlkit would write it (tomlkit is slow to import: docs/performance.md)."""
     if not content:
         lines = [f"profiles = {_toml_array(selection.profiles)}"]
         lines += [f"layers = {_toml_array(selection.layers)}"] if selection.layers else []

@@ -29,7 +29,7 @@ READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | os.O_NOF
 
 class HostFS:
     """The filesystem under `root`, addressed by host paths. A plain class: made at every start, and a
-    dataclass costs about 1 ms to define there (see model.py)."""
+    dataclass costs more to define (see model.py)."""
 
     def __init__(self, root: str = "/") -> None:
         self.root = root

@@ -1,15 +1,16 @@
 """Check rendered files with the host's own tools before they could be written.
 
-Touches the machine (runs iptables-restore --test). A check that cannot run (binary missing, not
-root) becomes a note in the plan, never a silent pass.
+Touches the machine (runs iptables-restore --test, nft -c). A check that cannot run (binary missing, not
+root) becomes a note in the plan, never a silent pass. An offline root (an image, a chroot: a --root
+other than /) is not checked by this machine's tools: their verdict is this machine's (its iptables, its
+kernel's modules), not the image's, so the plan says the check was not run.
 """
 
 from __future__ import annotations
 
-import threading
-
 from dockharden.errors import RenderError
-from dockharden.host.runner import Result, Runner
+from dockharden.host.root import is_running_system
+from dockharden.host.runner import Runner
 from dockharden.model import HostSnapshot, Note, RenderedFile
 from dockharden.targets import nft_table, ufw_block
 
@@ -17,43 +18,38 @@ Call = tuple[tuple[str, ...], str]  # a tool's argument list and what it reads o
 TIMEOUT = 20  # seconds for one check
 
 
-class EarlyChecks:
-    """Checks started before the plan is assembled, in a thread (the tool takes 5 to 30 ms, about as long
-    as the assembly): check_rendered takes the result of each call it would make with the same input. A
-    plan that fails before then leaves the thread to end by itself (a daemon thread; a --test changes nothing)."""
-
-    def __init__(self, files: list[RenderedFile], host: HostSnapshot, runner: Runner) -> None:
-        self.calls = [call for call, _ in _calls(files, host)[0]]
-        self._results: dict[Call, Result] = {}
-        self._thread = threading.Thread(target=self._run, args=(runner,), name="dockharden-early-checks",
-                                        daemon=True)
-        if self.calls:
-            self._thread.start()
-
-    def _run(self, runner: Runner) -> None:
-        self._results = dict(zip(self.calls, runner.run_all(self.calls, timeout=TIMEOUT), strict=True))
-
-    def results(self) -> dict[Call, Result]:
-        if self.calls:
-            self._thread.join()
-        return self._results
-
-
-
-def check_rendered(files: list[RenderedFile], host: HostSnapshot, runner: Runner, *,
-                   early: EarlyChecks | None = None) -> list[Note]:
+def check_rendered(files: list[RenderedFile], host: HostSnapshot, runner: Runner) -> list[Note]:
     """Raise RenderError when a host tool rejects a rendered file; notes for checks that could not run.
 
-    The IPv4 and IPv6 blocks are tested at the same time: each check is a process start. A call `early`
-    already made with the same input is not made again.
+    A file already on disk as rendered is not checked again (it was checked when it was written: a plan
+    with nothing to change starts no process). The IPv4 and IPv6 blocks are tested at the same time: each
+    check is a process start.
     """
-    calls, notes = _calls(files, host)
-    done = early.results() if early else {}
-    left = [call for call, _ in calls if call not in done]
-    done = {**done, **dict(zip(left, runner.run_all(left, timeout=TIMEOUT), strict=True))}
-    for call, (rendered, tool) in calls:
-        notes += _judge(rendered, tool, done[call])
+    changed = [f for f in files if host.file(f.path).content != f.content]
+    if not is_running_system(host.root):
+        return [_not_this_machine(rendered) for rendered in changed if _tool_for(rendered)]
+    calls, notes = _calls(changed, host)
+    results = runner.run_all([call for call, _ in calls], timeout=TIMEOUT)
+    for (_, (rendered, tool)), result in zip(calls, results, strict=True):
+        notes += _judge(rendered, tool, result)
     return notes
+
+
+def _tool_for(rendered: RenderedFile) -> str | None:
+    """The tool that checks `rendered`, or None when no tool checks it."""
+    if rendered.content is None:
+        return None
+    if rendered.target == "ufw":
+        return "ip6tables-restore" if rendered.path == ufw_block.PATH_V6 else "iptables-restore"
+    return "nft" if rendered.path == nft_table.PATH else None
+
+
+def _not_this_machine(rendered: RenderedFile) -> Note:
+    tool = _tool_for(rendered)
+    how = "nft -c" if tool == "nft" else f"{tool} --test"
+    return Note("info", f"{rendered.path} was not checked with {how}: on a --root other than / the verdict would "
+                        f"be this machine's (its {tool.split('-')[0]} and kernel), not the image's, whose own "
+                        f"{'nft' if tool == 'nft' else 'ufw'} loads the file at boot")
 
 
 def _calls(files: list[RenderedFile], host: HostSnapshot) -> tuple[list[tuple[Call, tuple[RenderedFile, str]]],
@@ -62,18 +58,17 @@ def _calls(files: list[RenderedFile], host: HostSnapshot) -> tuple[list[tuple[Ca
     notes: list[Note] = []
     calls = []
     for rendered in files:
-        if rendered.target == "ufw" and rendered.content is not None:
-            tool = "ip6tables-restore" if rendered.path == ufw_block.PATH_V6 else "iptables-restore"
-            if tool in host.tools:
-                calls.append((((host.tools[tool], "--test", "--noflush"), managed_block(rendered)), (rendered, tool)))
-            else:
-                notes.append(Note("warning", f"{tool} is not installed: the DOCKER-USER block in "
-                                             f"{rendered.path} was not tested"))
-        elif rendered.path == nft_table.PATH and rendered.content is not None:
-            if "nft" in host.tools:  # `nft -c` parses and checks the whole transaction with the kernel, loads nothing
-                calls.append((((host.tools["nft"], "-c", "-f", "-"), rendered.content.decode()), (rendered, "nft")))
-            else:
-                notes.append(Note("warning", f"nft is not installed: {rendered.path} was not checked (`nft -c`)"))
+        tool = _tool_for(rendered)
+        if tool is None:
+            continue
+        if tool not in host.tools:
+            notes.append(Note("warning", f"nft is not installed: {rendered.path} was not checked (`nft -c`)"
+                              if tool == "nft" else
+                              f"{tool} is not installed: the DOCKER-USER block in {rendered.path} was not tested"))
+        elif tool == "nft":  # `nft -c` parses and checks the whole transaction with the kernel, loads nothing
+            calls.append((((host.tools["nft"], "-c", "-f", "-"), rendered.content.decode()), (rendered, "nft")))
+        else:
+            calls.append((((host.tools[tool], "--test", "--noflush"), managed_block(rendered)), (rendered, tool)))
     return calls, notes
 
 

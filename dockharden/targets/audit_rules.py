@@ -16,7 +16,7 @@ PATH = "/etc/audit/rules.d/docker.rules"
 UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 
 
-class Watch(NamedTuple):  # a NamedTuple: 0.1 ms to define, a frozen dataclass 0.8 ms (on every start)
+class Watch(NamedTuple):  # a NamedTuple, not a frozen dataclass: defined at every start (model.py)
     control: str
     path: str
 
@@ -118,5 +118,5 @@ HEADER = ("## Managed by dockharden: CIS Docker Benchmark 1.1 audit watches. Edi
 
 def rules_text(paths: list[str], key: str, permissions: str) -> str:
     """The rules file: a header, then one watch per path. Written in Python, not a template: these few lines
-    are on every plan's path, where Jinja2 would cost 40 ms to import (docs/performance.md)."""
+    are on every plan's path, where importing Jinja2 would cost more than rendering (docs/performance.md)."""
     return HEADER.format(key=key) + "".join(f"-w {path} -p {permissions} -k {key}\n" for path in paths)

@@ -24,6 +24,8 @@ SECTIONS = {
         ("NO_COLOR", "when set and not empty, no colour (unless --color)"),
         ("TERM", "dumb: no colour, and plain progress lines instead of a live line"),
         ("DOCKER_HOST", "the daemon's unix socket (unix:// only), unless [docker] host is set"),
+        ("DOCKHARDEN_NO_FAST_EXIT", "set and not 0: the process ends the ordinary way (Python's teardown, atexit "
+                                    "callbacks), not with os._exit once its output is flushed"),
         ("_DOCKHARDEN_COMPLETE", "set by the completion scripts when the shell asks what to complete"),
     ],
 }

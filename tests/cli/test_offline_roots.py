@@ -3,8 +3,8 @@ machine running dockharden is read for it (the builder's kernel audit rules, its
 its systemd), and what only the live host can show is `not_verifiable`.
 
 The machine's programs are replaced, on PATH, by stand-ins that write down every call and fail: a call
-is a test failure. `iptables-restore --test` is the one call allowed: it checks the syntax of the block
-dockharden rendered, not the state of this machine."""
+is a test failure. That includes the checks of a rendered file (`iptables-restore --test`, `nft -c`):
+their verdict is this machine's iptables and kernel, not the image's, so the plan says they were not run."""
 
 import json
 import os
@@ -20,8 +20,7 @@ TIMEOUT = 60
 #: every program dockharden could ask about the running system
 LIVE_TOOLS = ("auditctl", "iptables", "ip6tables", "iptables-legacy", "iptables-nft", "ip6tables-legacy",
               "ip6tables-nft", "iptables-save", "ip6tables-save", "docker", "dockerd", "systemctl", "service",
-              "ufw", "ip", "containerd", "runc", "journalctl")
-SYNTAX_ONLY = ("iptables-restore", "ip6tables-restore")  # `--test`: judges the rendered block, not the host
+              "ufw", "ip", "containerd", "runc", "journalctl", "iptables-restore", "ip6tables-restore", "nft")
 
 
 @pytest.fixture
@@ -32,9 +31,6 @@ def machine(tmp_path):
     log.write_text("")
     for tool in LIVE_TOOLS:
         (bindir / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> "{log}"\nexit 3\n')
-        (bindir / tool).chmod(0o755)
-    for tool in SYNTAX_ONLY:
-        (bindir / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >> "{log}"\ncat >/dev/null\nexit 0\n')
         (bindir / tool).chmod(0o755)
     return bindir, log
 
@@ -49,8 +45,7 @@ def run(machine, *args):
 def live_calls(machine) -> list[str]:
     """The calls made to a program that reads or changes the running system."""
     _, log = machine
-    return [line for line in log.read_text().splitlines()
-            if not (line.split()[0] in SYNTAX_ONLY and "--test" in line.split())]
+    return log.read_text().splitlines()
 
 
 def image(tmp_path: Path) -> Path:
@@ -74,6 +69,21 @@ def test_apply_and_rollback_on_an_image_run_nothing_of_the_machine_that_builds_i
     # an engine version given for the image (one --validate knows) does not make the builder's dockerd its judge
     done = run(machine, "apply", "--root", str(root), "--profile", "baseline", "--engine-version", "28.5.0", "--yes")
     assert done.returncode == 0, done.stderr
+    assert live_calls(machine) == []
+
+
+def test_a_plan_for_an_image_does_not_check_its_firewall_files_with_this_machines_tools_and_says_so(
+        tmp_path, machine):
+    root = image(tmp_path)
+    done = run(machine, "plan", "--root", str(root), "--profile", "baseline", "--json")
+    assert done.returncode == 0, done.stderr
+    notes = [n["message"] for n in json.loads(done.stdout)["notes"] if "was not checked with" in n["message"]]
+    assert [n.split(" ")[0] for n in notes] == ["/etc/ufw/after.rules", "/etc/ufw/after6.rules"], notes
+    assert "iptables-restore --test" in notes[0] and "ip6tables-restore --test" in notes[1]
+    assert all("not the image's" in n for n in notes)
+    done = run(machine, "plan", "--root", str(root), "--profile", "baseline,nftables", "--engine-version", "29.1.0")
+    assert done.returncode == 0, done.stderr
+    assert "[info] /etc/dockharden/nftables/dockharden.nft was not checked with nft -c" in done.stdout
     assert live_calls(machine) == []
 
 
