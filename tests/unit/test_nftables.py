@@ -356,9 +356,9 @@ def test_the_live_forward_policy_is_read_from_iptables_in_a_private_namespace():
     assert seen["before"]["forward_policy"] == "ACCEPT" and seen["after"]["forward_policy"] == "DROP"
 
 
-def test_the_table_closing_a_running_containers_published_port_is_warned_with_the_line_that_keeps_it_open():
-    from dockharden.core.published_ports import table_closure_note, table_rules
-    from dockharden.model import Action, Change, Container, PublishedPort
+def test_the_table_closing_a_running_containers_published_port_is_judged_as_the_ufw_block_s_and_names_nftables():
+    from dockharden.core.published_ports import port_closure, table_rules
+    from dockharden.model import Action, Change, Container, PublishedPort, ServiceAction
 
     web = Container("web", "w" * 64, "", ("bridge",), (PublishedPort("0.0.0.0", 8080, 80, "tcp"),),
                     addresses=("172.17.0.2",))
@@ -373,8 +373,12 @@ def test_the_table_closing_a_running_containers_published_port_is_warned_with_th
                       HostFile(nft_table.PATH, old is not None, old, None, 0, 0),
                       RenderedFile("nftables", nft_table.PATH, new))
 
-    said = table_closure_note([change(None, text.encode())], (web, dns), nft_table.PATH)
-    assert "5353/udp of dns" in said and "web" not in said  # 8080 is inside 8000:8100
-    assert '`allow_ports = ["8000:8100", "443", "5353/udp"]` in the [nftables] table' in said
-    assert table_closure_note([change(text.encode(), text.encode())], (dns,), nft_table.PATH) == ""
-    assert table_closure_note([change(None, text.encode())], None, nft_table.PATH) == ""
+    load = [ServiceAction("nftables", "load", "table inet dockharden is loaded")]
+    closure = port_closure([change(None, text.encode())], load, (web, dns))
+    assert [(c.container, c.port.host_port) for c in closure.ports] == [("dns", 5353)]  # 8080 is in 8000:8100
+    assert closure.keep_open == 'allow_ports = ["8000:8100", "443", "5353/udp"]'
+    assert closure.table == "nftables" and closure.takes_effect
+    assert closure.ports[0].open_to == ("10.0.0.0/8",)
+    assert port_closure([change(text.encode(), text.encode())], load, (dns,)) is None
+    assert port_closure([change(None, text.encode())], load, None) is None
+    assert not port_closure([change(None, text.encode())], [], (dns,)).takes_effect  # written, not loaded now
