@@ -255,6 +255,7 @@ class HostSnapshot(NamedTuple):
     ufw_input_policy: str = ""  # /etc/default/ufw DEFAULT_INPUT_POLICY ("": not said; ufw's default is DROP)
     ufw_forward_policy: str = ""  # /etc/default/ufw DEFAULT_FORWARD_POLICY ("": not said; ufw's default is DROP)
     ufw_allowed_ports: frozenset[str] = frozenset()  # ports the operator's ufw rules accept (--dport N)
+    ip_forward_at_boot: tuple[str, str] = ("", "")  # net.ipv4.ip_forward as the sysctl files set it, and the file
     addresses: tuple[str, ...] | None = None  # the host's own global addresses; None: not read (offline root)
     managed: dict[str, Any] = NO_ENTRIES
     operator_watches: dict[str, str] = NO_ENTRIES
