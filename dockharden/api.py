@@ -492,7 +492,7 @@ def verify(request: Request, *, probe: bool = False, image: str | None = None) -
     rows = drift.find_drift(the_plan, drift.Where(ctx.root, ctx.runner, socket))
     desired = next((f.content for f in the_plan.rendered if f.target == "daemon.json"), None)
     if probe and desired:
-        from dockharden.targets.daemon_json import parse_daemon_json
+        from dockharden.daemon_json_codec import parse_daemon_json
 
         rows = drift.settle_by_probe(rows + drift.probe_rows(parse_daemon_json(desired),
                                                              run_probe(ctx.runner, socket, image)))

@@ -158,7 +158,7 @@ def loopback_endpoint(endpoint: str) -> bool:
     such as localhost is not: what it resolves to is the resolver's choice, not the file's)."""
     import ipaddress
 
-    from dockharden.core.tls_reach import split_endpoint
+    from dockharden.targets.tls_reach import split_endpoint
 
     listen, _ = split_endpoint(endpoint)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import re
 
-from dockharden.core.merge import remove_path
+from dockharden.keypaths import remove_path
 from dockharden.model import Note, Settings
 
 

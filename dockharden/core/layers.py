@@ -107,7 +107,7 @@ def _parse(data: bytes, *, source: str, fmt: str) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise LayerError("a layer must be a table (a JSON object)",
                          hint="put the settings in tables such as {\"daemon\": {...}}", path=source)
-    from dockharden.targets.daemon_json import check_encodable
+    from dockharden.daemon_json_codec import check_encodable
 
     check_encodable(doc, source, LayerError)
     return doc

@@ -11,6 +11,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from dockharden.keypaths import deep_update, remove_path
 from dockharden.model import KeyPath, Layer, Settings
 
 
@@ -81,81 +82,8 @@ def _covered(enforced: Mapping[str, Any], path: KeyPath) -> bool:
     return True
 
 
-def deep_update(target: dict[str, Any], values: Mapping[str, Any], prefix: KeyPath = ()) -> list[KeyPath]:
-    """Merge `values` into `target` in place; return every path it set (maps and leaves)."""
-    touched = []
-    for key, value in values.items():
-        path = prefix + (key,)
-        touched.append(path)
-        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
-            touched += deep_update(target[key], value, path)
-        else:
-            target[key] = copy.deepcopy(value) if isinstance(value, (dict, list)) else value
-            if isinstance(value, Mapping):
-                touched += [path + sub for sub in _leaf_paths(value)]
-    return touched
-
-
-def remove_path(target: dict[str, Any], path: KeyPath) -> bool:
-    """Delete `path` from nested dicts; True when something was there. A map the removal leaves
-    empty goes too (`"features": {}` says nothing and only adds noise)."""
-    parents = [target]
-    for key in path[:-1]:
-        node = parents[-1].get(key)
-        if not isinstance(node, dict):
-            return False
-        parents.append(node)
-    if parents[-1].pop(path[-1], _MISSING) is _MISSING:
-        return False
-    for depth in range(len(path) - 1, 0, -1):
-        if parents[depth]:
-            break
-        del parents[depth - 1][path[depth - 1]]
-    return True
-
-
-def get_path(doc: Any, path: KeyPath) -> tuple[bool, Any]:
-    """(True, value) when `path` exists in nested dicts, else (False, None)."""
-    for key in path:
-        if not isinstance(doc, dict) or key not in doc:
-            return False, None
-        doc = doc[key]
-    return True, doc
-
-
-def set_path(doc: dict[str, Any], path: KeyPath, value: Any) -> None:
-    """Set `path` in nested dicts, creating maps on the way."""
-    for key in path[:-1]:
-        doc = doc.setdefault(key, {})
-    doc[path[-1]] = copy.deepcopy(value)
-
-
-def merged_over(base: dict[str, Any], settings_table: Mapping[str, Any],
-                removals: Iterable[KeyPath]) -> dict[str, Any]:
-    """The operator's document with the layers' values merged over it and removals applied.
-
-    Keys keep the base document's order; keys new to it follow in layer order.
-    """
-    result = copy.deepcopy(base)
-    for path in removals:
-        remove_path(result, path)
-    deep_update(result, settings_table)
-    return result
-
-
-def _leaf_paths(value: Mapping[str, Any], prefix: KeyPath = ()) -> list[KeyPath]:
-    paths = []
-    for key, sub in value.items():
-        paths.append(prefix + (key,))
-        if isinstance(sub, Mapping):
-            paths += _leaf_paths(sub, prefix + (key,))
-    return paths
-
-
 def _forget(provenance: dict, table: str, path: KeyPath) -> None:
     for t, p in list(provenance):
         if t == table and p[: len(path)] == path:
             del provenance[(t, p)]
 
-
-_MISSING = object()

@@ -20,6 +20,7 @@ from dockharden.core.transitions import (
     is_swarm_node,
     restart_steps,
 )
+from dockharden.daemon_json_codec import parse_daemon_json
 from dockharden.model import (
     Action,
     Change,
@@ -71,7 +72,7 @@ def file_change(new: RenderedFile, host: HostSnapshot, settings: Settings) -> Ch
         if not old.exists:
             return None
         # a daemon.json removed (a rollback of the apply that created it) drops every key it set
-        keys = (tuple(json_key_changes(daemon_json.parse_daemon_json(old.content, new.path), {}, settings))
+        keys = (tuple(json_key_changes(parse_daemon_json(old.content, new.path), {}, settings))
                 if new.target == "daemon.json" else ())
         return Change(new.target, new.path, Action.DELETE, old, new, key_changes=keys)
     mode = None if old.mode == new.mode else (old.mode, new.mode)
@@ -81,7 +82,7 @@ def file_change(new: RenderedFile, host: HostSnapshot, settings: Settings) -> Ch
     action = Action.UPDATE if old.exists else Action.CREATE
     keys: tuple[KeyChange, ...] = ()
     if new.target == "daemon.json" and old.content != new.content:
-        keys = tuple(json_key_changes(daemon_json.parse_daemon_json(old.content, new.path),
+        keys = tuple(json_key_changes(parse_daemon_json(old.content, new.path),
                                       json.loads(new.content), settings))
     diff = "(private key: content not shown)" if new.secret and old.content != new.content else unified_diff(old, new)
     return Change(new.target, new.path, action, old, new, diff=diff,
@@ -252,7 +253,7 @@ def _final_config(daemon: Change | None, host: HostSnapshot) -> dict[str, Any]:
     """The daemon.json dockerd starts with once the plan is applied."""
     content = daemon.new.content if daemon else host.file(host.daemon_json_path).content
     try:
-        return daemon_json.parse_daemon_json(content)
+        return parse_daemon_json(content)
     except Exception:  # an unreadable file was already reported by render
         return {}
 
@@ -281,7 +282,7 @@ def _uses_own_seccomp(changes: list[Change], host: HostSnapshot) -> bool:
     daemon = next((c for c in changes if c.target == "daemon.json"), None)
     content = daemon.new.content if daemon else host.file(host.daemon_json_path).content
     try:
-        config = daemon_json.parse_daemon_json(content)
+        config = parse_daemon_json(content)
     except Exception:  # an unreadable file was already reported by render
         return False
     return config.get("seccomp-profile") == daemon_json.SECCOMP_PATH

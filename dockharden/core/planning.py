@@ -14,6 +14,7 @@ from dockharden.core import engine_gating as engine
 from dockharden.core import plan as planmod
 from dockharden.core import schema as validate
 from dockharden.core.selection import CONFIG_PATH
+from dockharden.daemon_json_codec import parse_daemon_json
 from dockharden.errors import LayerError
 from dockharden.model import MANAGED_STATE, HostSnapshot, Note, Plan, Selection, Settings
 from dockharden.targets import audit_rules, daemon_json, render_all, systemd_dropin, ufw_block
@@ -39,7 +40,7 @@ def plan_from(selection: Selection, settings: Settings, host: HostSnapshot, *, e
     --stop-containers-for-store-switch (apply stops the running containers before a switch of store)."""
     version = engine_version or host.engine_version
     settings, notes = settings_for_host(settings, host, version)
-    existing = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content, host.daemon_json_path)
+    existing = parse_daemon_json(host.file(host.daemon_json_path).content, host.daemon_json_path)
     # the operator's own file first: a wrong value must be reported, not silently replaced by a layer's
     validate.check_daemon_config(existing, path=host.daemon_json_path, engine=version)
     previous = host.managed.get("daemon", {})
@@ -101,7 +102,7 @@ def settings_for_host(settings: Settings, host: HostSnapshot, version: str | Non
 def for_operator(settings: Settings, host: HostSnapshot) -> tuple[Settings, list]:
     """The defaults the operator's own daemon.json decides left out, and a built-in profile's enforced key
     that cannot work with the operator's choice (core.strength); with the notes and findings saying so."""
-    existing = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content, host.daemon_json_path)
+    existing = parse_daemon_json(host.file(host.daemon_json_path).content, host.daemon_json_path)
     operator = daemon_json.operator_document(existing, host.managed.get("daemon"))
     settings = strength.yield_to_operator(settings, operator)
     settings = strength.yield_ungrantable(settings, host.daemon)

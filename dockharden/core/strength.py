@@ -1,11 +1,11 @@
 """Defaults yield to the operator: a `[defaults.daemon]` value applies only where the operator has none.
 
-Pure. The operator's daemon.json, as it would be without dockharden (core.merge's restore of what
-managed.json recorded), decides which default-strength values stay out of the merged settings. What is
-left out is remembered in `Settings.kept`, so `plan` can say "kept: operator's value". A built-in
-profile's enforced key that cannot work with the operator's explicit choice (icc without iptables) is
-left out too, with a finding naming the CIS control that stays failing; the same key from the
-operator's own layer is their request and is refused later (core.conflicts).
+Pure. The operator's daemon.json, as it would be without dockharden (targets/daemon_json.py's
+operator_document: every value managed.json recorded given back), decides which default-strength values
+stay out of the merged settings. What is left out is remembered in `Settings.kept`, so `plan` can say
+"kept: operator's value". A built-in profile's enforced key that cannot work with the operator's explicit
+choice (icc without iptables) is left out too, with a finding naming the CIS control that stays failing;
+the same key from the operator's own layer is their request and is refused later (core.conflicts).
 
 The unit a default yields in is the top-level key, except in maps whose entries are independent settings
 (ENTRY_MAPS: one entry each); a default that belongs with another key (LINKED: log options belong to the
@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from dockharden.core.merge import get_path, remove_path
+from dockharden.keypaths import get_path, remove_path
 from dockharden.model import KeyPath, Note, Settings
 
 ENTRY_MAPS = frozenset({"log-opts", "features", "default-ulimits", "builder", "runtimes"})

@@ -282,10 +282,10 @@ def generation_id(text: str) -> str:
 
 
 def syscalls(names: list[str]) -> list[str]:
-    from dockharden.targets.seccomp import _checked_deny  # the syscall lists: only when a layer names some
+    from dockharden.targets.seccomp import checked_deny  # the syscall lists: only when a layer names some
 
     try:
-        _checked_deny(names)
+        checked_deny(names)
     except ValueError as exc:
         what, _, close = str(exc).removeprefix("seccomp.deny: ").partition("; ")
         raise Invalid(what, (close + " " if close.startswith("did") else "") + "name syscalls as `man 2 syscalls` "
@@ -294,10 +294,10 @@ def syscalls(names: list[str]) -> list[str]:
 
 
 def architectures(names: list[str]) -> list[str]:
-    from dockharden.targets.seccomp import _checked_architectures
+    from dockharden.targets.seccomp import checked_architectures
 
     try:
-        _checked_architectures(names)
+        checked_architectures(names)
     except ValueError as exc:
         what, _, close = str(exc).removeprefix("seccomp.architectures: ").partition("; ")
         raise Invalid(what, (close + " " if close.startswith("did") else "")

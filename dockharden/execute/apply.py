@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from dockharden.daemon_json_codec import parse_daemon_json
 from dockharden.errors import ApplyError, DockhardenError, from_os_error
 from dockharden.execute import faults, generations, services, transitions
 from dockharden.execute.generations import STATE_DIR, Generation
@@ -369,7 +370,7 @@ def verify_plan(plan: Plan, engine: Engine) -> list[str]:
         effective = verify.read_effective(engine.socket)
         if effective is None:
             raise ApplyError("the daemon does not answer after the change", path=change.path)
-        config = daemon_json.parse_daemon_json(change.new.content)
+        config = parse_daemon_json(change.new.content)
         mismatches, pending = split_pending(verify.compare_daemon(config, effective), engine.socket, effective)
         wrong = [str(m) for m in mismatches]
         wrong += [f"no answer on {h}" for h in verify.silent_unix_hosts(config, engine.root)]
@@ -547,8 +548,8 @@ def restored_daemon_config(generation: Generation) -> dict:
     """The daemon.json the rollback restored, with the engine defaults of the keys the failed run added."""
     entry = next((e for e in generation.record["files"] if e["path"] == daemon_json.PATH
                   or e["path"].endswith("/.config/docker/daemon.json")), None)
-    old = daemon_json.parse_daemon_json(generations.backup_bytes(generation, entry) if entry else None)
-    new = daemon_json.parse_daemon_json((generation.record.get("daemon_json") or "").encode() or None)
+    old = parse_daemon_json(generations.backup_bytes(generation, entry) if entry else None)
+    new = parse_daemon_json((generation.record.get("daemon_json") or "").encode() or None)
     return verify.with_defaults_for(old, added=[k for k in new if k not in old])
 
 

@@ -148,8 +148,8 @@ def with_store_switch(plan: Plan, root: str, runner: Runner, snapshot, rendered:
                       stop_first: bool) -> Plan:
     """The plan with the switch of data root or image store the restored daemon.json makes, if any."""
     from dockharden.core.store_switch import find_switch, with_switch
+    from dockharden.daemon_json_codec import parse_daemon_json
     from dockharden.host.facts import Context, image_store, socket_path, volume_count, with_running_containers
-    from dockharden.targets.daemon_json import parse_daemon_json
 
     info = snapshot.daemon_info
     restored = next((f for f in rendered if f.path == snapshot.daemon_json_path), None)

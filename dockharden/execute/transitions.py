@@ -19,11 +19,11 @@ from dockharden.core.transitions import (
     restart_steps,
     with_live_restore,
 )
+from dockharden.daemon_json_codec import parse_daemon_json, serialize
 from dockharden.errors import ApplyError
 from dockharden.host import dockerapi
 from dockharden.host.facts import read_containers, read_file
 from dockharden.host.fs import HostFS
-from dockharden.targets import daemon_json
 
 Engine = Any  # execute.apply.Engine (imported there; importing it here would make a cycle)
 
@@ -32,7 +32,7 @@ def restart_keeping_containers(engine: Engine, step: Callable[[str, Engine], dic
     """Restart docker (`step("restart", engine)`) in the order that keeps the running containers; the
     result names the steps taken and the containers that were kept or stopped."""
     final = read_file(engine.root, engine.daemon_json_path)
-    config = daemon_json.parse_daemon_json(final.content)
+    config = parse_daemon_json(final.content)
     info = dockerapi.get_json(engine.socket, "/info")
     info = info if isinstance(info, dict) else {}
     running = (read_containers(engine.socket) or ()) if info.get("ContainersRunning") else ()
@@ -64,7 +64,7 @@ def restart_keeping_containers(engine: Engine, step: Callable[[str, Engine], dic
 
 
 def _write(engine: Engine, final, config: dict) -> None:
-    HostFS(engine.root).write(engine.daemon_json_path, daemon_json.serialize(config),
+    HostFS(engine.root).write(engine.daemon_json_path, serialize(config),
                               final.mode if final.exists and final.mode is not None else 0o644,
                               final.uid or 0, final.gid or 0)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dockharden.core.schema import daemon_keys
+from dockharden.daemon_json_codec import parse_daemon_json
 from dockharden.host import dockerapi
 from dockharden.host import facts as hostmod
 from dockharden.host.check_values import APPARMOR_ENABLED, ContainerFacts, Facts, FileFacts
@@ -59,7 +60,7 @@ def flags_to_config(argv: list[str], keys: dict[str, Any]) -> dict[str, tuple[An
 def effective_config(host: HostSnapshot, path: str) -> tuple[dict, dict]:
     """daemon.json overlaid with the running dockerd's flags, and where each key came from."""
     daemon = host.daemon
-    config = daemon_json.parse_daemon_json(host.file(path).content, path)
+    config = parse_daemon_json(host.file(path).content, path)
     sources = {key: "daemon.json" for key in config}
     if daemon:
         for key, (value, source) in flags_to_config(list(daemon.argv[1:]), daemon_keys()).items():

@@ -15,10 +15,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from dockharden.daemon_json_codec import parse_daemon_json, serialize
 from dockharden.host.fs import HostFS
 from dockharden.host.runner import Runner
 from dockharden.model import Plan
-from dockharden.targets import daemon_json
 
 INFO_LINE = re.compile(r"level=(info|debug|warning)")
 STAGED_KEYS = ("tlscacert", "tlscert", "tlskey", "seccomp-profile")
@@ -47,7 +47,7 @@ def _stage(staging: Path, name: str, content: bytes, mode: int) -> Path:
 def staged_daemon_json(plan: Plan, root: str, staging: Path) -> bytes:
     """The new daemon.json with each file it names that the plan writes replaced by a staged copy
     (kept private: keys stay 0400), and, under a root other than /, existing ones seen from here."""
-    config = daemon_json.parse_daemon_json(daemon_change(plan).new.content)
+    config = parse_daemon_json(daemon_change(plan).new.content)
     written = {c.path: c.new for c in plan.changes if c.new.content is not None}
     for index, key in enumerate(STAGED_KEYS):
         value = config.get(key)
@@ -57,7 +57,7 @@ def staged_daemon_json(plan: Plan, root: str, staging: Path) -> bytes:
             config[key] = str(_stage(staging, f"{index}-{Path(value).name}", written[value].content, 0o400))
         elif os.path.realpath(root) != "/":
             config[key] = str(HostFS(root).real(value))
-    return daemon_json.serialize(config)
+    return serialize(config)
 
 
 def refusal(plan: Plan, root: str, runner: Runner, staging: Path) -> str | None:

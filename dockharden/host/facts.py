@@ -456,12 +456,13 @@ def read_snapshot(ctx: Context, daemon_table: dict, socket: str | None = None, *
     """The host, with the paths the settings and the operator's daemon.json point at probed too: the one
     snapshot plan, verify and check read (check gives the socket it was told to use)."""
     from dockharden.core.conflicts import PATH_KEYS, pointed_paths
+    from dockharden.daemon_json_codec import parse_daemon_json
     from dockharden.host.state import created_files, read_managed_state
     from dockharden.targets import audit_rules, daemon_json, managed_paths
 
     snapshot = read_host(ctx.root, ctx.runner, managed_paths() + list(ACCOUNT_FILES) + list(OWN_FILES),
                          audit_rules.candidate_paths(), manager=ctx.manager or "none", socket=socket)
-    current = daemon_json.parse_daemon_json(snapshot.file(daemon_json.PATH).content)
+    current = parse_daemon_json(snapshot.file(daemon_json.PATH).content)
     pointed = {v for doc in (daemon_table, current) for k, v in doc.items()
                if k in PATH_KEYS and isinstance(v, str)}
     # runtimes' binaries too: probed, never read
@@ -478,10 +479,10 @@ def read_snapshot(ctx: Context, daemon_table: dict, socket: str | None = None, *
 def with_store_facts(ctx: Context, host: HostSnapshot, settings) -> HostSnapshot:
     """The image store in use and what it holds, and what remapping would hide: what a switch of the
     image store or userns-remap makes disappear from view."""
-    from dockharden.targets import daemon_json
+    from dockharden.daemon_json_codec import parse_daemon_json
 
     info = host.daemon_info if isinstance(host.daemon_info, dict) else None
-    current = daemon_json.parse_daemon_json(host.file(host.daemon_json_path).content)
+    current = parse_daemon_json(host.file(host.daemon_json_path).content)
     data_root = (info or {}).get("DockerRootDir") or current.get("data-root") or "/var/lib/docker"
     store = image_store(ctx.root, info, data_root)
     host = host._replace(image_store=store)

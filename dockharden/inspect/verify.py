@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dockharden.daemon_json_codec import parse_daemon_json
 from dockharden.host import effective as verify
 from dockharden.host.runner import Runner
 from dockharden.model import OWN_TARGETS, Action, Plan
-from dockharden.targets import audit_rules, daemon_json, nft_table, ufw_block
+from dockharden.targets import audit_rules, nft_table, ufw_block
 
 IN_FORCE, DRIFT, PENDING = "in_force", "drift", "pending"
 UNVERIFIABLE = "not_verifiable"  # spelled as check's status (inspect/results.py)
@@ -112,7 +113,7 @@ def _daemon_rows(content: bytes | None, engine: Where) -> list[Row]:
     effective = verify.read_effective(engine.socket)
     if effective is None:
         return [Row("dockerd answers", DRIFT, f"no answer on {engine.socket}")]
-    config = daemon_json.parse_daemon_json(content)
+    config = parse_daemon_json(content)
     rows = [Row("dockerd answers", IN_FORCE, f"Engine {effective.info.get('ServerVersion')}"),
             apparmor_row(engine.root, effective.info), orphan_row(engine, effective.info, config)]
     rows += daemon_key_rows(config, effective, running_names(engine.socket, effective.info))

@@ -90,8 +90,8 @@ def _daemon_config(settings: Settings, host: HostSnapshot) -> dict:
     """daemon.json as apply will leave it, as far as `containerd` goes: the layers' value, else the file's."""
     if "containerd" in settings.table("daemon"):
         return settings.table("daemon")
+    from dockharden.daemon_json_codec import parse_daemon_json
     from dockharden.errors import HostFileError
-    from dockharden.targets.daemon_json import parse_daemon_json
 
     current = host.file(host.daemon_json_path)
     try:

@@ -1,116 +1,31 @@
 """Target /etc/docker/daemon.json: the operator's document with the layers merged over it.
 
 Pure. The operator's keys that no layer sets stay, in their order; output is stable (2-space indent,
-trailing newline). A document that does not parse is an error, never overwritten.
+trailing newline). A document that does not parse is an error, never overwritten. Reading and writing the
+bytes is the codec's (dockharden/daemon_json_codec.py); walking key paths is dockharden/keypaths.py's.
 """
 
 from __future__ import annotations
 
-import codecs
 import copy
-import json
 from typing import Any
 
-from dockharden.core.merge import get_path, merged_over, remove_path, set_path
-from dockharden.errors import HostFileError, RenderError
-from dockharden.model import HostFile, HostSnapshot, RenderedFile, Settings, decode_key_path, encode_key_path
+from dockharden.daemon_json_codec import check_encodable, parse_daemon_json, serialize
+from dockharden.errors import RenderError
+from dockharden.keypaths import get_path, leaf_paths, maps_on_the_way, merged_over, remove_path, set_path
+from dockharden.model import (
+    DAEMON_JSON,
+    HostFile,
+    HostSnapshot,
+    RenderedFile,
+    Settings,
+    decode_key_path,
+    encode_key_path,
+)
 
-PATH = "/etc/docker/daemon.json"
+PATH = DAEMON_JSON
 SECCOMP_PATH = "/etc/docker/seccomp/default.json"
 MODE = 0o644
-
-
-def parse_daemon_json(content: bytes | None, path: str = PATH) -> dict[str, Any]:
-    """The document as a dict; {} for a missing or empty file. Raises HostFileError otherwise."""
-    text = _decode(content or b"", path).strip()
-    if not text:
-        return {}
-    try:
-        doc = json.loads(text, object_pairs_hook=lambda pairs: _no_duplicates(pairs, path))
-    except json.JSONDecodeError as exc:
-        raise HostFileError(f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-                            hint="fix the file by hand (dockharden never overwrites a file it cannot "
-                                 "read); JSON has no comments or trailing commas", path=path) from None
-    except (ValueError, RecursionError) as exc:  # absurd numbers or nesting: not a daemon configuration
-        raise HostFileError(f"cannot be read as a daemon configuration ({exc.__class__.__name__}: "
-                            f"{str(exc)[:80]}; nested too deeply, or a number too long)",
-                            hint="fix the file by hand", path=path) from None
-    check_encodable(doc, path)
-    if not isinstance(doc, dict):
-        raise HostFileError("the top level must be a JSON object", hint="wrap the settings in { }", path=path)
-    return doc
-
-
-# Nesting no real configuration comes near (daemon.json's deepest keys are 5 levels down): a deeper document
-# is refused where it is read, before any merge walks it recursively.
-MAX_DEPTH = 32
-
-
-def check_encodable(doc: Any, path: str, error: type = HostFileError) -> None:
-    """Refuse, naming the key, what the file dockharden writes could not hold as plain JSON the engine reads:
-    a lone surrogate escape (\\ud800: UTF-8 cannot hold it), NaN or an infinite number (`NaN`, `Infinity`,
-    or `1e400`, which Python reads as infinity: not JSON at all), a TOML date or time, and nesting deeper
-    than MAX_DEPTH. The one gate every layer and every daemon.json passes when it is parsed."""
-    found = _not_plain(doc, (), 0)
-    if found is not None:
-        where, problem, fix = found
-        raise error(problem, hint=fix, path=path, key=".".join(where) or "(top level)")
-
-
-def _not_plain(value: Any, at: tuple, depth: int) -> tuple | None:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return at, "holds a lone surrogate escape (\\ud800-\\udfff): not text any program can use", \
-                "remove the escape"
-        return None
-    if isinstance(value, bool | int) or value is None:
-        return None
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return at, (f"{value} is not a number JSON can hold (NaN, Infinity, or a number too large such as "
-                        "1e400)"), "write a finite number"
-        return None
-    if isinstance(value, dict | list):
-        if depth >= MAX_DEPTH:
-            return at, f"nested more than {MAX_DEPTH} levels deep: not a configuration", "flatten the value"
-        items = value.items() if isinstance(value, dict) else enumerate(value)
-        for key, item in items:
-            if isinstance(key, str) and _not_plain(key, (), 0) is not None:
-                return at + (key.encode("utf-8", "backslashreplace").decode(),), \
-                    "a key holds a lone surrogate escape (\\ud800-\\udfff): not text any program can use", \
-                    "remove the escape"
-            found = _not_plain(item, at + (str(key),), depth + 1)
-            if found is not None:
-                return found
-        return None
-    kind = type(value).__name__  # tomllib's datetime, date and time
-    return at, f"a TOML {kind} value ({value}): daemon.json and layers hold only strings, numbers, true/false, " \
-               "arrays and tables", "quote it as a string"
-
-
-def _decode(content: bytes, path: str) -> str:
-    if content.startswith(codecs.BOM_UTF16_LE) or content.startswith(codecs.BOM_UTF16_BE):
-        try:
-            return content.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise HostFileError(f"starts with a UTF-16 byte order mark but is not UTF-16 (byte {exc.start})",
-                                hint="save it as UTF-8", path=path) from None
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise HostFileError(f"not UTF-8 text (byte {exc.start})", hint="save it as UTF-8", path=path) from None
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]], path: str) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
-            raise HostFileError(f"key `{key}` appears twice; the daemon would silently use the last one",
-                                hint="keep one of them", path=path, key=key)
-        seen[key] = value
-    return seen
 
 
 def desired_daemon_config(existing: dict[str, Any], settings: Settings,
@@ -133,16 +48,6 @@ def managed_paths(settings: Settings) -> set[str]:
     return leaves | {encode_key_path(p) for (table, p) in settings.removed if table == "daemon"}
 
 
-def leaf_paths(doc: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    paths = []
-    for key, value in doc.items():
-        if isinstance(value, dict) and value:
-            paths += leaf_paths(value, prefix + (key,))
-        else:
-            paths.append(prefix + (key,))
-    return paths
-
-
 def restore_unmanaged(existing: dict[str, Any], managed: dict[str, Any], now: set[str]) -> dict[str, Any]:
     """`existing` with the operator's own values back for keys dockharden no longer manages."""
     doc = copy.deepcopy(existing)
@@ -150,7 +55,7 @@ def restore_unmanaged(existing: dict[str, Any], managed: dict[str, Any], now: se
         if path_text in now:
             continue
         path = decode_key_path(path_text)
-        if not _maps_on_the_way(doc, path):
+        if not maps_on_the_way(doc, path):
             continue  # the operator has put a value where dockharden's key had a map above it: theirs now
         if "wrote" in original and get_path(doc, path) != (True, original["wrote"]):
             continue  # a default dockharden wrote that the operator has changed (or removed) since: theirs now
@@ -158,15 +63,6 @@ def restore_unmanaged(existing: dict[str, Any], managed: dict[str, Any], now: se
         if original.get("had"):
             set_path(doc, path, original.get("value"))
     return doc
-
-
-def _maps_on_the_way(doc: dict[str, Any], path: tuple[str, ...]) -> bool:
-    """Every key above the last of `path` is a map in `doc`, or absent (set_path can make it)."""
-    for key in path[:-1]:
-        doc = doc.get(key, {})
-        if not isinstance(doc, dict):
-            return False
-    return True
 
 
 def managed_record(existing: dict[str, Any], settings: Settings, previous: dict[str, Any]) -> dict[str, Any]:
@@ -189,11 +85,6 @@ def managed_record(existing: dict[str, Any], settings: Settings, previous: dict[
 def operator_document(existing: dict[str, Any], managed: dict[str, Any] | None) -> dict[str, Any]:
     """The operator's daemon.json as it would be without dockharden: every value it recorded given back."""
     return restore_unmanaged(existing, managed or {}, set())
-
-
-def serialize(doc: dict[str, Any]) -> bytes:
-    """Stable bytes: same document, same bytes."""
-    return (json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def desired_on_host(settings: Settings, host: HostSnapshot) -> dict[str, Any]:

@@ -34,8 +34,8 @@ Rule = dict[str, Any]
 
 def render_seccomp(settings: dict) -> bytes:
     """The profile for the merged [seccomp] table, as stable JSON bytes. Raises ValueError."""
-    deny = _checked_deny(settings.get("deny") or [])
-    arches = _checked_architectures(settings.get("architectures") or list(lists.DEFAULT_ARCHITECTURES))
+    deny = checked_deny(settings.get("deny") or [])
+    arches = checked_architectures(settings.get("architectures") or list(lists.DEFAULT_ARCHITECTURES))
     # The profile is never looser than Docker's default by construction: our lists are checked against
     # it in tests/unit/test_seccomp_profile.py, and `deny` can only remove. Checking again here cost
     # more than the rest of a plan.
@@ -161,7 +161,9 @@ def known_syscalls() -> frozenset[str]:
     return frozenset(names)
 
 
-def _checked_deny(deny: Any) -> frozenset[str]:
+def checked_deny(deny: Any) -> frozenset[str]:
+    """The names of `deny`, each a syscall the lists know; ValueError naming the first unknown one and the
+    closest known names. The renderer's check, and core/values.py's for a layer's `seccomp.deny`."""
     names = _string_list(deny, "seccomp.deny")
     known = known_syscalls()
     for name in names:
@@ -170,8 +172,9 @@ def _checked_deny(deny: Any) -> frozenset[str]:
     return frozenset(names)
 
 
-def _checked_architectures(arches: Any) -> tuple[str, ...]:
-    """Our arch names, deduplicated, in archMap order; sub-architectures name their parent."""
+def checked_architectures(arches: Any) -> tuple[str, ...]:
+    """Our arch names, deduplicated, in archMap order; sub-architectures name their parent. ValueError
+    for a name no spelling covers. The renderer's check, and core/values.py's for `seccomp.architectures`."""
     wanted = set()
     for name in _string_list(arches, "seccomp.architectures"):
         parent = _parent_arch(name)

@@ -6,8 +6,8 @@ are still managed, so a key left readable by others shows up in the plan (CIS 3.
 
 from __future__ import annotations
 
-from dockharden.core.tls_reach import reach_notes
 from dockharden.model import HostSnapshot, Note, RenderedFile, Settings
+from dockharden.targets.tls_reach import reach_notes
 
 SERVER_KEYS = {"tlscacert": "ca", "tlscert": "cert", "tlskey": "key"}
 

@@ -37,6 +37,7 @@ from hypothesis import strategies as st  # noqa: E402
 from dockharden.core.layers import _layer_from_text  # noqa: E402
 from dockharden.core.merge import merge_layers  # noqa: E402
 from dockharden.core.schema import check_daemon_config, daemon_keys, load_schema, removed_daemon_keys  # noqa: E402
+from dockharden.daemon_json_codec import parse_daemon_json, serialize  # noqa: E402
 from dockharden.errors import DockhardenError  # noqa: E402
 from dockharden.host.inputs import load_layer_file  # noqa: E402
 from dockharden.model import HostSnapshot  # noqa: E402
@@ -238,9 +239,9 @@ BLOCK = f"{ufw_block.BEGIN}\n*filter\n-A DOCKER-USER -j RETURN\nCOMMIT\n{ufw_blo
 
 def _parse_daemon_json(data: bytes) -> None:
     """parse_daemon_json, then what plan does with an accepted document: check it and write it out."""
-    doc = daemon_json.parse_daemon_json(data, "/etc/docker/daemon.json")
+    doc = parse_daemon_json(data, "/etc/docker/daemon.json")
     check_daemon_config(doc, path="/etc/docker/daemon.json")
-    daemon_json.serialize(doc)
+    serialize(doc)
 
 
 def _parse_layer(item: tuple[bytes, str]) -> None:

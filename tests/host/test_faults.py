@@ -72,12 +72,11 @@ def test_a_restart_command_that_hangs_is_cut_off_and_the_apply_rolled_back(manag
     config = host.dir / "etc/dockharden/dockharden.toml"
     config.write_text(config.read_text().replace(
         f'restart_command = ["{DOCKERD_CTL}", "restart"]',
-        'restart_command = ["/etc/dockharden/restart-hangs-once"]\ntimeout = 3'))
-    start = time.time()
-    done = managed.apply("--profile", "baseline", *managed.layers)
+        # long enough for the rollback's own restart on a loaded machine, far shorter than the hang
+        'restart_command = ["/etc/dockharden/restart-hangs-once"]\ntimeout = 30'))
+    done = managed.apply("--profile", "baseline", *managed.layers)  # the harness gives up long before 600 s
     assert done.returncode == 1 and result_of(done)["result"] == "rolled_back", done.stdout + done.stderr
-    assert "timed out" in " ".join(result_of(done)["messages"])
-    assert time.time() - start < 90
+    assert "timed out after 30" in " ".join(result_of(done)["messages"])
     assert managed.daemon_json() == ORIGINAL and host.info()["LiveRestoreEnabled"] is False
 
 

@@ -12,19 +12,21 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "dockharden"
-TOP = {"cli", "api", "model", "errors", "report", "resources", "__init__", "__main__"}
+# the leaves: pure helpers every stage may use, which import nothing of dockharden but model and errors
+LEAVES = {"keypaths", "daemon_json_codec"}
+TOP = {"cli", "api", "model", "errors", "report", "resources", "__init__", "__main__"} | LEAVES
 # stage -> the stages (and top-level modules) it may import
-ALWAYS = {"__init__"}  # the package's version
+ALWAYS = {"__init__", "model", "errors", "resources"} | LEAVES  # the package's version, the shared values
 ALLOWED = {
-    "core": {"core", "targets", "model", "errors", "resources"},
-    "targets": {"targets", "core", "model", "errors", "resources"},
-    "host": {"host", "core", "targets", "model", "errors", "resources"},
-    "inspect": {"inspect", "host", "core", "targets", "model", "errors", "resources"},
-    "execute": {"execute", "host", "core", "targets", "model", "errors", "resources"},
-    "ui": {"ui", "host", "core", "model", "errors", "resources"},
+    "core": {"core", "targets"},  # core plans over the targets
+    "targets": {"targets"},       # never core: what both need is a leaf (issue 24)
+    "host": {"host", "core", "targets"},
+    "inspect": {"inspect", "host", "core", "targets"},
+    "execute": {"execute", "host", "core", "targets"},
+    "ui": {"ui", "host", "core"},
 }
-# top-level modules that are pure values or pure rendering: they import no stage that touches the machine
-PURE_TOP = {"model": {"model"}, "errors": {"errors"}}
+# top-level modules that are pure values or pure helpers: they import no stage, only each other as listed
+PURE_TOP = {"model": {"model"}, "errors": {"errors"}, "keypaths": {"model"}, "daemon_json_codec": {"model"}}
 
 
 def modules() -> dict[str, Path]:
@@ -87,9 +89,86 @@ def test_each_stage_imports_only_what_it_may_touch(stage):
 
 
 @pytest.mark.parametrize("module", sorted(PURE_TOP))
-def test_the_shared_values_import_no_stage(module):
+def test_the_shared_values_and_the_leaves_import_no_stage(module):
     path = PACKAGE / f"{module}.py"
     assert {stage_of(t) for t in imported(path, module)} <= PURE_TOP[module] | {"errors"}
+
+
+def test_targets_import_nothing_of_core_in_any_form():
+    """`import`, `from ... import` (relative too), at any depth, `importlib.import_module("dockharden.core...")`
+    or `dockharden.core.x` reached through the package: none in targets/. Key paths and the daemon.json codec
+    are leaves (keypaths, daemon_json_codec) that both stages use."""
+    wrong = []
+    for name, path in sorted(modules().items()):
+        if stage_of(name) != "targets":
+            continue
+        wrong += [f"{name} imports {t}" for t in sorted(imported(path, name)) if stage_of(t) == "core"]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                    and node.value.startswith(("dockharden.core", "dockharden/core")):
+                wrong.append(f"{name} names {node.value!r}")
+            if isinstance(node, ast.Attribute) and node.attr == "core" and isinstance(node.value, ast.Name) \
+                    and node.value.id == "dockharden":
+                wrong.append(f"{name} reaches dockharden.core (line {node.lineno})")
+    assert wrong == [], "\n".join(wrong)
+
+
+def package_of(name: str) -> str:
+    """'core.values' -> 'core'; 'core' (its __init__) -> 'core'; a top-level module ('cli') -> ''."""
+    return name.split(".")[0] if "." in name or name in ALLOWED else ""
+
+
+def private_names_taken(path: Path, name: str) -> list[tuple[str, str]]:
+    """(module, name) for each private name (`_x`, not `__x__`) `path` takes from a dockharden module: by
+    `from module import _x`, or as `module._x` after importing the module."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = name.split(".")[:-1] if path.name != "__init__.py" else name.split(".")
+    known = set(modules())
+    taken, bound = [], {}
+    private = lambda n: n.startswith("_") and not n.startswith("__")  # noqa: E731
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                module = ".".join(package[:len(package) - node.level + 1] + ([node.module] if node.module else []))
+            elif node.module and (node.module == "dockharden" or node.module.startswith("dockharden.")):
+                module = node.module[len("dockharden."):] if node.module != "dockharden" else ""
+            else:
+                continue
+            for alias in node.names:
+                sub = f"{module}.{alias.name}" if module else alias.name
+                if sub in known:
+                    bound[alias.asname or alias.name] = sub
+                elif private(alias.name):
+                    taken.append((module or "__init__", alias.name))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname and alias.name.startswith("dockharden."):
+                    bound[alias.asname] = alias.name[len("dockharden."):]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound \
+                and private(node.attr):
+            taken.append((bound[node.value.id], node.attr))
+    return taken
+
+
+def test_no_module_takes_a_private_name_from_another_package():
+    """A `_name` is its module's own business: a module of another package that needs it gets a public
+    function (core/values.py once took targets.seccomp's `_checked_deny`; it is `checked_deny` now)."""
+    wrong = []
+    for name, path in sorted(modules().items()):
+        for module, private in private_names_taken(path, name):
+            if package_of(module) != package_of(name):
+                wrong.append(f"{name} takes {module}.{private}")
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_the_private_name_rule_sees_each_way_of_taking_one(tmp_path):
+    """The contract's own check: `from x import _y`, a relative import, and `module._y` are each found."""
+    source = ("from dockharden.targets.seccomp import _a\nfrom ..targets import seccomp\n"
+              "from . import values as v\nseccomp._b\nv._c\nv.__doc__\n")
+    (tmp_path / "x.py").write_text(source)
+    assert sorted(private_names_taken(tmp_path / "x.py", "core.x")) == [
+        ("core.values", "_c"), ("targets.seccomp", "_a"), ("targets.seccomp", "_b")]
 
 
 def test_there_is_no_import_cycle_between_modules():
@@ -178,6 +257,9 @@ def test_the_architecture_map_names_every_module_of_every_stage():
         wrong += [f"{stage}/{m}.py is not on the map" for m in sorted(present - named)]
         wrong += [f"the map names {stage}/{m}, which does not exist" for m in sorted(named - present - {"nothing"})
                   if m not in {"execute", "host", "true", "false"}]
+    row = next((line for line in text.splitlines() if line.startswith("| top level |")), "")
+    wrong += [f"{m}.py is not on the map's top-level row" for m in sorted(TOP - {"__init__"})
+              if f"`{m}`" not in row]
     assert wrong == [], "\n".join(wrong)
 
 

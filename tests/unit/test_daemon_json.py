@@ -4,9 +4,10 @@ import json
 import pytest
 
 from dockharden.core.merge import merge_layers
+from dockharden.daemon_json_codec import parse_daemon_json
 from dockharden.errors import HostFileError
 from dockharden.model import HostFile, HostSnapshot, Layer
-from dockharden.targets.daemon_json import PATH, parse_daemon_json, render_daemon_json
+from dockharden.targets.daemon_json import PATH, render_daemon_json
 
 
 def host_with(content: bytes | None, mode=0o644) -> HostSnapshot:

@@ -1,4 +1,5 @@
-from dockharden.core.merge import merge_layers, merged_over
+from dockharden.core.merge import merge_layers
+from dockharden.keypaths import merged_over
 from dockharden.model import Layer
 
 

@@ -18,12 +18,14 @@ from hypothesis import strategies as st
 
 from dockharden import api
 from dockharden.core.layers import load_builtin
-from dockharden.core.merge import get_path, merge_layers
+from dockharden.core.merge import merge_layers
+from dockharden.daemon_json_codec import parse_daemon_json, serialize
 from dockharden.errors import ConflictError
 from dockharden.host.runner import Runner
+from dockharden.keypaths import get_path
 from dockharden.model import HostFile, HostSnapshot, Layer
 from dockharden.targets import audit_rules, daemon_json, ufw_block
-from dockharden.targets.daemon_json import parse_daemon_json, render_daemon_json, serialize
+from dockharden.targets.daemon_json import render_daemon_json
 from dockharden.targets.ufw_block import BEGIN, END, splice_block
 
 PURE = settings(max_examples=150, deadline=None)

@@ -3,10 +3,10 @@ policy and rules, the host's own addresses against the certificate's names."""
 
 import pytest
 
-from dockharden.core.tls_reach import reach_notes, split_endpoint
 from dockharden.host.facts import global_addresses
 from dockharden.model import HostSnapshot
 from dockharden.targets import tls_files
+from dockharden.targets.tls_reach import reach_notes, split_endpoint
 
 ANY = ["tcp://0.0.0.0:2376"]
 SANS = {"DNS:node1", "DNS:localhost", "IP:127.0.0.1"}
