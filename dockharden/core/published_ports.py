@@ -157,8 +157,9 @@ def port_closure(changes, services: Iterable[ServiceAction], containers: Iterabl
     """What the plan's change of a firewall (the DOCKER-USER block, the nftables table) does to the running
     containers' published ports; None when it closes none (or no container is known). A port either firewall
     closes now, as on disk, was closed before: moving from the block to the table closes nothing new. When
-    both are planned (both tables enabled), the first that closes a port is named; the next plan names the
-    other. `layer` sets allow_ports now; `accepted_by` sets close_published_ports = true ("" none)."""
+    both are planned (both tables enabled, an engine before 29), the block's ports are named, the table's only
+    when the block closes none. `layer` sets allow_ports now; `accepted_by` sets close_published_ports = true
+    ("" none)."""
     if not containers:
         return None
     text = lambda data: (data or b"").decode("utf-8", errors="replace")  # noqa: E731
