@@ -115,7 +115,8 @@ def apply(request: Request, *, restart: bool = True, confirm: Callable[[Plan], b
           close_published_ports: bool = False, asks: bool = False) -> Outcome:
     """Plan, then (under the host lock, after undoing any interrupted run) execute the plan.
 
-    A plan whose DOCKER-USER block closes running containers' published ports is refused (nothing written)
+    A plan whose firewall (the DOCKER-USER block, the nftables table) closes running containers' published
+    ports is refused (nothing written)
     unless that was chosen: `close_published_ports` (the option), a layer's `close_published_ports = true`,
     or `asks`: `confirm` asks a person who sees the plan (and its question names the ports).
 
@@ -318,16 +319,20 @@ def apply_saved(request: Request, saved, *, close_published_ports: bool = False)
 
 
 def closure_now(plan: Plan, socket: str):
-    """The saved plan's DOCKER-USER change measured against the containers running now (they may have changed
-    since the plan was made), keeping the layers' choices it recorded."""
-    from dockharden.core.published_ports import port_closure
+    """The saved plan's firewall change (the DOCKER-USER block, the nftables table) measured against the
+    containers running now (they may have changed since the plan was made), keeping the layers' choices it
+    recorded."""
+    from dockharden.core.published_ports import FIREWALLS, loads_now, port_closure
     from dockharden.host.facts import read_containers
 
-    if not any(s.service == "ufw" for s in plan.services):
+    if not any(loads_now(f, plan.services) for f in FIREWALLS):
         return plan.port_closure
     saved = plan.port_closure
-    return port_closure(plan.changes, plan.services, read_containers(socket),
-                        layer=saved.layer if saved else "", accepted_by=saved.accepted_by if saved else "")
+    closure = port_closure(plan.changes, plan.services, read_containers(socket),
+                           layer=saved.layer if saved else "", accepted_by=saved.accepted_by if saved else "")
+    if closure is not None and saved is not None and saved.table != closure.table:
+        return closure._replace(layer="", accepted_by="")  # the choices recorded were another table's
+    return closure
 
 
 def _wrong_target(saved, root: str) -> list[str]:

@@ -255,9 +255,10 @@ def apply(ctx: typer.Context, plan_file: Optional[str] = PlanFileArg, profile: O
           stop_for_switch: bool = StopForSwitchOpt, adopt_ufw_docker: bool = AdoptOpt,
           lock_timeout: str = LockTimeoutOpt,
           close_published_ports: bool = typer.Option(
-              False, "--close-published-ports", help="Let the DOCKER-USER block close running containers' published "
-                                                     "ports to outside sources without a question (with --yes or "
-                                                     "FILE: else such a run refuses).")) -> None:
+              False, "--close-published-ports", help="Let the firewall (the DOCKER-USER block or the nftables "
+                                                     "table) close running containers' published ports to outside "
+                                                     "sources without a question (with --yes or FILE: else such a run "
+                                                     "refuses).")) -> None:
     """Make the plan real: back up, write atomically, reload or restart, verify; roll back on failure.
 
     With FILE, apply exactly that saved plan, without a question (it was reviewed when it was made), or

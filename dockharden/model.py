@@ -207,11 +207,12 @@ class StoreSwitch(NamedTuple):
     layer_file: str = ""            # the file of the layer that asks for it ("" : the operator's daemon.json)
     key: str = ""                   # the first key, as a layer names it (daemon.userns-remap, userns.enabled)
 class ClosedPort(NamedTuple):
-    """A running container's published port that the planned DOCKER-USER block closes to outside sources."""
+    """A running container's published port that the planned firewall (the DOCKER-USER block or the nftables
+    table) closes to outside sources."""
 
     container: str
     port: PublishedPort
-    open_to: tuple[str, ...] = ()  # the sources the block still lets in (the layers' allow_sources)
+    open_to: tuple[str, ...] = ()  # the sources the firewall still lets in (the layers' allow_sources)
 
 
 class PortClosure(NamedTuple):
@@ -220,9 +221,10 @@ class PortClosure(NamedTuple):
 
     ports: tuple[ClosedPort, ...]
     keep_open: str                 # the layer line that keeps them all open: allow_ports = ["443", "8080"]
-    layer: str = ""                # the layer that sets allow_ports now ("" none: any layer's [ufw] table)
+    layer: str = ""                # the layer that sets allow_ports now ("" none: any layer's table)
     accepted_by: str = ""          # the layer that sets close_published_ports = true ("" none)
-    takes_effect: bool = True      # apply reloads ufw (else the block only loads when ufw next does)
+    takes_effect: bool = True      # apply loads the rules now (else only when ufw or the table next loads them)
+    table: str = "ufw"             # the layers' table of the firewall that closes them: "ufw" or "nftables"
 
 
 class Aftermath(NamedTuple):
@@ -253,6 +255,7 @@ class HostSnapshot(NamedTuple):
     ufw_input_policy: str = ""  # /etc/default/ufw DEFAULT_INPUT_POLICY ("": not said; ufw's default is DROP)
     ufw_forward_policy: str = ""  # /etc/default/ufw DEFAULT_FORWARD_POLICY ("": not said; ufw's default is DROP)
     ufw_allowed_ports: frozenset[str] = frozenset()  # ports the operator's ufw rules accept (--dport N)
+    ip_forward_at_boot: tuple[str, str] = ("", "")  # net.ipv4.ip_forward as the sysctl files set it, and the file
     addresses: tuple[str, ...] | None = None  # the host's own global addresses; None: not read (offline root)
     managed: dict[str, Any] = NO_ENTRIES
     operator_watches: dict[str, str] = NO_ENTRIES
@@ -391,7 +394,7 @@ class Plan(NamedTuple):
     daemon_pid: int | None = None  # the dockerd the plan was made against (None: not running, or an offline root)
     why_unchanged: Mapping[str, str] = NO_ENTRIES  # each unchanged path: what matched
     store_switch: StoreSwitch | None = None  # the restart moves dockerd to another data root or image store
-    port_closure: PortClosure | None = None  # published ports the DOCKER-USER block newly closes (None: none)
+    port_closure: PortClosure | None = None  # published ports the firewall newly closes (None: none)
 
     @property
     def has_changes(self) -> bool:

@@ -56,7 +56,8 @@ def closure_document(closure) -> dict[str, Any] | None:
     if closure is None:
         return None
     return {"ports": [_closed_port_document(p) for p in closure.ports], "keep_open": closure.keep_open,
-            "layer": closure.layer, "accepted_by": closure.accepted_by, "takes_effect": closure.takes_effect}
+            "layer": closure.layer, "accepted_by": closure.accepted_by, "takes_effect": closure.takes_effect,
+            "table": closure.table}
 
 
 def _closed_port_document(closed) -> dict[str, Any]:
@@ -153,19 +154,20 @@ def render_closure(closure, *, rollback: bool = False) -> list[str]:
         still = f"; still open to {', '.join(closed.open_to)} (allow_sources)" if closed.open_to else ""
         lines.append(f"  {closed.port.host_port}/{closed.port.proto}  {closed.container} ({closed.port}): new "
                      f"connections from outside are dropped{still}")
-    from dockharden.core.published_ports import keep_open_advice
+    from dockharden.core.published_ports import firewall_of, keep_open_advice
 
+    firewall = firewall_of(closure)
     lines.append(f"  to keep them open: {keep_open_advice(closure)}")
     if not closure.takes_effect:
-        lines.append("  apply does not reload ufw now: the block closes them when ufw next loads it")
+        lines.append(f"  apply does not load {firewall.name} now: it closes them {firewall.loads}")
     elif rollback:
-        lines.append("  the rollback restores the block as it was before, which closes them (it asks; with --yes it "
-                     "goes ahead: a rollback is never refused for this)")
+        lines.append(f"  the rollback restores {firewall.name} as it was before, which closes them (it asks; with "
+                     "--yes it goes ahead: a rollback is never refused for this)")
     elif closure.accepted_by:
         lines.append(f"  closed on purpose: `close_published_ports = true` in the layer {closure.accepted_by}")
     else:
         lines.append("  apply asks; without a question (--yes, apply FILE) it refuses unless given "
-                     "--close-published-ports or `close_published_ports = true` in a layer's [ufw] table")
+                     f"--close-published-ports or `close_published_ports = true` in a layer's [{closure.table}] table")
     return lines
 
 

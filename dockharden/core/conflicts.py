@@ -72,6 +72,7 @@ def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
     if settings.table("ufw").get("enabled"):
         _firewall_backend(config, host)
     notes += forward_policy_notes(config, settings, host)
+    notes += forwarding_at_boot_notes(config, host)
     _userns_user(config, host)
     _snapshotter_driver(config)
     if config.get("bridge") and config.get("bip"):
@@ -442,12 +443,36 @@ def forward_policy_notes(config: dict, settings: Settings, host: HostSnapshot) -
         return []
     why = (f"the iptables FORWARD policy is {policy}" if policy in ("DROP", "REJECT")
            else f"ufw is active with DEFAULT_FORWARD_POLICY=\"{host.ufw_forward_policy or 'DROP'}\" (deny routed)")
-    return [Note("warning", f"{why}: with docker's nftables firewall backend that policy still drops what "
-                            "Docker's nftables rules accept, so published ports and container traffic out are "
-                            "blocked. Set DEFAULT_FORWARD_POLICY=\"ACCEPT\" in /etc/default/ufw (and `ufw reload`), "
-                            "keeping what must stay closed in ufw's route rules (`ufw route deny ...`) and the "
-                            "nftables layer's [nftables] table; or keep the ufw block with firewall-backend "
-                            "iptables")]
+    said = (f"{why}: with docker's nftables firewall backend that policy still drops what Docker's nftables rules "
+            "accept, so published ports and container traffic out are blocked. ")
+    if ufw_drops:
+        fix = ("Set DEFAULT_FORWARD_POLICY=\"ACCEPT\" in /etc/default/ufw (and `ufw reload`), keeping what must stay "
+               "closed in ufw's route rules (`ufw route deny ...`) and the nftables layer's [nftables] table")
+    else:  # ufw is not active: Docker's iptables backend sets DROP when it turns forwarding on; a reboot clears it
+        fix = ("Docker's iptables backend sets that policy and its switch to nftables leaves it until the next boot "
+               "(Docker's documentation, \"FORWARD policy in iptables\"): once apply has restarted docker, run "
+               "`iptables -P FORWARD ACCEPT` (and `ip6tables -P FORWARD ACCEPT`); if a firewall of yours sets it, "
+               "accept Docker's traffic in its FORWARD chain instead")
+    return [Note("warning", said + fix + "; or keep the ufw block with firewall-backend iptables")]
+
+
+def forwarding_at_boot_notes(config: dict, host: HostSnapshot) -> list[Note]:
+    """With Docker's nftables backend dockerd no longer turns IPv4 forwarding on (its iptables backend did,
+    at each start) and refuses to start without it (the default bridge needs it): unless a sysctl file
+    turns it on at boot, the next boot leaves docker down, though it runs now (forwarding still on)."""
+    if not uses_nftables(config, host) or config.get("ip-forward") is False:
+        return []
+    value, path = host.ip_forward_at_boot
+    if value == "1":
+        return []
+    where = f"{path} sets net.ipv4.ip_forward = {value}" if path else "no sysctl file sets net.ipv4.ip_forward = 1"
+    return [Note("warning", f"IPv4 forwarding at boot: with docker's nftables firewall backend dockerd does not turn "
+                            f"forwarding on (its iptables backend did, at each start) and does not start without it; "
+                            f"{where} (/etc/sysctl.d, /usr/lib/sysctl.d, /etc/sysctl.conf), so after the next boot "
+                            "docker.service fails. Put `net.ipv4.ip_forward = 1` in "
+                            "/etc/sysctl.d/99-docker-forwarding.conf, with nftables rules of yours that drop "
+                            "forwarding you do not want between other interfaces (Docker's iptables backend did "
+                            "that with a FORWARD policy of DROP)")]
 
 
 CGROUP_KEYS = ("cgroup-parent", "cpu-rt-period", "cpu-rt-runtime")

@@ -65,31 +65,26 @@ def plan_from(selection: Selection, settings: Settings, host: HostSnapshot, *, e
     plan = store_switch.with_switch(plan, store_switch.find_switch(daemon_config, settings, host,
                                                                    stop_first=stop_first))
     plan = plan._replace(port_closure=closure_of(plan, settings, host))
-    plan = _with_table_closure(plan, host)
     return plan._replace(engine_version=version, docker_socket=host.docker_socket,
                          rootless_user=host.rootless_user, daemon_pid=host.daemon.pid if host.daemon else None,
                          start_flags=tuple(host.start_flags(systemd_dropin.exec_after(host, rendered))))
 
 
-def _with_table_closure(plan: Plan, host: HostSnapshot) -> Plan:
-    """The nftables layer's table closing running containers' published ports: a warning (the ufw block's
-    refusal and --close-published-ports do not cover the table yet)."""
-    from dockharden.core.published_ports import table_closure_note
-    from dockharden.targets import nft_table
-
-    said = table_closure_note(plan.changes, host.containers, nft_table.PATH)
-    return plan._replace(notes=plan.notes + (Note("warning", said),)) if said else plan
-
-
 def closure_of(plan: Plan, settings: Settings, host: HostSnapshot):
-    """The running containers' published ports the planned DOCKER-USER block closes to outside sources."""
+    """The running containers' published ports the planned firewall (the DOCKER-USER block, the nftables
+    table) closes to outside sources, with the layer choices of that firewall's table."""
     from dockharden.core.published_ports import port_closure
 
-    accepted = settings.table("ufw").get("close_published_ports") is True
-    layer = settings.origin("ufw", ("allow_ports",))
+    closure = port_closure(plan.changes, plan.services, host.containers)
+    if closure is None:
+        return None
+    table = closure.table
+    accepted = settings.table(table).get("close_published_ports") is True
+    layer = settings.origin(table, ("allow_ports",))
     own = not settings.sources.get(layer, "").startswith("profile:")  # a built-in profile is not edited
-    return port_closure(plan.changes, plan.services, host.containers, layer=layer if own else "",
-                        accepted_by=(settings.origin("ufw", ("close_published_ports",)) or "a layer") if accepted else "")
+    return closure._replace(layer=layer if own else "",
+                            accepted_by=(settings.origin(table, ("close_published_ports",)) or "a layer")
+                            if accepted else "")
 
 
 def settings_for_host(settings: Settings, host: HostSnapshot, version: str | None) -> tuple[Settings, list]:

@@ -1,18 +1,22 @@
-"""Published ports and the DOCKER-USER block: which ports of the running containers a plan closes to outside
-sources, and what an apply or a rollback did to the workload.
+"""Published ports and the firewall in front of the containers: which ports of the running containers a plan
+closes to outside sources, and what an apply or a rollback did to the workload.
 
-Pure: the containers, the block's text as it is on disk and as planned, and the layers' values come in;
-values go out. The block is read as iptables reads it, rule by rule. Docker DNATs a published port to the
-container before FORWARD, so DOCKER-USER sees the container's address and port; the block matches the
-destination address (`-d NET ... DROP`) and the port the client dialled (`--ctorigdstport`, the published
-host port, from conntrack). A NEW connection from a source outside the `-s` list to a container address in a
-dropped network is dropped unless its host port is listed; the host's own connections never pass FORWARD.
+Pure: the containers, the firewall's text as it is on disk and as planned, and the layers' values come in;
+values go out. Two firewalls, one judgement: the ufw target's DOCKER-USER block (iptables backend) and the
+nftables layer's table `inet dockharden` (nftables backend) are both read into the same BlockRules, rule by
+rule. Docker DNATs a published port to the container before the forward hook, so both see the container's
+address and port; both match the destination address (`-d NET ... DROP`, `ip daddr @container_networks_v4
+ct state new drop`) and the port the client dialled (`--ctorigdstport`, `ct original proto-dst`: the
+published host port, from conntrack). A NEW connection from a source outside the allowed ones to a container
+address in a dropped network is dropped unless its host port is listed; the host's own connections never
+pass the forward hook.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from dockharden.errors import PortsClosedError
@@ -24,7 +28,7 @@ from dockharden.model import (
     PublishedPort,
     ServiceAction,
 )
-from dockharden.targets import ufw_docker
+from dockharden.targets import nft_table, ufw_docker
 from dockharden.targets.ufw_block import BEGIN, END, PATH_V4
 
 LOOPBACK_V4 = ipaddress.ip_network("127.0.0.0/8")
@@ -74,8 +78,6 @@ def _rules(lines: list[str]) -> BlockRules:
 def table_rules(text: str | None) -> BlockRules:
     """The IPv4 rules of the nftables layer's table (targets/nft_table.py) as the block's would be: the two
     sets' networks return, the `ct original proto-dst` ports return, the container networks' set drops."""
-    import re
-
     sets = {name: [e.strip() for e in elements.split(",") if e.strip()] for name, elements in
             re.findall(r"set (\w+) \{[^}]*?elements = \{([^}]*)\}", text or "")}
     ports = [(int(low), int(high or low), proto) for proto, low, high in
@@ -86,21 +88,23 @@ def table_rules(text: str | None) -> BlockRules:
     return BlockRules(sources, tuple(ports), drops)
 
 
-def table_closure_note(changes, containers: Iterable[Container] | None, path: str) -> str:
-    """What the nftables table's change does to the running containers' published ports: a sentence with
-    the [nftables] line that keeps them open ("" when it closes none or no container is known)."""
-    change = next((c for c in changes if c.path == path and c.new.content is not None), None)
-    if change is None or not containers:
-        return ""
-    text = lambda data: (data or b"").decode("utf-8", errors="replace")  # noqa: E731
-    new = table_rules(text(change.new.content))
-    ports = newly_closed(containers, table_rules(text(change.old.content)), new)
-    if not ports:
-        return ""
-    closure = PortClosure(ports, keep_open_line(allowed_words(new), ports))
-    return (f"the nftables table closes published port(s) of running containers to outside sources: "
-            f"{described(closure)}; to keep them open, put `{closure.keep_open}` in the [nftables] table of one "
-            f"of your layers")
+class Firewall(NamedTuple):
+    """A firewall dockharden writes in front of the containers, as the closure judgement sees it."""
+
+    table: str                              # the layers' table that configures it
+    path: str                               # the file whose (IPv4) rules decide
+    rules: Callable[[str | None], BlockRules]
+    service: str                            # the service action that loads a change now
+    name: str                               # how a message calls it
+    loads: str                              # what loads it when apply does not
+
+
+FIREWALLS = (
+    Firewall("ufw", PATH_V4, block_rules, "ufw", "the DOCKER-USER block", "when ufw next loads it"),
+    Firewall("nftables", nft_table.PATH, table_rules, "nftables", f"the nftables table {nft_table.TABLE}",
+             f"when it is next loaded ({nft_table.UNIT_NAME} at boot)"),
+)
+BY_TABLE = {f.table: f for f in FIREWALLS}
 
 
 def closes(rules: BlockRules, container: Container, port: PublishedPort) -> bool:
@@ -121,13 +125,17 @@ def reachable_from_outside(port: PublishedPort) -> bool:
     return _version(port.host_ip) == 4 and ipaddress.ip_address(port.host_ip) not in LOOPBACK_V4
 
 
-def newly_closed(containers: Iterable[Container], old: BlockRules, new: BlockRules) -> tuple[ClosedPort, ...]:
-    """Every published port the new block closes to outside sources and the old one left open."""
+def newly_closed(containers: Iterable[Container], old: BlockRules | Iterable[BlockRules],
+                 new: BlockRules) -> tuple[ClosedPort, ...]:
+    """Every published port the new rules close to outside sources and the old ones (one firewall's, or
+    several: closed by any is closed) left open."""
+    olds = (old,) if isinstance(old, BlockRules) else tuple(old)
     open_to = tuple(s for s in new.sources if s not in new.drops)
     found = []
     for container in containers:
         for port in dict.fromkeys(container.ports):
-            if reachable_from_outside(port) and closes(new, container, port) and not closes(old, container, port):
+            if reachable_from_outside(port) and closes(new, container, port) \
+                    and not any(closes(rules, container, port) for rules in olds):
                 found.append(ClosedPort(container.name, port, open_to))
     return tuple(found)
 
@@ -138,26 +146,41 @@ def port_word(port: PublishedPort) -> str:
 
 
 def keep_open_line(allowed: Iterable[str], ports: Iterable[ClosedPort]) -> str:
-    """The [ufw] line that keeps every port open: lists replace, never append, so the ones allowed now stay."""
+    """The allow_ports line that keeps every port open: lists replace, never append, so the ones allowed now
+    stay."""
     words = list(dict.fromkeys([*allowed, *(port_word(p.port) for p in ports)]))
     return "allow_ports = [" + ", ".join(f'"{w}"' for w in words) + "]"
 
 
 def port_closure(changes, services: Iterable[ServiceAction], containers: Iterable[Container] | None, *,
                  layer: str = "", accepted_by: str = "") -> PortClosure | None:
-    """What the plan's change of the IPv4 block does to the running containers' published ports; None when it
-    closes none (or no container is known). `layer` sets allow_ports now; `accepted_by` sets
-    close_published_ports = true ("" none)."""
-    change = next((c for c in changes if c.path == PATH_V4 and c.new.content is not None), None)
-    if change is None or not containers:
+    """What the plan's change of a firewall (the DOCKER-USER block, the nftables table) does to the running
+    containers' published ports; None when it closes none (or no container is known). A port either firewall
+    closes now, as on disk, was closed before: moving from the block to the table closes nothing new. When
+    both are planned (both tables enabled, an engine before 29), the block's ports are named, the table's only
+    when the block closes none. `layer` sets allow_ports now; `accepted_by` sets close_published_ports = true
+    ("" none)."""
+    if not containers:
         return None
     text = lambda data: (data or b"").decode("utf-8", errors="replace")  # noqa: E731
-    new = block_rules(text(change.new.content))
-    ports = newly_closed(containers, block_rules(text(change.old.content)), new)
-    if not ports:
-        return None
-    return PortClosure(ports, keep_open_line(allowed_words(new), ports), layer=layer, accepted_by=accepted_by,
-                       takes_effect=any(s.service == "ufw" for s in services))
+    planned = {c.path: c for c in changes if c.path in {f.path for f in FIREWALLS}}
+    before = [f.rules(text(planned[f.path].old.content)) for f in FIREWALLS if f.path in planned]
+    for firewall in FIREWALLS:
+        change = planned.get(firewall.path)
+        if change is None or change.new.content is None:
+            continue
+        new = firewall.rules(text(change.new.content))
+        ports = newly_closed(containers, before, new)
+        if ports:
+            return PortClosure(ports, keep_open_line(allowed_words(new), ports), layer=layer,
+                               accepted_by=accepted_by, takes_effect=loads_now(firewall, services),
+                               table=firewall.table)
+    return None
+
+
+def loads_now(firewall: Firewall, services: Iterable[ServiceAction]) -> bool:
+    """Whether apply loads the firewall's change now (ufw reloaded, the table loaded with nft -f)."""
+    return any(s.service == firewall.service and s.action != "remove" for s in services)
 
 
 def allowed_words(rules: BlockRules) -> list[str]:
@@ -181,7 +204,11 @@ CLOSE_LINE = "close_published_ports = true"
 def keep_open_advice(closure: PortClosure) -> str:
     """`allow_ports = [...]` and where it goes: a built-in profile is not edited, an operator's layer is."""
     where = f"your layer {closure.layer}" if closure.layer else "one of your layers"
-    return f"`{closure.keep_open}` in the [ufw] table of {where}"
+    return f"`{closure.keep_open}` in the [{closure.table}] table of {where}"
+
+
+def firewall_of(closure: PortClosure) -> Firewall:
+    return BY_TABLE.get(closure.table, FIREWALLS[0])
 
 
 def refuse_unchosen_closure(closure: PortClosure | None, *, chosen: bool) -> None:
@@ -190,11 +217,11 @@ def refuse_unchosen_closure(closure: PortClosure | None, *, chosen: bool) -> Non
     if closure is None or not closure.takes_effect or chosen or closure.accepted_by:
         return
     refused = PortsClosedError(
-        f"the DOCKER-USER block would close published port(s) of running containers to outside sources: "
+        f"{firewall_of(closure).name} would close published port(s) of running containers to outside sources: "
         f"{described(closure)}; a run without a question needs an explicit choice, so nothing was written",
         hint=f"to keep them open, put {keep_open_advice(closure)}; to close them, give "
              f"{CLOSE_OPTION} (the Ansible module: close_published_ports: true) or put `{CLOSE_LINE}` in a "
-             "layer's [ufw] table")
+             f"layer's [{closure.table}] table")
     refused.closure = closure  # what a caller (the Ansible module) reports besides the paragraph
     raise refused
 

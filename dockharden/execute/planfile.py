@@ -303,7 +303,7 @@ def _closure(cdoc: dict[str, Any] | None) -> PortClosure | None:
     ports = tuple(ClosedPort(p["container"], PublishedPort(p["host_ip"], p["host_port"], p["container_port"],
                                                            p["proto"]), tuple(p["open_to"])) for p in cdoc["ports"])
     return PortClosure(ports, cdoc["keep_open"], layer=cdoc["layer"], accepted_by=cdoc["accepted_by"],
-                       takes_effect=cdoc["takes_effect"])
+                       takes_effect=cdoc["takes_effect"], table=cdoc.get("table", "ufw"))
 
 
 def _change(cdoc: dict[str, Any], payload: dict[str, Any], was: dict[str, Any]) -> Change:

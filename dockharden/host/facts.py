@@ -70,6 +70,7 @@ def read_host(root: str, runner: Runner, paths: Iterable[str], probe: Iterable[s
                         ufw_enabled=ufw_enabled(root), ufw_input_policy=ufw_input_policy(root),
                         ufw_forward_policy=ufw_forward_policy(root),
                         ufw_allowed_ports=ufw_allowed_ports(root),
+                        ip_forward_at_boot=ip_forward_at_boot(root),
                         operator_watches=operator_watches(root),
                         firewall=firewall_variants(runner) if live else {},
                         cgroup_v2=Path("/sys/fs/cgroup/cgroup.controllers").exists() if live else None,
@@ -206,6 +207,28 @@ def ufw_forward_policy(root: str) -> str:
     """DEFAULT_FORWARD_POLICY of /etc/default/ufw (DROP, REJECT, ACCEPT), or "" when the file does not say."""
     found = re.search(r'^DEFAULT_FORWARD_POLICY="?([A-Z]+)"?', HostFS(root).read_text("/etc/default/ufw"), re.M)
     return found.group(1) if found else ""
+
+
+SYSCTL_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d")
+IP_FORWARD_KEYS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding")
+
+
+def ip_forward_at_boot(root: str) -> tuple[str, str]:
+    """The value the sysctl files give net.ipv4.ip_forward at boot (systemd-sysctl's order: *.conf by name
+    across SYSCTL_DIRS, the first directory's file of a name masking the others', /etc/sysctl.conf last;
+    the last assignment wins), and the file that sets it; ("", "") when none does."""
+    fs = HostFS(root)
+    by_name: dict[str, str] = {}
+    for directory in SYSCTL_DIRS:
+        for path in fs.list(directory, "*.conf"):
+            by_name.setdefault(path.rsplit("/", 1)[1], path)
+    found = ("", "")
+    for path in [by_name[n] for n in sorted(by_name)] + ["/etc/sysctl.conf"]:
+        for line in fs.read_text(path).splitlines():
+            key, sep, value = line.strip().lstrip("-").partition("=")
+            if sep and not key.startswith(("#", ";")) and key.strip().replace("/", ".") in IP_FORWARD_KEYS:
+                found = (value.strip(), path)
+    return found
 
 
 def ufw_allowed_ports(root: str) -> frozenset[str]:

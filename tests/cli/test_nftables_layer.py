@@ -109,3 +109,25 @@ def test_engine_29s_dockerd_validates_the_daemon_json_the_nftables_layer_writes(
     judged = subprocess.run([str(tmp_path / "dockerd"), "--validate", "--config-file", str(daemon_json)],
                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert judged.returncode == 0 and "configuration OK" in judged.stdout + judged.stderr, judged.stderr
+
+
+def test_the_nftables_table_takes_close_published_ports_as_the_ufw_table_does_and_the_option_names_both(tmp_path):
+    chosen = tmp_path / "close.toml"
+    chosen.write_text("[nftables]\nclose_published_ports = true\n")
+    root = tmp_path / "root"
+    root.mkdir()
+    plan = dockharden("plan", "--root", str(root), "--profile", "baseline,nftables", "--layer", str(chosen),
+                      "--json", *ENGINE)
+    assert plan.returncode == 0, plan.stderr
+    import json
+
+    assert json.loads(plan.stdout)["published_ports_closed"] is None  # an offline root runs no container
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text('[nftables]\nclose_published_ports = "yes"\n')
+    done = dockharden("apply", "--root", str(root), "--profile", "baseline,nftables", "--layer", str(wrong),
+                      "--yes", *ENGINE)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "nftables.close_published_ports" in done.stderr and str(wrong) in done.stderr, done.stderr
+    assert not any(root.iterdir())
+    helped = dockharden("apply", "--help")
+    assert "nftables" in " ".join(helped.stdout.split()) and "DOCKER-USER" in helped.stdout

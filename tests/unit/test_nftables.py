@@ -142,8 +142,61 @@ NFT_LAYERS = merge_layers([Layer("n", "n", {"nftables": {"enabled": True}})])
 def test_a_forward_policy_of_drop_with_the_nftables_backend_is_warned_with_what_to_do(facts, said):
     [note] = forward_policy_notes({"firewall-backend": "nftables"}, NFT_LAYERS, host(**facts))
     assert note.level == "warning" and said in note.message
-    assert 'DEFAULT_FORWARD_POLICY="ACCEPT" in /etc/default/ufw' in note.message
+    ufw_fix = 'DEFAULT_FORWARD_POLICY="ACCEPT" in /etc/default/ufw' in note.message
+    docker_fix = "`iptables -P FORWARD ACCEPT`" in note.message
+    assert (ufw_fix, docker_fix) == ((True, False) if facts.get("ufw_enabled") else (False, True)), note.message
     assert "firewall-backend iptables" in note.message
+
+
+def test_the_drop_policy_docker_s_iptables_backend_left_is_reset_by_hand_not_in_ufw_s_file():
+    """Measured on Engine 29.7.2 under systemd: the restart onto the nftables backend leaves the FORWARD policy
+    of DROP that the iptables backend set, and every published port goes dark until it is reset."""
+    [note] = forward_policy_notes({"firewall-backend": "nftables"}, NFT_LAYERS,
+                                  host(firewall={"forward_policy": "DROP"}))
+    assert "leaves it until the next boot" in note.message and "ip6tables -P FORWARD ACCEPT" in note.message
+    assert "/etc/default/ufw" not in note.message
+
+
+@pytest.mark.parametrize("at_boot,said", [
+    (("", ""), "no sysctl file sets net.ipv4.ip_forward = 1"),
+    (("0", "/etc/sysctl.d/10-off.conf"), "/etc/sysctl.d/10-off.conf sets net.ipv4.ip_forward = 0"),
+])
+def test_the_nftables_backend_without_forwarding_at_boot_is_warned_that_docker_will_not_start_after_a_reboot(
+        at_boot, said):
+    from dockharden.core.conflicts import forwarding_at_boot_notes
+
+    [note] = forwarding_at_boot_notes({"firewall-backend": "nftables"}, host(ip_forward_at_boot=at_boot))
+    assert note.level == "warning" and said in note.message
+    assert "after the next boot docker.service fails" in note.message
+    assert "`net.ipv4.ip_forward = 1` in /etc/sysctl.d/99-docker-forwarding.conf" in note.message
+
+
+@pytest.mark.parametrize("config,at_boot", [
+    ({"firewall-backend": "nftables"}, ("1", "/etc/sysctl.d/99-docker-forwarding.conf")),
+    ({"firewall-backend": "nftables", "ip-forward": False}, ("", "")),  # docker's check is off
+    ({}, ("", "")),                                                       # the iptables backend turns it on
+])
+def test_no_forwarding_warning_when_a_sysctl_file_turns_it_on_or_docker_does(config, at_boot):
+    from dockharden.core.conflicts import forwarding_at_boot_notes
+
+    assert forwarding_at_boot_notes(config, host(ip_forward_at_boot=at_boot)) == []
+
+
+def test_forwarding_at_boot_is_read_as_systemd_sysctl_reads_the_files(tmp_path):
+    from dockharden.host.facts import ip_forward_at_boot
+
+    def put(path, text):
+        (tmp_path / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path.lstrip("/")).write_text(text)
+
+    assert ip_forward_at_boot(str(tmp_path)) == ("", "")
+    put("/usr/lib/sysctl.d/50-default.conf", "net.ipv4.ip_forward = 0\n")
+    assert ip_forward_at_boot(str(tmp_path)) == ("0", "/usr/lib/sysctl.d/50-default.conf")
+    put("/etc/sysctl.d/99-docker-forwarding.conf", "# docker\n-net/ipv4/ip_forward=1\n")
+    assert ip_forward_at_boot(str(tmp_path)) == ("1", "/etc/sysctl.d/99-docker-forwarding.conf")
+    put("/etc/sysctl.d/50-default.conf", "")  # masks /usr/lib's file of that name
+    put("/etc/sysctl.conf", "#net.ipv4.ip_forward=1\nnet.ipv4.conf.all.forwarding = 0\n")  # read last
+    assert ip_forward_at_boot(str(tmp_path)) == ("0", "/etc/sysctl.conf")
 
 
 @pytest.mark.parametrize("config,facts", [
@@ -356,9 +409,9 @@ def test_the_live_forward_policy_is_read_from_iptables_in_a_private_namespace():
     assert seen["before"]["forward_policy"] == "ACCEPT" and seen["after"]["forward_policy"] == "DROP"
 
 
-def test_the_table_closing_a_running_containers_published_port_is_warned_with_the_line_that_keeps_it_open():
-    from dockharden.core.published_ports import table_closure_note, table_rules
-    from dockharden.model import Action, Change, Container, PublishedPort
+def test_the_table_closing_a_running_containers_published_port_is_judged_as_the_ufw_block_s_and_names_nftables():
+    from dockharden.core.published_ports import port_closure, table_rules
+    from dockharden.model import Action, Change, Container, PublishedPort, ServiceAction
 
     web = Container("web", "w" * 64, "", ("bridge",), (PublishedPort("0.0.0.0", 8080, 80, "tcp"),),
                     addresses=("172.17.0.2",))
@@ -373,8 +426,12 @@ def test_the_table_closing_a_running_containers_published_port_is_warned_with_th
                       HostFile(nft_table.PATH, old is not None, old, None, 0, 0),
                       RenderedFile("nftables", nft_table.PATH, new))
 
-    said = table_closure_note([change(None, text.encode())], (web, dns), nft_table.PATH)
-    assert "5353/udp of dns" in said and "web" not in said  # 8080 is inside 8000:8100
-    assert '`allow_ports = ["8000:8100", "443", "5353/udp"]` in the [nftables] table' in said
-    assert table_closure_note([change(text.encode(), text.encode())], (dns,), nft_table.PATH) == ""
-    assert table_closure_note([change(None, text.encode())], None, nft_table.PATH) == ""
+    load = [ServiceAction("nftables", "load", "table inet dockharden is loaded")]
+    closure = port_closure([change(None, text.encode())], load, (web, dns))
+    assert [(c.container, c.port.host_port) for c in closure.ports] == [("dns", 5353)]  # 8080 is in 8000:8100
+    assert closure.keep_open == 'allow_ports = ["8000:8100", "443", "5353/udp"]'
+    assert closure.table == "nftables" and closure.takes_effect
+    assert closure.ports[0].open_to == ("10.0.0.0/8",)
+    assert port_closure([change(text.encode(), text.encode())], load, (dns,)) is None
+    assert port_closure([change(None, text.encode())], load, None) is None
+    assert not port_closure([change(None, text.encode())], [], (dns,)).takes_effect  # written, not loaded now

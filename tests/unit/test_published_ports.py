@@ -1,5 +1,5 @@
-"""Which published ports of the running containers a planned DOCKER-USER block closes to outside sources, and
-what an apply did to the workload: plain values in, values out."""
+"""Which published ports of the running containers a planned firewall (the DOCKER-USER block, the nftables
+layer's table) closes to outside sources, and what an apply did to the workload: plain values in, values out."""
 
 import pytest
 
@@ -157,7 +157,7 @@ def test_the_plan_shows_each_closed_port_and_the_question_names_it():
     doc = closure_document(closure)
     assert doc["ports"] == [{"container": "web", "host_ip": "0.0.0.0", "host_port": 8080, "container_port": 80,
                              "proto": "tcp", "open_to": []}]
-    assert doc["keep_open"] == 'allow_ports = ["8080"]' and doc["takes_effect"] is True
+    assert doc["keep_open"] == 'allow_ports = ["8080"]' and doc["takes_effect"] is True and doc["table"] == "ufw"
 
 
 def test_after_a_run_the_containers_that_stopped_and_the_ports_that_went_silent_are_listed():
@@ -188,19 +188,19 @@ def test_a_run_that_changed_nothing_for_the_workload_says_so():
     assert "every one still runs" in render_aftermath(after)[0]
 
 
-def _plan_from_layers(*tables, containers=(WEB,)):
+def _plan_from_layers(*tables, containers=(WEB,), profiles=("baseline",), engine="20.10.24"):
     from dockharden.core.layers import load_builtin
     from dockharden.core.merge import merge_layers
     from dockharden.core.planning import plan_from
     from dockharden.model import HostSnapshot, Layer, Selection
 
-    layers = [load_builtin("baseline")] + [Layer(f"site{i}", f"/etc/dockharden/layers/site{i}.toml", t)
-                                            for i, t in enumerate(tables)]
+    layers = [load_builtin(p) for p in profiles] + [Layer(f"site{i}", f"/etc/dockharden/layers/site{i}.toml", t)
+                                                    for i, t in enumerate(tables)]
     settings = merge_layers(layers)
     settings = settings._replace(sources={layer.name: layer.source for layer in layers})
     host = HostSnapshot(root="/", files={}, existing_paths=frozenset(), ufw_enabled=True, containers=containers,
-                        engine_version="20.10.24")
-    return plan_from(Selection(("baseline",), ()), settings, host)
+                        engine_version=engine, manager="systemd")
+    return plan_from(Selection(tuple(profiles), ()), settings, host)
 
 
 def test_baseline_on_a_host_with_a_serving_container_names_its_port_and_keeps_no_profile_as_the_place_to_edit():
@@ -236,5 +236,113 @@ def test_a_rollback_that_restores_a_closing_block_names_the_ports_and_says_it_is
     closure = port_closure([ufw_change(block(ports=[("8080", "tcp")]), block())], [UFW_RELOAD], [WEB])
     assert [c.port.host_port for c in closure.ports] == [8080]
     shown = "\n".join(render_closure(closure, rollback=True))
-    assert "the rollback restores the block as it was before, which closes them" in shown
+    assert "the rollback restores the DOCKER-USER block as it was before, which closes them" in shown
     assert "never refused" in shown
+
+
+# The nftables layer's table: the same judgement, the same refusal, its own [nftables] table named.
+NFT = ("baseline", "nftables")
+NFT_LOAD = ServiceAction("nftables", "load", "table inet dockharden is loaded")
+
+
+def nft_change(old: str | None, new: str | None) -> Change:
+    from dockharden.targets import nft_table
+
+    return Change("nftables", nft_table.PATH, Action.UPDATE if old else Action.CREATE,
+                  HostFile(nft_table.PATH, old is not None, old.encode() if old else None),
+                  RenderedFile("nftables", nft_table.PATH, new.encode() if new is not None else None))
+
+
+def table(ports=(), sources=()):
+    from dockharden.targets import nft_table
+
+    return nft_table.ruleset({"allow_ports": list(ports), "allow_sources": list(sources)},
+                             {"bip": "172.17.0.1/16", "default-address-pools": [{"base": "172.20.0.0/14", "size": 24}]})
+
+
+def test_the_table_and_the_block_read_the_same_for_the_same_layer_values():
+    from dockharden.core.published_ports import table_rules
+
+    new = table_rules(table(ports=["443", "8000:8100", "53/udp"], sources=["192.0.2.0/24"]))
+    old = rules(ports=[("443", "tcp"), ("8000:8100", "tcp"), ("53", "udp")], sources=["192.0.2.0/24"])
+    assert new.ports == old.ports and sorted(new.drops) == sorted(old.drops)
+    assert sorted(new.sources) == sorted(old.sources)
+
+
+def test_a_run_that_asks_no_one_refuses_the_table_closing_ports_and_names_the_nftables_table():
+    closure = port_closure([nft_change(None, table())], [NFT_LOAD], [WEB, DNS], layer="site")
+    assert closure.table == "nftables" and closure.takes_effect
+    assert [(c.container, c.port.host_port) for c in closure.ports] == [("web", 8080), ("dns", 5353)]
+    with pytest.raises(PortsClosedError) as refused:
+        refuse_unchosen_closure(closure, chosen=False)
+    text = refused.value.paragraph()
+    assert text.startswith("the nftables table inet dockharden would close published port(s)"), text
+    assert '`allow_ports = ["8080", "5353/udp"]` in the [nftables] table of your layer site' in text
+    assert "--close-published-ports" in text and "`close_published_ports = true` in a layer's [nftables] table" in text
+    assert "[ufw]" not in text and "DOCKER-USER" not in text
+    refuse_unchosen_closure(closure, chosen=True)
+    refuse_unchosen_closure(closure._replace(accepted_by="site"), chosen=False)
+
+
+def test_a_table_written_but_not_loaded_now_closes_nothing_at_this_apply_and_says_when_it_will():
+    closure = port_closure([nft_change(None, table())], [], [WEB])
+    assert not closure.takes_effect
+    refuse_unchosen_closure(closure, chosen=False)
+    shown = "\n".join(render_closure(closure))
+    assert "apply does not load the nftables table inet dockharden now: it closes them when it is next loaded " \
+           "(dockharden-nftables.service at boot)" in shown
+    assert closing_question(_plan_with(closure)) == ""
+
+
+def test_moving_from_the_ufw_block_to_the_nftables_table_closes_no_port_the_block_already_closed():
+    moved = [ufw_change(block(ports=[("443", "tcp")]), block())._replace(
+        action=Action.DELETE, new=RenderedFile("ufw", PATH_V4, None)), nft_change(None, table(ports=["443"]))]
+    assert port_closure(moved, [UFW_RELOAD, NFT_LOAD], [WEB]) is None
+    opened_before = [ufw_change(block(ports=[("8080", "tcp")]), block())._replace(
+        action=Action.DELETE, new=RenderedFile("ufw", PATH_V4, None)), nft_change(None, table())]
+    closure = port_closure(opened_before, [NFT_LOAD], [WEB])
+    assert closure.table == "nftables" and [c.port.host_port for c in closure.ports] == [8080]
+
+
+def test_the_nftables_layer_on_a_host_with_a_serving_container_names_its_port_and_no_profile_as_the_place():
+    plan = _plan_from_layers(profiles=NFT, engine="29.7.2")
+    closure = plan.port_closure
+    assert closure.table == "nftables" and closure.takes_effect and closure.layer == ""
+    assert [(c.container, c.port.host_port) for c in closure.ports] == [("web", 8080)]
+    assert not any("nftables table closes" in n.message for n in plan.notes)  # the section, not a warning
+
+
+def test_the_nftables_table_s_own_allow_ports_and_close_published_ports_are_the_choices_not_ufw_s():
+    assert _plan_from_layers({"nftables": {"allow_ports": ["8080"]}}, profiles=NFT, engine="29.7.2").port_closure \
+        is None
+    chosen = _plan_from_layers({"nftables": {"close_published_ports": True}}, profiles=NFT, engine="29.7.2")
+    assert chosen.port_closure.accepted_by == "site0"
+    ufw_only = _plan_from_layers({"ufw": {"close_published_ports": True}}, profiles=NFT, engine="29.7.2")
+    assert ufw_only.port_closure.accepted_by == ""  # the [ufw] table's choice is not the table's
+    where = _plan_from_layers({"nftables": {"allow_ports": ["443"]}}, profiles=NFT, engine="29.7.2").port_closure
+    assert where.layer == "site0" and where.keep_open == 'allow_ports = ["443", "8080"]'
+
+
+def test_the_layer_schema_takes_the_nftables_close_published_ports_as_a_boolean_only():
+    from dockharden.core.schema import check_layer_document
+
+    check_layer_document({"layer": {"name": "site"}, "nftables": {"close_published_ports": True}}, path="site.toml")
+    with pytest.raises(Exception, match="close_published_ports"):
+        check_layer_document({"layer": {"name": "site"}, "nftables": {"close_published_ports": 1}}, path="site.toml")
+
+
+def test_a_rollback_that_restores_a_closing_table_names_the_table():
+    closure = port_closure([nft_change(table(ports=["8080"]), table())], [NFT_LOAD], [WEB])
+    shown = "\n".join(render_closure(closure, rollback=True))
+    assert "the rollback restores the nftables table inet dockharden as it was before, which closes them" in shown
+    assert "in the [nftables] table of one of your layers" in shown
+
+
+def test_a_saved_plan_keeps_which_table_closes_the_ports():
+    from dockharden.execute.planfile import _closure
+    from dockharden.report import closure_document
+
+    closure = port_closure([nft_change(None, table())], [NFT_LOAD], [WEB])
+    assert _closure(closure_document(closure)) == closure
+    older = {k: v for k, v in closure_document(closure).items() if k != "table"}
+    assert _closure(older).table == "ufw"  # a plan saved before the table was judged

@@ -62,9 +62,10 @@ options:
       (manager, restart_command, reload_command, timeout, user, host, log_file).
     type: dict
   close_published_ports:
-    description: Let the DOCKER-USER block close running containers' published ports to outside sources.
-      Without it (and without C(close_published_ports = true) in a layer's C([ufw]) table) a run whose
-      block would close a serving port fails, names the ports, and writes nothing; check mode reports
+    description: Let the firewall (the DOCKER-USER block, or the nftables layer's table) close running
+      containers' published ports to outside sources. Without it (and without C(close_published_ports = true)
+      in the layer table of that firewall, C([ufw]) or C([nftables])) a run whose firewall would close a
+      serving port fails, names the ports, and writes nothing; check mode reports
       them in I(published_ports_closed). To keep a port open, list it in a layer's C(allow_ports).
     type: bool
     default: false
@@ -188,7 +189,7 @@ def run(module):
 
 
 def apply_or_refuse(module, request, restart):
-    """apply, asking no one: a block that closes serving ports needs close_published_ports (or a layer's
+    """apply, asking no one: a firewall that closes serving ports needs close_published_ports (or a layer's
     choice); refused, the task fails naming them, with the plan that would have closed them."""
     try:
         return api.apply(request, restart=restart, close_published_ports=module.params["close_published_ports"])
