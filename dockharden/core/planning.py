@@ -16,7 +16,7 @@ from dockharden.core import schema as validate
 from dockharden.core.selection import CONFIG_PATH
 from dockharden.daemon_json_codec import parse_daemon_json
 from dockharden.errors import LayerError
-from dockharden.model import MANAGED_STATE, HostSnapshot, Note, Plan, Selection, Settings
+from dockharden.model import MANAGED_STATE, HostSnapshot, Plan, Selection, Settings
 from dockharden.targets import audit_rules, daemon_json, render_all, systemd_dropin, ufw_block
 
 
