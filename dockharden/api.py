@@ -1,8 +1,10 @@
 """The library API: plan, apply and roll back a host, as the CLI and the Ansible module do.
 
-Orchestration only (the stages do the work); it touches the machine through apply and recovery.
-Everything is a parameter: the root, the runner, the clock, service settings, a progress callback
-and, for apply, the confirmation step between plan and execution.
+Orchestration only (the stages do the work); it touches the machine through apply and recovery, and
+holds every rule and every write of a command besides the host's own files: a saved plan, check's
+textfile, the schedule's units and reports. It returns values and renders nothing (report.py and ui/
+do; tests/unit/test_architecture.py). Everything is a parameter: the root, the runner, the clock,
+service settings, a progress callback and, for apply, the confirmation step between plan and execution.
 """
 
 from __future__ import annotations
@@ -608,6 +610,7 @@ def check(request: Request, *, benchmark: str | None = None, level: int = 2, exc
     from dockharden.inspect.check import run_check
     from dockharden.inspect.exceptions import load_exceptions
 
+    checked_level(level)
     ctx = _context(request)
     config, _ = _config(ctx, request)
     benchmark_table(benchmark), load_exceptions(ctx.root, exceptions_file)  # bad input fails before the host is read

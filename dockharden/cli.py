@@ -159,7 +159,7 @@ def plan(ctx: typer.Context, profile: Optional[str] = ProfileOpt, layer: Optiona
     request = _request(root, profile, layer, engine_version, user, stop_for_switch=stop_for_switch, ctx=ctx,
                        adopt_ufw_docker=adopt_ufw_docker)
     the_plan = api.make_plan(request, restart=not no_restart)
-    shown = report.plan_document(the_plan, root)
+    shown = report.plan_document(the_plan, root) if json_out or out is not None else None
     if out is not None:
         api.save_plan(request, the_plan, out, shown, restart=not no_restart)
         _say(report.saved_plan_line(the_plan, out, request.root))
