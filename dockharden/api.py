@@ -1,8 +1,10 @@
 """The library API: plan, apply and roll back a host, as the CLI and the Ansible module do.
 
-Orchestration only (the stages do the work); it touches the machine through apply and recovery.
-Everything is a parameter: the root, the runner, the clock, service settings, a progress callback
-and, for apply, the confirmation step between plan and execution.
+Orchestration only (the stages do the work); it touches the machine through apply and recovery, and
+holds every rule and every write of a command besides the host's own files: a saved plan, check's
+textfile, the schedule's units and reports. It returns values and renders nothing (report.py and ui/
+do; tests/unit/test_architecture.py). Everything is a parameter: the root, the runner, the clock,
+service settings, a progress callback and, for apply, the confirmation step between plan and execution.
 """
 
 from __future__ import annotations
@@ -235,9 +237,11 @@ def rollback(request: Request, *, to: str | None = None, restart: bool = True,
 
 # --- saved plans (plan --out FILE, apply FILE) ------------------------------------------------------------
 
-def save_plan(request: Request, plan: Plan, path: str, *, restart: bool = True) -> dict[str, Any]:
-    """Write `plan` to `path` (0600) with everything it was computed from; the document written."""
-    from dockharden import __version__, report
+def save_plan(request: Request, plan: Plan, path: str, shown: dict[str, Any], *, restart: bool = True) -> dict[str, Any]:
+    """Write `plan` to `path` (0600, atomically, never through a symlink: execute/planfile.py) with everything
+    it was computed from; the document written. `shown` is the plan as `plan --json` shows it
+    (report.plan_document), which the file keeps for `show FILE`."""
+    from dockharden import __version__
     from dockharden.execute import planfile
     from dockharden.host import plan_inputs as hostmatch
 
@@ -249,19 +253,50 @@ def save_plan(request: Request, plan: Plan, path: str, *, restart: bool = True) 
                  "user": request.user, "no_restart": not restart,
                  "stop_containers_for_store_switch": request.stop_for_store_switch,
                  "adopt_ufw_docker": request.adopt_ufw_docker}
-    doc = planfile.saved_document(plan, report.plan_document(plan, request.root),
-                                  target=hostmatch.identity(request.root), made_with=made_with, inputs=inputs,
-                                  restart=restart and is_running_system(request.root),
+    doc = planfile.saved_document(plan, shown, target=hostmatch.identity(request.root), made_with=made_with,
+                                  inputs=inputs, restart=restart and is_running_system(request.root),
                                   created=request.clock().isoformat(timespec="seconds"), version=__version__)
     planfile.write_plan_file(path, doc)
     return doc
 
 
-def read_saved_plan(path: str):
-    """The saved plan at `path`, checked (planfile.read_plan_file)."""
-    from dockharden.execute.planfile import read_plan_file
+def read_saved_plan(path: str, *, no_restart: bool = False):
+    """The saved plan at `path`, checked (planfile.read_plan_file). `no_restart`: it is for an apply that
+    touches no service, which a plan that acts on services refuses (it would no longer be the plan that
+    was reviewed)."""
+    from dockharden.execute.planfile import PlanFileError, read_plan_file
 
-    return read_plan_file(path)
+    saved = read_plan_file(path)
+    if no_restart and saved.restart and saved.plan.services:
+        acts = ", ".join(f"{s.service} {s.action}" for s in saved.plan.services)
+        raise PlanFileError(f"the plan says apply acts on services ({acts}); with --no-restart it would not, "
+                            "and it would no longer be the plan that was reviewed", path=path,
+                            hint="apply it as it is, or make a plan with `dockharden plan --no-restart --out FILE`")
+    return saved
+
+
+class SavedPlanStatus(NamedTuple):
+    """`show FILE`: the saved plan, the root it was judged against, how that is not the host or dockharden the
+    plan was made for, what changed on the host since, and the layer files whose bytes changed (shown,
+    never a reason to refuse: the plan carries every byte it writes)."""
+
+    saved: Any
+    root: str
+    wrong: list[str]
+    changed: list[str]
+    layers_changed: list[str]
+
+
+def show_saved(request: Request, path: str) -> SavedPlanStatus:
+    """The saved plan at `path` and whether `apply FILE` would go ahead; judged against the root the plan
+    was made for unless the request names another than /. Reads only."""
+    from dockharden.host.plan_inputs import layer_differences
+
+    saved = read_saved_plan(path)
+    if request.root == "/":
+        request = request._replace(root=saved.root)
+    wrong, changed = saved_plan_status(request, saved)
+    return SavedPlanStatus(saved, request.root, wrong, changed, layer_differences(saved.document["inputs"]))
 
 
 def saved_plan_status(request: Request, saved) -> tuple[list[str], list[str]]:
@@ -372,57 +407,118 @@ def _with_current_files(saved, root: str) -> tuple[Plan | None, list[str]]:
     return (None, changed) if changed else (saved.plan._replace(changes=tuple(changes)), [])
 
 
-def run_scheduled(request: Request, schedule) -> tuple[int, list[str]]:
-    """check and verify, each report written atomically into the reports directory (a host path under the
-    root, never through a symlink): check.json, check.prom, verify.json, verify.prom. (exit status as
-    check/verify give it, lines said)"""
+# --- the files check and the schedule write besides the host's own -------------------------------------
+
+TEXTFILE_SUFFIX = ".prom"  # node_exporter's textfile collector reads only these
+
+
+def checked_textfile(path: str) -> str:
+    """`--textfile`'s name, refused unless node_exporter's textfile collector would read it."""
+    from dockharden.errors import DockhardenError
+
+    if not path.endswith(TEXTFILE_SUFFIX):
+        raise DockhardenError("node_exporter's textfile collector reads only files ending in .prom",
+                              key="--textfile", path=path, hint="name the file NAME.prom")
+    return path
+
+
+def write_check_textfile(request: Request, path: str, outcome) -> None:
+    """check's Prometheus textfile, written atomically at `path` on the machine running dockharden (0644,
+    never through a symlink)."""
+    import os
+
+    from dockharden.host.fs import HostFS
+    from dockharden.inspect.formats import render_textfile
+
+    text = render_textfile(outcome.results, outcome.run, request.clock().timestamp())
+    HostFS("/").write_own(os.path.abspath(checked_textfile(path)), text.encode(), 0o644)
+
+
+def schedule_units(*, reports: str, benchmark: str | None, level: int, textfile: str | None, on_calendar: str,
+                   randomized_delay: str) -> dict[str, str]:
+    """{unit file path: text}: the timer and service `schedule install` writes, every value checked
+    (execute/schedule.py); writes nothing."""
+    from dockharden.execute import schedule
+    from dockharden.inspect.benchmarks import benchmark as benchmark_table
+
+    checked_level(level)
+    table = benchmark_table(benchmark)
+    if textfile:
+        checked_textfile(textfile)
+    return schedule.render_units(schedule.Schedule(schedule.default_command(), "/", reports, table.version, level,
+                                                   textfile or "", on_calendar, randomized_delay))
+
+
+def checked_level(level: int) -> int:
+    """`--level`: the CIS profile level, 1 or 2."""
+    from dockharden.errors import DockhardenError
+
+    if level not in (1, 2):
+        raise DockhardenError(f"no profile level {level}", key="--level",
+                              hint="use 1 (Level 1 controls) or 2 (Level 1 and Level 2)")
+    return level
+
+
+def install_schedule(request: Request, units: dict[str, str], *, enable: bool = True) -> list[str]:
+    """Write `units` under the root (never through a symlink); on the live host under systemd, start the
+    timer (with `enable`). What was done, a line each."""
+    from dockharden.execute import schedule
+    from dockharden.host.root import require_root
+
+    require_root(request.root, writes=True)
+    return schedule.install_units(request.root, units, request.runner or Runner(), enable=enable)
+
+
+def uninstall_schedule(request: Request) -> list[str]:
+    """Stop the timer and remove the units `install_schedule` wrote (only dockharden's). What was done."""
+    from dockharden.execute import schedule
+    from dockharden.host.root import require_root
+
+    require_root(request.root, writes=True)
+    return schedule.uninstall_units(request.root, request.runner or Runner())
+
+
+class ScheduledRun(NamedTuple):
+    """What `schedule run` did: the reports written (host paths under the root), check's notes, how many
+    controls failed and were counted, and verify's rows counted by status."""
+
+    written: list[str]
+    notes: list[str]
+    failing: int
+    verify_counts: dict[str, int]
+
+    @property
+    def drifted(self) -> bool:
+        return self.verify_counts["drift"] > 0
+
+
+def run_scheduled(request: Request, *, reports: str, benchmark: str | None = None, level: int = 2,
+                  textfile: str | None = None) -> ScheduledRun:
+    """check and verify, each report written atomically into `reports` (a host path under the root, never
+    through a symlink): check.json, check.prom, verify.json, verify.prom; with `textfile`, both textfiles
+    also in that one file."""
     import os
 
     from dockharden.host.fs import HostFS
     from dockharden.inspect import formats as check_formats
+    from dockharden.inspect import verify_report
 
+    checked_level(level)
     rows, notes = verify(request)
-    outcome = check(request, benchmark=schedule.benchmark, level=schedule.level)
+    outcome = check(request, benchmark=benchmark, level=level)
     now = request.clock().timestamp()
-    textfile = check_formats.render_textfile(outcome.results, outcome.run, now)
-    drift = [r for r in rows if r.drifted]
-    reports = {"check.json": check_formats.render_json(outcome.results, outcome.run),
-               "check.prom": textfile, "verify.json": _verify_json(rows, notes),
-               "verify.prom": _verify_textfile(rows, now)}
+    textfile_text = check_formats.render_textfile(outcome.results, outcome.run, now)
+    verify_textfile = verify_report.render_textfile(rows, now)
+    files = {"check.json": check_formats.render_json(outcome.results, outcome.run),
+             "check.prom": textfile_text, "verify.json": verify_report.render_json(rows, notes),
+             "verify.prom": verify_textfile}
     fs = HostFS(request.root)  # the reports of an image or chroot go into it, never onto this machine
-    for name, text in reports.items():
-        fs.write_own(os.path.join(schedule.reports, name), text.encode(), 0o644)
-    if schedule.textfile:
-        fs.write_own(schedule.textfile, (textfile + _verify_textfile(rows, now)).encode(), 0o644)
-    said = [f"wrote {schedule.reports}/{name}" for name in reports] + outcome.notes
-    failing = sum(r.counted for r in outcome.results)
-    from dockharden.inspect.verify import summarize, summary_line
-
-    said.append(f"check: {failing} failure(s) counted; verify: {summary_line(summarize(rows))}")
-    return (2 if failing or drift else 0), said
-
-
-def _verify_json(rows, notes) -> str:
-    import json
-
-    from dockharden import report
-
-    return json.dumps(report.drift_document(rows, notes), indent=2, allow_nan=False) + "\n"
-
-
-def _verify_textfile(rows, unix_time: float) -> str:
-    from dockharden.inspect.verify import summarize
-
-    counts = summarize(rows)
-    return ("# HELP dockharden_verify_mismatches Desired settings not in force at the last verify.\n"
-            "# TYPE dockharden_verify_mismatches gauge\n"
-            f"dockharden_verify_mismatches {counts['drift']}\n"
-            "# HELP dockharden_verify_rows verify's rows by status: in_force, pending, not_verifiable, drift.\n"
-            "# TYPE dockharden_verify_rows gauge\n"
-            + "".join(f'dockharden_verify_rows{{status="{status}"}} {n}\n' for status, n in counts.items()) +
-            "# HELP dockharden_verify_last_run_timestamp_seconds When dockharden verify last ran (Unix time).\n"
-            "# TYPE dockharden_verify_last_run_timestamp_seconds gauge\n"
-            f"dockharden_verify_last_run_timestamp_seconds {unix_time:.3f}\n")
+    for name, text in files.items():
+        fs.write_own(os.path.join(reports, name), text.encode(), 0o644)
+    if textfile:
+        fs.write_own(textfile, (textfile_text + verify_textfile).encode(), 0o644)
+    return ScheduledRun([f"{reports}/{name}" for name in files], list(outcome.notes),
+                        sum(r.counted for r in outcome.results), verify_report.summarize(rows))
 
 
 # --- planning, and the read-only commands: none of them imports execute/ ------------------------------
@@ -512,6 +608,7 @@ def check(request: Request, *, benchmark: str | None = None, level: int = 2, exc
     from dockharden.inspect.check import run_check
     from dockharden.inspect.exceptions import load_exceptions
 
+    checked_level(level)
     ctx = _context(request)
     config, _ = _config(ctx, request)
     benchmark_table(benchmark), load_exceptions(ctx.root, exceptions_file)  # bad input fails before the host is read
@@ -521,12 +618,29 @@ def check(request: Request, *, benchmark: str | None = None, level: int = 2, exc
                      probe=(lambda: run_probe(ctx.runner, socket, image)) if probe else None, clock=request.clock)
 
 
-def history(request: Request) -> list:
+class History(NamedTuple):
+    """The generations, newest first, and for each apply no longer in force the rollback that took it out
+    (replayed from the records: host/state.py in_force)."""
+
+    generations: list
+    undone_by: dict[str, str]
+
+
+def history(request: Request) -> History:
     """The generations, newest first."""
-    from dockharden.host.state import list_generations
+    from dockharden.host.state import in_force, list_generations
 
     _context(request)
-    return list(reversed(list_generations(request.root)))
+    generations = list_generations(request.root)
+    _, undone = in_force(sorted(generations, key=lambda g: int(g.id)))
+    return History(list(reversed(generations)), undone)
+
+
+def profiles() -> list[tuple[str, str]]:
+    """The built-in layers: (name, description) each."""
+    from dockharden.core.layers import builtin_profiles, load_builtin
+
+    return [(name, load_builtin(name).description) for name in builtin_profiles()]
 
 
 def run_probe(runner: Runner, socket_path: str, image: str | None) -> dict:

@@ -1,4 +1,6 @@
-"""The `dockharden` command: parse options, call the pipeline, print the result. No logic here.
+"""The `dockharden` command: parse options, call api, print what report and ui render. No logic here:
+no policy (a saved plan's rules, the schedule's units, the textfiles are api's) and no file written or
+read (only the standard streams; tests/unit/test_architecture.py).
 
 Errors become exit statuses here, and only here (the contract is in docs/user-guide.md): 2 means only
 what a command documents (plan --detailed-exitcode: changes pending; verify: drift; check: a counted
@@ -157,10 +159,12 @@ def plan(ctx: typer.Context, profile: Optional[str] = ProfileOpt, layer: Optiona
     request = _request(root, profile, layer, engine_version, user, stop_for_switch=stop_for_switch, ctx=ctx,
                        adopt_ufw_docker=adopt_ufw_docker)
     the_plan = api.make_plan(request, restart=not no_restart)
+    shown = report.plan_document(the_plan, root) if json_out or out is not None else None
     if out is not None:
-        _save(request, the_plan, out, not no_restart)
+        api.save_plan(request, the_plan, out, shown, restart=not no_restart)
+        _say(report.saved_plan_line(the_plan, out, request.root))
     if json_out:
-        print(json.dumps(report.plan_document(the_plan, root), indent=2))
+        print(json.dumps(shown, indent=2))
     else:
         # the apply that makes this plan: its root, selection and options (a bare `dockharden apply` would
         # act on / with dockharden.toml's selection), or the saved plan itself
@@ -171,28 +175,9 @@ def plan(ctx: typer.Context, profile: Optional[str] = ProfileOpt, layer: Optiona
                   *(["--adopt-ufw-docker"] if adopt_ufw_docker else [])])
         again += (["--root", root] if root != "/" else []) + (["--no-restart"] if no_restart and out is None else [])
         sys.stdout.write(report.render_plan(the_plan, root, full_diff=diff, paint=_painter(color),
-                                            run=_said_command("apply", *again)))
+                                            run=report.said_command("apply", *again)))
     if detailed_exitcode and the_plan.has_changes:
         raise typer.Exit(2)
-
-
-def _save(request, the_plan, out: str, restart: bool) -> None:
-    from dockharden import api
-
-    api.save_plan(request, the_plan, out, restart=restart)
-    keys = any(c.new.secret for c in the_plan.changes)
-    # apply takes a saved plan for the root it was made for only: the command said must name that root
-    command = _said_command("apply", out, *(["--root", request.root] if request.root != "/" else []))
-    _say(f"saved the plan to {out} (mode 0600: it holds the new files' bytes"
-         + (", private keys included" if keys else "") + f"); `{command}` applies exactly this plan, "
-         "and refuses if the host changes meanwhile")
-
-
-def _said_command(*args: str) -> str:
-    """A dockharden command as the operator would type it (each word quoted as a shell needs): said, never run."""
-    import shlex
-
-    return shlex.join(["dockharden", *args])
 
 
 def _confirm(json_out: bool, yes: bool, root: str, question: str, color: bool | None = None,
@@ -229,8 +214,7 @@ def _finish(outcome, json_out: bool, command: str) -> None:
     else:
         sys.stdout.write(report.render_result(result))
     if result.interrupted:
-        undone = "rolled back" if result.result == RunOutcome.ROLLED_BACK else "could NOT be rolled back"
-        _say(f"{result.messages[0]}: generation {result.generation} {undone}; " + "; ".join(result.messages[1:]))
+        _say(report.interrupted_line(result))
         raise typer.Exit(128 + result.interrupted if result.result == RunOutcome.ROLLED_BACK else 1)
     if not result.ok:
         raise typer.Exit(1)
@@ -293,12 +277,7 @@ def _apply_saved(plan_file: str, root: str, no_restart: bool, json_out: bool, cl
                  lock_timeout: str = "0s", ctx: typer.Context | None = None) -> None:
     from dockharden import api
 
-    saved = api.read_saved_plan(plan_file)
-    if no_restart and saved.restart and saved.plan.services:
-        acts = ", ".join(f"{s.service} {s.action}" for s in saved.plan.services)
-        raise DockhardenError(f"the plan says apply acts on services ({acts}); with --no-restart it would not, "
-                              "and it would no longer be the plan that was reviewed", path=plan_file,
-                              hint="apply it as it is, or make a plan with `dockharden plan --no-restart --out FILE`")
+    saved = api.read_saved_plan(plan_file, no_restart=no_restart)
     _finish(api.apply_saved(_request(root, waits=True, lock_timeout=lock_timeout, ctx=ctx), saved,
                             close_published_ports=close_ports), json_out, "apply")
 
@@ -330,11 +309,11 @@ def history(root: str = RootOpt, json_out: bool = JsonOpt) -> None:
     """The generations, newest first: id, time, kind, layers, files, result."""
     from dockharden import api, report
 
-    gens = api.history(_request(root))
+    history = api.history(_request(root))
     if json_out:
-        print(json.dumps(report.history_document(gens), indent=2))
+        print(json.dumps(report.history_document(history), indent=2))
     else:
-        sys.stdout.write(report.render_history(gens))
+        sys.stdout.write(report.render_history(history))
 
 
 @app.command(epilog=EXIT_VERIFY)
@@ -380,13 +359,11 @@ def show(plan_file: Optional[str] = PlanFileArg, profile: Optional[str] = Profil
 def _show_saved(plan_file: str, root: str, json_out: bool, color: bool | None) -> None:
     from dockharden import api, report
 
-    saved = api.read_saved_plan(plan_file)
-    root = saved.root if root == "/" else root
-    wrong, changed = api.saved_plan_status(_request(root), saved)
+    status = api.show_saved(_request(root), plan_file)
     if json_out:
-        print(json.dumps(report.saved_plan_document(saved, wrong, changed), indent=2))
+        print(json.dumps(report.saved_plan_document(status), indent=2))
     else:
-        sys.stdout.write(report.render_saved_plan(saved, wrong, changed, paint=_painter(color)))
+        sys.stdout.write(report.render_saved_plan(status, paint=_painter(color)))
 
 
 @app.command(epilog=EXIT_CHECK)
@@ -409,17 +386,15 @@ def check(root: str = RootOpt, json_out: bool = typer.Option(False, "--json", he
     from dockharden.inspect import formats as check_formats
 
     chosen = _check_format(fmt, json_out, level)
-    if textfile and not textfile.endswith(".prom"):
-        raise DockhardenError("node_exporter's textfile collector reads only files ending in .prom",
-                              key="--textfile", path=textfile, hint="name the file NAME.prom")
+    if textfile:
+        api.checked_textfile(textfile)
     request = _request(root)
     outcome = api.check(request, benchmark=benchmark, level=level, exceptions_file=exceptions, probe=probe,
                         image=image)
     for note in outcome.notes:
         _say(f"note: {note}")
     if textfile:
-        _write_textfile(textfile, check_formats.render_textfile(outcome.results, outcome.run,
-                                                                request.clock().timestamp()))
+        api.write_check_textfile(request, textfile, outcome)
     sys.stdout.write(check_formats.render(chosen, outcome.results, outcome.run, outcome.probe))
     if any(r.counted for r in outcome.results):
         raise typer.Exit(2)
@@ -433,18 +408,10 @@ def _check_format(fmt: str | None, json_out: bool, level: int) -> str:
     if json_out and fmt not in (None, "json"):
         raise DockhardenError(f"--json asks for json, --format for {fmt}", key="--format",
                               hint="give one of them (--json is --format json)")
-    if level not in (1, 2):
-        raise DockhardenError(f"no profile level {level}", key="--level",
-                              hint="use 1 (Level 1 controls) or 2 (Level 1 and Level 2)")
+    from dockharden.api import checked_level
+
+    checked_level(level)
     return "json" if json_out else (fmt or "text")
-
-
-def _write_textfile(path: str, text: str) -> None:
-    import os
-
-    from dockharden.host.fs import HostFS
-
-    HostFS("/").write_own(os.path.abspath(path), text.encode(), 0o644)  # never through a symlink
 
 
 schedule_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="A weekly check and verify as a systemd timer, and what "
@@ -469,37 +436,23 @@ def schedule_install(root: str = RootOpt, reports: str = ReportsOpt, benchmark: 
                                                  "live host under systemd)."),
                      show_only: bool = typer.Option(False, "--show", help="Print the units; write nothing.")) -> None:
     """Install dockharden-check.timer and .service: check and verify, weekly, reports in --reports."""
-    from dockharden.execute import schedule
-    from dockharden.inspect.benchmarks import benchmark as benchmark_table
+    from dockharden import api, report
 
-    _check_format(None, False, level)
-    table = benchmark_table(benchmark)
-    if textfile and not textfile.endswith(".prom"):
-        raise DockhardenError("node_exporter's textfile collector reads only files ending in .prom",
-                              key="--textfile", path=textfile, hint="name the file NAME.prom")
-    units = schedule.render_units(schedule.Schedule(schedule.default_command(), "/", reports, table.version, level,
-                                                    textfile or "", on_calendar, randomized_delay))
+    units = api.schedule_units(reports=reports, benchmark=benchmark, level=level, textfile=textfile,
+                               on_calendar=on_calendar, randomized_delay=randomized_delay)
     if show_only:
-        for path, text in units.items():
-            sys.stdout.write(f"# {path}\n{text}\n")
+        sys.stdout.write(report.render_units(units))
         return
-    from dockharden.host.root import require_root
-    from dockharden.host.runner import Runner
-
-    require_root(root, writes=True)
-    for line in schedule.install_units(root, units, Runner(), enable=enable):
+    for line in api.install_schedule(_request(root), units, enable=enable):
         print(line)
 
 
 @schedule_app.command("uninstall", epilog=EXIT_READ)
 def schedule_uninstall(root: str = RootOpt) -> None:
     """Stop and disable dockharden-check.timer and remove the two units `schedule install` wrote."""
-    from dockharden.execute import schedule
-    from dockharden.host.root import require_root
-    from dockharden.host.runner import Runner
+    from dockharden import api
 
-    require_root(root, writes=True)
-    for line in schedule.uninstall_units(root, Runner()):
+    for line in api.uninstall_schedule(_request(root)):
         print(line)
 
 
@@ -508,25 +461,21 @@ def schedule_run(root: str = RootOpt, reports: str = ReportsOpt, benchmark: str 
                  level: int = LevelOpt,
                  textfile: Optional[str] = typer.Option(None, "--textfile", metavar="FILE", help="Also write the metrics here.")) -> None:
     """What the timer runs: check and verify, their reports written atomically into --reports."""
-    from dockharden import api
-    from dockharden.execute import schedule
+    from dockharden import api, report
 
-    _check_format(None, False, level)
-    status, said = api.run_scheduled(_request(root), schedule.Schedule((), root, reports, benchmark, level,
-                                                                        textfile or ""))
-    for line in said:
+    done = api.run_scheduled(_request(root), reports=reports, benchmark=benchmark, level=level, textfile=textfile)
+    for line in report.scheduled_lines(done):
         print(line)
-    if status:
-        raise typer.Exit(status)
+    if done.failing or done.drifted:
+        raise typer.Exit(2)
 
 
 @app.command("profiles", epilog=EXIT_READ)
 def list_profiles() -> None:
     """List the built-in layers."""
-    from dockharden.core.layers import builtin_profiles, load_builtin
+    from dockharden import api, report
 
-    for name in builtin_profiles():
-        print(f"{name:<10} {load_builtin(name).description}")
+    sys.stdout.write(report.render_profiles(api.profiles()))
 
 
 @app.command(epilog=EXIT_READ, short_help="Print the shell completion script for bash or zsh.")

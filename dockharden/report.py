@@ -1,6 +1,8 @@
 """Render plans and run results for humans and as versioned JSON documents.
 
-Pure: returns strings. The CLI prints them.
+Pure: returns strings and documents. It reads nothing (no file, no environment, no host: what it shows
+comes in as values, from api), and imports no module that could (tests/unit/test_architecture.py).
+The CLI prints what it returns.
 """
 
 from __future__ import annotations
@@ -180,24 +182,23 @@ def closing_question(plan: Plan) -> str:
     return f" This closes published port(s) {ports} to outside sources."
 
 
-def saved_plan_document(saved, wrong: list[str], changed: list[str]) -> dict[str, Any]:
-    """`show FILE --json`: the plan as `plan --json` shows it, and what it was saved with (never the new
-    files' bytes)."""
+def saved_plan_document(status) -> dict[str, Any]:
+    """`show FILE --json` (`status`: api.SavedPlanStatus): the plan as `plan --json` shows it, and what it
+    was saved with (never the new files' bytes)."""
+    saved, wrong, changed = status.saved, status.wrong, status.changed
     doc = saved.document
-    from dockharden.host.plan_inputs import layer_differences
-
     return dict(doc["plan"], saved={
         "file": saved.path, "created": doc["created"], "dockharden_version": doc["dockharden_version"],
         "target": doc["target"], "made_with": doc["made_with"], "inputs": doc["inputs"],
         "restart": doc["execution"]["restart"], "checksum": doc["checksum"],
         "host_now": {"applicable": not wrong and not changed, "wrong_target": wrong, "changed": changed,
-                     "layers_changed": layer_differences(doc["inputs"])}})
+                     "layers_changed": list(status.layers_changed)}})
 
 
-def render_saved_plan(saved, wrong: list[str], changed: list[str], *, paint=None) -> str:
-    """`show FILE`: where and from what the plan was made, whether `apply FILE` would go ahead, the plan."""
-    from dockharden.host.plan_inputs import layer_differences
-
+def render_saved_plan(status, *, paint=None) -> str:
+    """`show FILE` (`status`: api.SavedPlanStatus): where and from what the plan was made, whether
+    `apply FILE` would go ahead, the plan."""
+    saved, wrong, changed = status.saved, status.wrong, status.changed
     doc, made = saved.document, saved.document["made_with"]
     target, daemon = doc["target"], doc["inputs"]["daemon"]
     on = f" on host {target['hostname']}" if target["hostname"] else ""
@@ -210,15 +211,34 @@ def render_saved_plan(saved, wrong: list[str], changed: list[str], *, paint=None
              + ("; --no-restart" if made["no_restart"] else "")
              + ("; --adopt-ufw-docker" if made.get("adopt_ufw_docker") else "")]
     # apply takes a saved plan for the root it was made for only: the command said names that root
-    again = shlex.join(["dockharden", "apply", saved.path, *(["--root", target["root"]] if target["root"] != "/" else [])])
+    again = apply_saved_command(saved.path, target["root"])
     if wrong or changed:
         lines.append("  the host now: apply would REFUSE it: " + "; ".join(wrong or changed))
     else:
         lines.append(f"  the host now: matches the plan; `{again}` would apply it")
     lines += [f"  note: layer file {what} since (the plan keeps what it was made from)"
-              for what in layer_differences(doc["inputs"])]
+              for what in status.layers_changed]
     return "\n".join(lines) + "\n\n" + render_plan(saved.plan, target["root"], paint=paint,
                                                    run=again)
+
+
+def said_command(*args: str) -> str:
+    """A dockharden command as the operator would type it (each word quoted as a shell needs): said, never run."""
+    return shlex.join(["dockharden", *args])
+
+
+def apply_saved_command(path: str, root: str) -> str:
+    """The command that applies a saved plan: apply takes one for the root it was made for only, so the
+    command names that root."""
+    return said_command("apply", path, *(["--root", root] if root != "/" else []))
+
+
+def saved_plan_line(plan: Plan, path: str, root: str) -> str:
+    """What `plan --out FILE` says once the plan is saved."""
+    keys = any(c.new.secret for c in plan.changes)
+    return (f"saved the plan to {path} (mode 0600: it holds the new files' bytes"
+            + (", private keys included" if keys else "") + f"); `{apply_saved_command(path, root)}` applies "
+            "exactly this plan, and refuses if the host changes meanwhile")
 
 
 def _render_services(plan: Plan) -> list[str]:
@@ -403,19 +423,18 @@ def render_result(result: RunResult) -> str:
 HISTORY_FORMAT_VERSION = 2
 
 
-def history_document(generations) -> dict[str, Any]:
-    """`history --json`: the generations as given (newest first), in a versioned document."""
+def history_document(history) -> dict[str, Any]:
+    """`history --json` (`history`: api.History): the generations as given (newest first), in a versioned
+    document."""
     return {"format_version": HISTORY_FORMAT_VERSION, "kind": "dockharden.history",
-            "generations": history_entries(generations)}
+            "generations": history_entries(history)}
 
 
-def history_entries(generations) -> list[dict[str, Any]]:
-    """The generations as given. `undone_by` is the rollback that took an apply out of force (replayed
-    from the records); a damaged generation says why instead."""
-    from dockharden.host.state import in_force
-
-    _, undone = in_force(sorted(generations, key=lambda g: int(g.id)))
-    return [_damaged_document(g) if g.damaged else _generation_document(g, undone.get(g.id)) for g in generations]
+def history_entries(history) -> list[dict[str, Any]]:
+    """The generations as given (`history`: api.History). `undone_by` is the rollback that took an apply
+    out of force (as api replayed it from the records); a damaged generation says why instead."""
+    return [_damaged_document(g) if g.damaged else _generation_document(g, history.undone_by.get(g.id))
+            for g in history.generations]
 
 
 def _generation_document(g, undone_by: str | None) -> dict[str, Any]:
@@ -431,11 +450,12 @@ def _damaged_document(g) -> dict[str, Any]:
             "target": None, "undone_by": None, "files": [], "damaged": g.damaged}
 
 
-def render_history(generations) -> str:
-    if not generations:
+def render_history(history) -> str:
+    """`history` (`history`: api.History): a line per generation, newest first."""
+    if not history.generations:
         return "No generations yet.\n"
     lines = [f"{'id':<6}{'time':<27}{'kind':<10}{'result':<26}{'files':<7}layers"]
-    docs = history_entries(generations)
+    docs = history_entries(history)
     for doc in docs:
         if doc["result"] == "damaged":
             lines.append(f"{doc['id']:<6}{'?':<27}{'?':<10}{'DAMAGED':<26}{'?':<7}record.json: {doc['damaged']}")
@@ -459,27 +479,45 @@ def error_document(command: str | None, status: int, kind: str, message: str, *,
             "exit_status": status, "error": error}
 
 
-VERIFY_FORMAT_VERSION = 2
 VERIFY_LABELS = {"in_force": "ok", "drift": "DRIFT", "pending": "pending", "not_verifiable": "not_verifiable"}
 
 
 def drift_document(rows, notes=()) -> dict[str, Any]:
-    """verify as a document (format 2): each row's `status`, the `counts`, `drift` (what the exit status
-    says) and `ok` (every row in force: false while one is pending or not verifiable)."""
-    from dockharden.inspect.verify import summarize, summary_line
+    """verify as a document (format 2: inspect/verify_report.py, which the scheduled run writes too)."""
+    from dockharden.inspect.verify_report import document
 
-    counts = summarize(rows)
-    return {"format_version": VERIFY_FORMAT_VERSION, "kind": "dockharden.verify", "ok": all(r.ok for r in rows),
-            "drift": counts["drift"] > 0, "counts": counts, "summary": summary_line(counts),
-            "checks": [{"check": r.check, "status": r.status, "ok": r.ok, "detail": r.detail} for r in rows],
-            "notes": [{"level": n.level, "message": n.message} for n in notes]}
+    return document(rows, notes)
 
 
 def render_drift(rows, notes=()) -> str:
-    from dockharden.inspect.verify import summarize, summary_line
+    from dockharden.inspect.verify_report import summarize, summary_line
 
     lines = [f"{VERIFY_LABELS[r.status]:<15} {r.check:<36} {r.detail}" for r in rows]
     lines.append(summary_line(summarize(rows)))
     if notes:
         lines += ["", "Notes:"] + [f"  [{n.level}] {n.message}" for n in notes]
     return "\n".join(lines) + "\n"
+
+
+def interrupted_line(result: RunResult) -> str:
+    """What a run stopped by a signal says: the signal, the generation, whether it was undone, and how."""
+    undone = "rolled back" if result.result == RunOutcome.ROLLED_BACK else "could NOT be rolled back"
+    return f"{result.messages[0]}: generation {result.generation} {undone}; " + "; ".join(result.messages[1:])
+
+
+def render_profiles(profiles: list[tuple[str, str]]) -> str:
+    """`profiles`: a built-in layer a line, with its description."""
+    return "".join(f"{name:<10} {description}\n" for name, description in profiles)
+
+
+def render_units(units: dict[str, str]) -> str:
+    """`schedule install --show`: each unit file, headed by its path."""
+    return "".join(f"# {path}\n{text}\n" for path, text in units.items())
+
+
+def scheduled_lines(run) -> list[str]:
+    """What `schedule run` says (`run`: api.ScheduledRun): each report written, check's notes, the counts."""
+    from dockharden.inspect.verify_report import summary_line
+
+    return ([f"wrote {path}" for path in run.written] + list(run.notes)
+            + [f"check: {run.failing} failure(s) counted; verify: {summary_line(run.verify_counts)}"])

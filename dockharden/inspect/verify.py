@@ -4,7 +4,7 @@ firewall.
 Reads only (the daemon's API, auditctl, iptables). Each check is a row with a status: in force, drift,
 pending (in force once something named happens: a container restarts, ufw is enabled) or not verifiable
 (nothing here shows it: a key `docker info` does not report, a kernel without AppArmor, audit rules a
-container cannot read). Only drift makes verify exit 2; the summary counts the four (`summarize`), and
+container cannot read). Only drift makes verify exit 2; the summary counts the four (verify_report.summarize), and
 never says everything is in force while a row is pending or not verifiable.
 """
 
@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from dockharden.daemon_json_codec import parse_daemon_json
 from dockharden.host import effective as verify
 from dockharden.host.runner import Runner
+from dockharden.inspect.verify_report import DRIFT, IN_FORCE, PENDING, STATUSES, UNVERIFIABLE
 from dockharden.model import OWN_TARGETS, Action, Plan
 from dockharden.targets import audit_rules, nft_table, ufw_block
 
-IN_FORCE, DRIFT, PENDING = "in_force", "drift", "pending"
-UNVERIFIABLE = "not_verifiable"  # spelled as check's status (inspect/results.py)
-STATUSES = (IN_FORCE, PENDING, UNVERIFIABLE, DRIFT)
 TREE = "a --root other than / is a tree, not the running kernel"
 NOT_SHOWN = "not shown by docker info or the default bridge: daemon.json sets it, nothing here reads it back"
 
@@ -59,24 +57,6 @@ class Row:
 
 def _seen(check: str, ok: bool, detail: str) -> Row:
     return Row(check, IN_FORCE if ok else DRIFT, detail)
-
-
-def summarize(rows: list[Row]) -> dict[str, int]:
-    """How many rows have each status."""
-    return {status: sum(r.status == status for r in rows) for status in STATUSES}
-
-
-def summary_line(counts: dict[str, int]) -> str:
-    """`12 in force, 1 pending, 3 not verifiable, 0 drift: ...`: what the counts allow one to conclude."""
-    said = (f"{counts[IN_FORCE]} in force, {counts[PENDING]} pending, {counts[UNVERIFIABLE]} not verifiable, "
-            f"{counts[DRIFT]} drift")
-    if counts[DRIFT]:
-        return f"{said}: {counts[DRIFT]} mismatch(es)."
-    waiting = [f"{counts[UNVERIFIABLE]} not verifiable here"] if counts[UNVERIFIABLE] else []
-    waiting += [f"{counts[PENDING]} pending"] if counts[PENDING] else []
-    if waiting:
-        return f"{said}: in force where it can be seen; " + ", ".join(waiting) + "."
-    return f"{said}: everything desired is in force."
 
 
 def find_drift(plan: Plan, engine: Where) -> list[Row]:

@@ -47,14 +47,15 @@ def stage_of(name: str) -> str:
     return "__init__" if head in ("__version__", "") else head
 
 
-def imported(path: Path, name: str) -> set[str]:
+def imported(path: Path, name: str, *, at_run_time: bool = False) -> set[str]:
     """The dockharden modules `path` imports, as dotted names relative to the package (`from x import y`
-    counts as importing x.y when y is a module)."""
+    counts as importing x.y when y is a module). `at_run_time`: leave out the imports under
+    `if TYPE_CHECKING:`, which only a type checker follows."""
     tree = ast.parse(path.read_text(), filename=str(path))
     package = name.split(".")[:-1] if path.name != "__init__.py" else name.split(".")
     known = set(modules())
     found = set()
-    for node in ast.walk(tree):
+    for node in (run_time_nodes(tree) if at_run_time else ast.walk(tree)):
         if isinstance(node, ast.Import):
             found |= {a.name[len("dockharden."):] for a in node.names if a.name.startswith("dockharden.")}
         elif isinstance(node, ast.ImportFrom):
@@ -69,6 +70,19 @@ def imported(path: Path, name: str) -> set[str]:
                 sub = f"{module}.{alias.name}" if module else alias.name
                 found.add(sub if sub in known else (module or "__init__"))
     return {f for f in found if f}
+
+
+def run_time_nodes(tree: ast.AST):
+    """Every node of `tree` except those under `if TYPE_CHECKING:`."""
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and getattr(child.test, "id", getattr(child.test, "attr", "")) == "TYPE_CHECKING":
+                todo += child.orelse
+            else:
+                todo.append(child)
 
 
 def test_every_module_belongs_to_a_stage_or_is_one_of_the_top_level_few():
@@ -304,3 +318,82 @@ def test_only_the_command_named_is_built_and_anything_else_gets_the_whole_comman
     whole = set(_command_line([]).commands)
     assert {"plan", "apply", "rollback", "verify", "check", "schedule"} <= whole
     assert set(_command_line(["--version"]).commands) == whole == set(_command_line(["plna"]).commands)
+
+
+# --- the doors: cli parses options and prints, api decides and writes, report renders values ---------------
+
+STREAMS = {"sys.stdout", "sys.stderr"}
+# calls that change a file or directory (str.replace and the like are not among them)
+WRITES = {"write", "writelines", "write_text", "write_bytes", "write_own", "mkdir", "makedirs", "unlink", "rmdir",
+          "rename", "chmod", "chown", "symlink_to", "touch", "rmtree", "remove", "truncate"}
+READS = {"read", "read_text", "read_bytes", "readlines", "readline", "getenv", "environ", "scandir", "listdir",
+         "iterdir", "glob", "stat", "lstat", "exists"}
+FILE_LIBRARIES = {"os", "pathlib", "shutil", "tempfile", "io", "glob", "subprocess", "socket", "fcntl", "urllib",
+                  "http", "sh", "pwd", "grp", "platform", "select"}
+
+
+def _calls(module: str) -> list[tuple[str, str]]:
+    """(what is called, on what) for each call in `module`: ("open", ""), ("write", "sys.stdout")."""
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            found.append((node.func.id, ""))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            found.append((node.func.attr, ast.unparse(node.func.value)))
+    return found
+
+
+def _libraries(module: str) -> dict[str, set[str]]:
+    """The libraries outside dockharden `module` imports, each with the attributes it uses of them."""
+    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update({(a.asname or a.name).split(".")[0]: a.name.split(".")[0] for a in node.names})
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.update({a.asname or a.name: node.module.split(".")[0] for a in node.names})
+    used = {library: set() for library in names.values() if library != "dockharden"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in names:
+            used.setdefault(names[node.value.id], set()).add(node.attr)
+    return used
+
+
+def test_the_command_line_writes_no_file_and_reaches_no_host_module():
+    """cli.py parses options, calls api, prints what report and ui render, and turns errors into exit
+    statuses. It writes only to its standard streams: no open(), no write of any other object, no file
+    library but `os.environ` (the shell's completion request); and it imports nothing from host/ and from
+    execute/ only the signal handling (interrupts), so whatever writes or reads a file is api's to call."""
+    wrong = [f"cli imports {t}" for t in sorted(imported(PACKAGE / "cli.py", "cli"))
+             if stage_of(t) == "host" or (stage_of(t) == "execute" and t != "execute.interrupts")]
+    wrong += [f"cli calls {on + '.' if on else ''}{name}()" for name, on in _calls("cli")
+              if name == "open" or (name in WRITES and on not in STREAMS)]
+    wrong += [f"cli uses {library}.{', '.join(sorted(used - {'environ'}))}"
+              for library, used in _libraries("cli").items()
+              if library in FILE_LIBRARIES and (library != "os" or used - {"environ"})]
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_the_api_renders_nothing():
+    """api.py returns values and writes files; what a person reads is report's and ui's to make."""
+    wrong = sorted(t for t in imported(PACKAGE / "api.py", "api") if stage_of(t) in ("report", "ui"))
+    assert wrong == [], f"api imports {wrong}"
+
+
+def test_the_report_reads_nothing():
+    """report.py renders values it is given: no module of host/ or execute/ is loaded by its imports, even
+    through other modules (imports under TYPE_CHECKING only name types), it imports no library that reads
+    files, the environment or the machine, and it calls no open() and no read."""
+    names = modules()
+    reached, todo = set(), ["report"]
+    while todo:
+        name = todo.pop()
+        if name not in reached:
+            reached.add(name)
+            todo += [t for t in imported(names[name], name, at_run_time=True) if t in names]
+    wrong = [f"report reaches {m}" for m in sorted(reached) if stage_of(m) in ("host", "execute")]
+    wrong += [f"report imports {library}" for library in _libraries("report") if library in FILE_LIBRARIES]
+    wrong += [f"report calls {on + '.' if on else ''}{name}()" for name, on in _calls("report")
+              if name == "open" or name in READS]
+    assert wrong == [], "\n".join(wrong)

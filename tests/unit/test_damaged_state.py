@@ -241,7 +241,7 @@ def test_a_damaged_record_is_never_a_traceback_whatever_the_bytes(three):
         assert broken in ([], ["0002"])
         from dockharden import report
 
-        report.render_history(list(reversed(gens)))
+        report.render_history(api.history(request(three)))
         try:
             api.rollback(request(three), to="0001", dry_run=True)
         except DockhardenError:

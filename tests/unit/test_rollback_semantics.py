@@ -111,10 +111,9 @@ def test_a_rollback_whose_files_are_already_in_place_is_recorded_so_the_next_one
 
 def test_history_says_which_rollback_undid_each_apply(three):
     from dockharden import report
-    from dockharden.execute import generations
 
     first, second = rollback(three), rollback(three)
-    docs = {d["id"]: d for d in report.history_entries(generations.list_generations(str(three)))}
+    docs = {d["id"]: d for d in report.history_entries(api.history(api.Request(root=str(three))))}
     assert (docs["0003"]["undone_by"], docs["0002"]["undone_by"], docs["0001"]["undone_by"]) == (first, second, None)
     assert docs[first]["target"] == "0003" and docs[second]["target"] == "0002"
 

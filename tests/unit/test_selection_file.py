@@ -135,7 +135,7 @@ def test_a_new_selection_is_planned_backed_up_recorded_listed_and_rolled_back(ap
 
     from dockharden import report
 
-    history = report.history_entries(list(reversed(generations.list_generations(str(applied)))))
+    history = report.history_entries(api.history(api.Request(root=str(applied))))
     assert CONFIG_PATH in history[0]["files"]
 
     assert api.rollback(request(applied), restart=False).result.result == "applied"

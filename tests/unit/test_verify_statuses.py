@@ -17,9 +17,8 @@ from dockharden.inspect.verify import (
     daemon_key_rows,
     probe_rows,
     settle_by_probe,
-    summarize,
-    summary_line,
 )
+from dockharden.inspect.verify_report import render_textfile, summarize, summary_line
 
 INFO = {"ServerVersion": "20.10.24", "LiveRestoreEnabled": True, "SecurityOptions": ["name=seccomp,profile=default"],
         "LoggingDriver": "json-file"}
@@ -108,11 +107,9 @@ def test_the_verify_text_labels_each_row_and_never_concludes_in_force_with_a_row
 
 
 def test_the_verify_textfile_counts_each_status():
-    from dockharden.api import _verify_textfile
-
     rows = [Row("a", IN_FORCE, ""), Row("b", UNVERIFIABLE, ""), Row("c", UNVERIFIABLE, "")]
     samples = {(s.name, s.labels.get("status")): s.value
-               for f in text_string_to_metric_families(_verify_textfile(rows, 1.0)) for s in f.samples}
+               for f in text_string_to_metric_families(render_textfile(rows, 1.0)) for s in f.samples}
     assert samples[("dockharden_verify_mismatches", None)] == 0
     assert samples[("dockharden_verify_rows", "not_verifiable")] == 2
     assert samples[("dockharden_verify_rows", "in_force")] == 1
