@@ -477,8 +477,9 @@ def schedule_install(root: str = RootOpt, reports: str = ReportsOpt, benchmark: 
     if textfile and not textfile.endswith(".prom"):
         raise DockhardenError("node_exporter's textfile collector reads only files ending in .prom",
                               key="--textfile", path=textfile, hint="name the file NAME.prom")
-    units = schedule.render_units(schedule.Schedule(schedule.default_command(), "/", reports, table.version, level,
-                                                    textfile or "", on_calendar, randomized_delay))
+    units = schedule.render_units(schedule.Schedule(
+        command=schedule.default_command(), root="/", reports=reports, benchmark=table.version, level=level,
+        textfile=textfile or "", on_calendar=on_calendar, randomized_delay=randomized_delay))
     if show_only:
         for path, text in units.items():
             sys.stdout.write(f"# {path}\n{text}\n")
@@ -512,8 +513,8 @@ def schedule_run(root: str = RootOpt, reports: str = ReportsOpt, benchmark: str 
     from dockharden.execute import schedule
 
     _check_format(None, False, level)
-    status, said = api.run_scheduled(_request(root), schedule.Schedule((), root, reports, benchmark, level,
-                                                                        textfile or ""))
+    status, said = api.run_scheduled(_request(root), schedule.Schedule(
+        command=(), root=root, reports=reports, benchmark=benchmark, level=level, textfile=textfile or ""))
     for line in said:
         print(line)
     if status:

@@ -29,8 +29,8 @@ READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | os.O_NOF
 
 
 class HostFS:
-    """The filesystem under `root`, addressed by host paths. A plain class: made at every start, and a
-    dataclass costs about 1 ms to define there (see model.py)."""
+    """The filesystem under `root`, addressed by host paths. A plain class: made at every start, where a
+    plan defines no dataclass (model.py; the cost is measured in docs/performance.md)."""
 
     def __init__(self, root: str = "/") -> None:
         self.root = root

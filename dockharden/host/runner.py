@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 
-class Result(NamedTuple):  # a NamedTuple: 0.1 ms to define, a frozen dataclass 0.8 ms (on every start)
+class Result(NamedTuple):  # a value: model.py's idiom
     argv: tuple[str, ...]
     returncode: int
     stdout: str

@@ -26,7 +26,7 @@ DEFAULT_BRIDGE_V4 = "172.17.0.0/16"
 NOTHING = ufw_docker.Carried((), "")
 
 
-class Port(NamedTuple):  # a NamedTuple: 0.1 ms to define, a frozen dataclass 0.8 ms (on every start)
+class Port(NamedTuple):  # a value: model.py's idiom
     port: str
     proto: str
 
