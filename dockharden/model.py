@@ -11,7 +11,7 @@ annotations are evaluated (no `from __future__ import annotations`): NamedTuple 
 left as a string. A mapping field left out defaults to NO_ENTRIES, one shared empty mapping that refuses
 to be changed (a NamedTuple's defaults are made once, not per value).
 
-The values of `check`, `verify`, saved plans, the schedule, TLS certificates and shell completion, none on
+The values of `check`, `verify`, saved plans, the schedule, TLS certificates and shell completion, off a plain
 plan's path, are frozen dataclasses, keyword-only when they have more than four fields (a test).
 """
 
