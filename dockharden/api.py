@@ -445,8 +445,9 @@ def schedule_units(*, reports: str, benchmark: str | None, level: int, textfile:
     table = benchmark_table(benchmark)
     if textfile:
         checked_textfile(textfile)
-    return schedule.render_units(schedule.Schedule(schedule.default_command(), "/", reports, table.version, level,
-                                                   textfile or "", on_calendar, randomized_delay))
+    return schedule.render_units(schedule.Schedule(
+        command=schedule.default_command(), root="/", reports=reports, benchmark=table.version, level=level,
+        textfile=textfile or "", on_calendar=on_calendar, randomized_delay=randomized_delay))
 
 
 def checked_level(level: int) -> int:

@@ -381,7 +381,8 @@ def check(root: str = RootOpt, json_out: bool = typer.Option(False, "--json", he
                                                             "daemon really enforces."),
           image: Optional[str] = typer.Option(None, "--image", metavar="IMAGE", help="A local image for --probe (default: one "
                                                                     "built offline from the host's busybox).")) -> None:
-    """The CIS Docker Benchmark controls of sections 1-3, read from the live host."""
+    """The CIS Docker Benchmark controls of sections 1-3, 4.1 and 5 (the running containers' runtime controls),
+    read from the host; under --root, from its files (what only a live host shows is not_verifiable)."""
     from dockharden import api
     from dockharden.inspect import formats as check_formats
 

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dockharden.core.schema import check_layer_document, daemon_keys, depth_inside_a_value, suggest
+from dockharden.core.schema import check_layer_document, daemon_keys, depth_inside_a_value, load_schema, suggest
 from dockharden.core.values import check_layer_values
-from dockharden.errors import LayerError
+from dockharden.errors import LayerError, SchemaError
 from dockharden.model import KeyPath, Layer, Selection
 from dockharden.resources import profiles_dir
 
@@ -77,12 +77,27 @@ def _layer_from_text(data: bytes, *, source: str, default_name: str, fmt: str) -
     doc = _parse(data, source=source, fmt=fmt)
     check_layer_document(doc, path=source)
     check_layer_values(doc, path=source)
-    name = doc.get("layer", {}).get("name", default_name)
+    name = doc.get("layer", {}).get("name") or _name_from_file(default_name, source)
     tables = {k: v for k, v in doc.items() if k not in ("layer", "unset", "defaults")}
     unset = {table: tuple(_unset_path(p, source) for p in paths)
              for table, paths in doc.get("unset", {}).items()}
     return Layer(name=name, source=source, tables=tables, unset=unset,
                  description=doc.get("layer", {}).get("description", ""), defaults=doc.get("defaults", {}))
+
+
+def _name_from_file(stem: str, source: str) -> str:
+    """A layer without `[layer] name` is named by its file name, which must pass the schema's rule for a
+    name (the same validators as `[layer] name`): a file called `evil\nname.toml` or holding an escape
+    sequence would otherwise put that text into plans, managed.json and every report."""
+    try:
+        check_layer_document({"layer": {"name": stem}}, path=source)
+    except SchemaError:
+        expected = load_schema("layer.schema.json")["properties"]["layer"]["properties"]["name"]["x-expected"]
+        raise LayerError(f"the layer has no [layer] name, so it would be named after its file, "
+                         f"{json.dumps(stem)}, which is not a layer name ({expected}, starting with a letter or "
+                         "a digit)", hint="rename the file (web-hosts.toml), or name the layer inside it: "
+                         "[layer] name = \"web-hosts\"", path=source) from None
+    return stem
 
 
 def _parse(data: bytes, *, source: str, fmt: str) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dockharden.errors import ApplyError, from_os_error
-from dockharden.host.fs import HostFS, copy_preserving, fsync_dir, write_all
+from dockharden.errors import ApplyError, HostFileError, from_os_error
+from dockharden.host.fs import HostFS, copy_preserving, fsync_dir, open_own, write_all
 from dockharden.host.state import (  # noqa: F401 (read side)
     GENERATIONS,
     RECORD,
@@ -56,10 +56,12 @@ def start_generation(root: str, now: datetime, selection: dict, files: list[Host
                   "state": Journal.PENDING, "selection": selection, "files": entries, "plan": plan_summary, **extra}
         write_record(directory, record)
         _reserve(directory, reserve_size(files, record))
-    except OSError as exc:
+    except (OSError, HostFileError) as exc:
         import shutil
 
         shutil.rmtree(directory, ignore_errors=True)  # nothing was written yet: leave no half record
+        if isinstance(exc, HostFileError):  # a symlink where its own file goes: refused, naming the host path
+            raise
         raise from_os_error(exc, "could not back up the files before writing", error=ApplyError,
                             path=f"{STATE_DIR}/generations/{gen_id}", then="nothing was changed") from None
     return Generation(gen_id, directory, record)
@@ -82,7 +84,8 @@ def reserve_size(files: list[HostFile], record: dict[str, Any]) -> int:
 
 def _reserve(directory: Path, size: int) -> None:
     """Hold `size` bytes of the disk the journal is on, given back when the generation ends or rolls back."""
-    fd = os.open(directory / RESERVE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    fd = open_own(directory / RESERVE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600,
+                  shown=f"{GENERATIONS}/{directory.name}/{RESERVE}")
     try:
         os.fchmod(fd, 0o600)  # every file dockharden makes has its mode whatever the umask
         try:
@@ -120,7 +123,7 @@ def _backup(root: str, directory: Path, index: int, old: HostFile) -> dict[str, 
              "sha256": sha256(old.content), "backup": None, "symlink": old.symlink_target}
     if old.exists:
         name = f"files/{index:03d}"
-        copy_preserving(HostFS(root).real(old.path), directory / name, old.mode or 0o600)
+        copy_preserving(HostFS(root).real(old.path), directory / name, old.mode or 0o600, shown=old.path)
         entry["backup"] = name
     return entry
 
@@ -130,7 +133,8 @@ def write_record(directory: Path, record: dict[str, Any]) -> None:
     data = (json.dumps(record, indent=2, allow_nan=False, sort_keys=True) + "\n").encode()
     tmp = directory / ".record.json.tmp"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        fd = open_own(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600,
+                      shown=f"{GENERATIONS}/{directory.name}/{tmp.name}")
         try:
             os.fchmod(fd, 0o600)
             write_all(fd, data)
@@ -140,7 +144,7 @@ def write_record(directory: Path, record: dict[str, Any]) -> None:
         os.replace(tmp, directory / "record.json")
     except OSError as exc:
         tmp.unlink(missing_ok=True)  # the journal stays the old record, whole; no half-written copy is left
-        exc.filename = exc.filename or str(directory / "record.json")
+        exc.filename, exc.filename2 = f"{GENERATIONS}/{directory.name}/record.json", None  # its host path
         raise
     fsync_dir(directory)
 

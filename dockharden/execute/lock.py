@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from dockharden.errors import LockError
-from dockharden.host.fs import HostFS
+from dockharden.host.fs import HostFS, open_own
 
 LOCK_PATH = "/var/lib/dockharden/lock"
 
@@ -37,9 +37,8 @@ class HostLock:
 
     def __enter__(self) -> HostLock:
         directory = self.fs.make_private_dir(os.path.dirname(LOCK_PATH))
-        # the lock file itself is never a symlink to follow (O_NOFOLLOW): it is opened where it is
-        fd = os.open(directory / os.path.basename(LOCK_PATH), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600)
+        # the lock file itself is never a symlink to follow: refused, naming its host path
+        fd = open_own(directory / os.path.basename(LOCK_PATH), os.O_RDWR | os.O_CREAT, 0o600, shown=LOCK_PATH)
         os.fchmod(fd, 0o600)  # whatever the umask
         deadline = self.clock() + self.wait
         while True:

@@ -6,6 +6,7 @@ before they plan; plan only reports what it finds.
 
 from __future__ import annotations
 
+import os
 import shutil
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ def recover(engine: Engine) -> list[str]:
         if generation.record.get("state") not in generations.UNFINISHED:
             generations.release_reserve(generation)  # a run killed between its last journal entry and this
     for directory in generations.generation_dirs(generations.generations_dir(engine.root)):
-        if not (directory / "record.json").exists():
+        if not os.path.lexists(directory / "record.json"):  # a linked record is damaged, not missing
             shutil.rmtree(directory)  # killed while taking backups: nothing was written yet (rmtree never follows links)
             messages.append(f"recovered: removed the incomplete backup directory {directory.name}")
     return messages

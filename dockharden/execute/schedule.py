@@ -25,7 +25,7 @@ WRITTEN_BY = b"# Written by `dockharden schedule install`"  # the first line of 
 ON_CALENDAR, RANDOMIZED_DELAY = "weekly", "1h"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Schedule:
     command: tuple[str, ...]
     root: str = "/"

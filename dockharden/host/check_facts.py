@@ -100,8 +100,8 @@ def file_facts(root: str, paths: list[str]) -> dict[str, FileFacts]:
     fs, found = HostFS(root), {}
     for path in paths:
         st = fs.stat(path)
-        found[path] = FileFacts(path, True, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) if st else \
-            FileFacts(path, False)
+        found[path] = FileFacts(path=path, exists=True, mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid) if st else \
+            FileFacts(path=path, exists=False)
     return found
 
 

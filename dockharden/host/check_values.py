@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FileFacts:
     """A path as found on the host: None fields when it does not exist."""
 
@@ -22,7 +22,7 @@ class FileFacts:
 APPARMOR_ENABLED = "/sys/module/apparmor/parameters/enabled"  # "Y" when the kernel has AppArmor on
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ContainerFacts:
     """One running container as `docker inspect` shows it: the fields section 5's controls read."""
 
@@ -46,7 +46,7 @@ class ContainerFacts:
         return f"{self.name} ({self.id})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Facts:
     """Everything the controls look at, read once from the live host."""
 

@@ -13,6 +13,7 @@ by chmod, never from the umask.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from functools import cached_property
@@ -28,8 +29,8 @@ READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | os.O_NOF
 
 
 class HostFS:
-    """The filesystem under `root`, addressed by host paths. A plain class: made at every start, and a
-    dataclass costs more to define (see model.py)."""
+    """The filesystem under `root`, addressed by host paths. A plain class: made at every start, where a
+    plan defines no dataclass (model.py; the cost is measured in docs/performance.md)."""
 
     def __init__(self, root: str = "/") -> None:
         self.root = root
@@ -248,10 +249,8 @@ class HostFS:
         except OSError as exc:
             raise from_os_error(exc, "cannot look at it", path=path, error=HostFileError) from None
         if stat.S_ISLNK(info.st_mode):
-            raise HostFileError(f"is a symlink (to {os.readlink(target)}); dockharden writes its own files only "
-                                "where it finds a regular file or nothing, never through a link",
-                                hint="remove the symlink, or give a path where it can write its file; nothing "
-                                     "was written", path=path)
+            raise symlink_refused(target, path, "writes", "remove the symlink, or give a path where it can write "
+                                                          "its file; nothing was written")
         if not stat.S_ISREG(info.st_mode):
             raise HostFileError("exists but is not a regular file", hint="move it away, or give another path; "
                                 "nothing was written", path=path)
@@ -301,19 +300,51 @@ class HostFS:
             fsync_dir(made.parent)
 
 
-def read_own(real: Path, limit: int = MAX_FILE, *, within: Path | None = None) -> bytes:
+def symlink_refused(real: Path | str, shown: str, verb: str, hint: str) -> HostFileError:
+    """The refusal of a symlink standing where dockharden reads or writes one of its own files. It names
+    `shown`, the path as the operator knows it on the host (`/var/lib/dockharden/lock`, whatever the
+    root), and what the link says: never the real location under the root the accessor resolved."""
+    try:
+        says = f" (to {os.readlink(real)})"
+    except OSError:
+        says = ""
+    return HostFileError(f"is a symlink{says}; dockharden {verb} its own files only where it finds a regular "
+                         "file or nothing, never through a link", hint=hint, path=shown)
+
+
+def open_own(real: Path, flags: int, mode: int = 0o600, *, shown: str) -> int:
+    """Open one of dockharden's own files (the lock, a journal record, the reserve) at its real location,
+    never through a symlink (O_NOFOLLOW). A refusal is a HostFileError naming `shown`, its host path."""
+    try:
+        return os.open(real, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and os.path.islink(real):  # O_NOFOLLOW: the file itself is a link
+            raise symlink_refused(real, shown, "opens", "remove the symlink: dockharden never makes one there, "
+                                                        "and never follows one") from None
+        raise from_os_error(exc, "cannot open it", path=shown, error=HostFileError) from None
+
+
+def read_own(real: Path, limit: int = MAX_FILE, *, within: Path | None = None, shown: str = "") -> bytes:
     """One of dockharden's own files (a journal record, a backup) at its real location: never through a
     symlink, a regular file only, at most `limit` bytes. With `within` (a generation's directory), no
-    directory between it and the file may be a symlink either (a linked files/ directory is refused)."""
-    fd = _open_beneath(within, real) if within is not None else os.open(real, READ_FLAGS)
+    directory between it and the file may be a symlink either (a linked files/ directory is refused).
+    A final symlink is a HostFileError naming `shown` (the host path; the real one when not given)."""
+    shown = shown or str(real)
+    try:
+        fd = _open_beneath(within, real) if within is not None else os.open(real, READ_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and os.path.islink(real):
+            raise symlink_refused(real, shown, "reads", "remove the symlink: dockharden never makes one there, "
+                                                        "and never follows one") from None
+        raise
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise IsADirectoryError(21, "not a regular file", str(real))
-        data = read_at_most(fd, limit + 1, str(real))
+            raise IsADirectoryError(21, "not a regular file", shown)
+        data = read_at_most(fd, limit + 1, shown)
     finally:
         os.close(fd)
     if len(data) > limit:
-        raise HostFileError(f"is more than {limit >> 20} MiB", hint="it is not a file dockharden wrote", path=str(real))
+        raise HostFileError(f"is more than {limit >> 20} MiB", hint="it is not a file dockharden wrote", path=shown)
     return data
 
 
@@ -334,13 +365,14 @@ def _open_beneath(within: Path, real: Path) -> int:
         os.close(dir_fd)
 
 
-def copy_preserving(source: Path, dest: Path, mode: int) -> None:
-    """Copy the regular file `source` (a real path the accessor resolved) into a backup, durably."""
+def copy_preserving(source: Path, dest: Path, mode: int, *, shown: str) -> None:
+    """Copy the regular file `source` (a real path the accessor resolved; `shown`, its host path, is what a
+    refusal names) into a backup, durably."""
     fd_in = os.open(source, READ_FLAGS)
     try:
         if not stat.S_ISREG(os.fstat(fd_in).st_mode):
-            raise HostFileError("is not a regular file any more", hint="run again", path=str(source))
-        data = read_at_most(fd_in, MAX_FILE + 1, str(source))
+            raise HostFileError("is not a regular file any more", hint="run again", path=shown)
+        data = read_at_most(fd_in, MAX_FILE + 1, shown)
     finally:
         os.close(fd_in)
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

@@ -15,7 +15,7 @@ from dockharden.host.fs import HostFS
 PASSWD = "/etc/passwd"
 
 
-class RootlessUser(NamedTuple):  # a NamedTuple, not a frozen dataclass: defined at every start (model.py)
+class RootlessUser(NamedTuple):  # a value: model.py's idiom
     name: str
     uid: int
     gid: int

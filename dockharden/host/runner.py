@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 
-class Result(NamedTuple):  # a NamedTuple, not a frozen dataclass: defined at every start (model.py)
+class Result(NamedTuple):  # a value: model.py's idiom
     argv: tuple[str, ...]
     returncode: int
     stdout: str

@@ -9,6 +9,7 @@ others stay usable), a damaged managed.json stops plan and apply with one paragr
 
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -62,7 +63,7 @@ def shape_problem(doc: Any, schema: str) -> str:
 def record_problem(directory: Path) -> tuple[dict[str, Any], str]:
     """(record, '') for a sound record.json, ({}, what is wrong) for a damaged one."""
     try:
-        data = read_own(directory / RECORD)
+        data = read_own(directory / RECORD, shown=f"{_shown(directory)}/{RECORD}")
     except IsADirectoryError:
         return {}, "record.json is not a file"
     except OSError as exc:  # ELOOP: a symlink, which dockharden never writes
@@ -225,7 +226,7 @@ def list_generations(root: str) -> list[Generation]:
     """Every recorded generation, oldest first."""
     found = []
     for directory in generation_dirs(generations_dir(root)):
-        if (directory / RECORD).exists():
+        if os.path.lexists(directory / RECORD):  # a symlink there is a damaged record, not no record
             record, problem = record_problem(directory)
             found.append(Generation(directory.name, directory, record, problem))
     return found

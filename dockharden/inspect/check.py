@@ -45,8 +45,8 @@ def run_check(host: HostSnapshot, runner: Runner, socket_path: str, *, benchmark
     if found:
         results = cis.apply_probe(results, found)
     results = apply_exceptions(results, exceptions, now.date())
-    run = Run(table.name, table.version, level, now.isoformat(timespec="seconds"),
-              os.uname().nodename if os.path.realpath(root) == "/" else "", source if exceptions else "")
+    run = Run(benchmark=table.name, version=table.version, level=level, time=now.isoformat(timespec="seconds"),
+              host=os.uname().nodename if os.path.realpath(root) == "/" else "", exceptions_file=source if exceptions else "")
     return CheckOutcome(results, run, found, expiring_notes(exceptions, now.date()))
 
 

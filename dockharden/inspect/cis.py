@@ -34,8 +34,9 @@ def evaluate(facts: Facts, benchmark: Benchmark | None = None, level: int = 2) -
             continue
         check = checks[row.key]
         status, evidence = check.check(facts)
-        results.append(ControlResult(row.id, row.key, row.title, row.level, row.assessment, status, evidence,
-                                     check.fix if status == FAIL else ""))
+        results.append(ControlResult(id=row.id, key=row.key, title=row.title, level=row.level,
+                                     assessment=row.assessment, status=status, evidence=evidence,
+                                     fix=check.fix if status == FAIL else ""))
     return results
 
 

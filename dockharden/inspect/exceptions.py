@@ -33,7 +33,7 @@ class ExceptionsFileError(DockhardenError):
     """The exceptions file cannot be read or an entry in it is not valid."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ControlException:
     key: str
     named_as: str            # as the file names it: the key, or "2.13 (v1.8)"
@@ -117,7 +117,8 @@ def _entry(entry: object, number: int, path: str) -> ControlException:
             raise _bad(path, number, field, f"`{field}` is missing or empty",
                        f"say {'why the control is excepted' if field == 'reason' else 'who answers for it'}")
         texts[field] = value.strip()
-    return ControlException(key, named_as, texts["reason"], texts["owner"], _date(entry, number, path), number)
+    return ControlException(key=key, named_as=named_as, reason=texts["reason"], owner=texts["owner"],
+                            expires=_date(entry, number, path), entry=number)
 
 
 def _control(entry: dict, number: int, path: str) -> tuple[str, str]:

@@ -22,7 +22,7 @@ CHECK_FORMAT_VERSION = 2
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Run:
     """What was checked, and when: the frame every format puts the results in."""
 

@@ -56,7 +56,7 @@ class ProbeInterrupted(DockhardenError):
         self.exit_code = 128 + signum
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ProbeResult:
     image: str
     no_new_privs: bool | None = None
@@ -292,9 +292,9 @@ def _measure(runner: Runner, docker: list[str], image: str, run_id: str, names: 
     if icc_error is None:
         icc_blocked, icc_error = icc_verdict(found["ping_rc"], found["ping_output"])
     errors += [icc_error] if icc_error else []
-    return ProbeResult(image, found["no_new_privs"], found["seccomp_mode"], found["uid_map"],
-                       maps_root_elsewhere(found["uid_map"]), found["nofile"], found["nproc"], icc_blocked,
-                       tuple(errors))
+    return ProbeResult(image=image, no_new_privs=found["no_new_privs"], seccomp_mode=found["seccomp_mode"],
+                       uid_map=found["uid_map"], root_remapped=maps_root_elsewhere(found["uid_map"]),
+                       nofile=found["nofile"], nproc=found["nproc"], icc_blocked=icc_blocked, errors=tuple(errors))
 
 
 def _remove_containers(runner: Runner, docker: list[str], run_id: str, names: list[str]) -> None:
@@ -350,7 +350,7 @@ def run_probe(runner: Runner, *, docker: list[str], image: str | None, build_fro
     budget = _Budget(timeout)
     chosen, error = ensure_image(runner, docker, image, build_from, budget)
     if chosen is None:
-        return ProbeResult(image or PROBE_IMAGE, errors=(error or NO_IMAGE,))
+        return ProbeResult(image=image or PROBE_IMAGE, errors=(error or NO_IMAGE,))
     run_id, names, trap = secrets.token_hex(4), [], _SignalTrap()
     try:
         trap.arm()

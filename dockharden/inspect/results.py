@@ -15,7 +15,7 @@ EXCEPTED = "excepted"            # failed, under an exception in force (exceptio
 STATUSES = (PASS, FAIL, EXCEPTED, INFO, NA, UNVERIFIABLE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ControlResult:
     id: str
     key: str

@@ -32,7 +32,7 @@ def render_seccomp_file(settings: Settings, host: HostSnapshot) -> list[Rendered
     return [RenderedFile("seccomp", SECCOMP_PATH, content, mode=0o644)]
 
 
-class Target(NamedTuple):  # a NamedTuple, not a frozen dataclass: defined at every start (model.py)
+class Target(NamedTuple):  # a value: model.py's idiom
     name: str
     paths: tuple[str, ...]
     render: Callable[[Settings, HostSnapshot], list[RenderedFile | Note]]

@@ -16,7 +16,7 @@ PATH = "/etc/audit/rules.d/docker.rules"
 UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 
 
-class Watch(NamedTuple):  # a NamedTuple, not a frozen dataclass: defined at every start (model.py)
+class Watch(NamedTuple):  # a value: model.py's idiom
     control: str
     path: str
 

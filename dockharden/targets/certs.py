@@ -44,7 +44,7 @@ REMOVE_HINT = "remove the three files to let dockharden create a CA"
 OPERATOR_HINT = f"replace it, or {REMOVE_HINT}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Paths:
     """Where each file lives; daemon.json's tlscacert/tlscert/tlskey may move the server's three."""
 
@@ -57,7 +57,7 @@ class Paths:
     client_key: str = CLIENT_KEY
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Request:
     """What the operator asked for, validated once."""
 
@@ -156,7 +156,7 @@ def _request(hostname: str, dns_names: list[str], ip_addresses: list[str], days:
                             "renewal window", hint="use 365 or more", key="tls.days")
     over = paths or {}
     server = Paths(ca=over.get("ca", CA), cert=over.get("cert", SERVER_CERT), key=over.get("key", SERVER_KEY))
-    return Request(server, hostname, _required_sans(hostname, dns_names, ip_addresses), days, now)
+    return Request(paths=server, hostname=hostname, sans=_required_sans(hostname, dns_names, ip_addresses), days=days, now=now)
 
 
 def _required_sans(hostname: str, dns_names: list[str], ip_addresses: list[str]) -> tuple[str, ...]:

@@ -26,7 +26,7 @@ DEFAULT_BRIDGE_V4 = "172.17.0.0/16"
 NOTHING = ufw_docker.Carried((), "")
 
 
-class Port(NamedTuple):  # a NamedTuple, not a frozen dataclass: defined at every start (model.py)
+class Port(NamedTuple):  # a value: model.py's idiom
     port: str
     proto: str
 

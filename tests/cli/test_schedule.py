@@ -151,7 +151,7 @@ def test_every_unit_dockharden_writes_quotes_execstart_through_the_one_writer():
     from dockharden.targets import prune_timer, systemd_dropin, systemd_unit
 
     assert prune_timer.systemd_quote("100%") == systemd_unit.quote("100%") == '"100%%"'
-    units = schedule.render_units(schedule.Schedule(("/opt/dock harden/bin/dockharden",), reports="/srv/$r"))
+    units = schedule.render_units(schedule.Schedule(command=("/opt/dock harden/bin/dockharden",), reports="/srv/$r"))
     assert 'ExecStart="/opt/dock harden/bin/dockharden" schedule run --root / --reports "/srv/$$r" ' \
         in units[f"{schedule.UNIT_DIR}/{schedule.SERVICE}"]
     # the drop-in keeps the unit's own syntax: a whole-word $VAR stays a variable systemd splits

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from dockharden.execute.faults import release
+
 REPO = Path(__file__).resolve().parents[2]
 ORIGINAL = b'{\n  "debug": true\n}\n'
 
@@ -139,14 +141,34 @@ def test_a_question_with_no_input_is_no_and_changes_nothing(root):
 
 # --- signals --------------------------------------------------------------------------------------------
 
-def start_paused(tmp_path: Path, point: str, *args, stdin=subprocess.DEVNULL):
-    mark = tmp_path / "reached"
-    proc = subprocess.Popen(failpoint_argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin,
-                            text=True, env=env(DOCKHARDEN_FAILPOINT=f"pause:{point}:3", DOCKHARDEN_FAILPOINT_MARK=str(mark)))
-    deadline = time.time() + 60
-    while not mark.exists():
-        assert proc.poll() is None and time.time() < deadline, proc.communicate()
-        time.sleep(0.02)
+class Paused(subprocess.Popen):
+    """dockharden held at a failpoint until `go()`: the test orders events by marks, never by a window of
+    time (execute/faults.py: the mark file says the point is reached, the FIFO lets the process go on)."""
+
+    fifo = ""
+
+    def go(self) -> None:
+        release(self.fifo)
+
+    def communicate(self, *args, **kwargs):
+        if self.poll() is None and self.fifo:
+            try:
+                self.go()  # whatever the test did while it held the process, it goes on now
+            except OSError:
+                pass  # it left the pause already (a signal raised there)
+        return super().communicate(*args, **kwargs)
+
+
+def start_paused(tmp_path: Path, point: str, *args, stdin=subprocess.DEVNULL, preexec_fn=None) -> Paused:
+    mark, fifo = tmp_path / "reached", tmp_path / "release"
+    os.mkfifo(fifo)
+    proc = Paused(failpoint_argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=stdin, text=True,
+                  env=env(DOCKHARDEN_FAILPOINT=f"pause:{point}", DOCKHARDEN_FAILPOINT_MARK=str(mark),
+                          DOCKHARDEN_FAILPOINT_RELEASE=str(fifo)), preexec_fn=preexec_fn)
+    proc.fifo = str(fifo)
+    while not mark.exists():  # the mark: the process holds at the point, the FIFO open
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.01)
     return proc
 
 
@@ -198,8 +220,7 @@ def test_a_second_signal_does_not_cut_the_rollback_short(tmp_path, root):
     proc = start_paused(tmp_path, "after-write-0", "apply", "--root", str(root), "--yes", "--no-restart")
     for _ in range(3):
         proc.send_signal(signal.SIGINT)
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signal.SIGTERM)  # all while the process holds at the point: the first counts
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "Traceback" not in err  # the first signal counts
     assert (root / "etc/docker/daemon.json").read_bytes() == ORIGINAL and state_of(root) == "rolled_back"
@@ -236,14 +257,8 @@ def test_a_signal_during_a_rollback_rolls_the_rollback_back(tmp_path, root):
 
 
 def test_a_signal_the_operator_had_ignored_stays_ignored_as_under_nohup(tmp_path, root):
-    mark = tmp_path / "reached"
-    proc = subprocess.Popen(failpoint_argv("apply", "--root", str(root), "--yes", "--no-restart"),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-                            env=env(DOCKHARDEN_FAILPOINT="pause:after-write-0:2", DOCKHARDEN_FAILPOINT_MARK=str(mark)),
-                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
-    while not mark.exists():
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.02)
+    proc = start_paused(tmp_path, "after-write-0", "apply", "--root", str(root), "--yes", "--no-restart",
+                        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     proc.send_signal(signal.SIGHUP)  # the terminal went away; nohup said to carry on
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
@@ -281,10 +296,11 @@ def _signal_at_start(tmp_path, signum, delay, *args):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 @pytest.mark.parametrize("delay", [0, 0.001, 0.003, 0.008, 0.02, 0.05])
 def test_a_signal_while_the_command_line_loads_is_the_documented_line_and_128_plus_its_number(
-        tmp_path, signum, delay):
+        tmp_path, signum, delay, record_property):
     status, out, err = _signal_at_start(tmp_path, signum, delay)
     name = signal.Signals(signum).name
     assert "Traceback" not in err and "Exception ignored" not in err, err
+    record_property("branch", "finished before the signal" if status == 0 else "interrupted")  # which claim ran
     if status == 0:  # the plan of an empty root finished before the signal came (a fast machine, a late delay)
         return
     assert status == 128 + signum, (status, err)
@@ -292,10 +308,12 @@ def test_a_signal_while_the_command_line_loads_is_the_documented_line_and_128_pl
 
 
 @pytest.mark.parametrize("delay", [0, 0.005])
-def test_a_signal_while_the_command_line_loads_gives_the_json_error_document_with_json(tmp_path, delay):
+def test_a_signal_while_the_command_line_loads_gives_the_json_error_document_with_json(tmp_path, delay,
+                                                                                      record_property):
     from dockharden import report
 
     status, out, err = _signal_at_start(tmp_path, signal.SIGINT, delay, "--json")
+    record_property("branch", "finished before the signal" if status == 0 else "interrupted")
     if status == 0:
         return
     assert status == 130 and "Traceback" not in err, err

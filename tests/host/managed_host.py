@@ -57,3 +57,32 @@ class Managed:
 def result_of(done):
     assert done.stdout, done.stderr
     return json.loads(done.stdout[done.stdout.index("{"):])
+
+
+def spawn_held(host, point: str, *args):
+    """dockharden ARGS held at failpoint `point` (execute/faults.py) until the test calls `go()` on what is
+    returned: the test orders its events by marks (the mark file: the point is reached; the FIFO: go on),
+    never by a window of time. Returns once the point is reached."""
+    import os
+    import time
+
+    from dockharden.execute.faults import release
+
+    mark, fifo = host.dir / f"reached-{point}", host.dir / f"release-{point}"
+    mark.unlink(missing_ok=True)
+    fifo.unlink(missing_ok=True)
+    os.mkfifo(fifo)
+    proc = host.spawn_dockharden(*args, env={"DOCKHARDEN_FAILPOINT": f"pause:{point}",
+                                             "DOCKHARDEN_FAILPOINT_MARK": str(mark),
+                                             "DOCKHARDEN_FAILPOINT_RELEASE": str(fifo)})
+    while not mark.exists():
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+
+    def go() -> None:
+        try:
+            release(str(fifo))
+        except OSError:
+            pass  # it left the pause already (a signal raised there)
+    proc.go = go
+    return proc

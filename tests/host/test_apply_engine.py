@@ -6,10 +6,9 @@ under a key of its own and removes exactly those afterwards.
 """
 
 import json
-import time
 
 import pytest
-from managed_host import ORIGINAL, result_of
+from managed_host import ORIGINAL, result_of, spawn_held
 
 
 def test_apply_makes_baseline_and_userns_effective_and_keeps_the_operators_keys(managed):
@@ -93,14 +92,10 @@ def test_sigkill_at_each_step_is_recovered_by_the_next_command_without_losing_th
 
 
 def test_two_applies_at_once_exactly_one_proceeds(managed):
-    first = managed.host.spawn_dockharden("apply", "--yes", "--profile", "baseline", *managed.layers,
-                                          env={"DOCKHARDEN_FAILPOINT": "pause:after-lock:4"})
-    lock = managed.host.dir / "var/lib/dockharden/lock"
-    deadline = time.time() + 20
-    while time.time() < deadline and not (lock.exists() and lock.read_text().strip()):
-        time.sleep(0.1)
-    second = managed.apply("--profile", "baseline", *managed.layers)
+    first = spawn_held(managed.host, "after-lock", "apply", "--yes", "--profile", "baseline", *managed.layers)
+    second = managed.apply("--profile", "baseline", *managed.layers)  # while the first holds the lock
     assert second.returncode == 1 and "holds the lock" in second.stderr
+    first.go()
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, out + err
 

@@ -112,10 +112,11 @@ def test_the_same_failure_has_each_versions_id_and_an_exception_by_key_excepts_i
 
 
 def test_apparmor_in_check_and_verify_says_what_the_kernel_has_and_names_an_unconfined_container_where_it_is_on(
-        managed):
+        managed, record_property):
     host = managed.host
     image = host.import_busybox_image()
     kernel = host.run(["cat", "/sys/module/apparmor/parameters/enabled"], check=False).stdout.strip()
+    record_property("kernel_branch", "apparmor on" if kernel == "Y" else f"apparmor off ({kernel or 'absent'})")
     done = host.docker("run", "-d", "--name", "aa", "--security-opt", "apparmor=unconfined", *GOOD_OPTIONS,
                        image, "sleep", "600", check=False)
     control = section_5(host)["container.apparmor"]

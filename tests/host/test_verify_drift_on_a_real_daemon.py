@@ -106,7 +106,8 @@ def test_a_removed_watch_and_an_edited_daemon_json_are_both_put_right_by_one_app
     assert any(w.startswith("-w /etc/docker ") for w in hardened.loaded_watches())
 
 
-def test_what_the_daemon_cannot_show_is_not_verifiable_and_the_summary_never_says_all_is_in_force(hardened):
+def test_what_the_daemon_cannot_show_is_not_verifiable_and_the_summary_never_says_all_is_in_force(hardened,
+                                                                                                    record_property):
     done = verify(hardened)
     assert done.returncode == 0, done.stdout + done.stderr  # nothing drifts: CI stays green
     doc = json.loads(done.stdout)
@@ -116,8 +117,9 @@ def test_what_the_daemon_cannot_show_is_not_verifiable_and_the_summary_never_say
     assert status["daemon no-new-privileges"] == "not_verifiable"   # Engine 20.10 does not report it
     for key in ("userland-proxy", "log-opts", "default-ulimits"):
         assert key not in config or status[f"daemon {key}"] == "not_verifiable", key
-    if "AppArmor" in status and hardened.host.run(["cat", "/sys/module/apparmor/parameters/enabled"],
-                                                  check=False).stdout.strip() != "Y":
+    apparmor = hardened.host.run(["cat", "/sys/module/apparmor/parameters/enabled"], check=False).stdout.strip()
+    record_property("kernel_branch", "apparmor on" if apparmor == "Y" else f"apparmor off ({apparmor or 'absent'})")
+    if "AppArmor" in status and apparmor != "Y":
         assert status["AppArmor"] == "not_verifiable"
     counts = doc["counts"]
     assert counts["drift"] == 0 and counts["not_verifiable"] >= 2 and counts["in_force"] > 0

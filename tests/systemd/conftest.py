@@ -84,6 +84,8 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_collection_finish(session):
     """Start building the root filesystems the selected tests need, before the first test runs."""
+    if session.config.option.collectonly:
+        return  # counting the tests (docs/testing.md) boots and builds nothing
     if os.geteuid() != 0 or shutil.which("mmdebstrap") is None:
         return  # the fixtures fail with the reason
     wanted = {e for item in session.items if (e := _engine_of(item)) is not None}

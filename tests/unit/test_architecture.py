@@ -303,7 +303,7 @@ def test_a_plan_run_from_the_command_line_loads_no_part_of_the_apply_engine(tmp_
 
 def test_a_plan_defines_no_dataclass_on_its_way():
     """Every value a plan makes is a NamedTuple or a plain class: Python 3.11 compiles a frozen dataclass's
-    six methods with exec when it is defined, about 1 ms each at every start (docs/performance.md)."""
+    six methods with exec when it is defined, at every start (the cost: docs/performance.md)."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as root:
@@ -396,4 +396,28 @@ def test_the_report_reads_nothing():
     wrong += [f"report imports {library}" for library in _libraries("report") if library in FILE_LIBRARIES]
     wrong += [f"report calls {on + '.' if on else ''}{name}()" for name, on in _calls("report")
               if name == "open" or name in READS]
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_every_dataclass_is_a_frozen_value_and_a_wide_one_is_built_with_keywords():
+    """One idiom per kind of value (model.py): the dataclasses off plan's path are frozen, and one with more
+    than four fields is keyword-only, so no call passes eight values by position. A benchmark table's Row
+    is the exception: its rows are written as a table, one control per line."""
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name.startswith("_fast_"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for decorator in node.decorator_list:
+                text = ast.unparse(decorator)
+                if not text.startswith("dataclass"):
+                    continue
+                fields = [s for s in node.body if isinstance(s, ast.AnnAssign)]
+                where = f"{path.relative_to(PACKAGE)}: {node.name}"
+                if "frozen=True" not in text:
+                    wrong.append(f"{where} is not frozen")
+                if len(fields) > 4 and "kw_only=True" not in text and (path.name, node.name) != ("table.py", "Row"):
+                    wrong.append(f"{where} has {len(fields)} fields and is not keyword-only")
     assert wrong == [], "\n".join(wrong)

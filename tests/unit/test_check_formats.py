@@ -26,7 +26,8 @@ from dockharden.inspect.formats import (
 )
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "schemas/sarif-schema-2.1.0.json").read_text())
-RUN = Run("CIS Docker Benchmark v1.8.0", "1.8", 2, "2026-12-01T02:00:00+00:00", "host-1", "/etc/dockharden/exceptions.toml")
+RUN = Run(benchmark="CIS Docker Benchmark v1.8.0", version="1.8", level=2, time="2026-12-01T02:00:00+00:00",
+          host="host-1", exceptions_file="/etc/dockharden/exceptions.toml")
 STATUS = {"1.1.1": FAIL, "1.1.2": INFO, "1.1.13": NA, "1.1.3": UNVERIFIABLE, "2.2": PASS, "2.13": FAIL, "3.14": FAIL}
 
 
@@ -35,8 +36,8 @@ def results():
     for row in benchmark("1.8").rows:
         if row.id in STATUS:
             status = STATUS[row.id]
-            found.append(ControlResult(row.id, row.key, row.title, row.level, row.assessment, status,
-                                       f'evidence of {row.id} with "quotes" & <angle>', "a fix" if status == FAIL else ""))
+            found.append(ControlResult(id=row.id, key=row.key, title=row.title, level=row.level, assessment=row.assessment, status=status,
+                                       evidence=f'evidence of {row.id} with "quotes" & <angle>', fix="a fix" if status == FAIL else ""))
     exceptions = parse_exceptions(b'[[exception]]\ncontrol = "daemon.authorization"\nreason = "RISK-142"\n'
                                   b'owner = "secops"\nexpires = 2027-03-31\n', "exceptions.toml")
     return apply_exceptions(found, exceptions, dt.date(2026, 12, 1))
@@ -154,12 +155,13 @@ def test_every_format_is_valid_for_any_evidence_reason_owner_and_host_name(tmp_p
     for row in benchmark("1.8").rows:
         if row.id in STATUS:
             status = STATUS[row.id]
-            found.append(ControlResult(row.id, row.key, row.title, row.level, row.assessment, status, evidence,
-                                       fix if status == FAIL else ""))
-    excepted = ControlException("daemon.authorization", "daemon.authorization", reason or "r", owner or "o",
-                                dt.date(2027, 3, 31), 1)
+            found.append(ControlResult(id=row.id, key=row.key, title=row.title, level=row.level,
+                                       assessment=row.assessment, status=status, evidence=evidence,
+                                       fix=fix if status == FAIL else ""))
+    excepted = ControlException(key="daemon.authorization", named_as="daemon.authorization", reason=reason or "r", owner=owner or "o",
+                                expires=dt.date(2027, 3, 31), entry=1)
     results_ = apply_exceptions(found, [excepted], dt.date(2026, 12, 1))
-    run = Run(RUN.benchmark, RUN.version, RUN.level, RUN.time, host, RUN.exceptions_file)
+    run = Run(benchmark=RUN.benchmark, version=RUN.version, level=RUN.level, time=RUN.time, host=host, exceptions_file=RUN.exceptions_file)
     for fmt, render in RENDERERS.items():
         text = render(results_, run)
         if fmt == "text":  # printed through the guarded stream (ui/console.py), which makes it printable

@@ -84,10 +84,10 @@ def test_audit_controls_read_the_kernels_rules_and_missing_paths_are_not_applica
 
 
 def test_file_permissions_are_this_mode_or_stricter_but_the_server_key_exactly_0400():
-    files = {"/etc/docker/daemon.json": FileFacts("/etc/docker/daemon.json", True, 0o600, 0, 0),
-             "/etc/docker/tls/server-key.pem": FileFacts("/etc/docker/tls/server-key.pem", True, 0o600, 0, 0),
-             "/etc/docker/tls/ca.pem": FileFacts("/etc/docker/tls/ca.pem", True, 0o644, 0, 0),
-             "/var/run/docker.sock": FileFacts("/var/run/docker.sock", True, 0o660, 0, 998)}
+    files = {"/etc/docker/daemon.json": FileFacts(path="/etc/docker/daemon.json", exists=True, mode=0o600, uid=0, gid=0),
+             "/etc/docker/tls/server-key.pem": FileFacts(path="/etc/docker/tls/server-key.pem", exists=True, mode=0o600, uid=0, gid=0),
+             "/etc/docker/tls/ca.pem": FileFacts(path="/etc/docker/tls/ca.pem", exists=True, mode=0o644, uid=0, gid=0),
+             "/var/run/docker.sock": FileFacts(path="/var/run/docker.sock", exists=True, mode=0o660, uid=0, gid=998)}
     results = by_id(v16(facts(files=files)))
     assert results["3.18"].status == PASS and results["3.14"].status == FAIL and results["3.10"].status == FAIL
     assert results["3.15"].status == PASS and results["3.16"].status == PASS
@@ -130,7 +130,7 @@ def test_v1_8_inserts_devicemapper_as_2_7_and_renumbers_the_rest_of_section_2():
 
 
 def test_3_21_is_the_sysconfig_files_permissions_and_3_22_its_ownership_in_every_version():
-    files = {"/etc/sysconfig/docker": FileFacts("/etc/sysconfig/docker", True, 0o666, 0, 0)}
+    files = {"/etc/sysconfig/docker": FileFacts(path="/etc/sysconfig/docker", exists=True, mode=0o666, uid=0, gid=0)}
     for version in VERSIONS:
         results = {r.id: r for r in evaluate(facts(files=files), benchmark(version))}
         assert results["3.21"].key == "file.etc-sysconfig-docker.mode" and results["3.21"].status == FAIL
@@ -162,7 +162,7 @@ def test_1_2_2_says_when_the_engine_is_end_of_life_or_behind_its_lines_latest_pa
 def test_1_1_8_and_3_23_follow_the_containerd_socket_dockerd_uses():
     sock = "/run/docker/containerd/containerd.sock"
     found = facts(watched={sock}, existing={sock}, containerd_socket=sock, containerd_found_by="dockerd's own containerd",
-                  files={sock: FileFacts(sock, True, 0o660, 0, 0)})
+                  files={sock: FileFacts(path=sock, exists=True, mode=0o660, uid=0, gid=0)})
     results = {r.id: r for r in evaluate(found, benchmark("1.8"))}
     assert results["1.1.8"].status == PASS and sock in results["1.1.8"].evidence
     assert results["3.23"].status == PASS and results["3.24"].status == PASS and sock in results["3.24"].evidence

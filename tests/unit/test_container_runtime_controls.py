@@ -17,7 +17,7 @@ from dockharden.inspect.exceptions import apply_exceptions, parse_exceptions
 from dockharden.inspect.formats import Run, check_document, render_junit, render_text, render_textfile, sarif_document
 
 INFO = {"ServerVersion": "20.10.24+dfsg1", "SecurityOptions": ["name=seccomp,profile=default"]}
-GOOD = ContainerFacts("good", "aaaaaaaaaaaa", network_mode="bridge", pid_mode="", ipc_mode="private",
+GOOD = ContainerFacts(name="good", id="aaaaaaaaaaaa", network_mode="bridge", pid_mode="", ipc_mode="private",
                       uts_mode="", memory=64 << 20, pids_limit=100, security_opt=("no-new-privileges",),
                       apparmor_profile="docker-default", user="1000", mount_sources=("/srv/data",))
 # key -> (the bad container, the evidence its failure shows)
@@ -98,8 +98,8 @@ def test_when_the_daemon_does_not_answer_the_controls_cannot_be_judged():
 
 
 def test_no_new_privileges_set_daemon_wide_covers_containers_that_do_not_set_it_but_not_one_that_turns_it_off():
-    plain = ContainerFacts("plain", "888888888888")
-    off = ContainerFacts("off", "999999999999", security_opt=("no-new-privileges:false",))
+    plain = ContainerFacts(name="plain", id="888888888888")
+    off = ContainerFacts(name="off", id="999999999999", security_opt=("no-new-privileges:false",))
     wide = dict(INFO, SecurityOptions=["name=no-new-privileges"])
     result = by_key(facts([plain, off], info=wide))["container.no-new-privileges"]
     assert result.status == FAIL and "off (999999999999) HostConfig.SecurityOpt = no-new-privileges=false" in result.evidence
@@ -107,7 +107,7 @@ def test_no_new_privileges_set_daemon_wide_covers_containers_that_do_not_set_it_
     from_config = by_key(facts([plain], info=INFO, config={"no-new-privileges": True}))["container.no-new-privileges"]
     assert from_config.status == UNVERIFIABLE and "no-new-privileges = true (not set)" in from_config.evidence
     assert "plain (888888888888) rely on the configured daemon-wide setting" in from_config.evidence
-    own = ContainerFacts("own", "777777777777", security_opt=("no-new-privileges",))
+    own = ContainerFacts(name="own", id="777777777777", security_opt=("no-new-privileges",))
     assert by_key(facts([own], info=INFO, config={"no-new-privileges": True}))[
         "container.no-new-privileges"].status == PASS
     current = dict(INFO, ServerVersion="29.7.2")  # reports it: configured but not reported is not daemon-wide
@@ -117,13 +117,13 @@ def test_no_new_privileges_set_daemon_wide_covers_containers_that_do_not_set_it_
 
 def test_root_in_a_container_passes_under_userns_remap_unless_the_container_leaves_the_user_namespace():
     userns = dict(APPARMOR_ON, SecurityOptions=["name=userns", "name=apparmor"])
-    root = ContainerFacts("r", "aaaaaaaaaaa1", user="root")
-    host_ns = ContainerFacts("h", "aaaaaaaaaaa2", user="0:0", userns_mode="host")
+    root = ContainerFacts(name="r", id="aaaaaaaaaaa1", user="root")
+    host_ns = ContainerFacts(name="h", id="aaaaaaaaaaa2", user="0:0", userns_mode="host")
     result = by_key(facts([root, host_ns], info=userns))["container.root-user"]
     assert result.status == FAIL and "r (" not in result.evidence
     assert "h (aaaaaaaaaaa2) Config.User = '0:0' with HostConfig.UsernsMode = host" in result.evidence
     assert by_key(facts([root], info=userns))["container.root-user"].status == PASS
-    named = ContainerFacts("u", "aaaaaaaaaaa3", user="app:app")
+    named = ContainerFacts(name="u", id="aaaaaaaaaaa3", user="app:app")
     assert by_key(facts([named]))["container.root-user"].status == PASS
 
 
@@ -142,7 +142,7 @@ def test_apparmor_is_reported_from_the_kernel_and_security_options_and_a_kernel_
 
 
 def test_the_apparmor_control_says_so_on_a_kernel_without_apparmor_even_with_an_unconfined_container():
-    unconfined = ContainerFacts("aa", "777777777777", apparmor_profile="unconfined")
+    unconfined = ContainerFacts(name="aa", id="777777777777", apparmor_profile="unconfined")
     result = by_key(facts([unconfined], kernel=""))["container.apparmor"]
     assert result.status == UNVERIFIABLE and "no AppArmor" in result.evidence
 
@@ -178,7 +178,8 @@ def section_5_results():
     return [r for r in evaluate(facts([GOOD, bad]), benchmark("1.8")) if r.key.startswith("container.")]
 
 
-RUN = Run("CIS Docker Benchmark v1.8.0", "1.8", 2, "2026-12-01T02:00:00+00:00", "host-1", "")
+RUN = Run(benchmark="CIS Docker Benchmark v1.8.0", version="1.8", level=2, time="2026-12-01T02:00:00+00:00",
+          host="host-1", exceptions_file="")
 
 
 def test_every_format_carries_a_section_5_failure_with_its_container_and_evidence(tmp_path):

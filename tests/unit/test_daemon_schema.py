@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "dockharden" / "schema" / "daemon.schema.json"
 
-# Production daemon.json from /work/shared/seeds/000_c8e7217278f7080b.txt
+# Production daemon.json from ../shared/seeds/000_c8e7217278f7080b.txt
 PRODUCTION_DAEMON_JSON = {
     "log-driver": "json-file",
     "log-opts": {"max-size": "10m", "max-file": "5"},
@@ -28,7 +28,7 @@ PRODUCTION_DAEMON_JSON = {
     "builder": {"gc": {"enabled": True, "defaultKeepStorage": "20GB"}},
 }
 
-# Core hardened daemon.json from /work/shared/seeds/002_03f2978f366b18e1.txt
+# Core hardened daemon.json from ../shared/seeds/002_03f2978f366b18e1.txt
 HARDENED_DAEMON_JSON = {
     "icc": False,
     "userns-remap": "default",

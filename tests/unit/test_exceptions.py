@@ -26,8 +26,9 @@ def parse(text):
 def result(control_id, key, status=FAIL, version="1.8"):
     row = benchmark(version).row_for_id(control_id)
     assert row.key == key
-    return ControlResult(row.id, row.key, row.title, row.level, row.assessment, status, "no authorization plugin",
-                         "configure an authorization plugin" if status == FAIL else "")
+    return ControlResult(id=row.id, key=row.key, title=row.title, level=row.level, assessment=row.assessment,
+                         status=status, evidence="no authorization plugin",
+                         fix="configure an authorization plugin" if status == FAIL else "")
 
 
 GOOD = entry(control='"daemon.authorization"', reason='"no plugin fits our runners (RISK-142)"',

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from dockharden import api
@@ -131,7 +131,8 @@ OPERATOR_LAYER = st.fixed_dictionaries({
 })
 OUTSIDE_LINES = st.lists(st.one_of(st.sampled_from(["# operator", "*filter", "COMMIT", ":ufw-after-input - [0:0]",
                                                     "-A ufw-after-input -p udp --dport 137 -j DROP", ""]),
-                                   ANY_TEXT.filter(lambda s: "\n" not in s and "\r" not in s)), max_size=6)
+                                   st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), max_size=12)),
+                         max_size=6)
 
 
 def _render_everything(settings_, host):
@@ -161,6 +162,7 @@ def test_the_same_settings_and_host_render_the_same_bytes_however_the_snapshot_w
 @given(doc=st.dictionaries(ANY_TEXT, JSON_ANY, max_size=5))
 def test_serializing_what_parsing_serialized_output_gives_the_same_bytes(doc):
     """Whatever the document; one holding NaN or an infinity is refused instead (it would not be JSON)."""
+    event("NaN or an infinity: refused" if not _finite(doc) else "finite: round trip")  # which claim ran
     if not _finite(doc):
         with pytest.raises(ValueError):
             serialize(doc)
@@ -192,7 +194,7 @@ def test_every_operator_key_no_layer_sets_or_unsets_keeps_its_value_and_its_plac
 
 # --- after.rules ---------------------------------------------------------------------------------------
 
-LINE_CHARS = st.one_of(st.characters(blacklist_categories=("Cs",)).filter(lambda c: c != "\n"),
+LINE_CHARS = st.one_of(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"),
                        st.sampled_from(["\r", "#", "*", " ", "\x85", "\u2028", "\x0c"]))
 RULE_LINES = st.one_of(st.sampled_from(["*filter", "*nat", "COMMIT", " COMMIT", "# BEGIN dockharden",
                                         "END dockharden DOCKER-USER", "#" + BEGIN[1:].lower(), "# a\r*filter", ""]),
@@ -240,8 +242,10 @@ def test_text_before_and_after_the_managed_block_survives_byte_for_byte(before, 
 
 
 @settings(max_examples=300, deadline=None)
-@given(text=st.tuples(_closed(_lines()), UNTERMINATED.filter(lambda t: not t.strip().startswith("*"))).map("".join))
-def test_a_file_without_a_block_keeps_all_its_text_and_gets_the_block_after_it(text):
+@given(head=_closed(_lines()), last=UNTERMINATED)
+def test_a_file_without_a_block_keeps_all_its_text_and_gets_the_block_after_it(head, last):
+    assume(not last.strip().startswith("*"))  # a last line opening a table is another test's case
+    text = head + last
     out = splice_block(text, BLOCK, path=UFW)
     assert out.startswith(text)
     rest = out[len(text):]
@@ -251,8 +255,10 @@ def test_a_file_without_a_block_keeps_all_its_text_and_gets_the_block_after_it(t
 
 
 @settings(max_examples=300, deadline=None)
-@given(text=st.tuples(_closed(_lines()), UNTERMINATED.filter(lambda t: not t.strip().startswith("*"))).map("".join))
-def test_splicing_into_its_own_output_changes_nothing(text):
+@given(head=_closed(_lines()), last=UNTERMINATED)
+def test_splicing_into_its_own_output_changes_nothing(head, last):
+    assume(not last.strip().startswith("*"))
+    text = head + last
     once = splice_block(text, BLOCK, path=UFW)
     assert splice_block(once, BLOCK, path=UFW) == once
 

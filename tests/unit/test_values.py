@@ -7,10 +7,14 @@ or the daemon will use, and on any text a check raises nothing but its own Inval
 
 import ipaddress
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from dockharden import api
@@ -210,6 +214,42 @@ def test_a_layer_file_named_like_a_builtin_profile_must_name_itself(tmp_path):
     assert "profile:baseline" in str(caught.value) and "[layer] name" in str(caught.value)
 
 
+NAMES = ["web-hosts", "10-base", "site.v2", "a" * 64, "evil\nname", "e\x1b[31mx", "my layer", "-dash", ".hidden",
+         "a" * 65, "caf\u00e9", "tab\there", "bidi\u202e"]
+
+
+@pytest.mark.parametrize("stem", NAMES, ids=[ascii(n)[:20] for n in NAMES])
+def test_a_name_taken_from_a_file_name_passes_the_rule_of_a_layer_s_own_name_and_no_other(tmp_path, stem):
+    named = layer(tmp_path, f"[layer]\nname = {json.dumps(stem)}\n[daemon]\ndebug = true\n", "named.toml")
+    try:
+        load_layer_file(named)
+        as_a_name = True
+    except SchemaError:
+        as_a_name = False
+    unnamed = tmp_path / f"{stem}.toml"
+    unnamed.write_text("[daemon]\ndebug = true\n")
+    try:
+        assert load_layer_file(unnamed).name == stem
+        as_a_file_name = True
+    except LayerError as exc:
+        as_a_file_name = False
+        message = str(exc)
+        assert message.startswith(f"{unnamed}: the layer has no [layer] name, so it would be named after its file")
+        assert json.dumps(stem) in message and "rename the file" in exc.hint and "[layer] name" in exc.hint
+    assert as_a_file_name == as_a_name
+
+
+def test_a_layer_file_whose_name_holds_a_newline_is_one_printable_paragraph_and_exit_1(tmp_path):
+    (tmp_path / "root").mkdir()
+    evil = tmp_path / "evil\nname.toml"
+    evil.write_text("[daemon]\ndebug = true\n")
+    done = subprocess.run([sys.executable, "-m", "dockharden", "plan", "--root", str(tmp_path / "root"), "--layer",
+                           str(evil)], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])))
+    assert done.returncode == 1 and done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+    assert "evil\\nname.toml: the layer has no [layer] name" in done.stderr and "Hint: rename the file" in done.stderr
+
+
 # --- the selection and the flags -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("flag,needle", [
@@ -339,8 +379,10 @@ def test_every_accepted_port_reaches_the_firewall_as_itself(ports):
     specs = [f"{p}:{min(p + span, 65535)}/{proto}" for p, span, proto in ports]
     try:
         values.each(values.port_spec)(specs)
+        accepted = True
     except values.Invalid:
-        return  # two specs that mean the same
+        accepted = False
+    assume(accepted)  # two specs that mean the same are refused: another test's claim
     block = block_v4({"allow_ports": specs}, {})
     found = re.findall(r"-p (tcp|udp) -m conntrack --ctorigdstport (\d+):?(\d+)? ", block)
     rendered = {(int(a), int(b or a), proto) for proto, a, b in found}
@@ -354,6 +396,7 @@ def test_every_accepted_port_reaches_the_firewall_as_itself(ports):
                      st.ip_addresses(v=6).flatmap(lambda a: st.integers(0, 128).map(
                          lambda n: ipaddress.ip_network(f"{a}/{n}", strict=False)))))
 def test_a_network_is_accepted_in_its_own_version_list_only_and_comes_back_as_itself(net):
+    event("every address: refused" if net.prefixlen == 0 else "a network: accepted")  # which claim ran
     if net.prefixlen == 0:  # every address: refused in either list
         with pytest.raises(values.Invalid):
             values.network(str(net), net.version)
@@ -367,8 +410,7 @@ def test_a_network_is_accepted_in_its_own_version_list_only_and_comes_back_as_it
 @given(address=st.ip_addresses(v=4), prefix=st.integers(0, 31))
 def test_a_network_with_host_bits_is_refused_naming_the_network_it_may_have_meant(address, prefix):
     net = ipaddress.ip_network(f"{address}/{prefix}", strict=False)
-    if net.network_address == address:
-        return
+    assume(net.network_address != address)  # no host bits: nothing to refuse
     with pytest.raises(values.Invalid) as caught:
         values.network(f"{address}/{prefix}", 4)
     assert f"`{net}`" in caught.value.fix

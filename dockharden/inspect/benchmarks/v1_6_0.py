@@ -1,7 +1,7 @@
 """CIS Docker Benchmark v1.6.0 (2023), sections 1-3, 4.1 and part of 5: IDs, titles, levels and Automated/Manual as the
 version states them. Pure data.
 
-Source: /work/shared/reference/cis-versions.md, itself from CyberStrikeus/CyberStrike (commit 2ffd3d89f089),
+Source: ../shared/reference/cis-versions.md, itself from CyberStrikeus/CyberStrike (commit 2ffd3d89f089),
 folder CIS_benchmarks/Server_Software/Docker/, transcriptions of the CIS PDF (which is authoritative).
 Section 3 has no v1.6.0 source file: its IDs are docker-bench-security 1.6.0's, its titles (word for word the same) and its levels and Automated/Manual those of v1.7.0 and v1.8.0, which agree on every row.
 Sections 4 (4.1 only) and 5 (the controls `docker inspect` answers) have no v1.6.0 source file either: their IDs are

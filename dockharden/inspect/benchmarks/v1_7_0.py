@@ -1,7 +1,7 @@
 """CIS Docker Benchmark v1.7.0 (2024), sections 1-3, 4.1 and part of 5: IDs, titles, levels and Automated/Manual as the
 version states them. Pure data.
 
-Source: /work/shared/reference/cis-versions.md, itself from CyberStrikeus/CyberStrike (commit 2ffd3d89f089),
+Source: ../shared/reference/cis-versions.md, itself from CyberStrikeus/CyberStrike (commit 2ffd3d89f089),
 folder CIS_benchmarks/Server_Software/Docker/, transcriptions of the CIS PDF (which is authoritative).
 Section 5 (the controls `docker inspect` answers) and 4.1: from the same source's v1.7.0 files (5.1-5.32).
 """

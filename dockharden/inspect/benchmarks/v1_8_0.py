@@ -1,7 +1,7 @@
 """CIS Docker Benchmark v1.8.0 (2025), sections 1-3, 4.1 and part of 5: IDs, titles, levels and Automated/Manual as the
 version states them. Pure data.
 
-Source: /work/shared/reference/cis-versions.md, itself from CyberStrikeus/CyberStrike (commit 2ffd3d89f089),
+Source: ../shared/reference/cis-versions.md, itself from CyberStrikeus/CyberStrike (commit 2ffd3d89f089),
 folder CIS_benchmarks/Server_Software/Docker/, transcriptions of the CIS PDF (which is authoritative).
 New in v1.8.0: 2.7 (devicemapper); 2.7-2.18 of v1.7.0 are 2.8-2.19 here.
 Section 5 (the controls `docker inspect` answers) and 4.1: from the same source's v1.8.0 files; the IDs and
