@@ -161,3 +161,30 @@ def test_with_the_real_iptables_apply_records_and_sets_the_policy_and_a_rollback
     assert seen["done"] == [{"service": "firewall-policy", "action": "iptables -P FORWARD ACCEPT (was DROP)"}]
     assert seen["again"] == [{"service": "firewall-policy", "action": "none (already as planned)"}]
     assert seen["back"] == "DROP"
+
+
+def test_with_the_real_iptables_an_automatic_rollback_puts_back_the_policy_its_journal_says_was_set(tmp_path):
+    """restore_services, as a failed apply's rollback calls it: `firewall-policy` in the journal's
+    services_started, and the policy recorded before it was set, is put back (docker is left as the record
+    says it was: stopped, so no daemon is needed here)."""
+    seen = in_namespace(f"""
+        import json
+        from pathlib import Path
+        from dockharden.execute import apply, services
+        from dockharden.host.runner import Runner
+        from dockharden.host.state import Generation
+        runner = Runner()
+        runner.run(["iptables", "-w", "-P", "FORWARD", "ACCEPT"])  # as apply left it
+        engine = apply.Engine("/", runner, now=None, config={{}})
+        record = {{"restart": True, "docker_left": True, "plan": {{"changes": [], "services": []}}, "files": [],
+                  "services_started": ["firewall-policy"],
+                  "firewall_policy": [{{"tool": "iptables", "chain": "FORWARD", "before": "DROP", "after": "ACCEPT"}}]}}
+        apply.restore_services(engine, Generation("0001", Path({str(tmp_path)!r}), record), "verifying")
+        out = {{"back": services.chain_policy_now(runner, "iptables", "FORWARD")}}
+        unjournaled = dict(record, services_started=[])
+        runner.run(["iptables", "-w", "-P", "FORWARD", "ACCEPT"])
+        apply.restore_services(engine, Generation("0001", Path({str(tmp_path)!r}), unjournaled), "verifying")
+        out["untouched"] = services.chain_policy_now(runner, "iptables", "FORWARD")
+        print(json.dumps(out))
+    """)
+    assert seen == {"back": "DROP", "untouched": "ACCEPT"}
