@@ -126,6 +126,16 @@ def test_the_table_drops_a_published_port_from_outside_lets_allowed_ones_and_rep
     assert "-P FORWARD DROP" in host.run(["iptables", "-S", "FORWARD"]).stdout  # as Docker's iptables backend had it
     assert answers(other, other_link, 8080) and answers(other, other_link, 8081)  # as before apply
 
+    # `rollback --to` the rollback: onto the nftables backend again, Docker's DROP set to ACCEPT as by apply
+    history = json.loads(host.dockharden("history", "--json").stdout)["generations"]
+    undo = next(g["id"] for g in history if g["kind"] == "rollback")
+    again = host.dockharden("rollback", "--to", undo, "--yes")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "iptables FORWARD policy DROP -> ACCEPT" in again.stdout, again.stdout
+    assert host.info()["FirewallBackend"]["Driver"].startswith("nftables")
+    assert "-P FORWARD ACCEPT" in host.run(["iptables", "-S", "FORWARD"]).stdout
+    assert answers(other, other_link, 8081) and not answers(other, other_link, 8080)
+
 
 NFT_REFUSES = """#!/bin/sh
 # stands in for an nft that refuses the table (a kernel without nft_ct answers `nft -c` so)
