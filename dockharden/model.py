@@ -232,6 +232,20 @@ class PortClosure(NamedTuple):
     table: str = "ufw"             # the layers' table of the firewall that closes them: "ufw" or "nftables"
 
 
+class HostAction(NamedTuple):
+    """A change to the live host that is no file: apply makes it after the service it follows, records the
+    value before in the generation, and a rollback puts that value back. core/forward_policy.py plans the
+    only kind so far: `firewall_policy`, a netfilter chain's policy (`iptables -P FORWARD ACCEPT`)."""
+
+    kind: str       # "firewall_policy"
+    tool: str       # "iptables" or "ip6tables"
+    chain: str      # "FORWARD"
+    before: str     # the policy now: "DROP"
+    after: str      # the policy apply sets: "ACCEPT"
+    reason: str     # why, in one sentence the plan shows
+    after_service: str = "docker"  # taken right after this service acted (docker: its restart)
+
+
 class Aftermath(NamedTuple):
     """What an apply or a rollback did to the running workload, measured before and after it acted."""
 
@@ -400,6 +414,7 @@ class Plan(NamedTuple):
     why_unchanged: Mapping[str, str] = NO_ENTRIES  # each unchanged path: what matched
     store_switch: StoreSwitch | None = None  # the restart moves dockerd to another data root or image store
     port_closure: PortClosure | None = None  # published ports the firewall newly closes (None: none)
+    host_actions: tuple[HostAction, ...] = ()  # live changes that are no file (a FORWARD policy), in order
 
     @property
     def has_changes(self) -> bool:

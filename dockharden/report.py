@@ -41,6 +41,7 @@ def plan_document(plan: Plan, root: str) -> dict[str, Any]:
         "kept": kept_document(plan.settings),
         "store_switch": plan.store_switch._asdict() if plan.store_switch else None,
         "published_ports_closed": closure_document(plan.port_closure),
+        "host_actions": [a._asdict() for a in plan.host_actions],
     }
 
 
@@ -139,6 +140,11 @@ def render_plan(plan: Plan, root: str, *, full_diff: bool = False, paint=None, r
     lines += [f"  unchanged  {path}" + (f"  ({plan.why_unchanged[path]})" if path in plan.why_unchanged else "")
               for path in plan.unchanged]
     lines += ["", paint("heading", "Services:")] + _render_services(plan)
+    if plan.host_actions:
+        from dockharden.core.forward_policy import describe
+
+        lines += ["", paint("heading", "Host actions:")]
+        lines += [f"  {describe(a)}: {a.reason}" for a in plan.host_actions]
     if plan.port_closure:
         lines += ["", paint("heading", "Published ports closed to outside sources:")]
         lines += render_closure(plan.port_closure, rollback=plan.selection.source == "rollback")

@@ -9,7 +9,7 @@ from typing import Any
 
 from dockharden.core.image_store import removed_driver_notes
 from dockharden.errors import ConflictError
-from dockharden.model import HostSnapshot, Note, Settings
+from dockharden.model import HostAction, HostSnapshot, Note, Settings
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 PATH_KEYS = ("tlscacert", "tlscert", "tlskey", "seccomp-profile")
@@ -71,7 +71,6 @@ def _check_all(config: dict[str, Any], settings: Settings, host: HostSnapshot,
     notes += removed_driver_notes(config, settings, host)
     if settings.table("ufw").get("enabled"):
         _firewall_backend(config, host)
-    notes += forward_policy_notes(config, settings, host)
     notes += forwarding_at_boot_notes(config, host)
     _userns_user(config, host)
     _snapshotter_driver(config)
@@ -432,26 +431,41 @@ def uses_nftables(config: dict, host: HostSnapshot) -> bool:
     return ((host.daemon_info or {}).get("FirewallBackend") or {}).get("Driver", "").startswith("nftables")
 
 
-def forward_policy_notes(config: dict, settings: Settings, host: HostSnapshot) -> list[Note]:
+def forward_policy_notes(config: dict, settings: Settings, host: HostSnapshot,
+                         planned: tuple[HostAction, ...] = ()) -> list[Note]:
     """Issue 22.4: with Docker's nftables backend, an iptables FORWARD policy of DROP (ufw's default "deny
-    routed") still drops what Docker's nftables chains accept: every hook's chains must accept a packet."""
+    routed") still drops what Docker's nftables chains accept: every hook's chains must accept a packet.
+    `planned` are the policies the plan itself sets to ACCEPT (core/forward_policy.py): those are no warning,
+    the plan says them as actions. What is left is warned, naming the running containers' published ports
+    that stop answering outside clients, with the fix."""
+    from dockharden.core.forward_policy import dark_ports, policies
+
     if not uses_nftables(config, host):
         return []
-    policy = host.firewall.get("forward_policy", "")
+    set_by_plan = {a.tool for a in planned}
+    dropping = {tool: p for tool, p in policies(host).items() if p in ("DROP", "REJECT") and tool not in set_by_plan}
     ufw_drops = host.ufw_enabled and host.ufw_forward_policy in ("", "DROP", "REJECT")
-    if policy not in ("DROP", "REJECT") and not ufw_drops:
+    if not dropping and not ufw_drops:
         return []
-    why = (f"the iptables FORWARD policy is {policy}" if policy in ("DROP", "REJECT")
+    tool, policy = next(iter(dropping.items()), ("", ""))
+    why = (f"the {tool} FORWARD policy is {policy}" if policy
            else f"ufw is active with DEFAULT_FORWARD_POLICY=\"{host.ufw_forward_policy or 'DROP'}\" (deny routed)")
-    said = (f"{why}: with docker's nftables firewall backend that policy still drops what Docker's nftables rules "
-            "accept, so published ports and container traffic out are blocked. ")
+    if ufw_drops and policy:
+        why += f" (ufw's DEFAULT_FORWARD_POLICY=\"{host.ufw_forward_policy or 'DROP'}\", deny routed)"
+    ports = dark_ports(host.containers)
+    what = (f"these published ports of running containers stop answering outside clients: {', '.join(ports)} "
+            "(and containers' traffic out is blocked). " if ports
+            else "published ports and container traffic out are blocked. ")
+    said = f"{why}: with docker's nftables firewall backend that policy still drops what Docker's nftables rules accept, so {what}"
     if ufw_drops:
         fix = ("Set DEFAULT_FORWARD_POLICY=\"ACCEPT\" in /etc/default/ufw (and `ufw reload`), keeping what must stay "
                "closed in ufw's route rules (`ufw route deny ...`) and the nftables layer's [nftables] table")
-    else:  # ufw is not active: Docker's iptables backend sets DROP when it turns forwarding on; a reboot clears it
+    else:  # ufw is not active, yet the plan does not set it: docker is not restarted now (--no-restart, not running)
+        tools = " (and ".join(f"`{t} -P FORWARD ACCEPT`" for t in dropping) + (")" if len(dropping) > 1 else "")
         fix = ("Docker's iptables backend sets that policy and its switch to nftables leaves it until the next boot "
-               "(Docker's documentation, \"FORWARD policy in iptables\"): once apply has restarted docker, run "
-               "`iptables -P FORWARD ACCEPT` (and `ip6tables -P FORWARD ACCEPT`); if a firewall of yours sets it, "
+               "(Docker's documentation, \"FORWARD policy in iptables\"); this apply does not restart docker from its "
+               f"iptables backend, so it leaves the policy: once docker runs on the nftables backend, run {tools}; "
+               "if a firewall of yours sets it, "
                "accept Docker's traffic in its FORWARD chain instead")
     return [Note("warning", said + fix + "; or keep the ufw block with firewall-backend iptables")]
 

@@ -65,9 +65,21 @@ def plan_from(selection: Selection, settings: Settings, host: HostSnapshot, *, e
     plan = store_switch.with_switch(plan, store_switch.find_switch(daemon_config, settings, host,
                                                                    stop_first=stop_first))
     plan = plan._replace(port_closure=closure_of(plan, settings, host))
+    plan = with_forward_policy(plan, daemon_config, settings, host, live=live)
     return plan._replace(engine_version=version, docker_socket=host.docker_socket,
                          rootless_user=host.rootless_user, daemon_pid=host.daemon.pid if host.daemon else None,
                          start_flags=tuple(host.start_flags(systemd_dropin.exec_after(host, rendered))))
+
+
+def with_forward_policy(plan: Plan, daemon_config: dict, settings: Settings, host: HostSnapshot, *,
+                        live: bool) -> Plan:
+    """The FORWARD policies apply sets to ACCEPT after docker restarts on the nftables backend (host
+    actions, core/forward_policy.py), and the warning for a policy it leaves that drops Docker's traffic."""
+    from dockharden.core.forward_policy import planned_actions
+
+    actions = planned_actions(daemon_config, host, plan.services, live=live)
+    notes = conflicts.forward_policy_notes(daemon_config, settings, host, actions)
+    return plan._replace(host_actions=actions, notes=plan.notes + tuple(notes))
 
 
 def closure_of(plan: Plan, settings: Settings, host: HostSnapshot):

@@ -191,7 +191,8 @@ def _run_steps(plan: Plan, engine: Engine, generation: Generation, restart: bool
             {"service": s.service, "action": "skipped"} for s in plan.needed])
     generation = generations.set_state(generation, "services", daemon_pid_before=services.daemon_pid(engine.root),
                                        services_started=[])
-    done = act_on_services(plan, engine, journal=lambda service: generations.note_service_started(generation, service))
+    done = act_on_services(plan, engine, journal=lambda service: generations.note_service_started(generation, service),
+                           record=lambda **facts: generations.note_facts(generation, **facts))
     done += [{"service": s.service, "action": "left stopped" if s.service == "docker" else "skipped"}
              for s in plan.left]
     generation = generations.set_state(generation, Journal.VERIFYING, services_done=done)
@@ -253,9 +254,11 @@ def _write_changes(plan: Plan, engine: Engine) -> None:
         engine.checkpoint(f"while writing the files (after {change.path})")
 
 
-def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] = lambda service: None) -> list[dict]:
-    """Docker reload or restart, audit rules, ufw: each only when the plan says so. `journal` records each
-    service before it acts, so a rollback knows exactly which ones to undo."""
+def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] = lambda service: None,
+                    record: Callable[..., None] = lambda **facts: None) -> list[dict]:
+    """Docker reload or restart, audit rules, ufw, and the host actions that follow a service: each only when
+    the plan says so. `journal` records each service before it acts, so a rollback knows exactly which ones
+    to undo; `record` keeps what a host action found before it acted (what the rollback puts back)."""
     done = []
     for action in plan.services:
         journal(action.service)
@@ -269,6 +272,7 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
             if action.action == "restart" and plan.store_switch and plan.store_switch.stop_first:
                 done.append(stop_for_store_switch(engine))
             done.append(docker_action(action.action, engine))
+            done += host_actions(plan, engine, "docker", journal, record)
         elif action.service == "auditd":
             done.append(audit_action(plan, engine))
         elif action.service == "prune-timer":
@@ -288,6 +292,39 @@ def act_on_services(plan: Plan, engine: Engine, journal: Callable[[str], None] =
             done.append({"service": "ufw", "action": "reload"})
         engine.checkpoint(f"after the {action.service} {action.action}")
     return done
+
+
+HOST_ACTIONS = "firewall-policy"  # the journal's name for the host actions (services_started)
+
+
+def host_actions(plan: Plan, engine: Engine, after: str, journal: Callable[[str], None],
+                 record: Callable[..., None]) -> list[dict]:
+    """The plan's host actions that follow `after` (a FORWARD policy set to ACCEPT once docker runs on its
+    nftables backend): the policy each finds is recorded before any is changed, so a rollback, automatic or
+    `rollback --to`, puts it back."""
+    actions = [a for a in plan.host_actions if a.after_service == after and a.kind == "firewall_policy"]
+    if not actions:
+        return []
+    found = [(a, services.chain_policy_now(engine.runner, a.tool, a.chain)) for a in actions]
+    entries = [{"tool": a.tool, "chain": a.chain, "before": now, "after": a.after}
+               for a, now in found if now and now != a.after]
+    if not entries:
+        return [{"service": HOST_ACTIONS, "action": "none (already as planned)"}]
+    record(firewall_policy=entries)
+    journal(HOST_ACTIONS)
+    for entry in entries:
+        result = services.set_chain_policy(engine.runner, entry["tool"], entry["chain"], entry["after"])
+        if not result.ok:
+            raise ApplyError(f"`{' '.join(result.argv)}` failed: {result.stderr.strip() or result.returncode}",
+                             hint=f"check `{entry['tool']} -S {entry['chain']}`")
+    return [{"service": HOST_ACTIONS, "action": ", ".join(f"{e['tool']} -P {e['chain']} {e['after']} (was {e['before']})"
+                                                          for e in entries)}]
+
+
+def put_back_policies(engine: Engine, entries: list[dict]) -> None:
+    """A rollback's undo of host actions: each recorded policy as it was."""
+    for entry in entries:
+        services.set_chain_policy(engine.runner, entry["tool"], entry["chain"], entry["before"])
 
 
 def stop_for_store_switch(engine: Engine) -> dict:
@@ -382,7 +419,19 @@ def verify_plan(plan: Plan, engine: Engine) -> list[str]:
     _verify_audit(plan, engine)
     _verify_firewall(plan, engine)
     _verify_nftables(plan, engine)
+    _verify_host_actions(plan, engine)
     return pending
+
+
+def _verify_host_actions(plan: Plan, engine: Engine) -> None:
+    """Each policy the plan set is in force (`iptables -S FORWARD`)."""
+    if not any(s.service == "docker" for s in plan.services):
+        return
+    for action in plan.host_actions:
+        now = services.chain_policy_now(engine.runner, action.tool, action.chain)
+        if now != action.after:
+            raise ApplyError(f"the {action.tool} {action.chain} policy is {now or 'unknown'}, not {action.after}",
+                             hint=f"check `{action.tool} -S {action.chain}`: a firewall of yours may set it")
 
 
 def split_pending(mismatches: list, socket: str, effective) -> tuple[list, list[str]]:
@@ -505,6 +554,8 @@ def restore_services(engine: Engine, generation: Generation, stage: str) -> list
         fs = HostFS(engine.root)
         services.nftables(engine.root, engine.runner, "load" if fs.exists(nft_table.PATH) else "remove")
     disagree = bring_docker_back(engine, generation, planned.get("docker") if "docker" in started else None)
+    if HOST_ACTIONS in started:  # after docker is back on the restored backend: the policy as it was
+        put_back_policies(engine, record.get("firewall_policy") or [])
     if "auditd" in started and engine.runner.which("auditctl"):
         entry = next((e for e in record["files"] if e["path"] == audit_rules.PATH), None)
         old = generations.backup_bytes(generation, entry) if entry else None

@@ -156,6 +156,11 @@ def set_state(generation: Generation, state: str, **extra: Any) -> Generation:
     return Generation(generation.id, generation.directory, record)
 
 
+def note_facts(generation: Generation, **facts: Any) -> None:
+    """Journal facts a step found before it acts (a chain's policy before apply sets it), state unchanged."""
+    write_record(generation.directory, dict(reread(generation).record, **facts))
+
+
 def note_service_started(generation: Generation, service: str) -> None:
     """Journal that `service` is about to act: a rollback then knows to undo it."""
     current = reread(generation).record

@@ -23,6 +23,7 @@ from dockharden.host.fs import remove_quietly, write_all
 from dockharden.model import (
     Change,
     ClosedPort,
+    HostAction,
     HostFile,
     KeyChange,
     Note,
@@ -286,7 +287,9 @@ def plan_from_document(doc: dict[str, Any]) -> Plan:
                 docker_socket=run["docker_socket"], rootless_user=run["rootless_user"],
                 start_flags=tuple(run["start_flags"]), left=tuple(_service(s) for s in pdoc["services_left"]),
                 daemon_pid=doc["inputs"]["daemon"]["pid"], store_switch=_store_switch(pdoc.get("store_switch")),
-                port_closure=_closure(pdoc.get("published_ports_closed")))
+                port_closure=_closure(pdoc.get("published_ports_closed")),
+                host_actions=tuple(HostAction(**{k: v for k, v in a.items() if k in HostAction._fields})
+                                   for a in pdoc.get("host_actions") or ()))
 
 
 def _store_switch(sdoc: dict[str, Any] | None) -> StoreSwitch | None:

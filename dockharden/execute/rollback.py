@@ -141,7 +141,26 @@ def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: fro
     # a block restored as it was may close published ports again: named, and asked about, never refused
     closure = port_closure(plan.changes, plan.services, snapshot.containers)
     return plan._replace(start_flags=flags, rootless_user=snapshot.rootless_user, docker_socket=snapshot.docker_socket,
-                         port_closure=closure)
+                         port_closure=closure, host_actions=policies_back(root, target, plan, snapshot, rendered))
+
+
+def policies_back(root: str, target: Generation, plan: Plan, snapshot, rendered: list[RenderedFile]):
+    """The rollback's host actions (core/forward_policy.py): back on the iptables backend, the chain policies
+    the generations from `target` on set, as recorded before each was changed; onto the nftables backend (a
+    rollback of a rollback), Docker's own DROP set to ACCEPT, as an apply of that switch does."""
+    from dockharden.core.forward_policy import planned_actions, policies, restore_actions
+    from dockharden.daemon_json_codec import parse_daemon_json
+    from dockharden.execute.apply import HOST_ACTIONS
+    from dockharden.host.root import is_running_system
+
+    restored = next((f for f in rendered if f.path == snapshot.daemon_json_path), None)
+    config = parse_daemon_json(restored.content if restored else hostmod.read_file(root, snapshot.daemon_json_path).content)
+    if config.get("firewall-backend") == "nftables":
+        return planned_actions(config, snapshot, plan.services, live=is_running_system(root))
+    recorded = [(g.id, g.record["firewall_policy"]) for g in generations.list_generations(root)
+                if int(g.id) >= int(target.id) and not g.damaged and g.record.get("firewall_policy")
+                and HOST_ACTIONS in g.record.get("services_started", []) and g.record.get("state") == Journal.APPLIED]
+    return restore_actions(recorded, policies(snapshot), to_nftables=False, services=plan.services)
 
 
 def with_store_switch(plan: Plan, root: str, runner: Runner, snapshot, rendered: list[RenderedFile],

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from dockharden.errors import ApplyError, HostFileError
 from dockharden.host.effective import WATCH, loaded_watches, watches  # noqa: F401 (the read side)
-from dockharden.host.facts import PIDFILES, detect_manager
+from dockharden.host.facts import PIDFILES, chain_policy, detect_manager
 from dockharden.host.fs import HostFS
 from dockharden.host.runner import Result, Runner
 
@@ -220,6 +220,17 @@ def table_loaded(runner: Runner) -> bool:
     from dockharden.targets import nft_table as nft
 
     return runner.run(["nft", "list", "table", *nft.TABLE.split()], timeout=20).ok
+
+
+def chain_policy_now(runner: Runner, tool: str, chain: str) -> str:
+    """A chain's live policy (`iptables -S FORWARD`'s `-P FORWARD DROP`: "DROP"), "" when it cannot say."""
+    listed = runner.run([tool, "-w", "-S", chain], timeout=20)
+    return chain_policy(listed.stdout, chain) if listed.ok else ""
+
+
+def set_chain_policy(runner: Runner, tool: str, chain: str, policy: str) -> Result:
+    """`iptables -w -P FORWARD ACCEPT`: one chain's policy (core/forward_policy.py plans it)."""
+    return runner.run([tool, "-w", "-P", chain, policy], timeout=20)
 
 
 def reload_ufw(runner: Runner) -> Result:

@@ -293,9 +293,17 @@ def firewall_variants(runner: Runner) -> dict:
             if "DOCKER" in listing:
                 chains.append(name)
             if name == variant:  # `-P FORWARD DROP`: what `iptables` (and so ufw) sets
-                policy = next((line.split()[2] for line in listing.splitlines()
-                               if line.startswith("-P FORWARD ") and len(line.split()) > 2), "")
-    return {"variant": variant, "docker_chains": chains, "forward_policy": policy}
+                policy = chain_policy(listing)
+    found = {"variant": variant, "docker_chains": chains, "forward_policy": policy}
+    if runner.which("ip6tables"):  # Docker's iptables backend sets the IPv6 FORWARD policy too (core/forward_policy.py)
+        found["forward_policy_v6"] = chain_policy(runner.run(["ip6tables", "-S", "FORWARD"], timeout=10).stdout)
+    return found
+
+
+def chain_policy(listing: str, chain: str = "FORWARD") -> str:
+    """The policy in `iptables -S CHAIN`'s listing (`-P FORWARD DROP`: "DROP"), or ""."""
+    return next((line.split()[2] for line in listing.splitlines()
+                 if line.startswith(f"-P {chain} ") and len(line.split()) > 2), "")
 
 
 GRAPHDRIVER, CONTAINERD_STORE = "graphdriver", "containerd"

@@ -87,6 +87,28 @@ def test_a_plan_for_an_image_does_not_check_its_firewall_files_with_this_machine
     assert live_calls(machine) == []
 
 
+def test_the_switch_to_nftables_on_an_image_plans_no_forward_policy_and_apply_and_rollback_run_no_iptables(
+        tmp_path, machine):
+    """The iptables FORWARD policy is a live host's (core/forward_policy.py): an image has none to judge, so its
+    plan has no host action and no warning about it, and nothing is run to read or set it."""
+    root = image(tmp_path)
+    (root / "etc/ufw/ufw.conf").unlink()  # no ufw: on a live host the policy would be Docker's own
+    engine = ("--profile", "baseline,nftables", "--engine-version", "29.1.0")
+    done = run(machine, "plan", "--root", str(root), *engine, "--json")
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert plan["host_actions"] == []
+    assert not any("FORWARD policy is" in n["message"] for n in plan["notes"])
+    done = run(machine, "apply", "--root", str(root), *engine, "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "Host actions:" not in done.stdout and "-P FORWARD" not in done.stdout
+    assert '"firewall-backend": "nftables"' in (root / "etc/docker/daemon.json").read_text()
+    done = run(machine, "rollback", "--root", str(root), "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "Host actions:" not in done.stdout
+    assert live_calls(machine) == []
+
+
 def test_verify_on_an_image_says_the_kernel_and_firewall_state_is_not_verifiable_and_reads_neither(
         tmp_path, machine):
     root = image(tmp_path)

@@ -81,6 +81,13 @@ def test_the_table_drops_a_published_port_from_outside_lets_allowed_ones_and_rep
     assert "[nftables] table of your layer site" in said and "of api" not in said
     assert files(host) == before  # nothing written
     assert answers(other, other_link, 8080)
+    assert "-P FORWARD DROP" in host.run(["iptables", "-S", "FORWARD"]).stdout  # Docker's iptables backend set it
+
+    planned = host.dockharden("plan", "--json", *PROFILE, *site, *host.fit_limits_layer())
+    actions = json.loads(planned.stdout)["host_actions"]
+    assert {"kind": "firewall_policy", "tool": "iptables", "chain": "FORWARD", "before": "DROP",
+            "after": "ACCEPT"}.items() <= actions[0].items(), planned.stdout
+    assert not any("FORWARD policy is" in n["message"] for n in json.loads(planned.stdout)["notes"])  # no warning
 
     done, result = apply(host, *site, "--close-published-ports")
     assert done.returncode == 0 and result["result"] == "applied", done.stdout + done.stderr
@@ -88,13 +95,9 @@ def test_the_table_drops_a_published_port_from_outside_lets_allowed_ones_and_rep
     assert closed == [("web", 8080)]
     assert host.info()["FirewallBackend"]["Driver"].startswith("nftables")
     assert "ct state new drop" in table_listed(host) and host.show(UNIT, "UnitFileState")["UnitFileState"] == "enabled"
-    # Docker's iptables backend set the FORWARD policy to DROP and its switch to nftables leaves it (Docker's
-    # documentation; the plan warns): until it is reset, every published port is dark, allowed ones too
-    assert "-P FORWARD DROP" in host.run(["iptables", "-S", "FORWARD"]).stdout
-    assert not answers(other, other_link, 8081)
-    for tool in ("iptables", "ip6tables"):  # what the plan's warning says to run
-        host.run([tool, "-P", "FORWARD", "ACCEPT"])
-
+    # Docker's iptables backend had set the FORWARD policy to DROP, which its switch to nftables leaves until the
+    # next boot: apply set it to ACCEPT right after the restart, as the plan said, with no step by hand
+    assert "-P FORWARD ACCEPT" in host.run(["iptables", "-S", "FORWARD"]).stdout
     assert not answers(other, other_link, 8080)       # dropped from outside
     assert answers(other, other_link, 8081)           # an allowed port
     assert answers(allowed, allowed_link, 8080)       # an allowed source
@@ -116,9 +119,22 @@ def test_the_table_drops_a_published_port_from_outside_lets_allowed_ones_and_rep
 
     back = host.dockharden("rollback", "--yes")
     assert back.returncode == 0, back.stdout + back.stderr
+    assert "iptables FORWARD policy ACCEPT -> DROP" in back.stdout, back.stdout  # the rollback's plan says it
     assert table_listed(host) == "" and not host.path(TABLE).exists() and not host.path(UNIT_PATH).exists()
     assert host.show(UNIT, "UnitFileState")["UnitFileState"] in ("", "disabled")
-    assert answers(other, other_link, 8080)           # open again
+    assert not host.info()["FirewallBackend"]["Driver"].startswith("nftables")
+    assert "-P FORWARD DROP" in host.run(["iptables", "-S", "FORWARD"]).stdout  # as Docker's iptables backend had it
+    assert answers(other, other_link, 8080) and answers(other, other_link, 8081)  # as before apply
+
+    # `rollback --to` the rollback: onto the nftables backend again, Docker's DROP set to ACCEPT as by apply
+    history = json.loads(host.dockharden("history", "--json").stdout)["generations"]
+    undo = next(g["id"] for g in history if g["kind"] == "rollback")
+    again = host.dockharden("rollback", "--to", undo, "--yes")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "iptables FORWARD policy DROP -> ACCEPT" in again.stdout, again.stdout
+    assert host.info()["FirewallBackend"]["Driver"].startswith("nftables")
+    assert "-P FORWARD ACCEPT" in host.run(["iptables", "-S", "FORWARD"]).stdout
+    assert answers(other, other_link, 8081) and not answers(other, other_link, 8080)
 
 
 NFT_REFUSES = """#!/bin/sh

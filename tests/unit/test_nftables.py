@@ -1,6 +1,6 @@
 """The nftables layer (issue 22.3, 22.4): Docker's nftables firewall backend filtered by dockharden's own
 table `inet dockharden`, with the ufw block's semantics; ufw with that backend refused with the layer as
-the fix; an iptables FORWARD policy of DROP warned about. The table is checked with the real `nft -c` and
+the fix; an iptables FORWARD policy of DROP the plan does not set warned about. The table is checked with the real `nft -c` and
 loaded with the real `nft` in a private network namespace."""
 
 import json
@@ -148,11 +148,12 @@ def test_a_forward_policy_of_drop_with_the_nftables_backend_is_warned_with_what_
     assert "firewall-backend iptables" in note.message
 
 
-def test_the_drop_policy_docker_s_iptables_backend_left_is_reset_by_hand_not_in_ufw_s_file():
+def test_a_drop_policy_docker_s_iptables_backend_left_that_the_plan_does_not_set_is_reset_by_hand_not_in_ufw_s_file():
     """Measured on Engine 29.7.2 under systemd: the restart onto the nftables backend leaves the FORWARD policy
-    of DROP that the iptables backend set, and every published port goes dark until it is reset."""
+    of DROP that the iptables backend set, and every published port goes dark until it is reset. A plan that
+    restarts docker sets it itself (tests/unit/test_forward_policy.py); one that does not says what to run."""
     [note] = forward_policy_notes({"firewall-backend": "nftables"}, NFT_LAYERS,
-                                  host(firewall={"forward_policy": "DROP"}))
+                                  host(firewall={"forward_policy": "DROP", "forward_policy_v6": "DROP"}))
     assert "leaves it until the next boot" in note.message and "ip6tables -P FORWARD ACCEPT" in note.message
     assert "/etc/default/ufw" not in note.message
 
