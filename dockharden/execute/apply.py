@@ -580,7 +580,7 @@ def bring_docker_back(engine: Engine, generation: Generation, acted: str | None)
         return []  # the plan left a stopped dockerd stopped: so does its rollback
     restarted = False
     if acted == "restart" or not verify.wait_for_daemon(engine.socket, 2, engine.progress):
-        docker_action("restart", engine)
+        _restart_back(engine)
         restarted = True
     elif acted == "reload":
         docker_action("reload", engine)
@@ -593,6 +593,19 @@ def bring_docker_back(engine: Engine, generation: Generation, acted: str | None)
         docker_action("restart", engine)
         disagree = _disagreements(expected, engine)
     return disagree
+
+
+def _restart_back(engine: Engine) -> None:
+    """A rollback's restart onto the restored files, tried a second time when the first fails: a daemon that
+    died (killed, crashed) can leave the containerd it started still shutting down, and a start in that
+    moment fails ("failed to start containerd: timeout waiting for containerd to start"); the next start
+    finds it gone. systemd's docker.service retries a failed start by itself (Restart=always); a restart
+    command or an init script does not."""
+    try:
+        docker_action("restart", engine)
+    except ApplyError as first:
+        engine.progress(f"docker did not come back on the restored files ({first.message}): restarting it once more")
+        docker_action("restart", engine)
 
 
 def restored_daemon_config(generation: Generation) -> dict:

@@ -37,18 +37,18 @@ def from_environment(environ: Mapping[str, str]) -> Callable[[str], None]:
     action, _, rest = spec.partition(":")
     where, _, arg = rest.partition(":")
     mark = environ.get("DOCKHARDEN_FAILPOINT_MARK")
+    release = environ.get("DOCKHARDEN_FAILPOINT_RELEASE", "")
 
     def point(name: str) -> None:
         if name == where:
-            _act(action, arg, mark, name)
+            _act(action, arg, mark, release, name)
     return point
 
 
-def _act(action: str, arg: str, mark: str | None, name: str) -> None:
+def _act(action: str, arg: str, mark: str | None, release: str, name: str) -> None:
     if action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     elif action == "pause":
-        release = os.environ.get("DOCKHARDEN_FAILPOINT_RELEASE", "")
         if release or not arg:
             _hold(mark, release)
         else:  # `pause:POINT:SECONDS`, a window of time: only where a test has no mark yet (docs/testing.md)
