@@ -187,5 +187,5 @@ def test_a_rollback_that_brings_back_a_block_closing_the_port_names_it_in_its_qu
     asked = serving.host.dockharden("rollback", input="n\n")
     assert asked.returncode == 1
     assert "Roll back? This closes published port(s) 8080/tcp (web) to outside sources." in asked.stdout
-    assert "the rollback restores the block as it was before, which closes them" in asked.stdout
+    assert "the rollback restores the DOCKER-USER block as it was before, which closes them" in asked.stdout
     assert serving.answers_outside()
