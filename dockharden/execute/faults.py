@@ -12,6 +12,8 @@ A pause waits on marks, never on a wall-clock window: DOCKHARDEN_FAILPOINT_RELEA
 made, which the pause opens first; DOCKHARDEN_FAILPOINT_MARK names a file the pause then creates (the test
 knows the point is reached, the FIFO is open), and the pause holds until the test writes to the FIFO or
 closes it (`release`). A signal meanwhile is handled as anywhere else (noted, or raised before any change).
+A pause holds the first time the run reaches its point only: a rollback that passes the same point again
+(its own restart at during-restart) goes on, as the test released the run once.
 `pause:POINT:SECONDS` without a FIFO sleeps instead: a window of time, kept only where a test has no mark
 for what the window gave (docs/testing.md names them).
 """
@@ -39,8 +41,11 @@ def from_environment(environ: Mapping[str, str]) -> Callable[[str], None]:
     mark = environ.get("DOCKHARDEN_FAILPOINT_MARK")
     release = environ.get("DOCKHARDEN_FAILPOINT_RELEASE", "")
 
+    reached = []
+
     def point(name: str) -> None:
-        if name == where:
+        if name == where and not (action == "pause" and reached):
+            reached.append(name)
             _act(action, arg, mark, release, name)
     return point
 

@@ -255,25 +255,6 @@ def leftover_files(host) -> list[str]:
     return found
 
 
-def spawn_paused(host, point: str, *args):
-    """dockharden ARGS held at `point` (managed_host.spawn_held); returns once the point is reached.
-
-    At during-restart it is still a window of time (pause:during-restart:3): held by a mark there, a signal
-    sent once the new daemon answers and the process released at once, the rollback's restart of the daemon
-    hung past 240 s on the namespace host (dockerd-ctl); what the 3 s give the daemon has no mark yet."""
-    if point != "during-restart":
-        return spawn_held(host, point, *args)
-    mark = host.dir / f"reached-{point}"
-    mark.unlink(missing_ok=True)
-    proc = host.spawn_dockharden(*args, env={"DOCKHARDEN_FAILPOINT": f"pause:{point}:3",
-                                             "DOCKHARDEN_FAILPOINT_MARK": str(mark)})
-    while not mark.exists():
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    proc.go = lambda: None  # the window ends by itself
-    return proc
-
-
 def one_line_saying(err: str, signum: int) -> str:
     said = [line for line in err.splitlines() if line.startswith(f"dockharden: interrupted by {signum.name}")]
     assert len(said) == 1 and err.endswith(said[0] + "\n"), err
@@ -285,7 +266,7 @@ def one_line_saying(err: str, signum: int) -> str:
 @pytest.mark.parametrize("point", ["after-record", "after-write-0", "during-restart", "during-verify"])
 def test_a_signal_during_apply_finishes_the_step_then_the_host_is_back_as_it_was(managed, point, signum):
     host = managed.host
-    proc = spawn_paused(host, point, "apply", "--yes", "--json", "--profile", "baseline", *managed.layers)
+    proc = spawn_held(host, point, "apply", "--yes", "--json", "--profile", "baseline", *managed.layers)
     proc.send_signal(signum)
     proc.go()  # the signal was sent while it held at the point
     out, err = proc.communicate(timeout=240)
@@ -306,7 +287,7 @@ def test_a_signal_during_a_rollback_restart_puts_back_what_the_rollback_replaced
     host = managed.host
     assert managed.apply("--profile", "baseline", *managed.layers).returncode == 0
     applied = managed.daemon_json()
-    proc = spawn_paused(host, "during-restart", "rollback", "--to", "0001", "--yes", "--json")
+    proc = spawn_held(host, "during-restart", "rollback", "--to", "0001", "--yes", "--json")
     proc.send_signal(signal.SIGTERM)
     proc.go()
     out, err = proc.communicate(timeout=240)
