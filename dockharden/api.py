@@ -296,7 +296,8 @@ def show_saved(request: Request, path: str) -> SavedPlanStatus:
     if request.root == "/":
         request = request._replace(root=saved.root)
     wrong, changed = saved_plan_status(request, saved)
-    return SavedPlanStatus(saved, request.root, wrong, changed, layer_differences(saved.document["inputs"]))
+    return SavedPlanStatus(saved, root=request.root, wrong=wrong, changed=changed,
+                           layers_changed=layer_differences(saved.document["inputs"]))
 
 
 def saved_plan_status(request: Request, saved) -> tuple[list[str], list[str]]:

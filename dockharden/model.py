@@ -5,11 +5,11 @@ Pure: no I/O. The plan is a value: it can be printed, serialised and tested with
 Every value a command makes on its way (the model, and the values of core, targets, host, execute and api)
 is a NamedTuple: a frozen dataclass compiles its methods with exec when it is defined, at every start, and
 a plan defines these values before it reads a byte (docs/performance.md has the measured cost; a test keeps
-`dataclasses` off plan's path). A NamedTuple cannot be keyword-only: build a wide one (more than four
-fields) with keywords, as HostSnapshot and Plan are. A changed copy is `value._replace(...)`. The
-annotations are evaluated (no `from __future__ import annotations`): NamedTuple compiles each annotation
-left as a string. A mapping field left out defaults to NO_ENTRIES, one shared empty mapping that refuses
-to be changed (a NamedTuple's defaults are made once, not per value).
+`dataclasses` off plan's path). A NamedTuple cannot be keyword-only: a wide one (more than four fields) is
+built with its first field at most by position and the rest by keyword (a test reads every call). A changed
+copy is `value._replace(...)`. The annotations are evaluated (no `from __future__ import annotations`):
+NamedTuple compiles each annotation left as a string. A mapping field left out defaults to NO_ENTRIES, one
+shared empty mapping that refuses to be changed (a NamedTuple's defaults are made once, not per value).
 
 The values of `check`, `verify`, saved plans, the schedule, TLS certificates and shell completion, off a plain
 plan's path, are frozen dataclasses, keyword-only when they have more than four fields (a test).

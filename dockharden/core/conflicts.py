@@ -516,7 +516,7 @@ def _warnings(config: dict, host: HostSnapshot) -> list[Note]:
     from dockharden.core.store_switch import find_switch
 
     # a running daemon's switch is told whole, with each running container's fate (core/store_switch.py)
-    told = find_switch(config, Settings({}, {}, {}, ()), host) is not None
+    told = find_switch(config, Settings({}, provenance={}, removed={}, layers=()), host) is not None
     notes = [] if told else store_switch_warning(config, host)
     remapped = "name=userns" in ((host.daemon_info or {}).get("SecurityOptions") or [])
     if config.get("userns-remap") and not remapped and not told:

@@ -49,7 +49,7 @@ def planned_actions(config: dict, host: HostSnapshot, services: Iterable[Service
     Docker's own), and a tool's policy is DROP or REJECT."""
     if not live or host.ufw_enabled or not switches_to_nftables(config, host) or not restarts_docker(services):
         return ()
-    return tuple(HostAction(KIND, tool, CHAIN, before, "ACCEPT", reason=(
+    return tuple(HostAction(KIND, tool=tool, chain=CHAIN, before=before, after="ACCEPT", reason=(
         f"docker's iptables backend set `{tool} -P {CHAIN} {before}` when it turned forwarding on, and its restart "
         "onto the nftables backend leaves it until the next boot, which clears it: until then it drops what "
         "Docker's nftables rules accept (every published port, containers' traffic out); set to ACCEPT right "
@@ -70,7 +70,7 @@ def restore_actions(recorded: Iterable[tuple[str, list[dict]]], now: dict[str, s
         for entry in entries:
             if entry.get("chain", CHAIN) == CHAIN:
                 first.setdefault(entry["tool"], (generation, entry["before"]))
-    return tuple(HostAction(KIND, tool, CHAIN, now[tool], before, reason=(
+    return tuple(HostAction(KIND, tool=tool, chain=CHAIN, before=now[tool], after=before, reason=(
         f"generation {generation} set it from {before} to ACCEPT when docker moved to its nftables backend; put "
         f"back once docker runs on its iptables backend again"))
         for tool, (generation, before) in first.items() if now.get(tool) and now[tool] != before)

@@ -74,7 +74,7 @@ def file_change(new: RenderedFile, host: HostSnapshot, settings: Settings) -> Ch
         # a daemon.json removed (a rollback of the apply that created it) drops every key it set
         keys = (tuple(json_key_changes(parse_daemon_json(old.content, new.path), {}, settings))
                 if new.target == "daemon.json" else ())
-        return Change(new.target, new.path, Action.DELETE, old, new, key_changes=keys)
+        return Change(new.target, path=new.path, action=Action.DELETE, old=old, new=new, key_changes=keys)
     mode = None if old.mode == new.mode else (old.mode, new.mode)
     owner = None if (old.uid, old.gid) == (new.uid, new.gid) else ((old.uid, old.gid), (new.uid, new.gid))
     if old.exists and old.content == new.content and not mode and not owner:
@@ -85,7 +85,7 @@ def file_change(new: RenderedFile, host: HostSnapshot, settings: Settings) -> Ch
         keys = tuple(json_key_changes(parse_daemon_json(old.content, new.path),
                                       json.loads(new.content), settings))
     diff = "(private key: content not shown)" if new.secret and old.content != new.content else unified_diff(old, new)
-    return Change(new.target, new.path, action, old, new, diff=diff,
+    return Change(new.target, path=new.path, action=action, old=old, new=new, diff=diff,
                   key_changes=keys, mode_change=mode, owner_change=owner)
 
 
@@ -145,8 +145,9 @@ def _same(a: Any, b: Any) -> bool:
 def _key_change(kind: str, path: tuple, before: Any, after: Any, settings: Settings) -> KeyChange:
     kept = _kept_entry(settings, path)
     if kept is not None:  # the operator's value (back), or a default that yields: not the layer's doing
-        return KeyChange(kind, "/".join(path), before, after, kept["layer"], "kept")
-    return KeyChange(kind, "/".join(path), before, after, _layer(settings, path, kind), _strength(settings, path, kind))
+        return KeyChange(kind, path="/".join(path), old=before, new=after, layer=kept["layer"], strength="kept")
+    return KeyChange(kind, path="/".join(path), old=before, new=after, layer=_layer(settings, path, kind),
+                     strength=_strength(settings, path, kind))
 
 
 def _kept_entry(settings: Settings, path: tuple) -> dict | None:
@@ -184,17 +185,17 @@ def service_actions(changes: list[Change], host: HostSnapshot, reloadable: froze
     touched = {by_name.get(c.target) or by_path.get(c.path, "") for c in changes}
     actions = []
     if "systemd" in touched:
-        actions.append(ServiceAction("systemd", "daemon-reload", "the docker.service drop-in changed"))
+        actions.append(ServiceAction("systemd", action="daemon-reload", reason="the docker.service drop-in changed"))
     actions += _prune_timer_action(changes, host, "systemd" in touched)
     actions += _nftables_action(changes, host, any(a.action == "daemon-reload" for a in actions))
     docker = _docker_action(changes, host, reloadable)
     if docker:
         actions.append(docker)
     if "auditd" in touched and host.audit_loadable:
-        actions.append(ServiceAction("auditd", "reload", "audit rules changed: the kernel's watches for this key "
-                                                         "are synced with auditctl"))
+        actions.append(ServiceAction("auditd", action="reload", reason="audit rules changed: the kernel's watches "
+                                     "for this key are synced with auditctl"))
     if "ufw" in touched and host.ufw_enabled:
-        actions.append(ServiceAction("ufw", "reload", "the DOCKER-USER block changed and ufw is active"))
+        actions.append(ServiceAction("ufw", action="reload", reason="the DOCKER-USER block changed and ufw is active"))
     return actions
 
 
@@ -205,12 +206,12 @@ def _prune_timer_action(changes: list[Change], host: HostSnapshot, reloading: bo
     service = next((c for c in changes if c.path == prune_timer.SERVICE_PATH), None)
     if (timer is None and service is None) or host.manager != "systemd":
         return []
-    reload = [] if reloading else [ServiceAction("systemd", "daemon-reload", "the prune units changed")]
+    reload = [] if reloading else [ServiceAction("systemd", action="daemon-reload", reason="the prune units changed")]
     if (timer or service).action == Action.DELETE:
-        return reload + [ServiceAction("prune-timer", "stop", f"the prune layer is off: {prune_timer.TIMER_NAME} "
-                                                              "is stopped and disabled")]
-    return reload + [ServiceAction("prune-timer", "start", f"{prune_timer.TIMER_NAME} is enabled and started "
-                                                           "(systemctl enable --now)")]
+        return reload + [ServiceAction("prune-timer", action="stop", reason=f"the prune layer is off: "
+                                       f"{prune_timer.TIMER_NAME} is stopped and disabled")]
+    return reload + [ServiceAction("prune-timer", action="start",
+                                   reason=f"{prune_timer.TIMER_NAME} is enabled and started (systemctl enable --now)")]
 
 
 def _nftables_action(changes: list[Change], host: HostSnapshot, reloading: bool) -> list[ServiceAction]:
@@ -221,12 +222,13 @@ def _nftables_action(changes: list[Change], host: HostSnapshot, reloading: bool)
     if table is None and unit is None:
         return []
     systemd = host.manager == "systemd"
-    reload = [ServiceAction("systemd", "daemon-reload", f"{nft_table.UNIT_NAME} changed")] \
+    reload = [ServiceAction("systemd", action="daemon-reload", reason=f"{nft_table.UNIT_NAME} changed")] \
         if systemd and unit and not reloading else []
     if (table or unit).action == Action.DELETE:
-        return reload + [ServiceAction("nftables", "remove", f"the nftables layer is off: table {nft_table.TABLE} "
-                                       "is deleted" + (f" and {nft_table.UNIT_NAME} disabled" if systemd else ""))]
-    return reload + [ServiceAction("nftables", "load", f"table {nft_table.TABLE} is loaded (nft -f "
+        return reload + [ServiceAction("nftables", action="remove",
+                                       reason=f"the nftables layer is off: table {nft_table.TABLE} is deleted"
+                                       + (f" and {nft_table.UNIT_NAME} disabled" if systemd else ""))]
+    return reload + [ServiceAction("nftables", action="load", reason=f"table {nft_table.TABLE} is loaded (nft -f "
                                    f"{nft_table.PATH})" + (f" and {nft_table.UNIT_NAME} enabled for boot" if systemd
                                                             else ""))]
 
@@ -244,7 +246,8 @@ def _docker_action(changes: list[Change], host: HostSnapshot, reloadable: frozen
               if c.kind == "removed" and "/" not in c.path and c.path in reloadable
               and c.path not in RESET_BY_RELOAD]
     if not fixed:
-        return ServiceAction("docker", "reload", "only reloadable keys changed (" + ", ".join(keys) + "): SIGHUP",
+        return ServiceAction("docker", action="reload",
+                             reason="only reloadable keys changed (" + ", ".join(keys) + "): SIGHUP",
                              effect="nothing restarts")
     return restart_action(fixed, host, _final_config(daemon, host))
 
@@ -267,7 +270,7 @@ def restart_action(fixed: list[str], host: HostSnapshot, final: dict[str, Any]) 
     if pending:
         survive += (f"; {', '.join(pending)} take(s) effect only at the first docker restart with no container "
                     f"running: the default bridge is kept while these run: {', '.join(host.running_containers)}")
-    return ServiceAction("docker", "restart", "not reloadable: " + ", ".join(fixed) + "; " + survive,
+    return ServiceAction("docker", action="restart", reason="not reloadable: " + ", ".join(fixed) + "; " + survive,
                          effect=effect, stops=stops, steps=steps, pending=pending, keeps=keeps)
 
 

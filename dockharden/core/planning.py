@@ -130,7 +130,7 @@ def own_files(host: HostSnapshot, selection: Selection, state: dict) -> list:
     from dockharden.model import RenderedFile
 
     data = (json.dumps(state, indent=2, allow_nan=False, sort_keys=True) + "\n").encode()
-    files = [RenderedFile("state", MANAGED_STATE, data, mode=0o600)]
+    files = [RenderedFile("state", path=MANAGED_STATE, content=data, mode=0o600)]
     wanted = selection_file(host.file(CONFIG_PATH), selection)
     return files + ([wanted] if wanted else [])
 

@@ -100,9 +100,11 @@ class Firewall(NamedTuple):
 
 
 FIREWALLS = (
-    Firewall("ufw", PATH_V4, block_rules, "ufw", "the DOCKER-USER block", "when ufw next loads it"),
-    Firewall("nftables", nft_table.PATH, table_rules, "nftables", f"the nftables table {nft_table.TABLE}",
-             f"when it is next loaded ({nft_table.UNIT_NAME} at boot)"),
+    Firewall("ufw", path=PATH_V4, rules=block_rules, service="ufw", name="the DOCKER-USER block",
+             loads="when ufw next loads it"),
+    Firewall("nftables", path=nft_table.PATH, rules=table_rules, service="nftables",
+             name=f"the nftables table {nft_table.TABLE}",
+             loads=f"when it is next loaded ({nft_table.UNIT_NAME} at boot)"),
 )
 BY_TABLE = {f.table: f for f in FIREWALLS}
 
@@ -172,7 +174,7 @@ def port_closure(changes, services: Iterable[ServiceAction], containers: Iterabl
         new = firewall.rules(text(change.new.content))
         ports = newly_closed(containers, before, new)
         if ports:
-            return PortClosure(ports, keep_open_line(allowed_words(new), ports), layer=layer,
+            return PortClosure(ports, keep_open=keep_open_line(allowed_words(new), ports), layer=layer,
                                accepted_by=accepted_by, takes_effect=loads_now(firewall, services),
                                table=firewall.table)
     return None

@@ -40,7 +40,7 @@ def choose_selection(config: dict[str, Any], profiles: list[str] | None, layers:
     saved_profiles = config.get("profiles")
     saved_layers = config.get("layers", [])
     if profiles is None and layers is None and saved_profiles is not None:
-        return Selection(tuple(saved_profiles), tuple(saved_layers), source=CONFIG_PATH)
+        return Selection(tuple(saved_profiles), layers=tuple(saved_layers), source=CONFIG_PATH)
     if profiles is not None:
         check_profiles(profiles, key="--profile")
     if layers is not None:
@@ -48,7 +48,7 @@ def choose_selection(config: dict[str, Any], profiles: list[str] | None, layers:
     chosen = tuple(profiles) if profiles is not None else tuple(saved_profiles or DEFAULT_PROFILES)
     source = "command line" if profiles or layers else "default"
     profiles_from = source if profiles is not None else CONFIG_PATH if saved_profiles is not None else "default"
-    return Selection(chosen, tuple(str(Path(p).absolute()) for p in layers or ()), source=source,
+    return Selection(chosen, layers=tuple(str(Path(p).absolute()) for p in layers or ()), source=source,
                      profiles_from=profiles_from, layers_from=source)
 
 
@@ -200,7 +200,7 @@ def selection_file(current: HostFile, selection: Selection) -> RenderedFile | No
     from dockharden.targets.daemon_json import kept_mode
 
     content = current.content if holds(current.content, selection) else render_config(current.content, selection)
-    return RenderedFile("selection", CONFIG_PATH, content, mode=kept_mode(current, 0o644))
+    return RenderedFile("selection", path=CONFIG_PATH, content=content, mode=kept_mode(current, 0o644))
 
 
 def _toml_array(values) -> str:

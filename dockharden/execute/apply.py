@@ -115,8 +115,8 @@ def apply_plan(plan: Plan, engine: Engine, *, restart: bool, kind: str = "apply"
     except OSError as exc:  # a full disk, a read-only mount: undo what was written
         return roll_back_generation(engine, generation, from_os_error(exc, "the apply stopped").paragraph())
     generations.release_reserve(generation)
-    return RunResult(RunOutcome.APPLIED, generation.id, tuple(c.path for c in plan.changes),
-                     tuple(generation.record.get("services_done", [])),
+    return RunResult(RunOutcome.APPLIED, generation=generation.id, written=tuple(c.path for c in plan.changes),
+                     services=tuple(generation.record.get("services_done", [])),
                      messages=tuple(generation.record.get("pending") or ()))
 
 
@@ -512,12 +512,12 @@ def roll_back_generation(engine: Engine, generation: Generation, reason: str) ->
     daemon = " and the daemon runs with them" if generation.record.get("restart") else ""
     generation, problem = _journal(generation, Journal.ROLLED_BACK, restored=restored)
     if problem:
-        return RunResult(RunOutcome.FAILED, generation.id, messages=(
+        return RunResult(RunOutcome.FAILED, generation=generation.id, messages=(
             reason, f"every file was restored from generation {generation.id}{daemon}, but the journal could not "
                     f"record it ({problem})",
             f"the backups stay in {generation.directory}/files; free some space, then run `dockharden apply` or "
             f"`dockharden rollback`: it finishes the rollback of generation {generation.id} first"))
-    return RunResult(RunOutcome.ROLLED_BACK, generation.id, messages=(
+    return RunResult(RunOutcome.ROLLED_BACK, generation=generation.id, messages=(
         reason, f"every file was restored from generation {generation.id}{daemon}"))
 
 
@@ -531,7 +531,7 @@ def _journal(generation: Generation, state: str, **facts: Any) -> tuple[Generati
 
 def _rollback_failed(generation: Generation, reason: str, problem: str) -> RunResult:
     generation, journal_problem = _journal(generation, Journal.FAILED, rollback_error=problem)
-    return RunResult(RunOutcome.FAILED, generation.id, messages=(
+    return RunResult(RunOutcome.FAILED, generation=generation.id, messages=(
         reason, f"ROLLBACK FAILED: {problem}",
         f"the previous files are in {generation.directory}/files (record.json says where each belongs); fix the "
         f"cause, then `dockharden rollback --to {generation.id}` puts them back, or copy them by hand"

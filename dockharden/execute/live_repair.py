@@ -35,4 +35,5 @@ def repair_live_state(plan: Plan, engine):
     if left:
         raise ApplyError("live state is still not as the files say: " + "; ".join(a.reason for a in left),
                          hint="see `dockharden verify`", path=audit_rules.PATH)
-    return RunResult(RunOutcome.APPLIED, None, (), tuple(done), tuple(["live state repaired, no file changed"] + messages))
+    return RunResult(RunOutcome.APPLIED, generation=None, written=(), services=tuple(done),
+                     messages=tuple(["live state repaired, no file changed"] + messages))

@@ -278,7 +278,8 @@ def plan_from_document(doc: dict[str, Any]) -> Plan:
     files = doc["inputs"]["files"]
     changes = tuple(_change(c, payload[c["path"]], files.get(c["path"], {})) for c in pdoc["changes"])
     selection = pdoc["selection"]
-    return Plan(selection=Selection(tuple(selection["profiles"]), tuple(selection["layers"]), selection["from"]),
+    return Plan(selection=Selection(tuple(selection["profiles"]), layers=tuple(selection["layers"]),
+                                    source=selection["from"]),
                 settings=EMPTY_SETTINGS, engine_version=run["engine_version"], changes=changes,
                 unchanged=tuple(pdoc["unchanged"]), why_unchanged=dict(pdoc.get("unchanged_reasons", {})),
                 services=tuple(_service(s) for s in pdoc["services"]),
@@ -305,21 +306,21 @@ def _closure(cdoc: dict[str, Any] | None) -> PortClosure | None:
         return None
     ports = tuple(ClosedPort(p["container"], PublishedPort(p["host_ip"], p["host_port"], p["container_port"],
                                                            p["proto"]), tuple(p["open_to"])) for p in cdoc["ports"])
-    return PortClosure(ports, cdoc["keep_open"], layer=cdoc["layer"], accepted_by=cdoc["accepted_by"],
+    return PortClosure(ports, keep_open=cdoc["keep_open"], layer=cdoc["layer"], accepted_by=cdoc["accepted_by"],
                        takes_effect=cdoc["takes_effect"], table=cdoc.get("table", "ufw"))
 
 
 def _change(cdoc: dict[str, Any], payload: dict[str, Any], was: dict[str, Any]) -> Change:
     content = payload["content_base64"]
-    new = RenderedFile(payload["target"], payload["path"],
-                       None if content is None else base64.b64decode(content, validate=True),
+    new = RenderedFile(payload["target"], path=payload["path"],
+                       content=None if content is None else base64.b64decode(content, validate=True),
                        mode=payload["mode"], uid=payload["uid"], gid=payload["gid"], secret=payload["secret"])
-    old = HostFile(cdoc["path"], was.get("sha256") is not None, None, was.get("mode"), was.get("uid"),
-                   was.get("gid"))
+    old = HostFile(cdoc["path"], exists=was.get("sha256") is not None, content=None, mode=was.get("mode"),
+                   uid=was.get("uid"), gid=was.get("gid"))
     mode = cdoc.get("mode_change")
     owner = cdoc.get("owner_change")
-    return Change(cdoc["target"], cdoc["path"], cdoc["action"], old, new, diff=cdoc["diff"],
-                  key_changes=tuple(KeyChange(k["kind"], k["key"], k["old"], k["new"], k["layer"])
+    return Change(cdoc["target"], path=cdoc["path"], action=cdoc["action"], old=old, new=new, diff=cdoc["diff"],
+                  key_changes=tuple(KeyChange(k["kind"], path=k["key"], old=k["old"], new=k["new"], layer=k["layer"])
                                     for k in cdoc.get("keys", [])),
                   mode_change=(_mode(mode["old"]), _mode(mode["new"])) if mode else None,
                   owner_change=(tuple(owner["old"]), tuple(owner["new"])) if owner else None)
@@ -330,7 +331,7 @@ def _mode(text: str | None) -> int | None:
 
 
 def _service(sdoc: dict[str, Any]) -> ServiceAction:
-    return ServiceAction(sdoc["service"], sdoc["action"], sdoc["reason"], effect=sdoc.get("effect", ""),
+    return ServiceAction(sdoc["service"], action=sdoc["action"], reason=sdoc["reason"], effect=sdoc.get("effect", ""),
                          stops=tuple(sdoc.get("containers_stop", [])), left_because=sdoc.get("left_because", ""),
                          steps=tuple(sdoc.get("steps", [])), keeps=tuple(sdoc.get("containers_keep", [])),
                          pending=tuple(sdoc.get("pending_until_no_container_runs", [])))

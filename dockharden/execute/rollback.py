@@ -72,7 +72,8 @@ def first_entries(root: str, target: Generation) -> list[tuple[Generation, dict]
 
 def files_before(root: str, target: Generation) -> list[RenderedFile]:
     """For each file any generation from `target` on touched: its bytes before the first of them."""
-    return [RenderedFile(target_of(entry["path"]), entry["path"], generations.backup_bytes(generation, entry),
+    return [RenderedFile(target_of(entry["path"]), path=entry["path"],
+                         content=generations.backup_bytes(generation, entry),
                          mode=entry["mode"] if entry["mode"] is not None else 0o644,
                          uid=entry["uid"] or 0, gid=entry["gid"] or 0,
                          secret=entry["mode"] is not None and not entry["mode"] & 0o044)
@@ -134,7 +135,7 @@ def rollback_plan(root: str, runner: Runner, target: Generation, reloadable: fro
     snapshot = hostmod.with_running_containers(hostmod.Context(root=root, runner=runner), snapshot)
     notes = [Note("info", f"restores every file to how it was before generation {target.id} "
                           f"({target.record.get('time')})")]
-    plan = make_plan(Selection((), (), "rollback"), EMPTY, snapshot, rendered, notes, reloadable)
+    plan = make_plan(Selection((), layers=(), source="rollback"), EMPTY, snapshot, rendered, notes, reloadable)
     plan = hold_services(plan, snapshot, live=is_running_system(root), restart=restart)
     plan = with_store_switch(plan, root, runner, snapshot, rendered, stop_first)
     flags = tuple(snapshot.start_flags(exec_after(snapshot, rendered)))
@@ -191,6 +192,6 @@ def record_files_in_place(root: str, now, target: Generation):
                                               {"changes": [], "services": []}, kind="rollback", target=target.id,
                                               restart=False)
     generations.set_state(generation, Journal.APPLIED)
-    return RunResult(RunOutcome.APPLIED, generation.id, messages=(
+    return RunResult(RunOutcome.APPLIED, generation=generation.id, messages=(
         f"every file was already as it was before generation {target.id}; recorded, so that the next plain "
         "rollback goes further back",))

@@ -58,18 +58,20 @@ def docker_service(root: str, config: dict[str, Any], runner: Runner) -> DockerS
     if manager == "auto":
         manager = detect_manager(root, runner)
     if manager == "systemd":
-        return DockerService("systemd", ("systemctl", "restart", "docker"), ("systemctl", "reload", "docker"),
-                             ("systemctl", "reset-failed", "docker"), timeout)
+        return DockerService("systemd", restart=("systemctl", "restart", "docker"),
+                             reload=("systemctl", "reload", "docker"),
+                             before_restart=("systemctl", "reset-failed", "docker"), timeout=timeout)
     if manager == "sysvinit":
-        return DockerService("sysvinit", ("service", "docker", "restart"), ("service", "docker", "reload"),
-                             None, timeout)
+        return DockerService("sysvinit", restart=("service", "docker", "restart"),
+                             reload=("service", "docker", "reload"),
+                             before_restart=None, timeout=timeout)
     if manager == "command":
         restart = _argv(section.get("restart_command"), "restart_command")
         if not restart:
             raise HostFileError("`manager = \"command\"` needs `restart_command`", path=CONFIG,
                                 key="service.restart_command", hint="add the command that restarts dockerd")
-        return DockerService("command", restart, _argv(section.get("reload_command"), "reload_command"),
-                             None, timeout)
+        return DockerService("command", restart=restart, reload=_argv(section.get("reload_command"), "reload_command"),
+                             before_restart=None, timeout=timeout)
     if manager == "rootless":
         user = section.get("user")
         if not user:
@@ -79,10 +81,11 @@ def docker_service(root: str, config: dict[str, Any], runner: Runner) -> DockerS
 
         pidfile = find_user(root, user).pidfile  # dockerd's own pid: MAINPID is RootlessKit's
         user_systemctl = ("systemctl", "--user", f"--machine={user}@")
-        return DockerService("rootless", (*user_systemctl, "restart", "docker"), None,
-                             (*user_systemctl, "reset-failed", "docker"), timeout, (pidfile,),
-                             (*user_systemctl, "show", "docker", "-p", "ActiveState", "-p", "SubState",
-                              "-p", "NRestarts"))
+        return DockerService("rootless", restart=(*user_systemctl, "restart", "docker"), reload=None,
+                             before_restart=(*user_systemctl, "reset-failed", "docker"), timeout=timeout,
+                             pidfiles=(pidfile,),
+                             status=(*user_systemctl, "show", "docker", "-p", "ActiveState", "-p", "SubState",
+                                     "-p", "NRestarts"))
     raise HostFileError(f"no way to restart docker on this host (manager `{manager}`)", path=CONFIG,
                         key="service.manager",
                         hint='set [service] manager = "command" with restart_command (and reload_command), '

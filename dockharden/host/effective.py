@@ -193,14 +193,15 @@ def live_repairs(plan: Plan, root: str, runner) -> list[ServiceAction]:
     if audit and audit_rules.PATH in plan.unchanged and "auditd" not in planned and _audit_loadable(runner):
         missing = missing_audit_watches(runner, watches(audit.decode(errors="replace")))
         if missing:
-            found.append(ServiceAction("auditd", "reload", "the kernel lacks watches of the rules file ("
+            found.append(ServiceAction("auditd", action="reload", reason="the kernel lacks watches of the rules file ("
                                        + ", ".join(missing) + "): auditctl loads them"))
     block = rendered.get(ufw_block.PATH_V4)
     if block and ufw_block.PATH_V4 in plan.unchanged and "ufw" not in planned and _firewall_readable(root, runner):
         missing = missing_firewall_rules(runner, block.decode(errors="replace"))
         if missing:
-            found.append(ServiceAction("ufw", "reload", f"the live DOCKER-USER chain lacks {len(missing)} rule(s) "
-                                                        "of the block: ufw reload restores it"))
+            found.append(ServiceAction("ufw", action="reload",
+                                       reason=f"the live DOCKER-USER chain lacks {len(missing)} rule(s) "
+                                              "of the block: ufw reload restores it"))
     found += _nftables_repair(plan, rendered, planned, runner)
     return found
 
@@ -218,8 +219,8 @@ def _nftables_repair(plan: Plan, rendered: dict, planned: set[str], runner) -> l
     if listed.ok and nft_table.table_body(listed.stdout) == nft_table.table_body(table.decode(errors="replace")):
         return []
     what = "differs from" if listed.ok else "is not loaded from"
-    return [ServiceAction("nftables", "load", f"the live table {nft_table.TABLE} {what} {nft_table.PATH}: "
-                                              "nft -f loads it again")]
+    return [ServiceAction("nftables", action="load",
+                          reason=f"the live table {nft_table.TABLE} {what} {nft_table.PATH}: nft -f loads it again")]
 
 
 def _audit_loadable(runner) -> bool:

@@ -105,7 +105,7 @@ class HostFS:
                 raise HostFileError("exists but is not a regular file", hint="move it away", path=path)
             fd = os.open(full, READ_FLAGS)
         except FileNotFoundError:
-            return HostFile(path, False, symlink_target=link, real_path=real)
+            return HostFile(path, exists=False, symlink_target=link, real_path=real)
         except OSError as exc:
             raise from_os_error(exc, "cannot read it", path=path, error=HostFileError) from None
         try:
@@ -118,7 +118,8 @@ class HostFS:
         if len(data) > limit:
             raise HostFileError(f"is more than {limit >> 20} MiB; dockharden reads files of that kind only up to "
                                 "that size", hint="check that this is the right file", path=path)
-        return HostFile(path, True, data, stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid, link, real)
+        return HostFile(path, exists=True, content=data, mode=stat.S_IMODE(info.st_mode), uid=info.st_uid,
+                        gid=info.st_gid, symlink_target=link, real_path=real)
 
     def read_text(self, path: str, default: str = "") -> str:
         """A text file's contents (undecodable bytes replaced), `default` when it does not exist."""

@@ -29,7 +29,7 @@ def render_seccomp_file(settings: Settings, host: HostSnapshot) -> list[Rendered
         from dockharden.errors import LayerError
 
         raise LayerError(str(exc), hint="name syscalls as in `man 2 syscalls`", key="seccomp.deny") from None
-    return [RenderedFile("seccomp", SECCOMP_PATH, content, mode=0o644)]
+    return [RenderedFile("seccomp", path=SECCOMP_PATH, content=content, mode=0o644)]
 
 
 class Target(NamedTuple):  # a value: model.py's idiom

@@ -83,7 +83,7 @@ def render_audit_rules(settings: Settings, host: HostSnapshot) -> list[RenderedF
             if w.path not in host.operator_watches]  # the operator's own rules already cover these
     text = rules_text([w.path for w in mine], audit.get("key", "docker"), audit.get("permissions", "rwxa"))
     check_audit_syntax(text)
-    return [RenderedFile("audit", PATH, text.encode(), mode=0o640)]
+    return [RenderedFile("audit", path=PATH, content=text.encode(), mode=0o640)]
 
 
 def _daemon_config(settings: Settings, host: HostSnapshot) -> dict:

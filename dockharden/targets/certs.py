@@ -383,7 +383,8 @@ def _leaf_files(leaf: Leaf, issued: Pair) -> list[RenderedFile]:
 
 
 def _file(path: str, content: bytes, secret: bool = False) -> RenderedFile:
-    return RenderedFile(TARGET, path, content, KEY_MODE if secret else CERT_MODE, 0, 0, secret=secret)
+    return RenderedFile(TARGET, path=path, content=content, mode=KEY_MODE if secret else CERT_MODE, uid=0, gid=0,
+                        secret=secret)
 
 
 def _expiry_problem(cert_pem: bytes, now: datetime) -> str:

@@ -101,7 +101,8 @@ def render_daemon_json(settings: Settings, host: HostSnapshot) -> list[RenderedF
     # every part was checked where it was read; a value given back from managed.json is checked here too
     check_encodable(doc, path, RenderError)
     uid, gid = (current.uid or 0, current.gid or 0) if path != PATH and current.exists else host.daemon_json_owner
-    return [RenderedFile("daemon.json", path, serialize(doc), mode=kept_mode(current, MODE), uid=uid, gid=gid)]
+    return [RenderedFile("daemon.json", path=path, content=serialize(doc), mode=kept_mode(current, MODE),
+                         uid=uid, gid=gid)]
 
 
 def kept_mode(current: HostFile, wanted: int) -> int:

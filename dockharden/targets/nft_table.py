@@ -63,13 +63,13 @@ def render_nftables(settings: Settings, host: HostSnapshot) -> list[RenderedFile
     table = settings.table("nftables")
     if not table.get("enabled"):
         # off: the files an earlier apply wrote go (a file of the same name dockharden did not write stays)
-        return [RenderedFile("nftables", p, None) for p in (PATH, UNIT_PATH)
+        return [RenderedFile("nftables", path=p, content=None) for p in (PATH, UNIT_PATH)
                 if host.file(p).exists and host.created.get(p) == "nftables"]
     from dockharden.targets.daemon_json import desired_on_host
 
     daemon = desired_on_host(settings, host)  # the operator's own pools and bip count too, as for ufw
-    return [RenderedFile("nftables", PATH, ruleset(table, daemon).encode(), mode=0o644),
-            RenderedFile("nftables", UNIT_PATH, UNIT.encode(), mode=0o644)]
+    return [RenderedFile("nftables", path=PATH, content=ruleset(table, daemon).encode(), mode=0o644),
+            RenderedFile("nftables", path=UNIT_PATH, content=UNIT.encode(), mode=0o644)]
 
 
 def networks_of(table: dict[str, Any], daemon: dict[str, Any], version: int) -> list[str]:

@@ -89,6 +89,7 @@ def render_prune(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
     table = settings.table("prune")
     if not table.get("enabled"):
         # off: the units an earlier apply wrote go (a unit of the same name that dockharden did not write stays)
-        return [RenderedFile("prune", p, None) for p in (SERVICE_PATH, TIMER_PATH)
+        return [RenderedFile("prune", path=p, content=None) for p in (SERVICE_PATH, TIMER_PATH)
                 if host.file(p).exists and host.created.get(p) == "prune"]
-    return [RenderedFile("prune", path, text.encode(), mode=0o644) for path, text in render_units(table).items()]
+    return [RenderedFile("prune", path=path, content=text.encode(), mode=0o644)
+            for path, text in render_units(table).items()]

@@ -73,9 +73,9 @@ def render_dropin(settings: Settings, host: HostSnapshot) -> list[RenderedFile]:
     exec_start = planned_exec(settings, host)
     if exec_start is None:
         # not needed (any more): a drop-in we wrote earlier goes
-        return [RenderedFile("systemd", PATH, None)] if host.file(PATH).exists else []
+        return [RenderedFile("systemd", path=PATH, content=None)] if host.file(PATH).exists else []
     text = DROPIN.format(exec_start=join_exec(exec_start))
-    return [RenderedFile("systemd", PATH, text.encode(), mode=0o644)]
+    return [RenderedFile("systemd", path=PATH, content=text.encode(), mode=0o644)]
 
 
 def join_exec(argv: tuple[str, ...]) -> str:

@@ -32,7 +32,7 @@ def render_tls(settings: Settings, host: HostSnapshot) -> list[RenderedFile | No
                                            days=tls.get("days", 365), now=host.now, paths=paths or None)
     written = {f.path for f in files}
     keys = {certs.CA_KEY, certs.CLIENT_KEY, paths.get("key", certs.SERVER_KEY)}
-    kept = [RenderedFile("tls", p, existing[p], mode=0o400 if p in keys else 0o444, secret=p in keys)
+    kept = [RenderedFile("tls", path=p, content=existing[p], mode=0o400 if p in keys else 0o444, secret=p in keys)
             for p in sorted(every) if existing[p] is not None and p not in written]
     server = paths.get("cert", certs.SERVER_CERT)
     cert = next((f.content for f in [*files, *kept] if f.path == server), None)

@@ -69,7 +69,8 @@ def _render_one(path: str, version: int, settings: Settings, daemon: dict[str, A
     new = splice_block(text, block, path=path, replacing=(found.begin, found.end) if found else None)
     # ufw owns these files: an existing one keeps its mode and owner
     mode, uid, gid = (current.mode, current.uid, current.gid) if current.exists else (0o640, 0, 0)
-    out: list[RenderedFile | Note] = [RenderedFile("ufw", path, new.encode("utf-8", errors="surrogateescape"),
+    out: list[RenderedFile | Note] = [RenderedFile("ufw", path=path,
+                                                   content=new.encode("utf-8", errors="surrogateescape"),
                                                    mode=mode, uid=uid, gid=gid)]
     if found:
         shown = f"{layer} ({settings.sources[layer]})" if settings.sources.get(layer) else layer

@@ -37,12 +37,13 @@ def test_golden_case_plans_and_renders_exactly_as_recorded(case, tmp_path):
         os.chmod(root / rel, int(mode, 8))
     ctx = Context(root=str(root), runner=NoTools(), engine_version=spec["engine_version"],
                   manager=spec.get("manager", "none"))
-    selection = Selection(tuple(spec["profiles"]), tuple(str(case / layer) for layer in spec.get("layers", [])), "case")
+    selection = Selection(tuple(spec["profiles"]), layers=tuple(str(case / layer) for layer in spec.get("layers", [])),
+                          source="case")
     plan = build_plan(ctx, selection)
     assert [[c.path, c.action] for c in plan.changes] == spec["changes"]
     # the actions the changes need; on this root (not the running system) apply leaves them all
     assert [[s.service, s.action] for s in plan.needed] == spec["services"] and plan.services == ()
-    engine = Engine(str(root), NoTools(), lambda: datetime(2026, 1, 1, tzinfo=UTC), {})
+    engine = Engine(str(root), runner=NoTools(), now=lambda: datetime(2026, 1, 1, tzinfo=UTC), config={})
     assert apply_plan(plan, engine, restart=False).result == "applied"
     for rel in COMPARED:
         expected, actual = case / "expected" / rel, root / rel
@@ -53,5 +54,5 @@ def test_golden_case_plans_and_renders_exactly_as_recorded(case, tmp_path):
             assert actual.read_bytes() == expected.read_bytes(), rel
         else:
             assert not actual.exists(), rel
-    again = build_plan(ctx, Selection(selection.profiles, selection.layers, "case"))
+    again = build_plan(ctx, Selection(selection.profiles, layers=selection.layers, source="case"))
     assert again.changes == ()

@@ -302,7 +302,7 @@ def _selection_file(data: bytes) -> None:
     from dockharden.model import Selection
 
     parse_config(data)
-    out = render_config(data, Selection(("baseline", "userns"), ("/etc/dockharden/site.toml",), "fuzz"))
+    out = render_config(data, Selection(("baseline", "userns"), layers=("/etc/dockharden/site.toml",), source="fuzz"))
     doc = tomllib.loads(out.decode())
     assert doc["profiles"] == ["baseline", "userns"] and doc["layers"] == ["/etc/dockharden/site.toml"]
 

@@ -63,7 +63,8 @@ def test_a_free_range_is_found_for_the_fix():
 
 
 def host(existing=None, info=None, in_use=None):
-    files = {"/etc/docker/daemon.json": HostFile("/etc/docker/daemon.json", True, json.dumps(existing).encode())} \
+    files = {"/etc/docker/daemon.json": HostFile("/etc/docker/daemon.json", exists=True,
+                                                 content=json.dumps(existing).encode())} \
         if existing is not None else {}
     return HostSnapshot(root="/", files=files, existing_paths=frozenset(), daemon_info=info,
                         networks_in_use=used() if in_use is None else in_use)
@@ -71,7 +72,7 @@ def host(existing=None, info=None, in_use=None):
 
 def check(config, h, layer_pools=True):
     daemon = {"default-address-pools": config["default-address-pools"]} if layer_pools else {}
-    settings = merge_layers([Layer("pools", "/etc/dockharden/pools.toml", {"daemon": daemon})])
+    settings = merge_layers([Layer("pools", source="/etc/dockharden/pools.toml", tables={"daemon": daemon})])
     return check_conflicts(config, settings, h, {}, set())
 
 

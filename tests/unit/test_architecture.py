@@ -421,3 +421,42 @@ def test_every_dataclass_is_a_frozen_value_and_a_wide_one_is_built_with_keywords
                 if len(fields) > 4 and "kw_only=True" not in text and (path.name, node.name) != ("table.py", "Row"):
                     wrong.append(f"{where} has {len(fields)} fields and is not keyword-only")
     assert wrong == [], "\n".join(wrong)
+
+
+def _wide_named_tuples() -> dict[str, int]:
+    """The NamedTuple classes of the package with more than four fields, by name: their field count."""
+    wide = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name.startswith("_fast_"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            if not any(ast.unparse(base).split(".")[-1] == "NamedTuple" for base in node.bases):
+                continue
+            fields = [s for s in node.body if isinstance(s, ast.AnnAssign)]
+            if len(fields) > 4:
+                wide[node.name] = len(fields)
+    return wide
+
+
+def test_every_wide_named_tuple_is_built_with_keywords_after_its_first_field():
+    """One idiom per kind of value (model.py): a NamedTuple cannot be keyword-only, so a test keeps the
+    convention: a call building one with more than four fields (by its name, `Name(...)` or
+    `module.Name(...)`) passes no more than one value by position, the rest by keyword. `_replace` is fine."""
+    wide = _wide_named_tuples()
+    assert "Plan" in wide and "HostSnapshot" in wide, "the wide NamedTuples are found"
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name.startswith("_fast_"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+            if name not in wide:
+                continue
+            if len(node.args) > 1 or any(isinstance(arg, ast.Starred) for arg in node.args):
+                wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {name} with {len(node.args)} by position")
+    assert wrong == [], "\n".join(wrong)

@@ -20,7 +20,7 @@ def test_unit_files_are_resolved_to_where_this_distro_keeps_them():
 
 
 def test_rendered_rules_have_one_watch_per_path_with_the_key():
-    settings = merge_layers([Layer("b", "b", {"audit": {"enabled": True, "key": "docker"}})])
+    settings = merge_layers([Layer("b", source="b", tables={"audit": {"enabled": True, "key": "docker"}})])
     host = HostSnapshot(root="/", files={}, existing_paths=frozenset({"/etc/docker", "/var/lib/docker"}))
     [rules] = render_audit_rules(settings, host)
     text = rules.content.decode()
@@ -35,7 +35,7 @@ def test_a_malformed_rule_is_caught_before_writing():
 
 
 def test_paths_the_operator_already_watches_are_not_duplicated():
-    settings = merge_layers([Layer("b", "b", {"audit": {"enabled": True}})])
+    settings = merge_layers([Layer("b", source="b", tables={"audit": {"enabled": True}})])
     host = HostSnapshot(root="/", files={}, existing_paths=frozenset({"/etc/docker"}),
                         operator_watches={"/etc/docker": "/etc/audit/rules.d/site.rules"})
     [rules] = render_audit_rules(settings, host)
@@ -46,8 +46,9 @@ def test_paths_the_operator_already_watches_are_not_duplicated():
 def _rules_for(existing, argv=(), daemon_json=None):
     from dockharden.model import DaemonProcess, HostFile
 
-    settings = merge_layers([Layer("b", "b", {"audit": {"enabled": True}})])
-    files = {"/etc/docker/daemon.json": HostFile("/etc/docker/daemon.json", True, daemon_json)} if daemon_json else {}
+    settings = merge_layers([Layer("b", source="b", tables={"audit": {"enabled": True}})])
+    files = {"/etc/docker/daemon.json": HostFile("/etc/docker/daemon.json", exists=True,
+                                                 content=daemon_json)} if daemon_json else {}
     host = HostSnapshot(root="/", files=files, existing_paths=frozenset(existing),
                         daemon=DaemonProcess(1, ("dockerd", *argv)) if argv is not None else None)
     [rules] = render_audit_rules(settings, host)

@@ -14,7 +14,7 @@ def host(argv=(), info=None, existing=()):
 
 
 def settings(**daemon):
-    return merge_layers([Layer("mine", "mine.toml", {"daemon": daemon})])
+    return merge_layers([Layer("mine", source="mine.toml", tables={"daemon": daemon})])
 
 
 def check(config, h=None, written=()):
@@ -130,11 +130,13 @@ def test_json_file_rotation_options_with_another_log_driver_are_refused_naming_t
 def test_a_named_remap_user_needs_ranges_and_ranges_must_not_overlap():
     files = {"/etc/passwd": b"root:x:0:0::/root:/bin/sh\nremap:x:999:999::/:/bin/false\n",
              "/etc/subuid": b"remap:100000:65536\nalice:150000:65536\n", "/etc/subgid": b"remap:100000:65536\n"}
-    h = HostSnapshot(root="/", files={p: HostFile(p, True, c) for p, c in files.items()}, existing_paths=frozenset())
+    h = HostSnapshot(root="/", files={p: HostFile(p, exists=True, content=c) for p, c in files.items()},
+                     existing_paths=frozenset())
     with pytest.raises(ConflictError, match="overlaps alice"):
         check({"userns-remap": "remap"}, h)
     files["/etc/subuid"] = b"remap:100000:65536\nalice:200000:65536\n"
-    h = HostSnapshot(root="/", files={p: HostFile(p, True, c) for p, c in files.items()}, existing_paths=frozenset())
+    h = HostSnapshot(root="/", files={p: HostFile(p, exists=True, content=c) for p, c in files.items()},
+                     existing_paths=frozenset())
     check({"userns-remap": "remap"}, h)
     with pytest.raises(ConflictError, match="no range"):
         check({"userns-remap": "bob"}, h)
@@ -143,7 +145,7 @@ def test_a_named_remap_user_needs_ranges_and_ranges_must_not_overlap():
 def test_the_ufw_block_is_refused_when_docker_uses_nftables_or_the_other_iptables():
     nft = HostSnapshot(root="/", files={}, existing_paths=frozenset(),
                        daemon_info={"FirewallBackend": {"Driver": "nftables"}})
-    ufw = merge_layers([Layer("b", "b", {"ufw": {"enabled": True}})])
+    ufw = merge_layers([Layer("b", source="b", tables={"ufw": {"enabled": True}})])
     with pytest.raises(ConflictError, match="nftables"):
         check_conflicts({}, ufw, nft, FLAGS, set())
     mixed = HostSnapshot(root="/", files={}, existing_paths=frozenset(),

@@ -11,12 +11,13 @@ from dockharden.targets.daemon_json import PATH, render_daemon_json
 
 
 def host_with(content: bytes | None, mode=0o644) -> HostSnapshot:
-    f = HostFile(PATH, content is not None, content, mode if content is not None else None, 0, 0)
+    f = HostFile(PATH, exists=content is not None, content=content, mode=mode if content is not None else None, uid=0,
+                 gid=0)
     return HostSnapshot(root="/", files={PATH: f}, existing_paths=frozenset())
 
 
 def settings(**daemon):
-    return merge_layers([Layer("baseline", "t", {"daemon": daemon})])
+    return merge_layers([Layer("baseline", source="t", tables={"daemon": daemon})])
 
 
 def test_a_missing_or_empty_file_is_an_empty_config():
@@ -74,9 +75,9 @@ def test_a_key_no_layer_manages_any_more_gets_the_operators_value_back():
     from dockharden.targets.daemon_json import desired_daemon_config, managed_record
 
     operator = {"icc": True, "debug": True}
-    with_userns = merge_layers([Layer("b", "b", {"daemon": {"icc": False, "userns-remap": "default"}})])
+    with_userns = merge_layers([Layer("b", source="b", tables={"daemon": {"icc": False, "userns-remap": "default"}})])
     state = managed_record(operator, with_userns, {})
     applied = desired_daemon_config(operator, with_userns, state)
     assert applied == {"icc": False, "debug": True, "userns-remap": "default"}
-    without = merge_layers([Layer("b", "b", {"daemon": {"debug": True}})])
+    without = merge_layers([Layer("b", source="b", tables={"daemon": {"debug": True}})])
     assert desired_daemon_config(applied, without, state) == {"icc": True, "debug": True}

@@ -34,7 +34,7 @@ class Dockerd(Runner):
 def planned(root, runner, engine="29.0.0"):
     (root / "etc").mkdir(exist_ok=True)
     ctx = Context(root=str(root), runner=runner, engine_version=engine)
-    return build_plan(ctx, Selection(("baseline",), (), "test"))
+    return build_plan(ctx, Selection(("baseline",), layers=(), source="test"))
 
 
 def test_plan_stages_the_new_daemon_json_in_a_private_temporary_directory_outside_the_root(tmp_path):

@@ -41,9 +41,10 @@ def test_the_plan_shows_elements_in_text_and_json():
     from dockharden.model import Action, Change, HostFile, RenderedFile
     from dockharden.report import _change_document, _render_change
 
-    key = KeyChange("changed", "registry-mirrors", ["https://a"], ["https://z", "https://a"], "site")
-    change = Change("daemon", "/etc/docker/daemon.json", Action.UPDATE, HostFile("/etc/docker/daemon.json", b"{}"),
-                    RenderedFile("daemon", "/etc/docker/daemon.json", b"{}"), key_changes=(key,))
+    key = KeyChange("changed", path="registry-mirrors", old=["https://a"], new=["https://z", "https://a"], layer="site")
+    change = Change("daemon", path="/etc/docker/daemon.json", action=Action.UPDATE,
+                    old=HostFile("/etc/docker/daemon.json", exists=b"{}"),
+                    new=RenderedFile("daemon", path="/etc/docker/daemon.json", content=b"{}"), key_changes=(key,))
     text = "\n".join(_render_change(change, False))
     assert "~ registry-mirrors:  <- site" in text and '+ [0] = "https://z"' in text
     doc = _change_document(change)
@@ -54,7 +55,7 @@ def test_true_against_1_is_shown_as_the_two_whole_values():
     """deepdiff sees [1] and [true] as equal; the plan's JSON equality does not: whole values then."""
     from dockharden.report import _elements
 
-    assert _elements(KeyChange("changed", "k", [1], [True])) == []
+    assert _elements(KeyChange("changed", path="k", old=[1], new=[True])) == []
 
 
 def test_a_plan_without_a_changed_list_does_not_import_deepdiff(tmp_path):

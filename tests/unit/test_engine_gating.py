@@ -6,7 +6,7 @@ SINCE = {"features/containerd-snapshotter": "24.0", "log-format": "25.0", "icc":
 
 
 def baseline():
-    return merge_layers([Layer("baseline", "b", {"daemon": {"icc": False, "log-format": "json",
+    return merge_layers([Layer("baseline", source="b", tables={"daemon": {"icc": False, "log-format": "json",
                                                              "features": {"containerd-snapshotter": True}}})])
 
 

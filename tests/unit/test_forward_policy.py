@@ -29,12 +29,14 @@ from dockharden.model import (
 
 REPO = Path(__file__).resolve().parents[2]
 NFT = {"firewall-backend": "nftables"}
-RESTART = (ServiceAction("nftables", "load", "r"), ServiceAction("docker", "restart", "r"))
+RESTART = (ServiceAction("nftables", action="load", reason="r"), ServiceAction("docker", action="restart", reason="r"))
 ON_IPTABLES = {"FirewallBackend": {"Driver": "iptables"}}
 DROPS = {"forward_policy": "DROP", "forward_policy_v6": "DROP"}
-LAYERS = merge_layers([Layer("n", "n", {"nftables": {"enabled": True}})])
-WEB = Container("web", "w" * 64, "", ("bridge",), (PublishedPort("0.0.0.0", 8080, 80, "tcp"),))
-LOCAL = Container("admin", "a" * 64, "", ("bridge",), (PublishedPort("127.0.0.1", 9000, 9000, "tcp"),))
+LAYERS = merge_layers([Layer("n", source="n", tables={"nftables": {"enabled": True}})])
+WEB = Container("web", id="w" * 64, restart_policy="", networks=("bridge",),
+                ports=(PublishedPort("0.0.0.0", 8080, 80, "tcp"),))
+LOCAL = Container("admin", id="a" * 64, restart_policy="", networks=("bridge",),
+                  ports=(PublishedPort("127.0.0.1", 9000, 9000, "tcp"),))
 
 
 def host(**facts):
@@ -107,8 +109,10 @@ def test_the_plan_says_its_host_actions_in_text_and_json_and_a_saved_plan_keeps_
     from dockharden import report
     from dockharden.execute.planfile import plan_from_document  # noqa: F401 (the reader of the same document)
 
-    action = HostAction("firewall_policy", "iptables", "FORWARD", "DROP", "ACCEPT", "because")
-    plan = Plan(Selection(("baseline",), ()), LAYERS, "29.7.2", (), (), RESTART, (), (), host_actions=(action,))
+    action = HostAction("firewall_policy", tool="iptables", chain="FORWARD", before="DROP", after="ACCEPT",
+                        reason="because")
+    plan = Plan(Selection(("baseline",), layers=()), settings=LAYERS, engine_version="29.7.2", changes=(),
+                unchanged=(), services=RESTART, notes=(), rendered=(), host_actions=(action,))
     text = report.render_plan(plan, "/")
     assert "Host actions:\n  iptables FORWARD policy DROP -> ACCEPT, right after the docker restart: because" in text
     assert report.plan_document(plan, "/")["host_actions"] == [
@@ -119,7 +123,8 @@ def test_the_plan_says_its_host_actions_in_text_and_json_and_a_saved_plan_keeps_
 def test_the_plan_of_a_live_switch_carries_the_action_through_planning():
     from dockharden.core.planning import with_forward_policy
 
-    plan = Plan(Selection(("baseline",), ()), LAYERS, "29.7.2", (), (), RESTART, (), ())
+    plan = Plan(Selection(("baseline",), layers=()), settings=LAYERS, engine_version="29.7.2", changes=(),
+                unchanged=(), services=RESTART, notes=(), rendered=())
     done = with_forward_policy(plan, NFT, LAYERS, host(), live=True)
     assert [a.tool for a in done.host_actions] == ["iptables", "ip6tables"] and done.notes == ()
     offline = with_forward_policy(plan, NFT, LAYERS, host(firewall={}), live=False)

@@ -26,14 +26,15 @@ def store(kind="graphdriver", images=3, containers=2):
 def host_with(image_store, daemon_json=None, engine="26.1.5"):
     files = {}
     if daemon_json is not None:
-        files["/etc/docker/daemon.json"] = HostFile("/etc/docker/daemon.json", True, json.dumps(daemon_json).encode())
+        files["/etc/docker/daemon.json"] = HostFile("/etc/docker/daemon.json", exists=True,
+                                                    content=json.dumps(daemon_json).encode())
     return HostSnapshot(root="/", files=files, existing_paths=frozenset(), image_store=image_store,
                         engine_version=engine)
 
 
 def settings_from(source):
-    return merge_layers([Layer("baseline" if source.startswith("profile:") else "site", source,
-                               {"daemon": SNAPSHOTTER})])
+    return merge_layers([Layer("baseline" if source.startswith("profile:") else "site", source=source,
+                               tables={"daemon": SNAPSHOTTER})])
 
 
 def test_baseline_does_not_switch_the_image_store_of_a_host_whose_overlay2_store_holds_images():
@@ -101,7 +102,8 @@ def test_validate_gets_the_flags_of_the_planned_dropin_not_the_units_h_fd():
     host = HostSnapshot(root="/", files={}, existing_paths=frozenset(), manager="systemd",
                         unit_exec=("/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/c.sock"),
                         unit_exec_base=("/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/c.sock"))
-    dropin = RenderedFile("systemd", DROPIN, b"[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd --containerd=/run/c.sock\n")
+    dropin = RenderedFile("systemd", path=DROPIN,
+                          content=b"[Service]\nExecStart=\nExecStart=/usr/sbin/dockerd --containerd=/run/c.sock\n")
     assert host.start_flags(exec_after(host, [dropin])) == ["--containerd=/run/c.sock"]
     assert host.start_flags(exec_after(host, [])) == ["-H", "fd://", "--containerd=/run/c.sock"]
 
@@ -109,7 +111,7 @@ def test_validate_gets_the_flags_of_the_planned_dropin_not_the_units_h_fd():
 def test_removing_our_dropin_gives_the_units_own_flags_back():
     host = HostSnapshot(root="/", files={}, existing_paths=frozenset(), manager="systemd",
                         unit_exec=("/usr/sbin/dockerd",), unit_exec_base=("/usr/sbin/dockerd", "-H", "fd://"))
-    assert host.start_flags(exec_after(host, [RenderedFile("systemd", DROPIN, None)])) == ["-H", "fd://"]
+    assert host.start_flags(exec_after(host, [RenderedFile("systemd", path=DROPIN, content=None)])) == ["-H", "fd://"]
 
 
 def test_the_config_file_flag_is_replaced_by_the_probe_file_in_both_spellings():
@@ -118,11 +120,11 @@ def test_the_config_file_flag_is_replaced_by_the_probe_file_in_both_spellings():
 
 def test_plan_says_kernel_audit_is_unavailable_and_loads_nothing():
     rules = "/etc/audit/rules.d/docker.rules"
-    settings = merge_layers([Layer("baseline", "b", {"audit": {"enabled": True}})])
+    settings = merge_layers([Layer("baseline", source="b", tables={"audit": {"enabled": True}})])
     host = HostSnapshot(root="/", files={}, existing_paths=frozenset(),
                         kernel_audit="the kernel refuses audit requests from this process (Operation not permitted)")
-    watch = RenderedFile("audit", rules, b"-w /usr/bin/dockerd -p rwxa -k docker\n")
-    plan = make_plan(Selection(("baseline",), ()), settings, host, [watch], [], frozenset())
+    watch = RenderedFile("audit", path=rules, content=b"-w /usr/bin/dockerd -p rwxa -k docker\n")
+    plan = make_plan(Selection(("baseline",), layers=()), settings, host, [watch], [], frozenset())
     assert [c.path for c in plan.changes] == [rules]
     assert not any(s.service == "auditd" for s in plan.services)
     assert any("kernel audit is not available here" in n.message and "Operation not permitted" in n.message
@@ -132,10 +134,11 @@ def test_plan_says_kernel_audit_is_unavailable_and_loads_nothing():
 def test_with_the_containerd_store_baselines_overlay2_becomes_the_overlayfs_snapshotter():
     from dockharden.core.image_store import fit_storage_driver
 
-    layer = Layer("baseline", "profile:baseline", {"daemon": {"storage-driver": "overlay2", **SNAPSHOTTER}})
+    layer = Layer("baseline", source="profile:baseline",
+                  tables={"daemon": {"storage-driver": "overlay2", **SNAPSHOTTER}})
     settings, [note] = fit_storage_driver(merge_layers([layer]))
     assert settings.table("daemon")["storage-driver"] == "overlayfs" and "overlayfs" in note.message
-    graph = Layer("baseline", "profile:baseline", {"daemon": {"storage-driver": "overlay2"}})
+    graph = Layer("baseline", source="profile:baseline", tables={"daemon": {"storage-driver": "overlay2"}})
     assert fit_storage_driver(merge_layers([graph]))[0].table("daemon")["storage-driver"] == "overlay2"
 
 
@@ -144,7 +147,7 @@ def test_an_operators_overlay2_with_the_containerd_store_is_refused_with_the_sna
     from dockharden.errors import ConflictError
 
     config = {"storage-driver": "overlay2", **SNAPSHOTTER}
-    settings = merge_layers([Layer("site", "/etc/site.toml", {"daemon": config})])
+    settings = merge_layers([Layer("site", source="/etc/site.toml", tables={"daemon": config})])
     with pytest.raises(ConflictError, match="overlayfs"):
         check_conflicts(config, settings, host_with(None), {}, set())
 

@@ -14,13 +14,13 @@ def write(tmp_path, name, text):
 
 def test_the_four_builtin_profiles_ship_and_load():
     assert {"baseline", "userns", "rootless", "tls"} <= set(builtin_profiles())
-    for layer in load_layers(Selection(tuple(builtin_profiles()), ())):
+    for layer in load_layers(Selection(tuple(builtin_profiles()), layers=())):
         assert layer.tables or layer.unset
 
 
 def test_baseline_carries_the_reference_production_settings_enforcing_only_the_hardening_keys():
     # issue 21: the hardening keys are enforced ([daemon]); the rest only defaults ([defaults.daemon])
-    [baseline] = load_layers(Selection(("baseline",), ()))
+    [baseline] = load_layers(Selection(("baseline",), layers=()))
     d, defaults = baseline.tables["daemon"], baseline.defaults["daemon"]
     assert d == {"live-restore": True, "userland-proxy": False, "no-new-privileges": True, "icc": False,
                  "experimental": False}
@@ -80,7 +80,7 @@ def test_an_unknown_table_is_refused(tmp_path):
 
 def test_an_unknown_profile_lists_the_builtin_ones():
     with pytest.raises(LayerError, match="did you mean `baseline`"):
-        load_layers(Selection(("baselin",), ()))
+        load_layers(Selection(("baselin",), layers=()))
 
 
 def test_a_missing_layer_file_is_a_clear_error(tmp_path):

@@ -16,7 +16,7 @@ def check(operator=None, layer=None, h=None):
     config = {**(operator or {}), **(layer or {})}
     if operator and layer and "log-opts" in operator and "log-opts" in layer:
         config["log-opts"] = {**operator["log-opts"], **layer["log-opts"]}
-    settings = merge_layers([Layer("extra", "/etc/dockharden/extra.toml", {"daemon": layer or {}})])
+    settings = merge_layers([Layer("extra", source="/etc/dockharden/extra.toml", tables={"daemon": layer or {}})])
     return check_conflicts(config, settings, h or host(), {}, set())
 
 
@@ -110,7 +110,7 @@ def test_builtin_and_containerd_shim_names_depend_on_the_engine():
 
 
 def test_the_driver_given_to_dockerd_as_a_flag_is_the_one_judged():
-    settings = merge_layers([Layer("extra", "/etc/dockharden/extra.toml", {"daemon": {}})])
+    settings = merge_layers([Layer("extra", source="/etc/dockharden/extra.toml", tables={"daemon": {}})])
     config = {"log-opts": {"syslog-address": "udp://127.0.0.1:514"}}
     check_conflicts(config, settings, host(), {}, set(), ["--log-driver", "syslog"])
     check_conflicts(config, settings, host(), {}, set(), ["--log-driver=syslog"])

@@ -124,14 +124,14 @@ def test_the_nftables_layer_enforces_the_backend_and_moves_the_filter_from_ufw_t
 
 
 def test_the_ufw_block_with_the_nftables_backend_stays_refused_and_the_fix_names_the_nftables_layer():
-    ufw = merge_layers([Layer("b", "b", {"ufw": {"enabled": True}})])
+    ufw = merge_layers([Layer("b", source="b", tables={"ufw": {"enabled": True}})])
     with pytest.raises(ConflictError) as caught:
         check_conflicts({"firewall-backend": "nftables"}, ufw, host(), {}, set())
     assert "no DOCKER-USER chain" in str(caught.value)
     assert "--profile baseline,nftables" in caught.value.hint and "firewall-backend iptables" in caught.value.hint
 
 
-NFT_LAYERS = merge_layers([Layer("n", "n", {"nftables": {"enabled": True}})])
+NFT_LAYERS = merge_layers([Layer("n", source="n", tables={"nftables": {"enabled": True}})])
 
 
 @pytest.mark.parametrize("facts,said", [
@@ -222,18 +222,19 @@ def plan_with(rendered, exists, manager):
     from dockharden.core.plan import make_plan
     from dockharden.model import Selection
 
-    files = {p: HostFile(p, exists, b"x" if exists else None, 0o644 if exists else None, 0, 0)
+    files = {p: HostFile(p, exists=exists, content=b"x" if exists else None, mode=0o644 if exists else None, uid=0,
+                         gid=0)
              for p in (nft_table.PATH, nft_table.UNIT_PATH)}
     snapshot = HostSnapshot(root="/", files=files, existing_paths=frozenset(), manager=manager)
-    plan = make_plan(Selection(("nftables",), ()), NFT_LAYERS, snapshot, rendered, [], frozenset())
+    plan = make_plan(Selection(("nftables",), layers=()), NFT_LAYERS, snapshot, rendered, [], frozenset())
     return [(s.service, s.action) for s in plan.services], [n.message for n in plan.notes]
 
 
 def test_under_systemd_the_table_is_loaded_and_its_unit_enabled_and_removing_the_files_removes_both():
-    files = [RenderedFile("nftables", nft_table.PATH, nft_table.ruleset({}, {}).encode()),
-             RenderedFile("nftables", nft_table.UNIT_PATH, nft_table.UNIT.encode())]
+    files = [RenderedFile("nftables", path=nft_table.PATH, content=nft_table.ruleset({}, {}).encode()),
+             RenderedFile("nftables", path=nft_table.UNIT_PATH, content=nft_table.UNIT.encode())]
     assert plan_with(files, False, "systemd")[0] == [("systemd", "daemon-reload"), ("nftables", "load")]
-    gone = [RenderedFile("nftables", p, None) for p in (nft_table.PATH, nft_table.UNIT_PATH)]
+    gone = [RenderedFile("nftables", path=p, content=None) for p in (nft_table.PATH, nft_table.UNIT_PATH)]
     assert plan_with(gone, True, "systemd")[0] == [("systemd", "daemon-reload"), ("nftables", "remove")]
     services, notes = plan_with(files, False, "sysvinit")
     assert services == [("nftables", "load")]
@@ -269,7 +270,7 @@ def test_the_real_nft_accepts_the_rendered_file_and_the_plan_check_refuses_a_bro
     from dockharden.host.tool_checks import check_rendered
 
     tools = HostSnapshot(root="/", files={}, existing_paths=frozenset(), tools={"nft": NFT})
-    good = RenderedFile("nftables", nft_table.PATH, nft_table.ruleset(
+    good = RenderedFile("nftables", path=nft_table.PATH, content=nft_table.ruleset(
         {**LAYER, "ipv6": True, "allow_sources_v6": ["fd00::/8"]}, POOLS).encode())
     assert check_rendered([good], tools, Runner()) == []
     broken = good._replace(content=good.content.replace(b"ct state new drop", b"ct state neww drop"))
@@ -414,20 +415,22 @@ def test_the_table_closing_a_running_containers_published_port_is_judged_as_the_
     from dockharden.core.published_ports import port_closure, table_rules
     from dockharden.model import Action, Change, Container, PublishedPort, ServiceAction
 
-    web = Container("web", "w" * 64, "", ("bridge",), (PublishedPort("0.0.0.0", 8080, 80, "tcp"),),
+    web = Container("web", id="w" * 64, restart_policy="", networks=("bridge",),
+                    ports=(PublishedPort("0.0.0.0", 8080, 80, "tcp"),),
                     addresses=("172.17.0.2",))
-    dns = Container("dns", "d" * 64, "", ("bridge",), (PublishedPort("", 5353, 53, "udp"),), addresses=("172.17.0.3",))
+    dns = Container("dns", id="d" * 64, restart_policy="", networks=("bridge",),
+                    ports=(PublishedPort("", 5353, 53, "udp"),), addresses=("172.17.0.3",))
     text = nft_table.ruleset({"allow_ports": ["8000:8100", "443"], "allow_sources": ["10.0.0.0/8"]}, POOLS)
     rules = table_rules(text)
     assert rules.drops == ("172.17.0.0/16", "172.20.0.0/14") and rules.ports == ((8000, 8100, "tcp"), (443, 443, "tcp"))
     assert rules.sources == ("172.17.0.0/16", "172.20.0.0/14", "10.0.0.0/8")
 
     def change(old, new):
-        return Change("nftables", nft_table.PATH, Action.UPDATE if old else Action.CREATE,
-                      HostFile(nft_table.PATH, old is not None, old, None, 0, 0),
-                      RenderedFile("nftables", nft_table.PATH, new))
+        return Change("nftables", path=nft_table.PATH, action=Action.UPDATE if old else Action.CREATE,
+                      old=HostFile(nft_table.PATH, exists=old is not None, content=old, mode=None, uid=0, gid=0),
+                      new=RenderedFile("nftables", path=nft_table.PATH, content=new))
 
-    load = [ServiceAction("nftables", "load", "table inet dockharden is loaded")]
+    load = [ServiceAction("nftables", action="load", reason="table inet dockharden is loaded")]
     closure = port_closure([change(None, text.encode())], load, (web, dns))
     assert [(c.container, c.port.host_port) for c in closure.ports] == [("dns", 5353)]  # 8080 is in 8000:8100
     assert closure.keep_open == 'allow_ports = ["8000:8100", "443", "5353/udp"]'

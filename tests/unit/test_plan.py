@@ -9,13 +9,15 @@ RELOADABLE = frozenset({"debug", "live-restore", "labels"})
 
 
 def plan_for(old: dict | None, new: dict, info=None, ufw_enabled=False, extra=()):
-    settings = merge_layers([Layer("baseline", "b", {"daemon": new})])
+    settings = merge_layers([Layer("baseline", source="b", tables={"daemon": new})])
     content = None if old is None else json.dumps(old).encode()
-    files = {PATH: HostFile(PATH, old is not None, content, 0o644 if old is not None else None, 0, 0)}
+    files = {PATH: HostFile(PATH, exists=old is not None, content=content, mode=0o644 if old is not None else None,
+                            uid=0, gid=0)}
     host = HostSnapshot(root="/", files=files, existing_paths=frozenset(), daemon_info=info,
                         ufw_enabled=ufw_enabled)
-    rendered = [RenderedFile("daemon.json", PATH, (json.dumps(new, indent=2) + "\n").encode())] + list(extra)
-    return make_plan(Selection(("baseline",), ()), settings, host, rendered, [], RELOADABLE)
+    rendered = [RenderedFile("daemon.json", path=PATH,
+                             content=(json.dumps(new, indent=2) + "\n").encode())] + list(extra)
+    return make_plan(Selection(("baseline",), layers=()), settings, host, rendered, [], RELOADABLE)
 
 
 def test_only_reloadable_keys_changed_means_a_reload():
@@ -42,16 +44,17 @@ def test_a_file_whose_bytes_and_mode_match_is_unchanged_and_not_in_changes():
     settings_bytes = (json.dumps(doc, indent=2) + "\n").encode()
     plan = plan_for(None, doc)
     assert plan.changes[0].action == "create"
-    settings = merge_layers([Layer("baseline", "b", {"daemon": doc})])
-    host = HostSnapshot(root="/", files={PATH: HostFile(PATH, True, settings_bytes, 0o644, 0, 0)},
+    settings = merge_layers([Layer("baseline", source="b", tables={"daemon": doc})])
+    host = HostSnapshot(root="/",
+                        files={PATH: HostFile(PATH, exists=True, content=settings_bytes, mode=0o644, uid=0, gid=0)},
                         existing_paths=frozenset())
-    again = make_plan(Selection(("baseline",), ()), settings, host,
-                      [RenderedFile("daemon.json", PATH, settings_bytes)], [], RELOADABLE)
+    again = make_plan(Selection(("baseline",), layers=()), settings, host,
+                      [RenderedFile("daemon.json", path=PATH, content=settings_bytes)], [], RELOADABLE)
     assert again.changes == () and again.unchanged == (PATH,) and again.services == ()
 
 
 def test_ufw_is_reloaded_only_when_it_is_active():
-    rules = RenderedFile("ufw", "/etc/ufw/after.rules", b"x\n", mode=0o640)
+    rules = RenderedFile("ufw", path="/etc/ufw/after.rules", content=b"x\n", mode=0o640)
     assert [s.service for s in plan_for({}, {}, extra=[rules]).services] == []
     assert [s.service for s in plan_for({}, {}, ufw_enabled=True, extra=[rules]).services] == ["ufw"]
 
@@ -78,9 +81,12 @@ def test_deleting_a_daemon_json_removes_each_of_its_keys_and_restarts_docker():
     # what a rollback of the apply that created the file plans: the daemon must drop those settings too
     settings = merge_layers([])
     old = {"live-restore": True, "log-driver": "json-file", "debug": True}
-    host = HostSnapshot(root="/", files={PATH: HostFile(PATH, True, json.dumps(old).encode(), 0o644, 0, 0)},
+    host = HostSnapshot(root="/",
+                        files={PATH: HostFile(PATH, exists=True, content=json.dumps(old).encode(), mode=0o644, uid=0,
+                                              gid=0)},
                         existing_paths=frozenset(), daemon_info={"LiveRestoreEnabled": True, "ContainersRunning": 0})
-    plan = make_plan(Selection((), (), "rollback"), settings, host, [RenderedFile("daemon.json", PATH, None)], [],
+    plan = make_plan(Selection((), layers=(), source="rollback"), settings, host,
+                     [RenderedFile("daemon.json", path=PATH, content=None)], [],
                      RELOADABLE)
     [change] = plan.changes
     assert change.action == "delete"
@@ -94,11 +100,13 @@ def test_every_unchanged_file_carries_the_reason_nothing_is_done():
     from dockharden.core.plan import unchanged_reason
     from dockharden.model import HostFile, RenderedFile
 
-    same = RenderedFile("ufw", "/etc/ufw/after.rules", b"x", mode=0o640)
-    assert unchanged_reason(same, HostFile("/etc/ufw/after.rules", True, b"x", mode=0o640)) == (
+    same = RenderedFile("ufw", path="/etc/ufw/after.rules", content=b"x", mode=0o640)
+    assert unchanged_reason(same, HostFile("/etc/ufw/after.rules", exists=True, content=b"x", mode=0o640)) == (
         "the managed DOCKER-USER block (the rules around it are the operator's), mode 0640 and owner 0:0 "
         "already as rendered")
-    key = RenderedFile("tls", "/etc/docker/tls/server-key.pem", b"k", mode=0o400, secret=True)
-    assert unchanged_reason(key, HostFile(key.path, True, b"k", mode=0o400)).startswith("the private key, mode 0400")
-    gone = RenderedFile("systemd", "/etc/systemd/system/docker.service.d/dockharden.conf", None)
-    assert unchanged_reason(gone, HostFile(gone.path, False)) == "absent, as it should be: no layer renders it"
+    key = RenderedFile("tls", path="/etc/docker/tls/server-key.pem", content=b"k", mode=0o400, secret=True)
+    assert unchanged_reason(key,
+                            HostFile(key.path, exists=True, content=b"k",
+                                     mode=0o400)).startswith("the private key, mode 0400")
+    gone = RenderedFile("systemd", path="/etc/systemd/system/docker.service.d/dockharden.conf", content=None)
+    assert unchanged_reason(gone, HostFile(gone.path, exists=False)) == "absent, as it should be: no layer renders it"

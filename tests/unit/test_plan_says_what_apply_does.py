@@ -18,23 +18,23 @@ RUNNING = DaemonProcess(4242, ("dockerd",))
 def host_with(info=None, daemon=None, containers=(), files=()):
     return HostSnapshot(root="/", files={f.path: f for f in files}, existing_paths=frozenset(), daemon=daemon,
                         daemon_info=info,
-                        containers=tuple(Container(name, name * 2) for name in containers))
+                        containers=tuple(Container(name, id=name * 2) for name in containers))
 
 
 def plan_on(host, new=None, extra=(), *, live=True, restart=True):
     new = {"icc": False} if new is None else new
-    settings = merge_layers([Layer("baseline", "b", {"daemon": new})])
-    rendered = [RenderedFile("daemon.json", PATH, (json.dumps(new, indent=2) + "\n").encode()), *extra]
-    plan = make_plan(Selection(("baseline",), ()), settings, host, rendered, [], RELOADABLE)
+    settings = merge_layers([Layer("baseline", source="b", tables={"daemon": new})])
+    rendered = [RenderedFile("daemon.json", path=PATH, content=(json.dumps(new, indent=2) + "\n").encode()), *extra]
+    plan = make_plan(Selection(("baseline",), layers=()), settings, host, rendered, [], RELOADABLE)
     return hold_services(plan, host, live=live, restart=restart)
 
 
 def rules_file():
-    return RenderedFile("audit", RULES, b"-w /usr/bin/dockerd -p rwxa -k docker\n", mode=0o640)
+    return RenderedFile("audit", path=RULES, content=b"-w /usr/bin/dockerd -p rwxa -k docker\n", mode=0o640)
 
 
 def dropin_file():
-    return RenderedFile("systemd", DROPIN, b"[Service]\n")
+    return RenderedFile("systemd", path=DROPIN, content=b"[Service]\n")
 
 
 def test_a_stopped_dockerd_is_left_stopped_and_the_other_services_are_still_acted_on():
@@ -118,7 +118,7 @@ def test_nothing_is_pending_when_no_container_runs():
 def test_a_swarm_node_restart_names_the_containers_that_stop_and_whether_each_comes_back():
     info = {"LiveRestoreEnabled": False, "ContainersRunning": 2, "Swarm": {"LocalNodeState": "active"}}
     host = host_with(info, RUNNING)._replace(containers=(
-        Container("db", "d" * 64, restart_policy="unless-stopped"), Container("web", "w" * 64)))
+        Container("db", id="d" * 64, restart_policy="unless-stopped"), Container("web", id="w" * 64)))
     [docker] = plan_on(host).services
     assert docker.stops == ("db", "web")
     assert "the 2 running container(s) stop: db (unless-stopped: starts again), web (no restart policy: " \
@@ -136,17 +136,18 @@ def test_a_rootless_daemon_restart_says_its_containers_stop():
 
 
 def test_a_reload_says_nothing_restarts():
-    old = HostFile(PATH, True, b'{"debug": false}\n', 0o644, 0, 0)
+    old = HostFile(PATH, exists=True, content=b'{"debug": false}\n', mode=0o644, uid=0, gid=0)
     plan = plan_on(host_with({"LiveRestoreEnabled": False, "ContainersRunning": 1}, RUNNING, files=[old]),
                    new={"debug": True})
     assert summary_line(plan) == "0 to create, 1 to update, 0 to delete; docker reload (nothing restarts)"
 
 
 def test_the_summary_counts_each_kind_of_change_and_the_document_carries_it():
-    old = HostFile(PATH, True, b'{"debug": false}\n', 0o644, 0, 0)
-    gone = HostFile("/etc/old", True, b"x\n", 0o644, 0, 0)
+    old = HostFile(PATH, exists=True, content=b'{"debug": false}\n', mode=0o644, uid=0, gid=0)
+    gone = HostFile("/etc/old", exists=True, content=b"x\n", mode=0o644, uid=0, gid=0)
     host = host_with({"LiveRestoreEnabled": True, "ContainersRunning": 0}, RUNNING, files=[old, gone])
-    plan = plan_on(host, new={"icc": False}, extra=[rules_file(), RenderedFile("restore", "/etc/old", None)])
+    plan = plan_on(host, new={"icc": False},
+                   extra=[rules_file(), RenderedFile("restore", path="/etc/old", content=None)])
     doc = plan_document(plan, "/")
     assert doc["has_changes"] is True
     assert {k: doc["summary"][k] for k in ("create", "update", "delete")} == {"create": 1, "update": 1, "delete": 1}
@@ -157,6 +158,6 @@ def test_the_summary_counts_each_kind_of_change_and_the_document_carries_it():
 
 def test_a_plan_with_nothing_to_do_says_so_with_zero_counts():
     content = (json.dumps({"icc": False}, indent=2) + "\n").encode()
-    plan = plan_on(host_with(files=[HostFile(PATH, True, content, 0o644, 0, 0)]))
+    plan = plan_on(host_with(files=[HostFile(PATH, exists=True, content=content, mode=0o644, uid=0, gid=0)]))
     assert plan_document(plan, "/")["has_changes"] is False
     assert "Plan: 0 to create, 0 to update, 0 to delete. Nothing to do." in render_plan(plan, "/")

@@ -69,7 +69,8 @@ def snapshot(files=None, existing=(), managed=None):
     entries = {}
     for path, content in (files or {}).items():
         entries[path] = content if isinstance(content, HostFile) else \
-            HostFile(path, content is not None, content, 0o644 if content is not None else None, 0, 0)
+            HostFile(path, exists=content is not None, content=content, mode=0o644 if content is not None else None,
+                     uid=0, gid=0)
     return HostSnapshot(root="/nonexistent-root", files=entries, existing_paths=frozenset(existing),
                         managed=managed or {})
 

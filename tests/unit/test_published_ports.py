@@ -19,15 +19,19 @@ from dockharden.report import closing_question, closure_document, render_afterma
 from dockharden.targets.ufw_block import PATH_V4, Port, block_text
 
 NETS = ["172.20.0.0/14", "172.17.0.0/16"]
-WEB = Container("web", "w" * 64, "unless-stopped", ("bridge",), (PublishedPort("0.0.0.0", 8080, 80, "tcp"),
+WEB = Container("web", id="w" * 64, restart_policy="unless-stopped", networks=("bridge",),
+                ports=(PublishedPort("0.0.0.0", 8080, 80, "tcp"),
                                                                   PublishedPort("::", 8080, 80, "tcp")),
                 addresses=("172.17.0.2",))
-DNS = Container("dns", "d" * 64, "", ("bridge",), (PublishedPort("", 5353, 53, "udp"),), addresses=("172.17.0.3",))
-LOCAL = Container("admin", "a" * 64, "", ("bridge",), (PublishedPort("127.0.0.1", 9000, 9000, "tcp"),),
+DNS = Container("dns", id="d" * 64, restart_policy="", networks=("bridge",),
+                ports=(PublishedPort("", 5353, 53, "udp"),), addresses=("172.17.0.3",))
+LOCAL = Container("admin", id="a" * 64, restart_policy="", networks=("bridge",),
+                  ports=(PublishedPort("127.0.0.1", 9000, 9000, "tcp"),),
                   addresses=("172.17.0.4",))
-ELSEWHERE = Container("lab", "l" * 64, "", ("labnet",), (PublishedPort("0.0.0.0", 7000, 7000, "tcp"),),
+ELSEWHERE = Container("lab", id="l" * 64, restart_policy="", networks=("labnet",),
+                      ports=(PublishedPort("0.0.0.0", 7000, 7000, "tcp"),),
                       addresses=("10.99.0.2",))
-UFW_RELOAD = ServiceAction("ufw", "reload", "the DOCKER-USER block changed and ufw is active")
+UFW_RELOAD = ServiceAction("ufw", action="reload", reason="the DOCKER-USER block changed and ufw is active")
 
 
 def block(ports=(), sources=()):
@@ -39,9 +43,10 @@ def rules(ports=(), sources=()):
 
 
 def ufw_change(old: str | None, new: str) -> Change:
-    return Change("ufw", PATH_V4, Action.UPDATE if old else Action.CREATE,
-                  HostFile(PATH_V4, old is not None, old.encode() if old else None), RenderedFile("ufw", PATH_V4,
-                                                                                                 new.encode()))
+    return Change("ufw", path=PATH_V4, action=Action.UPDATE if old else Action.CREATE,
+                  old=HostFile(PATH_V4, exists=old is not None,
+                               content=old.encode() if old else None), new=RenderedFile("ufw", path=PATH_V4,
+                                                                                                 content=new.encode()))
 
 
 def test_the_block_is_read_as_iptables_reads_it_sources_ports_and_dropped_networks():
@@ -145,7 +150,8 @@ def test_the_option_or_a_layer_setting_is_an_explicit_choice():
 def _plan_with(closure):
     from dockharden.model import Plan, Selection, Settings
 
-    return Plan(Selection((), ()), Settings({}, {}, {}, ()), None, (), (), (), (), (), port_closure=closure)
+    return Plan(Selection((), layers=()), settings=Settings({}, provenance={}, removed={}, layers=()),
+                engine_version=None, changes=(), unchanged=(), services=(), notes=(), rendered=(), port_closure=closure)
 
 
 def test_the_plan_shows_each_closed_port_and_the_question_names_it():
@@ -161,7 +167,7 @@ def test_the_plan_shows_each_closed_port_and_the_question_names_it():
 
 
 def test_after_a_run_the_containers_that_stopped_and_the_ports_that_went_silent_are_listed():
-    worker = Container("worker", "k" * 64)
+    worker = Container("worker", id="k" * 64)
     answered = frozenset({("0.0.0.0", 8080), ("::", 8080)})
     after = aftermath((WEB, worker), answered, (WEB,), frozenset({("::", 8080)}))
     assert after.stopped == (worker,)
@@ -194,13 +200,14 @@ def _plan_from_layers(*tables, containers=(WEB,), profiles=("baseline",), engine
     from dockharden.core.planning import plan_from
     from dockharden.model import HostSnapshot, Layer, Selection
 
-    layers = [load_builtin(p) for p in profiles] + [Layer(f"site{i}", f"/etc/dockharden/layers/site{i}.toml", t)
+    layers = [load_builtin(p) for p in profiles] + [Layer(f"site{i}", source=f"/etc/dockharden/layers/site{i}.toml",
+                                                          tables=t)
                                                     for i, t in enumerate(tables)]
     settings = merge_layers(layers)
     settings = settings._replace(sources={layer.name: layer.source for layer in layers})
     host = HostSnapshot(root="/", files={}, existing_paths=frozenset(), ufw_enabled=True, containers=containers,
                         engine_version=engine, manager="systemd")
-    return plan_from(Selection(tuple(profiles), ()), settings, host)
+    return plan_from(Selection(tuple(profiles), layers=()), settings, host)
 
 
 def test_baseline_on_a_host_with_a_serving_container_names_its_port_and_keeps_no_profile_as_the_place_to_edit():
@@ -242,15 +249,15 @@ def test_a_rollback_that_restores_a_closing_block_names_the_ports_and_says_it_is
 
 # The nftables layer's table: the same judgement, the same refusal, its own [nftables] table named.
 NFT = ("baseline", "nftables")
-NFT_LOAD = ServiceAction("nftables", "load", "table inet dockharden is loaded")
+NFT_LOAD = ServiceAction("nftables", action="load", reason="table inet dockharden is loaded")
 
 
 def nft_change(old: str | None, new: str | None) -> Change:
     from dockharden.targets import nft_table
 
-    return Change("nftables", nft_table.PATH, Action.UPDATE if old else Action.CREATE,
-                  HostFile(nft_table.PATH, old is not None, old.encode() if old else None),
-                  RenderedFile("nftables", nft_table.PATH, new.encode() if new is not None else None))
+    return Change("nftables", path=nft_table.PATH, action=Action.UPDATE if old else Action.CREATE,
+                  old=HostFile(nft_table.PATH, exists=old is not None, content=old.encode() if old else None),
+                  new=RenderedFile("nftables", path=nft_table.PATH, content=new.encode() if new is not None else None))
 
 
 def table(ports=(), sources=()):
@@ -296,10 +303,11 @@ def test_a_table_written_but_not_loaded_now_closes_nothing_at_this_apply_and_say
 
 def test_moving_from_the_ufw_block_to_the_nftables_table_closes_no_port_the_block_already_closed():
     moved = [ufw_change(block(ports=[("443", "tcp")]), block())._replace(
-        action=Action.DELETE, new=RenderedFile("ufw", PATH_V4, None)), nft_change(None, table(ports=["443"]))]
+        action=Action.DELETE, new=RenderedFile("ufw", path=PATH_V4, content=None)), nft_change(None,
+                                                                                               table(ports=["443"]))]
     assert port_closure(moved, [UFW_RELOAD, NFT_LOAD], [WEB]) is None
     opened_before = [ufw_change(block(ports=[("8080", "tcp")]), block())._replace(
-        action=Action.DELETE, new=RenderedFile("ufw", PATH_V4, None)), nft_change(None, table())]
+        action=Action.DELETE, new=RenderedFile("ufw", path=PATH_V4, content=None)), nft_change(None, table())]
     closure = port_closure(opened_before, [NFT_LOAD], [WEB])
     assert closure.table == "nftables" and [c.port.host_port for c in closure.ports] == [8080]
 

@@ -61,11 +61,11 @@ def _services_for(old: dict, new: dict):
     from dockharden.model import HostFile, HostSnapshot, Layer, RenderedFile, Selection
 
     path = "/etc/docker/daemon.json"
-    settings = merge_layers([Layer("baseline", "b", {"daemon": new})])
-    files = {path: HostFile(path, True, json.dumps(old).encode(), 0o644, 0, 0)}
+    settings = merge_layers([Layer("baseline", source="b", tables={"daemon": new})])
+    files = {path: HostFile(path, exists=True, content=json.dumps(old).encode(), mode=0o644, uid=0, gid=0)}
     host = HostSnapshot(root="/", files=files, existing_paths=frozenset(), daemon_info=None)
-    rendered = [RenderedFile("daemon.json", path, (json.dumps(new, indent=2) + "\n").encode())]
-    plan = make_plan(Selection(("baseline",), ()), settings, host, rendered, [], reloadable_keys())
+    rendered = [RenderedFile("daemon.json", path=path, content=(json.dumps(new, indent=2) + "\n").encode())]
+    plan = make_plan(Selection(("baseline",), layers=()), settings, host, rendered, [], reloadable_keys())
     return [(s.service, s.action) for s in plan.services]
 
 
@@ -239,7 +239,7 @@ def test_deselecting_the_prune_layer_deletes_the_units_an_earlier_apply_wrote(tm
     from dockharden.targets import prune_timer
 
     plan = _plan(tmp_path, ["prune"])
-    engine = Engine(str(tmp_path), api.Runner(), lambda: datetime.now(UTC), {})
+    engine = Engine(str(tmp_path), runner=api.Runner(), now=lambda: datetime.now(UTC), config={})
     assert apply_plan(plan, engine, restart=False).result == "applied"
     assert (tmp_path / prune_timer.TIMER_PATH.lstrip("/")).exists()
     removed = _plan(tmp_path, ["baseline"])
@@ -256,16 +256,17 @@ def test_under_systemd_the_prune_units_start_the_timer_and_removing_them_stops_i
     from dockharden.targets import prune_timer
 
     def plan_with(rendered, exists, manager):
-        files = {p: HostFile(p, exists, b"x" if exists else None, 0o644 if exists else None, 0, 0)
+        files = {p: HostFile(p, exists=exists, content=b"x" if exists else None, mode=0o644 if exists else None, uid=0,
+                             gid=0)
                  for p in (prune_timer.SERVICE_PATH, prune_timer.TIMER_PATH)}
         host = HostSnapshot(root="/", files=files, existing_paths=frozenset(), manager=manager)
-        settings = merge_layers([Layer("prune", "p", {"daemon": {}})])
-        plan = make_plan(Selection(("prune",), ()), settings, host, rendered, [], frozenset())
+        settings = merge_layers([Layer("prune", source="p", tables={"daemon": {}})])
+        plan = make_plan(Selection(("prune",), layers=()), settings, host, rendered, [], frozenset())
         return [(s.service, s.action) for s in plan.services], [n.message for n in plan.notes]
 
-    units = [RenderedFile("prune", p, t.encode()) for p, t in prune_timer.render_units({}).items()]
+    units = [RenderedFile("prune", path=p, content=t.encode()) for p, t in prune_timer.render_units({}).items()]
     assert plan_with(units, False, "systemd")[0] == [("systemd", "daemon-reload"), ("prune-timer", "start")]
-    gone = [RenderedFile("prune", p, None) for p in (prune_timer.SERVICE_PATH, prune_timer.TIMER_PATH)]
+    gone = [RenderedFile("prune", path=p, content=None) for p in (prune_timer.SERVICE_PATH, prune_timer.TIMER_PATH)]
     assert plan_with(gone, True, "systemd")[0] == [("systemd", "daemon-reload"), ("prune-timer", "stop")]
     services, notes = plan_with(units, False, "sysvinit")
     assert services == [] and any("nothing starts dockharden-prune.timer" in n for n in notes)

@@ -9,13 +9,13 @@ from dockharden.model import HostFile, HostSnapshot, Layer
 
 def host(existing, version="24.0.7", info=None, store=None):
     path = "/etc/docker/daemon.json"
-    return HostSnapshot(root="/", files={path: HostFile(path, True, json.dumps(existing).encode())},
+    return HostSnapshot(root="/", files={path: HostFile(path, exists=True, content=json.dumps(existing).encode())},
                         existing_paths=frozenset(), engine_version=version, daemon_info=info, image_store=store)
 
 
 def notes(existing, layer=None, **more):
     config = {**existing, **(layer or {})}
-    settings = merge_layers([Layer("site", "/etc/dockharden/site.toml", {"daemon": layer or {}})])
+    settings = merge_layers([Layer("site", source="/etc/dockharden/site.toml", tables={"daemon": layer or {}})])
     return [n.message for n in check_conflicts(config, settings, host(existing, **more), {}, set())
             if "storage-driver" in n.message]
 

@@ -31,7 +31,7 @@ def plan(root, *layers, user="ci", profiles=("baseline", "rootless")):
         p.write_text(text)
         paths.append(str(p))
     ctx = Context(root=str(root), runner=NoTools(), engine_version="27.1.0", user=user)
-    return build_plan(ctx, Selection(tuple(profiles), tuple(paths), "test"))
+    return build_plan(ctx, Selection(tuple(profiles), layers=tuple(paths), source="test"))
 
 
 def test_the_rootless_users_daemon_json_is_the_target_owned_by_that_user(root):
@@ -92,7 +92,7 @@ def test_apply_creates_the_users_config_directories_owned_by_the_user(root):
     from dockharden.execute.apply import Engine, apply_plan
 
     p = plan(root)
-    engine = Engine(str(root), NoTools(), lambda: datetime(2026, 1, 1, tzinfo=UTC), {})
+    engine = Engine(str(root), runner=NoTools(), now=lambda: datetime(2026, 1, 1, tzinfo=UTC), config={})
     assert apply_plan(p, engine, restart=False).result == "applied"
     made = root / "home/ci/.config/docker"
     assert (made.stat().st_uid, (made / "daemon.json").stat().st_uid) == (1001, 1001)
@@ -103,7 +103,7 @@ def applied(root, p):
 
     from dockharden.execute.apply import Engine, apply_plan
 
-    engine = Engine(str(root), NoTools(), lambda: datetime(2026, 1, 1, tzinfo=UTC), {})
+    engine = Engine(str(root), runner=NoTools(), now=lambda: datetime(2026, 1, 1, tzinfo=UTC), config={})
     result = apply_plan(p, engine, restart=False)
     assert result.result == "applied"
     return engine, result
@@ -132,7 +132,7 @@ def test_a_rollback_across_generations_of_two_daemons_is_refused_naming_both(roo
 
     applied(root, plan(root))
     system = build_plan(Context(root=str(root), runner=NoTools(), engine_version="27.1.0"),
-                        Selection(("baseline",), (), "test"))
+                        Selection(("baseline",), layers=(), source="test"))
     applied(root, system)
     first = rollback.generations.find_generation(str(root), "0001")
     with pytest.raises(DockhardenError, match="more than one daemon.*rootless daemon of ci.*system daemon"):
@@ -158,7 +158,7 @@ def test_dockerd_validate_on_a_users_new_daemon_json_leaves_the_config_directory
 
     from dockharden.execute.apply import Engine, apply_plan
 
-    engine = Engine(str(root), Dockerd(), lambda: datetime(2026, 1, 1, tzinfo=UTC), {})
+    engine = Engine(str(root), runner=Dockerd(), now=lambda: datetime(2026, 1, 1, tzinfo=UTC), config={})
     assert apply_plan(plan(root), engine, restart=False).result == "applied"
     made = root / "home/ci/.config/docker"
     assert [(d.stat().st_uid, d.stat().st_gid) for d in (made.parent, made)] == [(1001, 1002), (1001, 1002)]

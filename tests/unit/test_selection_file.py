@@ -41,7 +41,7 @@ class NoTools(Runner):
 
 
 def selection(*profiles, layers=()):
-    return Selection(tuple(profiles), tuple(layers), "command line")
+    return Selection(tuple(profiles), layers=tuple(layers), source="command line")
 
 
 # --- rendering: pure ------------------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def test_a_new_selection_file_is_written_byte_for_byte_as_tomlkit_writes_it(prof
     from dockharden.core.selection import HEADER, render_config
     from dockharden.model import Selection
 
-    selection = Selection(tuple(profiles), tuple(layers))
+    selection = Selection(tuple(profiles), layers=tuple(layers))
     doc = tomlkit.parse(HEADER)
     doc["profiles"] = profiles
     if layers:

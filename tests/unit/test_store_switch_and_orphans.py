@@ -21,8 +21,9 @@ from dockharden.host.shims import shim_container
 from dockharden.model import Container, DaemonProcess, HostSnapshot, Layer, PublishedPort, RenderedFile, Selection
 
 PATH = "/etc/docker/daemon.json"
-WEB = Container("web", "a" * 64, "unless-stopped", ("bridge",), (PublishedPort("", 8080, 80),), 501)
-WORKER = Container("worker", "b" * 64, "", ("bridge",), (), 502)
+WEB = Container("web", id="a" * 64, restart_policy="unless-stopped", networks=("bridge",),
+                ports=(PublishedPort("", 8080, 80),), pid=501)
+WORKER = Container("worker", id="b" * 64, restart_policy="", networks=("bridge",), ports=(), pid=502)
 GRAPH = {"DockerRootDir": "/var/lib/docker", "Driver": "overlay2", "LiveRestoreEnabled": True,
          "SecurityOptions": ["name=seccomp,profile=default"], "ContainersRunning": 2}
 CONTAINERD = dict(GRAPH, Driver="overlayfs", DriverStatus=[["driver-type", "io.containerd.snapshotter.v1"]])
@@ -38,12 +39,12 @@ def host_with(info=GRAPH, containers=(WEB, WORKER), engine="20.10.24", impact=IM
 
 
 def userns_settings():
-    return merge_layers([Layer("userns", "profile:userns", {"daemon": {"userns-remap": "default"}})])
+    return merge_layers([Layer("userns", source="profile:userns", tables={"daemon": {"userns-remap": "default"}})])
 
 
 def plan_for(host, config, settings, *, stop_first=False, restart=True):
-    rendered = [RenderedFile("daemon.json", PATH, (json.dumps(config) + "\n").encode())]
-    plan = make_plan(Selection(("userns",), ()), settings, host, rendered, [], frozenset())
+    rendered = [RenderedFile("daemon.json", path=PATH, content=(json.dumps(config) + "\n").encode())]
+    plan = make_plan(Selection(("userns",), layers=()), settings, host, rendered, [], frozenset())
     plan = hold_services(plan, host, live=True, restart=restart)
     return with_switch(plan, find_switch(config, settings, host, stop_first=stop_first))
 
@@ -112,7 +113,8 @@ def test_userns_on_the_containerd_store_also_says_the_image_store_goes_back_to_a
 
 def test_on_engine_29_a_storage_driver_naming_a_graph_driver_without_the_feature_leaves_the_containerd_store():
     # moby docker-v29.7.2 daemon/image_store_choice.go: a registered graph driver named in storage-driver wins
-    settings = merge_layers([Layer("site", "/etc/dockharden/site.toml", {"daemon": {"storage-driver": "overlay2"}})])
+    settings = merge_layers([Layer("site", source="/etc/dockharden/site.toml",
+                                   tables={"daemon": {"storage-driver": "overlay2"}})])
     switch = find_switch({"storage-driver": "overlay2"}, settings, host_with(CONTAINERD, engine="29.7.2"))
     assert switch.moves == ("image store containerd (overlayfs) -> graph driver overlay2",)
     assert switch.keys == ("storage-driver (from site)",)
@@ -122,8 +124,8 @@ def test_on_engine_29_a_storage_driver_naming_a_graph_driver_without_the_feature
 
 
 def test_the_containerd_snapshotter_switches_the_store_and_hides_images_and_containers_not_volumes():
-    settings = merge_layers([Layer("site", "/etc/dockharden/site.toml",
-                                   {"daemon": {"features": {"containerd-snapshotter": True}}})])
+    settings = merge_layers([Layer("site", source="/etc/dockharden/site.toml",
+                                   tables={"daemon": {"features": {"containerd-snapshotter": True}}})])
     switch = find_switch({"features": {"containerd-snapshotter": True}}, settings, host_with(engine="26.1.5"))
     assert switch.moves == ("image store graph driver overlay2 -> containerd (overlayfs)",)
     assert switch.keys == ("features.containerd-snapshotter (from site)",)
@@ -132,7 +134,7 @@ def test_the_containerd_snapshotter_switches_the_store_and_hides_images_and_cont
 
 
 def test_a_new_data_root_moves_everything_with_the_volumes_counted():
-    settings = merge_layers([Layer("site", "s.toml", {"daemon": {"data-root": "/srv/docker"}})])
+    settings = merge_layers([Layer("site", source="s.toml", tables={"daemon": {"data-root": "/srv/docker"}})])
     host = host_with(store={"images": 4, "containers": 2, "volumes": 5, "source": "docker info"})
     switch = find_switch({"data-root": "/srv/docker"}, settings, host)
     assert switch.moves == ("data root /var/lib/docker -> /srv/docker",)
@@ -206,7 +208,7 @@ def test_apply_s_result_names_the_containers_it_stopped_before_the_switch():
     from dockharden.execute.apply import RunResult
     from dockharden.report import render_result
 
-    done = RunResult("applied", "0002", services=({"service": "containers", "action": "stopped",
+    done = RunResult("applied", generation="0002", services=({"service": "containers", "action": "stopped",
                                                    "containers": ["web", "worker"]},
                                                   {"service": "docker", "action": "restart", "pid": 7}))
     assert "  containers: stopped (web, worker)\n  docker: restart\n" in render_result(done)

@@ -223,7 +223,7 @@ def test_plan_on_an_existing_host_says_which_values_are_kept_in_the_text_and_in_
     root = tmp_path / "root"
     shutil.copytree(Path(__file__).parents[1] / "cases" / "operator-choices-kept" / "root", root)
     plan = build_plan(Context(root=str(root), runner=NoTools(), engine_version="29.7.2", manager="none"),
-                      Selection(("baseline",), (), "test"))
+                      Selection(("baseline",), layers=(), source="test"))
     text = render_plan(plan, str(root))
     assert "daemon.json `log-driver`: kept: operator's value \"syslog\", baseline only defaults this key" in text
     assert "+ max-concurrent-uploads = 5  <- baseline (defaults)" in text

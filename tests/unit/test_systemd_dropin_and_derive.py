@@ -7,13 +7,13 @@ DEBIAN_UNIT = ("/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd
 
 
 def host(manager="systemd", unit=DEBIAN_UNIT, dropin=None):
-    files = {PATH: HostFile(PATH, dropin is not None, dropin)}
+    files = {PATH: HostFile(PATH, exists=dropin is not None, content=dropin)}
     return HostSnapshot(root="/", files=files, existing_paths=frozenset(), manager=manager, unit_exec=unit,
                         unit_exec_base=unit)
 
 
 def tls_settings():
-    return merge_layers([Layer("tls", "tls", {"tls": {"enabled": True, "address": "tcp://0.0.0.0:2376"},
+    return merge_layers([Layer("tls", source="tls", tables={"tls": {"enabled": True, "address": "tcp://0.0.0.0:2376"},
                                               "daemon": {"tlsverify": True}})])
 
 
@@ -42,17 +42,18 @@ def test_without_systemd_the_unix_socket_is_kept_and_no_dropin_is_written():
 
 
 def test_a_dropin_no_longer_needed_is_removed():
-    no_tls = merge_layers([Layer("b", "b", {"daemon": {"icc": False}})])
+    no_tls = merge_layers([Layer("b", source="b", tables={"daemon": {"icc": False}})])
     [gone] = render_dropin(no_tls, host(dropin=b"[Service]\n"))
     assert gone.content is None
 
 
 def test_a_layer_that_sets_hosts_itself_wins_over_the_derived_value():
-    settings = merge_layers([Layer("tls", "tls", {"tls": {"enabled": True}}),
-                             Layer("mine", "m", {"daemon": {"hosts": ["unix:///run/d.sock", "tcp://10.0.0.1:2376"]}})])
+    settings = merge_layers([Layer("tls", source="tls", tables={"tls": {"enabled": True}}),
+                             Layer("mine", source="m",
+                                   tables={"daemon": {"hosts": ["unix:///run/d.sock", "tcp://10.0.0.1:2376"]}})])
     assert derive(settings, host()).table("daemon")["hosts"] == ["unix:///run/d.sock", "tcp://10.0.0.1:2376"]
 
 
 def test_a_strict_seccomp_layer_sets_the_daemon_wide_profile():
-    settings = merge_layers([Layer("s", "s", {"seccomp": {"enabled": True, "mode": "strict"}})])
+    settings = merge_layers([Layer("s", source="s", tables={"seccomp": {"enabled": True, "mode": "strict"}})])
     assert derive(settings, host()).table("daemon")["seccomp-profile"] == "/etc/docker/seccomp/default.json"

@@ -47,7 +47,7 @@ def running_system(tool, on_disk: bytes | None = None) -> HostSnapshot:
 
 
 def rendered(target: str) -> RenderedFile:
-    return RenderedFile("ufw", AFTER_RULES, BLOCK.format(target).encode())
+    return RenderedFile("ufw", path=AFTER_RULES, content=BLOCK.format(target).encode())
 
 
 def test_a_changed_block_is_checked_once_with_only_the_managed_block_and_the_plan_carries_no_note(tmp_path):
@@ -96,7 +96,7 @@ def image_with_after_rules(tmp_path):
 
 def plan(root, tool):
     ctx = Context(root=str(root), runner=ScriptedTools(tool), engine_version="26.1.5", manager="none")
-    return build_plan(ctx, Selection(("baseline",), (), "test"))
+    return build_plan(ctx, Selection(("baseline",), layers=(), source="test"))
 
 
 def test_a_plan_for_an_offline_root_runs_no_tool_and_says_the_block_was_not_checked_here(tmp_path):
@@ -119,6 +119,7 @@ def test_an_offline_root_gets_no_nft_check_either(tmp_path):
     from dockharden.targets import nft_table
 
     host = HostSnapshot(root=str(tmp_path), files={}, existing_paths=frozenset(), tools={"nft": "/nonexistent/nft"})
-    [note] = check_rendered([RenderedFile("nftables", nft_table.PATH, b"table inet dockharden {}\n")], host,
+    [note] = check_rendered([RenderedFile("nftables", path=nft_table.PATH, content=b"table inet dockharden {}\n")],
+                            host,
                             Runner())
     assert note.level == "info" and "nft -c" in note.message and "not the image's" in note.message

@@ -67,7 +67,7 @@ def test_a_link_made_after_the_plan_is_refused_just_before_writing(tmp_path):
     root = root_with_ufw(tmp_path)
     (root / "etc/ufw/after6.rules").write_text(AFTER_RULES)
     ctx = Context(root=str(root), runner=NoTools(), engine_version="26.1.5", manager="none")
-    the_plan = api.build_plan(ctx, Selection(("baseline",), (), "test"))
+    the_plan = api.build_plan(ctx, Selection(("baseline",), layers=(), source="test"))
     assert {"/etc/ufw/after.rules", "/etc/ufw/after6.rules"} <= {f.path for f in the_plan.rendered}
     (root / "etc/ufw/after6.rules").unlink()
     os.link(root / "etc/ufw/after.rules", root / "etc/ufw/after6.rules")

@@ -78,9 +78,11 @@ def test_the_operators_own_bridge_and_pools_get_drop_rules_too():
     from dockharden.model import HostFile, HostSnapshot, Layer
     from dockharden.targets.ufw_block import render_ufw
 
-    settings = merge_layers([Layer("b", "b", {"ufw": {"enabled": True}})])
+    settings = merge_layers([Layer("b", source="b", tables={"ufw": {"enabled": True}})])
     daemon = b'{"bip": "10.99.0.1/24", "default-address-pools": [{"base": "10.200.0.0/16", "size": 24}]}'
-    host = HostSnapshot(root="/", files={"/etc/docker/daemon.json": HostFile("/etc/docker/daemon.json", True, daemon)},
+    host = HostSnapshot(root="/",
+                        files={"/etc/docker/daemon.json": HostFile("/etc/docker/daemon.json", exists=True,
+                                                                   content=daemon)},
                         existing_paths=frozenset())
     [rules] = render_ufw(settings, host)
     text = rules.content.decode()

@@ -158,7 +158,8 @@ def settings(adopt: bool, allow_sources=None, layer: str = "baseline"):
 
 def host(text: str, managed=None) -> HostSnapshot:
     data = text.encode()
-    return HostSnapshot(root="/", files={"/etc/ufw/after.rules": HostFile("/etc/ufw/after.rules", True, data)},
+    return HostSnapshot(root="/",
+                        files={"/etc/ufw/after.rules": HostFile("/etc/ufw/after.rules", exists=True, content=data)},
                         existing_paths=frozenset({"/etc/ufw/after.rules"}), managed=managed or {})
 
 

@@ -89,13 +89,16 @@ def test_a_file_row_of_verify_says_what_differs_the_mode_and_owner_found_against
     from dockharden.model import Change, HostFile, RenderedFile
 
     key = "/etc/docker/tls/server-key.pem"
-    loosened = Change("tls", key, "update", HostFile(key, True, b"k", 0o644, 0, 0),
-                      RenderedFile("tls", key, b"k", mode=0o400, secret=True), mode_change=(0o644, 0o400),
+    loosened = Change("tls", path=key, action="update",
+                      old=HostFile(key, exists=True, content=b"k", mode=0o644, uid=0, gid=0),
+                      new=RenderedFile("tls", path=key, content=b"k", mode=0o400, secret=True), mode_change=(0o644,
+                                                                                                             0o400),
                       owner_change=((1000, 0), (0, 0)))
     assert _change_detail(loosened) == ("would be updated by apply (run `dockharden plan`): mode 0644, wanted 0400; "
                                         "owner 1000:0, wanted 0:0")
-    edited = Change("daemon.json", "/etc/docker/daemon.json", "update", HostFile("/etc/docker/daemon.json", True, b"{}"),
-                    RenderedFile("daemon.json", "/etc/docker/daemon.json", b'{"icc": false}'))
+    edited = Change("daemon.json", path="/etc/docker/daemon.json", action="update",
+                    old=HostFile("/etc/docker/daemon.json", exists=True, content=b"{}"),
+                    new=RenderedFile("daemon.json", path="/etc/docker/daemon.json", content=b'{"icc": false}'))
     assert _change_detail(edited).endswith(": its content differs")
 
 
