@@ -399,44 +399,46 @@ def test_the_report_reads_nothing():
     assert wrong == [], "\n".join(wrong)
 
 
+def _package_nodes():
+    """(path, node) for every AST node of every module of the package, the generated validators aside."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if not path.name.startswith("_fast_"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                yield path, node
+
+
 def test_every_dataclass_is_a_frozen_value_and_a_wide_one_is_built_with_keywords():
     """One idiom per kind of value (model.py): the dataclasses off plan's path are frozen, and one with more
     than four fields is keyword-only, so no call passes eight values by position. A benchmark table's Row
     is the exception: its rows are written as a table, one control per line."""
     wrong = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        if path.name.startswith("_fast_"):
+    for path, node in _package_nodes():
+        if not isinstance(node, ast.ClassDef):
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if not isinstance(node, ast.ClassDef):
+        for decorator in node.decorator_list:
+            text = ast.unparse(decorator)
+            if not text.startswith("dataclass"):
                 continue
-            for decorator in node.decorator_list:
-                text = ast.unparse(decorator)
-                if not text.startswith("dataclass"):
-                    continue
-                fields = [s for s in node.body if isinstance(s, ast.AnnAssign)]
-                where = f"{path.relative_to(PACKAGE)}: {node.name}"
-                if "frozen=True" not in text:
-                    wrong.append(f"{where} is not frozen")
-                if len(fields) > 4 and "kw_only=True" not in text and (path.name, node.name) != ("table.py", "Row"):
-                    wrong.append(f"{where} has {len(fields)} fields and is not keyword-only")
+            fields = [s for s in node.body if isinstance(s, ast.AnnAssign)]
+            where = f"{path.relative_to(PACKAGE)}: {node.name}"
+            if "frozen=True" not in text:
+                wrong.append(f"{where} is not frozen")
+            if len(fields) > 4 and "kw_only=True" not in text and (path.name, node.name) != ("table.py", "Row"):
+                wrong.append(f"{where} has {len(fields)} fields and is not keyword-only")
     assert wrong == [], "\n".join(wrong)
 
 
 def _wide_named_tuples() -> dict[str, int]:
     """The NamedTuple classes of the package with more than four fields, by name: their field count."""
     wide = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
-        if path.name.startswith("_fast_"):
+    for _path, node in _package_nodes():
+        if not isinstance(node, ast.ClassDef):
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if not isinstance(node, ast.ClassDef):
-                continue
-            if not any(ast.unparse(base).split(".")[-1] == "NamedTuple" for base in node.bases):
-                continue
-            fields = [s for s in node.body if isinstance(s, ast.AnnAssign)]
-            if len(fields) > 4:
-                wide[node.name] = len(fields)
+        if not any(ast.unparse(base).split(".")[-1] == "NamedTuple" for base in node.bases):
+            continue
+        fields = [s for s in node.body if isinstance(s, ast.AnnAssign)]
+        if len(fields) > 4:
+            wide[node.name] = len(fields)
     return wide
 
 
@@ -447,16 +449,13 @@ def test_every_wide_named_tuple_is_built_with_keywords_after_its_first_field():
     wide = _wide_named_tuples()
     assert "Plan" in wide and "HostSnapshot" in wide, "the wide NamedTuples are found"
     wrong = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        if path.name.startswith("_fast_"):
+    for path, node in _package_nodes():
+        if not isinstance(node, ast.Call):
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if not isinstance(node, ast.Call):
-                continue
-            func = node.func
-            name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
-            if name not in wide:
-                continue
-            if len(node.args) > 1 or any(isinstance(arg, ast.Starred) for arg in node.args):
-                wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {name} with {len(node.args)} by position")
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+        if name not in wide:
+            continue
+        if len(node.args) > 1 or any(isinstance(arg, ast.Starred) for arg in node.args):
+            wrong.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: {name} with {len(node.args)} by position")
     assert wrong == [], "\n".join(wrong)
