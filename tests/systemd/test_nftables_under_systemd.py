@@ -13,6 +13,8 @@ import subprocess
 
 import pytest
 import rootfs
+from test_hardening_under_systemd import apply as apply_as_json
+from test_hardening_under_systemd import write_layer as layer
 
 pytestmark = pytest.mark.systemd
 
@@ -32,15 +34,7 @@ def answers(client, link, port: int) -> bool:
 
 def apply(host, *args):
     """`dockharden apply --yes --json --profile baseline,nftables ARGS`; (process, its document)."""
-    done = host.dockharden("apply", "--yes", "--json", *PROFILE, *args, *host.fit_limits_layer())
-    assert "Traceback" not in done.stderr, done.stderr
-    assert done.stdout, done.stderr
-    return done, json.loads(done.stdout[done.stdout.index("{"):])
-
-
-def layer(host, name: str, text: str) -> list[str]:
-    host.write_file(f"/etc/dockharden/layers/{name}", text)
-    return ["--layer", f"/etc/dockharden/layers/{name}"]
+    return apply_as_json(host, *PROFILE, *args)
 
 
 def serve(host, image: str, name: str, port: int) -> None:
