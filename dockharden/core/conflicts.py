@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dockharden.core.forward_policy import DROPS, dark_ports, policies, running_backend
 from dockharden.core.image_store import removed_driver_notes
 from dockharden.errors import ConflictError
 from dockharden.model import HostAction, HostSnapshot, Note, Settings
@@ -407,8 +408,7 @@ def passwd_users(content: bytes | None, by_uid: bool = False):
 
 
 def _firewall_backend(config: dict, host: HostSnapshot) -> None:
-    backend = ((host.daemon_info or {}).get("FirewallBackend") or {}).get("Driver", "")
-    if config.get("firewall-backend") == "nftables" or backend.startswith("nftables"):
+    if config.get("firewall-backend") == "nftables" or running_backend(host).startswith("nftables"):
         raise ConflictError("docker uses the nftables firewall backend, which has no DOCKER-USER chain: the "
                             "ufw block would filter nothing", path="/etc/ufw/after.rules", key="ufw.enabled",
                             hint="select the nftables layer (--profile baseline,nftables): it turns the ufw block "
@@ -428,7 +428,7 @@ def uses_nftables(config: dict, host: HostSnapshot) -> bool:
     what the running daemon reports)."""
     if "firewall-backend" in config:
         return config["firewall-backend"] == "nftables"
-    return ((host.daemon_info or {}).get("FirewallBackend") or {}).get("Driver", "").startswith("nftables")
+    return running_backend(host).startswith("nftables")
 
 
 def forward_policy_notes(config: dict, settings: Settings, host: HostSnapshot,
@@ -438,13 +438,11 @@ def forward_policy_notes(config: dict, settings: Settings, host: HostSnapshot,
     `planned` are the policies the plan itself sets to ACCEPT (core/forward_policy.py): those are no warning,
     the plan says them as actions. What is left is warned, naming the running containers' published ports
     that stop answering outside clients, with the fix."""
-    from dockharden.core.forward_policy import dark_ports, policies
-
     if not uses_nftables(config, host):
         return []
     set_by_plan = {a.tool for a in planned}
-    dropping = {tool: p for tool, p in policies(host).items() if p in ("DROP", "REJECT") and tool not in set_by_plan}
-    ufw_drops = host.ufw_enabled and host.ufw_forward_policy in ("", "DROP", "REJECT")
+    dropping = {tool: p for tool, p in policies(host).items() if p in DROPS and tool not in set_by_plan}
+    ufw_drops = host.ufw_enabled and host.ufw_forward_policy in ("", *DROPS)
     if not dropping and not ufw_drops:
         return []
     tool, policy = next(iter(dropping.items()), ("", ""))
